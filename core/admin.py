@@ -1,0 +1,362 @@
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.views.main import ChangeList
+from django.db import transaction
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+from import_export.admin import ImportExportModelAdmin
+from unfold.contrib.filters.admin import (
+    ChoicesDropdownFilter,
+    DropdownFilter,
+    FieldTextFilter,
+    RangeDateFilter,
+    RangeNumericFilter,
+)
+from unfold.contrib.import_export.forms import ExportForm, ImportForm
+from unfold.decorators import display
+
+from core.formats import WALLET_FORMATS
+from core.models import AGING_BUCKETS, Client, ClientPhone, Creditor, Debt, aging_filter
+from core.parsing import format_brl, format_phone, parse_cpf, parse_phone
+from core.resources import ClientResource
+from core.selectors import CappedCountPaginator, client_search_q
+from tenants.admin_base import (
+    TenantRelatedFilter,
+    TenantScopedAdmin,
+    TenantScopedTabularInline,
+)
+from tenants.roles import user_tenant
+
+UFS = "AC AL AM AP BA CE DF ES GO MA MG MS MT PA PB PE PI PR RJ RN RO RR RS SC SE SP TO".split()
+
+
+class AgingFilter(DropdownFilter):
+    title = _("faixa de atraso")
+    parameter_name = "atraso"
+
+    def lookups(self, request, model_admin):
+        return [(key, label) for key, label, _low, _high in AGING_BUCKETS]
+
+    def queryset(self, request, queryset):
+        q = aging_filter(self.value()) if self.value() else None
+        return queryset.filter(q) if q is not None else queryset
+
+
+class StateFilter(DropdownFilter):
+    title = _("UF")
+    parameter_name = "uf"
+
+    def lookups(self, request, model_admin):
+        return [(uf, uf) for uf in UFS]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(state=self.value()) if self.value() else queryset
+
+
+class CityFilter(FieldTextFilter):
+    title = _("cidade")
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        return queryset.filter(city__iexact=value.strip()) if value else queryset
+
+
+class DialablePhoneFilter(DropdownFilter):
+    title = _("telefone discável")
+    parameter_name = "discavel"
+
+    def lookups(self, request, model_admin):
+        return [("sim", _("Com telefone ativo")), ("nao", _("Sem telefone ativo"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "sim":
+            return queryset.exclude(main_phone="")
+        if self.value() == "nao":
+            return queryset.filter(main_phone="")
+        return queryset
+
+
+class ClientForm(forms.ModelForm):
+    cpf = forms.CharField(label=_("CPF"), max_length=20, help_text=_("Com ou sem pontuação."))
+
+    class Meta:
+        model = Client
+        fields = "__all__"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk and not self.is_bound:
+            self.initial["cpf"] = self.instance.formatted_cpf
+
+    def clean_cpf(self):
+        return parse_cpf(self.cleaned_data["cpf"])
+
+
+class ClientPhoneForm(forms.ModelForm):
+    number = forms.CharField(label=_("número"), max_length=30, help_text=_("Qualquer formato; gravado em E.164."))
+
+    class Meta:
+        model = ClientPhone
+        fields = "__all__"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk and not self.is_bound:
+            self.initial["number"] = self.instance.formatted
+
+    def clean_number(self):
+        return parse_phone(self.cleaned_data["number"])
+
+
+class ClientPhoneInline(TenantScopedTabularInline):
+    model = ClientPhone
+    form = ClientPhoneForm
+    extra = 0
+    fields = ("number", "kind", "whatsapp", "priority", "active", "deactivation_reason")
+
+
+class DebtInline(TenantScopedTabularInline):
+    model = Debt
+    extra = 0
+    fields = (
+        "contract_code",
+        "installment_number",
+        "installment_total",
+        "due_date",
+        "original_amount",
+        "paid_amount",
+        "status",
+    )
+
+
+class WalletChangeList(ChangeList):
+    def get_results(self, request):
+        super().get_results(request)
+        self.count_is_estimate = getattr(self.paginator, "is_estimate", False)
+
+
+@admin.register(Client)
+class ClientAdmin(TenantScopedAdmin, ImportExportModelAdmin):
+    """The Carteira: filters, search and columns built for a million clients per tenant."""
+
+    form = ClientForm
+    resource_classes = [ClientResource]
+    import_formats = WALLET_FORMATS
+    export_formats = WALLET_FORMATS
+    import_form_class = ImportForm
+    export_form_class = ExportForm
+    list_display = (
+        "name",
+        "display_cpf",
+        "creditor",
+        "display_open_balance",
+        "display_days_overdue",
+        "display_main_phone",
+        "display_status",
+        "attend_link",
+    )
+    list_display_links = ("name",)
+    list_select_related = ("creditor",)
+    list_filter = (
+        ("creditor", TenantRelatedFilter),
+        ("status", ChoicesDropdownFilter),
+        AgingFilter,
+        ("oldest_due_date", RangeDateFilter),
+        ("open_balance", RangeNumericFilter),
+        StateFilter,
+        ("city", CityFilter),
+        DialablePhoneFilter,
+    )
+    list_filter_submit = True
+    list_per_page = 50
+    show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
+    paginator = CappedCountPaginator
+    search_fields = ("name",)  # turns the search box on; the real search is get_search_results
+    search_help_text = _("Nome, CPF (com ou sem pontuação), telefone em qualquer formato ou código externo.")
+    ordering = ("-id",)
+    inlines = [ClientPhoneInline, DebtInline]
+    autocomplete_fields = ("creditor",)
+    raw_id_fields = ("assigned_operator",)
+    readonly_fields = ("display_open_balance", "oldest_due_date", "display_days_overdue", "created_at", "updated_at")
+    fieldsets = (
+        (None, {"fields": ("name", "cpf", "email", "creditor", "external_id", "status", "assigned_operator")}),
+        (
+            _("Endereço"),
+            {
+                "fields": (
+                    ("street", "number"),
+                    ("complement", "district"),
+                    ("city", "state"),
+                    "postal_code",
+                )
+            },
+        ),
+        (_("Observações"), {"fields": ("notes",)}),
+        (
+            _("Situação da dívida"),
+            {
+                "fields": (
+                    "display_open_balance",
+                    "oldest_due_date",
+                    "display_days_overdue",
+                    "created_at",
+                    "updated_at",
+                )
+            },
+        ),
+    )
+
+    def get_changelist(self, request, **kwargs):
+        return WalletChangeList
+
+    def get_search_results(self, request, queryset, search_term):
+        if not search_term.strip():
+            return queryset, False
+        tenant = None if request.user.is_superuser else user_tenant(request.user)
+        return queryset.filter(client_search_q(search_term, tenant)), False
+
+    def get_resource_kwargs(self, request, *args, **kwargs):
+        return {"tenant": user_tenant(request.user)}
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "assigned_operator" and not request.user.is_superuser:
+            from django.contrib.auth import get_user_model
+
+            kwargs["queryset"] = get_user_model().objects.filter(membership__tenant=user_tenant(request.user))
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        Client.objects.filter(pk=form.instance.pk).refresh_summaries()
+
+    def import_action(self, request, **kwargs):
+        """Lets the good rows be imported when some rows are invalid: the bad ones are listed and skipped."""
+        response = super().import_action(request, **kwargs)
+        context = getattr(response, "context_data", None)
+        result = context.get("result") if context else None
+        if (
+            result is not None
+            and "confirm_form" not in context
+            and not result.has_errors()
+            and result.has_validation_errors()
+            and len(result.invalid_rows) < result.total_rows
+        ):
+            context["confirm_form"] = self.create_confirm_form(request, import_form=context["form"])
+            messages.warning(
+                request,
+                _("%(bad)d linha(s) com erro serão ignoradas; as demais %(good)d podem ser importadas.")
+                % {"bad": len(result.invalid_rows), "good": result.total_rows - len(result.invalid_rows)},
+            )
+        return response
+
+    def process_import(self, request, **kwargs):
+        with transaction.atomic():
+            return super().process_import(request, **kwargs)
+
+    def add_success_message(self, result, request):
+        super().add_success_message(result, request)
+        if result.invalid_rows:
+            lines = ", ".join(str(row.number + 1) for row in result.invalid_rows[:20])
+            messages.warning(
+                request,
+                _("%(count)d linha(s) ignoradas por erro (linhas do arquivo: %(lines)s).")
+                % {"count": len(result.invalid_rows), "lines": lines},
+            )
+
+    @display(description=_("CPF"), ordering="cpf")
+    def display_cpf(self, obj):
+        return obj.formatted_cpf
+
+    @display(description=_("em aberto"), ordering="open_balance")
+    def display_open_balance(self, obj):
+        return format_brl(obj.open_balance)
+
+    @display(description=_("dias de atraso"), ordering="oldest_due_date")
+    def display_days_overdue(self, obj):
+        return obj.days_overdue
+
+    @display(description=_("telefone principal"))
+    def display_main_phone(self, obj):
+        return format_phone(obj.main_phone) or "—"
+
+    @display(
+        description=_("situação"),
+        ordering="status",
+        label={
+            Client.Status.OPEN: "warning",
+            Client.Status.NEGOTIATING: "info",
+            Client.Status.AGREEMENT: "success",
+            Client.Status.PAID: "success",
+            Client.Status.NO_CONTACT: "danger",
+        },
+    )
+    def display_status(self, obj):
+        return obj.status, obj.get_status_display()
+
+    @display(description=_("atender"))
+    def attend_link(self, obj):
+        return format_html(
+            '<a class="text-primary-600 font-medium" href="{}">{}</a>', f"/atendimento/{obj.pk}/", _("Atender")
+        )
+
+
+@admin.register(Creditor)
+class CreditorAdmin(TenantScopedAdmin):
+    list_display = (
+        "name",
+        "document",
+        "max_discount_percent",
+        "max_installments",
+        "display_min_installment",
+        "min_entry_percent",
+        "monthly_interest_percent",
+        "fine_percent",
+        "active",
+    )
+    list_filter = ("active",)
+    search_fields = ("name", "document")
+    fieldsets = (
+        (None, {"fields": ("name", "document", "active")}),
+        (
+            _("Regras de negociação"),
+            {
+                "fields": (
+                    ("max_discount_percent", "max_installments"),
+                    ("min_installment_amount", "min_entry_percent"),
+                    ("monthly_interest_percent", "fine_percent", "fees_percent"),
+                )
+            },
+        ),
+    )
+
+    @display(description=_("parcela mínima"), ordering="min_installment_amount")
+    def display_min_installment(self, obj):
+        return format_brl(obj.min_installment_amount)
+
+
+@admin.register(Debt)
+class DebtAdmin(TenantScopedAdmin):
+    list_display = ("client", "contract_code", "installment_number", "due_date", "display_amount", "status")
+    list_filter = (("status", ChoicesDropdownFilter), ("due_date", RangeDateFilter))
+    list_select_related = ("client",)
+    search_fields = ("contract_code", "client__external_id")
+    raw_id_fields = ("client",)
+    show_full_result_count = False
+    paginator = CappedCountPaginator
+    ordering = ("-id",)
+
+    @display(description=_("valor em aberto"))
+    def display_amount(self, obj):
+        return format_brl(obj.open_amount)
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        Client.objects.filter(pk=obj.client_id).refresh_summaries()
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        Client.objects.filter(pk=obj.client_id).refresh_summaries()
+
+    def has_module_permission(self, request):
+        return False  # debts are edited inside the client; the page stays reachable for links

@@ -1,0 +1,23 @@
+import csv
+
+from import_export.formats.base_formats import CSV, XLSX
+
+
+class SniffingCSV(CSV):
+    """CSV as Brazilian spreadsheets save it: ';' or ',' (or tab), detected from the file."""
+
+    def create_dataset(self, in_stream, **kwargs):
+        if isinstance(in_stream, bytes):
+            try:
+                in_stream = in_stream.decode(self.encoding or "utf-8-sig")
+            except UnicodeDecodeError:
+                in_stream = in_stream.decode("latin-1")
+        in_stream = in_stream.lstrip("\ufeff")
+        try:
+            kwargs.setdefault("delimiter", csv.Sniffer().sniff(in_stream[: 64 * 1024], delimiters=",;\t|").delimiter)
+        except csv.Error:
+            pass
+        return super().create_dataset(in_stream, **kwargs)
+
+
+WALLET_FORMATS = [SniffingCSV, XLSX]

@@ -1,0 +1,327 @@
+"""Wallet import: one row is one client (with its phones) and one of its debts.
+
+The admin's import (django-import-export) and `manage.py import_wallet` share the parsing and
+the writing here, so a file gives the same result and the same row errors either way.
+"""
+
+import dataclasses
+import datetime
+import unicodedata
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import DatabaseError, transaction
+from django.db.models import F
+from django.db.models.functions import Lower
+from django.utils.translation import gettext as _
+
+from core.models import Client, ClientPhone, Creditor, Debt
+from core.parsing import parse_cpf, parse_date, parse_money, parse_phone, phone_is_mobile
+
+# File column -> Client field.
+CLIENT_COLUMNS = {
+    "nome": "name",
+    "email": "email",
+    "logradouro": "street",
+    "numero": "number",
+    "complemento": "complement",
+    "bairro": "district",
+    "cidade": "city",
+    "uf": "state",
+    "cep": "postal_code",
+    "observacoes": "notes",
+}
+TEMPLATE_HEADERS = [
+    "external_id",
+    "nome",
+    "cpf",
+    "email",
+    "credor",
+    "telefones",
+    "logradouro",
+    "numero",
+    "complemento",
+    "bairro",
+    "cidade",
+    "uf",
+    "cep",
+    "observacoes",
+    "contrato",
+    "parcela",
+    "total_parcelas",
+    "vencimento",
+    "valor_original",
+    "valor_pago",
+]
+PHONE_SEPARATORS = (";", "|", "/", ",")
+CLIENT_UPDATE_FIELDS = ["creditor", "name", "cpf", *[f for f in CLIENT_COLUMNS.values() if f != "name"]]
+
+
+def normalize_header(header) -> str:
+    text = unicodedata.normalize("NFKD", str(header or "")).encode("ascii", "ignore").decode()
+    return text.strip().lower().replace(" ", "_").replace("-", "_")
+
+
+def _cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value).strip()
+
+
+@dataclasses.dataclass
+class WalletRow:
+    line: int
+    external_id: str
+    creditor_id: int
+    cpf: str
+    client: dict
+    phones: list[str]
+    debt: dict | None
+
+
+class WalletRowParser:
+    """Validates rows of one file for one tenant; remembers external_ids to catch repeats."""
+
+    def __init__(self, tenant):
+        self.tenant = tenant
+        self.creditors = {
+            name: pk
+            for name, pk in Creditor.objects.filter(tenant=tenant)
+            .annotate(lname=Lower("name"))
+            .values_list("lname", "pk")
+        }
+        self.seen: dict[str, int] = {}
+
+    def parse(self, raw: dict, line: int) -> WalletRow:
+        """A WalletRow, or ValidationError listing every problem of the row."""
+        row = {normalize_header(k): v for k, v in raw.items()}
+        errors: list[str] = []
+
+        external_id = _cell(row.get("external_id") or row.get("codigo"))
+        if not external_id:
+            errors.append(_("external_id não informado."))
+        elif len(external_id) > 64:
+            errors.append(_("external_id com mais de 64 caracteres."))
+        elif external_id in self.seen:
+            errors.append(
+                _("external_id %(id)s repetido no arquivo (já na linha %(line)s).")
+                % {"id": external_id, "line": self.seen[external_id]}
+            )
+
+        name = _cell(row.get("nome"))
+        if not name:
+            errors.append(_("Nome não informado."))
+
+        cpf = ""
+        try:
+            cpf = parse_cpf(_cell(row.get("cpf")))
+        except ValidationError as error:
+            errors.extend(error.messages)
+
+        creditor_name = _cell(row.get("credor"))
+        creditor_id = self.creditors.get(creditor_name.lower())
+        if not creditor_name:
+            errors.append(_("Credor não informado."))
+        elif creditor_id is None:
+            errors.append(_("Credor desconhecido: %(name)s.") % {"name": creditor_name})
+
+        client = {field: _cell(row.get(column)) for column, field in CLIENT_COLUMNS.items()}
+        client["state"] = client["state"].upper()
+        if client["state"] and len(client["state"]) != 2:
+            errors.append(_("UF inválida: %(uf)s.") % {"uf": client["state"]})
+        if client["email"]:
+            try:
+                validate_email(client["email"])
+            except ValidationError:
+                errors.append(_("E-mail inválido: %(email)s.") % {"email": client["email"]})
+        for field, limit in (("name", 200), ("city", 100), ("district", 100), ("street", 200), ("postal_code", 9)):
+            if len(client[field]) > limit:
+                errors.append(_("%(field)s longo demais.") % {"field": field})
+
+        phones: list[str] = []
+        for raw_phone in self._phone_cells(row):
+            try:
+                number = parse_phone(raw_phone)
+            except ValidationError as error:
+                errors.extend(error.messages)
+                continue
+            if number not in phones:
+                phones.append(number)
+
+        debt = None
+        if any(_cell(row.get(c)) for c in ("contrato", "vencimento", "valor_original")):
+            debt, debt_errors = self._parse_debt(row)
+            errors.extend(debt_errors)
+
+        if errors:
+            raise ValidationError(errors)
+        self.seen[external_id] = line
+        return WalletRow(line, external_id, creditor_id, cpf, {"name": name, **client}, phones, debt)
+
+    @staticmethod
+    def _phone_cells(row: dict) -> list[str]:
+        cells = []
+        for key, value in row.items():
+            if not key.startswith("telefone"):
+                continue
+            text = _cell(value)
+            for separator in PHONE_SEPARATORS:
+                text = text.replace(separator, ";")
+            cells.extend(part.strip() for part in text.split(";") if part.strip())
+        return cells
+
+    @staticmethod
+    def _parse_debt(row: dict) -> tuple[dict, list[str]]:
+        errors = []
+        debt: dict = {"contract_code": _cell(row.get("contrato"))}
+        if not debt["contract_code"]:
+            errors.append(_("Contrato não informado."))
+        for column, field, default in (
+            ("parcela", "installment_number", 1),
+            ("total_parcelas", "installment_total", 1),
+        ):
+            text = _cell(row.get(column))
+            try:
+                debt[field] = int(text) if text else default
+                if not 1 <= debt[field] <= 999:
+                    raise ValueError
+            except ValueError:
+                errors.append(
+                    _("%(column)s inválida: %(value)s.")
+                    % {"column": column.replace("_", " ").capitalize(), "value": text}
+                )
+        if not errors and debt["installment_number"] > debt["installment_total"]:
+            errors.append(_("Parcela maior que o total de parcelas."))
+        try:
+            debt["due_date"] = parse_date(row.get("vencimento"), "vencimento")
+            if not datetime.date(1900, 1, 1) <= debt["due_date"] <= datetime.date(2200, 1, 1):
+                raise ValidationError(_("Vencimento fora do intervalo aceito."))
+        except ValidationError as error:
+            errors.extend(error.messages)
+        try:
+            debt["original_amount"] = parse_money(row.get("valor_original"), "valor original")
+        except ValidationError as error:
+            errors.extend(error.messages)
+        paid = row.get("valor_pago")
+        try:
+            debt["paid_amount"] = parse_money(paid, "valor pago") if _cell(paid) else Decimal("0")
+        except ValidationError as error:
+            errors.extend(error.messages)
+        if not errors and debt["paid_amount"] > debt["original_amount"]:
+            errors.append(_("Valor pago maior que o valor original."))
+        return debt, errors
+
+
+def upsert_wallet_rows(tenant, rows: list[WalletRow]) -> list[int]:
+    """Write validated rows: clients upserted by external_id, phones added, debts upserted.
+
+    Existing phones keep their state (a number marked wrong stays inactive). Call inside a
+    transaction; returns the client ids touched.
+    """
+    if not rows:
+        return []
+    clients = Client.objects.bulk_create(
+        [
+            Client(tenant=tenant, external_id=r.external_id, creditor_id=r.creditor_id, cpf=r.cpf, **r.client)
+            for r in rows
+        ],
+        update_conflicts=True,
+        unique_fields=["tenant", "external_id"],
+        update_fields=CLIENT_UPDATE_FIELDS,
+    )
+    ids = [c.pk for c in clients]
+    if any(pk is None for pk in ids):  # backends that do not return ids from an upsert
+        by_external = dict(
+            Client.objects.filter(tenant=tenant, external_id__in=[r.external_id for r in rows]).values_list(
+                "external_id", "pk"
+            )
+        )
+        ids = [by_external[r.external_id] for r in rows]
+
+    phones = [
+        ClientPhone(
+            tenant=tenant,
+            client_id=client_id,
+            number=number,
+            priority=priority,
+            kind=ClientPhone.Kind.MOBILE if phone_is_mobile(number) else ClientPhone.Kind.LANDLINE,
+        )
+        for client_id, row in zip(ids, rows, strict=True)
+        for priority, number in enumerate(row.phones, 1)
+    ]
+    ClientPhone.objects.bulk_create(phones, ignore_conflicts=True)
+
+    debts = [
+        Debt(
+            tenant=tenant,
+            client_id=client_id,
+            status=Debt.Status.PAID if row.debt["paid_amount"] >= row.debt["original_amount"] else Debt.Status.OPEN,
+            **row.debt,
+        )
+        for client_id, row in zip(ids, rows, strict=True)
+        if row.debt
+    ]
+    Debt.objects.bulk_create(
+        debts,
+        update_conflicts=True,
+        unique_fields=["client", "contract_code", "installment_number"],
+        update_fields=["installment_total", "due_date", "original_amount", "paid_amount"],
+    )
+    Debt.objects.filter(client_id__in=ids, status=Debt.Status.OPEN, paid_amount__gte=F("original_amount")).update(
+        status=Debt.Status.PAID
+    )
+    Client.objects.filter(pk__in=ids).refresh_summaries()
+    return ids
+
+
+@dataclasses.dataclass
+class ImportReport:
+    rows: int = 0
+    imported: int = 0
+    errors: list[tuple[int, str, str]] = dataclasses.field(default_factory=list)  # (line, external_id, message)
+
+
+def import_wallet_rows(tenant, rows, chunk_size: int = 2000, progress=None) -> ImportReport:
+    """Import an iterable of (line, dict) rows in chunks: good rows are written, bad rows reported.
+
+    Memory stays bounded by the chunk size whatever the file's length.
+    """
+    parser = WalletRowParser(tenant)
+    report = ImportReport()
+    chunk: list[WalletRow] = []
+
+    def flush():
+        if not chunk:
+            return
+        try:
+            with transaction.atomic():
+                upsert_wallet_rows(tenant, chunk)
+            report.imported += len(chunk)
+        except DatabaseError:
+            # Isolate the row the database refused; the others still import.
+            for row in chunk:
+                try:
+                    with transaction.atomic():
+                        upsert_wallet_rows(tenant, [row])
+                    report.imported += 1
+                except DatabaseError as error:
+                    report.errors.append((row.line, row.external_id, _("Erro ao gravar: %(e)s") % {"e": error}))
+        if progress:
+            progress(len(chunk))
+        chunk.clear()
+
+    for line, raw in rows:
+        report.rows += 1
+        try:
+            chunk.append(parser.parse(raw, line))
+        except ValidationError as error:
+            report.errors.append((line, _cell(raw.get("external_id")), " ".join(error.messages)))
+            if progress:
+                progress(1)
+        if len(chunk) >= chunk_size:
+            flush()
+    flush()
+    return report

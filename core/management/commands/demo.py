@@ -1,0 +1,63 @@
+import random
+
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from core.models import Client
+from core.seeding import ensure_demo_creditors, seed_wallet
+from tenants.models import Membership, Role, Tenant
+
+DEMO_CLIENTS = 500
+DEMO_USERS = [
+    # username, password, role, first name
+    ("admin", "admin12345", Role.ADMIN, "Alice Administradora"),
+    ("supervisor", "supervisor12345", Role.SUPERVISOR, "Sérgio Supervisor"),
+    ("operador", "operador12345", Role.OPERATOR, "Olívia Operadora"),
+]
+
+
+class Command(BaseCommand):
+    help = "Prepara e sobe a demonstração: migra o banco, cria a empresa demo e serve em http://127.0.0.1:8000."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--seed-only", action="store_true", help="só cria os dados de demonstração e sai")
+
+    def handle(self, *args, **options):
+        call_command("migrate", interactive=False, verbosity=0)
+        tenant = self.seed()
+        self.stdout.write(self.style.SUCCESS(f"Empresa de demonstração: {tenant.name} ({tenant.slug})"))
+        self.stdout.write("Usuários (usuário / senha):")
+        for username, password, role, _name in DEMO_USERS:
+            self.stdout.write(f"  {username} / {password}  ({role.label})")
+        if options["seed_only"]:
+            return
+        self.stdout.write(f"Acesse http://127.0.0.1:{options['port']}/  (Ctrl+C para parar)")
+        call_command("runserver", f"127.0.0.1:{options['port']}", use_reloader=False)
+
+    @transaction.atomic
+    def seed(self) -> Tenant:
+        tenant, _ = Tenant.objects.get_or_create(slug="demo", defaults={"name": "Cobrança Demonstração Ltda."})
+        ensure_demo_creditors(tenant)
+        User = get_user_model()
+        users = {}
+        for username, password, role, full_name in DEMO_USERS:
+            first, last = full_name.split(" ", 1)
+            user, created = User.objects.get_or_create(
+                username=username, defaults={"first_name": first, "last_name": last}
+            )
+            if created:
+                user.set_password(password)
+            user.is_staff = role != Role.OPERATOR
+            user.save()
+            Membership.objects.update_or_create(user=user, defaults={"tenant": tenant, "role": role})
+            users[role] = user
+        missing = DEMO_CLIENTS - Client.objects.filter(tenant=tenant).count()
+        if missing > 0:
+            seed_wallet(tenant, missing, seed=2026)
+            picked = list(Client.objects.filter(tenant=tenant).values_list("pk", flat=True))
+            random.Random(7).shuffle(picked)
+            Client.objects.filter(pk__in=picked[:40]).update(assigned_operator=users[Role.OPERATOR])
+        return tenant

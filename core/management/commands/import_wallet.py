@@ -1,0 +1,92 @@
+import csv
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
+
+from core.importing import import_wallet_rows
+from tenants.models import Tenant
+
+
+def read_rows(path: Path):
+    """(line number, row dict) from a CSV or XLSX file, streamed."""
+    if path.suffix.lower() in (".xlsx", ".xlsm"):
+        from openpyxl import load_workbook
+
+        workbook = load_workbook(path, read_only=True, data_only=True)
+        sheet = workbook.active
+        rows = sheet.iter_rows(values_only=True)
+        header = [str(h or "") for h in next(rows, [])]
+        for line, values in enumerate(rows, 2):
+            if any(v not in (None, "") for v in values):
+                yield line, dict(zip(header, values, strict=False))
+        workbook.close()
+        return
+    with open(path, "rb") as binary:
+        sample = binary.read(64 * 1024)
+    encoding = "utf-8-sig"
+    try:
+        sample.decode(encoding)
+    except UnicodeDecodeError:
+        encoding = "latin-1"
+    try:
+        dialect = csv.Sniffer().sniff(sample.decode(encoding, errors="ignore"), delimiters=",;\t|")
+    except csv.Error:
+        dialect = csv.excel
+    with open(path, encoding=encoding, newline="") as handle:
+        reader = csv.DictReader(handle, dialect=dialect)
+        for line, row in enumerate(reader, 2):
+            if any((v or "").strip() for v in row.values() if isinstance(v, str)):
+                yield line, row
+
+
+def count_rows(path: Path) -> int | None:
+    if path.suffix.lower() in (".xlsx", ".xlsm"):
+        return None
+    with open(path, "rb") as handle:
+        return max(sum(buf.count(b"\n") for buf in iter(lambda: handle.read(1 << 20), b"")) - 1, 0)
+
+
+class Command(BaseCommand):
+    help = "Importa uma carteira grande (CSV ou XLSX) para uma empresa, com barra de progresso e relatório de erros."
+
+    def add_arguments(self, parser):
+        parser.add_argument("file", type=Path)
+        parser.add_argument("--tenant", required=True, help="identificador (slug) da empresa")
+        parser.add_argument("--errors", type=Path, help="onde gravar o relatório de erros (padrão: ARQUIVO.erros.csv)")
+        parser.add_argument("--chunk-size", type=int, default=2000)
+        parser.add_argument("--no-progress", action="store_true")
+
+    def handle(self, *args, **options):
+        path: Path = options["file"]
+        if not path.exists():
+            raise CommandError(f"Arquivo não encontrado: {path}")
+        try:
+            tenant = Tenant.objects.get(slug=options["tenant"])
+        except Tenant.DoesNotExist:
+            raise CommandError(f"Empresa não encontrada: {options['tenant']}") from None
+
+        bar = tqdm(
+            total=count_rows(path),
+            unit=" linhas",
+            desc="Importando",
+            disable=options["no_progress"],
+        )
+        with bar:
+            report = import_wallet_rows(tenant, read_rows(path), chunk_size=options["chunk_size"], progress=bar.update)
+            elapsed = bar.format_dict["elapsed"]
+
+        rate = report.rows / elapsed if elapsed else 0
+        self.stdout.write(
+            f"{report.rows} linhas lidas, {report.imported} importadas, {len(report.errors)} com erro "
+            f"em {elapsed:.1f}s ({rate:,.0f} linhas/s)."
+        )
+        if report.errors:
+            errors_path = options["errors"] or path.with_name(path.name + ".erros.csv")
+            with open(errors_path, "w", encoding="utf-8", newline="") as handle:
+                writer = csv.writer(handle, delimiter=";")
+                writer.writerow(["linha", "external_id", "erro"])
+                writer.writerows(report.errors)
+            self.stdout.write(self.style.WARNING(f"Relatório de erros: {errors_path}"))
+            for line, external_id, message in report.errors[:10]:
+                self.stdout.write(f"  linha {line} ({external_id or 'sem external_id'}): {message}")

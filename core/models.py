@@ -1,0 +1,301 @@
+import datetime
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import F, Min, OuterRef, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from core.parsing import format_cpf, format_phone, parse_cpf, parse_phone, phone_is_mobile
+from tenants.models import TenantOwned, TenantQuerySet
+
+PERCENT = [MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))]
+MONEY = {"max_digits": 14, "decimal_places": 2}
+
+
+class Creditor(TenantOwned):
+    """The creditor (credor) whose debts the agency collects, and its negotiation rules."""
+
+    name = models.CharField(_("nome"), max_length=200)
+    document = models.CharField(_("CNPJ"), max_length=18, blank=True)
+    max_discount_percent = models.DecimalField(
+        _("desconto máximo (%)"), max_digits=5, decimal_places=2, default=Decimal("0"), validators=PERCENT
+    )
+    max_installments = models.PositiveSmallIntegerField(
+        _("máximo de parcelas"), default=1, validators=[MinValueValidator(1), MaxValueValidator(120)]
+    )
+    min_installment_amount = models.DecimalField(
+        _("parcela mínima (R$)"), **MONEY, default=Decimal("0"), validators=[MinValueValidator(Decimal("0"))]
+    )
+    min_entry_percent = models.DecimalField(
+        _("entrada mínima (%)"), max_digits=5, decimal_places=2, default=Decimal("0"), validators=PERCENT
+    )
+    monthly_interest_percent = models.DecimalField(
+        _("juros ao mês (%)"), max_digits=5, decimal_places=2, default=Decimal("0"), validators=PERCENT
+    )
+    fine_percent = models.DecimalField(
+        _("multa (%)"), max_digits=5, decimal_places=2, default=Decimal("0"), validators=PERCENT
+    )
+    fees_percent = models.DecimalField(
+        _("honorários (%)"), max_digits=5, decimal_places=2, default=Decimal("0"), validators=PERCENT
+    )
+    active = models.BooleanField(_("ativo"), default=True)
+
+    class Meta:
+        verbose_name = _("credor")
+        verbose_name_plural = _("credores")
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["tenant", "name"], name="creditor_unique_name_per_tenant")]
+
+    def __str__(self):
+        return self.name
+
+
+class ClientStatus(models.TextChoices):
+    OPEN = "em_aberto", _("Em aberto")
+    NEGOTIATING = "em_negociacao", _("Em negociação")
+    AGREEMENT = "em_acordo", _("Em acordo")
+    PAID = "quitado", _("Quitado")
+    NO_CONTACT = "sem_contato", _("Sem contato")
+    RETURNED = "devolvido", _("Devolvido ao credor")
+
+
+class ClientQuerySet(TenantQuerySet):
+    def refresh_summaries(self):
+        """Recompute the maintained columns (open balance, oldest open due date, main phone).
+
+        The Carteira filters and sorts on them for a million rows, so they are columns, not
+        per-row aggregates; every write path to debts or phones calls this for the clients it touched.
+        """
+        open_debts = Debt.objects.filter(client=OuterRef("pk"), status=Debt.Status.OPEN)
+        balance = (
+            open_debts.values("client").annotate(total=Sum(F("original_amount") - F("paid_amount"))).values("total")
+        )
+        oldest = open_debts.values("client").annotate(d=Min("due_date")).values("d")
+        phone = (
+            ClientPhone.objects.filter(client=OuterRef("pk"), active=True)
+            .order_by("priority", "id")
+            .values("number")[:1]
+        )
+        return self.update(
+            open_balance=Coalesce(Subquery(balance), Value(Decimal("0")), output_field=models.DecimalField(**MONEY)),
+            oldest_due_date=Subquery(oldest),
+            main_phone=Coalesce(Subquery(phone), Value("")),
+        )
+
+
+class Client(TenantOwned):
+    """One debtor account per creditor (the same person owing two creditors is two clients)."""
+
+    Status = ClientStatus
+
+    creditor = models.ForeignKey(Creditor, on_delete=models.PROTECT, related_name="clients", verbose_name=_("credor"))
+    name = models.CharField(_("nome"), max_length=200)
+    cpf = models.CharField(_("CPF"), max_length=11, help_text=_("Somente os 11 dígitos; a pontuação é aceita."))
+    email = models.EmailField(_("e-mail"), blank=True)
+    external_id = models.CharField(
+        _("código externo"), max_length=64, help_text=_("Código do cliente no credor; chave das reimportações.")
+    )
+    street = models.CharField(_("logradouro"), max_length=200, blank=True)
+    number = models.CharField(_("número"), max_length=20, blank=True)
+    complement = models.CharField(_("complemento"), max_length=100, blank=True)
+    district = models.CharField(_("bairro"), max_length=100, blank=True)
+    city = models.CharField(_("cidade"), max_length=100, blank=True)
+    state = models.CharField(_("UF"), max_length=2, blank=True)
+    postal_code = models.CharField(_("CEP"), max_length=9, blank=True)
+    notes = models.TextField(_("observações"), blank=True)
+    status = models.CharField(_("situação"), max_length=20, choices=ClientStatus.choices, default=ClientStatus.OPEN)
+    assigned_operator = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="assigned_clients",
+        verbose_name=_("operador responsável"),
+    )
+    # Maintained by ClientQuerySet.refresh_summaries().
+    open_balance = models.DecimalField(_("saldo em aberto"), **MONEY, default=Decimal("0"), editable=False)
+    oldest_due_date = models.DateField(_("vencimento mais antigo em aberto"), null=True, blank=True, editable=False)
+    main_phone = models.CharField(_("telefone principal"), max_length=20, blank=True, editable=False)
+    created_at = models.DateTimeField(_("criado em"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("atualizado em"), auto_now=True)
+
+    objects = ClientQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("cliente")
+        verbose_name_plural = _("clientes")
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "external_id"], name="client_unique_external_id_per_tenant")
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "id"], name="client_tenant_id"),
+            models.Index(fields=["tenant", "cpf"], name="client_tenant_cpf"),
+            models.Index(fields=["tenant", "creditor", "oldest_due_date"], name="client_tenant_creditor_due"),
+            models.Index(fields=["tenant", "oldest_due_date"], name="client_tenant_due"),
+            models.Index(fields=["tenant", "open_balance"], name="client_tenant_balance"),
+            models.Index(fields=["tenant", "status"], name="client_tenant_status"),
+            models.Index(fields=["tenant", "state", "city"], name="client_tenant_state_city"),
+            models.Index(fields=["tenant", "main_phone"], name="client_tenant_main_phone"),
+        ]
+
+    def __str__(self):
+        return f"{self.name} ({self.formatted_cpf})"
+
+    @property
+    def formatted_cpf(self) -> str:
+        return format_cpf(self.cpf)
+
+    @property
+    def days_overdue(self) -> int:
+        if not self.oldest_due_date:
+            return 0
+        return max((timezone.localdate() - self.oldest_due_date).days, 0)
+
+    def clean(self):
+        super().clean()
+        if self.cpf:
+            try:
+                self.cpf = parse_cpf(self.cpf)
+            except ValidationError as error:
+                raise ValidationError({"cpf": error.messages}) from None
+        self.state = (self.state or "").upper()
+
+    def get_absolute_url(self):
+        return f"/atendimento/{self.pk}/"
+
+
+class ClientPhone(TenantOwned):
+    class Kind(models.TextChoices):
+        MOBILE = "celular", _("Celular")
+        LANDLINE = "fixo", _("Fixo")
+
+    class DeactivationReason(models.TextChoices):
+        WRONG_CONTACT = "contato_incorreto", _("Contato incorreto")
+        INVALID = "invalido", _("Número inválido")
+        DO_NOT_CALL = "nao_ligar", _("Cliente pediu para não ligar")
+        OTHER = "outro", _("Outro")
+
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="phones", verbose_name=_("cliente"))
+    number = models.CharField(_("número"), max_length=20, help_text=_("Qualquer formato; gravado em E.164 (+55…)."))
+    kind = models.CharField(_("tipo"), max_length=10, choices=Kind.choices, blank=True)
+    whatsapp = models.BooleanField(_("WhatsApp"), default=False)
+    active = models.BooleanField(_("ativo"), default=True)
+    deactivation_reason = models.CharField(
+        _("motivo da desativação"), max_length=20, choices=DeactivationReason.choices, blank=True
+    )
+    priority = models.PositiveSmallIntegerField(_("prioridade"), default=1, help_text=_("1 é discado primeiro."))
+
+    class Meta:
+        verbose_name = _("telefone")
+        verbose_name_plural = _("telefones")
+        ordering = ["priority", "id"]
+        constraints = [models.UniqueConstraint(fields=["client", "number"], name="phone_unique_per_client")]
+        indexes = [models.Index(fields=["tenant", "number"], name="phone_tenant_number")]
+
+    def __str__(self):
+        return format_phone(self.number)
+
+    @property
+    def formatted(self) -> str:
+        return format_phone(self.number)
+
+    def clean(self):
+        super().clean()
+        try:
+            self.number = parse_phone(self.number)
+        except ValidationError as error:
+            raise ValidationError({"number": error.messages}) from None
+        if not self.kind:
+            self.kind = self.Kind.MOBILE if phone_is_mobile(self.number) else self.Kind.LANDLINE
+        if self.active:
+            self.deactivation_reason = ""
+        elif not self.deactivation_reason:
+            raise ValidationError({"deactivation_reason": _("Informe por que o telefone foi desativado.")})
+
+
+class Debt(TenantOwned):
+    """A título/parcela owed by the client."""
+
+    class Status(models.TextChoices):
+        OPEN = "aberto", _("Em aberto")
+        PAID = "pago", _("Pago")
+        IN_AGREEMENT = "em_acordo", _("Em acordo")
+        CANCELLED = "cancelado", _("Cancelado")
+
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="debts", verbose_name=_("cliente"))
+    contract_code = models.CharField(_("contrato"), max_length=64)
+    installment_number = models.PositiveSmallIntegerField(_("parcela"), default=1)
+    installment_total = models.PositiveSmallIntegerField(_("total de parcelas"), default=1)
+    due_date = models.DateField(_("vencimento"))
+    original_amount = models.DecimalField(_("valor original"), **MONEY, validators=[MinValueValidator(Decimal("0"))])
+    paid_amount = models.DecimalField(
+        _("valor pago"), **MONEY, default=Decimal("0"), validators=[MinValueValidator(Decimal("0"))]
+    )
+    status = models.CharField(_("situação"), max_length=20, choices=Status.choices, default=Status.OPEN)
+
+    class Meta:
+        verbose_name = _("título")
+        verbose_name_plural = _("títulos")
+        ordering = ["due_date", "installment_number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["client", "contract_code", "installment_number"], name="debt_unique_installment"
+            )
+        ]
+        indexes = [models.Index(fields=["client", "status", "due_date"], name="debt_client_status_due")]
+
+    def __str__(self):
+        return f"{self.contract_code} {self.installment_number}/{self.installment_total}"
+
+    @property
+    def open_amount(self) -> Decimal:
+        return self.original_amount - self.paid_amount
+
+    @property
+    def days_overdue(self) -> int:
+        return max((timezone.localdate() - self.due_date).days, 0) if self.due_date else 0
+
+    def clean(self):
+        super().clean()
+        if (
+            self.paid_amount is not None
+            and self.original_amount is not None
+            and self.paid_amount > self.original_amount
+        ):
+            raise ValidationError({"paid_amount": _("O valor pago não pode ser maior que o valor original.")})
+        if self.installment_number and self.installment_total and self.installment_number > self.installment_total:
+            raise ValidationError({"installment_number": _("A parcela não pode ser maior que o total de parcelas.")})
+
+
+AGING_BUCKETS = [
+    # (key, label, min days overdue, max days overdue); a vencer = oldest open debt not yet due.
+    ("a_vencer", _("A vencer"), None, 0),
+    ("1_30", _("1–30 dias"), 1, 30),
+    ("31_60", _("31–60 dias"), 31, 60),
+    ("61_90", _("61–90 dias"), 61, 90),
+    ("91_180", _("91–180 dias"), 91, 180),
+    ("181_360", _("181–360 dias"), 181, 360),
+    ("360_mais", _("Mais de 360 dias"), 361, None),
+]
+
+
+def aging_filter(key: str, today: datetime.date | None = None) -> models.Q | None:
+    """The Q of a bucket, as a range on the indexed oldest open due date."""
+    today = today or timezone.localdate()
+    for bucket_key, _label, low, high in AGING_BUCKETS:
+        if bucket_key != key:
+            continue
+        q = models.Q(oldest_due_date__isnull=False)
+        if bucket_key == "a_vencer":
+            return q & models.Q(oldest_due_date__gte=today)
+        if low is not None:
+            q &= models.Q(oldest_due_date__lte=today - datetime.timedelta(days=low))
+        if high is not None:
+            q &= models.Q(oldest_due_date__gte=today - datetime.timedelta(days=high))
+        return q
+    return None

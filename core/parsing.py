@@ -1,0 +1,133 @@
+"""Turning what people type or import into clean values, with pt-BR error messages."""
+
+import datetime
+import re
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+import phonenumbers
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
+from stdnum.br import cpf as stdnum_cpf
+
+CENTS = Decimal("0.01")
+
+
+def only_digits(value) -> str:
+    return re.sub(r"\D", "", str(value or ""))
+
+
+def parse_cpf(value) -> str:
+    """11 digits with valid check digits, or ValidationError."""
+    digits = only_digits(value)
+    if len(digits) < 11 and digits and str(value).strip().isdigit():
+        digits = digits.zfill(11)  # spreadsheets drop leading zeros
+    if not digits:
+        raise ValidationError(_("CPF não informado."))
+    try:
+        if len(set(digits)) == 1:  # 000.000.000-00 … 999.999.999-99 pass the arithmetic but are not CPFs
+            raise ValueError(digits)
+        return stdnum_cpf.validate(digits)
+    except Exception:
+        raise ValidationError(_("CPF inválido: %(cpf)s.") % {"cpf": value}) from None
+
+
+def format_cpf(digits: str) -> str:
+    return stdnum_cpf.format(digits) if digits and len(digits) == 11 else (digits or "")
+
+
+def parse_phone(value) -> str:
+    """E.164 (region BR) of a valid phone number, or ValidationError."""
+    text = str(value or "").strip()
+    if not text:
+        raise ValidationError(_("Telefone não informado."))
+    try:
+        number = phonenumbers.parse(text, "BR")
+    except phonenumbers.NumberParseException:
+        raise ValidationError(_("Telefone inválido: %(phone)s.") % {"phone": text}) from None
+    if not phonenumbers.is_valid_number(number):
+        raise ValidationError(_("Telefone inválido: %(phone)s.") % {"phone": text})
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def try_parse_phone(value) -> str | None:
+    try:
+        return parse_phone(value)
+    except ValidationError:
+        return None
+
+
+def phone_is_mobile(e164: str) -> bool:
+    number = phonenumbers.parse(e164, "BR")
+    return phonenumbers.number_type(number) in (
+        phonenumbers.PhoneNumberType.MOBILE,
+        phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
+    )
+
+
+def format_phone(e164: str) -> str:
+    if not e164:
+        return ""
+    try:
+        number = phonenumbers.parse(e164, "BR")
+    except phonenumbers.NumberParseException:
+        return e164
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
+
+
+def parse_money(value, field_label: str = "valor") -> Decimal:
+    """A non-negative amount in reais from '1.234,56', '1234.56', 1234.5 or a Decimal."""
+    if isinstance(value, Decimal):
+        amount = value
+    elif isinstance(value, int | float):
+        amount = Decimal(str(value))
+    else:
+        text = str(value or "").strip().replace("R$", "").replace(" ", "")
+        if not text:
+            raise ValidationError(_("%(field)s não informado.") % {"field": field_label.capitalize()})
+        if "," in text:
+            text = text.replace(".", "").replace(",", ".")
+        try:
+            amount = Decimal(text)
+        except InvalidOperation:
+            raise ValidationError(
+                _("%(field)s inválido: %(value)s.") % {"field": field_label.capitalize(), "value": value}
+            ) from None
+    if not amount.is_finite():
+        raise ValidationError(_("%(field)s inválido: %(value)s.") % {"field": field_label.capitalize(), "value": value})
+    if amount < 0:
+        raise ValidationError(_("%(field)s negativo: %(value)s.") % {"field": field_label.capitalize(), "value": value})
+    if amount >= Decimal("10000000000"):
+        raise ValidationError(
+            _("%(field)s grande demais: %(value)s.") % {"field": field_label.capitalize(), "value": value}
+        )
+    return amount.quantize(CENTS, rounding=ROUND_HALF_UP)
+
+
+def parse_date(value, field_label: str = "data") -> datetime.date:
+    """A date from dd/mm/aaaa, aaaa-mm-dd or a spreadsheet date."""
+    if isinstance(value, datetime.datetime):
+        return value.date()
+    if isinstance(value, datetime.date):
+        return value
+    text = str(value or "").strip()
+    if not text:
+        raise ValidationError(_("%(field)s não informada.") % {"field": field_label.capitalize()})
+    for fmt in ("%d/%m/%Y", "%Y-%m-%d", "%d-%m-%Y", "%d/%m/%y", "%Y-%m-%d %H:%M:%S"):
+        try:
+            return datetime.datetime.strptime(text, fmt).date()
+        except ValueError:
+            continue
+    raise ValidationError(
+        _("%(field)s inválida: %(value)s (use dd/mm/aaaa).") % {"field": field_label.capitalize(), "value": text}
+    )
+
+
+def format_brl(amount) -> str:
+    """R$ 1.234,56, whatever the active locale."""
+    if amount is None:
+        return ""
+    amount = Decimal(amount).quantize(CENTS, rounding=ROUND_HALF_UP)
+    sign = "-" if amount < 0 else ""
+    integer, cents = f"{abs(amount):.2f}".split(".")
+    integer = f"{int(integer):,}".replace(",", ".")
+    return f"{sign}R$ {integer},{cents}"

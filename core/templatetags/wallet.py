@@ -1,0 +1,9 @@
+from django import template
+
+from core.parsing import format_brl, format_cpf, format_phone
+
+register = template.Library()
+
+register.filter("brl", format_brl)
+register.filter("cpf", format_cpf)
+register.filter("phone", format_phone)

@@ -1,0 +1,12 @@
+from django.utils.translation import gettext_lazy as _
+
+UNFOLD = {
+    "SITE_TITLE": _("Cobrança"),
+    "SITE_HEADER": _("Cobrança"),
+    "SITE_SUBHEADER": _("Back office integrado ao 3C Plus"),
+    "SITE_URL": "/",
+    "SITE_SYMBOL": "account_balance_wallet",
+    "SHOW_HISTORY": True,
+    "SHOW_VIEW_ON_SITE": False,
+    "SIDEBAR": {"show_search": True, "show_all_applications": True},
+}

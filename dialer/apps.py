@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class DialerConfig(AppConfig):
+    name = "dialer"
+    verbose_name = _("Discador 3C Plus")

@@ -1,0 +1,121 @@
+"""The admin base every tenant-owned model uses: scoping is structural, not remembered."""
+
+from django.core.exceptions import PermissionDenied
+from django.db import models
+from unfold.admin import ModelAdmin, StackedInline, TabularInline
+from unfold.contrib.filters.admin import RelatedDropdownFilter
+
+from tenants.models import Role
+from tenants.roles import user_role, user_tenant
+
+
+def has_tenant_field(model) -> bool:
+    return any(f.name == "tenant" for f in model._meta.get_fields())
+
+
+def scope_queryset(queryset, request):
+    """Rows of the request's tenant; superusers see every tenant; a user without a tenant sees nothing."""
+    if request.user.is_superuser:
+        return queryset
+    tenant = user_tenant(request.user)
+    if tenant is None or not has_tenant_field(queryset.model):
+        return queryset.none()
+    return queryset.filter(tenant=tenant)
+
+
+class TenantScopedMixin:
+    """Queryset, choices, saves and permissions of an admin or inline, scoped to the user's tenant.
+
+    `view_roles` may read; `edit_roles` may add, change and delete. Superusers may do everything.
+    """
+
+    view_roles = frozenset({Role.ADMIN, Role.SUPERVISOR})
+    edit_roles = frozenset({Role.ADMIN, Role.SUPERVISOR})
+
+    def get_queryset(self, request):
+        return scope_queryset(super().get_queryset(request), request)
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if isinstance(db_field, models.DecimalField):
+            kwargs["localize"] = True  # people type 1.234,56
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        related = db_field.remote_field.model
+        if has_tenant_field(related) and "queryset" not in kwargs:
+            kwargs["queryset"] = scope_queryset(related._default_manager.all(), request)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        related = db_field.remote_field.model
+        if has_tenant_field(related) and "queryset" not in kwargs:
+            kwargs["queryset"] = scope_queryset(related._default_manager.all(), request)
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+    def _role_allows(self, request, roles) -> bool:
+        if request.user.is_superuser:
+            return True
+        return request.user.is_active and request.user.is_staff and user_role(request.user) in roles
+
+    def has_module_permission(self, request):
+        return self._role_allows(request, self.view_roles)
+
+    def has_view_permission(self, request, obj=None):
+        return self._role_allows(request, self.view_roles | self.edit_roles)
+
+    def has_add_permission(self, request, *args):
+        return self._role_allows(request, self.edit_roles)
+
+    def has_change_permission(self, request, obj=None):
+        return self._role_allows(request, self.edit_roles)
+
+    def has_delete_permission(self, request, obj=None):
+        return self._role_allows(request, self.edit_roles)
+
+
+class TenantScopedAdmin(TenantScopedMixin, ModelAdmin):
+    def get_exclude(self, request, obj=None):
+        exclude = list(super().get_exclude(request, obj) or [])
+        if not request.user.is_superuser and has_tenant_field(self.model):
+            exclude.append("tenant")
+        return exclude
+
+    def get_list_display(self, request):
+        display = list(super().get_list_display(request))
+        if request.user.is_superuser and has_tenant_field(self.model) and "tenant" not in display:
+            display.append("tenant")
+        return display
+
+    def save_model(self, request, obj, form, change):
+        if not request.user.is_superuser and has_tenant_field(self.model):
+            tenant = user_tenant(request.user)
+            if tenant is None:
+                raise PermissionDenied
+            obj.tenant = tenant
+        super().save_model(request, obj, form, change)
+
+    def save_formset(self, request, form, formset, change):
+        """Inline rows inherit the parent's tenant."""
+        parent_tenant = getattr(form.instance, "tenant", None)
+        if parent_tenant is not None and has_tenant_field(formset.model):
+            for inline_form in formset.forms:
+                if inline_form.has_changed() or not inline_form.instance.pk:
+                    inline_form.instance.tenant = parent_tenant
+        super().save_formset(request, form, formset, change)
+
+
+class TenantScopedTabularInline(TenantScopedMixin, TabularInline):
+    exclude = ("tenant",)
+
+
+class TenantScopedStackedInline(TenantScopedMixin, StackedInline):
+    exclude = ("tenant",)
+
+
+class TenantRelatedFilter(RelatedDropdownFilter):
+    """A foreign-key filter whose choices are only the user's tenant's rows."""
+
+    def field_choices(self, field, request, model_admin):
+        related = field.remote_field.model
+        queryset = scope_queryset(related._default_manager.all(), request)
+        return [(obj.pk, str(obj)) for obj in queryset.order_by(*related._meta.ordering or ["pk"])]

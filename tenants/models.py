@@ -1,0 +1,70 @@
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Tenant(models.Model):
+    """A collection agency. Every piece of wallet data belongs to exactly one."""
+
+    name = models.CharField(_("nome"), max_length=200)
+    slug = models.SlugField(_("identificador"), unique=True)
+    active = models.BooleanField(_("ativa"), default=True)
+    settings = models.JSONField(_("configurações"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("criada em"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("empresa")
+        verbose_name_plural = _("empresas")
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class Role(models.TextChoices):
+    ADMIN = "admin", _("Administrador")
+    SUPERVISOR = "supervisor", _("Supervisor")
+    OPERATOR = "operador", _("Operador")
+
+
+# Roles that work in the admin; operators live on the atendimento pages.
+BACK_OFFICE_ROLES = frozenset({Role.ADMIN, Role.SUPERVISOR})
+
+
+class Membership(models.Model):
+    """A user's place in one tenant. One tenant per user keeps every request's scope unambiguous."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="membership", verbose_name=_("usuário")
+    )
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="memberships", verbose_name=_("empresa"))
+    role = models.CharField(_("papel"), max_length=20, choices=Role.choices, default=Role.OPERATOR)
+    threecplus_agent_id = models.CharField(
+        _("ID do agente no 3C Plus"),
+        max_length=40,
+        blank=True,
+        help_text=_("Usado para abrir o atendimento quando uma ligação deste operador conecta."),
+    )
+
+    class Meta:
+        verbose_name = _("vínculo")
+        verbose_name_plural = _("vínculos")
+
+    def __str__(self):
+        return f"{self.user} — {self.tenant} ({self.get_role_display()})"
+
+
+class TenantQuerySet(models.QuerySet):
+    def for_tenant(self, tenant):
+        return self.filter(tenant=tenant)
+
+
+class TenantOwned(models.Model):
+    """Base for every model that belongs to a tenant: the field, the scoped manager, the index prefix."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, verbose_name=_("empresa"), related_name="+")
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        abstract = True

@@ -1,0 +1,96 @@
+import datetime
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from core.models import Client, ClientPhone, Creditor, Debt
+from tenants.models import Membership, Role, Tenant
+
+PASSWORD = "senha-de-teste-123"
+
+
+@pytest.fixture
+def tenant(db):
+    return Tenant.objects.create(name="Agência Alfa", slug="alfa")
+
+
+@pytest.fixture
+def other_tenant(db):
+    return Tenant.objects.create(name="Agência Beta", slug="beta")
+
+
+def make_user(tenant, role, username=None):
+    user = get_user_model().objects.create_user(
+        username=username or f"{role}-{tenant.slug}", password=PASSWORD, is_staff=role != Role.OPERATOR
+    )
+    Membership.objects.create(user=user, tenant=tenant, role=role)
+    return user
+
+
+@pytest.fixture
+def tenant_admin(tenant):
+    return make_user(tenant, Role.ADMIN)
+
+
+@pytest.fixture
+def supervisor(tenant):
+    return make_user(tenant, Role.SUPERVISOR)
+
+
+@pytest.fixture
+def operator(tenant):
+    return make_user(tenant, Role.OPERATOR)
+
+
+@pytest.fixture
+def creditor(tenant):
+    return Creditor.objects.create(
+        tenant=tenant,
+        name="Banco Horizonte",
+        max_discount_percent=Decimal("40"),
+        max_installments=12,
+        min_installment_amount=Decimal("50"),
+        min_entry_percent=Decimal("10"),
+        monthly_interest_percent=Decimal("1"),
+        fine_percent=Decimal("2"),
+    )
+
+
+@pytest.fixture
+def make_client(tenant, creditor):
+    counter = {"n": 0}
+
+    def factory(
+        tenant=tenant, creditor=creditor, phones=("+5511987654321",), debts=((Decimal("100.00"), 40),), **fields
+    ):
+        counter["n"] += 1
+        n = counter["n"]
+        if creditor.tenant_id != tenant.pk:
+            creditor = Creditor.objects.get_or_create(tenant=tenant, name=creditor.name)[0]
+        defaults = {"name": f"Cliente {n}", "cpf": fields.pop("cpf", None) or valid_cpf(n), "external_id": f"X{n}"}
+        client = Client.objects.create(tenant=tenant, creditor=creditor, **{**defaults, **fields})
+        for priority, number in enumerate(phones, 1):
+            ClientPhone.objects.create(tenant=tenant, client=client, number=number, kind="celular", priority=priority)
+        for i, (amount, days_overdue) in enumerate(debts, 1):
+            Debt.objects.create(
+                tenant=tenant,
+                client=client,
+                contract_code=f"C{n}",
+                installment_number=i,
+                installment_total=len(debts),
+                due_date=datetime.date.today() - datetime.timedelta(days=days_overdue),
+                original_amount=amount,
+            )
+        Client.objects.filter(pk=client.pk).refresh_summaries()
+        client.refresh_from_db()
+        return client
+
+    return factory
+
+
+def valid_cpf(n: int) -> str:
+    from core.seeding import cpf_check_digits
+
+    base = f"{(n * 7919 + 123456) % 999_999_999:09d}"
+    return base + cpf_check_digits(base)

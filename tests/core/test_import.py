@@ -1,0 +1,192 @@
+import csv
+import io
+from decimal import Decimal
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
+
+from core.importing import TEMPLATE_HEADERS
+from core.models import Client, ClientPhone, Debt
+from tests.conftest import valid_cpf
+
+GOOD = {
+    "external_id": "E1",
+    "nome": "Maria Importada",
+    "cpf": "529.982.247-25",
+    "email": "maria@exemplo.com",
+    "credor": "banco horizonte",
+    "telefones": "(11) 98765-4321; 11 3333-4444",
+    "cidade": "São Paulo",
+    "uf": "sp",
+    "contrato": "CT-1",
+    "parcela": "1",
+    "total_parcelas": "2",
+    "vencimento": "10/01/2025",
+    "valor_original": "1.234,56",
+    "valor_pago": "0",
+}
+
+
+def csv_bytes(rows, delimiter=";"):
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=TEMPLATE_HEADERS, delimiter=delimiter, extrasaction="ignore")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow(row)
+    return buffer.getvalue().encode("utf-8")
+
+
+def bad_rows():
+    return [
+        {**GOOD, "external_id": "E2", "cpf": "111.222.333-44"},  # line 3: invalid CPF
+        {**GOOD, "external_id": "E3", "cpf": valid_cpf(3), "telefones": "123"},  # line 4: invalid phone
+        {**GOOD, "external_id": "E4", "cpf": valid_cpf(4), "vencimento": "31/02/2025"},  # line 5: bad date
+        {**GOOD, "external_id": "E5", "cpf": valid_cpf(5), "valor_original": "-10"},  # line 6: negative
+        {**GOOD, "external_id": "E6", "cpf": valid_cpf(6), "credor": "Credor Fantasma"},  # line 7: unknown creditor
+        {**GOOD, "cpf": valid_cpf(7)},  # line 8: E1 again
+        {**GOOD, "external_id": "E9", "cpf": valid_cpf(9), "nome": "Outro Bom"},  # line 9: good
+    ]
+
+
+EXPECTED_ERRORS = {
+    3: "CPF inválido",
+    4: "Telefone inválido",
+    5: "Vencimento inválida",
+    6: "Valor original negativo",
+    7: "Credor desconhecido",
+    8: "repetido no arquivo",
+}
+
+
+def test_import_wallet_command_imports_good_rows_and_reports_bad_ones(tenant, creditor, tmp_path):
+    path = tmp_path / "carteira.csv"
+    path.write_bytes(csv_bytes([GOOD, *bad_rows()]))
+    out = io.StringIO()
+    call_command("import_wallet", str(path), "--tenant", tenant.slug, "--no-progress", stdout=out)
+    assert "8 linhas lidas, 2 importadas, 6 com erro" in out.getvalue()
+    report = list(csv.DictReader(open(f"{path}.erros.csv", encoding="utf-8"), delimiter=";"))
+    by_line = {int(r["linha"]): r["erro"] for r in report}
+    assert set(by_line) == set(EXPECTED_ERRORS)
+    for line, fragment in EXPECTED_ERRORS.items():
+        assert fragment in by_line[line], (line, by_line[line])
+    maria = Client.objects.get(tenant=tenant, external_id="E1")
+    assert maria.cpf == "52998224725"
+    assert maria.state == "SP"
+    assert maria.open_balance == Decimal("1234.56")
+    assert list(maria.phones.values_list("number", flat=True)) == ["+5511987654321", "+551133334444"]
+    assert maria.main_phone == "+5511987654321"
+    # Nothing half-written for the bad rows.
+    assert not Client.objects.filter(external_id__in=["E2", "E3", "E4", "E5", "E6"]).exists()
+    assert Client.objects.filter(tenant=tenant).count() == 2
+
+
+def test_reimport_upserts_by_external_id_and_keeps_deactivated_phones(tenant, creditor, tmp_path):
+    path = tmp_path / "c.csv"
+    path.write_bytes(csv_bytes([GOOD]))
+    call_command("import_wallet", str(path), "--tenant", tenant.slug, "--no-progress", stdout=io.StringIO())
+    phone = ClientPhone.objects.get(number="+5511987654321")
+    phone.active, phone.deactivation_reason = False, "contato_incorreto"
+    phone.save()
+    path.write_bytes(csv_bytes([{**GOOD, "nome": "Maria Renomeada", "valor_pago": "234,56"}]))
+    call_command("import_wallet", str(path), "--tenant", tenant.slug, "--no-progress", stdout=io.StringIO())
+    maria = Client.objects.get(tenant=tenant, external_id="E1")
+    assert maria.name == "Maria Renomeada"
+    assert Debt.objects.get(client=maria).paid_amount == Decimal("234.56")
+    assert maria.open_balance == Decimal("1000.00")
+    assert not ClientPhone.objects.get(number="+5511987654321").active
+    assert maria.main_phone == "+551133334444"
+    assert Client.objects.filter(tenant=tenant).count() == 1
+
+
+def test_import_is_scoped_to_the_tenant(tenant, other_tenant, creditor, tmp_path):
+    from core.models import Creditor
+
+    Creditor.objects.create(tenant=other_tenant, name="Banco Horizonte")
+    path = tmp_path / "c.csv"
+    path.write_bytes(csv_bytes([GOOD]))
+    call_command("import_wallet", str(path), "--tenant", other_tenant.slug, "--no-progress", stdout=io.StringIO())
+    call_command("import_wallet", str(path), "--tenant", tenant.slug, "--no-progress", stdout=io.StringIO())
+    assert Client.objects.filter(external_id="E1").count() == 2
+    assert {c.tenant_id for c in Client.objects.filter(external_id="E1")} == {tenant.pk, other_tenant.pk}
+    for c in Client.objects.filter(external_id="E1"):
+        assert c.creditor.tenant_id == c.tenant_id
+
+
+def test_xlsx_import(tenant, creditor, tmp_path):
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(TEMPLATE_HEADERS)
+    sheet.append([GOOD.get(h, "") for h in TEMPLATE_HEADERS])
+    path = tmp_path / "c.xlsx"
+    workbook.save(path)
+    call_command("import_wallet", str(path), "--tenant", tenant.slug, "--no-progress", stdout=io.StringIO())
+    assert Client.objects.get(tenant=tenant, external_id="E1").open_balance == Decimal("1234.56")
+
+
+def admin_import(client, data: bytes, name="carteira.csv"):
+    from core.admin import ClientAdmin
+    from core.formats import SniffingCSV as CSV
+
+    formats = ClientAdmin(Client, None).get_import_formats()
+    index = next(i for i, f in enumerate(formats) if f is CSV)
+    return client.post(
+        "/admin/core/client/import/",
+        {"format": index, "import_file": SimpleUploadedFile(name, data, content_type="text/csv")},
+    )
+
+
+def test_admin_import_previews_row_errors_then_imports_the_good_rows(client, tenant_admin, tenant, creditor):
+    client.force_login(tenant_admin)
+    response = admin_import(client, csv_bytes([GOOD, *bad_rows()]))
+    assert response.status_code == 200
+    html = response.content.decode()
+    for fragment in EXPECTED_ERRORS.values():
+        assert fragment in html
+    assert not Client.objects.exists(), "the preview is a dry run"
+    confirm = response.context["confirm_form"]
+    response = client.post(
+        "/admin/core/client/process_import/",
+        {
+            name: field.initial if field.initial is not None else confirm.initial.get(name)
+            for name, field in confirm.fields.items()
+        },
+    )
+    assert response.status_code == 302
+    assert set(Client.objects.filter(tenant=tenant).values_list("external_id", flat=True)) == {"E1", "E9"}
+    assert Client.objects.get(external_id="E1").phones.count() == 2
+
+
+def test_admin_export_contains_only_the_tenants_clients(client, tenant_admin, make_client, other_tenant):
+    make_client(name="Exportável")
+    make_client(tenant=other_tenant, name="Invisível")
+    client.force_login(tenant_admin)
+    from core.admin import ClientAdmin
+    from core.formats import SniffingCSV as CSV
+
+    formats = ClientAdmin(Client, None).get_export_formats()
+    index = next(i for i, f in enumerate(formats) if f is CSV)
+    response = client.post(
+        "/admin/core/client/export/",
+        {
+            "format": index,
+            "resource": 0,
+            **{f"clientresource_{f}": "on" for f in ("external_id", "nome", "cpf", "telefones", "saldo_em_aberto")},
+        },
+    )
+    body = response.content.decode()
+    assert response.status_code == 200, body[:500]
+    assert "Exportável" in body
+    assert "Invisível" not in body
+
+
+@pytest.mark.parametrize("header", ["External_ID", "NOME", "Cpf"])
+def test_headers_are_matched_loosely(tenant, creditor, tmp_path, header):
+    row = dict(GOOD)
+    text = csv_bytes([row]).decode().replace(header.lower(), header, 1)
+    path = tmp_path / "c.csv"
+    path.write_text(text)
+    call_command("import_wallet", str(path), "--tenant", tenant.slug, "--no-progress", stdout=io.StringIO())
+    assert Client.objects.filter(tenant=tenant, external_id="E1").exists()
