@@ -333,30 +333,3 @@ class CreditorAdmin(TenantScopedAdmin):
     @display(description=_("parcela mínima"), ordering="min_installment_amount")
     def display_min_installment(self, obj):
         return format_brl(obj.min_installment_amount)
-
-
-@admin.register(Debt)
-class DebtAdmin(TenantScopedAdmin):
-    list_display = ("client", "contract_code", "installment_number", "due_date", "display_amount", "status")
-    list_filter = (("status", ChoicesDropdownFilter), ("due_date", RangeDateFilter))
-    list_select_related = ("client",)
-    search_fields = ("contract_code", "client__external_id")
-    raw_id_fields = ("client",)
-    show_full_result_count = False
-    paginator = CappedCountPaginator
-    ordering = ("-id",)
-
-    @display(description=_("valor em aberto"))
-    def display_amount(self, obj):
-        return format_brl(obj.open_amount)
-
-    def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
-        Client.objects.filter(pk=obj.client_id).refresh_summaries()
-
-    def delete_model(self, request, obj):
-        super().delete_model(request, obj)
-        Client.objects.filter(pk=obj.client_id).refresh_summaries()
-
-    def has_module_permission(self, request):
-        return False  # debts are edited inside the client; the page stays reachable for links

@@ -93,7 +93,10 @@ class Client(TenantOwned):
 
     Status = ClientStatus
 
-    creditor = models.ForeignKey(Creditor, on_delete=models.PROTECT, related_name="clients", verbose_name=_("credor"))
+    # Indexed through (tenant, creditor, oldest_due_date).
+    creditor = models.ForeignKey(
+        Creditor, on_delete=models.PROTECT, related_name="clients", verbose_name=_("credor"), db_index=False
+    )
     name = models.CharField(_("nome"), max_length=200)
     cpf = models.CharField(_("CPF"), max_length=11, help_text=_("Somente os 11 dígitos; a pontuação é aceita."))
     email = models.EmailField(_("e-mail"), blank=True)
@@ -116,6 +119,7 @@ class Client(TenantOwned):
         blank=True,
         related_name="assigned_clients",
         verbose_name=_("operador responsável"),
+        db_index=False,  # the partial index below skips the many unassigned clients
     )
     # Maintained by ClientQuerySet.refresh_summaries().
     open_balance = models.DecimalField(_("saldo em aberto"), **MONEY, default=Decimal("0"), editable=False)
@@ -138,9 +142,12 @@ class Client(TenantOwned):
             models.Index(fields=["tenant", "creditor", "oldest_due_date"], name="client_tenant_creditor_due"),
             models.Index(fields=["tenant", "oldest_due_date"], name="client_tenant_due"),
             models.Index(fields=["tenant", "open_balance"], name="client_tenant_balance"),
-            models.Index(fields=["tenant", "status"], name="client_tenant_status"),
             models.Index(fields=["tenant", "state", "city"], name="client_tenant_state_city"),
-            models.Index(fields=["tenant", "main_phone"], name="client_tenant_main_phone"),
+            models.Index(
+                fields=["assigned_operator"],
+                name="client_assigned_operator",
+                condition=models.Q(assigned_operator__isnull=False),
+            ),
         ]
 
     def __str__(self):
@@ -180,7 +187,10 @@ class ClientPhone(TenantOwned):
         DO_NOT_CALL = "nao_ligar", _("Cliente pediu para não ligar")
         OTHER = "outro", _("Outro")
 
-    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="phones", verbose_name=_("cliente"))
+    # Indexed by the (client, number) unique constraint.
+    client = models.ForeignKey(
+        Client, on_delete=models.CASCADE, related_name="phones", verbose_name=_("cliente"), db_index=False
+    )
     number = models.CharField(_("número"), max_length=20, help_text=_("Qualquer formato; gravado em E.164 (+55…)."))
     kind = models.CharField(_("tipo"), max_length=10, choices=Kind.choices, blank=True)
     whatsapp = models.BooleanField(_("WhatsApp"), default=False)
@@ -227,7 +237,10 @@ class Debt(TenantOwned):
         IN_AGREEMENT = "em_acordo", _("Em acordo")
         CANCELLED = "cancelado", _("Cancelado")
 
-    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="debts", verbose_name=_("cliente"))
+    # Indexed by the (client, contract, installment) unique constraint.
+    client = models.ForeignKey(
+        Client, on_delete=models.CASCADE, related_name="debts", verbose_name=_("cliente"), db_index=False
+    )
     contract_code = models.CharField(_("contrato"), max_length=64)
     installment_number = models.PositiveSmallIntegerField(_("parcela"), default=1)
     installment_total = models.PositiveSmallIntegerField(_("total de parcelas"), default=1)
@@ -247,7 +260,6 @@ class Debt(TenantOwned):
                 fields=["client", "contract_code", "installment_number"], name="debt_unique_installment"
             )
         ]
-        indexes = [models.Index(fields=["client", "status", "due_date"], name="debt_client_status_due")]
 
     def __str__(self):
         return f"{self.contract_code} {self.installment_number}/{self.installment_total}"

@@ -42,7 +42,11 @@ class CappedCountPaginator(Paginator):
 
 
 def client_search_q(term: str, tenant=None) -> Q:
-    """What a back-office user means by a search: a CPF, a phone, an external id or a name."""
+    """What a back-office user means by a search: a CPF, a phone, an external id or a name.
+
+    Phone matches are resolved to client ids first, so the final filter is an OR of indexed
+    conditions (a bitmap OR in PostgreSQL) instead of a subquery that forces a scan.
+    """
     term = term.strip()
     digits = only_digits(term)
     q = Q(external_id=term)
@@ -53,7 +57,8 @@ def client_search_q(term: str, tenant=None) -> Q:
         phones = ClientPhone.objects.filter(number=phone)
         if tenant is not None:
             phones = phones.filter(tenant=tenant)
-        q |= Q(main_phone=phone) | Q(pk__in=phones.values("client_id"))
+        client_ids = list(phones.values_list("client_id", flat=True)[:500])
+        q |= Q(pk__in=client_ids)
     if any(ch.isalpha() for ch in term):
         q |= Q(name__icontains=term)
     return q

@@ -62,7 +62,11 @@ class TenantQuerySet(models.QuerySet):
 class TenantOwned(models.Model):
     """Base for every model that belongs to a tenant: the field, the scoped manager, the index prefix."""
 
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, verbose_name=_("empresa"), related_name="+")
+    # No index of its own: every tenant-owned table has a composite index or unique constraint
+    # leading with tenant, and a redundant index costs every insert of a million-row import.
+    tenant = models.ForeignKey(
+        Tenant, on_delete=models.CASCADE, verbose_name=_("empresa"), related_name="+", db_index=False
+    )
 
     objects = TenantQuerySet.as_manager()
 

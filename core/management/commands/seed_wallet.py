@@ -1,3 +1,4 @@
+import os
 import time
 
 from django.core.management.base import BaseCommand, CommandError
@@ -15,6 +16,9 @@ class Command(BaseCommand):
         parser.add_argument("--clients", type=int, required=True)
         parser.add_argument("--batch-size", type=int, default=10_000)
         parser.add_argument("--seed", type=int, default=None)
+        parser.add_argument(
+            "--workers", type=int, default=os.cpu_count() or 1, help="processos em paralelo (PostgreSQL)"
+        )
         parser.add_argument("--no-progress", action="store_true")
 
     def handle(self, *args, **options):
@@ -26,7 +30,12 @@ class Command(BaseCommand):
         started = time.perf_counter()
         with tqdm(total=options["clients"], unit=" clientes", disable=options["no_progress"]) as bar:
             made = seed_wallet(
-                tenant, options["clients"], batch_size=options["batch_size"], seed=options["seed"], progress=bar.update
+                tenant,
+                options["clients"],
+                batch_size=options["batch_size"],
+                seed=options["seed"],
+                progress=bar.update,
+                workers=options["workers"],
             )
         elapsed = time.perf_counter() - started
         self.stdout.write(f"{made} clientes criados em {elapsed:.1f}s ({made / elapsed:,.0f} clientes/s).")
