@@ -6,18 +6,21 @@ the writing here, so a file gives the same result and the same row errors either
 
 import dataclasses
 import datetime
+import functools
+import threading
 import unicodedata
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import F
 from django.db.models.functions import Lower
 from django.utils.translation import gettext as _
 
 from core.models import Client, ClientPhone, Creditor, Debt
-from core.parsing import parse_cpf, parse_date, parse_money, parse_phone, phone_is_mobile
+from core.parsing import parse_cpf, parse_date, parse_money, parse_phone_and_kind
 
 # File column -> Client field.
 CLIENT_COLUMNS = {
@@ -58,6 +61,7 @@ PHONE_SEPARATORS = (";", "|", "/", ",")
 CLIENT_UPDATE_FIELDS = ["creditor", "name", "cpf", *[f for f in CLIENT_COLUMNS.values() if f != "name"]]
 
 
+@functools.lru_cache(maxsize=256)
 def normalize_header(header) -> str:
     text = unicodedata.normalize("NFKD", str(header or "")).encode("ascii", "ignore").decode()
     return text.strip().lower().replace(" ", "_").replace("-", "_")
@@ -78,7 +82,7 @@ class WalletRow:
     creditor_id: int
     cpf: str
     client: dict
-    phones: list[str]
+    phones: list[tuple[str, bool]]  # (E.164, is mobile)
     debt: dict | None
 
 
@@ -141,15 +145,15 @@ class WalletRowParser:
             if len(client[field]) > limit:
                 errors.append(_("%(field)s longo demais.") % {"field": field})
 
-        phones: list[str] = []
+        phones: list[tuple[str, bool]] = []
         for raw_phone in self._phone_cells(row):
             try:
-                number = parse_phone(raw_phone)
+                phone = parse_phone_and_kind(raw_phone)
             except ValidationError as error:
                 errors.extend(error.messages)
                 continue
-            if number not in phones:
-                phones.append(number)
+            if phone not in phones:
+                phones.append(phone)
 
         debt = None
         if any(_cell(row.get(c)) for c in ("contrato", "vencimento", "valor_original")):
@@ -247,10 +251,11 @@ def upsert_wallet_rows(tenant, rows: list[WalletRow]) -> list[int]:
             client_id=client_id,
             number=number,
             priority=priority,
-            kind=ClientPhone.Kind.MOBILE if phone_is_mobile(number) else ClientPhone.Kind.LANDLINE,
+            kind=ClientPhone.Kind.MOBILE if mobile else ClientPhone.Kind.LANDLINE,
+            whatsapp=mobile,
         )
         for client_id, row in zip(ids, rows, strict=True)
-        for priority, number in enumerate(row.phones, 1)
+        for priority, (number, mobile) in enumerate(row.phones, 1)
     ]
     ClientPhone.objects.bulk_create(phones, ignore_conflicts=True)
 
@@ -284,44 +289,82 @@ class ImportReport:
     errors: list[tuple[int, str, str]] = dataclasses.field(default_factory=list)  # (line, external_id, message)
 
 
+# Chunks are disjoint sets of clients, so two transactions can write them side by side.
+WRITER_THREADS = 2
+
+
 def import_wallet_rows(tenant, rows, chunk_size: int = 2000, progress=None) -> ImportReport:
     """Import an iterable of (line, dict) rows in chunks: good rows are written, bad rows reported.
 
-    Memory stays bounded by the chunk size whatever the file's length.
+    Memory stays bounded by the chunk size whatever the file's length. On PostgreSQL, outside a transaction, the
+    writes run in writer threads with their own connections, so parsing the next chunk overlaps
+    with the database writing the previous ones (database waits release the GIL).
     """
     parser = WalletRowParser(tenant)
     report = ImportReport()
     chunk: list[WalletRow] = []
+    # SQLite has a single writer: parallel writes there only wait on each other's locks.
+    pipelined = connection.vendor == "postgresql" and not connection.in_atomic_block
+    writer = ThreadPoolExecutor(max_workers=WRITER_THREADS) if pipelined else None
+    pending: list = []
+    lock = threading.Lock()  # writer threads share the report and the progress bar
+
+    def write(rows: list[WalletRow]):
+        try:
+            try:
+                with transaction.atomic():
+                    upsert_wallet_rows(tenant, rows)
+                with lock:
+                    report.imported += len(rows)
+            except DatabaseError:
+                # Isolate the row the database refused; the others still import.
+                for row in rows:
+                    try:
+                        with transaction.atomic():
+                            upsert_wallet_rows(tenant, [row])
+                        with lock:
+                            report.imported += 1
+                    except DatabaseError as error:
+                        with lock:
+                            report.errors.append(
+                                (row.line, row.external_id, _("Erro ao gravar: %(e)s") % {"e": error})
+                            )
+            if progress:
+                with lock:
+                    progress(len(rows))
+        finally:
+            if pipelined:
+                connection.close()  # the writer thread's own connection
 
     def flush():
+        nonlocal pending, chunk
         if not chunk:
             return
-        try:
-            with transaction.atomic():
-                upsert_wallet_rows(tenant, chunk)
-            report.imported += len(chunk)
-        except DatabaseError:
-            # Isolate the row the database refused; the others still import.
-            for row in chunk:
-                try:
-                    with transaction.atomic():
-                        upsert_wallet_rows(tenant, [row])
-                    report.imported += 1
-                except DatabaseError as error:
-                    report.errors.append((row.line, row.external_id, _("Erro ao gravar: %(e)s") % {"e": error}))
-        if progress:
-            progress(len(chunk))
-        chunk.clear()
+        if writer is None:
+            write(chunk)
+        else:
+            while len(pending) >= WRITER_THREADS:  # bounded: at most this many chunks in memory
+                pending.pop(0).result()
+            pending.append(writer.submit(write, chunk))
+        chunk = []
 
-    for line, raw in rows:
-        report.rows += 1
-        try:
-            chunk.append(parser.parse(raw, line))
-        except ValidationError as error:
-            report.errors.append((line, _cell(raw.get("external_id")), " ".join(error.messages)))
-            if progress:
-                progress(1)
-        if len(chunk) >= chunk_size:
-            flush()
-    flush()
+    try:
+        for line, raw in rows:
+            report.rows += 1
+            try:
+                chunk.append(parser.parse(raw, line))
+            except ValidationError as error:
+                with lock:
+                    report.errors.append((line, _cell(raw.get("external_id")), " ".join(error.messages)))
+                    if progress:
+                        progress(1)
+            if len(chunk) >= chunk_size:
+                flush()
+        flush()
+        for job in pending:
+            job.result()
+    finally:
+        if writer is not None:
+            writer.shutdown(wait=True)
+    report.errors.sort()
     return report

@@ -37,6 +37,11 @@ def format_cpf(digits: str) -> str:
 
 def parse_phone(value) -> str:
     """E.164 (region BR) of a valid phone number, or ValidationError."""
+    return parse_phone_and_kind(value)[0]
+
+
+def parse_phone_and_kind(value) -> tuple[str, bool]:
+    """(E.164, whether it is a mobile) of a valid phone number, parsed once; or ValidationError."""
     text = str(value or "").strip()
     if not text:
         raise ValidationError(_("Telefone não informado."))
@@ -46,7 +51,7 @@ def parse_phone(value) -> str:
         raise ValidationError(_("Telefone inválido: %(phone)s.") % {"phone": text}) from None
     if not phonenumbers.is_valid_number(number):
         raise ValidationError(_("Telefone inválido: %(phone)s.") % {"phone": text})
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), _is_mobile(number)
 
 
 def try_parse_phone(value) -> str | None:
@@ -57,7 +62,10 @@ def try_parse_phone(value) -> str | None:
 
 
 def phone_is_mobile(e164: str) -> bool:
-    number = phonenumbers.parse(e164, "BR")
+    return _is_mobile(phonenumbers.parse(e164, "BR"))
+
+
+def _is_mobile(number) -> bool:
     return phonenumbers.number_type(number) in (
         phonenumbers.PhoneNumberType.MOBILE,
         phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,

@@ -190,3 +190,23 @@ def test_headers_are_matched_loosely(tenant, creditor, tmp_path, header):
     path.write_text(text)
     call_command("import_wallet", str(path), "--tenant", tenant.slug, "--no-progress", stdout=io.StringIO())
     assert Client.objects.filter(tenant=tenant, external_id="E1").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_command_outside_a_transaction_writes_through_parallel_writers(tmp_path):
+    """The command's real path: writer threads with their own connections, chunks side by side."""
+    from core.models import Creditor
+    from tenants.models import Tenant
+
+    tenant = Tenant.objects.create(name="Paralela", slug="paralela")
+    Creditor.objects.create(tenant=tenant, name="Banco Horizonte")
+    rows = [{**GOOD, "external_id": f"P{n}", "cpf": valid_cpf(n), "contrato": f"K{n}"} for n in range(1, 41)]
+    rows[7]["cpf"] = "000.000.000-00"
+    path = tmp_path / "p.csv"
+    path.write_bytes(csv_bytes(rows))
+    out = io.StringIO()
+    call_command("import_wallet", str(path), "--tenant", "paralela", "--chunk-size", "5", "--no-progress", stdout=out)
+    assert "40 linhas lidas, 39 importadas, 1 com erro" in out.getvalue()
+    assert Client.objects.filter(tenant=tenant).count() == 39
+    assert Debt.objects.filter(tenant=tenant).count() == 39
+    assert all(c.open_balance == Decimal("1234.56") for c in Client.objects.filter(tenant=tenant))
