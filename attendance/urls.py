@@ -6,4 +6,11 @@ app_name = "attendance"
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("retornos/", views.callbacks, name="callbacks"),
+    path("<int:client_id>/", views.client_page, name="client"),
+    path("<int:client_id>/tabular/", views.tabulate, name="tabulate"),
+    path("<int:client_id>/telefones/<int:phone_id>/errado/", views.mark_phone_wrong, name="phone_wrong"),
+    path("<int:client_id>/simular/", views.simulate, name="simulate"),
+    path("<int:client_id>/acordo/", views.create_agreement, name="agreement"),
+    path("<int:client_id>/historico/", views.timeline_more, name="timeline"),
 ]

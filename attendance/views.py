@@ -1,26 +1,272 @@
-from django.contrib import admin
-from django.contrib.auth.decorators import login_required
-from django.shortcuts import render
+import datetime
 
-from core.models import Client
+from django.contrib import admin, messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from attendance import services, timeline
+from attendance.forms import NegotiationForm, TabulationForm
+from attendance.models import Agreement, DispositionType, Message
+from attendance.negotiation import NegotiationError
+from core.models import Client, ClientPhone, Debt
 from tenants.roles import user_tenant
 
-
-@login_required
-def home(request):
-    """The operator's start page: the clients assigned to them."""
-    tenant = user_tenant(request.user)
-    clients = (
-        Client.objects.for_tenant(tenant)
-        .filter(assigned_operator=request.user)
-        .select_related("creditor")
-        .order_by("name")[:100]
-        if tenant
-        else Client.objects.none()
-    )
-    return render(request, "attendance/home.html", workspace_context(request, clients=clients, tenant=tenant))
+WHATSAPP_LIMIT = 200
 
 
 def workspace_context(request, **extra):
     """The admin site's context (colours, titles) so the workspace looks like the admin."""
     return {**admin.site.each_context(request), **extra}
+
+
+def tenant_or_404(request):
+    tenant = user_tenant(request.user)
+    if tenant is None:
+        raise Http404(_("Seu usuário não está vinculado a uma empresa."))
+    return tenant
+
+
+def client_or_404(request, client_id) -> tuple:
+    """The client, only within the user's tenant: another tenant's client is a 404, never a 403."""
+    tenant = tenant_or_404(request)
+    client = get_object_or_404(Client.objects.for_tenant(tenant).select_related("creditor"), pk=client_id)
+    return tenant, client
+
+
+def call_id_of(request) -> str:
+    return (request.POST.get("call_id") or request.GET.get("call_id") or "")[:120]
+
+
+@login_required
+@require_GET
+def home(request):
+    """The operator's start page: callbacks due and the clients assigned to them."""
+    tenant = user_tenant(request.user)
+    clients = Client.objects.none()
+    callbacks = []
+    if tenant:
+        clients = (
+            Client.objects.for_tenant(tenant)
+            .filter(assigned_operator=request.user)
+            .select_related("creditor")
+            .order_by("name")[:100]
+        )
+        callbacks = list(services.callbacks_due(tenant, request.user)[:50])
+    return render(
+        request,
+        "attendance/home.html",
+        workspace_context(request, clients=clients, tenant=tenant, callbacks=callbacks, now=timezone.now()),
+    )
+
+
+@login_required
+@require_GET
+def callbacks(request):
+    tenant = tenant_or_404(request)
+    due = list(services.callbacks_due(tenant, request.user)[:200])
+    return render(request, "attendance/callbacks.html", workspace_context(request, callbacks=due, now=timezone.now()))
+
+
+def page_context(request, tenant, client, *, tabulation_form=None, negotiation_form=None, simulation=None):
+    phones = list(client.phones.all())
+    debts = list(client.debts.order_by("due_date", "installment_number"))
+    types = list(DispositionType.available_to(tenant))
+    open_agreement = (
+        Agreement.objects.filter(client=client, status__in=Agreement.OPEN_STATUSES).order_by("-created_at").first()
+    )
+    entries, has_more = timeline.page(client)
+    message_count = Message.objects.filter(client=client).count()
+    chat = list(Message.objects.filter(client=client).order_by("-sent_at", "-id")[:WHATSAPP_LIMIT])[::-1]
+    call_id = call_id_of(request)
+    return workspace_context(
+        request,
+        client=client,
+        phones=phones,
+        debts=debts,
+        figures=figures(client, debts),
+        open_agreement=open_agreement,
+        tabulation_types=[t for t in types if t.behavior != DispositionType.Behavior.NEGOTIATE],
+        negotiate_type=next((t for t in types if t.behavior == DispositionType.Behavior.NEGOTIATE), None),
+        tabulation_form=tabulation_form
+        or TabulationForm(tenant=tenant, client=client, phones=phones, types=types, initial={"call_id": call_id}),
+        negotiation_form=negotiation_form or NegotiationForm(initial={"call_id": call_id}),
+        simulation=simulation,
+        entries=entries,
+        has_more=has_more,
+        chat=chat,
+        chat_truncated=message_count > len(chat),
+        call_id=call_id,
+        callbacks_today=services.callbacks_due(tenant, request.user).count(),
+    )
+
+
+def figures(client, debts):
+    open_debts = [d for d in debts if d.status == Debt.Status.OPEN]
+    return {
+        "open": client.open_balance,
+        "paid": sum((d.paid_amount for d in debts), 0),
+        "paid_count": sum(1 for d in debts if d.status == Debt.Status.PAID),
+        "total_count": len(debts),
+        "days_overdue": client.days_overdue if open_debts else 0,
+    }
+
+
+@login_required
+@require_GET
+def client_page(request, client_id):
+    tenant, client = client_or_404(request, client_id)
+    services.log_access(tenant, request.user, client, call_id_of(request))
+    return render(request, "attendance/client.html", page_context(request, tenant, client))
+
+
+def render_after_change(request, tenant, client, **forms):
+    """htmx gets the parts that changed (header, forms, timeline); a plain form post gets the page again."""
+    if not request.htmx:
+        return redirect(f"{reverse('attendance:client', args=[client.pk])}?call_id={call_id_of(request)}")
+    client.refresh_from_db()
+    context = page_context(request, tenant, client, **forms)
+    response = render(request, "attendance/_after_change.html", context)
+    response["HX-Reswap"] = "none"  # everything arrives out of band
+    return response
+
+
+def partial(request, template, context, target):
+    """A part re-rendered in place (a form with its errors)."""
+    response = render(request, template, context)
+    response["HX-Retarget"] = target
+    response["HX-Reswap"] = "innerHTML"
+    return response
+
+
+@login_required
+@require_POST
+def tabulate(request, client_id):
+    tenant, client = client_or_404(request, client_id)
+    phones = list(client.phones.all())
+    types = list(DispositionType.available_to(tenant))
+    form = TabulationForm(request.POST, tenant=tenant, client=client, phones=phones, types=types)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            _disposition, created = services.record_disposition(
+                tenant,
+                request.user,
+                client,
+                data["type"],
+                notes=data["notes"],
+                phone=data["phone"],
+                call_id=data["call_id"],
+                callback_at=data["callback_at"],
+                token=data["token"],
+            )
+        except ValidationError as error:
+            add_errors(form, error)
+        else:
+            if created:
+                messages.success(request, _("Tabulação registrada: %(t)s.") % {"t": data["type"].name})
+            return render_after_change(request, tenant, client)
+    if not request.htmx:
+        return render(request, "attendance/client.html", page_context(request, tenant, client, tabulation_form=form))
+    return partial(
+        request,
+        "attendance/_tabulation.html",
+        page_context(request, tenant, client, tabulation_form=form),
+        "#tabulation",
+    )
+
+
+def add_errors(form, error: ValidationError):
+    pairs = error.message_dict.items() if hasattr(error, "error_dict") else [(None, error.messages)]
+    for field, errors in pairs:
+        for message in errors:
+            form.add_error(field if field in form.fields else None, message)
+
+
+@login_required
+@require_POST
+def mark_phone_wrong(request, client_id, phone_id):
+    tenant, client = client_or_404(request, client_id)
+    phone = get_object_or_404(ClientPhone, pk=phone_id, client=client)
+    if phone.active:
+        services.record_disposition(
+            tenant,
+            request.user,
+            client,
+            services.disposition_type(tenant, DispositionType.Behavior.WRONG_CONTACT),
+            phone=phone,
+            call_id=call_id_of(request),
+            notes=_("Número errado"),
+        )
+        messages.success(request, _("Telefone %(p)s desativado como contato incorreto.") % {"p": phone.formatted})
+    return render_after_change(request, tenant, client)
+
+
+@login_required
+@require_POST
+def simulate(request, client_id):
+    tenant, client = client_or_404(request, client_id)
+    form = NegotiationForm(request.POST)
+    simulation = None
+    if form.is_valid():
+        try:
+            simulation = services.simulate_for(client, form.proposal())
+        except NegotiationError as error:
+            form.add_error(None, str(error))
+    context = page_context(request, tenant, client, negotiation_form=form, simulation=simulation)
+    return render(request, "attendance/_negotiation.html", context)
+
+
+@login_required
+@require_POST
+def create_agreement(request, client_id):
+    tenant, client = client_or_404(request, client_id)
+    form = NegotiationForm(request.POST)
+    if form.is_valid():
+        try:
+            agreement = services.create_agreement(
+                tenant,
+                request.user,
+                client,
+                form.proposal(),
+                call_id=form.cleaned_data["call_id"],
+                token=form.cleaned_data["token"],
+                notes=form.cleaned_data["notes"],
+            )
+        except (NegotiationError, ValidationError) as error:
+            form.add_error(None, error.messages[0] if isinstance(error, ValidationError) else str(error))
+        else:
+            if agreement.status == Agreement.Status.ACTIVE:
+                messages.success(request, _("Acordo #%(id)s gerado e ativo.") % {"id": agreement.pk})
+            else:
+                messages.warning(
+                    request,
+                    _("Acordo #%(id)s fora das regras do credor: aguardando aprovação do supervisor.")
+                    % {"id": agreement.pk},
+                )
+            return render_after_change(request, tenant, client)
+    context = page_context(request, tenant, client, negotiation_form=form)
+    if not request.htmx:
+        return render(request, "attendance/client.html", context)
+    return partial(request, "attendance/_negotiation.html", context, "#negotiation")
+
+
+@login_required
+@require_GET
+def timeline_more(request, client_id):
+    _tenant, client = client_or_404(request, client_id)
+    before = parse_datetime(request.GET.get("before", ""))
+    if before is None:
+        return HttpResponse(status=400)
+    if timezone.is_naive(before):
+        before = timezone.make_aware(before, datetime.UTC)
+    entries, has_more = timeline.page(client, before=before)
+    return render(
+        request, "attendance/_timeline_items.html", {"client": client, "entries": entries, "has_more": has_more}
+    )

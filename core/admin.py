@@ -219,13 +219,6 @@ class ClientAdmin(TenantScopedAdmin, ImportExportModelAdmin):
     def get_resource_kwargs(self, request, *args, **kwargs):
         return {"tenant": user_tenant(request.user)}
 
-    def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        if db_field.name == "assigned_operator" and not request.user.is_superuser:
-            from django.contrib.auth import get_user_model
-
-            kwargs["queryset"] = get_user_model().objects.filter(membership__tenant=user_tenant(request.user))
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
-
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
         Client.objects.filter(pk=form.instance.pk).refresh_summaries()

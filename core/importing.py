@@ -326,9 +326,7 @@ def import_wallet_rows(tenant, rows, chunk_size: int = 2000, progress=None) -> I
                             report.imported += 1
                     except DatabaseError as error:
                         with lock:
-                            report.errors.append(
-                                (row.line, row.external_id, _("Erro ao gravar: %(e)s") % {"e": error})
-                            )
+                            report.errors.append((row.line, row.external_id, _("Erro ao gravar: %(e)s") % {"e": error}))
             if progress:
                 with lock:
                     progress(len(rows))

@@ -1,5 +1,6 @@
 """The admin base every tenant-owned model uses: scoping is structural, not remembered."""
 
+from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.db import models
 from unfold.admin import ModelAdmin, StackedInline, TabularInline
@@ -18,7 +19,11 @@ def scope_queryset(queryset, request):
     if request.user.is_superuser:
         return queryset
     tenant = user_tenant(request.user)
-    if tenant is None or not has_tenant_field(queryset.model):
+    if tenant is None:
+        return queryset.none()
+    if queryset.model is get_user_model():
+        return queryset.filter(membership__tenant=tenant)
+    if not has_tenant_field(queryset.model):
         return queryset.none()
     return queryset.filter(tenant=tenant)
 
@@ -42,7 +47,7 @@ class TenantScopedMixin:
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         related = db_field.remote_field.model
-        if has_tenant_field(related) and "queryset" not in kwargs:
+        if (has_tenant_field(related) or related is get_user_model()) and "queryset" not in kwargs:
             kwargs["queryset"] = scope_queryset(related._default_manager.all(), request)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 

@@ -60,4 +60,32 @@ class Command(BaseCommand):
             picked = list(Client.objects.filter(tenant=tenant).values_list("pk", flat=True))
             random.Random(7).shuffle(picked)
             Client.objects.filter(pk__in=picked[:40]).update(assigned_operator=users[Role.OPERATOR])
+            self.seed_messages(tenant, picked[:40])
         return tenant
+
+    def seed_messages(self, tenant, client_ids):
+        """A short WhatsApp history for the operator's clients, so the tab has something to show."""
+        from datetime import timedelta
+
+        from django.utils import timezone
+
+        from attendance.models import Message
+
+        now = timezone.now()
+        conversation = [
+            ("enviada", "Olá! Aqui é da Cobrança Demonstração. Podemos falar sobre o seu débito?", "lida"),
+            ("recebida", "Oi, pode ser. Qual o valor?", "recebida"),
+            ("enviada", "Temos condições especiais para pagamento à vista ou parcelado.", "entregue"),
+        ]
+        Message.objects.bulk_create(
+            Message(
+                tenant=tenant,
+                client_id=client_id,
+                direction=direction,
+                body=body,
+                status=status,
+                sent_at=now - timedelta(days=2, minutes=30 - 10 * i),
+            )
+            for client_id in client_ids
+            for i, (direction, body, status) in enumerate(conversation)
+        )

@@ -27,13 +27,24 @@ class Command(BaseCommand):
                 fields, phones, debts = faker.client(n, creditors)
                 contract, number, total, due, amount = debts[0]
                 values = {
-                    "external_id": f"IMP-{n}", "nome": fields["name"], "cpf": format_cpf(fields["cpf"]),
-                    "email": fields["email"], "credor": creditors[fields["creditor_id"]].name,
-                    "telefones": "; ".join(format_phone(p) for p in phones), "logradouro": fields["street"],
-                    "numero": fields["number"], "bairro": fields["district"], "cidade": fields["city"],
-                    "uf": fields["state"], "cep": fields["postal_code"], "contrato": contract, "parcela": number,
-                    "total_parcelas": total, "vencimento": due.strftime("%d/%m/%Y"),
-                    "valor_original": f"{amount:.2f}".replace(".", ","), "valor_pago": "0",
+                    "external_id": f"IMP-{n}",
+                    "nome": fields["name"],
+                    "cpf": format_cpf(fields["cpf"]),
+                    "email": fields["email"],
+                    "credor": creditors[fields["creditor_id"]].name,
+                    "telefones": "; ".join(format_phone(p) for p in phones),
+                    "logradouro": fields["street"],
+                    "numero": fields["number"],
+                    "bairro": fields["district"],
+                    "cidade": fields["city"],
+                    "uf": fields["state"],
+                    "cep": fields["postal_code"],
+                    "contrato": contract,
+                    "parcela": number,
+                    "total_parcelas": total,
+                    "vencimento": due.strftime("%d/%m/%Y"),
+                    "valor_original": f"{amount:.2f}".replace(".", ","),
+                    "valor_pago": "0",
                 }
                 writer.writerow([values.get(h, "") for h in TEMPLATE_HEADERS])
         self.stdout.write(f"{options['rows']} linhas em {options['file']}")

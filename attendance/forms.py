@@ -1,0 +1,80 @@
+import datetime
+import uuid
+
+from django import forms
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from attendance.models import DispositionType
+from attendance.negotiation import MAX_INSTALLMENTS, Proposal
+from core.models import ClientPhone
+
+
+class TabulationForm(forms.Form):
+    type = forms.ModelChoiceField(
+        label=_("Tabulação"),
+        queryset=DispositionType.objects.none(),
+        widget=forms.RadioSelect,
+        empty_label=None,
+        error_messages={"required": _("Escolha uma tabulação.")},
+    )
+    notes = forms.CharField(label=_("Observações"), required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    phone = forms.ModelChoiceField(label=_("Telefone"), queryset=ClientPhone.objects.none(), required=False)
+    callback_at = forms.DateTimeField(
+        label=_("Retornar em"),
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        input_formats=["%Y-%m-%dT%H:%M", "%d/%m/%Y %H:%M"],
+    )
+    token = forms.UUIDField(widget=forms.HiddenInput, initial=uuid.uuid4)
+    call_id = forms.CharField(widget=forms.HiddenInput, required=False, max_length=120)
+
+    def __init__(self, *args, tenant, client, phones=None, types=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["type"].queryset = DispositionType.available_to(tenant).exclude(
+            behavior=DispositionType.Behavior.NEGOTIATE
+        )
+        if types is not None:
+            self.fields["type"].choices = [(t.pk, t.name) for t in types]
+        self.fields["phone"].queryset = ClientPhone.objects.filter(client=client)
+        if phones is not None:
+            self.fields["phone"].choices = [("", "—")] + [(p.pk, p.formatted) for p in phones]
+        if not self.is_bound:
+            self.initial["token"] = uuid.uuid4()
+
+
+class NegotiationForm(forms.Form):
+    discount_percent = forms.DecimalField(
+        label=_("Desconto (%)"), min_value=0, max_value=100, decimal_places=2, initial=0, localize=True
+    )
+    installments = forms.IntegerField(label=_("Parcelas"), min_value=1, max_value=MAX_INSTALLMENTS, initial=1)
+    entry = forms.DecimalField(label=_("Entrada (R$)"), min_value=0, decimal_places=2, initial=0, localize=True)
+    first_due_date = forms.DateField(
+        label=_("Primeiro vencimento"),
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        input_formats=["%Y-%m-%d", "%d/%m/%Y"],
+    )
+    token = forms.UUIDField(widget=forms.HiddenInput, initial=uuid.uuid4)
+    call_id = forms.CharField(widget=forms.HiddenInput, required=False, max_length=120)
+    notes = forms.CharField(label=_("Observações"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not self.is_bound:
+            self.initial["first_due_date"] = timezone.localdate() + datetime.timedelta(days=7)
+            self.initial["token"] = uuid.uuid4()
+
+    def clean_first_due_date(self):
+        value = self.cleaned_data["first_due_date"]
+        if value < timezone.localdate():
+            raise forms.ValidationError(_("O primeiro vencimento não pode estar no passado."))
+        return value
+
+    def proposal(self) -> Proposal:
+        data = self.cleaned_data
+        return Proposal(
+            discount_percent=data["discount_percent"],
+            installments=data["installments"],
+            entry=data["entry"] or 0,
+            first_due_date=data["first_due_date"],
+        )

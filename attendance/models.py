@@ -1,0 +1,233 @@
+import uuid
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from core.models import MONEY, Client, ClientPhone, Creditor, Debt
+from tenants.models import Tenant, TenantOwned
+
+
+class DispositionType(models.Model):
+    """A tabulação option. The five of the planning document are global (no tenant); a tenant may add its own."""
+
+    class Behavior(models.TextChoices):
+        VOICEMAIL = "caixa_postal", _("Caixa Postal")
+        INTERRUPTED = "ligacao_interrompida", _("Ligação Interrompida")
+        WRONG_CONTACT = "contato_incorreto", _("Contato Incorreto")
+        CALLBACK = "retornar", _("Retornar")
+        NEGOTIATE = "negociar", _("Negociar")
+        OTHER = "outro", _("Outro")
+
+    tenant = models.ForeignKey(
+        Tenant,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("empresa"),
+        help_text=_("Vazio: disponível para todas as empresas."),
+    )
+    name = models.CharField(_("nome"), max_length=80)
+    behavior = models.CharField(_("comportamento"), max_length=30, choices=Behavior.choices, default=Behavior.OTHER)
+    order = models.PositiveSmallIntegerField(_("ordem"), default=100)
+    active = models.BooleanField(_("ativo"), default=True)
+
+    class Meta:
+        verbose_name = _("tipo de tabulação")
+        verbose_name_plural = _("tipos de tabulação")
+        ordering = ["order", "name"]
+
+    def __str__(self):
+        return self.name
+
+    @classmethod
+    def available_to(cls, tenant):
+        return cls.objects.filter(Q(tenant__isnull=True) | Q(tenant=tenant), active=True)
+
+
+class CallDisposition(TenantOwned):
+    """A tabulação: what the operator recorded about one contact attempt (the seed's call_dispositions)."""
+
+    Type = DispositionType.Behavior
+
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="dispositions", verbose_name=_("cliente"))
+    operator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="dispositions", verbose_name=_("operador")
+    )
+    type = models.ForeignKey(DispositionType, on_delete=models.PROTECT, verbose_name=_("tabulação"))
+    notes = models.TextField(_("observações"), blank=True)
+    phone = models.ForeignKey(
+        ClientPhone, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("telefone")
+    )
+    call_id = models.CharField(_("ID da ligação"), max_length=120, blank=True)
+    callback_at = models.DateTimeField(_("retornar em"), null=True, blank=True)
+    callback_done = models.BooleanField(_("retorno feito"), default=False)
+    # One per submitted form: a double click or a resubmission finds the first record instead of a second.
+    submission_token = models.UUIDField(default=uuid.uuid4, editable=False)
+    created_at = models.DateTimeField(_("registrado em"), auto_now_add=True, db_index=False)
+
+    class Meta:
+        verbose_name = _("tabulação")
+        verbose_name_plural = _("tabulações")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "submission_token"], name="disposition_unique_submission")
+        ]
+        indexes = [
+            models.Index(fields=["client", "-created_at"], name="disposition_client_created"),
+            models.Index(
+                fields=["tenant", "operator", "callback_at"],
+                name="disposition_callbacks",
+                condition=Q(callback_at__isnull=False, callback_done=False),
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.type} — {self.client}"
+
+
+class Agreement(TenantOwned):
+    """An acordo: the negotiated total, its entry and installments, within or beyond the creditor's rules."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "ativo", _("Ativo")
+        PENDING_APPROVAL = "aguardando_aprovacao", _("Aguardando aprovação")
+        REJECTED = "rejeitado", _("Rejeitado")
+        CANCELLED = "cancelado", _("Cancelado")
+        COMPLETED = "quitado", _("Quitado")
+
+    OPEN_STATUSES = (Status.ACTIVE, Status.PENDING_APPROVAL)
+
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="agreements", verbose_name=_("cliente"))
+    creditor = models.ForeignKey(Creditor, on_delete=models.PROTECT, related_name="+", verbose_name=_("credor"))
+    operator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="agreements", verbose_name=_("operador")
+    )
+    status = models.CharField(_("situação"), max_length=30, choices=Status.choices)
+    debts = models.ManyToManyField(Debt, related_name="agreements", verbose_name=_("títulos"), blank=True)
+    principal = models.DecimalField(_("saldo devedor"), **MONEY)
+    interest = models.DecimalField(_("juros"), **MONEY, default=Decimal("0"))
+    fine = models.DecimalField(_("multa"), **MONEY, default=Decimal("0"))
+    discount_percent = models.DecimalField(_("desconto (%)"), max_digits=5, decimal_places=2, default=Decimal("0"))
+    discount_amount = models.DecimalField(_("desconto (R$)"), **MONEY, default=Decimal("0"))
+    total = models.DecimalField(_("total do acordo"), **MONEY)
+    entry_amount = models.DecimalField(_("entrada"), **MONEY, default=Decimal("0"))
+    installments_count = models.PositiveSmallIntegerField(_("parcelas"))
+    first_due_date = models.DateField(_("primeiro vencimento"))
+    approval_reasons = models.JSONField(_("motivos da aprovação"), default=list, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("decidido por"),
+    )
+    decided_at = models.DateTimeField(_("decidido em"), null=True, blank=True)
+    decision_note = models.TextField(_("observação da decisão"), blank=True)
+    call_id = models.CharField(_("ID da ligação"), max_length=120, blank=True)
+    submission_token = models.UUIDField(default=uuid.uuid4, editable=False)
+    created_at = models.DateTimeField(_("criado em"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("acordo")
+        verbose_name_plural = _("acordos")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["client"],
+                condition=Q(status__in=["ativo", "aguardando_aprovacao"]),
+                name="agreement_one_open_per_client",
+            ),
+            models.UniqueConstraint(fields=["tenant", "submission_token"], name="agreement_unique_submission"),
+        ]
+        indexes = [
+            models.Index(fields=["client", "-created_at"], name="agreement_client_created"),
+            models.Index(fields=["tenant", "status", "-created_at"], name="agreement_tenant_status"),
+        ]
+
+    def __str__(self):
+        return _("Acordo #%(id)s — %(client)s") % {"id": self.pk, "client": self.client}
+
+
+class AgreementInstallment(models.Model):
+    agreement = models.ForeignKey(
+        Agreement, on_delete=models.CASCADE, related_name="installments", verbose_name=_("acordo")
+    )
+    number = models.PositiveSmallIntegerField(_("parcela"), help_text=_("0 é a entrada."))
+    due_date = models.DateField(_("vencimento"))
+    amount = models.DecimalField(_("valor"), **MONEY)
+
+    class Meta:
+        verbose_name = _("parcela do acordo")
+        verbose_name_plural = _("parcelas do acordo")
+        ordering = ["number"]
+        constraints = [models.UniqueConstraint(fields=["agreement", "number"], name="installment_unique_number")]
+
+    def __str__(self):
+        return _("Entrada") if self.number == 0 else _("Parcela %(n)s") % {"n": self.number}
+
+
+class Message(TenantOwned):
+    """A WhatsApp message with the client (history only, for now)."""
+
+    class Direction(models.TextChoices):
+        INBOUND = "recebida", _("Recebida")
+        OUTBOUND = "enviada", _("Enviada")
+
+    class Status(models.TextChoices):
+        RECEIVED = "recebida", _("Recebida")
+        SENT = "enviada", _("Enviada")
+        DELIVERED = "entregue", _("Entregue")
+        READ = "lida", _("Lida")
+        FAILED = "falhou", _("Falhou")
+
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="messages", verbose_name=_("cliente"))
+    direction = models.CharField(_("direção"), max_length=10, choices=Direction.choices)
+    body = models.TextField(_("mensagem"))
+    sent_at = models.DateTimeField(_("data e hora"))
+    status = models.CharField(_("situação"), max_length=10, choices=Status.choices, default=Status.SENT)
+    phone = models.CharField(_("telefone"), max_length=20, blank=True)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("autor"),
+    )
+
+    class Meta:
+        verbose_name = _("mensagem de WhatsApp")
+        verbose_name_plural = _("mensagens de WhatsApp")
+        ordering = ["sent_at", "id"]
+        indexes = [models.Index(fields=["client", "-sent_at"], name="message_client_sent")]
+
+    def __str__(self):
+        return f"{self.get_direction_display()} {self.sent_at:%d/%m/%Y %H:%M}"
+
+
+class ClientAccessLog(TenantOwned):
+    """Who opened which client's page, and when: LGPD accountability."""
+
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="+", verbose_name=_("cliente"))
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("usuário")
+    )
+    accessed_at = models.DateTimeField(_("acessado em"), auto_now_add=True)
+    call_id = models.CharField(_("ID da ligação"), max_length=120, blank=True)
+
+    class Meta:
+        verbose_name = _("acesso a cliente")
+        verbose_name_plural = _("acessos a clientes")
+        ordering = ["-accessed_at"]
+        indexes = [
+            models.Index(fields=["tenant", "-accessed_at"], name="access_tenant_time"),
+            models.Index(fields=["client", "-accessed_at"], name="access_client_time"),
+        ]
+
+    def __str__(self):
+        return f"{self.user} → {self.client} ({self.accessed_at:%d/%m/%Y %H:%M})"

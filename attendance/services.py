@@ -1,0 +1,223 @@
+"""Workflows of the atendimento: each takes the tenant and the user explicitly."""
+
+import datetime
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from attendance.models import Agreement, AgreementInstallment, CallDisposition, ClientAccessLog, DispositionType
+from attendance.negotiation import OpenDebt, Proposal, Rules, Simulation, simulate
+from core.models import Client, ClientPhone, Debt
+from tenants.roles import is_back_office
+
+Behavior = DispositionType.Behavior
+
+
+def log_access(tenant, user, client, call_id: str = "") -> None:
+    ClientAccessLog.objects.create(tenant=tenant, user=user, client=client, call_id=call_id[:120])
+
+
+def record_disposition(
+    tenant, user, client, disposition_type, *, notes="", phone=None, call_id="", callback_at=None, token=None
+) -> tuple[CallDisposition, bool]:
+    """Record a tabulação; (disposition, created). The same submission token never records twice."""
+    if client.tenant_id != tenant.pk:
+        raise PermissionDenied
+    if disposition_type.tenant_id not in (None, tenant.pk):
+        raise ValidationError(_("Tabulação inválida."))
+    if token is not None:
+        existing = CallDisposition.objects.filter(tenant=tenant, submission_token=token).first()
+        if existing:
+            return existing, False
+    behavior = disposition_type.behavior
+    if phone is not None and phone.client_id != client.pk:
+        raise ValidationError(_("Telefone de outro cliente."))
+    if behavior == Behavior.WRONG_CONTACT and phone is None:
+        raise ValidationError({"phone": _("Informe qual telefone está incorreto.")})
+    if behavior == Behavior.CALLBACK:
+        if callback_at is None:
+            raise ValidationError({"callback_at": _("Informe a data e a hora do retorno.")})
+        if callback_at <= timezone.now():
+            raise ValidationError({"callback_at": _("O retorno deve ser numa data e hora futuras.")})
+    else:
+        callback_at = None
+
+    fields = {
+        "tenant": tenant,
+        "client": client,
+        "operator": user,
+        "type": disposition_type,
+        "notes": notes.strip(),
+        "phone": phone,
+        "call_id": (call_id or "")[:120],
+        "callback_at": callback_at,
+    }
+    if token is not None:
+        fields["submission_token"] = token
+    try:
+        with transaction.atomic():
+            disposition = CallDisposition.objects.create(**fields)
+            if behavior == Behavior.WRONG_CONTACT:
+                deactivate_phone(phone, ClientPhone.DeactivationReason.WRONG_CONTACT)
+    except IntegrityError:
+        # A concurrent double submit won the race: return its record.
+        return CallDisposition.objects.get(tenant=tenant, submission_token=token), False
+    # A new tabulation of the client closes the operator's earlier pending callbacks for it.
+    CallDisposition.objects.filter(
+        tenant=tenant, client=client, operator=user, callback_done=False, callback_at__isnull=False
+    ).exclude(pk=disposition.pk).update(callback_done=True)
+    return disposition, True
+
+
+def deactivate_phone(phone: ClientPhone, reason: str) -> None:
+    ClientPhone.objects.filter(pk=phone.pk).update(active=False, deactivation_reason=reason)
+    Client.objects.filter(pk=phone.client_id).refresh_summaries()
+
+
+def disposition_type(tenant, behavior) -> DispositionType:
+    return DispositionType.available_to(tenant).filter(behavior=behavior).order_by("tenant_id").first()
+
+
+def open_debts(client) -> list[Debt]:
+    return list(client.debts.filter(status=Debt.Status.OPEN).order_by("due_date"))
+
+
+def simulate_for(client, proposal: Proposal, debts: list[Debt] | None = None) -> Simulation:
+    debts = open_debts(client) if debts is None else debts
+    return simulate(
+        [OpenDebt(d.open_amount, d.due_date) for d in debts],
+        Rules.from_creditor(client.creditor),
+        proposal,
+        timezone.localdate(),
+    )
+
+
+def create_agreement(tenant, user, client, proposal: Proposal, *, call_id="", token=None, notes="") -> Agreement:
+    """Gerar acordo: active within the creditor's limits, awaiting approval beyond them."""
+    if client.tenant_id != tenant.pk:
+        raise PermissionDenied
+    if token is not None:
+        existing = Agreement.objects.filter(tenant=tenant, submission_token=token).first()
+        if existing:
+            return existing
+    with transaction.atomic():
+        client = Client.objects.select_for_update().select_related("creditor").get(pk=client.pk)
+        if Agreement.objects.filter(client=client, status__in=Agreement.OPEN_STATUSES).exists():
+            raise ValidationError(_("O cliente já tem um acordo ativo ou aguardando aprovação."))
+        debts = open_debts(client)
+        simulation = simulate_for(client, proposal, debts)
+        status = Agreement.Status.ACTIVE if simulation.within_limits else Agreement.Status.PENDING_APPROVAL
+        agreement = Agreement.objects.create(
+            tenant=tenant,
+            client=client,
+            creditor=client.creditor,
+            operator=user,
+            status=status,
+            principal=simulation.principal,
+            interest=simulation.interest,
+            fine=simulation.fine,
+            discount_percent=simulation.discount_percent,
+            discount_amount=simulation.discount_amount,
+            total=simulation.total,
+            entry_amount=simulation.entry,
+            installments_count=simulation.installments_count,
+            first_due_date=simulation.installments[0].due_date,
+            approval_reasons=list(simulation.violations),
+            call_id=(call_id or "")[:120],
+            **({"submission_token": token} if token else {}),
+        )
+        AgreementInstallment.objects.bulk_create(
+            AgreementInstallment(agreement=agreement, number=i.number, due_date=i.due_date, amount=i.amount)
+            for i in simulation.installments
+        )
+        agreement.debts.set(debts)
+        if status == Agreement.Status.ACTIVE:
+            _move_debts_to_agreement(agreement)
+        else:
+            Client.objects.filter(pk=client.pk).update(status=Client.Status.NEGOTIATING)
+        note = _("Acordo gerado") if status == Agreement.Status.ACTIVE else _("Acordo gerado (aguardando aprovação)")
+        record_disposition(
+            tenant,
+            user,
+            client,
+            disposition_type(tenant, Behavior.NEGOTIATE),
+            notes=f"{note}. {notes}".strip() if notes else note,
+            call_id=call_id,
+        )
+    return agreement
+
+
+def _move_debts_to_agreement(agreement: Agreement) -> None:
+    agreement.debts.filter(status=Debt.Status.OPEN).update(status=Debt.Status.IN_AGREEMENT)
+    Client.objects.filter(pk=agreement.client_id).update(status=Client.Status.AGREEMENT)
+    Client.objects.filter(pk=agreement.client_id).refresh_summaries()
+
+
+def _require_decider(user):
+    if not is_back_office(user):
+        raise PermissionDenied(_("Só supervisores e administradores aprovam acordos."))
+
+
+def approve_agreement(tenant, user, agreement: Agreement, note: str = "") -> Agreement:
+    _require_decider(user)
+    with transaction.atomic():
+        agreement = Agreement.objects.select_for_update().get(pk=agreement.pk, tenant=tenant)
+        if agreement.status != Agreement.Status.PENDING_APPROVAL:
+            raise ValidationError(_("Só acordos aguardando aprovação podem ser aprovados."))
+        agreement.status = Agreement.Status.ACTIVE
+        _decide(agreement, user, note)
+        _move_debts_to_agreement(agreement)
+    return agreement
+
+
+def reject_agreement(tenant, user, agreement: Agreement, note: str = "") -> Agreement:
+    _require_decider(user)
+    with transaction.atomic():
+        agreement = Agreement.objects.select_for_update().get(pk=agreement.pk, tenant=tenant)
+        if agreement.status != Agreement.Status.PENDING_APPROVAL:
+            raise ValidationError(_("Só acordos aguardando aprovação podem ser rejeitados."))
+        agreement.status = Agreement.Status.REJECTED
+        _decide(agreement, user, note)
+        _restore_client_status(agreement.client_id)
+    return agreement
+
+
+def cancel_agreement(tenant, user, agreement: Agreement, note: str = "") -> Agreement:
+    """Cancel an active agreement: its debts go back to open."""
+    _require_decider(user)
+    with transaction.atomic():
+        agreement = Agreement.objects.select_for_update().get(pk=agreement.pk, tenant=tenant)
+        if agreement.status not in Agreement.OPEN_STATUSES:
+            raise ValidationError(_("Só acordos ativos ou aguardando aprovação podem ser cancelados."))
+        agreement.status = Agreement.Status.CANCELLED
+        _decide(agreement, user, note)
+        agreement.debts.filter(status=Debt.Status.IN_AGREEMENT).update(status=Debt.Status.OPEN)
+        _restore_client_status(agreement.client_id)
+    return agreement
+
+
+def _decide(agreement, user, note):
+    agreement.decided_by = user
+    agreement.decided_at = timezone.now()
+    agreement.decision_note = note
+    agreement.save(update_fields=["status", "decided_by", "decided_at", "decision_note"])
+
+
+def _restore_client_status(client_id):
+    Client.objects.filter(pk=client_id).refresh_summaries()
+    Client.objects.filter(pk=client_id).update(status=Client.Status.OPEN)
+
+
+def callbacks_due(tenant, user, day: datetime.date | None = None):
+    """The operator's pending callbacks up to the end of `day` (today by default), oldest first."""
+    day = day or timezone.localdate()
+    end = timezone.make_aware(datetime.datetime.combine(day + datetime.timedelta(days=1), datetime.time.min))
+    return (
+        CallDisposition.objects.filter(
+            tenant=tenant, operator=user, callback_done=False, callback_at__isnull=False, callback_at__lt=end
+        )
+        .select_related("client")
+        .order_by("callback_at")
+    )

@@ -1,0 +1,102 @@
+import datetime
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+from playwright.sync_api import expect
+
+from attendance.models import Agreement, CallDisposition, Message
+from core.models import ClientPhone
+from tests.browser.conftest import login
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def lenient_creditor(creditor):
+    creditor.min_entry_percent = Decimal("0")
+    creditor.max_discount_percent = Decimal("30")
+    creditor.save()
+    return creditor
+
+
+def test_operator_works_a_call_from_the_deep_link(
+    page, live_server, operator, make_client, lenient_creditor, screenshot
+):
+    client = make_client(
+        name="Carla Cliente", phones=("+5511987654321", "+5511933334444"), debts=((Decimal("1200.00"), 60),)
+    )
+    Message.objects.create(
+        tenant=client.tenant,
+        client=client,
+        direction="recebida",
+        body="Bom dia, recebi a cobrança",
+        sent_at=timezone.now() - datetime.timedelta(hours=2),
+    )
+    deep_link = f"/atendimento/{client.pk}/?call_id=CALL-42"
+
+    # Deep link while logged out: login, then back to the same page.
+    page.goto(live_server.url + deep_link)
+    expect(page).to_have_url(f"{live_server.url}/entrar/?next=/atendimento/{client.pk}/%3Fcall_id%3DCALL-42")
+    page.fill("input[name=username]", operator.username)
+    page.fill("input[name=password]", "senha-de-teste-123")
+    page.click("button[type=submit]")
+    expect(page).to_have_url(live_server.url + deep_link)
+    expect(page.locator("h1")).to_have_text("Carla Cliente")
+
+    # Caixa Postal shows on the timeline without a reload.
+    page.get_by_role("radio", name="Caixa Postal").check()
+    page.fill("#id_notes", "Caixa postal cheia")
+    page.get_by_role("button", name="Registrar tabulação").click()
+    expect(page.locator("#timeline-list li").first).to_contain_text("Caixa Postal")
+    expect(page.locator("#timeline-list li").first).to_contain_text("Caixa postal cheia")
+    assert CallDisposition.objects.get().call_id == "CALL-42"
+
+    # Retornar with a future date and time.
+    page.get_by_role("radio", name="Retornar").check()
+    tomorrow = timezone.localtime() + datetime.timedelta(days=1)
+    page.fill("#id_callback_at", tomorrow.strftime("%Y-%m-%dT10:30"))
+    page.get_by_role("button", name="Registrar tabulação").click()
+    expect(page.locator("#timeline-list li").first).to_contain_text("Retornar em")
+    assert CallDisposition.objects.filter(callback_at__isnull=False).count() == 1
+
+    # Mark a phone as wrong.
+    phone = client.phones.get(number="+5511933334444")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_test_id(f"wrong-{phone.pk}").click()
+    expect(page.locator(f"#phone-{phone.pk}")).to_contain_text("Contato incorreto")
+    phone.refresh_from_db()
+    assert not phone.active
+
+    # Simulate 6x with a discount within the creditor's limits, then generate the agreement.
+    page.get_by_test_id("open-negotiation").click()
+    page.fill("#id_discount_percent", "10")
+    page.get_by_role("button", name="6x").click()
+    expect(page.locator("#simulation-ok")).to_be_visible()
+    expect(page.locator(".ws-installments tbody tr")).to_have_count(6)
+    screenshot(page, "atendimento-simulacao")
+    page.get_by_test_id("create-agreement").click()
+    expect(page.locator("#agreement-banner")).to_contain_text("ativo")
+    expect(page.locator("#timeline-list")).to_contain_text("Acordo #")
+    expect(page.locator("#timeline-list li").first).to_contain_text("Acordo gerado")
+    agreement = Agreement.objects.get()
+    assert agreement.status == Agreement.Status.ACTIVE and agreement.installments_count == 6
+
+    # WhatsApp: the history and a disabled input.
+    page.get_by_role("tab", name="WhatsApp").click()
+    expect(page.locator("#chat-log")).to_contain_text("Bom dia, recebi a cobrança")
+    expect(page.locator("#whatsapp-input")).to_be_disabled()
+    expect(page.locator("#whatsapp-input")).to_have_attribute("placeholder", "Integração futura")
+    screenshot(page, "atendimento-whatsapp")
+
+
+def test_agreement_beyond_the_limits_awaits_approval(page, live_server, operator, make_client, lenient_creditor):
+    client = make_client(name="Bruno Acima", debts=((Decimal("900.00"), 30),))
+    login(page, live_server, operator, next_url=f"/atendimento/{client.pk}/")
+    page.get_by_test_id("open-negotiation").click()
+    page.fill("#id_discount_percent", "55")
+    page.get_by_role("button", name="Simular").click()
+    expect(page.locator("#simulation-violations")).to_contain_text("Desconto de 55% acima do máximo de 30%")
+    page.get_by_test_id("create-agreement").click()
+    expect(page.locator("#agreement-banner")).to_contain_text("aguardando aprovação")
+    assert Agreement.objects.get().status == Agreement.Status.PENDING_APPROVAL
