@@ -6,7 +6,6 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from attendance.models import Agreement, CallDisposition, Message
-from core.models import ClientPhone
 from tests.browser.conftest import login
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
