@@ -42,13 +42,20 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [PUBLIC_BASE_URL])
 # Fernet key for secrets at rest (3C Plus tokens). The development default is public on purpose:
 # production must set its own (see the README on rotation).
 FIELD_ENCRYPTION_KEY = os.environ.get(
-    "FIELD_ENCRYPTION_KEY", "" if not DEBUG else "ZGV2ZWxvcG1lbnQta2V5LWRvLW5vdC11c2UtaW4tcHJvZA=="
+    "FIELD_ENCRYPTION_KEY", "" if not DEBUG else "ZGV2ZWxvcG1lbnQta2V5LWRvLW5vdC11c2UtcHJvZCE="
 )
+_KEY_HELP = "gere uma com `python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'`."
 if not FIELD_ENCRYPTION_KEY:
+    raise ImproperlyConfigured(f"FIELD_ENCRYPTION_KEY não definido: {_KEY_HELP}")
+try:
+    from cryptography.fernet import Fernet
+
+    for _key in FIELD_ENCRYPTION_KEY.split(","):
+        Fernet(_key.strip().encode())
+except ValueError:
     raise ImproperlyConfigured(
-        "FIELD_ENCRYPTION_KEY não definido: gere uma com "
-        "`python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'`."
-    )
+        f"FIELD_ENCRYPTION_KEY inválida (chaves Fernet separadas por vírgula): {_KEY_HELP}"
+    ) from None
 
 INSTALLED_APPS = [
     "unfold",
@@ -160,6 +167,9 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+
+# The fake 3C Plus under /sandbox/3cplus/ (the demo's dialer); never on in production by default.
+DIALER_SANDBOX = env_bool("DIALER_SANDBOX", DEBUG)
 
 # The Carteira counts at most this many rows exactly; past it the count is an estimate.
 WALLET_EXACT_COUNT_LIMIT = int(os.environ.get("WALLET_EXACT_COUNT_LIMIT", "10000"))

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
@@ -11,3 +12,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("atendimento/", include("attendance.urls")),
 ]
+
+if settings.DIALER_SANDBOX:
+    from dialer.urls import sandbox_urlpatterns
+
+    urlpatterns += sandbox_urlpatterns

@@ -3,12 +3,21 @@ from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
+from django.http import Http404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from unfold.admin import ModelAdmin, StackedInline
 from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
+from unfold.widgets import UnfoldAdminJSONSchemaWidget, UnfoldAdminPasswordWidget, UnfoldAdminTextInputWidget
 
+from dialer.services import test_connection
 from tenants.models import BACK_OFFICE_ROLES, Membership, Tenant
 from tenants.roles import is_tenant_admin, user_tenant
+from tenants.secrets import mask
+from tenants.settings_schema import AGENT_TOKEN, API_KEY, BASE_URL, CAMPAIGN, DOMAIN, clean_settings, masked
 
 User = get_user_model()
 
@@ -16,18 +25,104 @@ admin.site.unregister(User)
 admin.site.unregister(Group)
 
 
+SETTINGS_SCHEMA = {
+    "type": "object",
+    "title": "Configurações",
+    "properties": {
+        API_KEY: {"type": "string", "title": "Token do 3C Plus (mascarado; troque colando um novo)"},
+        DOMAIN: {"type": "string", "title": "Domínio do 3C Plus"},
+        CAMPAIGN: {"type": "integer", "title": "Campanha padrão (ID)"},
+        BASE_URL: {"type": "string", "title": "URL da API (opcional)"},
+        AGENT_TOKEN: {"type": "string", "title": "Token de agente (mascarado)"},
+    },
+    "additionalProperties": True,
+}
+
+
 class TenantForm(forms.ModelForm):
+    """The settings object, editable as JSON, with the 3C Plus keys also as their own fields.
+
+    The token is never sent back to the browser: the password field starts empty (empty keeps the
+    stored token) and the JSON shows it masked (a masked value also keeps it).
+    """
+
+    threecplus_domain = forms.CharField(
+        label=_("Domínio"),
+        required=False,
+        widget=UnfoldAdminTextInputWidget,
+        help_text=_(
+            'O subdomínio da empresa no 3C Plus: "minhaempresa" para minhaempresa.3c.plus. '
+            "Uma URL completa também serve."
+        ),
+    )
+    threecplus_api_key = forms.CharField(
+        label=_("Token da API"),
+        required=False,
+        strip=True,
+        widget=UnfoldAdminPasswordWidget(render_value=False, attrs={"autocomplete": "new-password"}),
+    )
+    threecplus_campaign_id = forms.CharField(
+        label=_("Campanha padrão (ID)"), required=False, widget=UnfoldAdminTextInputWidget
+    )
+    threecplus_base_url = forms.CharField(
+        label=_("URL da API (opcional)"),
+        required=False,
+        widget=UnfoldAdminTextInputWidget,
+        help_text=_("Substitui o domínio: o sandbox do 3C Plus ou um ambiente de testes."),
+    )
+    threecplus_agent_token = forms.CharField(
+        label=_("Token de agente (qualificação)"),
+        required=False,
+        strip=True,
+        widget=UnfoldAdminPasswordWidget(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text=_(
+            "O 3C Plus só aceita a qualificação de uma ligação com a credencial do agente: um token de serviço "
+            "com papel de agente, enviado junto com o ID de agente de cada operador (cadastrado no usuário)."
+        ),
+    )
+
+    SETTING_FIELDS = (DOMAIN, API_KEY, CAMPAIGN, BASE_URL, AGENT_TOKEN)
+
     class Meta:
         model = Tenant
         fields = "__all__"
+        widgets = {"settings": UnfoldAdminJSONSchemaWidget(attrs={"schema": SETTINGS_SCHEMA})}
 
-    def clean_settings(self):
-        value = self.cleaned_data.get("settings")
-        if value is None:
-            return {}
-        if not isinstance(value, dict):
-            raise forms.ValidationError(_('As configurações devem ser um objeto JSON, por exemplo {"chave": "valor"}.'))
-        return value
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        stored = self.instance.settings or {}
+        self.initial["settings"] = masked(stored)
+        for key in (DOMAIN, CAMPAIGN, BASE_URL):
+            self.initial[key] = stored.get(key, "")
+        for key in (API_KEY, AGENT_TOKEN):
+            current = mask(stored.get(key))
+            self.fields[key].help_text = (
+                _("Atual: %(mask)s. Deixe em branco para manter; cole um novo para trocar.") % {"mask": current}
+                if current
+                else _("Cole o token de serviço gerado no 3C Plus (mostrado só uma vez por lá).")
+            ) + (" " + str(self.fields[key].help_text) if key == AGENT_TOKEN else "")
+
+    def clean(self):
+        cleaned = super().clean()
+        new = cleaned.get("settings")
+        if new is None:
+            new = {}
+        if not isinstance(new, dict):
+            self.add_error("settings", _('As configurações devem ser um objeto JSON, por exemplo {"chave": "valor"}.'))
+            return cleaned
+        new = dict(new)
+        for key in self.SETTING_FIELDS:
+            if key in self.changed_data:
+                value = cleaned.get(key)
+                if key in (API_KEY, AGENT_TOKEN) and not value:
+                    continue  # empty keeps the stored token
+                new[key] = value
+        try:
+            cleaned["settings"] = clean_settings(new, stored=self.instance.settings or {})
+        except ValidationError as error:
+            for field, messages_ in error.message_dict.items():
+                self.add_error(field if field in self.fields else "settings", messages_)
+        return cleaned
 
 
 @admin.register(Tenant)
@@ -38,6 +133,23 @@ class TenantAdmin(ModelAdmin):
     list_display = ("name", "slug", "active", "created_at")
     search_fields = ("name", "slug")
     prepopulated_fields = {"slug": ("name",)}
+    fieldsets = (
+        (None, {"fields": ("name", "slug", "active")}),
+        (
+            _("3C Plus"),
+            {
+                "fields": (
+                    "threecplus_domain",
+                    "threecplus_api_key",
+                    "threecplus_campaign_id",
+                    "threecplus_base_url",
+                    "threecplus_agent_token",
+                    "connection_test",
+                )
+            },
+        ),
+        (_("Configurações (JSON)"), {"fields": ("settings",)}),
+    )
 
     def get_queryset(self, request):
         queryset = super().get_queryset(request)
@@ -47,7 +159,10 @@ class TenantAdmin(ModelAdmin):
         return queryset.filter(pk=tenant.pk) if tenant and is_tenant_admin(request.user) else queryset.none()
 
     def get_readonly_fields(self, request, obj=None):
-        return () if request.user.is_superuser else ("slug", "active")
+        return ("connection_test",) if request.user.is_superuser else ("slug", "active", "connection_test")
+
+    def get_prepopulated_fields(self, request, obj=None):
+        return self.prepopulated_fields if request.user.is_superuser else {}
 
     def has_module_permission(self, request):
         return is_tenant_admin(request.user) and request.user.is_staff
@@ -63,6 +178,47 @@ class TenantAdmin(ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return request.user.is_superuser
+
+    @admin.display(description=_("Conexão"))
+    def connection_test(self, obj):
+        if obj is None or obj.pk is None:
+            return _("Salve a empresa para testar a conexão.")
+        url = reverse("admin:tenants_tenant_test_connection", args=[obj.pk])
+        return format_html(
+            '<a href="{}" class="inline-block font-medium px-3 py-2 rounded-default bg-primary-600 text-white" '
+            'hx-get="{}" hx-target="#connection-result" role="button" data-testid="test-connection">{}</a>'
+            '<div id="connection-result" class="mt-3" aria-live="polite"></div>'
+            '<p class="mt-2 text-sm text-base-500">{}</p>',
+            url,
+            url,
+            _("Testar conexão"),
+            _("Testa as configurações salvas: salve antes de testar uma mudança."),
+        )
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:pk>/testar-3cplus/",
+                self.admin_site.admin_view(self.test_connection_view),
+                name="tenants_tenant_test_connection",
+            ),
+            *super().get_urls(),
+        ]
+
+    def test_connection_view(self, request, pk):
+        tenant = self.get_queryset(request).filter(pk=pk).first()
+        if tenant is None or not self.has_change_permission(request, tenant):
+            raise Http404
+        context = {
+            **self.admin_site.each_context(request),
+            "tenant": tenant,
+            "result": test_connection(tenant),
+            "opts": self.opts,
+            "title": _("Teste de conexão com o 3C Plus"),
+        }
+        partial = request.headers.get("HX-Request")
+        template = "_connection_result.html" if partial else "connection_test.html"
+        return TemplateResponse(request, f"admin/tenants/tenant/{template}", context)
 
 
 class MembershipInline(StackedInline):

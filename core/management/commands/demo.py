@@ -52,8 +52,16 @@ class Command(BaseCommand):
                 user.set_password(password)
             user.is_staff = role != Role.OPERATOR
             user.save()
-            Membership.objects.update_or_create(user=user, defaults={"tenant": tenant, "role": role})
+            Membership.objects.update_or_create(
+                user=user,
+                defaults={
+                    "tenant": tenant,
+                    "role": role,
+                    "threecplus_agent_id": "1001" if role == Role.OPERATOR else "",
+                },
+            )
             users[role] = user
+        self.point_at_sandbox(tenant)
         missing = DEMO_CLIENTS - Client.objects.filter(tenant=tenant).count()
         if missing > 0:
             seed_wallet(tenant, missing, seed=2026)
@@ -62,6 +70,27 @@ class Command(BaseCommand):
             Client.objects.filter(pk__in=picked[:40]).update(assigned_operator=users[Role.OPERATOR])
             self.seed_messages(tenant, picked[:40])
         return tenant
+
+    def point_at_sandbox(self, tenant):
+        """The demo dials the built-in sandbox 3C Plus unless someone configured a real one."""
+        from django.conf import settings
+
+        from dialer.sandbox.views import SANDBOX
+        from tenants.settings_schema import API_KEY, clean_settings
+
+        if not settings.DIALER_SANDBOX or (tenant.settings or {}).get(API_KEY):
+            return
+        campaign = next(c for c in SANDBOX.account("demo").campaigns.values() if not c["paused"])
+        tenant.settings = clean_settings(
+            {
+                **(tenant.settings or {}),
+                "threecplus_base_url": f"{settings.PUBLIC_BASE_URL}/sandbox/3cplus/api/v1",
+                "threecplus_api_key": "sandbox-demo",
+                "threecplus_agent_token": "sandbox-agent-demo",
+                "threecplus_campaign_id": campaign["id"],
+            }
+        )
+        tenant.save(update_fields=["settings"])
 
     def seed_messages(self, tenant, client_ids):
         """A short WhatsApp history for the operator's clients, so the tab has something to show."""

@@ -1,0 +1,295 @@
+"""The 3C Plus API client: the only code that talks HTTP to 3C Plus.
+
+Contract: ../shared/3cplus/swagger.json and API_NOTES.md. Every response carries the envelope
+{status, title, detail, transaction_id, data[, meta.pagination]}; errors become typed exceptions.
+"""
+
+import logging
+import random
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import httpx
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT = httpx.Timeout(connect=5.0, read=20.0, write=20.0, pool=5.0)
+
+
+class ThreeCPlusError(Exception):
+    """Base of every 3C Plus failure; `message` is for people (pt-BR)."""
+
+    def __init__(self, message: str, *, status: int | None = None, detail: str = ""):
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.detail = detail
+
+
+class NotConfiguredError(ThreeCPlusError):
+    pass
+
+
+class AuthenticationError(ThreeCPlusError):
+    """401/403, or an agent-token problem (agent_required, agent_not_allowed)."""
+
+
+class ValidationError(ThreeCPlusError):
+    def __init__(self, message: str, *, errors: dict | None = None, **kwargs):
+        super().__init__(message, **kwargs)
+        self.errors = errors or {}
+
+
+class NotFoundError(ThreeCPlusError):
+    pass
+
+
+class RateLimitedError(ThreeCPlusError):
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs):
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+
+class UnavailableError(ThreeCPlusError):
+    """5xx, a timeout, a name that does not resolve, a refused connection."""
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 4
+    base_delay: float = 0.5
+    max_delay: float = 8.0
+    max_retry_after: float = 60.0  # a Retry-After longer than this is not worth holding a worker for
+
+    def delay(self, attempt: int, retry_after: float | None = None) -> float:
+        if retry_after is not None:
+            return min(retry_after, self.max_retry_after)
+        # Exponential backoff with full jitter.
+        return random.uniform(0, min(self.max_delay, self.base_delay * 2 ** (attempt - 1)))
+
+
+class ThreeCPlusClient:
+    """One client per tenant configuration; its httpx.Client keeps connections open across calls."""
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        *,
+        agent_id: str | None = None,
+        token_in_query: bool = False,
+        timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
+        retry: RetryPolicy | None = None,
+        transport: httpx.BaseTransport | None = None,
+        sleep=time.sleep,
+    ):
+        self.base_url = base_url.rstrip("/")
+        self.retry = retry or RetryPolicy()
+        self._sleep = sleep
+        self._token = token
+        self._token_in_query = token_in_query
+        headers = {"Accept": "application/json", "User-Agent": "cobranca-backoffice/1.0"}
+        if not token_in_query:
+            headers["Authorization"] = f"Bearer {token}"
+        if agent_id:
+            headers["X-Agent-Id"] = str(agent_id)
+        self._http = httpx.Client(
+            base_url=self.base_url + "/",
+            headers=headers,
+            timeout=timeout,
+            transport=transport,
+            limits=httpx.Limits(max_keepalive_connections=5, max_connections=10),
+        )
+
+    def __repr__(self):
+        return f"ThreeCPlusClient({self.base_url!r})"
+
+    @classmethod
+    def for_tenant(cls, tenant, **kwargs) -> "ThreeCPlusClient":
+        from tenants.settings_schema import threecplus_config
+
+        config = threecplus_config(tenant.settings or {})
+        if config is None:
+            raise NotConfiguredError("A empresa ainda não tem o 3C Plus configurado (domínio e token).")
+        return cls(config.base_url, config.token, **kwargs)
+
+    def close(self):
+        self._http.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # The API ---------------------------------------------------------------------------------
+    def list_campaigns(self, *, search: str | None = None, paused: bool | None = None) -> list[dict]:
+        params = {}
+        if search:
+            params["search"] = search
+        if paused is not None:
+            params["paused"] = "true" if paused else "false"
+        return list(self._paginate("campaigns", params))
+
+    def get_campaign(self, campaign_id: int) -> dict:
+        return self._request("GET", f"campaigns/{campaign_id}")["data"]
+
+    def list_lists(self, campaign_id: int) -> list[dict]:
+        return list(self._paginate(f"campaigns/{campaign_id}/lists", {}))
+
+    def create_list(self, campaign_id: int, name: str) -> dict:
+        return self._request("POST", f"campaigns/{campaign_id}/lists", data={"name": name})["data"]
+
+    def add_mailing(self, campaign_id: int, list_id: int, contacts: list[dict]) -> None:
+        """POST mailing.json: a JSON array of {phone, identifier, data}; 204 on success."""
+        self._request("POST", f"campaigns/{campaign_id}/lists/{list_id}/mailing.json", json=contacts)
+
+    def update_list_weight(self, campaign_id: int, list_id: int, weight: int) -> dict:
+        return self._request(
+            "PUT", f"campaigns/{campaign_id}/lists/{list_id}/updateWeight", data={"weight": str(weight)}
+        )["data"]
+
+    def list_qualification_lists(self) -> list[dict]:
+        return list(self._paginate("qualification_lists", {}))
+
+    def list_qualifications(self, qualification_list_id: int) -> list[dict]:
+        return list(self._paginate(f"qualification_lists/{qualification_list_id}/qualifications", {}))
+
+    def qualify_call(
+        self,
+        call_id: str,
+        qualification_id: int,
+        *,
+        note: str = "",
+        manual: bool = False,
+        callback_phone: str | None = None,
+        callback_at=None,
+    ) -> None:
+        """Agent credentials only (a service token with the agent role plus X-Agent-Id)."""
+        data = {"qualification_id": str(qualification_id)}
+        if note:
+            data["qualification_note"] = note
+        if manual:
+            self._request("POST", f"agent/manual_call/{call_id}/qualify", data=data)
+            return
+        if callback_at is not None:
+            data["date"] = callback_at.strftime("%Y-%m-%d %H:%M:%S")
+            if callback_phone:
+                data["phone"] = callback_phone
+            if note:
+                data["note"] = note
+        self._request("POST", f"agent/call/{call_id}/qualify", data=data)
+
+    # Plumbing --------------------------------------------------------------------------------
+    def _paginate(self, path: str, params: dict) -> Iterator[dict]:
+        page = 1
+        while True:
+            body = self._request("GET", path, params={**params, "page": page, "per_page": 100})
+            data = body.get("data") or []
+            yield from data
+            pagination = (body.get("meta") or {}).get("pagination") or {}
+            links = pagination.get("links")
+            has_next = bool(links.get("next")) if isinstance(links, dict) else False
+            total_pages = pagination.get("total_pages")
+            if not data or not (has_next or (total_pages and page < int(total_pages))):
+                return
+            page += 1
+
+    def _request(self, method: str, path: str, *, params=None, data=None, json=None) -> dict:
+        params = dict(params or {})
+        if self._token_in_query:
+            params["api_token"] = self._token
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                response = self._http.request(method, path, params=params or None, data=data, json=json)
+            except httpx.TimeoutException as error:
+                failure = UnavailableError("Tempo esgotado ao falar com o 3C Plus.", detail=type(error).__name__)
+                retry_after = None
+            except httpx.ConnectError as error:
+                failure = UnavailableError(_connect_message(error), detail=type(error).__name__)
+                retry_after = None
+            except httpx.TransportError as error:
+                failure = UnavailableError("Falha de rede ao falar com o 3C Plus.", detail=type(error).__name__)
+                retry_after = None
+            else:
+                if response.status_code < 400:
+                    return _body(response)
+                failure = _error_for(response)
+                if not isinstance(failure, RateLimitedError | UnavailableError):
+                    raise failure
+                retry_after = getattr(failure, "retry_after", None)
+            if attempt >= self.retry.attempts:
+                raise failure
+            pause = self.retry.delay(attempt, retry_after)
+            logger.warning(
+                "3C Plus %s %s falhou (%s), tentativa %d de %d; nova tentativa em %.2fs",
+                method,
+                path,
+                failure.detail or failure.status,
+                attempt,
+                self.retry.attempts,
+                pause,
+            )
+            self._sleep(pause)
+
+
+def _body(response: httpx.Response) -> dict:
+    if response.status_code == 204 or not response.content:
+        return {}
+    try:
+        body = response.json()
+    except ValueError:
+        raise UnavailableError("Resposta inválida do 3C Plus (não é JSON).", status=response.status_code) from None
+    return body if isinstance(body, dict) else {"data": body}
+
+
+def _connect_message(error: httpx.ConnectError) -> str:
+    text = str(error).lower()
+    if (
+        "name or service not known" in text
+        or "nodename nor servname" in text
+        or "name resolution" in text
+        or ("getaddrinfo" in text)
+    ):
+        return "Domínio do 3C Plus não encontrado: confira o subdomínio da empresa."
+    return "Não foi possível conectar ao 3C Plus."
+
+
+def _error_for(response: httpx.Response) -> ThreeCPlusError:
+    status = response.status_code
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    body = body if isinstance(body, dict) else {}
+    detail = str(body.get("detail") or body.get("title") or "")
+    if status in (401, 403) or (status == 400 and detail in ("agent_required", "agent_not_allowed")):
+        reason = {
+            401: "Token do 3C Plus inválido, expirado ou revogado.",
+            403: "O token do 3C Plus não tem permissão para esta operação.",
+        }.get(status, "O token do 3C Plus exige (ou não aceita) o ID do agente.")
+        return AuthenticationError(reason, status=status, detail=detail)
+    if status == 404:
+        return NotFoundError("Recurso não encontrado no 3C Plus.", status=status, detail=detail)
+    if status == 422:
+        errors = body.get("errors") if isinstance(body.get("errors"), dict) else {}
+        summary = "; ".join(f"{field}: {', '.join(map(str, msgs))}" for field, msgs in errors.items())
+        return ValidationError(
+            f"O 3C Plus recusou os dados: {summary or detail or 'erro de validação'}.",
+            errors=errors,
+            status=status,
+            detail=detail,
+        )
+    if status == 429:
+        retry_after = response.headers.get("Retry-After")
+        try:
+            seconds = float(retry_after) if retry_after is not None else None
+        except ValueError:
+            seconds = None
+        return RateLimitedError("O 3C Plus limitou as requisições.", retry_after=seconds, status=status, detail=detail)
+    if status >= 500:
+        return UnavailableError("O 3C Plus está indisponível no momento.", status=status, detail=detail)
+    return ThreeCPlusError(f"Erro {status} do 3C Plus: {detail or 'sem detalhe'}.", status=status, detail=detail)

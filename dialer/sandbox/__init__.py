@@ -1,0 +1,394 @@
+"""A faithful fake of the 3C Plus endpoints we use, built from ../shared/3cplus/swagger.json.
+
+Framework-free: `Sandbox.handle()` takes a request and returns (status, headers, body). It is
+mounted in the app under /sandbox/3cplus/api/v1/ (DIALER_SANDBOX) and served as its own HTTP
+server on loopback by the tests and benchmarks (dialer/sandbox/server.py).
+
+Accounts: any Bearer token `sandbox-<name>` is a manager token of the company <name> (created on
+first use, with demo campaigns); `sandbox-agent-<name>` is an agent token of the same company and
+needs `X-Agent-Id` of one of its agents (1001–1010). Anything else is a 401, as a revoked token.
+"""
+
+import dataclasses
+import itertools
+import json
+import random
+import threading
+import time
+import uuid
+from datetime import UTC, datetime
+from urllib.parse import parse_qs, urlencode
+
+MANAGER_PREFIX = "sandbox-"
+AGENT_PREFIX = "sandbox-agent-"
+AGENT_IDS = {str(n) for n in range(1001, 1011)}
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+@dataclasses.dataclass
+class Faults:
+    fail_next: int = 0  # fail this many next calls with fail_status
+    fail_status: int = 500
+    timeout_next: int = 0  # hang this many next calls for timeout_seconds
+    timeout_seconds: float = 3.0
+    latency_ms: int = 0
+    fail_rate: float = 0.0  # random share of calls failing with fail_status
+    timeout_rate: float = 0.0  # random share of calls hanging
+    retry_after: int | None = None  # Retry-After sent with 429
+
+
+@dataclasses.dataclass
+class Account:
+    name: str
+    campaigns: dict = dataclasses.field(default_factory=dict)
+    lists: dict = dataclasses.field(default_factory=dict)
+    contacts: dict = dataclasses.field(default_factory=dict)  # list id -> [item]
+    seen: dict = dataclasses.field(default_factory=dict)  # list id -> {(identifier, phone)}
+    counts: dict = dataclasses.field(default_factory=dict)  # list id -> contacts received
+    duplicates: dict = dataclasses.field(default_factory=dict)  # list id -> repeated (identifier, phone)
+    qualification_lists: dict = dataclasses.field(default_factory=dict)
+    qualifications_received: list = dataclasses.field(default_factory=list)
+
+
+class Response(tuple):
+    """(status, headers, body bytes)."""
+
+
+class Sandbox:
+    def __init__(self, *, store_contacts: bool = True, seed: int | None = None):
+        self.store_contacts = store_contacts
+        self.accounts: dict[str, Account] = {}
+        self.faults = Faults()
+        self.requests: list[dict] = []  # what clients sent, for contract tests (bounded)
+        self.calls = 0
+        self._lock = threading.Lock()
+        self._ids = itertools.count(1)
+        self._random = random.Random(seed)
+
+    # Control ---------------------------------------------------------------------------------
+    def set_faults(self, **changes) -> Faults:
+        with self._lock:
+            self.faults = dataclasses.replace(self.faults, **changes)
+            return self.faults
+
+    def reset(self):
+        with self._lock:
+            self.accounts.clear()
+            self.faults = Faults()
+            self.requests.clear()
+            self.calls = 0
+
+    def account(self, name: str) -> Account:
+        with self._lock:
+            return self._account(name)
+
+    def _account(self, name: str) -> Account:
+        if name not in self.accounts:
+            account = Account(name)
+            qualification_list = {"id": next(self._ids), "name": "Cobrança", "campaigns": []}
+            account.qualification_lists[qualification_list["id"]] = {
+                **qualification_list,
+                "qualifications": [
+                    self._qualification(q, b, c, s)
+                    for q, b, c, s in (
+                        ("Caixa Postal", 3, "#9ca3af", False),
+                        ("Ligação Interrompida", 3, "#f59e0b", False),
+                        ("Contato Incorreto", 1, "#ef4444", False),
+                        ("Retornar", 3, "#3b82f6", True),
+                        ("Negociar", 2, "#22c55e", False),
+                    )
+                ],
+            }
+            for name_, paused in (
+                ("Cobrança - Carteira Geral", False),
+                ("Cobrança - Acordos Quebrados", False),
+                ("Cobrança - Pausada", True),
+            ):
+                campaign = self._campaign(name_, paused, qualification_list["id"])
+                account.campaigns[campaign["id"]] = campaign
+                qualification_list["campaigns"].append(campaign["id"])
+            account.qualification_lists[qualification_list["id"]]["campaigns"] = qualification_list["campaigns"]
+            self.accounts[name] = account
+        return self.accounts[name]
+
+    def _campaign(self, name, paused, qualification_list_id):
+        return {
+            "id": next(self._ids),
+            "name": name,
+            "start_time": "08:00",
+            "end_time": "20:00",
+            "paused": paused,
+            "acw_timeout": 30,
+            "is_on_active_time": True,
+            "caller_id": "1140000000",
+            "copy_identifier": True,
+            "qualification_list": qualification_list_id,
+            "dialer_settings": {"url": ""},
+        }
+
+    def _qualification(self, name, behavior, color, allow_schedule):
+        return {
+            "id": next(self._ids),
+            "name": name,
+            "behavior": behavior,
+            "color": color,
+            "conversion": name == "Negociar",
+            "allow_schedule": allow_schedule,
+            "days_limit": 7 if allow_schedule else 0,
+        }
+
+    # Requests --------------------------------------------------------------------------------
+    def handle(self, method: str, path: str, query: dict, headers: dict, body: bytes) -> tuple[int, dict, bytes]:
+        """One API request. `path` is relative to the API root; headers are lower-cased."""
+        method = method.upper()
+        path = "/" + path.strip("/")
+        content_type = headers.get("content-type", "").split(";")[0].strip()
+        with self._lock:
+            self.calls += 1
+            self.requests.append(
+                {
+                    "method": method,
+                    "path": path,
+                    "query": {k: v for k, v in query.items() if k != "api_token"},
+                    "content_type": content_type,
+                    "body": _parse_body(body, content_type),
+                }
+            )
+            del self.requests[:-2000]
+            faults = self.faults
+            hang = faults.timeout_next > 0 or (faults.timeout_rate and self._random.random() < faults.timeout_rate)
+            if faults.timeout_next > 0:
+                self.faults = dataclasses.replace(faults, timeout_next=faults.timeout_next - 1)
+            fail = not hang and (
+                faults.fail_next > 0 or (faults.fail_rate and self._random.random() < faults.fail_rate)
+            )
+            if fail and faults.fail_next > 0:
+                self.faults = dataclasses.replace(self.faults, fail_next=faults.fail_next - 1)
+        if faults.latency_ms:
+            time.sleep(faults.latency_ms / 1000)
+        if hang:
+            time.sleep(faults.timeout_seconds)
+            return _envelope(504, "Gateway Timeout", "sandbox_timeout")
+        if fail:
+            extra = {"Retry-After": str(faults.retry_after)} if faults.fail_status == 429 and faults.retry_after else {}
+            status, hdrs, payload = _envelope(faults.fail_status, "Sandbox fault", "injected_fault")
+            return status, {**hdrs, **extra}, payload
+
+        token = _bearer(headers) or _first(query.get("api_token"))
+        agent_header = headers.get("x-agent-id")
+        if not token or not token.startswith(MANAGER_PREFIX) or token in (MANAGER_PREFIX, AGENT_PREFIX):
+            return _envelope(401, "Unauthorized", "token_invalid")
+        is_agent = token.startswith(AGENT_PREFIX)
+        account_name = token[len(AGENT_PREFIX) :] if is_agent else token[len(MANAGER_PREFIX) :]
+        if is_agent and not agent_header:
+            return _envelope(400, "Bad Request", "agent_required")
+        if is_agent and agent_header not in AGENT_IDS:
+            return _envelope(401, "Unauthorized", "agent_invalid")
+        if not is_agent and agent_header:
+            return _envelope(400, "Bad Request", "agent_not_allowed")
+        agent_route = path.startswith("/agent/")
+        if agent_route != is_agent:
+            return _envelope(403, "Forbidden", "forbidden")
+
+        data = _parse_body(body, content_type)
+        with self._lock:
+            account = self._account(account_name)
+            return self._route(account, method, path, query, data, agent_header)
+
+    def _route(self, account, method, path, query, data, agent_id):
+        parts = path.strip("/").split("/")
+        if parts == ["campaigns"] and method == "GET":
+            items = list(account.campaigns.values())
+            if "paused" in query:
+                wanted = _first(query["paused"]) in ("1", "true", "True")
+                items = [c for c in items if c["paused"] == wanted]
+            if query.get("search"):
+                term = _first(query["search"]).lower()
+                items = [c for c in items if term in c["name"].lower()]
+            return _paginated(items, query, "campaigns")
+        if len(parts) >= 2 and parts[0] == "campaigns":
+            campaign = account.campaigns.get(_int(parts[1]))
+            if campaign is None:
+                return _envelope(404, "Not Found", "campaign_not_found")
+            if len(parts) == 2 and method == "GET":
+                return _data(campaign)
+            if parts[2:] == ["lists"] and method == "GET":
+                return _paginated(
+                    [lst for lst in account.lists.values() if lst["campaign_id"] == campaign["id"]],
+                    query,
+                    f"campaigns/{campaign['id']}/lists",
+                )
+            if parts[2:] == ["lists"] and method == "POST":
+                name = str(_first(data.get("name")) or "").strip() if isinstance(data, dict) else ""
+                if not name:
+                    return _validation({"name": ["O campo name é obrigatório."]})
+                mailing_list = {
+                    "id": next(self._ids),
+                    "campaign_id": campaign["id"],
+                    "name": name,
+                    "total": 0,
+                    "dial": 0,
+                    "dialed": 0,
+                    "completed": 0,
+                    "weight": 1,
+                    "created_at": _now(),
+                }
+                account.lists[mailing_list["id"]] = mailing_list
+                account.contacts[mailing_list["id"]] = []
+                account.seen[mailing_list["id"]] = set()
+                account.counts[mailing_list["id"]] = 0
+                account.duplicates[mailing_list["id"]] = 0
+                return _data(mailing_list)
+            if len(parts) >= 4 and parts[2] == "lists":
+                mailing_list = account.lists.get(_int(parts[3]))
+                if mailing_list is None or mailing_list["campaign_id"] != campaign["id"]:
+                    return _envelope(404, "Not Found", "list_not_found")
+                if parts[4:] == ["mailing.json"] and method == "POST":
+                    return self._mailing(account, mailing_list, data)
+                if parts[4:] == ["updateWeight"] and method == "PUT":
+                    weight = _int(_first(data.get("weight")) if isinstance(data, dict) else None)
+                    if weight is None:
+                        return _validation({"weight": ["O campo weight deve ser um número inteiro."]})
+                    mailing_list["weight"] = weight
+                    return _data(mailing_list)
+        if parts == ["qualification_lists"] and method == "GET":
+            items = [
+                {k: v for k, v in q.items() if k != "qualifications"} for q in account.qualification_lists.values()
+            ]
+            return _paginated(items, query, "qualification_lists")
+        if len(parts) == 3 and parts[0] == "qualification_lists" and parts[2] == "qualifications" and method == "GET":
+            qualification_list = account.qualification_lists.get(_int(parts[1]))
+            if qualification_list is None:
+                return _envelope(404, "Not Found", "qualification_list_not_found")
+            return _paginated(qualification_list["qualifications"], query, path.strip("/"))
+        if len(parts) == 4 and parts[0] == "agent" and parts[1] in ("call", "manual_call") and parts[3] == "qualify":
+            if method != "POST":
+                return _envelope(405, "Method Not Allowed", "method_not_allowed")
+            qualification_id = _int(_first(data.get("qualification_id")) if isinstance(data, dict) else None)
+            if qualification_id is None:
+                return _validation({"qualification_id": ["O campo qualification_id é obrigatório."]})
+            known = {q["id"] for ql in account.qualification_lists.values() for q in ql["qualifications"]}
+            if qualification_id not in known:
+                return _validation({"qualification_id": ["Qualificação inexistente."]})
+            account.qualifications_received.append(
+                {
+                    "call_id": parts[2],
+                    "mode": parts[1],
+                    "agent_id": agent_id,
+                    "qualification_id": qualification_id,
+                    "note": _first(data.get("qualification_note")) or "",
+                    "date": _first(data.get("date")) or "",
+                    "received_at": _now(),
+                }
+            )
+            return 204, {}, b""
+        return _envelope(404, "Not Found", "route_not_found")
+
+    def _mailing(self, account, mailing_list, items):
+        if not isinstance(items, list):
+            return _validation({"mailing": ["O corpo deve ser uma lista JSON de contatos."]})
+        errors = {}
+        for index, item in enumerate(items):
+            if not isinstance(item, dict) or not str(item.get("phone") or "").strip():
+                errors[f"{index}.phone"] = ["O campo phone é obrigatório."]
+            elif not str(item["phone"]).isdigit():
+                errors[f"{index}.phone"] = ["O campo phone deve conter apenas dígitos."]
+        if errors:
+            return _validation(errors)
+        list_id = mailing_list["id"]
+        seen = account.seen[list_id]
+        for item in items:
+            key = (str(item.get("identifier") or ""), str(item["phone"]))
+            if key in seen:
+                account.duplicates[list_id] += 1
+            else:
+                seen.add(key)
+            if self.store_contacts:
+                account.contacts[list_id].append(item)
+        account.counts[list_id] += len(items)
+        mailing_list["total"] = account.counts[list_id]
+        return 204, {}, b""
+
+
+def _parse_body(body: bytes, content_type: str):
+    if not body:
+        return {}
+    if content_type == "application/json":
+        try:
+            return json.loads(body)
+        except ValueError:
+            return {}
+    return {k.removesuffix("[]"): v if len(v) > 1 else v[0] for k, v in parse_qs(body.decode()).items()}
+
+
+def _bearer(headers: dict) -> str | None:
+    value = headers.get("authorization", "")
+    return value[7:].strip() if value.lower().startswith("bearer ") else None
+
+
+def _first(value):
+    return value[0] if isinstance(value, list) and value else value
+
+
+def _int(value):
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _json(status: int, payload: dict) -> tuple[int, dict, bytes]:
+    return status, {"Content-Type": "application/json"}, json.dumps(payload, ensure_ascii=False).encode()
+
+
+def _envelope(status: int, title: str, detail: str) -> tuple[int, dict, bytes]:
+    return _json(status, {"status": status, "title": title, "detail": detail, "transaction_id": str(uuid.uuid4())})
+
+
+def _data(data) -> tuple[int, dict, bytes]:
+    return _json(200, {"status": 200, "title": "OK", "detail": "", "transaction_id": str(uuid.uuid4()), "data": data})
+
+
+def _validation(errors: dict) -> tuple[int, dict, bytes]:
+    return _json(
+        422,
+        {
+            "status": 422,
+            "title": "Unprocessable Entity",
+            "detail": "Validation errors found",
+            "transaction_id": str(uuid.uuid4()),
+            "errors": errors,
+        },
+    )
+
+
+def _paginated(items: list, query: dict, path: str) -> tuple[int, dict, bytes]:
+    per_page = max(1, min(_int(_first(query.get("per_page"))) or 15, 500))
+    page = max(1, _int(_first(query.get("page"))) or 1)
+    total = len(items)
+    total_pages = max(1, -(-total // per_page))
+    chunk = items[(page - 1) * per_page : page * per_page]
+    links = {"next": f"/{path}?{urlencode({'page': page + 1, 'per_page': per_page})}"} if page < total_pages else []
+    return _json(
+        200,
+        {
+            "status": 200,
+            "title": "OK",
+            "detail": "",
+            "transaction_id": str(uuid.uuid4()),
+            "data": chunk,
+            "meta": {
+                "pagination": {
+                    "total": total,
+                    "count": len(chunk),
+                    "per_page": per_page,
+                    "current_page": page,
+                    "total_pages": total_pages,
+                    "links": links,
+                }
+            },
+        },
+    )

@@ -1,0 +1,94 @@
+"""The sandbox 3C Plus as its own HTTP server on loopback (tests, benchmarks, or by hand):
+
+uv run python -m dialer.sandbox.server --port 8765 [--count-only]
+"""
+
+import argparse
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+from dialer.sandbox import Sandbox
+
+API_ROOT = "/api/v1"
+
+
+def make_handler(sandbox: Sandbox, connections: list):
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def setup(self):
+            super().setup()
+            connections.append(self.client_address)  # one per TCP connection: shows keep-alive reuse
+
+        def _serve(self):
+            url = urlsplit(self.path)
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            if not url.path.startswith(API_ROOT):
+                status, headers, payload = 404, {"Content-Type": "application/json"}, b'{"status":404}'
+            else:
+                status, headers, payload = sandbox.handle(
+                    self.command,
+                    url.path[len(API_ROOT) :],
+                    parse_qs(url.query),
+                    {k.lower(): v for k, v in self.headers.items()},
+                    body,
+                )
+            try:
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client gave up (its timeout): nothing to answer
+
+        do_GET = do_POST = do_PUT = do_DELETE = _serve
+
+        def log_message(self, *args):  # quiet: request lines may carry ?api_token=
+            pass
+
+    return Handler
+
+
+class SandboxServer:
+    """A running sandbox on 127.0.0.1; `url` is the API root to give the client."""
+
+    def __init__(self, sandbox: Sandbox | None = None, port: int = 0):
+        self.sandbox = sandbox or Sandbox()
+        self.connections: list = []
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), make_handler(self.sandbox, self.connections))
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self.httpd.server_address[:2]
+        return f"http://{host}:{port}{API_ROOT}"
+
+    def start(self) -> "SandboxServer":
+        self.thread.start()
+        return self
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def main():
+    parser = argparse.ArgumentParser(description="Sandbox 3C Plus em 127.0.0.1")
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--count-only", action="store_true", help="conta os contatos sem guardá-los")
+    args = parser.parse_args()
+    server = SandboxServer(Sandbox(store_contacts=not args.count_only), port=args.port)
+    print(f"Sandbox 3C Plus em {server.url} (token: sandbox-<empresa>)", flush=True)
+    try:
+        server.httpd.serve_forever()
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,83 @@
+import json
+
+import pytest
+
+from dialer.sandbox import Sandbox
+from dialer.sandbox.views import SANDBOX
+from tenants.settings_schema import clean_settings
+
+
+def call(sandbox, method, path, token="sandbox-x", body=b"", content_type="application/json", **headers):
+    hdrs = {"authorization": f"Bearer {token}", "content-type": content_type, **headers}
+    status, _headers, payload = sandbox.handle(method, path, {}, hdrs, body)
+    return status, json.loads(payload) if payload else None
+
+
+def test_envelope_pagination_and_duplicates():
+    sandbox = Sandbox()
+    status, body = call(sandbox, "GET", "/campaigns")
+    assert status == 200 and {"status", "title", "detail", "transaction_id", "data", "meta"} <= set(body)
+    assert body["meta"]["pagination"]["links"] == []
+    campaign = body["data"][0]["id"]
+    status, body = call(
+        sandbox,
+        "POST",
+        f"/campaigns/{campaign}/lists",
+        body=b"name=L1",
+        content_type="application/x-www-form-urlencoded",
+    )
+    list_id = body["data"]["id"]
+    items = json.dumps([{"phone": "11987654321", "identifier": "1"}]).encode()
+    assert call(sandbox, "POST", f"/campaigns/{campaign}/lists/{list_id}/mailing.json", body=items)[0] == 204
+    assert call(sandbox, "POST", f"/campaigns/{campaign}/lists/{list_id}/mailing.json", body=items)[0] == 204
+    account = sandbox.account("x")
+    assert account.counts[list_id] == 2 and account.duplicates[list_id] == 1
+    status, body = call(sandbox, "POST", f"/campaigns/{campaign}/lists", body=b"{}")
+    assert status == 422 and body["errors"] == {"name": ["O campo name é obrigatório."]}
+
+
+def test_accounts_are_separate_per_token():
+    sandbox = Sandbox()
+    call(sandbox, "GET", "/campaigns", token="sandbox-a")
+    call(sandbox, "GET", "/campaigns", token="sandbox-b")
+    a, b = sandbox.account("a"), sandbox.account("b")
+    assert not set(a.campaigns) & set(b.campaigns)
+
+
+def test_count_only_mode_keeps_counts_not_contacts():
+    sandbox = Sandbox(store_contacts=False)
+    campaign = call(sandbox, "GET", "/campaigns")[1]["data"][0]["id"]
+    list_id = call(sandbox, "POST", f"/campaigns/{campaign}/lists", body=b'{"name": "L"}')[1]["data"]["id"]
+    call(
+        sandbox,
+        "POST",
+        f"/campaigns/{campaign}/lists/{list_id}/mailing.json",
+        body=json.dumps([{"phone": "11987654321"}] * 3).encode(),
+    )
+    assert sandbox.account("x").counts[list_id] == 3 and sandbox.account("x").contacts[list_id] == []
+
+
+@pytest.fixture
+def demo_sandbox():
+    SANDBOX.reset()
+    yield SANDBOX
+    SANDBOX.reset()
+
+
+def test_mounted_api_and_page_are_scoped_to_the_tenants_token(client, tenant_admin, tenant, other_tenant, demo_sandbox):
+    tenant.settings = clean_settings(
+        {"threecplus_base_url": "http://testserver/sandbox/3cplus/api/v1", "threecplus_api_key": "sandbox-alfa"}
+    )
+    tenant.save()
+    response = client.get("/sandbox/3cplus/api/v1/campaigns", HTTP_AUTHORIZATION="Bearer sandbox-alfa")
+    assert response.status_code == 200 and len(response.json()["data"]) == 3
+    client.get("/sandbox/3cplus/api/v1/campaigns", HTTP_AUTHORIZATION="Bearer sandbox-beta")
+    assert client.get("/sandbox/3cplus/api/v1/campaigns").status_code == 401
+    client.force_login(tenant_admin)
+    html = client.get("/sandbox/3cplus/").content.decode()
+    assert "Empresa no sandbox: alfa" in html and "beta" not in html
+
+
+def test_operators_do_not_see_the_sandbox_page(client, operator):
+    client.force_login(operator)
+    assert client.get("/sandbox/3cplus/").status_code == 403

@@ -1,0 +1,169 @@
+import logging
+
+import pytest
+from cryptography.fernet import Fernet
+from django.core.exceptions import ValidationError
+
+from tenants import secrets
+from tenants.settings_schema import api_root, clean_settings, masked, threecplus_config
+from tests.dialer.conftest import TOKEN
+
+PLAIN = "3cs_supersecreto_a1b2"
+
+
+def test_encryption_round_trip_and_rotation(settings):
+    stored = secrets.encrypt(PLAIN)
+    assert stored.startswith("fernet:") and PLAIN not in stored
+    assert secrets.decrypt(stored) == PLAIN
+    old_key = settings.FIELD_ENCRYPTION_KEY
+    settings.FIELD_ENCRYPTION_KEY = f"{Fernet.generate_key().decode()},{old_key}"
+    assert secrets.decrypt(stored) == PLAIN, "old tokens still read after a new key is put in front"
+    rotated = secrets.rotate(stored)
+    settings.FIELD_ENCRYPTION_KEY = settings.FIELD_ENCRYPTION_KEY.split(",")[0]
+    assert secrets.decrypt(rotated) == PLAIN
+    with pytest.raises(secrets.SecretError):
+        secrets.decrypt(stored)
+
+
+def test_mask_shows_only_the_last_four():
+    assert secrets.mask(secrets.encrypt(PLAIN)) == "••••a1b2"
+
+
+def test_clean_settings_encrypts_and_keeps():
+    first = clean_settings({"threecplus_domain": "MinhaEmpresa", "threecplus_api_key": PLAIN, "outra": 1})
+    assert first["threecplus_domain"] == "minhaempresa" and first["outra"] == 1
+    assert secrets.decrypt(first["threecplus_api_key"]) == PLAIN
+    for kept in ("", None, "••••a1b2"):
+        again = clean_settings({**first, "threecplus_api_key": kept}, stored=first)
+        assert again["threecplus_api_key"] == first["threecplus_api_key"]
+    assert api_root(first) == "https://minhaempresa.3c.plus/api/v1"
+    assert api_root({"threecplus_domain": "https://x.3c.plus"}) == "https://x.3c.plus/api/v1"
+    assert api_root({**first, "threecplus_base_url": "http://127.0.0.1:9/api/v1"}) == "http://127.0.0.1:9/api/v1"
+    assert threecplus_config(first).token == PLAIN
+    assert PLAIN not in repr(threecplus_config(first))
+    assert masked(first)["threecplus_api_key"] == "••••a1b2"
+
+
+@pytest.mark.parametrize(
+    ("settings", "field", "fragment"),
+    [
+        ({"threecplus_domain": "minha empresa!"}, "threecplus_domain", "Domínio inválido"),
+        ({"threecplus_campaign_id": "abc"}, "threecplus_campaign_id", "número (ID) da campanha"),
+        ({"threecplus_base_url": "ftp://x"}, "threecplus_base_url", "URL completa"),
+        ({"threecplus_api_key": "curto"}, "threecplus_api_key", "Token inválido"),
+        ({"threecplus_api_key": "fernet:forjado"}, "threecplus_api_key", "não pode ser editado"),
+    ],
+)
+def test_clean_settings_messages_per_field(settings, field, fragment):
+    with pytest.raises(ValidationError) as error:
+        clean_settings(settings)
+    assert fragment in " ".join(error.value.message_dict[field])
+
+
+def test_settings_must_be_an_object():
+    with pytest.raises(ValidationError):
+        clean_settings(["não", "é", "objeto"])
+
+
+def change_url(tenant):
+    return f"/admin/tenants/tenant/{tenant.pk}/change/"
+
+
+def form_data(tenant, **overrides):
+    import json
+
+    data = {
+        "name": tenant.name,
+        "threecplus_domain": "",
+        "threecplus_api_key": "",
+        "threecplus_campaign_id": "",
+        "threecplus_base_url": "",
+        "threecplus_agent_token": "",
+        "settings": json.dumps(masked(tenant.settings)),
+    }
+    data.update(overrides)
+    return data
+
+
+def test_admin_saves_the_token_encrypted_and_never_renders_it(client, tenant_admin, tenant, caplog):
+    caplog.set_level(logging.DEBUG)
+    client.force_login(tenant_admin)
+    response = client.post(
+        change_url(tenant), form_data(tenant, threecplus_domain="minhaempresa", threecplus_api_key=PLAIN)
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    tenant.refresh_from_db()
+    stored = tenant.settings["threecplus_api_key"]
+    assert secrets.decrypt(stored) == PLAIN
+    html = client.get(change_url(tenant)).content.decode()
+    assert PLAIN not in html and stored not in html
+    assert "••••a1b2" in html
+    # Saving again with the token field empty and the JSON masked keeps the token.
+    response = client.post(
+        change_url(tenant), form_data(tenant, threecplus_domain="minhaempresa", threecplus_campaign_id="7")
+    )
+    assert response.status_code == 302
+    tenant.refresh_from_db()
+    assert tenant.settings["threecplus_api_key"] == stored and tenant.settings["threecplus_campaign_id"] == 7
+    assert PLAIN not in caplog.text and stored not in caplog.text
+
+
+def test_admin_reports_field_errors_in_portuguese(client, tenant_admin, tenant):
+    client.force_login(tenant_admin)
+    response = client.post(change_url(tenant), form_data(tenant, threecplus_campaign_id="campanha"))
+    assert response.status_code == 200
+    assert "número (ID) da campanha" in response.content.decode()
+    response = client.post(change_url(tenant), form_data(tenant, settings="[1, 2]"))
+    assert "objeto JSON" in response.content.decode()
+    tenant.refresh_from_db()
+    assert tenant.settings == {}
+
+
+def test_json_editing_changes_keys_and_keeps_the_masked_token(client, tenant_admin, tenant):
+    import json
+
+    tenant.settings = clean_settings({"threecplus_domain": "antiga", "threecplus_api_key": PLAIN})
+    tenant.save()
+    client.force_login(tenant_admin)
+    edited = {**masked(tenant.settings), "threecplus_domain": "nova", "limite_diario": 500}
+    response = client.post(
+        change_url(tenant), form_data(tenant, threecplus_domain="antiga", settings=json.dumps(edited))
+    )
+    assert response.status_code == 302
+    tenant.refresh_from_db()
+    assert tenant.settings["threecplus_domain"] == "nova" and tenant.settings["limite_diario"] == 500
+    assert secrets.decrypt(tenant.settings["threecplus_api_key"]) == PLAIN
+
+
+def configure(tenant, base_url, token=TOKEN):
+    tenant.settings = clean_settings({"threecplus_base_url": base_url, "threecplus_api_key": token})
+    tenant.save()
+
+
+def test_connection_shows_the_campaigns(client, tenant_admin, tenant, sandbox_server):
+    configure(tenant, sandbox_server.url)
+    client.force_login(tenant_admin)
+    html = client.get(f"/admin/tenants/tenant/{tenant.pk}/testar-3cplus/", HTTP_HX_REQUEST="true").content.decode()
+    assert "Conectado: 3 campanhas encontradas" in html and "Cobrança - Carteira Geral" in html
+
+
+def test_connection_explains_failures(client, tenant_admin, tenant, sandbox_server):
+    client.force_login(tenant_admin)
+    url = f"/admin/tenants/tenant/{tenant.pk}/testar-3cplus/"
+    assert "ainda não tem o 3C Plus configurado" in client.get(url).content.decode()
+    configure(tenant, sandbox_server.url, token="token-errado-123")
+    assert "Token do 3C Plus inválido" in client.get(url).content.decode()
+    tenant.settings = clean_settings({"threecplus_domain": "empresa-que-nao-existe-xyz", "threecplus_api_key": PLAIN})
+    tenant.save()
+    assert "Domínio do 3C Plus não encontrado" in client.get(url).content.decode()
+
+
+def test_only_the_tenants_admin_tests_its_connection(client, tenant_admin, supervisor, other_tenant):
+    client.force_login(tenant_admin)
+    assert client.get(f"/admin/tenants/tenant/{other_tenant.pk}/testar-3cplus/").status_code == 404
+    assert client.get(change_url(other_tenant)).status_code in (302, 404)
+    client.force_login(supervisor)
+    assert client.get(f"/admin/tenants/tenant/{supervisor.membership.tenant.pk}/testar-3cplus/").status_code in (
+        403,
+        404,
+    )
