@@ -326,3 +326,9 @@ class CreditorAdmin(TenantScopedAdmin):
     @display(description=_("parcela mínima"), ordering="min_installment_amount")
     def display_min_installment(self, obj):
         return format_brl(obj.min_installment_amount)
+
+
+def extend_wallet_admin(*, actions=(), list_filters=()):
+    """For apps that build on the wallet (the dialer): add Carteira actions and filters without core importing them."""
+    ClientAdmin.actions = [*(ClientAdmin.actions or []), *actions]
+    ClientAdmin.list_filter = (*ClientAdmin.list_filter, *list_filters)

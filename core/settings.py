@@ -118,7 +118,11 @@ DATABASES = {
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The demo runs a server and a worker on one SQLite file: wait for locks instead of failing.
-    DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 20,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -170,6 +174,11 @@ SECURE_REFERRER_POLICY = "same-origin"
 
 # The fake 3C Plus under /sandbox/3cplus/ (the demo's dialer); never on in production by default.
 DIALER_SANDBOX = env_bool("DIALER_SANDBOX", DEBUG)
+
+# Enviar para discador: contacts per mailing.json request, and how long a client sent to a
+# campaign is skipped by the next export to the same campaign.
+DIALER_BATCH_SIZE = int(os.environ.get("DIALER_BATCH_SIZE", "500"))
+DIALER_RESEND_AFTER_HOURS = int(os.environ.get("DIALER_RESEND_AFTER_HOURS", "24"))
 
 # The Carteira counts at most this many rows exactly; past it the count is an estimate.
 WALLET_EXACT_COUNT_LIMIT = int(os.environ.get("WALLET_EXACT_COUNT_LIMIT", "10000"))

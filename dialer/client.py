@@ -145,6 +145,10 @@ class ThreeCPlusClient:
         """POST mailing.json: a JSON array of {phone, identifier, data}; 204 on success."""
         self._request("POST", f"campaigns/{campaign_id}/lists/{list_id}/mailing.json", json=contacts)
 
+    def delete_mailing(self, campaign_id: int, contacts: list[dict]) -> None:
+        """DELETE mailing/delete: a JSON array of {phone, identifier}; removes them from the campaign's lists."""
+        self._request("DELETE", f"campaigns/{campaign_id}/mailing/delete", json=contacts)
+
     def update_list_weight(self, campaign_id: int, list_id: int, weight: int) -> dict:
         return self._request(
             "PUT", f"campaigns/{campaign_id}/lists/{list_id}/updateWeight", data={"weight": str(weight)}
@@ -204,7 +208,9 @@ class ThreeCPlusClient:
         while True:
             attempt += 1
             try:
-                response = self._http.request(method, path, params=params or None, data=data, json=json)
+                response = self._http.request(
+                    method, path, params=params or None, data=data, **({"json": json} if json is not None else {})
+                )
             except httpx.TimeoutException as error:
                 failure = UnavailableError("Tempo esgotado ao falar com o 3C Plus.", detail=type(error).__name__)
                 retry_after = None

@@ -1,8 +1,21 @@
 """Dialer workflows used by the admin, the views, the commands and the tasks."""
 
+import json
 import logging
+from contextlib import contextmanager
+from datetime import timedelta
+from decimal import Decimal
 
-from dialer.client import NotConfiguredError, ThreeCPlusClient, ThreeCPlusError
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Count, Exists, F, OuterRef, Q, Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from core.models import Client, ClientPhone
+from dialer.client import AuthenticationError, NotConfiguredError, ThreeCPlusClient, ThreeCPlusError
+from dialer.client import ValidationError as ThreeCPlusValidationError
+from dialer.models import DialerExport, DialerExportItem
 from tenants.secrets import SecretError
 
 logger = logging.getLogger(__name__)
@@ -21,3 +34,351 @@ def test_connection(tenant) -> dict:
         logger.info("Teste de conexão 3C Plus da empresa %s falhou: %s", tenant.slug, error.message)
         return {"ok": False, "error": error.message}
     return {"ok": True, "campaigns": campaigns}
+
+
+# Enviar para discador -------------------------------------------------------------------------
+
+RECENT_HOURS = settings.DIALER_RESEND_AFTER_HOURS
+EXPORT_LOCK_NAMESPACE = 3  # pg advisory lock key space of dialer exports
+SKIP_REASONS = {
+    "sem_telefone": _("sem telefone discável"),
+    "quitado": _("situação quitado"),
+    "em_acordo": _("acordo ativo"),
+    "enviado_recentemente": _("já enviado a esta campanha nas últimas %(h)s horas") % {"h": RECENT_HOURS},
+}
+
+
+def _recently_sent(campaign_id):
+    since = timezone.now() - timedelta(hours=RECENT_HOURS)
+    return Exists(
+        DialerExportItem.objects.filter(
+            client=OuterRef("pk"), campaign_id=campaign_id, status=DialerExportItem.Status.SENT, sent_at__gte=since
+        )
+    )
+
+
+def skip_conditions(campaign_id) -> dict:
+    """Each skip reason as a Q, in order of precedence (a client counts once, under the first)."""
+    return {
+        "sem_telefone": Q(main_phone=""),
+        "quitado": Q(status=Client.Status.PAID),
+        "em_acordo": Q(status=Client.Status.AGREEMENT),
+        "enviado_recentemente": Q(_recent=True) if campaign_id else Q(pk__in=[]),
+    }
+
+
+def eligible(queryset, campaign_id):
+    """The clients of a selection that will be sent."""
+    queryset = queryset.order_by()
+    if campaign_id:
+        queryset = queryset.annotate(_recent=_recently_sent(campaign_id))
+    excluded = Q()
+    for condition in skip_conditions(campaign_id).values():
+        excluded |= condition
+    return queryset.exclude(excluded)
+
+
+def preview(queryset, campaign_id) -> dict:
+    """Counts of a selection from aggregate queries: never loads the rows."""
+    queryset = queryset.order_by()
+    if campaign_id:
+        queryset = queryset.annotate(_recent=_recently_sent(campaign_id))
+    aggregates = {"selected": Count("pk")}
+    taken = Q()
+    for reason, condition in skip_conditions(campaign_id).items():
+        aggregates[reason] = Count("pk", filter=condition & ~taken)
+        taken |= condition
+    aggregates["to_send"] = Count("pk", filter=~taken)
+    aggregates["balance"] = Sum("open_balance", filter=~taken)
+    counts = queryset.aggregate(**aggregates)
+    to_send_ids = eligible(queryset.model.objects.filter(pk__in=queryset.values("pk")), campaign_id).values("pk")
+    phones = ClientPhone.objects.filter(client_id__in=to_send_ids, active=True).count()
+    return {
+        "selected": counts["selected"],
+        "to_send": counts["to_send"],
+        "skipped": {reason: counts[reason] for reason in SKIP_REASONS if counts[reason]},
+        "skipped_labels": [(SKIP_REASONS[r], counts[r]) for r in SKIP_REASONS if counts[r]],
+        "phones": phones,
+        "balance": counts["balance"] or Decimal("0"),
+    }
+
+
+def default_list_name() -> str:
+    return timezone.localtime().strftime("Carteira %d/%m/%Y %H:%M")
+
+
+def create_export(
+    tenant,
+    user,
+    queryset,
+    *,
+    campaign_id: int,
+    campaign_name: str = "",
+    list_name: str = "",
+    selection: dict | None = None,
+    batch_size: int | None = None,
+    list_weight: int | None = None,
+    enqueue: bool = True,
+) -> DialerExport:
+    """Freeze the selection (one item per client to send) and queue the task that sends it."""
+    if not (tenant.settings or {}).get("threecplus_api_key"):
+        raise NotConfiguredError("A empresa ainda não tem o 3C Plus configurado (domínio e token).")
+    queryset = queryset.filter(tenant=tenant)
+    counts = preview(queryset, campaign_id)
+    with transaction.atomic():
+        export = DialerExport.objects.create(
+            tenant=tenant,
+            requested_by=user,
+            campaign_id=campaign_id,
+            campaign_name=campaign_name[:200],
+            list_name=(list_name or default_list_name())[:200],
+            selection=selection or {},
+            batch_size=batch_size or settings.DIALER_BATCH_SIZE,
+            list_weight=list_weight,
+            selected_count=counts["selected"],
+            to_send_count=counts["to_send"],
+            skipped=counts["skipped"],
+            phones_count=counts["phones"],
+            open_balance=counts["balance"],
+        )
+        _freeze_items(export, eligible(queryset, campaign_id))
+    if enqueue:
+        transaction.on_commit(lambda: enqueue_export(export))
+    return export
+
+
+def _freeze_items(export, queryset):
+    """INSERT … SELECT: the chosen client ids go straight from the filtered query into the items."""
+    client_sql, params = queryset.annotate(frozen_client_id=F("pk")).values("frozen_client_id").query.sql_with_params()
+    table = DialerExportItem._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (tenant_id, export_id, client_id, campaign_id, status, phones, error) "
+            f"SELECT %s, %s, selected.frozen_client_id, %s, %s, %s, '' FROM ({client_sql}) AS selected",
+            [export.tenant_id, export.pk, export.campaign_id, DialerExportItem.Status.PENDING, "[]", *params],
+        )
+
+
+def enqueue_export(export):
+    from dialer.tasks import send_export
+
+    send_export.enqueue(export.pk)
+
+
+def contact_data(client: dict, base_url: str) -> dict:
+    return {
+        "nome": client["name"],
+        "cpf": client["cpf"],
+        "valor_em_aberto": f"{client['open_balance']:.2f}",
+        "credor": client["creditor__name"],
+        "external_id": client["external_id"],
+        "url_atendimento": f"{base_url}/atendimento/{client['pk']}/",
+    }
+
+
+def dial_number(e164: str) -> str:
+    """3C Plus documents area code + number, digits only (+5511987654321 -> 11987654321)."""
+    digits = e164.lstrip("+")
+    return digits[2:] if digits.startswith("55") else digits
+
+
+def run_export(export_id: int, *, client_factory=None, progress=None) -> DialerExport:
+    """Send an export's pending items in batches; safe to run again after a crash (it resumes).
+
+    Two workers never send the same export at once: on PostgreSQL the run holds an advisory lock
+    (released by the database if the worker dies), and a second run simply returns.
+    """
+    export = DialerExport.objects.select_related("tenant").get(pk=export_id)
+    if export.is_finished:
+        return export
+    with export_lock(export.pk) as acquired:
+        if not acquired:
+            logger.info("Envio %s já está sendo processado por outro worker.", export.pk)
+            export.refresh_from_db()
+            return export
+        return _run(export, client_factory, progress)
+
+
+@contextmanager
+def export_lock(export_id: int):
+    if connection.vendor != "postgresql":
+        yield True  # SQLite runs one writer at a time anyway
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [EXPORT_LOCK_NAMESPACE, export_id])
+        acquired = cursor.fetchone()[0]
+    try:
+        yield acquired
+    finally:
+        if acquired:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [EXPORT_LOCK_NAMESPACE, export_id])
+
+
+def _run(export, client_factory, progress):
+    factory = client_factory or ThreeCPlusClient.for_tenant
+    DialerExport.objects.filter(pk=export.pk).update(
+        status=DialerExport.Status.RUNNING, started_at=export.started_at or timezone.now()
+    )
+    try:
+        with factory(export.tenant) as client:
+            if export.list_id is None:
+                created = client.create_list(export.campaign_id, export.list_name)
+                export.list_id = created["id"]
+                DialerExport.objects.filter(pk=export.pk).update(list_id=export.list_id)
+            _recover_unacknowledged(export, client)
+            _send_pending(export, client, progress)
+            if export.list_weight:
+                client.update_list_weight(export.campaign_id, export.list_id, export.list_weight)
+    except (AuthenticationError, NotConfiguredError, SecretError) as error:
+        return _finish(export, DialerExport.Status.FAILED, getattr(error, "message", str(error)))
+    except ThreeCPlusError as error:
+        # Transient failures outlived the retries: what was sent stays sent; running again resumes.
+        return _finish(export, DialerExport.Status.FAILED, f"{error.message} Execute de novo para continuar.")
+    failed = DialerExportItem.objects.filter(export=export, status=DialerExportItem.Status.FAILED).exists()
+    return _finish(export, DialerExport.Status.PARTIAL if failed else DialerExport.Status.DONE, None)
+
+
+def _recover_unacknowledged(export, client):
+    """Items posted by a worker that died before recording the answer: remove, then send again."""
+    stuck = list(
+        DialerExportItem.objects.filter(export=export, status=DialerExportItem.Status.SENDING).values_list(
+            "client_id", "phones"
+        )
+    )
+    if not stuck:
+        return
+    client.delete_mailing(
+        export.campaign_id,
+        [{"phone": phone, "identifier": str(client_id)} for client_id, phones in stuck for phone in phones],
+    )
+    DialerExportItem.objects.filter(export=export, status=DialerExportItem.Status.SENDING).update(
+        status=DialerExportItem.Status.PENDING, phones=[]
+    )
+
+
+def _send_pending(export, client, progress=None):
+    base_url = settings.PUBLIC_BASE_URL
+    items = DialerExportItem.objects.filter(export=export, status=DialerExportItem.Status.PENDING)
+    last_client_id = 0
+    batch: list[dict] = []
+    batch_phones: dict[int, list[str]] = {}
+    while True:
+        # Keyset pagination over the frozen items: bounded memory whatever the export's size.
+        client_ids = list(
+            items.filter(client_id__gt=last_client_id).order_by("client_id").values_list("client_id", flat=True)[:2000]
+        )
+        if not client_ids:
+            break
+        last_client_id = client_ids[-1]
+        rows = Client.objects.filter(pk__in=client_ids).values(
+            "pk", "name", "cpf", "open_balance", "external_id", "creditor__name"
+        )
+        phones: dict[int, list[str]] = {}
+        for client_id, number in (
+            ClientPhone.objects.filter(client_id__in=client_ids, active=True)
+            .order_by("client_id", "priority", "id")
+            .values_list("client_id", "number")
+        ):
+            phones.setdefault(client_id, []).append(dial_number(number))
+        for row in rows:
+            numbers = phones.get(row["pk"], [])
+            if not numbers:
+                continue  # lost its last phone since the selection: marked failed below
+            data = contact_data(row, base_url)
+            identifier = str(row["pk"])
+            batch.extend({"phone": number, "identifier": identifier, "data": data} for number in numbers)
+            batch_phones[row["pk"]] = numbers
+            if len(batch) >= export.batch_size:
+                _post_batch(export, client, batch, batch_phones)
+                batch, batch_phones = [], {}
+                if progress:
+                    progress(DialerExport.objects.values_list("sent_count", flat=True).get(pk=export.pk))
+        no_phone = set(client_ids) - set(phones)
+        if no_phone:
+            _mark(export, no_phone, DialerExportItem.Status.FAILED, error=str(_("Sem telefone ativo no envio.")))
+    if batch:
+        _post_batch(export, client, batch, batch_phones)
+
+
+def _post_batch(export, client, batch, batch_phones):
+    with transaction.atomic():
+        DialerExportItem.objects.filter(export=export, client_id__in=batch_phones).update(
+            status=DialerExportItem.Status.SENDING
+        )
+        _store_phones(export, batch_phones)
+    try:
+        client.add_mailing(export.campaign_id, export.list_id, batch)
+    except ThreeCPlusValidationError as error:
+        _mark(export, batch_phones, DialerExportItem.Status.FAILED, error=error.message)
+        return
+    except ThreeCPlusError:
+        DialerExportItem.objects.filter(export=export, client_id__in=batch_phones).update(
+            status=DialerExportItem.Status.PENDING
+        )
+        raise
+    _mark(export, batch_phones, DialerExportItem.Status.SENT, phones=sum(len(n) for n in batch_phones.values()))
+
+
+def _store_phones(export, batch_phones):
+    table = DialerExportItem._meta.db_table
+    ids = list(batch_phones)
+    values = [json.dumps(batch_phones[i]) for i in ids]
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f"UPDATE {table} AS item SET phones = data.phones::jsonb FROM unnest(%s::bigint[], %s::text[]) "
+                f"AS data(client_id, phones) WHERE item.export_id = %s AND item.client_id = data.client_id",
+                [ids, values, export.pk],
+            )
+        else:
+            cursor.executemany(
+                f"UPDATE {table} SET phones = %s WHERE export_id = %s AND client_id = %s",
+                [(v, export.pk, i) for i, v in zip(ids, values, strict=True)],
+            )
+
+
+def _mark(export, client_ids, status, *, error="", phones=0):
+    client_ids = list(client_ids)
+    fields = {"status": status, "error": error}
+    if status == DialerExportItem.Status.SENT:
+        fields["sent_at"] = timezone.now()
+    with transaction.atomic():
+        DialerExportItem.objects.filter(export=export, client_id__in=client_ids).update(**fields)
+        counter = "sent_count" if status == DialerExportItem.Status.SENT else "failed_count"
+        DialerExport.objects.filter(pk=export.pk).update(
+            **{counter: F(counter) + len(client_ids)}, sent_phones=F("sent_phones") + phones
+        )
+
+
+def _finish(export, status, error):
+    fields = {"status": status, "finished_at": timezone.now()}
+    if error:
+        fields["error_summary"] = error
+    elif status == DialerExport.Status.PARTIAL:
+        failures = (
+            DialerExportItem.objects.filter(export=export, status=DialerExportItem.Status.FAILED)
+            .values("error")
+            .annotate(n=Count("pk"))
+            .order_by("-n")[:5]
+        )
+        fields["error_summary"] = "\n".join(f"{f['n']}× {f['error']}" for f in failures)
+    DialerExport.objects.filter(pk=export.pk).update(**fields)
+    export.refresh_from_db()
+    return export
+
+
+def retry_failures(export) -> DialerExport:
+    """Put failed items back in the queue and run the export again."""
+    with transaction.atomic():
+        failed = DialerExportItem.objects.filter(export=export, status=DialerExportItem.Status.FAILED)
+        count = failed.update(status=DialerExportItem.Status.PENDING, error="")
+        DialerExport.objects.filter(pk=export.pk).update(
+            status=DialerExport.Status.QUEUED,
+            failed_count=F("failed_count") - count,
+            finished_at=None,
+            error_summary="",
+        )
+    transaction.on_commit(lambda: enqueue_export(export))
+    export.refresh_from_db()
+    return export

@@ -38,6 +38,7 @@ class Faults:
     fail_rate: float = 0.0  # random share of calls failing with fail_status
     timeout_rate: float = 0.0  # random share of calls hanging
     retry_after: int | None = None  # Retry-After sent with 429
+    reject_identifiers: frozenset = frozenset()  # a mailing.json batch with one of these gets a 422
 
 
 @dataclasses.dataclass
@@ -215,6 +216,8 @@ class Sandbox:
                 return _envelope(404, "Not Found", "campaign_not_found")
             if len(parts) == 2 and method == "GET":
                 return _data(campaign)
+            if parts[2:] == ["mailing", "delete"] and method == "DELETE":
+                return self._delete_mailing(account, campaign, data)
             if parts[2:] == ["lists"] and method == "GET":
                 return _paginated(
                     [lst for lst in account.lists.values() if lst["campaign_id"] == campaign["id"]],
@@ -287,6 +290,23 @@ class Sandbox:
             return 204, {}, b""
         return _envelope(404, "Not Found", "route_not_found")
 
+    def _delete_mailing(self, account, campaign, items):
+        if not isinstance(items, list) or not all(isinstance(i, dict) and i.get("phone") for i in items):
+            return _validation({"mailing": ["O corpo deve ser uma lista JSON de {phone, identifier}."]})
+        wanted = {(str(i.get("identifier") or ""), str(i["phone"])) for i in items}
+        for list_id, mailing_list in account.lists.items():
+            if mailing_list["campaign_id"] != campaign["id"]:
+                continue
+            before = account.seen[list_id]
+            removed = before & wanted
+            account.seen[list_id] = before - wanted
+            account.counts[list_id] -= len(removed)
+            account.contacts[list_id] = [
+                c for c in account.contacts[list_id] if (str(c.get("identifier") or ""), str(c["phone"])) not in wanted
+            ]
+            mailing_list["total"] = account.counts[list_id]
+        return 204, {}, b""
+
     def _mailing(self, account, mailing_list, items):
         if not isinstance(items, list):
             return _validation({"mailing": ["O corpo deve ser uma lista JSON de contatos."]})
@@ -296,6 +316,8 @@ class Sandbox:
                 errors[f"{index}.phone"] = ["O campo phone é obrigatório."]
             elif not str(item["phone"]).isdigit():
                 errors[f"{index}.phone"] = ["O campo phone deve conter apenas dígitos."]
+            elif str(item.get("identifier")) in self.faults.reject_identifiers:
+                errors[f"{index}.identifier"] = ["Contato bloqueado pela operadora."]
         if errors:
             return _validation(errors)
         list_id = mailing_list["id"]

@@ -1,5 +1,9 @@
+import os
 import random
+import subprocess
+import sys
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
@@ -27,6 +31,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         call_command("migrate", interactive=False, verbosity=0)
+        if options["port"] != 8000 and "PUBLIC_BASE_URL" not in os.environ:
+            settings.PUBLIC_BASE_URL = f"http://127.0.0.1:{options['port']}"
         tenant = self.seed()
         self.stdout.write(self.style.SUCCESS(f"Empresa de demonstração: {tenant.name} ({tenant.slug})"))
         self.stdout.write("Usuários (usuário / senha):")
@@ -35,7 +41,21 @@ class Command(BaseCommand):
         if options["seed_only"]:
             return
         self.stdout.write(f"Acesse http://127.0.0.1:{options['port']}/  (Ctrl+C para parar)")
-        call_command("runserver", f"127.0.0.1:{options['port']}", use_reloader=False)
+        self.stdout.write(f"Sandbox do 3C Plus: http://127.0.0.1:{options['port']}/sandbox/3cplus/")
+        # The worker sends exports to the dialer in the background, as in production.
+        worker = subprocess.Popen(
+            [sys.executable, "manage.py", "db_worker"],
+            cwd=settings.BASE_DIR,
+            env={**os.environ, "PUBLIC_BASE_URL": settings.PUBLIC_BASE_URL},
+        )
+        try:
+            call_command("runserver", f"127.0.0.1:{options['port']}", use_reloader=False)
+        finally:
+            worker.terminate()
+            try:
+                worker.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                worker.kill()
 
     @transaction.atomic
     def seed(self) -> Tenant:
@@ -73,8 +93,6 @@ class Command(BaseCommand):
 
     def point_at_sandbox(self, tenant):
         """The demo dials the built-in sandbox 3C Plus unless someone configured a real one."""
-        from django.conf import settings
-
         from dialer.sandbox.views import SANDBOX
         from tenants.settings_schema import API_KEY, clean_settings
 

@@ -1,0 +1,302 @@
+import csv
+from datetime import timedelta
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import Exists, OuterRef
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+from unfold.contrib.filters.admin import ChoicesDropdownFilter, DropdownFilter
+from unfold.decorators import action, display
+
+from core.admin import extend_wallet_admin
+from core.parsing import format_brl
+from dialer import services
+from dialer.client import ThreeCPlusClient, ThreeCPlusError
+from dialer.forms import SendToDialerForm
+from dialer.models import DialerExport, DialerExportItem
+from tenants.admin_base import TenantScopedAdmin
+from tenants.roles import is_back_office, user_tenant
+from tenants.secrets import SecretError
+
+
+class SentToDialerFilter(DropdownFilter):
+    title = _("enviado ao discador")
+    parameter_name = "discador"
+
+    def lookups(self, request, model_admin):
+        return [("nunca", _("Nunca")), ("24h", _("Últimas 24 h")), ("7d", _("Últimos 7 dias"))]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if not value:
+            return queryset
+        sent = DialerExportItem.objects.filter(client=OuterRef("pk"), status=DialerExportItem.Status.SENT)
+        if value == "nunca":
+            return queryset.filter(~Exists(sent))
+        hours = 24 if value == "24h" else 24 * 7
+        return queryset.filter(Exists(sent.filter(sent_at__gte=timezone.now() - timedelta(hours=hours))))
+
+
+@action(description=_("Enviar para discador"))
+def send_to_dialer(modeladmin, request, queryset):
+    """Confirmation page with the preview; confirming freezes the selection and queues the task."""
+    if not is_back_office(request.user):
+        raise PermissionDenied
+    tenant = user_tenant(request.user)
+    if tenant is None:
+        messages.error(request, _("Envie ao discador como usuário de uma empresa."))
+        return None
+    settings_url = reverse("admin:tenants_tenant_change", args=[tenant.pk])
+    try:
+        with ThreeCPlusClient.for_tenant(tenant) as client:
+            campaigns = client.list_campaigns()
+    except (ThreeCPlusError, SecretError) as error:
+        message = getattr(error, "message", None) or _("O token salvo não pôde ser lido.")
+        link = format_html('<a class="underline" href="{}">{}</a>', settings_url, _("configurações do 3C Plus"))
+        messages.error(request, format_html("{} {} {}", message, _("Confira as"), link))
+        return None
+    if not campaigns:
+        messages.error(request, _("Nenhuma campanha encontrada no 3C Plus."))
+        return None
+    default = (tenant.settings or {}).get("threecplus_campaign_id")
+    default = default if default in {c["id"] for c in campaigns} else campaigns[0]["id"]
+    confirming = request.POST.get("confirm") == "1"
+    bound = "campaign" in request.POST
+    form = SendToDialerForm(
+        request.POST if bound else None,
+        campaigns=campaigns,
+        initial={"campaign": default, "list_name": services.default_list_name()},
+    )
+    campaign_id = default
+    if bound and form.is_valid():
+        campaign_id = form.cleaned_data["campaign"]
+    if confirming and form.is_valid():
+        campaign = form.campaigns[campaign_id]
+        select_across = request.POST.get("select_across") == "1"
+        export = services.create_export(
+            tenant,
+            request.user,
+            queryset,
+            campaign_id=campaign_id,
+            campaign_name=campaign["name"],
+            list_name=form.cleaned_data["list_name"],
+            selection={"filtros": request.GET.urlencode()}
+            if select_across
+            else {"ids": [int(i) for i in request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME)]},
+        )
+        messages.success(request, _("Envio #%(id)s na fila.") % {"id": export.pk})
+        return redirect(reverse("admin:dialer_dialerexport_change", args=[export.pk]))
+    context = {
+        **modeladmin.admin_site.each_context(request),
+        "title": _("Enviar para discador"),
+        "opts": modeladmin.model._meta,
+        "form": form,
+        "preview": services.preview(queryset, campaign_id),
+        "selected_ids": request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME),
+        "select_across": request.POST.get("select_across", "0"),
+        "action_url": request.get_full_path(),
+    }
+    return TemplateResponse(request, "admin/dialer/send_to_dialer.html", context)
+
+
+extend_wallet_admin(actions=[send_to_dialer], list_filters=[SentToDialerFilter])
+
+
+@admin.register(DialerExport)
+class DialerExportAdmin(TenantScopedAdmin):
+    list_display = (
+        "id",
+        "created_at",
+        "list_name",
+        "campaign_name",
+        "display_status",
+        "display_progress",
+        "requested_by",
+    )
+    list_filter = (("status", ChoicesDropdownFilter),)
+    list_filter_submit = True
+    list_select_related = ("requested_by",)
+    search_fields = ("list_name", "campaign_name")
+    actions = ["retry_failures"]
+    readonly_fields = (
+        "progress_bar",
+        "status",
+        "campaign_name",
+        "campaign_id",
+        "list_name",
+        "list_id",
+        "requested_by",
+        "created_at",
+        "started_at",
+        "finished_at",
+        "selected_count",
+        "to_send_count",
+        "display_skipped",
+        "phones_count",
+        "display_balance",
+        "sent_count",
+        "failed_count",
+        "sent_phones",
+        "error_summary",
+        "links",
+    )
+    fieldsets = (
+        (None, {"fields": ("progress_bar", "links")}),
+        (
+            _("Envio"),
+            {
+                "fields": (
+                    ("campaign_name", "campaign_id"),
+                    ("list_name", "list_id"),
+                    "requested_by",
+                    ("created_at", "started_at", "finished_at"),
+                )
+            },
+        ),
+        (
+            _("Números"),
+            {
+                "fields": (
+                    ("selected_count", "to_send_count"),
+                    "display_skipped",
+                    ("phones_count", "display_balance"),
+                    ("sent_count", "failed_count", "sent_phones"),
+                    "error_summary",
+                )
+            },
+        ),
+    )
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @display(
+        description=_("situação"),
+        label={
+            "na_fila": "info",
+            "enviando": "info",
+            "concluido": "success",
+            "parcial": "warning",
+            "falhou": "danger",
+        },
+    )
+    def display_status(self, obj):
+        return obj.status, obj.get_status_display()
+
+    @display(description=_("progresso"))
+    def display_progress(self, obj):
+        return f"{obj.processed}/{obj.to_send_count} ({obj.progress_percent}%)"
+
+    @display(description=_("ignorados"))
+    def display_skipped(self, obj):
+        return "; ".join(f"{services.SKIP_REASONS.get(k, k)}: {v}" for k, v in obj.skipped.items()) or "—"
+
+    @display(description=_("saldo em aberto"))
+    def display_balance(self, obj):
+        return format_brl(obj.open_balance)
+
+    @display(description=_("progresso"))
+    def progress_bar(self, obj):
+        from django.template.loader import render_to_string
+
+        return render_to_string("admin/dialer/_export_progress.html", {"export": obj})
+
+    @display(description=_("detalhes"))
+    def links(self, obj):
+        items = reverse("admin:dialer_dialerexportitem_changelist") + f"?export__id__exact={obj.pk}"
+        failures = reverse("admin:dialer_dialerexport_failures", args=[obj.pk])
+        return format_html(
+            '<a class="text-primary-600 underline" href="{}">{}</a> · <a class="text-primary-600 underline" '
+            'href="{}">{}</a>',
+            items,
+            _("ver clientes do envio"),
+            failures,
+            _("baixar falhas (CSV)"),
+        )
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:pk>/progresso/",
+                self.admin_site.admin_view(self.progress_view),
+                name="dialer_dialerexport_progress",
+            ),
+            path(
+                "<int:pk>/falhas.csv",
+                self.admin_site.admin_view(self.failures_view),
+                name="dialer_dialerexport_failures",
+            ),
+            *super().get_urls(),
+        ]
+
+    def _export_or_404(self, request, pk):
+        export = self.get_queryset(request).filter(pk=pk).first()
+        if export is None or not self.has_view_permission(request, export):
+            raise Http404
+        return export
+
+    def progress_view(self, request, pk):
+        export = self._export_or_404(request, pk)
+        return TemplateResponse(request, "admin/dialer/_export_progress.html", {"export": export})
+
+    def failures_view(self, request, pk):
+        export = self._export_or_404(request, pk)
+        response = HttpResponse(content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="envio-{export.pk}-falhas.csv"'
+        writer = csv.writer(response, delimiter=";")
+        writer.writerow(["cliente_id", "external_id", "nome", "erro"])
+        failed = (
+            DialerExportItem.objects.filter(export=export, status=DialerExportItem.Status.FAILED)
+            .select_related("client")
+            .order_by("client_id")
+        )
+        for item in failed.iterator(chunk_size=2000):
+            writer.writerow([item.client_id, item.client.external_id, item.client.name, item.error])
+        return response
+
+    @action(description=_("Reenviar falhas"))
+    def retry_failures(self, request, queryset):
+        for export in queryset:
+            if not export.is_finished or not export.failed_count:
+                messages.warning(request, _("Envio #%(id)s não tem falhas a reenviar.") % {"id": export.pk})
+                continue
+            services.retry_failures(export)
+            messages.success(request, _("Falhas do envio #%(id)s de volta na fila.") % {"id": export.pk})
+
+
+@admin.register(DialerExportItem)
+class DialerExportItemAdmin(TenantScopedAdmin):
+    list_display = ("export", "client", "status", "display_phones", "error", "sent_at")
+    list_filter = (("status", ChoicesDropdownFilter), "export")
+    list_filter_submit = True
+    list_select_related = ("client", "export")
+    search_fields = ("client__name", "client__external_id")
+    show_full_result_count = False
+
+    def has_module_permission(self, request):
+        return False  # reached from an export's page
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @display(description=_("telefones"))
+    def display_phones(self, obj):
+        return ", ".join(obj.phones)

@@ -1,0 +1,15 @@
+from django import forms
+from django.utils.translation import gettext_lazy as _
+from unfold.widgets import UnfoldAdminSelectWidget, UnfoldAdminTextInputWidget
+
+
+class SendToDialerForm(forms.Form):
+    campaign = forms.TypedChoiceField(label=_("Campanha"), coerce=int, widget=UnfoldAdminSelectWidget)
+    list_name = forms.CharField(label=_("Nome da lista"), max_length=200, widget=UnfoldAdminTextInputWidget)
+
+    def __init__(self, *args, campaigns=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.campaigns = {c["id"]: c for c in campaigns}
+        self.fields["campaign"].choices = [
+            (c["id"], f"{c['name']} (ID {c['id']})" + (_(" — pausada") if c.get("paused") else "")) for c in campaigns
+        ]

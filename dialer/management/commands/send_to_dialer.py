@@ -1,0 +1,98 @@
+import time
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db.models import Q
+from tqdm import tqdm
+
+from core.models import AGING_BUCKETS, Client, ClientStatus, aging_filter
+from dialer import services
+from dialer.client import ThreeCPlusClient, ThreeCPlusError
+from dialer.models import DialerExport
+from tenants.models import Tenant
+
+
+class Command(BaseCommand):
+    help = "Envia clientes da carteira ao 3C Plus (o mesmo serviço do botão 'Enviar para discador')."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--tenant", required=True, help="identificador (slug) da empresa")
+        parser.add_argument("--campaign", type=int, help="ID da campanha (padrão: a campanha padrão da empresa)")
+        parser.add_argument("--creditor", action="append", default=[], help="nome ou ID do credor (repetível)")
+        parser.add_argument("--status", action="append", default=[], choices=[s.value for s in ClientStatus])
+        parser.add_argument("--aging", action="append", default=[], choices=[b[0] for b in AGING_BUCKETS])
+        parser.add_argument("--limit", type=int, help="no máximo N clientes (os de maior saldo primeiro)")
+        parser.add_argument("--list-name", default="")
+        parser.add_argument("--batch-size", type=int)
+        parser.add_argument("--wait", action="store_true", help="envia agora, neste processo, com barra de progresso")
+
+    def handle(self, *args, **options):
+        try:
+            tenant = Tenant.objects.get(slug=options["tenant"])
+        except Tenant.DoesNotExist:
+            raise CommandError(f"Empresa não encontrada: {options['tenant']}") from None
+        campaign_id = options["campaign"] or (tenant.settings or {}).get("threecplus_campaign_id")
+        if not campaign_id:
+            raise CommandError("Informe --campaign: a empresa não tem campanha padrão.")
+        try:
+            with ThreeCPlusClient.for_tenant(tenant) as client:
+                campaign = client.get_campaign(campaign_id)
+        except ThreeCPlusError as error:
+            raise CommandError(error.message) from None
+
+        queryset = Client.objects.for_tenant(tenant)
+        if options["creditor"]:
+            q = Q()
+            for creditor in options["creditor"]:
+                q |= Q(creditor_id=int(creditor)) if creditor.isdigit() else Q(creditor__name__iexact=creditor)
+            queryset = queryset.filter(q)
+        if options["status"]:
+            queryset = queryset.filter(status__in=options["status"])
+        if options["aging"]:
+            q = Q()
+            for bucket in options["aging"]:
+                q |= aging_filter(bucket)
+            queryset = queryset.filter(q)
+        if options["limit"]:
+            ids = list(
+                services.eligible(queryset, campaign_id)
+                .order_by("-open_balance")
+                .values_list("pk", flat=True)[: options["limit"]]
+            )
+            queryset = Client.objects.filter(pk__in=ids)
+
+        selection = {k: options[k] for k in ("creditor", "status", "aging", "limit") if options[k]}
+        export = services.create_export(
+            tenant,
+            None,
+            queryset,
+            campaign_id=campaign_id,
+            campaign_name=campaign.get("name", ""),
+            list_name=options["list_name"],
+            selection=selection,
+            batch_size=options["batch_size"],
+        )
+        self.stdout.write(
+            f"Envio #{export.pk}: {export.to_send_count} clientes ({export.phones_count} telefones) para "
+            f"'{export.campaign_name}'; {export.selected_count - export.to_send_count} ignorados."
+        )
+        if not options["wait"]:
+            self.stdout.write("Na fila: o worker (manage.py db_worker) fará o envio.")
+            return
+        started = time.perf_counter()
+        with tqdm(total=export.to_send_count, unit=" clientes") as bar:
+
+            def progress(processed):
+                bar.n = processed
+                bar.refresh()
+
+            result = services.run_export(export.pk, progress=progress)
+            progress(result.processed)
+        elapsed = time.perf_counter() - started
+        self.stdout.write(
+            f"{result.get_status_display()}: {result.sent_count} enviados, {result.failed_count} com falha "
+            f"em {elapsed:.1f}s."
+        )
+        if result.error_summary:
+            self.stdout.write(self.style.WARNING(result.error_summary))
+        if result.status == DialerExport.Status.FAILED:
+            raise CommandError("O envio falhou.")

@@ -1,0 +1,103 @@
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from core.models import MONEY, Client
+from tenants.models import TenantOwned
+
+
+class DialerExport(TenantOwned):
+    """One "Enviar para discador": a frozen selection of clients sent to a 3C Plus list by a task."""
+
+    class Status(models.TextChoices):
+        QUEUED = "na_fila", _("Na fila")
+        RUNNING = "enviando", _("Enviando")
+        DONE = "concluido", _("Concluído")
+        PARTIAL = "parcial", _("Concluído com falhas")
+        FAILED = "falhou", _("Falhou")
+
+    FINISHED = (Status.DONE, Status.PARTIAL, Status.FAILED)
+
+    campaign_id = models.PositiveBigIntegerField(_("campanha (ID)"))
+    campaign_name = models.CharField(_("campanha"), max_length=200, blank=True)
+    list_name = models.CharField(_("nome da lista"), max_length=200)
+    list_id = models.PositiveBigIntegerField(_("lista (ID)"), null=True, blank=True)
+    list_weight = models.PositiveSmallIntegerField(_("peso da lista"), null=True, blank=True)
+    batch_size = models.PositiveIntegerField(_("contatos por lote"), default=500)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("solicitado por"),
+    )
+    selection = models.JSONField(_("seleção"), default=dict, blank=True, help_text=_("Filtros ou IDs escolhidos."))
+    status = models.CharField(_("situação"), max_length=20, choices=Status.choices, default=Status.QUEUED)
+    selected_count = models.PositiveIntegerField(_("clientes selecionados"), default=0)
+    to_send_count = models.PositiveIntegerField(_("clientes a enviar"), default=0)
+    skipped = models.JSONField(_("ignorados por motivo"), default=dict, blank=True)
+    phones_count = models.PositiveIntegerField(_("telefones a enviar"), default=0)
+    open_balance = models.DecimalField(_("saldo em aberto"), **MONEY, default=0)
+    sent_count = models.PositiveIntegerField(_("clientes enviados"), default=0)
+    failed_count = models.PositiveIntegerField(_("clientes com falha"), default=0)
+    sent_phones = models.PositiveIntegerField(_("telefones enviados"), default=0)
+    error_summary = models.TextField(_("erros"), blank=True)
+    created_at = models.DateTimeField(_("criado em"), auto_now_add=True)
+    started_at = models.DateTimeField(_("início"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("fim"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("envio ao discador")
+        verbose_name_plural = _("envios ao discador")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["tenant", "-created_at"], name="export_tenant_created")]
+
+    def __str__(self):
+        return _("Envio #%(id)s — %(list)s") % {"id": self.pk, "list": self.list_name}
+
+    @property
+    def processed(self) -> int:
+        return self.sent_count + self.failed_count
+
+    @property
+    def progress_percent(self) -> int:
+        if not self.to_send_count:
+            return 100 if self.status in self.FINISHED else 0
+        return min(100, round(100 * self.processed / self.to_send_count))
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.FINISHED
+
+
+class DialerExportItem(TenantOwned):
+    """One client of an export: the phones sent and how it went."""
+
+    class Status(models.TextChoices):
+        PENDING = "pendente", _("Pendente")
+        SENDING = "enviando", _("Enviando")  # posted, not yet acknowledged: checked again on resume
+        SENT = "enviado", _("Enviado")
+        FAILED = "falhou", _("Falhou")
+
+    export = models.ForeignKey(DialerExport, on_delete=models.CASCADE, related_name="items", verbose_name=_("envio"))
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="dialer_items", verbose_name=_("cliente"))
+    campaign_id = models.PositiveBigIntegerField(_("campanha (ID)"))
+    status = models.CharField(_("situação"), max_length=10, choices=Status.choices, default=Status.PENDING)
+    phones = models.JSONField(_("telefones enviados"), default=list, blank=True)
+    error = models.TextField(_("erro"), blank=True)
+    sent_at = models.DateTimeField(_("enviado em"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("cliente do envio")
+        verbose_name_plural = _("clientes do envio")
+        ordering = ["client_id"]
+        constraints = [models.UniqueConstraint(fields=["export", "client"], name="export_item_unique_client")]
+        indexes = [
+            models.Index(fields=["export", "status", "client"], name="export_item_walk"),
+            # "already sent to this campaign in the last 24 hours"
+            models.Index(fields=["client", "campaign_id", "sent_at"], name="export_item_recent"),
+        ]
+
+    def __str__(self):
+        return f"{self.export_id}/{self.client_id}"

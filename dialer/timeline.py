@@ -1,0 +1,29 @@
+"""The dialer's entries on the client's timeline (registered from DialerConfig.ready)."""
+
+from django.utils.translation import gettext as _
+
+from attendance.timeline import Entry
+from dialer.models import DialerExportItem
+
+
+def exports(client, before, limit):
+    items = DialerExportItem.objects.filter(client=client, sent_at__isnull=False).select_related(
+        "export", "export__requested_by"
+    )
+    if before is not None:
+        items = items.filter(sent_at__lt=before)
+    entries = []
+    for item in items.order_by("-sent_at", "-id")[:limit]:
+        user = item.export.requested_by
+        entries.append(
+            Entry(
+                item.sent_at,
+                "discador",
+                "call_made",
+                _("Enviado ao discador — %(list)s") % {"list": item.export.list_name},
+                _("Campanha %(c)s · %(n)s telefone(s)")
+                % {"c": item.export.campaign_name or item.campaign_id, "n": len(item.phones)},
+                (user.get_full_name() or user.username) if user else "",
+            )
+        )
+    return entries

@@ -1,0 +1,33 @@
+import pytest
+from playwright.sync_api import expect
+
+from dialer.models import DialerExport
+from tenants.settings_schema import clean_settings
+from tests.browser.conftest import login
+from tests.dialer.conftest import TOKEN
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_send_the_filtered_wallet_to_the_dialer(
+    page, live_server, tenant_admin, tenant, make_client, sandbox_server, settings, screenshot
+):
+    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
+    tenant.settings = clean_settings({"threecplus_base_url": sandbox_server.url, "threecplus_api_key": TOKEN})
+    tenant.save()
+    for n in range(60):  # more than one page of the Carteira
+        make_client(name=f"Cliente {n:02d}")
+    login(page, live_server, tenant_admin, next_url="/admin/core/client/")
+    expect(page.locator("#result_list")).to_be_visible()
+    page.locator("#action-toggle").check()
+    page.get_by_text("Selecionar todos", exact=False).first.click()
+    page.locator("select[name=action]").first.select_option("send_to_dialer")
+    page.locator("button[name=index]").first.click()
+    expect(page.locator("#preview-to-send")).to_have_text("60")
+    screenshot(page, "enviar-para-discador-confirmacao")
+    page.get_by_test_id("confirm-send").click()
+    expect(page.locator("#export-progress")).to_have_attribute("data-status", "concluido")
+    expect(page.locator("#export-progress")).to_contain_text("60 / 60")
+    screenshot(page, "enviar-para-discador-progresso")
+    export = DialerExport.objects.get()
+    assert len(sandbox_server.sandbox.account("alfa").contacts[export.list_id]) == 60

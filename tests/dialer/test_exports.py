@@ -1,0 +1,216 @@
+"""Enviar para discador against the sandbox 3C Plus over real HTTP."""
+
+import threading
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+
+from core.models import Client
+from dialer import services
+from dialer.models import DialerExport, DialerExportItem
+from dialer.sandbox import Sandbox
+from dialer.sandbox.server import SandboxServer
+from tenants.settings_schema import clean_settings
+from tests.dialer.conftest import TOKEN
+
+
+@pytest.fixture
+def dialer_tenant(tenant, sandbox_server, settings):
+    settings.PUBLIC_BASE_URL = "https://cobranca.exemplo.com.br"
+    tenant.settings = clean_settings({"threecplus_base_url": sandbox_server.url, "threecplus_api_key": TOKEN})
+    tenant.save()
+    return tenant
+
+
+@pytest.fixture
+def campaign_id(dialer_tenant, sandbox):
+    return next(c["id"] for c in sandbox.account("alfa").campaigns.values() if not c["paused"])
+
+
+def export_and_run(tenant, queryset, campaign_id, **kwargs):
+    export = services.create_export(tenant, None, queryset, campaign_id=campaign_id, enqueue=False, **kwargs)
+    return services.run_export(export.pk)
+
+
+def received(sandbox, export):
+    return sandbox.account("alfa").contacts[export.list_id]
+
+
+def test_payload_shape_and_several_phones(dialer_tenant, campaign_id, make_client, sandbox):
+    client = make_client(
+        name="Ana Souza", phones=("+5511987654321", "+551133334444"), debts=((Decimal("1234.56"), 40),)
+    )
+    export = export_and_run(dialer_tenant, Client.objects.all(), campaign_id)
+    assert export.status == DialerExport.Status.DONE
+    items = received(sandbox, export)
+    assert [i["phone"] for i in items] == ["11987654321", "1133334444"]
+    assert {i["identifier"] for i in items} == {str(client.pk)}
+    assert items[0]["data"] == {
+        "nome": "Ana Souza",
+        "cpf": client.cpf,
+        "valor_em_aberto": "1234.56",
+        "credor": "Banco Horizonte",
+        "external_id": client.external_id,
+        "url_atendimento": f"https://cobranca.exemplo.com.br/atendimento/{client.pk}/",
+    }
+    item = DialerExportItem.objects.get(export=export)
+    assert item.status == "enviado" and item.phones == ["11987654321", "1133334444"]
+    assert (export.sent_count, export.sent_phones, export.phones_count) == (1, 2, 2)
+
+
+def test_batching(dialer_tenant, campaign_id, make_client, sandbox):
+    for _ in range(7):
+        make_client(phones=("+5511987654321",))
+    export = export_and_run(dialer_tenant, Client.objects.all(), campaign_id, batch_size=3)
+    posts = [r for r in sandbox.requests if r["path"].endswith("mailing.json")]
+    assert [len(r["body"]) for r in posts] == [3, 3, 1]
+    assert export.sent_count == 7
+
+
+def test_skip_rules_and_preview(dialer_tenant, campaign_id, make_client, sandbox):
+    make_client(name="Sem telefone", phones=())
+    make_client(name="Quitado", status=Client.Status.PAID)
+    make_client(name="Em acordo", status=Client.Status.AGREEMENT)
+    make_client(name="Ok 1")
+    ok2 = make_client(name="Ok 2")
+    counts = services.preview(Client.objects.all(), campaign_id)
+    assert counts["selected"] == 5 and counts["to_send"] == 2 and counts["phones"] == 2
+    assert counts["skipped"] == {"sem_telefone": 1, "quitado": 1, "em_acordo": 1}
+    export_and_run(dialer_tenant, Client.objects.filter(pk=ok2.pk), campaign_id)
+    # Sent to this campaign less than 24 h ago: skipped; another campaign: not.
+    again = services.preview(Client.objects.all(), campaign_id)
+    assert again["to_send"] == 1 and again["skipped"]["enviado_recentemente"] == 1
+    other_campaign = [c["id"] for c in sandbox.account("alfa").campaigns.values()][1]
+    assert services.preview(Client.objects.all(), other_campaign)["to_send"] == 2
+
+
+def test_a_422_fails_only_that_batch(dialer_tenant, campaign_id, make_client, sandbox):
+    clients = [make_client() for _ in range(6)]
+    sandbox.set_faults(reject_identifiers=frozenset({str(clients[1].pk)}))
+    export = export_and_run(dialer_tenant, Client.objects.all(), campaign_id, batch_size=2)
+    assert export.status == DialerExport.Status.PARTIAL
+    assert (export.sent_count, export.failed_count) == (4, 2)
+    failed = DialerExportItem.objects.filter(export=export, status="falhou")
+    assert {i.client_id for i in failed} == {clients[0].pk, clients[1].pk}
+    assert "Contato bloqueado" in failed.first().error and "Contato bloqueado" in export.error_summary
+    # Reenviar falhas, once the dialer accepts them.
+    sandbox.set_faults(reject_identifiers=frozenset())
+    services.retry_failures(export)
+    export = services.run_export(export.pk)
+    assert export.status == DialerExport.Status.DONE and export.sent_count == 6 and export.failed_count == 0
+    assert len(received(sandbox, export)) == 6
+
+
+def test_authentication_failure_stops_the_export(dialer_tenant, campaign_id, make_client):
+    make_client()
+    export = services.create_export(dialer_tenant, None, Client.objects.all(), campaign_id=campaign_id, enqueue=False)
+    dialer_tenant.settings = clean_settings(
+        {**dialer_tenant.settings, "threecplus_api_key": "revogado-99999"}, stored=dialer_tenant.settings
+    )
+    dialer_tenant.save()
+    export = services.run_export(export.pk)
+    assert export.status == DialerExport.Status.FAILED
+    assert "Token do 3C Plus inválido" in export.error_summary
+
+
+def test_transient_faults_every_contact_arrives_exactly_once(dialer_tenant, campaign_id, make_client, sandbox):
+    from core.seeding import seed_wallet
+
+    seed_wallet(dialer_tenant, 300, seed=5)
+    sandbox.set_faults(fail_rate=0.1, timeout_rate=0.03, timeout_seconds=0.6)
+    export = services.create_export(
+        dialer_tenant, None, Client.objects.all(), campaign_id=campaign_id, enqueue=False, batch_size=40
+    )
+
+    def fast_client(tenant):
+        from dialer.client import RetryPolicy, ThreeCPlusClient
+
+        return ThreeCPlusClient.for_tenant(
+            tenant, timeout=0.3, retry=RetryPolicy(attempts=8, base_delay=0.01, max_delay=0.02)
+        )
+
+    export = services.run_export(export.pk, client_factory=fast_client)
+    assert export.status == DialerExport.Status.DONE, export.error_summary
+    items = received(sandbox, export)
+    keys = [(i["identifier"], i["phone"]) for i in items]
+    assert len(keys) == len(set(keys)) == export.phones_count
+    assert sandbox.account("alfa").duplicates[export.list_id] == 0
+    assert sandbox.calls > len([r for r in sandbox.requests if r["path"].endswith("mailing.json")]) / 2
+
+
+def test_killed_worker_resumes_without_duplicates(dialer_tenant, campaign_id, make_client, sandbox):
+    for _ in range(10):
+        make_client(phones=("+5511987654321", "+5511933334444"))
+    export = services.create_export(
+        dialer_tenant, None, Client.objects.all(), campaign_id=campaign_id, enqueue=False, batch_size=4
+    )
+
+    class Killed(BaseException):
+        pass
+
+    def dying_client(tenant):
+        from dialer.client import ThreeCPlusClient
+
+        client = ThreeCPlusClient.for_tenant(tenant)
+        original = client.add_mailing
+        calls = {"n": 0}
+
+        def add_mailing(*args):
+            calls["n"] += 1
+            original(*args)  # the dialer got the batch…
+            if calls["n"] == 3:
+                raise Killed  # …and the worker died before recording it
+
+        client.add_mailing = add_mailing
+        return client
+
+    with pytest.raises(Killed):
+        services.run_export(export.pk, client_factory=dying_client)
+    assert DialerExportItem.objects.filter(export=export, status="enviando").count() == 2
+    export = services.run_export(export.pk)  # the task runs again
+    assert export.status == DialerExport.Status.DONE and export.sent_count == 10
+    keys = [(i["identifier"], i["phone"]) for i in received(sandbox, export)]
+    assert len(keys) == len(set(keys)) == 20
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_exports_of_one_tenant_at_the_same_time(settings):
+    if connection.vendor != "postgresql":
+        pytest.skip("concurrent writers need PostgreSQL (SQLite has a single writer)")
+    from core.seeding import seed_wallet
+    from tenants.models import Tenant
+
+    server = SandboxServer(Sandbox()).start()
+    try:
+        tenant = Tenant.objects.create(name="Concorrente", slug="concorrente")
+        tenant.settings = clean_settings({"threecplus_base_url": server.url, "threecplus_api_key": "sandbox-conc"})
+        tenant.save()
+        seed_wallet(tenant, 200, seed=9)
+        campaigns = [c["id"] for c in server.sandbox.account("conc").campaigns.values()][:2]
+        exports = [
+            services.create_export(
+                tenant, None, Client.objects.filter(tenant=tenant), campaign_id=c, enqueue=False, batch_size=25
+            )
+            for c in campaigns
+        ]
+        results = {}
+
+        def run(export_id):
+            results[export_id] = services.run_export(export_id).status
+            connection.close()
+
+        threads = [threading.Thread(target=run, args=(e.pk,)) for e in exports]
+        threads += [threading.Thread(target=run, args=(exports[0].pk,))]  # the same export twice: one runs
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        for export in exports:
+            export.refresh_from_db()
+            assert export.status == DialerExport.Status.DONE
+            items = server.sandbox.account("conc").contacts[export.list_id]
+            keys = [(i["identifier"], i["phone"]) for i in items]
+            assert len(keys) == len(set(keys)) == export.phones_count
+    finally:
+        server.stop()
