@@ -123,6 +123,7 @@ class WalletFaker:
             "open_balance": Decimal(balance_cents).scaleb(-2),
             "oldest_due_date": debts[0][3],
             "main_phone": phones[0] if phones else "",
+            "active_phones": len(phones),
         }
         return fields, phones, debts
 
@@ -147,6 +148,7 @@ CLIENT_COPY_COLUMNS = [
     "open_balance",
     "oldest_due_date",
     "main_phone",
+    "active_phones",
     "created_at",
     "updated_at",
 ]
@@ -244,7 +246,7 @@ def _copy_batch(tenant_id: int, creditor_ids: list[int], seed, size: int) -> int
                 f"{client_id}\t{tenant_id}\t{f['creditor_id']}\t{f['name']}\t{f['cpf']}\t{f['email']}\t"
                 f"{f['external_id']}\t{f['street']}\t{f['number']}\t\t{f['district']}\t{f['city']}\t{f['state']}\t"
                 f"{f['postal_code']}\t\t{Client.Status.OPEN.value}\t{f['open_balance']}\t{f['oldest_due_date']}\t"
-                f"{f['main_phone']}\t{now}\t{now}\n"
+                f"{f['main_phone']}\t{f['active_phones']}\t{now}\t{now}\n"
             )
             for priority, number in enumerate(phones, 1):
                 mobile = number[5] == "9"

@@ -90,15 +90,14 @@ def preview(queryset, campaign_id) -> dict:
         taken |= condition
     aggregates["to_send"] = Count("pk", filter=~taken)
     aggregates["balance"] = Sum("open_balance", filter=~taken)
+    aggregates["phones"] = Sum("active_phones", filter=~taken)
     counts = queryset.aggregate(**aggregates)
-    to_send_ids = eligible(queryset.model.objects.filter(pk__in=queryset.values("pk")), campaign_id).values("pk")
-    phones = ClientPhone.objects.filter(client_id__in=to_send_ids, active=True).count()
     return {
         "selected": counts["selected"],
         "to_send": counts["to_send"],
         "skipped": {reason: counts[reason] for reason in SKIP_REASONS if counts[reason]},
         "skipped_labels": [(SKIP_REASONS[r], counts[r]) for r in SKIP_REASONS if counts[r]],
-        "phones": phones,
+        "phones": counts["phones"] or 0,
         "balance": counts["balance"] or Decimal("0"),
     }
 

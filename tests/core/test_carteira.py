@@ -205,9 +205,15 @@ def test_client_form_refuses_an_invalid_cpf(client, tenant_admin, make_client):
 
 def test_seeded_wallet_summaries_match_a_recomputation(tenant):
     seed_wallet(tenant, 200, seed=3)
-    before = {c.pk: (c.open_balance, c.oldest_due_date, c.main_phone) for c in Client.objects.filter(tenant=tenant)}
+    before = {
+        c.pk: (c.open_balance, c.oldest_due_date, c.main_phone, c.active_phones)
+        for c in Client.objects.filter(tenant=tenant)
+    }
     Client.objects.filter(tenant=tenant).refresh_summaries()
-    after = {c.pk: (c.open_balance, c.oldest_due_date, c.main_phone) for c in Client.objects.filter(tenant=tenant)}
+    after = {
+        c.pk: (c.open_balance, c.oldest_due_date, c.main_phone, c.active_phones)
+        for c in Client.objects.filter(tenant=tenant)
+    }
     assert before == after
     assert ClientPhone.objects.filter(tenant=tenant).count() > 200
 
