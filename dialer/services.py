@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, Exists, F, OuterRef, Q, Sum
+from django.db.models import Case, CharField, Count, Exists, F, OuterRef, Q, Sum, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -39,6 +39,7 @@ def test_connection(tenant) -> dict:
 # Enviar para discador -------------------------------------------------------------------------
 
 RECENT_HOURS = settings.DIALER_RESEND_AFTER_HOURS
+SEND = "enviar"
 EXPORT_LOCK_NAMESPACE = 3  # pg advisory lock key space of dialer exports
 SKIP_REASONS = {
     "sem_telefone": _("sem telefone discável"),
@@ -79,26 +80,30 @@ def eligible(queryset, campaign_id):
 
 
 def preview(queryset, campaign_id) -> dict:
-    """Counts of a selection from aggregate queries: never loads the rows."""
+    """Counts of a selection from one grouped aggregate (each row classified once): never loads the rows."""
     queryset = queryset.order_by()
     if campaign_id:
         queryset = queryset.annotate(_recent=_recently_sent(campaign_id))
-    aggregates = {"selected": Count("pk")}
-    taken = Q()
-    for reason, condition in skip_conditions(campaign_id).items():
-        aggregates[reason] = Count("pk", filter=condition & ~taken)
-        taken |= condition
-    aggregates["to_send"] = Count("pk", filter=~taken)
-    aggregates["balance"] = Sum("open_balance", filter=~taken)
-    aggregates["phones"] = Sum("active_phones", filter=~taken)
-    counts = queryset.aggregate(**aggregates)
+    reason = Case(
+        *[When(condition, then=Value(name)) for name, condition in skip_conditions(campaign_id).items()],
+        default=Value(SEND),
+        output_field=CharField(),
+    )
+    groups = {
+        row["reason"]: row
+        for row in queryset.annotate(reason=reason)
+        .values("reason")
+        .annotate(n=Count("pk"), balance=Sum("open_balance"), phones=Sum("active_phones"))
+    }
+    send = groups.get(SEND, {})
+    skipped = {name: groups[name]["n"] for name in SKIP_REASONS if name in groups}
     return {
-        "selected": counts["selected"],
-        "to_send": counts["to_send"],
-        "skipped": {reason: counts[reason] for reason in SKIP_REASONS if counts[reason]},
-        "skipped_labels": [(SKIP_REASONS[r], counts[r]) for r in SKIP_REASONS if counts[r]],
-        "phones": counts["phones"] or 0,
-        "balance": counts["balance"] or Decimal("0"),
+        "selected": sum(row["n"] for row in groups.values()),
+        "to_send": send.get("n", 0),
+        "skipped": skipped,
+        "skipped_labels": [(SKIP_REASONS[name], count) for name, count in skipped.items()],
+        "phones": send.get("phones") or 0,
+        "balance": send.get("balance") or Decimal("0"),
     }
 
 
