@@ -5,3 +5,10 @@ from django.utils.translation import gettext_lazy as _
 class AttendanceConfig(AppConfig):
     name = "attendance"
     verbose_name = _("Atendimento")
+
+    def ready(self):
+        from attendance import timeline
+        from core.timeline import register
+
+        for source in timeline.SOURCES:
+            register(source)

@@ -1,40 +1,10 @@
-"""The client's timeline: one list, newest first, from every app that has something to say.
-
-Each source returns at most `limit` entries older than `before`; merging them and keeping the
-newest `limit` gives a page in one query per source, whatever the client's history.
-Apps that attendance must not import (the dialer) register their sources from their AppConfig.
-"""
-
-import dataclasses
-import datetime
-from collections.abc import Callable
+"""The atendimento's entries on the client's timeline (registered from AttendanceConfig.ready)."""
 
 from django.utils.translation import gettext as _
 
 from attendance.models import Agreement, CallDisposition, Message
 from core.parsing import format_brl, format_phone
-
-PAGE_SIZE = 30
-
-
-@dataclasses.dataclass(frozen=True)
-class Entry:
-    at: datetime.datetime
-    kind: str  # tabulacao, acordo, mensagem, discador, ligacao
-    icon: str  # a Material Symbols name
-    title: str
-    detail: str = ""
-    who: str = ""
-
-
-Source = Callable[..., list[Entry]]
-SOURCES: list[Source] = []
-
-
-def register(source: Source) -> Source:
-    if source not in SOURCES:
-        SOURCES.append(source)
-    return source
+from core.timeline import Entry, user_name
 
 
 def _older(queryset, field, before, limit):
@@ -43,11 +13,6 @@ def _older(queryset, field, before, limit):
     return queryset.order_by(f"-{field}", "-id")[:limit]
 
 
-def _user_name(user) -> str:
-    return (user.get_full_name() or user.username) if user else ""
-
-
-@register
 def dispositions(client, before, limit):
     rows = _older(
         CallDisposition.objects.filter(client=client).select_related("type", "operator", "phone"),
@@ -64,11 +29,10 @@ def dispositions(client, before, limit):
             parts.append(_("Retornar em %(t)s") % {"t": d.callback_at.astimezone().strftime("%d/%m/%Y %H:%M")})
         if d.notes:
             parts.append(d.notes)
-        entries.append(Entry(d.created_at, "tabulacao", "call", d.type.name, " · ".join(parts), _user_name(d.operator)))
+        entries.append(Entry(d.created_at, "tabulacao", "call", d.type.name, " · ".join(parts), user_name(d.operator)))
     return entries
 
 
-@register
 def agreements(client, before, limit):
     rows = _older(Agreement.objects.filter(client=client).select_related("operator"), "created_at", before, limit)
     return [
@@ -83,13 +47,12 @@ def agreements(client, before, limit):
                 "desc": (_("entrada de %(e)s + ") % {"e": format_brl(a.entry_amount)} if a.entry_amount else "")
                 + _("%(n)s parcela(s)") % {"n": a.installments_count},
             },
-            _user_name(a.operator),
+            user_name(a.operator),
         )
         for a in rows
     ]
 
 
-@register
 def messages(client, before, limit):
     rows = _older(Message.objects.filter(client=client), "sent_at", before, limit)
     return [
@@ -100,8 +63,4 @@ def messages(client, before, limit):
     ]
 
 
-def page(client, before: datetime.datetime | None = None, limit: int = PAGE_SIZE) -> tuple[list[Entry], bool]:
-    """(entries newest first, whether older entries exist)."""
-    entries = [entry for source in SOURCES for entry in source(client, before, limit + 1)]
-    entries.sort(key=lambda e: e.at, reverse=True)
-    return entries[:limit], len(entries) > limit
+SOURCES = [dispositions, agreements, messages]

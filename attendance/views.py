@@ -11,10 +11,11 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from attendance import services, timeline
+from attendance import services
 from attendance.forms import NegotiationForm, TabulationForm
 from attendance.models import Agreement, DispositionType, Message
 from attendance.negotiation import NegotiationError
+from core import timeline
 from core.models import Client, ClientPhone, Debt
 from tenants.roles import user_tenant
 

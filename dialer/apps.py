@@ -7,8 +7,7 @@ class DialerConfig(AppConfig):
     verbose_name = _("Discador 3C Plus")
 
     def ready(self):
-        # attendance shows the timeline; the dialer adds its exports to it without attendance importing dialer.
-        from attendance import timeline
+        from core.timeline import register
         from dialer.timeline import exports
 
-        timeline.register(exports)
+        register(exports)

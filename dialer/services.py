@@ -161,6 +161,10 @@ def _freeze_items(export, queryset):
             f"SELECT %s, %s, selected.frozen_client_id, %s, %s, %s, '' FROM ({client_sql}) AS selected",
             [export.tenant_id, export.pk, export.campaign_id, DialerExportItem.Status.PENDING, "[]", *params],
         )
+        if connection.vendor == "postgresql":
+            # Thousands of fresh rows: without statistics the planner scans the whole table for every
+            # batch update instead of using the (export, status, client) index.
+            cursor.execute(f"ANALYZE {table}")
 
 
 def enqueue_export(export):
@@ -306,11 +310,7 @@ def _send_pending(export, client, progress=None):
 
 
 def _post_batch(export, client, batch, batch_phones):
-    with transaction.atomic():
-        DialerExportItem.objects.filter(export=export, client_id__in=batch_phones).update(
-            status=DialerExportItem.Status.SENDING
-        )
-        _store_phones(export, batch_phones)
+    _mark_sending(export, batch_phones)
     try:
         client.add_mailing(export.campaign_id, export.list_id, batch)
     except ThreeCPlusValidationError as error:
@@ -324,21 +324,24 @@ def _post_batch(export, client, batch, batch_phones):
     _mark(export, batch_phones, DialerExportItem.Status.SENT, phones=sum(len(n) for n in batch_phones.values()))
 
 
-def _store_phones(export, batch_phones):
+def _mark_sending(export, batch_phones):
+    """One statement: these clients' phones are about to be posted (so a rerun can find them)."""
     table = DialerExportItem._meta.db_table
     ids = list(batch_phones)
     values = [json.dumps(batch_phones[i]) for i in ids]
-    with connection.cursor() as cursor:
+    sending = DialerExportItem.Status.SENDING
+    with transaction.atomic(), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(
-                f"UPDATE {table} AS item SET phones = data.phones::jsonb FROM unnest(%s::bigint[], %s::text[]) "
-                f"AS data(client_id, phones) WHERE item.export_id = %s AND item.client_id = data.client_id",
-                [ids, values, export.pk],
+                f"UPDATE {table} AS item SET status = %s, phones = data.phones::jsonb "
+                f"FROM unnest(%s::bigint[], %s::text[]) AS data(client_id, phones) "
+                f"WHERE item.export_id = %s AND item.client_id = data.client_id",
+                [sending, ids, values, export.pk],
             )
         else:
             cursor.executemany(
-                f"UPDATE {table} SET phones = %s WHERE export_id = %s AND client_id = %s",
-                [(v, export.pk, i) for i, v in zip(ids, values, strict=True)],
+                f"UPDATE {table} SET status = %s, phones = %s WHERE export_id = %s AND client_id = %s",
+                [(sending, v, export.pk, i) for i, v in zip(ids, values, strict=True)],
             )
 
 

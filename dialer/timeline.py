@@ -2,7 +2,7 @@
 
 from django.utils.translation import gettext as _
 
-from attendance.timeline import Entry
+from core.timeline import Entry
 from dialer.models import DialerExportItem
 
 

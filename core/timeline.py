@@ -1,0 +1,43 @@
+"""The client's timeline: one list, newest first, from every app that has something to say.
+
+Each source returns at most `limit` entries older than `before`; merging them and keeping the
+newest `limit` gives a page in one query per source, whatever the client's history. Apps register
+their sources from their AppConfig.ready(), so core imports none of them.
+"""
+
+import dataclasses
+import datetime
+from collections.abc import Callable
+
+PAGE_SIZE = 30
+
+
+@dataclasses.dataclass(frozen=True)
+class Entry:
+    at: datetime.datetime
+    kind: str  # tabulacao, acordo, mensagem, discador, ligacao
+    icon: str  # a Material Symbols name
+    title: str
+    detail: str = ""
+    who: str = ""
+
+
+Source = Callable[..., list[Entry]]
+SOURCES: list[Source] = []
+
+
+def register(source: Source) -> Source:
+    if source not in SOURCES:
+        SOURCES.append(source)
+    return source
+
+
+def user_name(user) -> str:
+    return (user.get_full_name() or user.username) if user else ""
+
+
+def page(client, before: datetime.datetime | None = None, limit: int = PAGE_SIZE) -> tuple[list[Entry], bool]:
+    """(entries newest first, whether older entries exist)."""
+    entries = [entry for source in SOURCES for entry in source(client, before, limit + 1)]
+    entries.sort(key=lambda e: e.at, reverse=True)
+    return entries[:limit], len(entries) > limit
