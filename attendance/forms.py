@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from attendance.models import DispositionType
 from attendance.negotiation import MAX_INSTALLMENTS, Proposal
 from core.models import ClientPhone
+from tenants.admin_base import BRLDecimalField
 
 
 class TabulationForm(forms.Form):
@@ -44,11 +45,11 @@ class TabulationForm(forms.Form):
 
 
 class NegotiationForm(forms.Form):
-    discount_percent = forms.DecimalField(
+    discount_percent = BRLDecimalField(
         label=_("Desconto (%)"), min_value=0, max_value=100, decimal_places=2, initial=0, localize=True
     )
     installments = forms.IntegerField(label=_("Parcelas"), min_value=1, max_value=MAX_INSTALLMENTS, initial=1)
-    entry = forms.DecimalField(label=_("Entrada (R$)"), min_value=0, decimal_places=2, initial=0, localize=True)
+    entry = BRLDecimalField(label=_("Entrada (R$)"), min_value=0, decimal_places=2, initial=0, localize=True)
     first_due_date = forms.DateField(
         label=_("Primeiro vencimento"),
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),

@@ -1,5 +1,6 @@
 """The admin base every tenant-owned model uses: scoping is structural, not remembered."""
 
+from django import forms
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.db import models
@@ -8,6 +9,15 @@ from unfold.contrib.filters.admin import RelatedDropdownFilter
 
 from tenants.models import Role
 from tenants.roles import user_role, user_tenant
+
+
+class BRLDecimalField(forms.DecimalField):
+    """A decimal typed the Brazilian way: 1.234,56 (or 1234,56, or 1234.56)."""
+
+    def to_python(self, value):
+        if isinstance(value, str) and "," in value:
+            value = value.strip().replace("R$", "").replace(" ", "").replace(".", "").replace(",", ".")
+        return super().to_python(value)
 
 
 def has_tenant_field(model) -> bool:
@@ -42,7 +52,8 @@ class TenantScopedMixin:
 
     def formfield_for_dbfield(self, db_field, request, **kwargs):
         if isinstance(db_field, models.DecimalField):
-            kwargs["localize"] = True  # people type 1.234,56
+            kwargs["localize"] = True
+            kwargs["form_class"] = BRLDecimalField  # people type 1.234,56
         return super().formfield_for_dbfield(db_field, request, **kwargs)
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):

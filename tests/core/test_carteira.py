@@ -165,7 +165,7 @@ def test_inline_phone_is_normalized_and_summary_refreshed_on_save(client, tenant
         "debts-0-installment_number": "1",
         "debts-0-installment_total": "1",
         "debts-0-due_date": (datetime.date.today() - datetime.timedelta(days=5)).strftime("%d/%m/%Y"),
-        "debts-0-original_amount": "200,00",
+        "debts-0-original_amount": "1.200,00",
         "debts-0-paid_amount": "50,00",
         "debts-0-status": "aberto",
     }
@@ -175,7 +175,7 @@ def test_inline_phone_is_normalized_and_summary_refreshed_on_save(client, tenant
     assert phone.number == "+5511987654321"
     assert phone.tenant_id == wallet_client.tenant_id
     wallet_client.refresh_from_db()
-    assert wallet_client.open_balance == Decimal("150.00")
+    assert wallet_client.open_balance == Decimal("1150.00")
     assert wallet_client.main_phone == "+5511987654321"
     assert wallet_client.state == "SP"
 
