@@ -99,3 +99,46 @@ class DialerExportItem(TenantOwned):
 
     def __str__(self):
         return f"{self.export_id}/{self.client_id}"
+
+
+class DialerCallEvent(TenantOwned):
+    """A 3C Plus event received by the tenant's webhook (call-was-connected, call-history-was-created)."""
+
+    class Event(models.TextChoices):
+        CONNECTED = "call-was-connected", _("Ligação conectada")
+        HISTORY = "call-history-was-created", _("Histórico da ligação")
+
+    event = models.CharField(_("evento"), max_length=40, choices=Event.choices)
+    call_id = models.CharField(_("ID da ligação"), max_length=120)
+    telephony_id = models.CharField(_("telephony_id"), max_length=120, blank=True)
+    call_mode = models.CharField(_("modo"), max_length=20, blank=True)
+    identifier = models.CharField(_("identifier"), max_length=120, blank=True)
+    mailing_data = models.JSONField(_("dados do mailing"), default=dict, blank=True)
+    agent_id = models.CharField(_("agente"), max_length=40, blank=True)
+    phone = models.CharField(_("telefone"), max_length=30, blank=True)
+    campaign_id = models.CharField(_("campanha"), max_length=40, blank=True)
+    status = models.CharField(_("status"), max_length=40, blank=True)
+    qualification = models.JSONField(_("qualificação"), default=dict, blank=True)
+    client = models.ForeignKey(
+        Client,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="call_events",
+        verbose_name=_("cliente"),
+    )
+    raw = models.JSONField(_("payload"), default=dict)
+    received_at = models.DateTimeField(_("recebido em"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("evento de ligação")
+        verbose_name_plural = _("eventos de ligação")
+        ordering = ["-received_at", "-id"]
+        constraints = [
+            # 3C Plus retries deliveries: one event per kind and call.
+            models.UniqueConstraint(fields=["tenant", "event", "call_id"], name="call_event_unique")
+        ]
+        indexes = [models.Index(fields=["tenant", "agent_id", "-id"], name="call_event_agent")]
+
+    def __str__(self):
+        return f"{self.event} {self.call_id}"

@@ -1,10 +1,12 @@
 from django import forms
-from django.contrib import admin
+from django.conf import settings
+from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.http import Http404
+from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
@@ -14,7 +16,7 @@ from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationFo
 from unfold.widgets import UnfoldAdminJSONSchemaWidget, UnfoldAdminPasswordWidget, UnfoldAdminTextInputWidget
 
 from dialer.services import test_connection
-from tenants.models import BACK_OFFICE_ROLES, Membership, Tenant
+from tenants.models import BACK_OFFICE_ROLES, Membership, Tenant, new_webhook_secret
 from tenants.roles import is_tenant_admin, user_tenant
 from tenants.secrets import mask
 from tenants.settings_schema import AGENT_TOKEN, API_KEY, BASE_URL, CAMPAIGN, DOMAIN, clean_settings, masked
@@ -145,6 +147,7 @@ class TenantAdmin(ModelAdmin):
                     "threecplus_base_url",
                     "threecplus_agent_token",
                     "connection_test",
+                    "webhook",
                 )
             },
         ),
@@ -159,7 +162,8 @@ class TenantAdmin(ModelAdmin):
         return queryset.filter(pk=tenant.pk) if tenant and is_tenant_admin(request.user) else queryset.none()
 
     def get_readonly_fields(self, request, obj=None):
-        return ("connection_test",) if request.user.is_superuser else ("slug", "active", "connection_test")
+        shown = ("connection_test", "webhook")
+        return shown if request.user.is_superuser else ("slug", "active", *shown)
 
     def get_prepopulated_fields(self, request, obj=None):
         return self.prepopulated_fields if request.user.is_superuser else {}
@@ -195,8 +199,42 @@ class TenantAdmin(ModelAdmin):
             _("Testa as configurações salvas: salve antes de testar uma mudança."),
         )
 
+    @admin.display(description=_("Webhook do 3C Plus"))
+    def webhook(self, obj):
+        if obj is None or obj.pk is None:
+            return "—"
+        url = settings.PUBLIC_BASE_URL + reverse("threecplus_webhook", args=[obj.webhook_secret])
+        rotate = reverse("admin:tenants_tenant_rotate_webhook", args=[obj.pk])
+        # The rotate button posts the change form (and its CSRF token) to the rotate URL.
+        return format_html(
+            '<div class="flex gap-2 items-center"><input id="webhook-url" readonly value="{}" '
+            'class="border border-base-200 rounded-default px-3 py-2 w-full max-w-2xl font-mono text-xs">'
+            '<button type="button" class="border border-base-200 rounded-default px-3 py-2" '
+            "onclick=\"navigator.clipboard.writeText(document.getElementById('webhook-url').value);"
+            "this.textContent='{}'\">{}</button>"
+            '<button type="submit" formaction="{}" formnovalidate '
+            'class="border border-red-300 text-red-700 rounded-default px-3 py-2" '
+            "onclick=\"return confirm('{}')\">{}</button></div>"
+            '<p class="mt-2 text-sm text-base-500">{}</p>',
+            url,
+            _("Copiado"),
+            _("Copiar"),
+            rotate,
+            _("Gerar um novo endereço? O atual deixa de funcionar."),
+            _("Rotacionar"),
+            _(
+                "Cadastre este endereço no 3C Plus (Configurações → Integrações → Webhook) para os eventos "
+                "call-was-connected e call-history-was-created."
+            ),
+        )
+
     def get_urls(self):
         return [
+            path(
+                "<int:pk>/rotacionar-webhook/",
+                self.admin_site.admin_view(self.rotate_webhook_view),
+                name="tenants_tenant_rotate_webhook",
+            ),
             path(
                 "<int:pk>/testar-3cplus/",
                 self.admin_site.admin_view(self.test_connection_view),
@@ -204,6 +242,15 @@ class TenantAdmin(ModelAdmin):
             ),
             *super().get_urls(),
         ]
+
+    def rotate_webhook_view(self, request, pk):
+        tenant = self.get_queryset(request).filter(pk=pk).first()
+        if request.method != "POST" or tenant is None or not self.has_change_permission(request, tenant):
+            raise Http404
+        tenant.webhook_secret = new_webhook_secret()
+        tenant.save(update_fields=["webhook_secret"])
+        messages.success(request, _("Novo endereço de webhook gerado: atualize-o no 3C Plus."))
+        return redirect(reverse("admin:tenants_tenant_change", args=[tenant.pk]))
 
     def test_connection_view(self, request, pk):
         tenant = self.get_queryset(request).filter(pk=pk).first()

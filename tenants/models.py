@@ -1,6 +1,12 @@
+import secrets
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+
+
+def new_webhook_secret() -> str:
+    return secrets.token_urlsafe(32)
 
 
 class Tenant(models.Model):
@@ -10,6 +16,8 @@ class Tenant(models.Model):
     slug = models.SlugField(_("identificador"), unique=True)
     active = models.BooleanField(_("ativa"), default=True)
     settings = models.JSONField(_("configurações"), default=dict, blank=True)
+    # The path secret of the 3C Plus webhook URL (/dialer/webhooks/3cplus/<secret>/); rotatable.
+    webhook_secret = models.CharField(_("segredo do webhook"), max_length=64, unique=True, default=new_webhook_secret)
     created_at = models.DateTimeField(_("criada em"), auto_now_add=True)
 
     class Meta:
