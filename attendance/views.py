@@ -1,9 +1,10 @@
 import datetime
+from urllib.parse import quote
 
 from django.contrib import admin, messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -17,6 +18,7 @@ from attendance.models import Agreement, DispositionType, Message
 from attendance.negotiation import NegotiationError
 from core import timeline
 from core.models import Client, ClientPhone, Debt
+from core.parsing import format_phone, try_parse_phone
 from tenants.roles import user_tenant
 
 WHATSAPP_LIMIT = 200
@@ -65,6 +67,37 @@ def home(request):
         "attendance/home.html",
         workspace_context(request, clients=clients, tenant=tenant, callbacks=callbacks, now=timezone.now()),
     )
+
+
+@login_required
+@require_GET
+def next_call(request):
+    """Short polling from the console: the newest call connected to this operator after `depois`.
+
+    Polling every second keeps the promise (the page opens within 2 s) on any WSGI server without
+    holding a worker per waiting operator, as server-sent events would.
+    """
+    from dialer.models import DialerCallEvent
+
+    tenant = user_tenant(request.user)
+    agent_id = getattr(request.membership, "threecplus_agent_id", "") if tenant else ""
+    if not agent_id:
+        return JsonResponse({"chamada": None, "ultimo": 0})
+    events = DialerCallEvent.objects.filter(
+        tenant=tenant, agent_id=agent_id, event=DialerCallEvent.Event.CONNECTED
+    ).order_by("-id")
+    after = request.GET.get("depois", "")
+    if not after.isdigit():  # the console's first poll: only calls from now on
+        last = events.values_list("id", flat=True).first() or 0
+        return JsonResponse({"chamada": None, "ultimo": last})
+    event = events.filter(id__gt=int(after)).select_related("client").first()
+    if event is None:
+        return JsonResponse({"chamada": None, "ultimo": int(after)})
+    call = {"telefone": format_phone(try_parse_phone(event.phone) or "") or event.phone, "id": event.call_id}
+    if event.client_id:
+        call["url"] = f"{reverse('attendance:client', args=[event.client_id])}?call_id={quote(event.call_id)}"
+        call["cliente"] = event.client.name
+    return JsonResponse({"chamada": call, "ultimo": event.pk})
 
 
 @login_required

@@ -145,3 +145,20 @@ def test_tenant_admin_sees_copies_and_rotates_the_webhook_url(client, tenant_adm
     assert response.status_code == 302 and "/admin/login/" in response.url
     tenant.refresh_from_db()
     assert tenant.webhook_secret == current
+
+
+def test_next_call_is_only_the_operators_and_after_the_starting_point(client, tenant, operator, make_client):
+    operator.membership.threecplus_agent_id = "1001"
+    operator.membership.save()
+    wallet_client = make_client()
+    post(client, tenant, connected(wallet_client.pk, call_id="antes"))
+    client.force_login(operator)
+    start = client.get("/atendimento/proxima-ligacao/").json()
+    assert start["chamada"] is None and start["ultimo"] > 0
+    other = connected(wallet_client.pk, call_id="outro-agente")
+    other["call"]["agent"] = "1002"
+    post(client, tenant, other)
+    assert client.get("/atendimento/proxima-ligacao/", {"depois": start["ultimo"]}).json()["chamada"] is None
+    post(client, tenant, connected(wallet_client.pk, call_id="minha"))
+    call = client.get("/atendimento/proxima-ligacao/", {"depois": start["ultimo"]}).json()["chamada"]
+    assert call["url"] == f"/atendimento/{wallet_client.pk}/?call_id=minha"

@@ -13,3 +13,43 @@ function wsPreset(button) {
 document.addEventListener("htmx:afterSettle", () => {
   document.querySelectorAll(".ws-flash").forEach((el) => setTimeout(() => el.remove(), 6000));
 });
+
+// The screen pop: poll for the next call connected to this operator. On the console it opens the
+// client at once; on a client's page it offers the next call without leaving the current one.
+(function () {
+  const box = document.getElementById("call-watch");
+  if (!box) return;
+  let last = null;
+  async function poll() {
+    try {
+      const url = box.dataset.url + (last === null ? "" : "?depois=" + last);
+      const response = await fetch(url, { headers: { Accept: "application/json" } });
+      if (response.ok) {
+        const data = await response.json();
+        last = data.ultimo;
+        const call = data.chamada;
+        if (call && call.url && box.dataset.mode === "console") {
+          window.location.assign(call.url);
+          return;
+        }
+        if (call) {
+          box.hidden = false;
+          box.querySelector("[data-phone]").textContent = call.telefone || "";
+          box.querySelector("[data-client]").textContent = call.cliente || box.dataset.unknown;
+          const link = box.querySelector("a[data-open]");
+          link.hidden = !call.url;
+          if (call.url) link.href = call.url;
+          const search = box.querySelector("form[data-search]");
+          if (search) {
+            search.hidden = !!call.url;
+            search.querySelector("input").value = call.telefone || "";
+          }
+        }
+      }
+    } catch (error) {
+      // network hiccup: the next poll tries again
+    }
+    setTimeout(poll, 1000);
+  }
+  poll();
+})();
