@@ -89,6 +89,7 @@ MIDDLEWARE = [
     "tenants.middleware.TenantMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "attendance.middleware.AttendanceFramingMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
 ]
 
@@ -169,6 +170,13 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
 SECURE_HSTS_PRELOAD = not DEBUG
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 X_FRAME_OPTIONS = "DENY"
+
+# Origins allowed to frame the atendimento pages (the 3C Plus agent screen). Framed pages need the
+# session cookie sent cross-site, so it becomes SameSite=None; Secure (HTTPS only: not with DEBUG).
+ATTENDANCE_FRAME_ANCESTORS = env_list("ATTENDANCE_FRAME_ANCESTORS", ["https://*.3c.plus", "https://app.3c.plus"])
+if ATTENDANCE_FRAME_ANCESTORS and not DEBUG:
+    SESSION_COOKIE_SAMESITE = "None"
+    CSRF_COOKIE_SAMESITE = "None"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 

@@ -1,0 +1,24 @@
+from django.conf import settings
+
+FRAMEABLE_PREFIXES = ("/atendimento/", "/entrar/")
+
+
+class AttendanceFramingMiddleware:
+    """3C Plus may open our atendimento URL inside its agent screen: those pages (and the login they
+    may need) can be framed by the configured origins only; every other page stays unframeable.
+
+    Sits after XFrameOptionsMiddleware in MIDDLEWARE so it marks the response before that one runs.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        origins = settings.ATTENDANCE_FRAME_ANCESTORS
+        if origins and request.path.startswith(FRAMEABLE_PREFIXES):
+            response.xframe_options_exempt = True
+            response["Content-Security-Policy"] = "frame-ancestors 'self' " + " ".join(origins)
+        elif "Content-Security-Policy" not in response:
+            response["Content-Security-Policy"] = "frame-ancestors 'self'"  # the admin frames its own popups
+        return response
