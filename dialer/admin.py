@@ -20,7 +20,7 @@ from dialer import services
 from dialer.client import ThreeCPlusClient, ThreeCPlusError
 from dialer.forms import SendToDialerForm
 from dialer.models import DialerExport, DialerExportItem
-from tenants.admin_base import TenantScopedAdmin
+from tenants.admin_base import TenantRelatedFilter, TenantScopedAdmin
 from tenants.roles import is_back_office, user_tenant
 from tenants.secrets import SecretError
 
@@ -279,7 +279,7 @@ class DialerExportAdmin(TenantScopedAdmin):
 @admin.register(DialerExportItem)
 class DialerExportItemAdmin(TenantScopedAdmin):
     list_display = ("export", "client", "status", "display_phones", "error", "sent_at")
-    list_filter = (("status", ChoicesDropdownFilter), "export")
+    list_filter = (("status", ChoicesDropdownFilter), ("export", TenantRelatedFilter))
     list_filter_submit = True
     list_select_related = ("client", "export")
     search_fields = ("client__name", "client__external_id")

@@ -111,3 +111,12 @@ def test_carteira_filter_sent_to_dialer(client, tenant_admin, configured, make_c
     # …and the client's timeline shows the export.
     html = client.get(f"/atendimento/{sent.pk}/").content.decode()
     assert "Enviado ao discador" in html
+
+
+def test_export_items_filter_offers_only_the_tenants_exports(client, tenant_admin, tenant, other_tenant):
+    DialerExport.objects.create(tenant=tenant, campaign_id=1, list_name="Lista Nossa A")
+    DialerExport.objects.create(tenant=tenant, campaign_id=1, list_name="Lista Nossa B")
+    DialerExport.objects.create(tenant=other_tenant, campaign_id=1, list_name="Lista Alheia")
+    client.force_login(tenant_admin)
+    html = client.get("/admin/dialer/dialerexportitem/").content.decode()
+    assert "Lista Nossa A" in html and "Lista Alheia" not in html
