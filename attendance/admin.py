@@ -21,20 +21,9 @@ from attendance.models import (
 from core.formats import WALLET_FORMATS
 from core.models import Client
 from core.parsing import format_brl
-from tenants.admin_base import TenantRelatedFilter, TenantScopedAdmin
+from tenants.admin_base import ReadOnlyMixin, TenantRelatedFilter, TenantScopedAdmin
 from tenants.models import Role
 from tenants.roles import is_tenant_admin, user_tenant
-
-
-class ReadOnlyMixin:
-    def has_add_permission(self, request, *args):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(DispositionType)

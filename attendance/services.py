@@ -161,26 +161,38 @@ def _require_decider(user):
 
 
 def approve_agreement(tenant, user, agreement: Agreement, note: str = "") -> Agreement:
-    _require_decider(user)
-    with transaction.atomic():
-        agreement = Agreement.objects.select_for_update().get(pk=agreement.pk, tenant=tenant)
-        if agreement.status != Agreement.Status.PENDING_APPROVAL:
-            raise ValidationError(_("Só acordos aguardando aprovação podem ser aprovados."))
-        agreement.status = Agreement.Status.ACTIVE
-        _decide(agreement, user, note)
-        _move_debts_to_agreement(agreement)
-    return agreement
+    return _decide_pending(
+        tenant,
+        user,
+        agreement,
+        note,
+        Agreement.Status.ACTIVE,
+        _move_debts_to_agreement,
+        _("Só acordos aguardando aprovação podem ser aprovados."),
+    )
 
 
 def reject_agreement(tenant, user, agreement: Agreement, note: str = "") -> Agreement:
+    return _decide_pending(
+        tenant,
+        user,
+        agreement,
+        note,
+        Agreement.Status.REJECTED,
+        lambda a: _restore_client_status(a.client_id),
+        _("Só acordos aguardando aprovação podem ser rejeitados."),
+    )
+
+
+def _decide_pending(tenant, user, agreement, note, status, then, wrong_status_message) -> Agreement:
     _require_decider(user)
     with transaction.atomic():
         agreement = Agreement.objects.select_for_update().get(pk=agreement.pk, tenant=tenant)
         if agreement.status != Agreement.Status.PENDING_APPROVAL:
-            raise ValidationError(_("Só acordos aguardando aprovação podem ser rejeitados."))
-        agreement.status = Agreement.Status.REJECTED
+            raise ValidationError(wrong_status_message)
+        agreement.status = status
         _decide(agreement, user, note)
-        _restore_client_status(agreement.client_id)
+        then(agreement)
     return agreement
 
 

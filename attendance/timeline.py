@@ -4,17 +4,11 @@ from django.utils.translation import gettext as _
 
 from attendance.models import Agreement, CallDisposition, Message
 from core.parsing import format_brl, format_phone
-from core.timeline import Entry, user_name
-
-
-def _older(queryset, field, before, limit):
-    if before is not None:
-        queryset = queryset.filter(**{f"{field}__lt": before})
-    return queryset.order_by(f"-{field}", "-id")[:limit]
+from core.timeline import Entry, older, user_name
 
 
 def dispositions(client, before, limit):
-    rows = _older(
+    rows = older(
         CallDisposition.objects.filter(client=client).select_related("type", "operator", "phone"),
         "created_at",
         before,
@@ -34,7 +28,7 @@ def dispositions(client, before, limit):
 
 
 def agreements(client, before, limit):
-    rows = _older(Agreement.objects.filter(client=client).select_related("operator"), "created_at", before, limit)
+    rows = older(Agreement.objects.filter(client=client).select_related("operator"), "created_at", before, limit)
     return [
         Entry(
             a.created_at,
@@ -54,7 +48,7 @@ def agreements(client, before, limit):
 
 
 def messages(client, before, limit):
-    rows = _older(Message.objects.filter(client=client), "sent_at", before, limit)
+    rows = older(Message.objects.filter(client=client), "sent_at", before, limit)
     return [
         Entry(
             m.sent_at, "mensagem", "chat", _("WhatsApp %(d)s") % {"d": m.get_direction_display().lower()}, m.body[:140]

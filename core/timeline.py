@@ -32,6 +32,13 @@ def register(source: Source) -> Source:
     return source
 
 
+def older(queryset, field: str, before, limit: int):
+    """A source's page: at most `limit` rows older than `before`, newest first."""
+    if before is not None:
+        queryset = queryset.filter(**{f"{field}__lt": before})
+    return queryset.order_by(f"-{field}", "-id")[:limit]
+
+
 def user_name(user) -> str:
     return (user.get_full_name() or user.username) if user else ""
 

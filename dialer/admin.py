@@ -20,7 +20,7 @@ from dialer import services
 from dialer.client import ThreeCPlusClient, ThreeCPlusError
 from dialer.forms import SendToDialerForm
 from dialer.models import DialerExport, DialerExportItem
-from tenants.admin_base import TenantRelatedFilter, TenantScopedAdmin
+from tenants.admin_base import ReadOnlyMixin, TenantRelatedFilter, TenantScopedAdmin
 from tenants.roles import is_back_office, user_tenant
 from tenants.secrets import SecretError
 
@@ -109,7 +109,7 @@ extend_wallet_admin(actions=[send_to_dialer], list_filters=[SentToDialerFilter])
 
 
 @admin.register(DialerExport)
-class DialerExportAdmin(TenantScopedAdmin):
+class DialerExportAdmin(ReadOnlyMixin, TenantScopedAdmin):
     list_display = (
         "id",
         "created_at",
@@ -172,15 +172,6 @@ class DialerExportAdmin(TenantScopedAdmin):
             },
         ),
     )
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @display(
         description=_("situação"),
@@ -277,7 +268,7 @@ class DialerExportAdmin(TenantScopedAdmin):
 
 
 @admin.register(DialerExportItem)
-class DialerExportItemAdmin(TenantScopedAdmin):
+class DialerExportItemAdmin(ReadOnlyMixin, TenantScopedAdmin):
     list_display = ("export", "client", "status", "display_phones", "error", "sent_at")
     list_filter = (("status", ChoicesDropdownFilter), ("export", TenantRelatedFilter))
     list_filter_submit = True
@@ -287,15 +278,6 @@ class DialerExportItemAdmin(TenantScopedAdmin):
 
     def has_module_permission(self, request):
         return False  # reached from an export's page
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @display(description=_("telefones"))
     def display_phones(self, obj):

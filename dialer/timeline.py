@@ -2,7 +2,7 @@
 
 from django.utils.translation import gettext as _
 
-from core.timeline import Entry
+from core.timeline import Entry, older, user_name
 from dialer.models import DialerExportItem
 
 
@@ -10,11 +10,8 @@ def exports(client, before, limit):
     items = DialerExportItem.objects.filter(client=client, sent_at__isnull=False).select_related(
         "export", "export__requested_by"
     )
-    if before is not None:
-        items = items.filter(sent_at__lt=before)
     entries = []
-    for item in items.order_by("-sent_at", "-id")[:limit]:
-        user = item.export.requested_by
+    for item in older(items, "sent_at", before, limit):
         entries.append(
             Entry(
                 item.sent_at,
@@ -23,7 +20,7 @@ def exports(client, before, limit):
                 _("Enviado ao discador — %(list)s") % {"list": item.export.list_name},
                 _("Campanha %(c)s · %(n)s telefone(s)")
                 % {"c": item.export.campaign_name or item.campaign_id, "n": len(item.phones)},
-                (user.get_full_name() or user.username) if user else "",
+                user_name(item.export.requested_by),
             )
         )
     return entries

@@ -89,6 +89,19 @@ class TenantScopedMixin:
         return self._role_allows(request, self.edit_roles)
 
 
+class ReadOnlyMixin:
+    """Records written by the system (logs, exports): seen in the admin, never edited there."""
+
+    def has_add_permission(self, request, *args):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 class TenantScopedAdmin(TenantScopedMixin, ModelAdmin):
     def get_exclude(self, request, obj=None):
         exclude = list(super().get_exclude(request, obj) or [])
