@@ -6,6 +6,14 @@ from unfold.widgets import UnfoldAdminSelectWidget, UnfoldAdminTextInputWidget
 class SendToDialerForm(forms.Form):
     campaign = forms.TypedChoiceField(label=_("Campanha"), coerce=int, widget=UnfoldAdminSelectWidget)
     list_name = forms.CharField(label=_("Nome da lista"), max_length=200, widget=UnfoldAdminTextInputWidget)
+    list_weight = forms.IntegerField(
+        label=_("Peso da lista (opcional)"),
+        required=False,
+        min_value=1,
+        max_value=100,
+        widget=UnfoldAdminTextInputWidget,
+        help_text=_("Definido no 3C Plus ao fim do envio; vazio mantém o padrão da campanha."),
+    )
 
     def __init__(self, *args, campaigns=(), **kwargs):
         super().__init__(*args, **kwargs)

@@ -62,10 +62,12 @@ def test_payload_shape_and_several_phones(dialer_tenant, campaign_id, make_clien
 def test_batching(dialer_tenant, campaign_id, make_client, sandbox):
     for _ in range(7):
         make_client(phones=("+5511987654321",))
-    export = export_and_run(dialer_tenant, Client.objects.all(), campaign_id, batch_size=3)
+    export = export_and_run(dialer_tenant, Client.objects.all(), campaign_id, batch_size=3, list_weight=4)
     posts = [r for r in sandbox.requests if r["path"].endswith("mailing.json")]
     assert [len(r["body"]) for r in posts] == [3, 3, 1]
     assert export.sent_count == 7
+    assert sandbox.account("alfa").lists[export.list_id]["weight"] == 4
+    assert sandbox.requests[-1]["path"].endswith("/updateWeight"), "the weight is set at the end"
 
 
 def test_skip_rules_and_preview(dialer_tenant, campaign_id, make_client, sandbox):
@@ -214,3 +216,53 @@ def test_two_exports_of_one_tenant_at_the_same_time(settings):
             assert len(keys) == len(set(keys)) == export.phones_count
     finally:
         server.stop()
+
+
+def test_send_to_dialer_command_waits_with_filters(dialer_tenant, campaign_id, make_client, sandbox):
+    import io
+
+    from django.core.management import call_command
+
+    make_client(name="Atraso longo", debts=((Decimal("100"), 120),))
+    make_client(name="Atraso curto", debts=((Decimal("100"), 10),))
+    out = io.StringIO()
+    call_command(
+        "send_to_dialer",
+        "--tenant",
+        dialer_tenant.slug,
+        "--campaign",
+        str(campaign_id),
+        "--aging",
+        "91_180",
+        "--weight",
+        "2",
+        "--wait",
+        stdout=out,
+        stderr=io.StringIO(),
+    )
+    export = DialerExport.objects.get()
+    assert export.status == DialerExport.Status.DONE and export.sent_count == 1
+    assert [i["data"]["nome"] for i in received(sandbox, export)] == ["Atraso longo"]
+    assert sandbox.account("alfa").lists[export.list_id]["weight"] == 2
+    assert "Concluído: 1 enviados" in out.getvalue()
+
+
+def test_send_to_dialer_queues_without_wait_and_not_with_it(
+    dialer_tenant, campaign_id, make_client, django_capture_on_commit_callbacks
+):
+    import io
+
+    from django.core.management import call_command
+
+    make_client()
+    args = ["send_to_dialer", "--tenant", dialer_tenant.slug, "--campaign", str(campaign_id)]
+    with django_capture_on_commit_callbacks() as queued:
+        out = io.StringIO()
+        call_command(*args, stdout=out)
+    assert len(queued) == 1 and "Na fila" in out.getvalue()
+    assert DialerExport.objects.get().status == DialerExport.Status.QUEUED
+    DialerExport.objects.all().delete()
+    with django_capture_on_commit_callbacks() as queued:
+        call_command(*args, "--wait", stdout=io.StringIO(), stderr=io.StringIO())
+    assert queued == [], "--wait sends in the command; nothing goes to the worker"
+    assert DialerExport.objects.get().status == DialerExport.Status.DONE

@@ -23,6 +23,7 @@ class Command(BaseCommand):
         parser.add_argument("--limit", type=int, help="no máximo N clientes (os de maior saldo primeiro)")
         parser.add_argument("--list-name", default="")
         parser.add_argument("--batch-size", type=int)
+        parser.add_argument("--weight", type=int, help="peso da lista no 3C Plus, definido ao fim do envio")
         parser.add_argument("--wait", action="store_true", help="envia agora, neste processo, com barra de progresso")
 
     def handle(self, *args, **options):
@@ -70,6 +71,8 @@ class Command(BaseCommand):
             list_name=options["list_name"],
             selection=selection,
             batch_size=options["batch_size"],
+            list_weight=options["weight"],
+            enqueue=not options["wait"],  # --wait sends in this process; no worker should also pick it up
         )
         self.stdout.write(
             f"Envio #{export.pk}: {export.to_send_count} clientes ({export.phones_count} telefones) para "
