@@ -53,8 +53,24 @@ class DispositionTypeAdmin(TenantScopedAdmin):
 
 @admin.register(CallDisposition)
 class CallDispositionAdmin(ReadOnlyMixin, TenantScopedAdmin):
-    list_display = ("created_at", "client", "type", "operator", "display_phone", "callback_at", "call_id")
-    list_filter = (("type", TenantRelatedFilter), ("created_at", RangeDateTimeFilter))
+    """Tabulações are the operators' record; here they are read, and failed 3C Plus write-backs retried."""
+
+    list_display = (
+        "created_at",
+        "client",
+        "type",
+        "operator",
+        "display_phone",
+        "callback_at",
+        "call_id",
+        "display_qualification",
+    )
+    list_filter = (
+        ("type", TenantRelatedFilter),
+        ("qualification_status", ChoicesDropdownFilter),
+        ("created_at", RangeDateTimeFilter),
+    )
+    actions = ["retry_qualification"]
     list_filter_submit = True
     list_select_related = ("client", "type", "operator", "phone")
     search_fields = ("client__name", "client__external_id", "call_id")
@@ -64,6 +80,31 @@ class CallDispositionAdmin(ReadOnlyMixin, TenantScopedAdmin):
     @display(description=_("telefone"))
     def display_phone(self, obj):
         return obj.phone.formatted if obj.phone_id else "—"
+
+    @display(
+        description=_("qualificação no 3C Plus"),
+        ordering="qualification_status",
+        label={"enviada": "success", "pendente": "info", "falhou": "danger"},
+    )
+    def display_qualification(self, obj):
+        if not obj.qualification_status:
+            return "", "—"
+        label = obj.get_qualification_status_display()
+        if obj.qualification_error:
+            label = f"{label}: {obj.qualification_error}"
+        return obj.qualification_status, label
+
+    @action(description=_("Reenviar qualificação ao 3C Plus"))
+    def retry_qualification(self, request, queryset):
+        tenant = user_tenant(request.user)
+        if tenant is None:
+            messages.error(request, _("Reenvie como usuário de uma empresa."))
+            return
+        count = services.retry_qualifications(tenant, queryset)
+        if count:
+            messages.success(request, _("%(n)d qualificação(ões) de volta à fila de envio.") % {"n": count})
+        else:
+            messages.warning(request, _("Nenhuma das tabulações selecionadas tem qualificação com falha."))
 
 
 class InstallmentInline(TabularInline):

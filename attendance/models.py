@@ -6,20 +6,14 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from core.models import MONEY, Client, ClientPhone, Creditor, Debt
+from core.models import MONEY, Client, ClientPhone, Creditor, Debt, DispositionBehavior
 from tenants.models import Tenant, TenantOwned
 
 
 class DispositionType(models.Model):
     """A tabulação option. The five of the planning document are global (no tenant); a tenant may add its own."""
 
-    class Behavior(models.TextChoices):
-        VOICEMAIL = "caixa_postal", _("Caixa Postal")
-        INTERRUPTED = "ligacao_interrompida", _("Ligação Interrompida")
-        WRONG_CONTACT = "contato_incorreto", _("Contato Incorreto")
-        CALLBACK = "retornar", _("Retornar")
-        NEGOTIATE = "negociar", _("Negociar")
-        OTHER = "outro", _("Outro")
+    Behavior = DispositionBehavior
 
     tenant = models.ForeignKey(
         Tenant,
@@ -53,6 +47,12 @@ class CallDisposition(TenantOwned):
 
     Type = DispositionType.Behavior
 
+    class QualificationStatus(models.TextChoices):
+        NOT_APPLICABLE = "", _("—")
+        PENDING = "pendente", _("Enviando ao 3C Plus")
+        SENT = "enviada", _("Enviada ao 3C Plus")
+        FAILED = "falhou", _("Falhou")
+
     client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="dispositions", verbose_name=_("cliente"))
     operator = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="dispositions", verbose_name=_("operador")
@@ -65,6 +65,12 @@ class CallDisposition(TenantOwned):
     call_id = models.CharField(_("ID da ligação"), max_length=120, blank=True)
     callback_at = models.DateTimeField(_("retornar em"), null=True, blank=True)
     callback_done = models.BooleanField(_("retorno feito"), default=False)
+    qualification_status = models.CharField(
+        _("qualificação no 3C Plus"), max_length=10, choices=QualificationStatus.choices, blank=True, default=""
+    )
+    qualification_error = models.TextField(_("erro da qualificação"), blank=True)
+    qualification_attempts = models.PositiveSmallIntegerField(_("tentativas de qualificação"), default=0)
+    qualification_sent_at = models.DateTimeField(_("qualificação enviada em"), null=True, blank=True)
     # One per submitted form: a double click or a resubmission finds the first record instead of a second.
     submission_token = models.UUIDField(default=uuid.uuid4, editable=False)
     created_at = models.DateTimeField(_("registrado em"), auto_now_add=True, db_index=False)

@@ -1,6 +1,7 @@
 """Workflows of the atendimento: each takes the tenant and the user explicitly."""
 
 import datetime
+import logging
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
@@ -10,9 +11,12 @@ from django.utils.translation import gettext as _
 from attendance.models import Agreement, AgreementInstallment, CallDisposition, ClientAccessLog, DispositionType
 from attendance.negotiation import OpenDebt, Proposal, Rules, Simulation, simulate
 from core.models import Client, ClientPhone, Debt
+from dialer import services as dialer
 from tenants.roles import is_back_office
 
 Behavior = DispositionType.Behavior
+QualificationStatus = CallDisposition.QualificationStatus
+logger = logging.getLogger(__name__)
 
 
 def log_access(tenant, user, client, call_id: str = "") -> None:
@@ -56,11 +60,15 @@ def record_disposition(
     }
     if token is not None:
         fields["submission_token"] = token
+    if fields["call_id"] and dialer.writes_qualifications(tenant):
+        fields["qualification_status"] = QualificationStatus.PENDING
     try:
         with transaction.atomic():
             disposition = CallDisposition.objects.create(**fields)
             if behavior == Behavior.WRONG_CONTACT:
                 deactivate_phone(phone, ClientPhone.DeactivationReason.WRONG_CONTACT)
+            if disposition.qualification_status == QualificationStatus.PENDING:
+                transaction.on_commit(lambda: enqueue_qualification(disposition))
     except IntegrityError:
         # A concurrent double submit won the race: return its record.
         return CallDisposition.objects.get(tenant=tenant, submission_token=token), False
@@ -69,6 +77,64 @@ def record_disposition(
         tenant=tenant, client=client, operator=user, callback_done=False, callback_at__isnull=False
     ).exclude(pk=disposition.pk).update(callback_done=True)
     return disposition, True
+
+
+def enqueue_qualification(disposition: CallDisposition) -> None:
+    """Queue the write-back; the operator's save has already happened and never waits for 3C Plus."""
+    from attendance.tasks import send_qualification
+
+    try:
+        send_qualification.enqueue(disposition.pk)
+    except Exception as error:  # the queue is a table: if even that fails, say so on the disposition
+        logger.exception("Não foi possível enfileirar a qualificação da tabulação %s", disposition.pk)
+        CallDisposition.objects.filter(pk=disposition.pk).update(
+            qualification_status=QualificationStatus.FAILED,
+            qualification_error=_("Não foi possível agendar o envio: %(e)s") % {"e": type(error).__name__},
+        )
+
+
+def send_qualification(disposition_id: int) -> CallDisposition:
+    """The task's work: post the tabulação to 3C Plus as the call's qualification, and record how it went."""
+    disposition = CallDisposition.objects.select_related(
+        "tenant", "type", "operator__membership", "phone", "client"
+    ).get(pk=disposition_id)
+    if disposition.qualification_status != QualificationStatus.PENDING:
+        return disposition  # already sent, or a retry is not wanted any more
+    membership = getattr(disposition.operator, "membership", None)
+    phone = disposition.phone.number if disposition.phone_id else disposition.client.main_phone
+    disposition.qualification_attempts += 1
+    try:
+        dialer.qualify_call(
+            disposition.tenant,
+            call_id=disposition.call_id,
+            behavior=disposition.type.behavior,
+            agent_id=membership.threecplus_agent_id if membership else "",
+            note=disposition.notes,
+            callback_at=disposition.callback_at,
+            phone=phone,
+        )
+    except dialer.DialerError as error:
+        disposition.qualification_status = QualificationStatus.FAILED
+        disposition.qualification_error = error.message
+    else:
+        disposition.qualification_status = QualificationStatus.SENT
+        disposition.qualification_error = ""
+        disposition.qualification_sent_at = timezone.now()
+    disposition.save(
+        update_fields=["qualification_status", "qualification_error", "qualification_attempts", "qualification_sent_at"]
+    )
+    return disposition
+
+
+def retry_qualifications(tenant, dispositions) -> int:
+    """Queue failed write-backs again (from the admin); returns how many."""
+    ids = list(
+        dispositions.filter(tenant=tenant, qualification_status=QualificationStatus.FAILED).values_list("pk", flat=True)
+    )
+    CallDisposition.objects.filter(pk__in=ids).update(qualification_status=QualificationStatus.PENDING)
+    for disposition in CallDisposition.objects.filter(pk__in=ids):
+        transaction.on_commit(lambda d=disposition: enqueue_qualification(d))
+    return len(ids)
 
 
 def deactivate_phone(phone: ClientPhone, reason: str) -> None:

@@ -23,6 +23,9 @@ def dispositions(client, before, limit):
             parts.append(_("Retornar em %(t)s") % {"t": d.callback_at.astimezone().strftime("%d/%m/%Y %H:%M")})
         if d.notes:
             parts.append(d.notes)
+        if d.qualification_status:
+            status = d.get_qualification_status_display()
+            parts.append(f"{status}: {d.qualification_error}" if d.qualification_error else status)
         entries.append(Entry(d.created_at, "tabulacao", "call", d.type.name, " · ".join(parts), user_name(d.operator)))
     return entries
 

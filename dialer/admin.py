@@ -15,12 +15,14 @@ from unfold.contrib.filters.admin import ChoicesDropdownFilter, DropdownFilter
 from unfold.decorators import action, display
 
 from core.admin import extend_wallet_admin
+from core.models import DispositionBehavior
 from core.parsing import format_brl
 from dialer import services
 from dialer.client import ThreeCPlusClient, ThreeCPlusError
 from dialer.forms import SendToDialerForm
-from dialer.models import DialerExport, DialerExportItem
+from dialer.models import DialerExport, DialerExportItem, Qualification, QualificationMapping
 from tenants.admin_base import ReadOnlyMixin, TenantRelatedFilter, TenantScopedAdmin
+from tenants.models import Role
 from tenants.roles import is_back_office, user_tenant
 from tenants.secrets import SecretError
 
@@ -283,3 +285,111 @@ class DialerExportItemAdmin(ReadOnlyMixin, TenantScopedAdmin):
     @display(description=_("telefones"))
     def display_phones(self, obj):
         return ", ".join(obj.phones)
+
+
+@admin.register(Qualification)
+class QualificationAdmin(TenantScopedAdmin):
+    """Tabulação → qualificação: one page with the synced 3C Plus catalogue and the mapping per list."""
+
+    view_roles = frozenset({Role.ADMIN})
+    edit_roles = frozenset({Role.ADMIN})
+
+    def has_add_permission(self, request, *args):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_urls(self):
+        return [
+            path(
+                "sincronizar/",
+                self.admin_site.admin_view(self.sync_view),
+                name="dialer_qualification_sync",
+            ),
+            *super().get_urls(),
+        ]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        return redirect("admin:dialer_qualification_changelist")
+
+    def changelist_view(self, request, extra_context=None):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        tenant = user_tenant(request.user)
+        if tenant is None:
+            messages.info(request, _("O mapeamento é de cada empresa: entre como administrador de uma empresa."))
+            return redirect("admin:index")
+        qualifications = list(Qualification.objects.filter(tenant=tenant).order_by("list_name", "list_id", "name"))
+        mapped = {
+            (m.list_id, m.behavior): m.qualification_id for m in QualificationMapping.objects.filter(tenant=tenant)
+        }
+        lists = {}
+        for qualification in qualifications:
+            lists.setdefault(
+                qualification.list_id,
+                {"id": qualification.list_id, "name": qualification.list_name, "choices": [], "campaigns": []},
+            )["choices"].append(qualification)
+            lists[qualification.list_id]["campaigns"] = qualification.list_campaigns
+        if request.method == "POST":
+            if not self.has_change_permission(request):
+                raise PermissionDenied
+            by_id = {q.pk: q for q in qualifications}
+            chosen = {}
+            for list_id in lists:
+                for behavior in DispositionBehavior:
+                    raw = request.POST.get(f"map-{list_id}-{behavior.value}", "")
+                    picked = by_id.get(int(raw)) if raw.isdigit() else None
+                    if raw and (picked is None or picked.list_id != list_id):
+                        messages.error(request, _("Escolha uma qualificação da própria lista."))
+                        return redirect("admin:dialer_qualification_changelist")
+                    chosen[(list_id, behavior.value)] = picked
+            services.save_mappings(tenant, chosen)
+            messages.success(request, _("Mapeamento salvo."))
+            return redirect("admin:dialer_qualification_changelist")
+        rows = [
+            {
+                **qualification_list,
+                "behaviors": [
+                    {
+                        "value": behavior.value,
+                        "label": behavior.label,
+                        "selected": mapped.get((list_id, behavior.value)),
+                    }
+                    for behavior in DispositionBehavior
+                ],
+            }
+            for list_id, qualification_list in lists.items()
+        ]
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Qualificações do 3C Plus"),
+            "opts": self.model._meta,
+            "lists": rows,
+            "synced_at": max((q.synced_at for q in qualifications), default=None),
+            "writes": services.writes_qualifications(tenant),
+            "can_change": self.has_change_permission(request),
+            "tenant": tenant,
+        }
+        return TemplateResponse(request, "admin/dialer/qualifications.html", context)
+
+    def sync_view(self, request):
+        if request.method != "POST":
+            return redirect("admin:dialer_qualification_changelist")
+        tenant = user_tenant(request.user)
+        if tenant is None or not self.has_change_permission(request):
+            raise PermissionDenied
+        try:
+            counts = services.sync_qualifications(tenant)
+        except services.DialerError as error:
+            messages.error(request, _("Não foi possível sincronizar: %(e)s") % {"e": error.message})
+        else:
+            messages.success(
+                request,
+                _(
+                    "Sincronizado: %(q)d qualificação(ões) em %(l)d lista(s); %(m)d tabulação(ões) mapeada(s) "
+                    "pelo nome; %(r)d removida(s)."
+                )
+                % {"q": counts["qualifications"], "l": counts["lists"], "m": counts["mapped"], "r": counts["removed"]},
+            )
+        return redirect("admin:dialer_qualification_changelist")

@@ -2,7 +2,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from core.models import MONEY, Client
+from core.models import MONEY, Client, DispositionBehavior
 from tenants.models import TenantOwned
 
 
@@ -119,6 +119,8 @@ class DialerCallEvent(TenantOwned):
     campaign_id = models.CharField(_("campanha"), max_length=40, blank=True)
     status = models.CharField(_("status"), max_length=40, blank=True)
     qualification = models.JSONField(_("qualificação"), default=dict, blank=True)
+    duration_seconds = models.PositiveIntegerField(_("duração (s)"), null=True, blank=True)
+    recording_url = models.URLField(_("gravação"), max_length=500, blank=True)
     client = models.ForeignKey(
         Client,
         on_delete=models.SET_NULL,
@@ -138,7 +140,55 @@ class DialerCallEvent(TenantOwned):
             # 3C Plus retries deliveries: one event per kind and call.
             models.UniqueConstraint(fields=["tenant", "event", "call_id"], name="call_event_unique")
         ]
-        indexes = [models.Index(fields=["tenant", "agent_id", "-id"], name="call_event_agent")]
+        indexes = [
+            models.Index(fields=["tenant", "agent_id", "-id"], name="call_event_agent"),
+            models.Index(fields=["client", "-received_at"], name="call_event_client"),
+        ]
 
     def __str__(self):
         return f"{self.event} {self.call_id}"
+
+    @property
+    def is_manual(self) -> bool:
+        return self.call_mode.startswith("manual")
+
+
+class Qualification(TenantOwned):
+    """A 3C Plus qualification, as read by "Sincronizar qualificações" (GET /qualification_lists…)."""
+
+    remote_id = models.PositiveBigIntegerField(_("ID no 3C Plus"))
+    name = models.CharField(_("nome"), max_length=200)
+    list_id = models.PositiveBigIntegerField(_("lista de qualificações (ID)"))
+    list_name = models.CharField(_("lista de qualificações"), max_length=200)
+    list_campaigns = models.JSONField(_("campanhas da lista"), default=list, blank=True)
+    allow_schedule = models.BooleanField(_("permite agendar retorno"), default=False)
+    synced_at = models.DateTimeField(_("sincronizada em"))
+
+    class Meta:
+        verbose_name = _("qualificação do 3C Plus")
+        verbose_name_plural = _("qualificações do 3C Plus")
+        ordering = ["list_name", "name"]
+        constraints = [models.UniqueConstraint(fields=["tenant", "remote_id"], name="qualification_unique_remote")]
+
+    def __str__(self):
+        return f"{self.name} ({self.list_name})"
+
+
+class QualificationMapping(TenantOwned):
+    """Which 3C Plus qualification a tabulação becomes, per qualification list (each campaign has one)."""
+
+    behavior = models.CharField(_("tabulação"), max_length=30, choices=DispositionBehavior.choices)
+    list_id = models.PositiveBigIntegerField(_("lista de qualificações (ID)"))
+    qualification = models.ForeignKey(
+        Qualification, on_delete=models.CASCADE, related_name="mappings", verbose_name=_("qualificação")
+    )
+
+    class Meta:
+        verbose_name = _("mapeamento de qualificação")
+        verbose_name_plural = _("mapeamentos de qualificação")
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "list_id", "behavior"], name="qualification_mapping_unique")
+        ]
+
+    def __str__(self):
+        return f"{self.get_behavior_display()} → {self.qualification}"

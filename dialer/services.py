@@ -2,6 +2,7 @@
 
 import json
 import logging
+import unicodedata
 from contextlib import contextmanager
 from datetime import timedelta
 from decimal import Decimal
@@ -12,11 +13,13 @@ from django.db.models import Case, CharField, Count, Exists, F, OuterRef, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from core.models import Client, ClientPhone
+from core.models import Client, ClientPhone, DispositionBehavior
 from dialer.client import AuthenticationError, NotConfiguredError, ThreeCPlusClient, ThreeCPlusError
 from dialer.client import ValidationError as ThreeCPlusValidationError
-from dialer.models import DialerExport, DialerExportItem
+from dialer.models import DialerCallEvent, DialerExport, DialerExportItem, Qualification, QualificationMapping
+from tenants import secrets
 from tenants.secrets import SecretError
+from tenants.settings_schema import AGENT_TOKEN, threecplus_config
 
 logger = logging.getLogger(__name__)
 
@@ -389,3 +392,165 @@ def retry_failures(export) -> DialerExport:
     transaction.on_commit(lambda: enqueue_export(export))
     export.refresh_from_db()
     return export
+
+
+# Qualificações: the tabulação written back to 3C Plus ------------------------------------------
+
+
+class DialerError(Exception):
+    """A dialer operation that could not be done, with the message to show (pt-BR)."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+def _failure_message(error: Exception) -> str:
+    if isinstance(error, SecretError):
+        return _("O token salvo não pôde ser lido com a chave atual (FIELD_ENCRYPTION_KEY).")
+    if isinstance(error, ThreeCPlusValidationError) and error.errors:
+        details = "; ".join(f"{field}: {' '.join(map(str, msgs))}" for field, msgs in error.errors.items())
+        return f"{error.message} ({details})"
+    return error.message
+
+
+def writes_qualifications(tenant) -> bool:
+    """The write-back is on once the tenant has saved an agent token."""
+    return bool((tenant.settings or {}).get(AGENT_TOKEN))
+
+
+def agent_client(tenant, agent_id: str, **kwargs) -> ThreeCPlusClient:
+    """3C Plus takes agent commands only from an agent-role service token plus X-Agent-Id (API_NOTES §1)."""
+    settings_ = tenant.settings or {}
+    config = threecplus_config(settings_)
+    if config is None or not settings_.get(AGENT_TOKEN):
+        raise NotConfiguredError(_("A empresa não tem o token de agente do 3C Plus configurado."))
+    return ThreeCPlusClient(config.base_url, secrets.decrypt(settings_[AGENT_TOKEN]), agent_id=agent_id, **kwargs)
+
+
+def _campaign_ids(raw) -> list[int]:
+    ids = []
+    for item in raw or []:
+        value = item.get("id") if isinstance(item, dict) else item
+        try:
+            ids.append(int(value))
+        except (TypeError, ValueError):
+            continue
+    return ids
+
+
+def _plain(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", str(text or ""))
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold().strip()
+
+
+def sync_qualifications(tenant) -> dict:
+    """Read the qualification lists and their qualifications; keep the mapping of those that still exist.
+
+    A tabulação still unmapped in a list is mapped to the qualification of the same name, if any.
+    """
+    try:
+        with ThreeCPlusClient.for_tenant(tenant) as client:
+            fetched = [(ql, client.list_qualifications(ql["id"])) for ql in client.list_qualification_lists()]
+    except (ThreeCPlusError, SecretError) as error:
+        raise DialerError(_failure_message(error)) from error
+    now = timezone.now()
+    counts = {"lists": len(fetched), "qualifications": 0, "removed": 0, "mapped": 0}
+    with transaction.atomic():
+        seen = set()
+        for qualification_list, qualifications in fetched:
+            for remote in qualifications:
+                seen.add(remote["id"])
+                Qualification.objects.update_or_create(
+                    tenant=tenant,
+                    remote_id=remote["id"],
+                    defaults={
+                        "name": str(remote.get("name") or remote["id"])[:200],
+                        "list_id": qualification_list["id"],
+                        "list_name": str(qualification_list.get("name") or qualification_list["id"])[:200],
+                        "list_campaigns": _campaign_ids(qualification_list.get("campaigns")),
+                        "allow_schedule": bool(remote.get("allow_schedule")),
+                        "synced_at": now,
+                    },
+                )
+        counts["qualifications"] = len(seen)
+        counts["removed"] = (
+            Qualification.objects.filter(tenant=tenant)
+            .exclude(remote_id__in=seen)
+            .delete()[1]
+            .get(Qualification._meta.label, 0)
+        )
+        mapped = set(QualificationMapping.objects.filter(tenant=tenant).values_list("list_id", "behavior"))
+        by_name = {(q.list_id, _plain(q.name)): q for q in Qualification.objects.filter(tenant=tenant)}
+        for list_id in {q.list_id for q in by_name.values()}:
+            for behavior in DispositionBehavior:
+                match = by_name.get((list_id, _plain(behavior.label)))
+                if match and (list_id, behavior.value) not in mapped:
+                    QualificationMapping.objects.create(
+                        tenant=tenant, list_id=list_id, behavior=behavior.value, qualification=match
+                    )
+                    counts["mapped"] += 1
+    return counts
+
+
+def save_mappings(tenant, chosen: dict) -> None:
+    """chosen: {(list_id, behavior): Qualification or None}; None removes the mapping."""
+    with transaction.atomic():
+        for (list_id, behavior), qualification in chosen.items():
+            if qualification is None:
+                QualificationMapping.objects.filter(tenant=tenant, list_id=list_id, behavior=behavior).delete()
+                continue
+            if qualification.tenant_id != tenant.pk or qualification.list_id != list_id:
+                raise DialerError(_("Qualificação de outra lista."))
+            QualificationMapping.objects.update_or_create(
+                tenant=tenant, list_id=list_id, behavior=behavior, defaults={"qualification": qualification}
+            )
+
+
+def mapping_for(tenant, behavior: str, campaign_id: str = ""):
+    """The mapping for the call's campaign (through its qualification list), else the first one."""
+    mappings = list(
+        QualificationMapping.objects.filter(tenant=tenant, behavior=behavior)
+        .select_related("qualification")
+        .order_by("list_id")
+    )
+    if campaign_id and str(campaign_id).isdigit():
+        for mapping in mappings:
+            if int(campaign_id) in mapping.qualification.list_campaigns:
+                return mapping
+    return mappings[0] if mappings else None
+
+
+def qualify_call(tenant, *, call_id: str, behavior: str, agent_id: str, note="", callback_at=None, phone=""):
+    """POST the tabulação as the call's qualification, as the operator's agent. Returns the Qualification.
+
+    Raises DialerError with the reason to show on the disposition.
+    """
+    if not agent_id:
+        raise DialerError(_("O operador não tem o ID de agente do 3C Plus (Usuários → vínculo)."))
+    event = DialerCallEvent.objects.filter(
+        tenant=tenant, call_id=call_id, event=DialerCallEvent.Event.CONNECTED
+    ).first()
+    if not Qualification.objects.filter(tenant=tenant).exists():
+        # Never synced: read the catalogue now, so a new tenant's first tabulação already maps by name.
+        sync_qualifications(tenant)
+    mapping = mapping_for(tenant, behavior, event.campaign_id if event else "")
+    if mapping is None:
+        raise DialerError(
+            _("A tabulação “%(b)s” não tem qualificação do 3C Plus: configure em Discador → Qualificações.")
+            % {"b": DispositionBehavior(behavior).label}
+        )
+    try:
+        with agent_client(tenant, agent_id) as client:
+            client.qualify_call(
+                call_id,
+                mapping.qualification.remote_id,
+                note=note[:1000],
+                manual=bool(event and event.is_manual),
+                callback_at=timezone.localtime(callback_at) if callback_at else None,
+                callback_phone=dial_number(phone) if phone and callback_at else None,
+            )
+    except (ThreeCPlusError, SecretError) as error:
+        logger.info("Qualificação da ligação %s (empresa %s) falhou: %s", call_id, tenant.slug, error)
+        raise DialerError(_failure_message(error)) from error
+    return mapping.qualification

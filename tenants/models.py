@@ -51,7 +51,10 @@ class Membership(models.Model):
         _("ID do agente no 3C Plus"),
         max_length=40,
         blank=True,
-        help_text=_("Usado para abrir o atendimento quando uma ligação deste operador conecta."),
+        help_text=_(
+            "Usado para abrir o atendimento quando uma ligação deste operador conecta e para enviar a "
+            "tabulação ao 3C Plus como qualificação (em nome deste agente)."
+        ),
     )
 
     class Meta:

@@ -95,3 +95,19 @@ def valid_cpf(n: int) -> str:
 
     base = f"{(n * 7919 + 123456) % 999_999_999:09d}"
     return base + cpf_check_digits(base)
+
+
+@pytest.fixture
+def run_worker(monkeypatch):
+    """Run the real db_worker until the queue is empty, in this process and this test's transaction.
+
+    The worker closes "old" connections between tasks, which would close the test's own transaction.
+    """
+    from django.core.management import call_command
+
+    monkeypatch.setattr("django_tasks_db.management.commands.db_worker.close_old_connections", lambda: None)
+
+    def run():
+        call_command("db_worker", "--batch", "--no-startup-delay", "--no-reload", verbosity=0)
+
+    return run
