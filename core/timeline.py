@@ -20,6 +20,8 @@ class Entry:
     title: str
     detail: str = ""
     who: str = ""
+    link: str = ""  # an external URL (a call's recording)
+    link_label: str = ""
 
 
 Source = Callable[..., list[Entry]]

@@ -8,6 +8,7 @@ class DialerConfig(AppConfig):
 
     def ready(self):
         from core.timeline import register
-        from dialer.timeline import exports
+        from dialer.timeline import calls, exports
 
         register(exports)
+        register(calls)

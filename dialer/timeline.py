@@ -1,9 +1,21 @@
 """The dialer's entries on the client's timeline (registered from DialerConfig.ready)."""
 
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
+from core.parsing import format_phone
 from core.timeline import Entry, older, user_name
-from dialer.models import DialerExportItem
+from dialer.models import DialerCallEvent, DialerExportItem
+from dialer.webhooks import phone_e164
+
+# 3C Plus call status ids (API_NOTES §6).
+CALL_STATUS = {
+    "5": gettext_lazy("não atendida"),
+    "6": gettext_lazy("abandonada"),
+    "7": gettext_lazy("atendida"),
+    "8": gettext_lazy("falhou"),
+    "9": gettext_lazy("caixa postal"),
+}
 
 
 def exports(client, before, limit):
@@ -24,3 +36,40 @@ def exports(client, before, limit):
             )
         )
     return entries
+
+
+def calls(client, before, limit):
+    events = DialerCallEvent.objects.filter(client=client, event=DialerCallEvent.Event.HISTORY)
+    entries = []
+    for event in older(events, "received_at", before, limit):
+        parts = [str(CALL_STATUS.get(event.status, event.status or _("status desconhecido")))]
+        if event.duration_seconds is not None:
+            minutes, seconds = divmod(event.duration_seconds, 60)
+            parts.append(_("duração %(m)d:%(s)02d") % {"m": minutes, "s": seconds})
+        if event.qualification.get("name"):
+            parts.append(_("qualificação %(q)s") % {"q": event.qualification["name"]})
+        e164 = phone_e164(event.phone)
+        if e164 or event.phone:
+            parts.append(format_phone(e164) if e164 else event.phone)
+        entries.append(
+            Entry(
+                event.received_at,
+                "ligacao",
+                "phone_in_talk",
+                _("Ligação do discador"),
+                " · ".join(parts),
+                _agent_name(event),
+                link=event.recording_url,
+                link_label=_("ouvir gravação") if event.recording_url else "",
+            )
+        )
+    return entries
+
+
+def _agent_name(event) -> str:
+    history = event.raw.get("callHistory") or event.raw.get("call-history-was-created") or event.raw
+    if isinstance(history, dict) and "callHistory" in history:
+        history = history["callHistory"]
+    agent = history.get("agent") if isinstance(history, dict) else None
+    name = agent.get("name") if isinstance(agent, dict) else ""
+    return _("agente %(a)s") % {"a": name or event.agent_id} if (name or event.agent_id) else ""

@@ -29,10 +29,32 @@ class ParsedEvent:
     campaign_id: str
     status: str
     qualification: dict
+    duration_seconds: int | None = None
+    recording_url: str = ""
 
 
 def _text(value) -> str:
     return "" if value is None else str(value)[:120]
+
+
+def _seconds(value) -> int | None:
+    """speaking_time is a string in the swagger: "83" or "00:01:23"."""
+    text = str(value or "").strip()
+    try:
+        if ":" in text:
+            seconds = 0
+            for part in text.split(":"):
+                seconds = seconds * 60 + int(part)
+        else:
+            seconds = int(float(text))
+    except ValueError:
+        return None
+    return seconds if 0 <= seconds < 10**7 else None
+
+
+def _url(value) -> str:
+    text = str(value or "").strip()
+    return text[:500] if text.startswith(("https://", "http://")) else ""
 
 
 def parse(body) -> ParsedEvent:
@@ -66,6 +88,8 @@ def parse(body) -> ParsedEvent:
             _text(campaign.get("id") if isinstance(campaign, dict) else campaign),
             _text(history.get("status")),
             history.get("qualification") if isinstance(history.get("qualification"), dict) else {},
+            _seconds(history.get("speaking_time")),
+            _url(history.get("recording")),
         )
     else:
         call = payload.get("call", payload)
@@ -96,12 +120,16 @@ def resolve_client(tenant, parsed: ParsedEvent):
         client = Client.objects.filter(tenant=tenant, pk=int(parsed.identifier)).first()
         if client:
             return client
-    number = parsed.phone
-    if number and not number.startswith("+"):
-        number = "+" + number if number.startswith("55") and len(number) >= 12 else number
-    e164 = try_parse_phone(number) if number else None
+    e164 = phone_e164(parsed.phone)
     if e164:
         phone = ClientPhone.objects.filter(tenant=tenant, number=e164).select_related("client").first()
         if phone:
             return phone.client
     return None
+
+
+def phone_e164(number: str) -> str | None:
+    """3C Plus sends digits, with or without the country code (5511987654321 or 11987654321)."""
+    if number and not number.startswith("+") and number.startswith("55") and len(number) >= 12:
+        number = "+" + number
+    return try_parse_phone(number) if number else None

@@ -52,6 +52,7 @@ class Account:
     duplicates: dict = dataclasses.field(default_factory=dict)  # list id -> repeated (identifier, phone)
     qualification_lists: dict = dataclasses.field(default_factory=dict)
     qualifications_received: list = dataclasses.field(default_factory=list)
+    calls: dict = dataclasses.field(default_factory=dict)  # simulated calls, by call id
 
 
 class Response(tuple):
@@ -139,6 +140,111 @@ class Sandbox:
             "conversion": name == "Negociar",
             "allow_schedule": allow_schedule,
             "days_limit": 7 if allow_schedule else 0,
+        }
+
+    # Simulated calls ("simular ligação") ---------------------------------------------------------
+    def find_contact(self, account: Account, identifier: str = "", phone: str = "") -> dict | None:
+        """The newest contact sent to the account's lists with this identifier or phone."""
+        with self._lock:
+            for list_id in sorted(account.contacts, reverse=True):
+                for contact in reversed(account.contacts[list_id]):
+                    if (identifier and str(contact.get("identifier")) == identifier) or (
+                        phone and str(contact.get("phone")) == phone
+                    ):
+                        return {**contact, "list_id": list_id, "campaign_id": account.lists[list_id]["campaign_id"]}
+        return None
+
+    def connect_call(self, account: Account, *, agent_id: str, phone: str, contact: dict | None = None) -> dict:
+        """A call reaching an agent: returns the call-was-connected webhook body (API_NOTES §4)."""
+        contact = contact or {}
+        with self._lock:
+            telephony_id = uuid.uuid4().hex[:16]
+            campaign_id = contact.get("campaign_id") or next(iter(account.campaigns), 0)
+            call = {
+                "id": f"call:{account.name}:{campaign_id}:{telephony_id}",
+                "telephony_id": telephony_id,
+                "phone": phone,
+                "identifier": str(contact.get("identifier") or ""),
+                "mailing_id": contact.get("list_id"),
+                "campaign_id": campaign_id,
+                "call_mode": "dialer",
+                "status": 3,
+                "dialed_time": _now(),
+                "answered_time": _now(),
+                "connected_time": _now(),
+                "agent": str(agent_id),
+                "sid": uuid.uuid4().hex,
+            }
+            account.calls[call["id"]] = {"call": call, "data": contact.get("data") or {}, "ended": False}
+            qualifications = next(
+                (
+                    ql["qualifications"]
+                    for ql in account.qualification_lists.values()
+                    if campaign_id in ql.get("campaigns", [])
+                ),
+                [],
+            )
+        return {
+            "call-was-connected": {
+                "call": call,
+                "mailing": {
+                    "_id": uuid.uuid4().hex,
+                    "identifier": call["identifier"],
+                    "phone": phone,
+                    "list_id": contact.get("list_id"),
+                    "data": contact.get("data") or {},
+                },
+                "agent": {"id": int(agent_id) if str(agent_id).isdigit() else agent_id, "agent_status": 2},
+                "campaign": account.campaigns.get(campaign_id, {}),
+                "qualification": {"qualifications": qualifications, "url": ""},
+            }
+        }
+
+    def hang_up(self, account: Account, call_id: str, *, speaking_seconds: int | None = None) -> dict | None:
+        """End a simulated call: returns the call-history-was-created body (API_NOTES §6), or None."""
+        with self._lock:
+            record = account.calls.get(call_id)
+            if record is None or record["ended"]:
+                return None
+            record["ended"] = True
+            call = record["call"]
+            received = [
+                q for q in account.qualifications_received if q["call_id"] in (call["id"], call["telephony_id"])
+            ]
+            qualification = {}
+            if received:
+                wanted = received[-1]["qualification_id"]
+                qualification = next(
+                    (
+                        dict(q)
+                        for ql in account.qualification_lists.values()
+                        for q in ql["qualifications"]
+                        if q["id"] == wanted
+                    ),
+                    {},
+                )
+            seconds = speaking_seconds if speaking_seconds is not None else self._random.randint(20, 400)
+            campaign = account.campaigns.get(call["campaign_id"], {})
+        return {
+            "call-history-was-created": {
+                "callHistory": {
+                    "_id": call["id"],
+                    "telephony_id": call["telephony_id"],
+                    "number": call["phone"],
+                    "status": 7,
+                    "call_mode": call["call_mode"],
+                    "qualification": qualification,
+                    "mailing_data": {
+                        "identifier": call["identifier"],
+                        "data": record["data"],
+                        "list_id": call["mailing_id"],
+                    },
+                    "agent": {"id": call["agent"], "name": f"Agente {call['agent']}"},
+                    "campaign": {"id": campaign.get("id"), "name": campaign.get("name", "")},
+                    "speaking_time": f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}",
+                    "recording": "",  # the sandbox records nothing
+                }
+            }
         }
 
     # Requests --------------------------------------------------------------------------------

@@ -1,13 +1,21 @@
 """The sandbox 3C Plus mounted in the app (DIALER_SANDBOX): the API and a page to see what arrived."""
 
-from django.contrib import admin
+import logging
+
+import httpx
+from django.contrib import admin, messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
 
-from dialer.sandbox import MANAGER_PREFIX, Sandbox
+from core.parsing import try_parse_phone
+from dialer.sandbox import AGENT_IDS, MANAGER_PREFIX, Sandbox
+from dialer.services import dial_number
+from tenants.models import Tenant
 from tenants.roles import is_back_office, user_tenant
 from tenants.secrets import SecretError
 from tenants.settings_schema import API_KEY, threecplus_config
@@ -28,21 +36,115 @@ def api(request, path):
     return response
 
 
+logger = logging.getLogger(__name__)
+
+
+def account_name(tenant) -> str | None:
+    """The sandbox company the tenant's token opens, if it points at the sandbox."""
+    if tenant is None or not (tenant.settings or {}).get(API_KEY):
+        return None
+    try:
+        config = threecplus_config(tenant.settings)
+    except SecretError:
+        return None
+    if config is None or not config.token.startswith(MANAGER_PREFIX):
+        return None
+    return config.token.removeprefix("sandbox-agent-").removeprefix(MANAGER_PREFIX)
+
+
 def visible_accounts(request):
     """Superusers see every sandbox company; a tenant's back office sees the one its token opens."""
     if request.user.is_superuser:
         return list(SANDBOX.accounts.values())
-    tenant = user_tenant(request.user)
-    if tenant is None or not (tenant.settings or {}).get(API_KEY):
-        return []
-    try:
-        config = threecplus_config(tenant.settings)
-    except SecretError:
-        return []
-    if config is None or not config.token.startswith(MANAGER_PREFIX):
-        return []
-    name = config.token.removeprefix("sandbox-agent-").removeprefix(MANAGER_PREFIX)
-    return [SANDBOX.account(name)]
+    name = account_name(user_tenant(request.user))
+    return [SANDBOX.account(name)] if name else []
+
+
+def tenants_of(name: str) -> list:
+    """The tenants whose 3C Plus webhook this sandbox company calls (a real company has one configured)."""
+    return [t for t in Tenant.objects.filter(active=True, settings__has_key=API_KEY) if account_name(t) == name]
+
+
+def _deliver(request, name: str, body: dict) -> list[str]:
+    """POST the event to each tenant webhook of the company, over HTTP as 3C Plus does; returns problems."""
+    tenants = tenants_of(name)
+    if not tenants:
+        return ["nenhuma empresa usa esta conta do sandbox"]
+    problems = []
+    for tenant in tenants:
+        url = request.build_absolute_uri(reverse("threecplus_webhook", args=[tenant.webhook_secret]))
+        try:
+            response = httpx.post(url, json=body, timeout=5)
+        except httpx.HTTPError as error:
+            problems.append(f"{tenant.name}: {type(error).__name__}")
+            continue
+        if response.status_code >= 400:
+            problems.append(f"{tenant.name}: HTTP {response.status_code}")
+    return problems
+
+
+def _account_for_post(request):
+    name = request.POST.get("account", "")
+    if name not in {account.name for account in visible_accounts(request)}:
+        raise PermissionDenied
+    return SANDBOX.account(name)
+
+
+@login_required
+@require_POST
+def simulate_call(request):
+    """Simular ligação: a contact (or any phone) connects to an agent; the tenant's webhook hears of it."""
+    if not is_back_office(request.user):
+        raise PermissionDenied
+    account = _account_for_post(request)
+    agent_id = request.POST.get("agent_id", "")
+    if agent_id not in AGENT_IDS:
+        messages.error(request, "Escolha um agente do sandbox (1001 a 1010).")
+        return redirect("sandbox")
+    identifier = request.POST.get("identifier", "").strip()
+    typed_phone = request.POST.get("phone", "").strip()
+    phone = ""
+    if typed_phone:
+        e164 = try_parse_phone(typed_phone)
+        if e164 is None:
+            messages.error(request, "Telefone inválido: use DDD e número, como (11) 98765-4321.")
+            return redirect("sandbox")
+        phone = dial_number(e164)
+    contact = SANDBOX.find_contact(account, identifier=identifier, phone=phone)
+    if contact is None and identifier:
+        messages.error(request, f"O cliente {identifier} não está em nenhuma lista do sandbox: envie-o ao discador.")
+        return redirect("sandbox")
+    if not phone:
+        phone = str(contact["phone"]) if contact else ""
+    if not phone:
+        messages.error(request, "Escolha um contato enviado ao discador ou digite um telefone.")
+        return redirect("sandbox")
+    body = SANDBOX.connect_call(account, agent_id=agent_id, phone=phone, contact=contact)
+    call_id = body["call-was-connected"]["call"]["id"]
+    problems = _deliver(request, account.name, body)
+    if problems:
+        messages.error(request, "Ligação simulada, mas o webhook falhou: " + "; ".join(problems))
+    else:
+        messages.success(request, f"Ligação {call_id} conectada ao agente {agent_id}.")
+    return redirect("sandbox")
+
+
+@login_required
+@require_POST
+def hang_up(request):
+    if not is_back_office(request.user):
+        raise PermissionDenied
+    account = _account_for_post(request)
+    body = SANDBOX.hang_up(account, request.POST.get("call_id", ""))
+    if body is None:
+        messages.error(request, "Ligação não encontrada ou já encerrada.")
+        return redirect("sandbox")
+    problems = _deliver(request, account.name, body)
+    if problems:
+        messages.error(request, "Ligação encerrada, mas o webhook falhou: " + "; ".join(problems))
+    else:
+        messages.success(request, "Ligação encerrada: histórico enviado ao webhook.")
+    return redirect("sandbox")
 
 
 @login_required
@@ -51,6 +153,7 @@ def page(request):
         raise PermissionDenied
     accounts = []
     for account in visible_accounts(request):
+        names = {q["id"]: q["name"] for ql in account.qualification_lists.values() for q in ql["qualifications"]}
         lists = [
             {
                 **mailing_list,
@@ -66,8 +169,32 @@ def page(request):
                 "name": account.name,
                 "campaigns": list(account.campaigns.values()),
                 "lists": lists,
-                "qualifications": account.qualifications_received[-50:][::-1],
+                "qualifications": [
+                    {**received, "name": names.get(received["qualification_id"], "")}
+                    for received in account.qualifications_received[-50:][::-1]
+                ],
+                "calls": [record for record in reversed(list(account.calls.values()))][:20],
+                "contacts": _contacts_to_call(account),
             }
         )
-    context = {**admin.site.each_context(request), "accounts": accounts, "title": "Sandbox 3C Plus"}
+    context = {
+        **admin.site.each_context(request),
+        "accounts": accounts,
+        "agents": sorted(AGENT_IDS),
+        "title": "Sandbox 3C Plus",
+    }
     return render(request, "dialer/sandbox.html", context)
+
+
+def _contacts_to_call(account) -> list[dict]:
+    """One choice per client sent to the account's lists, newest first (at most 200)."""
+    seen, choices = set(), []
+    for list_id in sorted(account.contacts, reverse=True):
+        for contact in reversed(account.contacts[list_id]):
+            identifier = str(contact.get("identifier") or "")
+            if identifier and identifier not in seen:
+                seen.add(identifier)
+                choices.append({"identifier": identifier, "name": (contact.get("data") or {}).get("nome", "")})
+            if len(choices) >= 200:
+                return choices
+    return choices
