@@ -21,7 +21,7 @@ from attendance.models import (
 from core.formats import WALLET_FORMATS
 from core.models import Client
 from core.parsing import format_brl
-from tenants.admin_base import ReadOnlyMixin, TenantRelatedFilter, TenantScopedAdmin
+from tenants.admin_base import ReadOnlyMixin, TenantExportMixin, TenantRelatedFilter, TenantScopedAdmin
 from tenants.models import Role
 from tenants.roles import is_tenant_admin, user_tenant
 
@@ -282,12 +282,27 @@ class MessageAdmin(TenantScopedAdmin, ImportExportModelAdmin):
         return {"tenant": user_tenant(request.user)}
 
 
+class ClientAccessLogResource(resources.ModelResource):
+    accessed_at = fields.Field(column_name="quando", attribute="accessed_at")
+    user = fields.Field(column_name="usuario", attribute="user__username")
+    client_id = fields.Field(column_name="cliente_id", attribute="client_id")
+    client = fields.Field(column_name="cliente", attribute="client__name")
+    call_id = fields.Field(column_name="ligacao", attribute="call_id")
+
+    class Meta:
+        model = ClientAccessLog
+        fields = ("accessed_at", "user", "client_id", "client", "call_id")
+
+
 @admin.register(ClientAccessLog)
-class ClientAccessLogAdmin(ReadOnlyMixin, TenantScopedAdmin):
-    """LGPD: who opened which client's page. Tenant admins only."""
+class ClientAccessLogAdmin(ReadOnlyMixin, TenantExportMixin, TenantScopedAdmin):
+    """LGPD: who opened which client's page. Tenant admins only; filterable and exportable."""
 
     view_roles = frozenset({Role.ADMIN})
     edit_roles = frozenset()
+    resource_classes = [ClientAccessLogResource]
+    export_form_class = ExportForm
+    export_formats = WALLET_FORMATS
     list_display = ("accessed_at", "user", "client", "call_id")
     list_filter = (("accessed_at", RangeDateTimeFilter), ("user", TenantRelatedFilter))
     list_filter_submit = True

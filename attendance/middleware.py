@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.utils.csp import CSP
 
 FRAMEABLE_PREFIXES = ("/atendimento/", "/entrar/")
 
@@ -7,7 +8,8 @@ class AttendanceFramingMiddleware:
     """3C Plus may open our atendimento URL inside its agent screen: those pages (and the login they
     may need) can be framed by the configured origins only; every other page stays unframeable.
 
-    Sits after XFrameOptionsMiddleware in MIDDLEWARE so it marks the response before that one runs.
+    Sits after XFrameOptionsMiddleware (and inside Django's ContentSecurityPolicyMiddleware) so it
+    marks the response before those build their headers.
     """
 
     def __init__(self, get_response):
@@ -18,7 +20,5 @@ class AttendanceFramingMiddleware:
         origins = settings.ATTENDANCE_FRAME_ANCESTORS
         if origins and request.path.startswith(FRAMEABLE_PREFIXES):
             response.xframe_options_exempt = True
-            response["Content-Security-Policy"] = "frame-ancestors 'self' " + " ".join(origins)
-        elif "Content-Security-Policy" not in response:
-            response["Content-Security-Policy"] = "frame-ancestors 'self'"  # the admin frames its own popups
+            response._csp_config = {**settings.SECURE_CSP, "frame-ancestors": [CSP.SELF, *origins]}
         return response

@@ -12,6 +12,7 @@ from attendance.models import Agreement, AgreementInstallment, CallDisposition, 
 from attendance.negotiation import OpenDebt, Proposal, Rules, Simulation, simulate
 from core.models import Client, ClientPhone, Debt
 from dialer import services as dialer
+from tenants import audit
 from tenants.roles import is_back_office
 
 Behavior = DispositionType.Behavior
@@ -203,6 +204,19 @@ def create_agreement(tenant, user, client, proposal: Proposal, *, call_id="", to
             _move_debts_to_agreement(agreement)
         else:
             Client.objects.filter(pk=client.pk).update(status=Client.Status.NEGOTIATING)
+        audit.record(
+            tenant,
+            user,
+            audit.Action.AGREEMENT_CREATED,
+            agreement,
+            changes={
+                "situação": ["", agreement.get_status_display()],
+                "total": ["", str(agreement.total)],
+                "entrada": ["", str(agreement.entry_amount)],
+                "parcelas": ["", str(agreement.installments_count)],
+                "desconto (%)": ["", str(agreement.discount_percent)],
+            },
+        )
         note = _("Acordo gerado") if status == Agreement.Status.ACTIVE else _("Acordo gerado (aguardando aprovação)")
         record_disposition(
             tenant,
@@ -277,10 +291,15 @@ def cancel_agreement(tenant, user, agreement: Agreement, note: str = "") -> Agre
 
 
 def _decide(agreement, user, note):
+    before = Agreement.objects.get(pk=agreement.pk).get_status_display()
     agreement.decided_by = user
     agreement.decided_at = timezone.now()
     agreement.decision_note = note
     agreement.save(update_fields=["status", "decided_by", "decided_at", "decision_note"])
+    changes = {"situação": [before, agreement.get_status_display()]}
+    if note:
+        changes["observação"] = ["", note]
+    audit.record(agreement.tenant, user, audit.Action.AGREEMENT_DECIDED, agreement, changes=changes)
 
 
 def _restore_client_status(client_id):

@@ -20,6 +20,7 @@ from core.models import AGING_BUCKETS, Client, ClientPhone, Creditor, Debt, agin
 from core.parsing import format_brl, format_phone, parse_cpf, parse_phone
 from core.resources import ClientResource
 from core.selectors import CappedCountPaginator, client_search_q
+from tenants import audit
 from tenants.admin_base import (
     TenantRelatedFilter,
     TenantScopedAdmin,
@@ -326,6 +327,15 @@ class CreditorAdmin(TenantScopedAdmin):
     @display(description=_("parcela mínima"), ordering="min_installment_amount")
     def display_min_installment(self, obj):
         return format_brl(obj.min_installment_amount)
+
+    def save_model(self, request, obj, form, change):
+        fields = [f for f in form.fields if f != "tenant"]
+        before = audit.snapshot(Creditor.objects.get(pk=obj.pk), fields) if change else {}
+        super().save_model(request, obj, form, change)
+        changes = audit.diff(before, audit.snapshot(Creditor.objects.get(pk=obj.pk), fields))  # as stored
+        if changes:
+            action = audit.Action.CREDITOR_CHANGED if change else audit.Action.CREDITOR_CREATED
+            audit.record(obj.tenant, request.user, action, obj, changes=changes)
 
 
 def extend_wallet_admin(*, actions=(), list_filters=()):

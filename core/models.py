@@ -323,3 +323,20 @@ def aging_filter(key: str, today: datetime.date | None = None) -> models.Q | Non
             q &= models.Q(oldest_due_date__gte=today - datetime.timedelta(days=high))
         return q
     return None
+
+
+class WorkerHeartbeat(models.Model):
+    """Each running `manage.py db_worker` says it is alive every few seconds; /healthz reads this."""
+
+    worker_id = models.CharField(_("worker"), max_length=64, unique=True)
+    hostname = models.CharField(_("máquina"), max_length=200)
+    pid = models.PositiveIntegerField(_("processo"))
+    started_at = models.DateTimeField(_("início"))
+    last_seen = models.DateTimeField(_("último sinal"), db_index=True)
+
+    class Meta:
+        verbose_name = _("worker")
+        verbose_name_plural = _("workers")
+
+    def __str__(self):
+        return f"{self.worker_id} ({self.hostname}:{self.pid})"

@@ -3,7 +3,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from core import views
+from core import observability, views
 from dialer import views as dialer_views
 
 urlpatterns = [
@@ -12,6 +12,7 @@ urlpatterns = [
     path("sair/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("atendimento/", include("attendance.urls")),
+    path("healthz", observability.healthz, name="healthz"),
     path("dialer/webhooks/3cplus/<str:secret>/", dialer_views.threecplus_webhook, name="threecplus_webhook"),
 ]
 

@@ -1,7 +1,10 @@
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import redirect
+from django.contrib.auth.forms import AuthenticationForm
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 
 from tenants.roles import is_back_office
 
@@ -25,3 +28,19 @@ def home(request):
     if is_back_office(request.user) and request.user.is_staff:
         return redirect("admin:index")
     return redirect("attendance:home")
+
+
+def locked_out(request, credentials, *args, **kwargs):
+    """django-axes: too many failed logins for this user from this address. The login page, with why."""
+    minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
+    context = {
+        **admin.site.each_context(request),
+        "app_path": request.get_full_path(),
+        "form": AuthenticationForm(request),
+        "lockout_message": _(
+            "Muitas tentativas de entrada sem sucesso. Por segurança, este acesso está bloqueado por "
+            "%(m)d minutos; tente de novo depois ou peça ao administrador da empresa para liberar."
+        )
+        % {"m": minutes},
+    }
+    return render(request, "registration/locked_out.html", context, status=429)

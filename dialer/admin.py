@@ -344,7 +344,7 @@ class QualificationAdmin(TenantScopedAdmin):
                         messages.error(request, _("Escolha uma qualificação da própria lista."))
                         return redirect("admin:dialer_qualification_changelist")
                     chosen[(list_id, behavior.value)] = picked
-            services.save_mappings(tenant, chosen)
+            services.save_mappings(tenant, chosen, request.user)
             messages.success(request, _("Mapeamento salvo."))
             return redirect("admin:dialer_qualification_changelist")
         rows = [

@@ -17,7 +17,7 @@ from core.models import Client, ClientPhone, DispositionBehavior
 from dialer.client import AuthenticationError, NotConfiguredError, ThreeCPlusClient, ThreeCPlusError
 from dialer.client import ValidationError as ThreeCPlusValidationError
 from dialer.models import DialerCallEvent, DialerExport, DialerExportItem, Qualification, QualificationMapping
-from tenants import secrets
+from tenants import audit, secrets
 from tenants.secrets import SecretError
 from tenants.settings_schema import AGENT_TOKEN, threecplus_config
 
@@ -149,6 +149,19 @@ def create_export(
             open_balance=counts["balance"],
         )
         _freeze_items(export, eligible(queryset, campaign_id))
+        audit.record(
+            tenant,
+            user,
+            audit.Action.DIALER_EXPORT,
+            export,
+            changes={
+                "campanha": ["", export.campaign_name or str(export.campaign_id)],
+                "lista": ["", export.list_name],
+                "clientes a enviar": ["", str(export.to_send_count)],
+                "saldo em aberto": ["", str(export.open_balance)],
+                "seleção": ["", json.dumps(export.selection, ensure_ascii=False, default=str)],
+            },
+        )
     if enqueue:
         transaction.on_commit(lambda: enqueue_export(export))
     return export
@@ -493,8 +506,16 @@ def sync_qualifications(tenant) -> dict:
     return counts
 
 
-def save_mappings(tenant, chosen: dict) -> None:
+def _mapping_view(tenant) -> dict:
+    return {
+        f"{m.qualification.list_name} · {m.get_behavior_display()}": m.qualification.name
+        for m in QualificationMapping.objects.filter(tenant=tenant).select_related("qualification")
+    }
+
+
+def save_mappings(tenant, chosen: dict, user=None) -> None:
     """chosen: {(list_id, behavior): Qualification or None}; None removes the mapping."""
+    before = _mapping_view(tenant)
     with transaction.atomic():
         for (list_id, behavior), qualification in chosen.items():
             if qualification is None:
@@ -504,6 +525,11 @@ def save_mappings(tenant, chosen: dict) -> None:
                 raise DialerError(_("Qualificação de outra lista."))
             QualificationMapping.objects.update_or_create(
                 tenant=tenant, list_id=list_id, behavior=behavior, defaults={"qualification": qualification}
+            )
+        changes = audit.diff(before, _mapping_view(tenant))
+        if changes:
+            audit.record(
+                tenant, user, audit.Action.QUALIFICATIONS_CHANGED, changes=changes, object_repr="Qualificações"
             )
 
 

@@ -8,14 +8,14 @@ from django.views.decorators.http import require_POST
 
 from dialer import webhooks
 from dialer.models import DialerCallEvent
-from tenants.models import Tenant
+from tenants.models import Tenant, secret_digest
 
 
 @csrf_exempt
 @require_POST
 def threecplus_webhook(request, secret):
     """The tenant's 3C Plus webhook: stores each event once and ties it to the client."""
-    tenant = Tenant.objects.filter(webhook_secret=secret, active=True).first()
+    tenant = Tenant.objects.filter(webhook_secret_digest=secret_digest(secret), active=True).first()
     if tenant is None or not hmac.compare_digest(tenant.webhook_secret, secret):
         raise Http404
     try:

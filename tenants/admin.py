@@ -9,14 +9,26 @@ from django.http import Http404
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
+from import_export import fields, resources
+from import_export.formats.base_formats import CSV, XLSX
 from unfold.admin import ModelAdmin, StackedInline
+from unfold.contrib.filters.admin import ChoicesDropdownFilter, RangeDateTimeFilter
+from unfold.contrib.import_export.forms import ExportForm
 from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
 from unfold.widgets import UnfoldAdminJSONSchemaWidget, UnfoldAdminPasswordWidget, UnfoldAdminTextInputWidget
 
 from dialer.services import test_connection
-from tenants.models import BACK_OFFICE_ROLES, Membership, Tenant, new_webhook_secret
+from tenants import audit
+from tenants.admin_base import (
+    MissingIsNotFoundMixin,
+    ReadOnlyMixin,
+    TenantExportMixin,
+    TenantRelatedFilter,
+    TenantScopedAdmin,
+)
+from tenants.models import BACK_OFFICE_ROLES, AuditEvent, Membership, Role, Tenant, new_webhook_secret
 from tenants.roles import is_tenant_admin, user_tenant
 from tenants.secrets import mask
 from tenants.settings_schema import AGENT_TOKEN, API_KEY, BASE_URL, CAMPAIGN, DOMAIN, clean_settings, masked
@@ -128,7 +140,7 @@ class TenantForm(forms.ModelForm):
 
 
 @admin.register(Tenant)
-class TenantAdmin(ModelAdmin):
+class TenantAdmin(MissingIsNotFoundMixin, ModelAdmin):
     """Superusers manage every tenant; a tenant admin sees and edits only their own."""
 
     form = TenantForm
@@ -160,6 +172,17 @@ class TenantAdmin(ModelAdmin):
             return queryset
         tenant = user_tenant(request.user)
         return queryset.filter(pk=tenant.pk) if tenant and is_tenant_admin(request.user) else queryset.none()
+
+    def save_model(self, request, obj, form, change):
+        before = {}
+        if change:
+            stored = Tenant.objects.get(pk=obj.pk)
+            before = {"nome": stored.name, "ativa": stored.active, **masked(stored.settings or {})}
+        super().save_model(request, obj, form, change)
+        after = {"nome": obj.name, "ativa": obj.active, **masked(obj.settings or {})}
+        changes = audit.diff(before, after)
+        if changes:
+            audit.record(obj, request.user, audit.Action.SETTINGS_CHANGED, obj, changes=changes)
 
     def get_readonly_fields(self, request, obj=None):
         shown = ("connection_test", "webhook")
@@ -249,6 +272,7 @@ class TenantAdmin(ModelAdmin):
             raise Http404
         tenant.webhook_secret = new_webhook_secret()
         tenant.save(update_fields=["webhook_secret"])
+        audit.record(tenant, request.user, audit.Action.WEBHOOK_ROTATED, tenant)
         messages.success(request, _("Novo endereço de webhook gerado: atualize-o no 3C Plus."))
         return redirect(reverse("admin:tenants_tenant_change", args=[tenant.pk]))
 
@@ -289,7 +313,7 @@ class MembershipInline(StackedInline):
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin, ModelAdmin):
+class UserAdmin(MissingIsNotFoundMixin, DjangoUserAdmin, ModelAdmin):
     """Tenant admins create their tenant's users and give them a role; nothing more."""
 
     form = UserChangeForm
@@ -354,3 +378,57 @@ class UserAdmin(DjangoUserAdmin, ModelAdmin):
         staff = user.is_superuser or (membership is not None and membership.role in BACK_OFFICE_ROLES)
         if user.is_staff != staff:
             User.objects.filter(pk=user.pk).update(is_staff=staff)
+
+
+class AuditEventResource(resources.ModelResource):
+    """The audit trail as a spreadsheet: the same rows the list shows, filters applied."""
+
+    at = fields.Field(column_name="quando", attribute="at")
+    user = fields.Field(column_name="usuario", attribute="user__username")
+    action = fields.Field(column_name="acao", attribute="get_action_display")
+    object_type = fields.Field(column_name="tipo", attribute="object_type")
+    object_id = fields.Field(column_name="id", attribute="object_id")
+    object_repr = fields.Field(column_name="registro", attribute="object_repr")
+    changes = fields.Field(column_name="alteracoes")
+
+    class Meta:
+        model = AuditEvent
+        fields = ("at", "user", "action", "object_type", "object_id", "object_repr", "changes")
+
+    def dehydrate_changes(self, event):
+        return "; ".join(
+            f"{field}: {before or '—'} → {after or '—'}" for field, (before, after) in event.changes.items()
+        )
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyMixin, TenantExportMixin, TenantScopedAdmin):
+    """Tenant admins: who changed settings, creditor rules, agreements, qualifications, and who sent what to
+    the dialer. Who opened which client is in "Acessos a clientes"."""
+
+    view_roles = frozenset({Role.ADMIN})
+    edit_roles = frozenset()
+    resource_classes = [AuditEventResource]
+    export_form_class = ExportForm
+    export_formats = [CSV, XLSX]
+    list_display = ("at", "user", "action", "object_repr", "display_changes")
+    list_filter = (
+        ("action", ChoicesDropdownFilter),
+        ("user", TenantRelatedFilter),
+        ("at", RangeDateTimeFilter),
+    )
+    list_filter_submit = True
+    list_select_related = ("user",)
+    search_fields = ("object_repr", "object_id", "user__username")
+    show_full_result_count = False
+
+    def has_module_permission(self, request):
+        return request.user.is_superuser or (is_tenant_admin(request.user) and request.user.is_staff)
+
+    @admin.display(description=_("alterações (antes → depois)"))
+    def display_changes(self, obj):
+        return format_html_join(
+            "",
+            '<div><span class="font-medium">{}</span>: {} → {}</div>',
+            ((field, before or "—", after or "—") for field, (before, after) in obj.changes.items()),
+        )

@@ -4,6 +4,8 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.db import models
+from django.http import Http404
+from import_export.admin import ExportMixin
 from unfold.admin import ModelAdmin, StackedInline, TabularInline
 from unfold.contrib.filters.admin import RelatedDropdownFilter
 
@@ -38,7 +40,14 @@ def scope_queryset(queryset, request):
     return queryset.filter(tenant=tenant)
 
 
-class TenantScopedMixin:
+class MissingIsNotFoundMixin:
+    """Another tenant's row and a deleted row look the same: a 404, not Django's redirect naming the id."""
+
+    def _get_obj_does_not_exist_redirect(self, request, opts, object_id):
+        raise Http404
+
+
+class TenantScopedMixin(MissingIsNotFoundMixin):
     """Queryset, choices, saves and permissions of an admin or inline, scoped to the user's tenant.
 
     `view_roles` may read; `edit_roles` may add, change and delete. Superusers may do everything.
@@ -87,6 +96,20 @@ class TenantScopedMixin:
 
     def has_delete_permission(self, request, obj=None):
         return self._role_allows(request, self.edit_roles)
+
+    # django-import-export: exporting is reading, importing is writing (its defaults let any staff user do both).
+    def has_export_permission(self, request):
+        return self.has_view_permission(request)
+
+    def has_import_permission(self, request):
+        return self.has_add_permission(request)
+
+
+class TenantExportMixin(ExportMixin):
+    """Export for a read-only admin (put before TenantScopedAdmin): the scoped rows, to whoever may view them."""
+
+    def has_export_permission(self, request):
+        return self.has_view_permission(request)
 
 
 class ReadOnlyMixin:

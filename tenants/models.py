@@ -1,3 +1,4 @@
+import hashlib
 import secrets
 
 from django.conf import settings
@@ -9,6 +10,10 @@ def new_webhook_secret() -> str:
     return secrets.token_urlsafe(32)
 
 
+def secret_digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
 class Tenant(models.Model):
     """A collection agency. Every piece of wallet data belongs to exactly one."""
 
@@ -18,6 +23,9 @@ class Tenant(models.Model):
     settings = models.JSONField(_("configurações"), default=dict, blank=True)
     # The path secret of the 3C Plus webhook URL (/dialer/webhooks/3cplus/<secret>/); rotatable.
     webhook_secret = models.CharField(_("segredo do webhook"), max_length=64, unique=True, default=new_webhook_secret)
+    # The webhook finds its tenant by this digest: an index lookup on a value the caller cannot choose
+    # leaks nothing about the secret through timing; the secret itself is then compared in constant time.
+    webhook_secret_digest = models.CharField(max_length=64, unique=True, editable=False, null=True)
     created_at = models.DateTimeField(_("criada em"), auto_now_add=True)
 
     class Meta:
@@ -27,6 +35,13 @@ class Tenant(models.Model):
 
     def __str__(self):
         return self.name
+
+    def save(self, *args, **kwargs):
+        self.webhook_secret_digest = secret_digest(self.webhook_secret)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "webhook_secret" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "webhook_secret_digest"}
+        super().save(*args, **kwargs)
 
 
 class Role(models.TextChoices):
@@ -83,3 +98,44 @@ class TenantOwned(models.Model):
 
     class Meta:
         abstract = True
+
+
+class AuditEvent(TenantOwned):
+    """Who did what to which record, with the fields before and after: the tenant admins' audit trail."""
+
+    class Action(models.TextChoices):
+        SETTINGS_CHANGED = "configuracoes", _("Configurações alteradas")
+        WEBHOOK_ROTATED = "webhook_rotacionado", _("Webhook rotacionado")
+        CREDITOR_CREATED = "credor_criado", _("Credor criado")
+        CREDITOR_CHANGED = "credor_alterado", _("Regras do credor alteradas")
+        AGREEMENT_CREATED = "acordo_gerado", _("Acordo gerado")
+        AGREEMENT_DECIDED = "acordo_decidido", _("Acordo aprovado, rejeitado ou cancelado")
+        DIALER_EXPORT = "envio_discador", _("Envio ao discador")
+        QUALIFICATIONS_CHANGED = "qualificacoes", _("Mapeamento de qualificações alterado")
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("usuário"),
+    )
+    action = models.CharField(_("ação"), max_length=30, choices=Action.choices)
+    object_type = models.CharField(_("tipo"), max_length=60, blank=True)
+    object_id = models.CharField(_("ID"), max_length=40, blank=True)
+    object_repr = models.CharField(_("registro"), max_length=200, blank=True)
+    changes = models.JSONField(_("alterações"), default=dict, blank=True, help_text=_("campo: [antes, depois]"))
+    at = models.DateTimeField(_("quando"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("evento de auditoria")
+        verbose_name_plural = _("auditoria")
+        ordering = ["-at", "-id"]
+        indexes = [
+            models.Index(fields=["tenant", "-at"], name="audit_tenant_time"),
+            models.Index(fields=["tenant", "action", "-at"], name="audit_tenant_action"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_action_display()} — {self.object_repr}"

@@ -3,7 +3,9 @@ def test_atendimento_pages_are_frameable_by_3cplus_only(client, operator, make_c
     client.force_login(operator)
     response = client.get(f"/atendimento/{wallet_client.pk}/")
     assert "X-Frame-Options" not in response.headers
-    assert response.headers["Content-Security-Policy"] == "frame-ancestors 'self' https://*.3c.plus https://app.3c.plus"
+    policy = response.headers["Content-Security-Policy"]
+    assert "frame-ancestors 'self' https://*.3c.plus https://app.3c.plus" in policy
+    assert "default-src 'self'" in policy
     login_page = client.get("/entrar/")
     assert "X-Frame-Options" not in login_page.headers
 
@@ -12,7 +14,10 @@ def test_every_other_page_stays_unframeable(client, tenant_admin):
     client.force_login(tenant_admin)
     response = client.get("/admin/core/client/")
     assert response.headers["X-Frame-Options"] in ("DENY", "SAMEORIGIN")
-    assert response.headers["Content-Security-Policy"] == "frame-ancestors 'self'"
+    policy = response.headers["Content-Security-Policy"]
+    assert "frame-ancestors 'self';" in policy + ";"
+    assert "3c.plus" not in policy
+    assert "connect-src 'self'" in policy and "object-src 'none'" in policy
 
 
 def test_framing_can_be_turned_off(client, operator, make_client, settings):

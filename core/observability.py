@@ -1,0 +1,70 @@
+"""Request ids on every log line and response, and the /healthz probe."""
+
+import contextvars
+import logging
+import re
+import uuid
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.signals import request_finished
+from django.db import DatabaseError, connection
+from django.dispatch import receiver
+from django.http import JsonResponse
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+
+request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
+INCOMING_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
+
+
+class RequestIdMiddleware:
+    """Takes X-Request-ID from the proxy when it is sane, else makes one; echoes it back."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        incoming = request.headers.get("X-Request-ID", "")
+        request.request_id = incoming if INCOMING_ID.match(incoming) else uuid.uuid4().hex
+        # Kept until the response is closed (request_finished), so Django's own request log lines,
+        # written after the middleware returns, carry it too.
+        request_id_var.set(request.request_id)
+        response = self.get_response(request)
+        response["X-Request-ID"] = request.request_id
+        return response
+
+
+@receiver(request_finished)
+def _forget_request_id(**kwargs):
+    request_id_var.set("-")
+
+
+class RequestIdFilter(logging.Filter):
+    def filter(self, record):
+        record.request_id = request_id_var.get()
+        return True
+
+
+@never_cache
+def healthz(request):
+    """200 when the database answers and a worker beat recently; 503 otherwise. No tenant data."""
+    from django_tasks_db.models import DBTaskResult
+
+    from core.models import WorkerHeartbeat
+
+    body = {"database": "ok", "worker": "ok"}
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        since = timezone.now() - timedelta(seconds=settings.WORKER_STALE_SECONDS)
+        last = WorkerHeartbeat.objects.order_by("-last_seen").values_list("last_seen", flat=True).first()
+        body["workers_alive"] = WorkerHeartbeat.objects.filter(last_seen__gte=since).count()
+        body["worker_last_seen_seconds"] = round((timezone.now() - last).total_seconds()) if last else None
+        body["tasks_waiting"] = DBTaskResult.objects.ready().count()
+        if not body["workers_alive"]:
+            body["worker"] = "sem sinal"
+    except DatabaseError:
+        body = {"database": "erro", "worker": "desconhecido"}
+    healthy = body["database"] == "ok" and body["worker"] == "ok"
+    return JsonResponse({"status": "ok" if healthy else "falha", **body}, status=200 if healthy else 503)

@@ -1,0 +1,163 @@
+"""Security defaults: login throttling, CSRF on every state change, secrets out of logs, production checks."""
+
+import json
+import logging
+import os
+import subprocess
+import sys
+
+import pytest
+from django.test import Client as HttpClient
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from core.models import Client
+from dialer import services
+from tenants.models import AuditEvent, Tenant
+from tests.conftest import PASSWORD
+from tests.dialer.conftest import AGENT_TOKEN, TOKEN
+from tests.tenants.test_settings import change_url, form_data
+
+pytestmark = pytest.mark.django_db
+
+
+def login(http, username, password):
+    return http.post("/entrar/", {"username": username, "password": password})
+
+
+def test_repeated_wrong_passwords_lock_that_user_from_that_address(settings, operator, supervisor):
+    http = HttpClient()
+    for _attempt in range(settings.AXES_FAILURE_LIMIT - 1):
+        response = login(http, operator.username, "senha-errada")
+        assert response.status_code == 200 and "sessionid" not in response.cookies
+    assert login(http, operator.username, "senha-errada").status_code == 429  # the last one allowed
+    locked = login(http, operator.username, PASSWORD)  # even the right password, now
+    assert locked.status_code == 429
+    assert "Muitas tentativas de entrada sem sucesso" in locked.content.decode()
+    assert "_auth_user_id" not in http.session
+    # Another user from the same address (a call centre shares one IP) still gets in.
+    assert login(HttpClient(), supervisor.username, PASSWORD).status_code == 302
+
+
+def test_a_successful_login_resets_the_count(settings, operator):
+    http = HttpClient()
+    for _attempt in range(settings.AXES_FAILURE_LIMIT - 1):
+        login(http, operator.username, "senha-errada")
+    assert login(http, operator.username, PASSWORD).status_code == 302
+    http.logout()
+    for _attempt in range(settings.AXES_FAILURE_LIMIT - 1):
+        login(http, operator.username, "senha-errada")
+    assert login(http, operator.username, PASSWORD).status_code == 302
+
+
+CSRF_EXEMPT = {"threecplus_webhook", "sandbox_api"}  # called by 3C Plus (or its fake) with a secret or a token
+
+
+def views():
+    def walk(patterns, namespace=""):
+        for pattern in patterns:
+            if isinstance(pattern, URLResolver):
+                yield from walk(pattern.url_patterns, f"{namespace}{pattern.namespace}:" if pattern.namespace else "")
+            elif isinstance(pattern, URLPattern):
+                yield (namespace + pattern.name) if pattern.name else str(pattern.pattern), pattern.callback
+
+    return list(walk(get_resolver().url_patterns))
+
+
+def test_only_the_webhooks_skip_csrf():
+    exempt = {name for name, callback in views() if getattr(callback, "csrf_exempt", False)}
+    # The admin's views are protected inside (csrf_protect_m) even where the URL wrapper is exempt.
+    assert {name for name in exempt if not name.startswith("admin:")} == CSRF_EXEMPT
+
+
+def test_state_changes_without_the_csrf_token_are_refused(operator, tenant_admin, make_client):
+    wallet_client = make_client()
+    http = HttpClient(enforce_csrf_checks=True)
+    http.force_login(operator)
+    response = http.post(f"/atendimento/{wallet_client.pk}/tabular/", {"type": "1"})
+    assert response.status_code == 403
+    http.force_login(tenant_admin)
+    assert http.post(f"/admin/core/client/{wallet_client.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert Client.objects.filter(pk=wallet_client.pk).exists()
+
+
+def test_no_token_in_the_logs_of_an_export_and_a_settings_save(
+    caplog, client, tenant, tenant_admin, make_client, sandbox_server, sandbox
+):
+    caplog.set_level(logging.DEBUG)  # everything, httpx and httpcore included
+    client.force_login(tenant_admin)
+    response = client.post(
+        change_url(tenant),
+        form_data(
+            tenant,
+            threecplus_base_url=sandbox_server.url,
+            threecplus_api_key=TOKEN,
+            threecplus_agent_token=AGENT_TOKEN,
+        ),
+    )
+    assert response.status_code == 302
+    response = client.post(
+        change_url(tenant), form_data(Tenant.objects.get(pk=tenant.pk), threecplus_base_url=sandbox_server.url)
+    )
+    assert response.status_code == 302
+    tenant.refresh_from_db()
+    for n in range(30):
+        make_client(name=f"Log {n}", phones=(f"+55119876{n:05d}",))
+    campaign_id = next(c["id"] for c in sandbox.account("alfa").campaigns.values() if not c["paused"])
+    sandbox.set_faults(fail_next=1, fail_status=503)  # a retry, so the warning path logs too
+    export = services.create_export(tenant, tenant_admin, Client.objects.all(), campaign_id=campaign_id, enqueue=False)
+    assert services.run_export(export.pk, client_factory=None).sent_count == 30
+    assert caplog.records, "nothing was logged: the check would prove nothing"
+    logged = caplog.text + "".join(str(r.args) for r in caplog.records)
+    stored = tenant.settings["threecplus_api_key"]
+    for secret in (TOKEN, AGENT_TOKEN, stored, tenant.settings["threecplus_agent_token"]):
+        assert secret not in logged
+    audit_text = json.dumps(list(AuditEvent.objects.values_list("changes", flat=True)), ensure_ascii=False)
+    assert TOKEN not in audit_text and stored not in audit_text
+    assert "••••" in audit_text  # the change is recorded, masked
+
+
+def production_env(**extra):
+    inherited = {k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"}  # set by browser tests
+    return {
+        **inherited,
+        "DEBUG": "0",
+        "SECRET_KEY": "p" * 20 + "-segredo-de-producao-com-mais-de-50-caracteres-" + "q" * 10,
+        "FIELD_ENCRYPTION_KEY": "ZGV2ZWxvcG1lbnQta2V5LWRvLW5vdC11c2UtcHJvZCE=",
+        "ALLOWED_HOSTS": "cobranca.exemplo.com.br",
+        "PUBLIC_BASE_URL": "https://cobranca.exemplo.com.br",
+        **extra,
+    }
+
+
+def test_check_deploy_is_clean_in_production():
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        env=production_env(),
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_production_cookies_and_hsts():
+    code = (
+        "from django.conf import settings as s; "
+        "print(s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, s.SECURE_HSTS_SECONDS, s.SECURE_SSL_REDIRECT)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup(); " + code],
+        env={**production_env(), "DJANGO_SETTINGS_MODULE": "core.settings"},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert out == ["True", "True", "31536000", "True"]
+
+
+def test_every_page_carries_the_content_security_policy(client, operator):
+    client.force_login(operator)
+    policy = client.get("/atendimento/").headers["Content-Security-Policy"]
+    for directive in ("default-src 'self'", "connect-src 'self'", "object-src 'none'", "form-action 'self'"):
+        assert directive in policy
+    assert "Content-Security-Policy" in client.get("/entrar/").headers

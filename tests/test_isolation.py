@@ -1,0 +1,329 @@
+"""Tenant isolation, proved for every URL the project serves.
+
+The cases are generated from the URL configuration: a new URL is checked without anyone adding it here,
+and a URL whose parameters this file cannot fill fails the test until it is taught how. Two tenants, each
+with every kind of record and a user of each role, plus an anonymous visitor, request every URL with the
+other tenant's records (GET and POST): nothing of the other tenant is shown, changed or reachable (404),
+operators reach nothing of the admin, and anonymous visitors reach nothing but the public URLs.
+"""
+
+import datetime
+import json
+import re
+from decimal import Decimal
+
+import pytest
+from django.apps import apps
+from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.contrib.contenttypes.models import ContentType
+from django.forms import BooleanField
+from django.test import Client as HttpClient
+from django.urls import URLPattern, URLResolver, get_resolver
+from django.utils import timezone
+
+from attendance.models import (
+    Agreement,
+    AgreementInstallment,
+    CallDisposition,
+    ClientAccessLog,
+    DispositionType,
+    Message,
+)
+from core.models import Client, ClientPhone, Creditor, Debt, DispositionBehavior
+from dialer.models import DialerCallEvent, DialerExport, DialerExportItem, Qualification, QualificationMapping
+from tenants.models import AuditEvent, Membership, Role, Tenant
+from tests.conftest import PASSWORD, valid_cpf
+
+pytestmark = pytest.mark.django_db
+
+User = get_user_model()
+ROLES = (Role.ADMIN, Role.SUPERVISOR, Role.OPERATOR)
+# Reachable without logging in, by design.
+PUBLIC = {"login", "logout", "healthz", "threecplus_webhook", "sandbox_api", "admin:login", "admin:logout"}
+# Pages only a tenant admin (or a superuser) may open in the admin.
+ADMIN_ONLY_MODELS = {"tenants.tenant", "auth.user", "tenants.auditevent", "attendance.clientaccesslog"}
+ADMIN_ONLY_MODELS |= {"dialer.qualification"}
+
+
+def populate(tenant: Tenant, marker: str, n: int) -> dict:
+    """One of every record, each showing `marker` wherever it prints a name."""
+    creditor = Creditor.objects.create(tenant=tenant, name=f"Credor {marker}", max_installments=12)
+    client = Client.objects.create(
+        tenant=tenant, creditor=creditor, name=f"Cliente {marker}", cpf=valid_cpf(n), external_id=f"EXT-{marker}"
+    )
+    phone = ClientPhone.objects.create(tenant=tenant, client=client, number=f"+551198765{n:04d}", kind="celular")
+    Debt.objects.create(
+        tenant=tenant,
+        client=client,
+        contract_code=f"CT-{marker}",
+        due_date=datetime.date.today() - datetime.timedelta(days=40),
+        original_amount=Decimal("250.00"),
+    )
+    Client.objects.filter(pk=client.pk).refresh_summaries()
+    users = {}
+    for role in ROLES:
+        user = User.objects.create_user(
+            username=f"{role}-{tenant.slug}",
+            password=PASSWORD,
+            is_staff=role != Role.OPERATOR,
+            first_name=f"Usuário {marker}",
+        )
+        Membership.objects.create(user=user, tenant=tenant, role=role, threecplus_agent_id=f"{1000 + n}{len(role)}")
+        users[role] = user
+    operator = users[Role.OPERATOR]
+    kind = DispositionType.objects.create(tenant=tenant, name=f"Tabulação {marker}", behavior="outro")
+    disposition = CallDisposition.objects.create(
+        tenant=tenant, client=client, operator=operator, type=kind, notes=f"Nota {marker}", call_id=f"call-{marker}"
+    )
+    agreement = Agreement.objects.create(
+        tenant=tenant,
+        client=client,
+        creditor=creditor,
+        operator=operator,
+        status=Agreement.Status.PENDING_APPROVAL,
+        principal=Decimal("250"),
+        total=Decimal("250"),
+        installments_count=1,
+        first_due_date=datetime.date.today(),
+        decision_note=f"Acordo {marker}",
+    )
+    AgreementInstallment.objects.create(agreement=agreement, number=1, due_date=agreement.first_due_date, amount=250)
+    message = Message.objects.create(
+        tenant=tenant, client=client, direction="recebida", body=f"Mensagem {marker}", sent_at=timezone.now()
+    )
+    access = ClientAccessLog.objects.create(tenant=tenant, client=client, user=operator, call_id=f"call-{marker}")
+    export = DialerExport.objects.create(
+        tenant=tenant, campaign_id=1, campaign_name=f"Campanha {marker}", list_name=f"Lista {marker}"
+    )
+    item = DialerExportItem.objects.create(tenant=tenant, export=export, client=client, campaign_id=1)
+    event = DialerCallEvent.objects.create(
+        tenant=tenant, event="call-was-connected", call_id=f"call-{marker}", agent_id="9", client=client
+    )
+    qualification = Qualification.objects.create(
+        tenant=tenant,
+        remote_id=n,
+        name=f"Qualificação {marker}",
+        list_id=n,
+        list_name=f"Lista {marker}",
+        synced_at=timezone.now(),
+    )
+    QualificationMapping.objects.create(
+        tenant=tenant, list_id=n, behavior=DispositionBehavior.OTHER, qualification=qualification
+    )
+    audit = AuditEvent.objects.create(tenant=tenant, action="configuracoes", object_repr=f"Auditoria {marker}")
+    return {
+        "tenants.tenant": tenant,
+        "core.creditor": creditor,
+        "core.client": client,
+        "core.clientphone": phone,
+        "auth.user": users[Role.OPERATOR],
+        "attendance.dispositiontype": kind,
+        "attendance.calldisposition": disposition,
+        "attendance.agreement": agreement,
+        "attendance.message": message,
+        "attendance.clientaccesslog": access,
+        "dialer.dialerexport": export,
+        "dialer.dialerexportitem": item,
+        "dialer.dialercallevent": event,
+        "dialer.qualification": qualification,
+        "tenants.auditevent": audit,
+        "users": users,
+        "marker": marker,
+    }
+
+
+def snapshot(tenant) -> dict:
+    """Every row of a tenant, as values: compared before and after the matrix."""
+    models = [m for m in apps.get_models() if any(f.name == "tenant" for f in m._meta.fields)]
+    rows = {m._meta.label: sorted(map(repr, m.objects.filter(tenant=tenant).values())) for m in models}
+    rows["tenant"] = [repr(Tenant.objects.filter(pk=tenant.pk).values().first())]
+    fields = ("id", "username", "password", "first_name", "email", "is_active", "is_staff", "is_superuser")
+    rows["users"] = sorted(map(repr, User.objects.filter(membership__tenant=tenant).values(*fields)))
+    return rows
+
+
+def url_patterns(patterns=None, prefix="", namespace=""):
+    for pattern in get_resolver().url_patterns if patterns is None else patterns:
+        if isinstance(pattern, URLResolver):
+            inner = f"{namespace}{pattern.namespace}:" if pattern.namespace else namespace
+            yield from url_patterns(pattern.url_patterns, prefix + str(pattern.pattern), inner)
+        elif isinstance(pattern, URLPattern):
+            yield prefix + str(pattern.pattern), (namespace + pattern.name) if pattern.name else ""
+
+
+PARAM = re.compile(r"<(?:(\w+):)?(\w+)>|\(\?P<(\w+)>[^)]*\)")
+
+
+def admin_model_label(name: str, route: str) -> str | None:
+    """The model an admin URL belongs to: from its name (admin:core_client_change) or its route."""
+    match = re.match(r"admin/(\w+)/(\w+)/", route)
+    return f"{match.group(1)}.{match.group(2)}" if match else None
+
+
+def fill(route: str, name: str, world: dict) -> str:
+    """A concrete path for the route, pointing at `world`'s records."""
+    if route.startswith("admin/r/"):  # view_on_site: content type, then the object
+        return f"/admin/r/{ContentType.objects.get_for_model(Client).pk}/{world['core.client'].pk}/"
+    label = admin_model_label(name, route)
+
+    def value(match):
+        param = match.group(2) or match.group(3)
+        if param in ("object_id", "pk", "id"):
+            record = world.get(label)
+            if record is None:
+                model = apps.get_model(label)
+                record = model.objects.order_by("pk").first()
+            return str(record.pk) if record is not None else "999999"
+        if param == "client_id":
+            return str(world["core.client"].pk)
+        if param == "phone_id":
+            return str(world["core.clientphone"].pk)
+        if param == "secret":
+            return world["tenants.tenant"].webhook_secret
+        if param == "content_type_id":
+            return str(ContentType.objects.get_for_model(Client).pk)
+        if param == "path":
+            return "campaigns"
+        if param == "app_label":
+            return "core"
+        if param == "url":
+            return "inexistente/"
+        raise AssertionError(f"Parâmetro de URL sem valor no teste de isolamento: {param} em {route}")
+
+    path = "/" + PARAM.sub(value, route)
+    return path.replace("^", "").replace("$", "")
+
+
+@pytest.fixture
+def worlds():
+    alfa = Tenant.objects.create(name="Agência Alfa", slug="alfa")
+    beta = Tenant.objects.create(name="Agência Beta", slug="beta")
+    return {alfa.slug: populate(alfa, "ALFA-SIGILO", 1), beta.slug: populate(beta, "BETA-SIGILO", 2)}
+
+
+def is_login_redirect(response) -> bool:
+    return response.status_code == 302 and ("/entrar/" in response["Location"] or "/login/" in response["Location"])
+
+
+def test_every_url_role_and_tenant(worlds, capsys):
+    """The matrix: (URL × method) × (3 roles × 2 tenants + anonymous), each with the other tenant's records."""
+    routes = [(route, name) for route, name in url_patterns() if not route.startswith("static/")]
+    assert len(routes) > 100  # the admin alone has more: a broken walk must not pass quietly
+    identities = [(slug, role) for slug in worlds for role in ROLES] + [(None, None)]
+    cases = 0
+    problems = []
+    for slug, role in identities:
+        http = HttpClient()
+        if slug:
+            http.force_login(worlds[slug]["users"][role])
+        mine = worlds[slug or "alfa"]
+        other = worlds["beta" if slug == "alfa" else "alfa"] if slug else worlds["beta"]
+        untouchable = [w["tenants.tenant"] for w in worlds.values() if w is not mine or slug is None]
+        before = [snapshot(t) for t in untouchable]
+        for route, name in routes:
+            path = fill(route, name, other)
+            for method in ("get", "post"):
+                cases += 1
+                response = getattr(http, method)(path)
+                if name in ("logout", "admin:logout") and slug:
+                    http.force_login(worlds[slug]["users"][role])  # carry on as the same identity
+                status = response.status_code
+                body = response.content.decode(errors="replace") if not response.streaming else ""
+                where = f"{method.upper()} {path} ({name or route}) como {role or 'anônimo'} de {slug or '-'}: {status}"
+                if status >= 500 and name != "healthz":  # healthz answers 503 while no worker runs
+                    problems.append(f"erro {where}")
+                if slug and other["marker"] in body:
+                    problems.append(f"dado da outra empresa em {where}")
+                if name in PUBLIC or route.startswith("admin/r/"):
+                    continue  # public by design; view_on_site only redirects to a page that answers 404
+                if slug is None:
+                    if not (is_login_redirect(response) or status in (403, 404, 405)):
+                        problems.append(f"anônimo alcançou {where}")
+                    continue
+                if role == Role.OPERATOR and route.startswith("admin/") and status == 200:
+                    problems.append(f"operador no admin: {where}")
+                takes_record = bool(PARAM.search(route)) and not route.startswith(("admin/^", "admin/(?P<url>"))
+                label = admin_model_label(name, route)
+                reachable = status not in (302, 403, 404, 405)
+                if takes_record and reachable and (label is None or label in other):
+                    problems.append(f"registro da outra empresa alcançável: {where}")
+                if (
+                    role == Role.SUPERVISOR
+                    and label in ADMIN_ONLY_MODELS
+                    and status == 200
+                    and not route.endswith("autocomplete/")
+                ):
+                    problems.append(f"supervisor em página de administrador: {where}")
+        cases += check_admin_actions(http, mine, other, slug, role, problems)
+        for tenant, rows_before in zip(untouchable, before, strict=True):
+            rows_after = snapshot(tenant)
+            for table, rows in rows_before.items():
+                if rows != rows_after[table]:
+                    changed = sorted(set(rows_after[table]) ^ set(rows))[:2]
+                    problems.append(f"{role or 'anônimo'} de {slug or '-'} alterou {tenant.slug} em {table}: {changed}")
+    print(f"\nMatriz de isolamento: {len(routes)} URLs × 7 identidades, {cases} requisições verificadas")
+    assert not problems, "\n".join(problems[:40])
+
+
+def check_admin_actions(http, mine, other, slug, role, problems) -> int:
+    """Each admin action posted with the other tenant's ids changes nothing and shows nothing of it."""
+    cases = 0
+    for model, model_admin in admin.site._registry.items():
+        label = model._meta.label_lower
+        if label not in other:
+            continue
+        url = f"/admin/{model._meta.app_label}/{model._meta.model_name}/"
+        for action in [*(model_admin.actions or []), "delete_selected"]:
+            action_name = action if isinstance(action, str) else action.__name__
+            cases += 1
+            response = http.post(
+                url, {"action": action_name, "_selected_action": [other[label].pk], "post": "yes", "confirm": "1"}
+            )
+            body = response.content.decode(errors="replace")
+            if response.status_code >= 500 or (slug and other["marker"] in body):
+                problems.append(f"ação {action_name} em {url} como {role} de {slug}: {response.status_code}")
+    return cases
+
+
+def test_autocomplete_and_exports_show_only_the_own_tenant(worlds):
+    alfa, beta = worlds["alfa"], worlds["beta"]
+    http = HttpClient()
+    http.force_login(alfa["users"][Role.SUPERVISOR])
+    found = http.get(
+        "/admin/autocomplete/",
+        {"term": "SIGILO", "app_label": "core", "model_name": "client", "field_name": "creditor"},
+    ).json()
+    assert [r["text"] for r in found["results"]] == [f"Credor {alfa['marker']}"]
+
+    http.force_login(alfa["users"][Role.ADMIN])
+    for url in (
+        "/admin/core/client/export/",
+        "/admin/attendance/message/export/",
+        "/admin/tenants/auditevent/export/",
+        "/admin/attendance/clientaccesslog/export/",
+    ):
+        form = http.get(url).context["form"]
+        data = {"format": "0", **{k: "on" for k, f in form.fields.items() if isinstance(f, BooleanField)}}
+        if "resource" in form.fields:
+            data["resource"] = "0"
+        response = http.post(url, data)
+        content = b"".join(response.streaming_content) if response.streaming else response.content
+        text = content.decode("utf-8-sig", errors="replace")
+        assert response.status_code == 200, url
+        assert alfa["marker"] in text, f"{url} exportou sem os próprios dados"
+        assert beta["marker"] not in text, f"{url} exportou dados da outra empresa"
+
+
+def test_webhook_never_ties_an_event_to_another_tenants_client(client, worlds):
+    alfa, beta = worlds["alfa"], worlds["beta"]
+    body = {"call": {"id": "c-cross", "identifier": str(beta["core.client"].pk), "phone": "5511987650002"}}
+    response = client.post(
+        f"/dialer/webhooks/3cplus/{alfa['tenants.tenant'].webhook_secret}/",
+        json.dumps(body),
+        content_type="application/json",
+    )
+    assert response.status_code == 201
+    event = DialerCallEvent.objects.get(call_id="c-cross")
+    assert event.tenant == alfa["tenants.tenant"]
+    assert event.client is None  # beta's client id and beta's phone mean nothing to alfa
