@@ -19,7 +19,9 @@ def threecplus_webhook(request, secret):
     if tenant is None or not hmac.compare_digest(tenant.webhook_secret, secret):
         raise Http404
     try:
-        body = json.loads(request.body or b"null")
+        body = json.loads(request.body or b"null", parse_constant=_reject_constant)
+        if "\\u0000" in json.dumps(body):
+            raise webhooks.WebhookError("O corpo contém o caractere nulo (\\u0000), que não é aceito.")
         parsed = webhooks.parse(body)
     except (ValueError, webhooks.WebhookError) as error:
         message = str(error) if isinstance(error, webhooks.WebhookError) else "JSON inválido."
@@ -27,13 +29,27 @@ def threecplus_webhook(request, secret):
     existing = DialerCallEvent.objects.filter(tenant=tenant, event=parsed.event, call_id=parsed.call_id).first()
     if existing:
         return JsonResponse({"id": existing.pk, "repetido": True})
-    fields = {k: v for k, v in vars(parsed).items()}
+    fields = {name: _fit(name, value) for name, value in vars(parsed).items()}
     try:
         with transaction.atomic():
             event = DialerCallEvent.objects.create(
                 tenant=tenant, client=webhooks.resolve_client(tenant, parsed), raw=body, **fields
             )
     except IntegrityError:  # the same delivery, concurrently
-        event = DialerCallEvent.objects.get(tenant=tenant, event=parsed.event, call_id=parsed.call_id)
+        event = DialerCallEvent.objects.filter(tenant=tenant, event=parsed.event, call_id=parsed.call_id).first()
+        if event is None:
+            raise
         return JsonResponse({"id": event.pk, "repetido": True})
     return JsonResponse({"id": event.pk, "cliente": event.client_id}, status=201)
+
+
+def _reject_constant(name):
+    raise webhooks.WebhookError(f"JSON inválido: {name} não é um número.")
+
+
+def _fit(name, value):
+    """3C Plus sends what it sends: text longer than our column is cut, not a 500."""
+    field = DialerCallEvent._meta.get_field(name)
+    if isinstance(value, str) and getattr(field, "max_length", None):
+        return value[: field.max_length]
+    return value

@@ -162,3 +162,17 @@ def test_next_call_is_only_the_operators_and_after_the_starting_point(client, te
     post(client, tenant, connected(wallet_client.pk, call_id="minha"))
     call = client.get("/atendimento/proxima-ligacao/", {"depois": start["ultimo"]}).json()["chamada"]
     assert call["url"] == f"/atendimento/{wallet_client.pk}/?call_id=minha"
+
+
+def test_bodies_found_by_the_property_tests_are_answered_not_crashed(client, tenant):
+    """Regressions: Infinity is not JSON for our database, and 3C Plus text longer than a column is cut."""
+    url = f"/dialer/webhooks/3cplus/{tenant.webhook_secret}/"
+    response = client.post(url, '{"call": {"id": "c1", "status": Infinity}}', content_type="application/json")
+    assert response.status_code == 400 and "Infinity" in response.json()["erro"]
+    response = client.post(url, '{"call": {"id": "c2", "phone": "\\u0000"}}', content_type="application/json")
+    assert response.status_code == 400
+    long_mode = {"call": {"id": "c3", "call_mode": "m" * 100, "agent": "a" * 100}}
+    response = post(client, tenant, long_mode)
+    assert response.status_code == 201
+    event = DialerCallEvent.objects.get(call_id="c3")
+    assert event.call_mode == "m" * 20 and event.agent_id == "a" * 40

@@ -1,0 +1,269 @@
+"""Bad input never breaks or half-writes: property-based tests (hypothesis).
+
+Every generated input must give a valid result or a clear Portuguese error: never an unexpected
+exception, never a 500, never part of a record written. The number of inputs each property tried is
+printed (run with -s) and summed at the end of the module.
+"""
+
+import collections
+import datetime
+import json
+import string
+from decimal import Decimal
+
+import phonenumbers
+import pytest
+from django.core.exceptions import ValidationError
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+from stdnum.br import cpf as stdnum_cpf
+
+from attendance.models import Agreement, AgreementInstallment
+from attendance.negotiation import NegotiationError, OpenDebt, Proposal, Rules, simulate
+from core.importing import TEMPLATE_HEADERS, import_wallet_rows
+from core.models import Client, ClientPhone, Debt
+from core.parsing import format_brl, parse_cpf, parse_money, parse_phone
+from core.seeding import cpf_check_digits
+from dialer.models import DialerCallEvent
+
+TRIED = collections.Counter()
+FAST = settings(max_examples=400, deadline=None)
+DB = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+# Text that looks like what people paste: digits and punctuation most of the time, anything sometimes.
+typed = st.one_of(
+    st.text(alphabet=string.digits + " .-/()+,", max_size=25),
+    st.text(max_size=40),
+    st.integers().map(str),
+)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def report_tried():
+    yield
+    print(f"\nEntradas geradas pelos testes de propriedade: {sum(TRIED.values())} — {dict(TRIED)}")
+
+
+def is_portuguese_error(error: ValidationError) -> bool:
+    return all(message and message[0].isupper() for message in error.messages)
+
+
+@FAST
+@given(typed)
+def test_cpf_is_valid_or_a_clear_error(text):
+    TRIED["cpf"] += 1
+    try:
+        digits = parse_cpf(text)
+    except ValidationError as error:
+        assert is_portuguese_error(error) and "CPF" in " ".join(error.messages)
+    else:
+        assert len(digits) == 11 and digits.isdigit() and stdnum_cpf.is_valid(digits)
+
+
+CPF_SHAPES = [
+    lambda d: d,
+    lambda d: f"{d[:3]}.{d[3:6]}.{d[6:9]}-{d[9:]}",
+    lambda d: f" {d[:3]} {d[3:6]} {d[6:9]} {d[9:]} ",
+    lambda d: d.lstrip("0"),  # a spreadsheet that ate the leading zeros
+]
+
+
+@FAST
+@given(st.integers(min_value=0, max_value=999_999_999), st.sampled_from(CPF_SHAPES))
+def test_every_valid_cpf_is_accepted_in_any_punctuation(base, shape):
+    TRIED["cpf"] += 1
+    digits = f"{base:09d}"
+    digits += cpf_check_digits(digits)
+    assume(len(set(digits)) > 1)  # 111.111.111-11 has valid check digits but is refused, as Receita does
+    assert parse_cpf(shape(digits)) == digits
+
+
+@FAST
+@given(typed)
+def test_phone_is_e164_or_a_clear_error(text):
+    TRIED["telefone"] += 1
+    try:
+        e164 = parse_phone(text)
+    except ValidationError as error:
+        assert is_portuguese_error(error) and "Telefone" in " ".join(error.messages)
+    else:
+        number = phonenumbers.parse(e164)
+        assert e164.startswith("+") and phonenumbers.is_valid_number(number)
+        assert phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164) == e164
+
+
+@FAST
+@given(typed)
+def test_money_is_two_places_or_a_clear_error(text):
+    TRIED["dinheiro"] += 1
+    try:
+        amount = parse_money(text)
+    except ValidationError as error:
+        assert is_portuguese_error(error)
+    else:
+        assert isinstance(amount, Decimal) and amount >= 0 and amount == amount.quantize(Decimal("0.01"))
+
+
+@FAST
+@given(st.decimals(min_value=0, max_value=Decimal("999999999.99"), places=2))
+def test_money_written_the_brazilian_way_reads_back(amount):
+    TRIED["dinheiro"] += 1
+    written = format_brl(amount).replace("R$", "").strip()  # 1.234,56
+    assert parse_money(written) == amount
+
+
+money = st.decimals(min_value=Decimal("0.01"), max_value=Decimal("500000"), places=2)
+percent = st.decimals(min_value=0, max_value=100, places=2)
+
+
+@FAST
+@given(
+    debts=st.lists(st.tuples(money, st.integers(min_value=-400, max_value=4000)), max_size=6),
+    rules=st.builds(
+        Rules,
+        max_discount_percent=percent,
+        max_installments=st.integers(1, 120),
+        min_installment_amount=money,
+        min_entry_percent=percent,
+        monthly_interest_percent=st.decimals(min_value=0, max_value=20, places=2),
+        fine_percent=st.decimals(min_value=0, max_value=20, places=2),
+    ),
+    discount=st.decimals(min_value=-10, max_value=110, places=2),
+    installments=st.integers(-2, 200),
+    entry=st.decimals(min_value=-100, max_value=Decimal("900000"), places=2),
+    first_due_in=st.integers(-10, 400),
+)
+def test_negotiation_adds_up_or_refuses_clearly(debts, rules, discount, installments, entry, first_due_in):
+    TRIED["negociação"] += 1
+    today = datetime.date(2026, 11, 29)
+    proposal = Proposal(discount, installments, entry, today + datetime.timedelta(days=first_due_in))
+    open_debts = [OpenDebt(amount, today - datetime.timedelta(days=days)) for amount, days in debts]
+    try:
+        result = simulate(open_debts, rules, proposal, today)
+    except NegotiationError as error:
+        assert str(error)[0].isupper()
+        return
+    amounts = [part.amount for part in result.installments]
+    assert sum(amounts) == result.total
+    assert all(a >= 0 and a == a.quantize(Decimal("0.01")) for a in amounts)
+    assert result.total == result.principal + result.interest + result.fine - result.discount_amount
+    assert [p.due_date for p in result.installments] == sorted(p.due_date for p in result.installments)
+    assert result.within_limits == (not result.violations)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=5),
+    max_leaves=20,
+)
+call_like = st.fixed_dictionaries(
+    {},
+    optional={
+        "id": json_values,
+        "telephony_id": json_values,
+        "phone": json_values,
+        "identifier": json_values,
+        "agent": json_values,
+        "call_mode": json_values,
+        "status": json_values,
+        "campaign_id": json_values,
+    },
+)
+webhook_bodies = st.one_of(
+    json_values,
+    st.fixed_dictionaries({"call-was-connected": st.fixed_dictionaries({"call": call_like}) | json_values}),
+    st.fixed_dictionaries({"call": call_like, "mailing": json_values}),
+    st.fixed_dictionaries({"callHistory": json_values | call_like}),
+    st.fixed_dictionaries({"call-history-was-created": st.fixed_dictionaries({"callHistory": call_like})}),
+)
+
+
+@pytest.mark.django_db
+@DB
+@given(body=webhook_bodies | st.binary(max_size=60).map(lambda raw: ("raw", raw)))
+def test_webhook_answers_every_body_without_a_500(client, tenant, body):
+    TRIED["webhook"] += 1
+    before = DialerCallEvent.objects.count()
+    payload = body[1] if isinstance(body, tuple) else json.dumps(body)
+    response = client.post(
+        f"/dialer/webhooks/3cplus/{tenant.webhook_secret}/", payload, content_type="application/json"
+    )
+    assert response.status_code in (200, 201, 400), response.content[:300]
+    if response.status_code == 400:
+        assert response.json()["erro"].endswith(".") and len(response.json()["erro"]) > 10
+        assert DialerCallEvent.objects.count() == before  # nothing written for a refused body
+    else:
+        assert DialerCallEvent.objects.count() - before == (1 if response.status_code == 201 else 0)
+
+
+cell = st.one_of(st.text(max_size=20), st.text(alphabet=string.digits + ".,-/ ", max_size=14), st.just(""))
+import_rows = st.lists(
+    st.fixed_dictionaries({header: cell for header in TEMPLATE_HEADERS}),
+    min_size=1,
+    max_size=6,
+)
+
+
+@pytest.mark.django_db
+@DB
+@given(rows=import_rows, valid_first=st.booleans())
+def test_import_rows_import_whole_or_not_at_all(tenant, creditor, rows, valid_first):
+    TRIED["importação"] += len(rows)
+    if valid_first:  # one row that must import, so mixed files are tried too
+        rows = [
+            {
+                **dict.fromkeys(TEMPLATE_HEADERS, ""),
+                "external_id": "OK-1",
+                "nome": "Linha Boa",
+                "cpf": "529.982.247-25",
+                "credor": creditor.name,
+                "telefones": "(11) 98765-4321",
+                "contrato": "C-1",
+                "vencimento": "10/01/2026",
+                "valor_original": "1.234,56",
+            },
+            *rows,
+        ]
+    counts = (Client.objects.count(), ClientPhone.objects.count(), Debt.objects.count())
+    report = import_wallet_rows(tenant, enumerate(rows, start=2))
+    assert report.rows == len(rows) and report.imported + len(report.errors) == len(rows)
+    assert all(message.endswith(".") and "Traceback" not in message for _line, _id, message in report.errors)
+    imported_ids = {r["external_id"].strip() for r in rows} - {external_id for _l, external_id, _m in report.errors}
+    # Every client written has its debt when its row had one: no row half-written.
+    for client in Client.objects.filter(tenant=tenant):
+        row = next(r for r in rows if r["external_id"].strip() == client.external_id)
+        has_debt_columns = any(row[c].strip() for c in ("contrato", "vencimento", "valor_original"))
+        assert client.debts.exists() == has_debt_columns
+    new_clients = Client.objects.count() - counts[0]
+    assert new_clients == report.imported
+    if valid_first:
+        assert "OK-1" in imported_ids and Client.objects.filter(external_id="OK-1").exists()
+    Client.objects.all().delete()  # hypothesis reuses the test's transaction between examples
+
+
+@pytest.mark.django_db
+@DB
+@given(
+    form=st.fixed_dictionaries(
+        {
+            "discount_percent": typed,
+            "installments": typed,
+            "entry": typed,
+            "first_due_date": st.one_of(typed, st.dates().map(str)),
+        }
+    )
+)
+def test_negotiation_form_never_500s_nor_half_writes_an_agreement(client, operator, make_client, form):
+    TRIED["acordo (formulário)"] += 1
+    wallet_client = make_client(debts=((Decimal("900.00"), 60),))
+    client.force_login(operator)
+    for url in ("simular", "acordo"):
+        response = client.post(f"/atendimento/{wallet_client.pk}/{url}/", form, headers={"HX-Request": "true"})
+        assert response.status_code in (200, 302), response.status_code
+    agreements = Agreement.objects.filter(client=wallet_client)
+    for agreement in agreements:
+        parts = AgreementInstallment.objects.filter(agreement=agreement)
+        assert sum(p.amount for p in parts) == agreement.total
+        assert agreement.debts.exists()
+    Agreement.objects.all().delete()
+    Client.objects.all().delete()
