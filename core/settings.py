@@ -36,6 +36,7 @@ if not SECRET_KEY:
             "SECRET_KEY com um valor longo e aleatório."
         )
     SECRET_KEY = "django-insecure-development-only-key-do-not-use-in-production"
+SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS", [])  # old keys, while rotating (see the README)
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"] if DEBUG else [])
 PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/")

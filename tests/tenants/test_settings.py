@@ -1,3 +1,4 @@
+import io
 import logging
 
 import pytest
@@ -167,3 +168,18 @@ def test_only_the_tenants_admin_tests_its_connection(client, tenant_admin, super
         403,
         404,
     )
+
+
+@pytest.mark.django_db
+def test_rotate_encryption_key_command_re_encrypts_every_token(settings, tenant, other_tenant):
+    from django.core.management import call_command
+
+    tenant.settings = clean_settings({"threecplus_api_key": PLAIN, "threecplus_agent_token": "sandbox-agent-x1"})
+    tenant.save()
+    old_key = settings.FIELD_ENCRYPTION_KEY
+    settings.FIELD_ENCRYPTION_KEY = f"{Fernet.generate_key().decode()},{old_key}"  # step 1: new key in front
+    call_command("rotate_encryption_key", stdout=io.StringIO())  # step 2
+    settings.FIELD_ENCRYPTION_KEY = settings.FIELD_ENCRYPTION_KEY.split(",")[0]  # step 3: old key removed
+    tenant.refresh_from_db()
+    assert secrets.decrypt(tenant.settings["threecplus_api_key"]) == PLAIN
+    assert secrets.decrypt(tenant.settings["threecplus_agent_token"]) == "sandbox-agent-x1"
