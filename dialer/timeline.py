@@ -72,4 +72,6 @@ def _agent_name(event) -> str:
         history = history["callHistory"]
     agent = history.get("agent") if isinstance(history, dict) else None
     name = agent.get("name") if isinstance(agent, dict) else ""
-    return _("agente %(a)s") % {"a": name or event.agent_id} if (name or event.agent_id) else ""
+    if name:
+        return str(name)
+    return _("agente %(a)s") % {"a": event.agent_id} if event.agent_id else ""
