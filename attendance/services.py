@@ -270,8 +270,7 @@ def _decide_pending(tenant, user, agreement, note, status, then, wrong_status_me
         agreement = Agreement.objects.select_for_update().get(pk=agreement.pk, tenant=tenant)
         if agreement.status != Agreement.Status.PENDING_APPROVAL:
             raise ValidationError(wrong_status_message)
-        agreement.status = status
-        _decide(agreement, user, note)
+        _decide(agreement, user, note, status)
         then(agreement)
     return agreement
 
@@ -283,15 +282,15 @@ def cancel_agreement(tenant, user, agreement: Agreement, note: str = "") -> Agre
         agreement = Agreement.objects.select_for_update().get(pk=agreement.pk, tenant=tenant)
         if agreement.status not in Agreement.OPEN_STATUSES:
             raise ValidationError(_("Só acordos ativos ou aguardando aprovação podem ser cancelados."))
-        agreement.status = Agreement.Status.CANCELLED
-        _decide(agreement, user, note)
+        _decide(agreement, user, note, Agreement.Status.CANCELLED)
         agreement.debts.filter(status=Debt.Status.IN_AGREEMENT).update(status=Debt.Status.OPEN)
         _restore_client_status(agreement.client_id)
     return agreement
 
 
-def _decide(agreement, user, note):
-    before = Agreement.objects.get(pk=agreement.pk).get_status_display()
+def _decide(agreement, user, note, status):
+    before = agreement.get_status_display()
+    agreement.status = status
     agreement.decided_by = user
     agreement.decided_at = timezone.now()
     agreement.decision_note = note

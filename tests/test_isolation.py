@@ -19,7 +19,6 @@ from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
 from django.forms import BooleanField
 from django.test import Client as HttpClient
-from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 
 from attendance.models import (
@@ -34,6 +33,7 @@ from core.models import Client, ClientPhone, Creditor, Debt, DispositionBehavior
 from dialer.models import DialerCallEvent, DialerExport, DialerExportItem, Qualification, QualificationMapping
 from tenants.models import AuditEvent, Membership, Role, Tenant
 from tests.conftest import PASSWORD, valid_cpf
+from tests.urlconf import walk
 
 pytestmark = pytest.mark.django_db
 
@@ -143,15 +143,6 @@ def snapshot(tenant) -> dict:
     return rows
 
 
-def url_patterns(patterns=None, prefix="", namespace=""):
-    for pattern in get_resolver().url_patterns if patterns is None else patterns:
-        if isinstance(pattern, URLResolver):
-            inner = f"{namespace}{pattern.namespace}:" if pattern.namespace else namespace
-            yield from url_patterns(pattern.url_patterns, prefix + str(pattern.pattern), inner)
-        elif isinstance(pattern, URLPattern):
-            yield prefix + str(pattern.pattern), (namespace + pattern.name) if pattern.name else ""
-
-
 PARAM = re.compile(r"<(?:(\w+):)?(\w+)>|\(\?P<(\w+)>[^)]*\)")
 
 
@@ -208,7 +199,7 @@ def is_login_redirect(response) -> bool:
 
 def test_every_url_role_and_tenant(worlds, capsys):
     """The matrix: (URL × method) × (3 roles × 2 tenants + anonymous), each with the other tenant's records."""
-    routes = [(route, name) for route, name in url_patterns() if not route.startswith("static/")]
+    routes = [(route, name) for route, name, _view in walk() if not route.startswith("static/")]
     assert len(routes) > 100  # the admin alone has more: a broken walk must not pass quietly
     identities = [(slug, role) for slug in worlds for role in ROLES] + [(None, None)]
     cases = 0

@@ -1,7 +1,5 @@
 """The sandbox 3C Plus mounted in the app (DIALER_SANDBOX): the API and a page to see what arrived."""
 
-import logging
-
 import httpx
 from django.contrib import admin, messages
 from django.contrib.auth.decorators import login_required
@@ -36,9 +34,6 @@ def api(request, path):
     return response
 
 
-logger = logging.getLogger(__name__)
-
-
 def account_name(tenant) -> str | None:
     """The sandbox company the tenant's token opens, if it points at the sandbox."""
     if tenant is None or not (tenant.settings or {}).get(API_KEY):
@@ -65,12 +60,10 @@ def tenants_of(name: str) -> list:
     return [t for t in Tenant.objects.filter(active=True, settings__has_key=API_KEY) if account_name(t) == name]
 
 
-def _deliver(request, name: str, body: dict) -> list[str]:
-    """POST the event to each tenant webhook of the company, over HTTP as 3C Plus does; returns problems."""
+def _deliver(request, name: str, body: dict, success: str, failure: str):
+    """POST the event to each tenant webhook of the company, over HTTP as 3C Plus does; say how it went."""
     tenants = tenants_of(name)
-    if not tenants:
-        return ["nenhuma empresa usa esta conta do sandbox"]
-    problems = []
+    problems = [] if tenants else ["nenhuma empresa usa esta conta do sandbox"]
     for tenant in tenants:
         url = request.build_absolute_uri(reverse("threecplus_webhook", args=[tenant.webhook_secret]))
         try:
@@ -80,7 +73,11 @@ def _deliver(request, name: str, body: dict) -> list[str]:
             continue
         if response.status_code >= 400:
             problems.append(f"{tenant.name}: HTTP {response.status_code}")
-    return problems
+    if problems:
+        messages.error(request, failure + "; ".join(problems))
+    else:
+        messages.success(request, success)
+    return redirect("sandbox")
 
 
 def _account_for_post(request):
@@ -121,12 +118,13 @@ def simulate_call(request):
         return redirect("sandbox")
     body = SANDBOX.connect_call(account, agent_id=agent_id, phone=phone, contact=contact)
     call_id = body["call-was-connected"]["call"]["id"]
-    problems = _deliver(request, account.name, body)
-    if problems:
-        messages.error(request, "Ligação simulada, mas o webhook falhou: " + "; ".join(problems))
-    else:
-        messages.success(request, f"Ligação {call_id} conectada ao agente {agent_id}.")
-    return redirect("sandbox")
+    return _deliver(
+        request,
+        account.name,
+        body,
+        f"Ligação {call_id} conectada ao agente {agent_id}.",
+        "Ligação simulada, mas o webhook falhou: ",
+    )
 
 
 @login_required
@@ -139,12 +137,13 @@ def hang_up(request):
     if body is None:
         messages.error(request, "Ligação não encontrada ou já encerrada.")
         return redirect("sandbox")
-    problems = _deliver(request, account.name, body)
-    if problems:
-        messages.error(request, "Ligação encerrada, mas o webhook falhou: " + "; ".join(problems))
-    else:
-        messages.success(request, "Ligação encerrada: histórico enviado ao webhook.")
-    return redirect("sandbox")
+    return _deliver(
+        request,
+        account.name,
+        body,
+        "Ligação encerrada: histórico enviado ao webhook.",
+        "Ligação encerrada, mas o webhook falhou: ",
+    )
 
 
 @login_required

@@ -8,7 +8,6 @@ import sys
 
 import pytest
 from django.test import Client as HttpClient
-from django.urls import URLPattern, URLResolver, get_resolver
 
 from core.models import Client
 from dialer import services
@@ -16,6 +15,7 @@ from tenants.models import AuditEvent, Tenant
 from tests.conftest import PASSWORD
 from tests.dialer.conftest import AGENT_TOKEN, TOKEN
 from tests.tenants.test_settings import change_url, form_data
+from tests.urlconf import walk
 
 pytestmark = pytest.mark.django_db
 
@@ -52,19 +52,8 @@ def test_a_successful_login_resets_the_count(settings, operator):
 CSRF_EXEMPT = {"threecplus_webhook", "sandbox_api"}  # called by 3C Plus (or its fake) with a secret or a token
 
 
-def views():
-    def walk(patterns, namespace=""):
-        for pattern in patterns:
-            if isinstance(pattern, URLResolver):
-                yield from walk(pattern.url_patterns, f"{namespace}{pattern.namespace}:" if pattern.namespace else "")
-            elif isinstance(pattern, URLPattern):
-                yield (namespace + pattern.name) if pattern.name else str(pattern.pattern), pattern.callback
-
-    return list(walk(get_resolver().url_patterns))
-
-
 def test_only_the_webhooks_skip_csrf():
-    exempt = {name for name, callback in views() if getattr(callback, "csrf_exempt", False)}
+    exempt = {name or route for route, name, view in walk() if getattr(view, "csrf_exempt", False)}
     # The admin's views are protected inside (csrf_protect_m) even where the URL wrapper is exempt.
     assert {name for name in exempt if not name.startswith("admin:")} == CSRF_EXEMPT
 
