@@ -117,6 +117,10 @@ def send_qualification(disposition_id: int) -> CallDisposition:
     except dialer.DialerError as error:
         disposition.qualification_status = QualificationStatus.FAILED
         disposition.qualification_error = error.message
+    except Exception:  # a bug must not leave the tabulação "sending" forever: show it, keep the traceback
+        logger.exception("Qualificação da tabulação %s falhou de forma inesperada", disposition.pk)
+        disposition.qualification_status = QualificationStatus.FAILED
+        disposition.qualification_error = _("Erro inesperado ao enviar; a equipe técnica foi avisada pelo log.")
     else:
         disposition.qualification_status = QualificationStatus.SENT
         disposition.qualification_error = ""
