@@ -158,6 +158,8 @@ LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
 LANGUAGE_CODE = "pt-br"
+# django-unfold ships no translations: its visible strings are translated here (locale/pt_BR).
+LOCALE_PATHS = [BASE_DIR / "locale"]
 LANGUAGES = [("pt-br", _("Português (Brasil)"))]
 TIME_ZONE = "America/Sao_Paulo"
 USE_I18N = True
