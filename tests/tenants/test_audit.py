@@ -83,3 +83,4 @@ def test_only_tenant_admins_see_the_audit(client, tenant, tenant_admin, supervis
     client.force_login(tenant_admin)
     page = client.get("/admin/tenants/auditevent/?action__exact=configuracoes").content.decode()
     assert "Nossa" in page and "Alheia" not in page
+    assert "/admin/tenants/auditevent/export/" in page  # exportable from the list, filters applied
