@@ -115,6 +115,7 @@ class DialerCallEvent(TenantOwned):
     identifier = models.CharField(_("identifier"), max_length=120, blank=True)
     mailing_data = models.JSONField(_("dados do mailing"), default=dict, blank=True)
     agent_id = models.CharField(_("agente"), max_length=40, blank=True)
+    agent_name = models.CharField(_("nome do agente"), max_length=120, blank=True)
     phone = models.CharField(_("telefone"), max_length=30, blank=True)
     campaign_id = models.CharField(_("campanha"), max_length=40, blank=True)
     status = models.CharField(_("status"), max_length=40, blank=True)

@@ -58,20 +58,9 @@ def calls(client, before, limit):
                 "phone_in_talk",
                 _("Ligação do discador"),
                 " · ".join(parts),
-                _agent_name(event),
+                event.agent_name or (_("agente %(a)s") % {"a": event.agent_id} if event.agent_id else ""),
                 link=event.recording_url,
                 link_label=_("ouvir gravação") if event.recording_url else "",
             )
         )
     return entries
-
-
-def _agent_name(event) -> str:
-    history = event.raw.get("callHistory") or event.raw.get("call-history-was-created") or event.raw
-    if isinstance(history, dict) and "callHistory" in history:
-        history = history["callHistory"]
-    agent = history.get("agent") if isinstance(history, dict) else None
-    name = agent.get("name") if isinstance(agent, dict) else ""
-    if name:
-        return str(name)
-    return _("agente %(a)s") % {"a": event.agent_id} if event.agent_id else ""

@@ -31,6 +31,7 @@ class ParsedEvent:
     qualification: dict
     duration_seconds: int | None = None
     recording_url: str = ""
+    agent_name: str = ""
 
 
 def _text(value) -> str:
@@ -90,6 +91,7 @@ def parse(body) -> ParsedEvent:
             history.get("qualification") if isinstance(history.get("qualification"), dict) else {},
             _seconds(history.get("speaking_time")),
             _url(history.get("recording")),
+            _text(agent.get("name") if isinstance(agent, dict) else ""),
         )
     else:
         call = payload.get("call", payload)
