@@ -48,10 +48,14 @@ class RequestIdFilter(logging.Filter):
 
 @never_cache
 def healthz(request):
-    """200 when the database answers and a worker beat recently; 503 otherwise. No tenant data."""
+    """200 when the database answers, a worker beat recently and no dialer export is stuck; 503 otherwise.
+
+    No tenant data: only counts.
+    """
     from django_tasks_db.models import DBTaskResult
 
     from core.models import WorkerHeartbeat
+    from dialer.services import stuck_exports_count
 
     body = {"database": "ok", "worker": "ok"}
     try:
@@ -64,7 +68,8 @@ def healthz(request):
         body["tasks_waiting"] = DBTaskResult.objects.ready().count()
         if not body["workers_alive"]:
             body["worker"] = "sem sinal"
+        body["exports_stuck"] = stuck_exports_count()
     except DatabaseError:
         body = {"database": "erro", "worker": "desconhecido"}
-    healthy = body["database"] == "ok" and body["worker"] == "ok"
+    healthy = body["database"] == "ok" and body["worker"] == "ok" and not body.get("exports_stuck")
     return JsonResponse({"status": "ok" if healthy else "falha", **body}, status=200 if healthy else 503)

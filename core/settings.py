@@ -186,6 +186,9 @@ STORAGES = {
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 WORKER_HEARTBEAT_SECONDS = 10
 WORKER_STALE_SECONDS = int(os.environ.get("WORKER_STALE_SECONDS", "60"))  # /healthz: no beat for this long = down
+# Run by every worker at each heartbeat (django-tasks-db has no scheduler); each must be safe to run
+# from several workers at once.
+WORKER_PERIODIC = ["dialer.services.sweep_exports"]
 
 # Production security defaults; DEBUG keeps plain HTTP on localhost usable.
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
@@ -231,6 +234,15 @@ DIALER_SANDBOX = env_bool("DIALER_SANDBOX", DEBUG)
 # campaign is skipped by the next export to the same campaign.
 DIALER_BATCH_SIZE = int(os.environ.get("DIALER_BATCH_SIZE", "500"))
 DIALER_RESEND_AFTER_HOURS = int(os.environ.get("DIALER_RESEND_AFTER_HOURS", "24"))
+# A running export renews its lease at every batch; the workers' sweep (every heartbeat) re-queues one
+# whose lease ran out and whose worker is gone. 3C Plus failing for now pauses an export, which resumes
+# after a backoff doubling from BASE up to MAX seconds; after MAX_PAUSES pauses in a row it fails.
+DIALER_EXPORT_LEASE_SECONDS = int(os.environ.get("DIALER_EXPORT_LEASE_SECONDS", "45"))
+DIALER_EXPORT_BACKOFF_BASE_SECONDS = int(os.environ.get("DIALER_EXPORT_BACKOFF_BASE_SECONDS", "30"))
+DIALER_EXPORT_BACKOFF_MAX_SECONDS = int(os.environ.get("DIALER_EXPORT_BACKOFF_MAX_SECONDS", "1800"))
+DIALER_EXPORT_MAX_PAUSES = int(os.environ.get("DIALER_EXPORT_MAX_PAUSES", "12"))
+# /healthz answers 503 while an export has made no progress (or missed its resume) for this long.
+DIALER_EXPORT_STUCK_SECONDS = int(os.environ.get("DIALER_EXPORT_STUCK_SECONDS", "300"))
 
 # The Carteira counts at most this many rows exactly; past it the count is an estimate.
 WALLET_EXACT_COUNT_LIMIT = int(os.environ.get("WALLET_EXACT_COUNT_LIMIT", "10000"))

@@ -9,8 +9,10 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.decorators import method_decorator
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_POST
 from unfold.contrib.filters.admin import ChoicesDropdownFilter, DropdownFilter
 from unfold.decorators import action, display
 
@@ -23,7 +25,7 @@ from dialer.forms import SendToDialerForm
 from dialer.models import DialerExport, DialerExportItem, Qualification, QualificationMapping
 from tenants.admin_base import ReadOnlyMixin, TenantRelatedFilter, TenantScopedAdmin
 from tenants.models import Role
-from tenants.roles import is_back_office, user_tenant
+from tenants.roles import is_back_office, user_role, user_tenant
 from tenants.secrets import SecretError
 
 
@@ -113,6 +115,7 @@ extend_wallet_admin(actions=[send_to_dialer], list_filters=[SentToDialerFilter])
 
 @admin.register(DialerExport)
 class DialerExportAdmin(ReadOnlyMixin, TenantScopedAdmin):
+    change_form_template = "admin/dialer/dialerexport/change_form.html"
     list_display = (
         "id",
         "created_at",
@@ -181,6 +184,7 @@ class DialerExportAdmin(ReadOnlyMixin, TenantScopedAdmin):
         label={
             "na_fila": "info",
             "enviando": "info",
+            "pausado": "warning",
             "concluido": "success",
             "parcial": "warning",
             "falhou": "danger",
@@ -228,6 +232,11 @@ class DialerExportAdmin(ReadOnlyMixin, TenantScopedAdmin):
                 name="dialer_dialerexport_progress",
             ),
             path(
+                "<int:pk>/continuar/",
+                self.admin_site.admin_view(self.resume_view),
+                name="dialer_dialerexport_resume",
+            ),
+            path(
                 "<int:pk>/falhas.csv",
                 self.admin_site.admin_view(self.failures_view),
                 name="dialer_dialerexport_failures",
@@ -240,6 +249,30 @@ class DialerExportAdmin(ReadOnlyMixin, TenantScopedAdmin):
         if export is None or not self.has_view_permission(request, export):
             raise Http404
         return export
+
+    def can_resume(self, request, export) -> bool:
+        """ "Continuar envio" is for the admin or a supervisor of the export's own company."""
+        tenant = user_tenant(request.user)
+        return (
+            tenant is not None
+            and export.tenant_id == tenant.pk
+            and user_role(request.user) in (Role.ADMIN, Role.SUPERVISOR)
+            and export.status in services.RESUMABLE
+        )
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        export = self.get_queryset(request).filter(pk=object_id).first() if str(object_id).isdigit() else None
+        extra_context = {**(extra_context or {}), "can_resume": bool(export and self.can_resume(request, export))}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    @method_decorator(require_POST)
+    def resume_view(self, request, pk):
+        export = self._export_or_404(request, pk)
+        if not self.can_resume(request, export):
+            raise PermissionDenied
+        services.resume_export(export)
+        messages.success(request, _("Envio #%(id)s de volta na fila: continua de onde parou.") % {"id": export.pk})
+        return redirect(reverse("admin:dialer_dialerexport_change", args=[export.pk]))
 
     def progress_view(self, request, pk):
         export = self._export_or_404(request, pk)

@@ -12,6 +12,7 @@ class DialerExport(TenantOwned):
     class Status(models.TextChoices):
         QUEUED = "na_fila", _("Na fila")
         RUNNING = "enviando", _("Enviando")
+        PAUSED = "pausado", _("Pausado")  # 3C Plus failing for now: resumes by itself at next_attempt_at
         DONE = "concluido", _("Concluído")
         PARTIAL = "parcial", _("Concluído com falhas")
         FAILED = "falhou", _("Falhou")
@@ -46,6 +47,10 @@ class DialerExport(TenantOwned):
     created_at = models.DateTimeField(_("criado em"), auto_now_add=True)
     started_at = models.DateTimeField(_("início"), null=True, blank=True)
     finished_at = models.DateTimeField(_("fim"), null=True, blank=True)
+    # The run's lease: renewed as batches go; a running export whose lease ran out lost its worker.
+    heartbeat_at = models.DateTimeField(_("última atividade"), null=True, blank=True)
+    next_attempt_at = models.DateTimeField(_("próxima tentativa"), null=True, blank=True)
+    pauses = models.PositiveSmallIntegerField(_("pausas seguidas"), default=0, db_default=0)
 
     class Meta:
         verbose_name = _("envio ao discador")

@@ -14,7 +14,13 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.models import Client, ClientPhone, DispositionBehavior
-from dialer.client import AuthenticationError, NotConfiguredError, ThreeCPlusClient, ThreeCPlusError
+from dialer.client import (
+    AuthenticationError,
+    NotConfiguredError,
+    NotFoundError,
+    ThreeCPlusClient,
+    ThreeCPlusError,
+)
 from dialer.client import ValidationError as ThreeCPlusValidationError
 from dialer.models import DialerCallEvent, DialerExport, DialerExportItem, Qualification, QualificationMapping
 from tenants import audit, secrets
@@ -147,6 +153,7 @@ def create_export(
             skipped=counts["skipped"],
             phones_count=counts["phones"],
             open_balance=counts["balance"],
+            heartbeat_at=timezone.now(),
         )
         _freeze_items(export, eligible(queryset, campaign_id))
         audit.record(
@@ -242,7 +249,10 @@ def export_lock(export_id: int):
 def _run(export, client_factory, progress):
     factory = client_factory or ThreeCPlusClient.for_tenant
     DialerExport.objects.filter(pk=export.pk).update(
-        status=DialerExport.Status.RUNNING, started_at=export.started_at or timezone.now()
+        status=DialerExport.Status.RUNNING,
+        started_at=export.started_at or timezone.now(),
+        heartbeat_at=timezone.now(),
+        next_attempt_at=None,
     )
     try:
         with factory(export.tenant) as client:
@@ -254,13 +264,127 @@ def _run(export, client_factory, progress):
             _send_pending(export, client, progress)
             if export.list_weight:
                 client.update_list_weight(export.campaign_id, export.list_id, export.list_weight)
-    except (AuthenticationError, NotConfiguredError, SecretError) as error:
+    except PERMANENT_ERRORS as error:
+        # Waiting does not fix these: say why; "Continuar envio" resumes once the cause is fixed.
         return _finish(export, DialerExport.Status.FAILED, getattr(error, "message", str(error)))
     except ThreeCPlusError as error:
-        # Transient failures outlived the retries: what was sent stays sent; running again resumes.
-        return _finish(export, DialerExport.Status.FAILED, f"{error.message} Execute de novo para continuar.")
+        # Transient (5xx, timeouts, rate limits beyond the retries): what was sent stays sent.
+        return _pause(export, error.message)
     failed = DialerExportItem.objects.filter(export=export, status=DialerExportItem.Status.FAILED).exists()
     return _finish(export, DialerExport.Status.PARTIAL if failed else DialerExport.Status.DONE, None)
+
+
+PERMANENT_ERRORS = (AuthenticationError, NotConfiguredError, NotFoundError, ThreeCPlusValidationError, SecretError)
+
+
+def _pause(export, reason: str) -> DialerExport:
+    """Stop for now and come back after an exponential backoff; fail after too many pauses in a row."""
+    pauses = DialerExport.objects.values_list("pauses", flat=True).get(pk=export.pk) + 1
+    if pauses > settings.DIALER_EXPORT_MAX_PAUSES:
+        return _finish(
+            export,
+            DialerExport.Status.FAILED,
+            _("%(reason)s O 3C Plus falhou em %(n)d tentativas seguidas; use “Continuar envio” quando voltar.")
+            % {"reason": reason, "n": pauses - 1},
+        )
+    delay = min(
+        settings.DIALER_EXPORT_BACKOFF_MAX_SECONDS, settings.DIALER_EXPORT_BACKOFF_BASE_SECONDS * 2 ** (pauses - 1)
+    )
+    next_attempt = timezone.now() + timedelta(seconds=delay)
+    DialerExport.objects.filter(pk=export.pk).update(
+        status=DialerExport.Status.PAUSED,
+        pauses=pauses,
+        next_attempt_at=next_attempt,
+        error_summary=_("%(reason)s Pausado; nova tentativa automática às %(at)s.")
+        % {"reason": reason, "at": timezone.localtime(next_attempt).strftime("%d/%m/%Y %H:%M:%S")},
+    )
+    logger.warning("Envio %s pausado (%s); nova tentativa em %ss", export.pk, reason, delay)
+    export.refresh_from_db()
+    return export
+
+
+RESUMABLE = (DialerExport.Status.PAUSED, DialerExport.Status.FAILED)
+
+
+def resume_export(export) -> bool:
+    """ "Continuar envio": a paused or failed export goes back to the queue now. False if it is not resumable."""
+    with transaction.atomic():
+        resumed = DialerExport.objects.filter(pk=export.pk, status__in=RESUMABLE).update(
+            status=DialerExport.Status.QUEUED,
+            pauses=0,
+            next_attempt_at=None,
+            finished_at=None,
+            heartbeat_at=timezone.now(),
+            error_summary="",
+        )
+        if resumed:
+            transaction.on_commit(lambda: enqueue_export(export))
+    export.refresh_from_db()
+    return bool(resumed)
+
+
+def stranded_exports(now=None):
+    """Running exports whose lease ran out, and paused ones whose next attempt is due."""
+    now = now or timezone.now()
+    expired = now - timedelta(seconds=settings.DIALER_EXPORT_LEASE_SECONDS)
+    return DialerExport.objects.filter(
+        Q(status=DialerExport.Status.RUNNING) & (Q(heartbeat_at__lt=expired) | Q(heartbeat_at__isnull=True))
+        | Q(status=DialerExport.Status.PAUSED, next_attempt_at__lte=now)
+    )
+
+
+def sweep_exports() -> list[int]:
+    """Re-queue the exports whose worker died and the paused ones that are due (run by every worker).
+
+    On PostgreSQL a running export whose advisory lock is held still has a live worker (a slow batch
+    outlived the lease): it is left alone. The locks taken here are released before the task is queued.
+    """
+    requeued = []
+    with transaction.atomic():
+        candidates = stranded_exports().select_for_update(skip_locked=True).values_list("pk", flat=True)
+        with _try_locks(list(candidates)) as free:
+            requeued = free  # rows locked above: nobody changed their status since
+            DialerExport.objects.filter(pk__in=free).update(
+                status=DialerExport.Status.QUEUED, heartbeat_at=timezone.now(), next_attempt_at=None
+            )
+    for export_id in requeued:
+        logger.warning("Envio %s retomado pela varredura (worker parado ou pausa vencida).", export_id)
+        enqueue_export(DialerExport(pk=export_id))
+    return requeued
+
+
+@contextmanager
+def _try_locks(export_ids):
+    """The ids whose export lock nobody holds, holding those locks until the block ends."""
+    if connection.vendor != "postgresql":
+        yield list(export_ids)
+        return
+    free = []
+    try:
+        with connection.cursor() as cursor:
+            for export_id in export_ids:
+                cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [EXPORT_LOCK_NAMESPACE, export_id])
+                if cursor.fetchone()[0]:
+                    free.append(export_id)
+        yield free
+    finally:
+        with connection.cursor() as cursor:
+            for export_id in free:
+                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [EXPORT_LOCK_NAMESPACE, export_id])
+
+
+def stuck_exports_count() -> int:
+    """Exports with no progress for DIALER_EXPORT_STUCK_SECONDS: running, paused past their resume, or
+    queued while no export is being sent (a queue behind a long export is busy, not stuck)."""
+    since = timezone.now() - timedelta(seconds=settings.DIALER_EXPORT_STUCK_SECONDS)
+    stale = Q(heartbeat_at__lt=since) | Q(heartbeat_at__isnull=True, created_at__lt=since)
+    stuck = Q(status=DialerExport.Status.RUNNING) & stale | Q(
+        status=DialerExport.Status.PAUSED, next_attempt_at__lt=since
+    )
+    sending = DialerExport.objects.filter(status=DialerExport.Status.RUNNING, heartbeat_at__gte=since).exists()
+    if not sending:
+        stuck |= Q(status=DialerExport.Status.QUEUED) & stale
+    return DialerExport.objects.filter(stuck).count()
 
 
 def _recover_unacknowledged(export, client):
@@ -369,13 +493,17 @@ def _mark(export, client_ids, status, *, error="", phones=0):
     with transaction.atomic():
         DialerExportItem.objects.filter(export=export, client_id__in=client_ids).update(**fields)
         counter = "sent_count" if status == DialerExportItem.Status.SENT else "failed_count"
+        # Progress renews the run's lease; a batch that went through ends a series of pauses.
         DialerExport.objects.filter(pk=export.pk).update(
-            **{counter: F(counter) + len(client_ids)}, sent_phones=F("sent_phones") + phones
+            **{counter: F(counter) + len(client_ids)},
+            sent_phones=F("sent_phones") + phones,
+            heartbeat_at=timezone.now(),
+            pauses=0,
         )
 
 
 def _finish(export, status, error):
-    fields = {"status": status, "finished_at": timezone.now()}
+    fields = {"status": status, "finished_at": timezone.now(), "next_attempt_at": None}
     if error:
         fields["error_summary"] = error
     elif status == DialerExport.Status.PARTIAL:
@@ -400,6 +528,7 @@ def retry_failures(export) -> DialerExport:
             status=DialerExport.Status.QUEUED,
             failed_count=F("failed_count") - count,
             finished_at=None,
+            heartbeat_at=timezone.now(),
             error_summary="",
         )
     transaction.on_commit(lambda: enqueue_export(export))

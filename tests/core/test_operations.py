@@ -26,6 +26,7 @@ def test_healthz_reports_the_database_and_the_worker(client, settings):
         "workers_alive": 0,
         "worker_last_seen_seconds": None,
         "tasks_waiting": 0,
+        "exports_stuck": 0,
     }
     beat = WorkerHeartbeat.objects.create(
         worker_id="w1", hostname="maquina-1", pid=1, started_at=timezone.now(), last_seen=timezone.now()

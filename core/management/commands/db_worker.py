@@ -1,5 +1,8 @@
 """`manage.py db_worker`: django-tasks-db's worker, plus a heartbeat that /healthz reads.
 
+At each beat the worker also runs settings.WORKER_PERIODIC (django-tasks-db has no scheduler): the
+sweep that re-queues exports whose worker died or whose pause is over.
+
 core comes before django_tasks_db in INSTALLED_APPS, so this command is the one `db_worker` runs.
 """
 
@@ -10,6 +13,7 @@ import threading
 from django.conf import settings
 from django.db import DatabaseError, connection
 from django.utils import autoreload, timezone
+from django.utils.module_loading import import_string
 from django_tasks_db.management.commands import db_worker
 
 from core.models import WorkerHeartbeat
@@ -26,20 +30,29 @@ class Heartbeat(threading.Thread):
     def run(self):
         while not self.stopped.is_set():
             try:
-                WorkerHeartbeat.objects.update_or_create(
-                    worker_id=self.worker_id,
-                    defaults={
-                        "hostname": socket.gethostname()[:200],
-                        "pid": os.getpid(),
-                        "started_at": self.started_at,
-                        "last_seen": timezone.now(),
-                    },
-                )
-            except DatabaseError:
-                db_worker.logger.exception("Heartbeat do worker %s falhou", self.worker_id)
+                self.beat()
+                for name in settings.WORKER_PERIODIC:
+                    try:
+                        import_string(name)()
+                    except Exception:  # one failing job must stop neither the beat nor the other jobs
+                        db_worker.logger.exception("Tarefa periódica %s falhou no worker %s", name, self.worker_id)
             finally:
                 connection.close()  # this thread's own connection; a new one next beat
             self.stopped.wait(self.interval)
+
+    def beat(self):
+        try:
+            WorkerHeartbeat.objects.update_or_create(
+                worker_id=self.worker_id,
+                defaults={
+                    "hostname": socket.gethostname()[:200],
+                    "pid": os.getpid(),
+                    "started_at": self.started_at,
+                    "last_seen": timezone.now(),
+                },
+            )
+        except DatabaseError:
+            db_worker.logger.exception("Heartbeat do worker %s falhou", self.worker_id)
 
 
 class Command(db_worker.Command):
