@@ -91,6 +91,7 @@ def send_to_dialer(modeladmin, request, queryset):
             campaign_name=campaign["name"],
             list_name=form.cleaned_data["list_name"],
             list_weight=form.cleaned_data["list_weight"],
+            submission_token=form.cleaned_data["token"],
             selection={"filtros": request.GET.urlencode()}
             if select_across
             else {"ids": [int(i) for i in request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME)]},

@@ -55,6 +55,11 @@ class UnavailableError(ThreeCPlusError):
     """5xx, a timeout, a name that does not resolve, a refused connection."""
 
 
+class UnknownOutcomeError(UnavailableError):
+    """A POST reached 3C Plus but its answer did not come back (read timeout, dropped connection, 5xx):
+    it may or may not have been applied, so it is not retried blindly; the caller decides."""
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     attempts: int = 4
@@ -201,7 +206,11 @@ class ThreeCPlusClient:
             page += 1
 
     def _request(self, method: str, path: str, *, params=None, data=None, json=None) -> dict:
+        """One call, retried while that is safe: GET, PUT and DELETE on any transient failure; a POST
+        (not idempotent: a mailing batch, a qualification, a new list) only when 3C Plus provably did
+        not process it (no connection, 429). Otherwise a POST raises UnknownOutcomeError at once."""
         params = dict(params or {})
+        idempotent = method.upper() != "POST"
         if self._token_in_query:
             params["api_token"] = self._token
         attempt = 0
@@ -211,14 +220,21 @@ class ThreeCPlusClient:
                 response = self._http.request(
                     method, path, params=params or None, data=data, **({"json": json} if json is not None else {})
                 )
-            except httpx.TimeoutException as error:
+            except (httpx.ConnectTimeout, httpx.PoolTimeout) as error:  # nothing was sent
                 failure = UnavailableError("Tempo esgotado ao falar com o 3C Plus.", detail=type(error).__name__)
+                retry_after = None
+            except httpx.TimeoutException as error:
+                failure = _unsent_or_unknown(
+                    idempotent, "Tempo esgotado ao falar com o 3C Plus.", detail=type(error).__name__
+                )
                 retry_after = None
             except httpx.ConnectError as error:
                 failure = UnavailableError(_connect_message(error), detail=type(error).__name__)
                 retry_after = None
             except httpx.TransportError as error:
-                failure = UnavailableError("Falha de rede ao falar com o 3C Plus.", detail=type(error).__name__)
+                failure = _unsent_or_unknown(
+                    idempotent, "Falha de rede ao falar com o 3C Plus.", detail=type(error).__name__
+                )
                 retry_after = None
             else:
                 if response.status_code < 400:
@@ -226,7 +242,11 @@ class ThreeCPlusClient:
                 failure = _error_for(response)
                 if not isinstance(failure, RateLimitedError | UnavailableError):
                     raise failure
+                if isinstance(failure, UnavailableError) and not idempotent:
+                    raise UnknownOutcomeError(failure.message, status=failure.status, detail=failure.detail)
                 retry_after = getattr(failure, "retry_after", None)
+            if isinstance(failure, UnknownOutcomeError):
+                raise failure
             if attempt >= self.retry.attempts:
                 raise failure
             pause = self.retry.delay(attempt, retry_after)
@@ -240,6 +260,10 @@ class ThreeCPlusClient:
                 pause,
             )
             self._sleep(pause)
+
+
+def _unsent_or_unknown(idempotent: bool, message: str, *, detail: str) -> UnavailableError:
+    return UnavailableError(message, detail=detail) if idempotent else UnknownOutcomeError(message, detail=detail)
 
 
 def _body(response: httpx.Response) -> dict:

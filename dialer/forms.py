@@ -1,3 +1,5 @@
+import uuid
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 from unfold.widgets import UnfoldAdminSelectWidget, UnfoldAdminTextInputWidget
@@ -15,8 +17,12 @@ class SendToDialerForm(forms.Form):
         help_text=_("Definido no 3C Plus ao fim do envio; vazio mantém o padrão da campanha."),
     )
 
+    # Made when the confirmation page is first shown; the same token submitted twice is one export.
+    token = forms.UUIDField(widget=forms.HiddenInput, required=False)
+
     def __init__(self, *args, campaigns=(), **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields["token"].initial = uuid.uuid4
         self.campaigns = {c["id"]: c for c in campaigns}
         self.fields["campaign"].choices = [
             (c["id"], f"{c['name']} (ID {c['id']})" + (_(" — pausada") if c.get("paused") else "")) for c in campaigns

@@ -51,12 +51,21 @@ class DialerExport(TenantOwned):
     heartbeat_at = models.DateTimeField(_("última atividade"), null=True, blank=True)
     next_attempt_at = models.DateTimeField(_("próxima tentativa"), null=True, blank=True)
     pauses = models.PositiveSmallIntegerField(_("pausas seguidas"), default=0, db_default=0)
+    # One per confirmation form: submitting the same form again finds this export instead of a second.
+    submission_token = models.UUIDField(null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("envio ao discador")
         verbose_name_plural = _("envios ao discador")
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["tenant", "-created_at"], name="export_tenant_created")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "submission_token"],
+                condition=models.Q(submission_token__isnull=False),
+                name="export_unique_submission",
+            )
+        ]
 
     def __str__(self):
         return _("Envio #%(id)s — %(list)s") % {"id": self.pk, "list": self.list_name}

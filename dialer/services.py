@@ -8,7 +8,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Case, CharField, Count, Exists, F, OuterRef, Q, Sum, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -20,6 +20,7 @@ from dialer.client import (
     NotFoundError,
     ThreeCPlusClient,
     ThreeCPlusError,
+    UnknownOutcomeError,
 )
 from dialer.client import ValidationError as ThreeCPlusValidationError
 from dialer.models import DialerCallEvent, DialerExport, DialerExportItem, Qualification, QualificationMapping
@@ -132,43 +133,59 @@ def create_export(
     batch_size: int | None = None,
     list_weight: int | None = None,
     enqueue: bool = True,
+    submission_token=None,
 ) -> DialerExport:
-    """Freeze the selection (one item per client to send) and queue the task that sends it."""
+    """Freeze the selection (one item per client to send) and queue the task that sends it.
+
+    The same submission_token (one per confirmation form) never creates a second export: a double
+    click or a resubmitted page gets the first one back.
+    """
     if not (tenant.settings or {}).get("threecplus_api_key"):
         raise NotConfiguredError("A empresa ainda não tem o 3C Plus configurado (domínio e token).")
+    if submission_token is not None:
+        existing = DialerExport.objects.filter(tenant=tenant, submission_token=submission_token).first()
+        if existing:
+            return existing
     queryset = queryset.filter(tenant=tenant)
     counts = preview(queryset, campaign_id)
-    with transaction.atomic():
-        export = DialerExport.objects.create(
-            tenant=tenant,
-            requested_by=user,
-            campaign_id=campaign_id,
-            campaign_name=campaign_name[:200],
-            list_name=(list_name or default_list_name())[:200],
-            selection=selection or {},
-            batch_size=batch_size or settings.DIALER_BATCH_SIZE,
-            list_weight=list_weight,
-            selected_count=counts["selected"],
-            to_send_count=counts["to_send"],
-            skipped=counts["skipped"],
-            phones_count=counts["phones"],
-            open_balance=counts["balance"],
-            heartbeat_at=timezone.now(),
-        )
-        _freeze_items(export, eligible(queryset, campaign_id))
-        audit.record(
-            tenant,
-            user,
-            audit.Action.DIALER_EXPORT,
-            export,
-            changes={
-                "campanha": ["", export.campaign_name or str(export.campaign_id)],
-                "lista": ["", export.list_name],
-                "clientes a enviar": ["", str(export.to_send_count)],
-                "saldo em aberto": ["", str(export.open_balance)],
-                "seleção": ["", json.dumps(export.selection, ensure_ascii=False, default=str)],
-            },
-        )
+    try:
+        with transaction.atomic():
+            export = DialerExport.objects.create(
+                submission_token=submission_token,
+                tenant=tenant,
+                requested_by=user,
+                campaign_id=campaign_id,
+                campaign_name=campaign_name[:200],
+                list_name=(list_name or default_list_name())[:200],
+                selection=selection or {},
+                batch_size=batch_size or settings.DIALER_BATCH_SIZE,
+                list_weight=list_weight,
+                selected_count=counts["selected"],
+                to_send_count=counts["to_send"],
+                skipped=counts["skipped"],
+                phones_count=counts["phones"],
+                open_balance=counts["balance"],
+                heartbeat_at=timezone.now(),
+            )
+            _freeze_items(export, eligible(queryset, campaign_id))
+            audit.record(
+                tenant,
+                user,
+                audit.Action.DIALER_EXPORT,
+                export,
+                changes={
+                    "campanha": ["", export.campaign_name or str(export.campaign_id)],
+                    "lista": ["", export.list_name],
+                    "clientes a enviar": ["", str(export.to_send_count)],
+                    "saldo em aberto": ["", str(export.open_balance)],
+                    "seleção": ["", json.dumps(export.selection, ensure_ascii=False, default=str)],
+                },
+            )
+    except IntegrityError:
+        if submission_token is None:
+            raise
+        # The same form, submitted concurrently, won the race: its export is the one.
+        return DialerExport.objects.get(tenant=tenant, submission_token=submission_token)
     if enqueue:
         transaction.on_commit(lambda: enqueue_export(export))
     return export
@@ -257,8 +274,7 @@ def _run(export, client_factory, progress):
     try:
         with factory(export.tenant) as client:
             if export.list_id is None:
-                created = client.create_list(export.campaign_id, export.list_name)
-                export.list_id = created["id"]
+                export.list_id = _create_list(export, client)
                 DialerExport.objects.filter(pk=export.pk).update(list_id=export.list_id)
             _recover_unacknowledged(export, client)
             _send_pending(export, client, progress)
@@ -387,6 +403,23 @@ def stuck_exports_count() -> int:
     return DialerExport.objects.filter(stuck).count()
 
 
+def _create_list(export, client) -> int:
+    """Create the export's list; when the answer is lost, create again (at worst an empty list is left)."""
+    for attempt in range(1, UNKNOWN_OUTCOME_ATTEMPTS + 1):
+        try:
+            return client.create_list(export.campaign_id, export.list_name)["id"]
+        except UnknownOutcomeError:
+            logger.warning("Envio %s: resposta da criação da lista perdida (tentativa %d)", export.pk, attempt)
+            if attempt == UNKNOWN_OUTCOME_ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _mailing_keys(client_phones) -> list[dict]:
+    """The (phone, identifier) pairs that DELETE mailing/delete takes, from {client id: [phones]}."""
+    return [{"phone": phone, "identifier": str(client_id)} for client_id, phones in client_phones for phone in phones]
+
+
 def _recover_unacknowledged(export, client):
     """Items posted by a worker that died before recording the answer: remove, then send again."""
     stuck = list(
@@ -396,10 +429,7 @@ def _recover_unacknowledged(export, client):
     )
     if not stuck:
         return
-    client.delete_mailing(
-        export.campaign_id,
-        [{"phone": phone, "identifier": str(client_id)} for client_id, phones in stuck for phone in phones],
-    )
+    client.delete_mailing(export.campaign_id, _mailing_keys(stuck))
     DialerExportItem.objects.filter(export=export, status=DialerExportItem.Status.SENDING).update(
         status=DialerExportItem.Status.PENDING, phones=[]
     )
@@ -449,19 +479,38 @@ def _send_pending(export, client, progress=None):
         _post_batch(export, client, batch, batch_phones)
 
 
+# A batch whose answer was lost is removed and posted again at most this many times in one run.
+UNKNOWN_OUTCOME_ATTEMPTS = 5
+
+
 def _post_batch(export, client, batch, batch_phones):
+    """POST one batch exactly once: an upload whose outcome is unknown is removed before it is posted again."""
     _mark_sending(export, batch_phones)
-    try:
-        client.add_mailing(export.campaign_id, export.list_id, batch)
-    except ThreeCPlusValidationError as error:
-        _mark(export, batch_phones, DialerExportItem.Status.FAILED, error=error.message)
-        return
-    except ThreeCPlusError:
-        DialerExportItem.objects.filter(export=export, client_id__in=batch_phones).update(
-            status=DialerExportItem.Status.PENDING
-        )
-        raise
-    _mark(export, batch_phones, DialerExportItem.Status.SENT, phones=sum(len(n) for n in batch_phones.values()))
+    for attempt in range(1, UNKNOWN_OUTCOME_ATTEMPTS + 1):
+        try:
+            client.add_mailing(export.campaign_id, export.list_id, batch)
+        except ThreeCPlusValidationError as error:
+            _mark(export, batch_phones, DialerExportItem.Status.FAILED, error=error.message)
+            return
+        except UnknownOutcomeError as error:
+            # 3C Plus may have stored the batch. Posting again would store it twice: take its pairs out
+            # first. If that fails too, the items stay "enviando" and the resume removes them first.
+            logger.warning("Envio %s: resposta de um lote perdida (%s), tentativa %d", export.pk, error.detail, attempt)
+            client.delete_mailing(export.campaign_id, _mailing_keys(batch_phones.items()))
+            if attempt == UNKNOWN_OUTCOME_ATTEMPTS:
+                DialerExportItem.objects.filter(export=export, client_id__in=batch_phones).update(
+                    status=DialerExportItem.Status.PENDING
+                )
+                raise
+        except ThreeCPlusError:
+            # Refused before anything was stored (no connection, rate limited): nothing to undo.
+            DialerExportItem.objects.filter(export=export, client_id__in=batch_phones).update(
+                status=DialerExportItem.Status.PENDING
+            )
+            raise
+        else:
+            _mark(export, batch_phones, DialerExportItem.Status.SENT, phones=sum(len(n) for n in batch_phones.values()))
+            return
 
 
 def _mark_sending(export, batch_phones):

@@ -39,6 +39,14 @@ class Faults:
     timeout_rate: float = 0.0  # random share of calls hanging
     retry_after: int | None = None  # Retry-After sent with 429
     reject_identifiers: frozenset = frozenset()  # a mailing.json batch with one of these gets a 422
+    # A random share of mailing.json batches is stored and then the answer is lost: the connection is
+    # closed without a response, or, with lost_answer_status (e.g. 502), a gateway error is answered.
+    lost_answer_rate: float = 0.0
+    lost_answer_status: int | None = None
+
+
+class AnswerLost(Exception):
+    """The request was processed; the server must close the connection without answering."""
 
 
 @dataclasses.dataclass
@@ -66,6 +74,7 @@ class Sandbox:
         self.faults = Faults()
         self.requests: list[dict] = []  # what clients sent, for contract tests (bounded)
         self.calls = 0
+        self.answers_lost = 0  # batches stored whose answer the lost_answer fault withheld
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
         self._random = random.Random(seed)
@@ -303,7 +312,21 @@ class Sandbox:
         data = _parse_body(body, content_type)
         with self._lock:
             account = self._account(account_name)
-            return self._route(account, method, path, query, data, agent_header)
+            response = self._route(account, method, path, query, data, agent_header)
+            lost = (
+                response[0] < 300
+                and method == "POST"
+                and path.endswith("/mailing.json")
+                and faults.lost_answer_rate
+                and self._random.random() < faults.lost_answer_rate
+            )
+            if lost:
+                self.answers_lost += 1
+        if lost and faults.lost_answer_status:
+            return _envelope(faults.lost_answer_status, "Bad Gateway", "sandbox_lost_answer")
+        if lost:
+            raise AnswerLost
+        return response
 
     def _route(self, account, method, path, query, data, agent_id):
         parts = path.strip("/").split("/")

@@ -4,11 +4,12 @@ uv run python -m dialer.sandbox.server --port 8765 [--count-only]
 """
 
 import argparse
+import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-from dialer.sandbox import Sandbox
+from dialer.sandbox import AnswerLost, Sandbox
 
 API_ROOT = "/api/v1"
 
@@ -28,13 +29,18 @@ def make_handler(sandbox: Sandbox, connections: list):
             if not url.path.startswith(API_ROOT):
                 status, headers, payload = 404, {"Content-Type": "application/json"}, b'{"status":404}'
             else:
-                status, headers, payload = sandbox.handle(
-                    self.command,
-                    url.path[len(API_ROOT) :],
-                    parse_qs(url.query),
-                    {k.lower(): v for k, v in self.headers.items()},
-                    body,
-                )
+                try:
+                    status, headers, payload = sandbox.handle(
+                        self.command,
+                        url.path[len(API_ROOT) :],
+                        parse_qs(url.query),
+                        {k.lower(): v for k, v in self.headers.items()},
+                        body,
+                    )
+                except AnswerLost:  # processed, then the connection drops before any byte of the answer
+                    self.close_connection = True
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    return
             try:
                 self.send_response(status)
                 for name, value in headers.items():

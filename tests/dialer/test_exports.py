@@ -266,3 +266,54 @@ def test_send_to_dialer_queues_without_wait_and_not_with_it(
         call_command(*args, "--wait", stdout=io.StringIO(), stderr=io.StringIO())
     assert queued == [], "--wait sends in the command; nothing goes to the worker"
     assert DialerExport.objects.get().status == DialerExport.Status.DONE
+
+
+@pytest.mark.parametrize("lost_answer_status", [None, 502], ids=["conexao-caida", "502-do-gateway"])
+def test_lost_answers_store_every_contact_exactly_once(dialer_tenant, sandbox, lost_answer_status):
+    """3C Plus stores a fifth of the batches and the answer never arrives: the campaign still ends with
+    exactly the contacts of a clean run."""
+    from core.seeding import seed_wallet
+    from dialer.client import RetryPolicy, ThreeCPlusClient
+
+    seed_wallet(dialer_tenant, 1500, seed=11)
+    campaigns = [c["id"] for c in sandbox.account("alfa").campaigns.values() if not c["paused"]]
+
+    def fast_client(tenant):
+        return ThreeCPlusClient.for_tenant(tenant, retry=RetryPolicy(attempts=4, base_delay=0.01, max_delay=0.02))
+
+    def run(campaign_id):
+        export = services.create_export(
+            dialer_tenant, None, Client.objects.all(), campaign_id=campaign_id, enqueue=False, batch_size=100
+        )
+        export = services.run_export(export.pk, client_factory=fast_client)
+        assert export.status == DialerExport.Status.DONE, export.error_summary
+        return export, [(i["identifier"], i["phone"]) for i in received(sandbox, export)]
+
+    _, clean = run(campaigns[0])
+    sandbox.set_faults(lost_answer_rate=0.2, lost_answer_status=lost_answer_status)
+    export, faulty = run(campaigns[1])
+    duplicates = len(faulty) - len(set(faulty))
+    missing = len(set(clean) - set(faulty))
+    print(
+        f"\n{len(clean)} contatos; {sandbox.answers_lost} respostas perdidas "
+        f"({lost_answer_status or 'conexão fechada'}): {duplicates} duplicados, {missing} faltando"
+    )
+    assert sandbox.answers_lost > 5
+    assert duplicates == 0 and sandbox.account("alfa").duplicates[export.list_id] == 0
+    assert sorted(faulty) == sorted(clean) and export.sent_phones == len(clean)
+
+
+def test_a_lost_answer_is_never_reposted_by_the_client(make_dialer_client, sandbox):
+    """The generic retry re-sends GETs, never a mailing upload whose outcome is unknown."""
+    from dialer.client import UnknownOutcomeError
+
+    client = make_dialer_client()
+    campaign_id = next(iter(sandbox.account("alfa").campaigns))
+    mailing_list = client.create_list(campaign_id, "L")
+    sandbox.set_faults(lost_answer_rate=1.0)
+    with pytest.raises(UnknownOutcomeError):
+        client.add_mailing(campaign_id, mailing_list["id"], [{"phone": "11987654321", "identifier": "1"}])
+    posts = [r for r in sandbox.requests if r["path"].endswith("mailing.json")]
+    assert len(posts) == 1 and sandbox.answers_lost == 1
+    sandbox.set_faults(lost_answer_rate=0.0, fail_next=1, fail_status=503)
+    assert client.list_campaigns(), "a GET is still retried"

@@ -120,3 +120,34 @@ def test_export_items_filter_offers_only_the_tenants_exports(client, tenant_admi
     client.force_login(tenant_admin)
     html = client.get("/admin/dialer/dialerexportitem/").content.decode()
     assert "Lista Nossa A" in html and "Lista Alheia" not in html
+
+
+def test_submitting_the_confirmation_twice_creates_one_export(
+    client, supervisor, configured, make_client, sandbox, django_capture_on_commit_callbacks
+):
+    """A double click, or back and submit again: the form's token finds the first export."""
+    import re
+
+    for _ in range(3):
+        make_client()
+    client.force_login(supervisor)
+    base = {
+        "action": "send_to_dialer",
+        "index": "0",
+        "_selected_action": list(Client.objects.values_list("pk", flat=True)),
+    }
+    html = client.post(CHANGELIST, base).content.decode()
+    token = re.search(r'name="token" value="([0-9a-f-]{36})"', html).group(1)
+    campaign = next(iter(sandbox.account("alfa").campaigns))
+    confirm = {**base, "confirm": "1", "campaign": campaign, "list_name": "Lista", "token": token}
+    with django_capture_on_commit_callbacks() as queued:
+        first = client.post(CHANGELIST, confirm)
+        second = client.post(CHANGELIST, confirm)
+    export = DialerExport.objects.get()
+    assert first.url == second.url == reverse("admin:dialer_dialerexport_change", args=[export.pk])
+    assert len(queued) == 1, "one task"
+    # A new visit to the confirmation page is a new form: a new export.
+    again = client.post(CHANGELIST, base).content.decode()
+    assert token not in again
+    client.post(CHANGELIST, {**confirm, "token": re.search(r'name="token" value="([0-9a-f-]{36})"', again).group(1)})
+    assert DialerExport.objects.count() == 2
