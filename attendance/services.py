@@ -65,6 +65,26 @@ def record_disposition(
         fields["qualification_status"] = QualificationStatus.PENDING
     try:
         with transaction.atomic():
+            # One writer per client at a time: concurrent clicks wait here and then see what the first did.
+            list(Client.objects.select_for_update().filter(pk=client.pk).values_list("pk", flat=True))
+            if behavior == Behavior.WRONG_CONTACT and not ClientPhone.objects.filter(pk=phone.pk, active=True).exists():
+                earlier = (
+                    CallDisposition.objects.filter(
+                        tenant=tenant, client=client, phone=phone, type__behavior=Behavior.WRONG_CONTACT
+                    )
+                    .order_by("-created_at", "-pk")
+                    .first()
+                )
+                if earlier:
+                    return earlier, False  # already marked wrong: once is enough
+            if fields.get("qualification_status") == QualificationStatus.PENDING and (
+                # A call is one client's: the client's index finds its dispositions.
+                CallDisposition.objects.filter(tenant=tenant, client=client, call_id=fields["call_id"])
+                .exclude(qualification_status=QualificationStatus.NOT_APPLICABLE)
+                .exists()
+            ):
+                # 3C Plus takes one qualification per call: the call's first tabulação is the one sent.
+                fields["qualification_status"] = QualificationStatus.NOT_APPLICABLE
             disposition = CallDisposition.objects.create(**fields)
             if behavior == Behavior.WRONG_CONTACT:
                 deactivate_phone(phone, ClientPhone.DeactivationReason.WRONG_CONTACT)
@@ -95,12 +115,28 @@ def enqueue_qualification(disposition: CallDisposition) -> None:
 
 
 def send_qualification(disposition_id: int) -> CallDisposition:
-    """The task's work: post the tabulação to 3C Plus as the call's qualification, and record how it went."""
-    disposition = CallDisposition.objects.select_related(
-        "tenant", "type", "operator__membership", "phone", "client"
-    ).get(pk=disposition_id)
-    if disposition.qualification_status != QualificationStatus.PENDING:
-        return disposition  # already sent, or a retry is not wanted any more
+    """The task's work: post the tabulação to 3C Plus as the call's qualification, and record how it went.
+
+    The disposition's row stays locked while posting, so the same write-back queued twice (a retry
+    clicked twice, two workers) posts once: the second finds it no longer pending.
+    """
+    with transaction.atomic():
+        status = (
+            CallDisposition.objects.select_for_update()
+            .filter(pk=disposition_id)
+            .values_list("qualification_status", flat=True)
+            .first()
+        )
+        disposition = CallDisposition.objects.select_related(
+            "tenant", "type", "operator__membership", "phone", "client"
+        ).get(pk=disposition_id)
+        if status != QualificationStatus.PENDING:
+            return disposition  # already sent, or a retry is not wanted any more
+        _post_qualification(disposition)
+    return disposition
+
+
+def _post_qualification(disposition: CallDisposition) -> None:
     membership = getattr(disposition.operator, "membership", None)
     phone = disposition.phone.number if disposition.phone_id else disposition.client.main_phone
     disposition.qualification_attempts += 1
@@ -128,7 +164,6 @@ def send_qualification(disposition_id: int) -> CallDisposition:
     disposition.save(
         update_fields=["qualification_status", "qualification_error", "qualification_attempts", "qualification_sent_at"]
     )
-    return disposition
 
 
 def retry_qualifications(tenant, dispositions) -> int:
