@@ -31,3 +31,31 @@ def test_send_the_filtered_wallet_to_the_dialer(
     screenshot(page, "enviar-para-discador-progresso")
     export = DialerExport.objects.get()
     assert len(sandbox_server.sandbox.account("alfa").contacts[export.list_id]) == 60
+
+
+def test_continuar_envio_resumes_a_paused_export(
+    page, live_server, supervisor, tenant, make_client, sandbox_server, settings, screenshot
+):
+    from core.models import Client
+    from dialer import services
+
+    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
+    tenant.settings = clean_settings({"threecplus_base_url": sandbox_server.url, "threecplus_api_key": TOKEN})
+    tenant.save()
+    for n in range(4):
+        make_client(name=f"Cliente {n}")
+    campaign = next(iter(sandbox_server.sandbox.account("alfa").campaigns))
+    export = services.create_export(tenant, supervisor, Client.objects.all(), campaign_id=campaign, enqueue=False)
+    DialerExport.objects.filter(pk=export.pk).update(
+        status=DialerExport.Status.PAUSED, error_summary="O 3C Plus está indisponível no momento. Pausado."
+    )
+    login(page, live_server, supervisor, next_url=f"/admin/dialer/dialerexport/{export.pk}/change/")
+    expect(page.locator("#export-progress")).to_have_attribute("data-status", "pausado")
+    expect(page.locator("#export-error")).to_contain_text("indisponível")
+    screenshot(page, "envio-pausado")
+    page.get_by_role("button", name="Continuar envio").click()
+    expect(page.locator("#export-progress")).to_have_attribute("data-status", "concluido")
+    expect(page.locator("#export-progress")).to_contain_text("4 / 4")
+    expect(page.get_by_role("button", name="Continuar envio")).to_have_count(0)
+    export.refresh_from_db()
+    assert len(sandbox_server.sandbox.account("alfa").contacts[export.list_id]) == 4
