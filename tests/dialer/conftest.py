@@ -3,6 +3,7 @@ import pytest
 from dialer.client import RetryPolicy, ThreeCPlusClient
 from dialer.sandbox import Sandbox
 from dialer.sandbox.server import SandboxServer
+from tenants.settings_schema import clean_settings
 
 TOKEN = "sandbox-alfa"
 AGENT_TOKEN = "sandbox-agent-alfa"
@@ -39,3 +40,32 @@ def make_dialer_client(sandbox_server, sleeps):
     yield factory
     for client in clients:
         client.close()
+
+
+@pytest.fixture
+def dialer_tenant(tenant, sandbox_server, settings):
+    settings.PUBLIC_BASE_URL = "https://cobranca.exemplo.com.br"
+    tenant.settings = clean_settings({"threecplus_base_url": sandbox_server.url, "threecplus_api_key": TOKEN})
+    tenant.save()
+    return tenant
+
+
+@pytest.fixture
+def campaign_id(dialer_tenant, sandbox):
+    return next(c["id"] for c in sandbox.account("alfa").campaigns.values() if not c["paused"])
+
+
+@pytest.fixture
+def configured(tenant, sandbox_server):
+    tenant.settings = clean_settings(
+        {"threecplus_base_url": sandbox_server.url, "threecplus_api_key": TOKEN, "threecplus_agent_token": AGENT_TOKEN}
+    )
+    tenant.save()
+    return tenant
+
+
+@pytest.fixture
+def agent(operator):
+    operator.membership.threecplus_agent_id = "1003"
+    operator.membership.save()
+    return operator

@@ -21,19 +21,6 @@ from dialer.sandbox.server import SandboxServer
 from tenants.models import Role
 from tenants.settings_schema import clean_settings
 from tests.conftest import make_user
-from tests.dialer.conftest import TOKEN
-
-
-@pytest.fixture
-def dialer_tenant(tenant, sandbox_server):
-    tenant.settings = clean_settings({"threecplus_base_url": sandbox_server.url, "threecplus_api_key": TOKEN})
-    tenant.save()
-    return tenant
-
-
-@pytest.fixture
-def campaign_id(dialer_tenant, sandbox):
-    return next(c["id"] for c in sandbox.account("alfa").campaigns.values() if not c["paused"])
 
 
 def fast_client(tenant):
@@ -239,10 +226,11 @@ def test_a_worker_killed_mid_export_is_replaced_and_every_contact_arrives_once(s
                 break
             time.sleep(0.2)
         finished_after = time.monotonic() - killed_at
+        resumed = f"{resumed_after:.1f}s" if resumed_after is not None else "nunca"
         print(
-            f"\nEnvio morto com SIGKILL após {at_kill} de {export.to_send_count} clientes: retomado em "
-            f"{resumed_after:.1f}s, concluído em {finished_after:.1f}s (lease {settings.DIALER_EXPORT_LEASE_SECONDS}s, "
-            f"varredura a cada {settings.WORKER_HEARTBEAT_SECONDS}s)"
+            f"\nEnvio morto com SIGKILL após {at_kill} de {export.to_send_count} clientes: retomado em {resumed}, "
+            f"situação {export.status} {finished_after:.1f}s após a morte "
+            f"(lease {settings.DIALER_EXPORT_LEASE_SECONDS}s, varredura a cada {settings.WORKER_HEARTBEAT_SECONDS}s)"
         )
         assert export.status == DialerExport.Status.DONE, export.error_summary
         account = server.sandbox.account("morte")

@@ -12,20 +12,6 @@ from dialer.models import DialerExport, DialerExportItem
 from dialer.sandbox import Sandbox
 from dialer.sandbox.server import SandboxServer
 from tenants.settings_schema import clean_settings
-from tests.dialer.conftest import TOKEN
-
-
-@pytest.fixture
-def dialer_tenant(tenant, sandbox_server, settings):
-    settings.PUBLIC_BASE_URL = "https://cobranca.exemplo.com.br"
-    tenant.settings = clean_settings({"threecplus_base_url": sandbox_server.url, "threecplus_api_key": TOKEN})
-    tenant.save()
-    return tenant
-
-
-@pytest.fixture
-def campaign_id(dialer_tenant, sandbox):
-    return next(c["id"] for c in sandbox.account("alfa").campaigns.values() if not c["paused"])
 
 
 def export_and_run(tenant, queryset, campaign_id, **kwargs):

@@ -12,25 +12,8 @@ from core.models import DispositionBehavior
 from dialer import services
 from dialer.models import DialerCallEvent, Qualification, QualificationMapping
 from tenants.settings_schema import clean_settings
-from tests.dialer.conftest import AGENT_TOKEN, TOKEN
 
 Status = CallDisposition.QualificationStatus
-
-
-@pytest.fixture
-def configured(tenant, sandbox_server):
-    tenant.settings = clean_settings(
-        {"threecplus_base_url": sandbox_server.url, "threecplus_api_key": TOKEN, "threecplus_agent_token": AGENT_TOKEN}
-    )
-    tenant.save()
-    return tenant
-
-
-@pytest.fixture
-def agent(operator):
-    operator.membership.threecplus_agent_id = "1003"
-    operator.membership.save()
-    return operator
 
 
 def sandbox_qualification(sandbox, name):

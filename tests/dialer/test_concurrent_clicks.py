@@ -11,8 +11,6 @@ from attendance import services as attendance
 from attendance.models import CallDisposition, DispositionType
 from core.models import ClientPhone, DispositionBehavior
 from dialer.models import DialerCallEvent
-from tenants.settings_schema import clean_settings
-from tests.dialer.conftest import AGENT_TOKEN, TOKEN
 
 # serialized_rollback: the seeded tabulação types survive the flush of earlier transactional tests.
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
@@ -24,22 +22,6 @@ CALL = "call:alfa:1:tel-concorrente"
 def postgresql_only():
     if connection.vendor != "postgresql":
         pytest.skip("concurrent writers need PostgreSQL (SQLite has a single writer)")
-
-
-@pytest.fixture
-def configured(tenant, sandbox_server):
-    tenant.settings = clean_settings(
-        {"threecplus_base_url": sandbox_server.url, "threecplus_api_key": TOKEN, "threecplus_agent_token": AGENT_TOKEN}
-    )
-    tenant.save()
-    return tenant
-
-
-@pytest.fixture
-def agent(operator):
-    operator.membership.threecplus_agent_id = "1003"
-    operator.membership.save()
-    return operator
 
 
 def all_at_once(count, work):
