@@ -15,11 +15,11 @@ from django.utils.translation import gettext as _
 
 from core.models import Client, ClientPhone, DispositionBehavior
 from dialer.client import (
-    AuthenticationError,
     NotConfiguredError,
-    NotFoundError,
+    RateLimitedError,
     ThreeCPlusClient,
     ThreeCPlusError,
+    UnavailableError,
     UnknownOutcomeError,
 )
 from dialer.client import ValidationError as ThreeCPlusValidationError
@@ -280,17 +280,19 @@ def _run(export, client_factory, progress):
             _send_pending(export, client, progress)
             if export.list_weight:
                 client.update_list_weight(export.campaign_id, export.list_id, export.list_weight)
-    except PERMANENT_ERRORS as error:
-        # Waiting does not fix these: say why; "Continuar envio" resumes once the cause is fixed.
-        return _finish(export, DialerExport.Status.FAILED, getattr(error, "message", str(error)))
-    except ThreeCPlusError as error:
+    except (UnavailableError, RateLimitedError) as error:
         # Transient (5xx, timeouts, rate limits beyond the retries): what was sent stays sent.
         return _pause(export, error.message)
+    except (ThreeCPlusError, SecretError) as error:
+        # Waiting does not fix these (token, missing campaign, refused data): say why; "Continuar envio"
+        # resumes once the cause is fixed.
+        return _finish(export, DialerExport.Status.FAILED, getattr(error, "message", str(error)))
     failed = DialerExportItem.objects.filter(export=export, status=DialerExportItem.Status.FAILED).exists()
-    return _finish(export, DialerExport.Status.PARTIAL if failed else DialerExport.Status.DONE, None)
-
-
-PERMANENT_ERRORS = (AuthenticationError, NotConfiguredError, NotFoundError, ThreeCPlusValidationError, SecretError)
+    if not failed:
+        return _finish(export, DialerExport.Status.DONE, None)
+    # Every batch refused (422) is a failed export, not a partly done one.
+    sent = DialerExportItem.objects.filter(export=export, status=DialerExportItem.Status.SENT).exists()
+    return _finish(export, DialerExport.Status.PARTIAL if sent else DialerExport.Status.FAILED, None)
 
 
 def _pause(export, reason: str) -> DialerExport:
@@ -555,7 +557,7 @@ def _finish(export, status, error):
     fields = {"status": status, "finished_at": timezone.now(), "next_attempt_at": None}
     if error:
         fields["error_summary"] = error
-    elif status == DialerExport.Status.PARTIAL:
+    elif status in (DialerExport.Status.PARTIAL, DialerExport.Status.FAILED):
         failures = (
             DialerExportItem.objects.filter(export=export, status=DialerExportItem.Status.FAILED)
             .values("error")

@@ -88,10 +88,18 @@ def test_too_many_pauses_fail_the_export(dialer_tenant, campaign_id, make_client
 
 
 def test_permanent_errors_fail_clearly(dialer_tenant, campaign_id, make_client, sandbox):
-    make_client()
+    clients = [make_client() for _ in range(3)]
     export = services.create_export(dialer_tenant, None, Client.objects.all(), campaign_id=999999, enqueue=False)
     export = services.run_export(export.pk, client_factory=fast_client)
     assert export.status == DialerExport.Status.FAILED and "não encontrado" in export.error_summary
+    # Every batch refused (422): failed, with the reason, not "concluído com falhas".
+    sandbox.set_faults(reject_identifiers=frozenset(str(c.pk) for c in clients))
+    export = services.run_export(new_export(dialer_tenant, campaign_id, batch_size=1).pk, client_factory=fast_client)
+    assert export.status == DialerExport.Status.FAILED and export.failed_count == 3
+    assert "3× O 3C Plus recusou os dados" in export.error_summary
+    sandbox.set_faults(reject_identifiers=frozenset(), fail_next=1, fail_status=400)
+    export = services.run_export(new_export(dialer_tenant, campaign_id).pk, client_factory=fast_client)
+    assert export.status == DialerExport.Status.FAILED and "Erro 400" in export.error_summary
 
 
 def test_sweep_requeues_a_running_export_whose_lease_ran_out(dialer_tenant, campaign_id, make_client, settings):
