@@ -12,8 +12,7 @@ from attendance.models import CallDisposition, DispositionType
 from core.models import ClientPhone, DispositionBehavior
 from dialer.models import DialerCallEvent
 
-# serialized_rollback: the seeded tabulação types survive the flush of earlier transactional tests.
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = pytest.mark.django_db(transaction=True)
 Status = CallDisposition.QualificationStatus
 CALL = "call:alfa:1:tel-concorrente"
 
@@ -22,6 +21,14 @@ CALL = "call:alfa:1:tel-concorrente"
 def postgresql_only():
     if connection.vendor != "postgresql":
         pytest.skip("concurrent writers need PostgreSQL (SQLite has a single writer)")
+
+
+@pytest.fixture(autouse=True)
+def default_disposition_types():
+    """Earlier transactional tests flush the tables, migration data included; put the tabulações back."""
+    from attendance.defaults import ensure_default_disposition_types
+
+    ensure_default_disposition_types(DispositionType)
 
 
 def all_at_once(count, work):
