@@ -2,12 +2,13 @@
 
 from django import forms
 from django.contrib.auth import get_user_model
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import FieldDoesNotExist, PermissionDenied, ValidationError
 from django.db import models
 from django.http import Http404
 from import_export.admin import ExportMixin
 from unfold.admin import ModelAdmin, StackedInline, TabularInline
 from unfold.contrib.filters.admin import RelatedDropdownFilter
+from unfold.widgets import UnfoldForeignKeyRawIdWidget
 
 from tenants.models import Role
 from tenants.roles import user_role, user_tenant
@@ -40,6 +41,35 @@ def scope_queryset(queryset, request):
     return queryset.filter(tenant=tenant)
 
 
+def scoped_related(related_model, request):
+    """The rows a relation field may point at: the tenant's own, or its members for users; None for a model
+    that belongs to no tenant (content types, permissions)."""
+    if has_tenant_field(related_model) or related_model is get_user_model():
+        return scope_queryset(related_model._default_manager.all(), request)
+    return None
+
+
+class ScopedRawIdWidget(UnfoldForeignKeyRawIdWidget):
+    """A raw-id input whose label (the name printed beside the id) is looked up only among `queryset`.
+
+    Django's widget looks the id up in the model's default manager: any id typed or passed in the query
+    string would print another tenant's client or user.
+    """
+
+    def __init__(self, rel, admin_site, queryset, attrs=None, using=None):
+        self.queryset = queryset
+        super().__init__(rel, admin_site, attrs, using)
+
+    def label_and_url_for_value(self, value):
+        key = self.rel.get_related_field().name
+        try:
+            if not self.queryset.filter(**{key: value}).exists():
+                return "", ""
+        except (ValueError, ValidationError):
+            return "", ""
+        return super().label_and_url_for_value(value)
+
+
 class MissingIsNotFoundMixin:
     """Another tenant's row and a deleted row look the same: a 404, not Django's redirect naming the id."""
 
@@ -66,16 +96,43 @@ class TenantScopedMixin(MissingIsNotFoundMixin):
         return super().formfield_for_dbfield(db_field, request, **kwargs)
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        related = db_field.remote_field.model
-        if (has_tenant_field(related) or related is get_user_model()) and "queryset" not in kwargs:
-            kwargs["queryset"] = scope_queryset(related._default_manager.all(), request)
+        scoped = scoped_related(db_field.remote_field.model, request)
+        if scoped is not None:
+            kwargs.setdefault("queryset", scoped)
+            if db_field.name in self.raw_id_fields and "widget" not in kwargs:
+                kwargs["widget"] = ScopedRawIdWidget(
+                    db_field.remote_field, self.admin_site, kwargs["queryset"], using=kwargs.get("using")
+                )
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def formfield_for_manytomany(self, db_field, request, **kwargs):
-        related = db_field.remote_field.model
-        if has_tenant_field(related) and "queryset" not in kwargs:
-            kwargs["queryset"] = scope_queryset(related._default_manager.all(), request)
+        scoped = scoped_related(db_field.remote_field.model, request)
+        if scoped is not None:
+            kwargs.setdefault("queryset", scoped)
         return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+    def get_changeform_initial_data(self, request):
+        """The query string may prefill a relation only with rows the form would accept."""
+        initial = super().get_changeform_initial_data(request)
+        for name, value in list(initial.items()):
+            try:
+                field = self.model._meta.get_field(name)
+            except FieldDoesNotExist:
+                continue
+            if not isinstance(field, models.ForeignKey | models.ManyToManyField):
+                continue
+            scoped = scoped_related(field.related_model, request)
+            if scoped is None:
+                continue
+            values = value if isinstance(value, list) else [value]
+            key = "pk" if field.many_to_many else field.target_field.name
+            try:
+                found = scoped.filter(**{f"{key}__in": values}).count()
+            except (ValueError, ValidationError):
+                found = -1
+            if found != len(set(values)):
+                del initial[name]
+        return initial
 
     def _role_allows(self, request, roles) -> bool:
         if request.user.is_superuser:

@@ -53,7 +53,7 @@ def populate(tenant: Tenant, marker: str, n: int) -> dict:
         tenant=tenant, creditor=creditor, name=f"Cliente {marker}", cpf=valid_cpf(n), external_id=f"EXT-{marker}"
     )
     phone = ClientPhone.objects.create(tenant=tenant, client=client, number=f"+551198765{n:04d}", kind="celular")
-    Debt.objects.create(
+    debt = Debt.objects.create(
         tenant=tenant,
         client=client,
         contract_code=f"CT-{marker}",
@@ -117,6 +117,7 @@ def populate(tenant: Tenant, marker: str, n: int) -> dict:
         "core.creditor": creditor,
         "core.client": client,
         "core.clientphone": phone,
+        "core.debt": debt,
         "auth.user": users[Role.OPERATOR],
         "attendance.dispositiontype": kind,
         "attendance.calldisposition": disposition,
@@ -193,11 +194,44 @@ def worlds():
     return {alfa.slug: populate(alfa, "ALFA-SIGILO", 1), beta.slug: populate(beta, "BETA-SIGILO", 2)}
 
 
+# Related models that hold no tenant's data: any id of theirs may be shown to anyone.
+GLOBAL_MODELS = {"auth.group", "auth.permission", "contenttypes.contenttype"}
+
+
+@pytest.fixture
+def root(db):
+    """A superuser without a tenant: a tenant's staff never learns its username."""
+    return User.objects.create_superuser(username="raiz-SIGILO-GLOBAL", password=PASSWORD)
+
+
+def relation_fields(model):
+    """Every foreign key, one-to-one and many-to-many declared on the model (the ones a form can prefill)."""
+    fields = model._meta.get_fields()
+    return [f for f in fields if f.is_relation and not f.auto_created and (f.concrete or f.many_to_many)]
+
+
+def foreign_ids(field, other: dict, root) -> list[str]:
+    """Ids of the other tenant's records (and of the superuser) that the field can point at."""
+    label = field.related_model._meta.label_lower
+    if label == "auth.user":
+        return [str(user.pk) for user in (*other["users"].values(), root)]
+    if label in other:
+        return [str(other[label].pk)]
+    where = f"{field.model._meta.label}.{field.name}"
+    raise AssertionError(f"Campo {where} aponta para {label}: ensine o teste de isolamento a preenchê-lo")
+
+
+def revealing(world: dict, root) -> list[str]:
+    """What must never appear on the other tenant's pages: its records, its users' names, the superuser's."""
+    usernames = [user.username for user in world["users"].values()]
+    return [world["marker"], world["tenants.tenant"].name, *usernames, root.username]
+
+
 def is_login_redirect(response) -> bool:
     return response.status_code == 302 and ("/entrar/" in response["Location"] or "/login/" in response["Location"])
 
 
-def test_every_url_role_and_tenant(worlds, capsys):
+def test_every_url_role_and_tenant(worlds, root, capsys):
     """The matrix: (URL × method) × (3 roles × 2 tenants + anonymous), each with the other tenant's records."""
     routes = [(route, name) for route, name, _view in walk() if not route.startswith("static/")]
     assert len(routes) > 100  # the admin alone has more: a broken walk must not pass quietly
@@ -224,8 +258,9 @@ def test_every_url_role_and_tenant(worlds, capsys):
                 where = f"{method.upper()} {path} ({name or route}) como {role or 'anônimo'} de {slug or '-'}: {status}"
                 if status >= 500 and name != "healthz":  # healthz answers 503 while no worker runs
                     problems.append(f"erro {where}")
-                if slug and other["marker"] in body:
-                    problems.append(f"dado da outra empresa em {where}")
+                shown = [text for text in revealing(other, root) if text in body]
+                if slug and shown:
+                    problems.append(f"dado da outra empresa ({shown}) em {where}")
                 if name in PUBLIC or route.startswith("admin/r/"):
                     continue  # public by design; view_on_site only redirects to a page that answers 404
                 if slug is None:
@@ -275,6 +310,52 @@ def check_admin_actions(http, mine, other, slug, role, problems) -> int:
             if response.status_code >= 500 or (slug and other["marker"] in body):
                 problems.append(f"ação {action_name} em {url} como {role} de {slug}: {response.status_code}")
     return cases
+
+
+def test_every_foreign_key_in_the_query_string(worlds, root):
+    """Every add and change page, prefilled from the query string with the other tenant's ids in each relation
+    field, and every autocomplete of those fields: nothing of the other tenant (nor a superuser) is shown."""
+    cases = 0
+    problems = []
+    fields = [
+        (model, field)
+        for model in admin.site._registry
+        for field in relation_fields(model)
+        if field.related_model._meta.label_lower not in GLOBAL_MODELS
+    ]
+    assert len(fields) > 20  # a broken enumeration must not pass quietly
+    for slug, world in worlds.items():
+        other = worlds["beta" if slug == "alfa" else "alfa"]
+        hidden = revealing(other, root)
+        for role in ROLES:
+            http = HttpClient()
+            http.force_login(world["users"][role])
+            for model, field in fields:
+                opts = model._meta
+                base = f"/admin/{opts.app_label}/{opts.model_name}/"
+                own = world.get(opts.label_lower) or model.objects.filter(tenant=world["tenants.tenant"]).first()
+                pages = [f"{base}add/"] + ([f"{base}{own.pk}/change/"] if own is not None else [])
+                ids = foreign_ids(field, other, root)
+                # Prefilled by the query string, and posted back (a rejected form prints what was sent).
+                requests = [("get", page, {field.name: value}) for page in pages for value in ids]
+                requests += [("post", pages[0], {field.name: value}) for value in ids]
+                if field.many_to_many:
+                    requests += [("get", page, {field.name: ",".join(ids)}) for page in pages]
+                autocomplete = {"app_label": opts.app_label, "model_name": opts.model_name, "field_name": field.name}
+                terms = ("", other["marker"])
+                requests += [("get", "/admin/autocomplete/", {**autocomplete, "term": term}) for term in terms]
+                for method, path, query in requests:
+                    cases += 1
+                    response = getattr(http, method)(path, query)
+                    body = response.content.decode(errors="replace")
+                    where = f"{method.upper()} {path} {query} como {role} de {slug}: {response.status_code}"
+                    if response.status_code >= 500:
+                        problems.append(f"erro {where}")
+                    shown = [text for text in hidden if text in body]
+                    if shown:
+                        problems.append(f"{shown} em {where}")
+    print(f"\nMatriz de chaves estrangeiras: {len(fields)} campos × 6 identidades, {cases} requisições verificadas")
+    assert not problems, "\n".join(problems[:40])
 
 
 def test_autocomplete_and_exports_show_only_the_own_tenant(worlds):
