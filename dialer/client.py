@@ -6,15 +6,30 @@ Contract: ../shared/3cplus/swagger.json and API_NOTES.md. Every response carries
 
 import logging
 import random
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from urllib.parse import quote
 
 import httpx
+
+from tenants.settings_schema import api_url_allowed
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = httpx.Timeout(connect=5.0, read=20.0, write=20.0, pool=5.0)
+# 3C Plus call ids are opaque tokens: hexadecimal ids, telephony ids such as 1700000000.12345, the sandbox's
+# call:<account>:<campaign>:<telephony id>. Nothing else may become part of the qualify URL.
+CALL_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,119}$")
+
+
+def path_segment(value) -> str:
+    """A value as exactly one URL path segment: its "/", "?", "#" or a ".." cannot reach another endpoint."""
+    segment = quote(str(value), safe=":")
+    if set(segment) <= {"."}:
+        segment = segment.replace(".", "%2E")  # "." and ".." would be resolved away by URL normalisation
+    return segment
 
 
 class ThreeCPlusError(Exception):
@@ -89,6 +104,11 @@ class ThreeCPlusClient:
         transport: httpx.BaseTransport | None = None,
         sleep=time.sleep,
     ):
+        if not api_url_allowed(base_url):
+            # The token goes only to 3C Plus: a URL saved before the rule, or typed elsewhere, never receives it.
+            raise NotConfiguredError(
+                "A URL da API não é um endereço do 3C Plus (https://empresa.3c.plus): corrija nas configurações."
+            )
         self.base_url = base_url.rstrip("/")
         self.retry = retry or RetryPolicy()
         self._sleep = sleep
@@ -176,6 +196,9 @@ class ThreeCPlusClient:
         callback_at=None,
     ) -> None:
         """Agent credentials only (a service token with the agent role plus X-Agent-Id)."""
+        if not isinstance(call_id, str) or not CALL_ID_RE.match(call_id):
+            raise ValidationError("ID da ligação inválido: a qualificação não foi enviada ao 3C Plus.")
+        call_id = path_segment(call_id)
         data = {"qualification_id": str(qualification_id)}
         if note:
             data["qualification_note"] = note

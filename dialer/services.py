@@ -32,7 +32,11 @@ logger = logging.getLogger(__name__)
 
 
 def test_connection(tenant) -> dict:
-    """GET /campaigns with the tenant's saved settings: {"ok", "campaigns"} or {"ok": False, "error"}."""
+    """GET /campaigns with the tenant's saved settings: {"ok", "campaigns"} or {"ok": False, "error"}.
+
+    Only our own messages and campaigns' ids and names are shown: whatever answers at the URL (a proxy, an
+    internal service) never has its body echoed to the page.
+    """
     try:
         with ThreeCPlusClient.for_tenant(tenant) as client:
             campaigns = client.list_campaigns()
@@ -42,8 +46,13 @@ def test_connection(tenant) -> dict:
         return {"ok": False, "error": "O token salvo não pôde ser lido com a chave atual (FIELD_ENCRYPTION_KEY)."}
     except ThreeCPlusError as error:
         logger.info("Teste de conexão 3C Plus da empresa %s falhou: %s", tenant.slug, error.message)
+        if type(error) in (ThreeCPlusError, ThreeCPlusValidationError):  # their messages quote the body
+            return {"ok": False, "error": _("O 3C Plus respondeu com o erro %(status)s.") % {"status": error.status}}
         return {"ok": False, "error": error.message}
-    return {"ok": True, "campaigns": campaigns}
+    if not all(isinstance(c, dict) and type(c.get("id")) is int and isinstance(c.get("name"), str) for c in campaigns):
+        return {"ok": False, "error": _("A resposta não é uma lista de campanhas do 3C Plus: confira a URL da API.")}
+    shown = [{"id": c["id"], "name": c["name"][:200], "paused": bool(c.get("paused"))} for c in campaigns]
+    return {"ok": True, "campaigns": shown}
 
 
 # Enviar para discador -------------------------------------------------------------------------

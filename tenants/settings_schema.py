@@ -4,7 +4,9 @@ import dataclasses
 import re
 from urllib.parse import urlparse
 
+from django.conf import settings as django_settings
 from django.core.exceptions import ValidationError
+from django.http.request import validate_host
 from django.utils.translation import gettext as _
 
 from tenants import secrets
@@ -16,6 +18,7 @@ BASE_URL = "threecplus_base_url"
 AGENT_TOKEN = "threecplus_agent_token"  # a service token with the agent role, for qualifying calls
 SECRET_KEYS = (API_KEY, AGENT_TOKEN)
 SUBDOMAIN_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+THREECPLUS_HOST_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.3c\.plus$")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -28,10 +31,30 @@ class ThreeCPlusConfig:
         return f"ThreeCPlusConfig(base_url={self.base_url!r}, token='{secrets.MASK}', campaign_id={self.campaign_id})"
 
 
+def api_url_allowed(url: str) -> bool:
+    """Where the 3C Plus token may be sent: a company's 3C Plus host over HTTPS; any host while the sandbox is
+    on (development); the hosts the environment names in THREECPLUS_ALLOWED_HOSTS (staging, a stand-in)."""
+    if django_settings.DIALER_SANDBOX:
+        return True
+    parsed = urlparse(url)
+    try:
+        port = parsed.port
+    except ValueError:
+        return False
+    host = parsed.hostname or ""
+    if parsed.scheme not in ("http", "https") or not host or parsed.username is not None:
+        return False
+    if parsed.scheme == "https" and port in (None, 443) and THREECPLUS_HOST_RE.match(host):
+        return True
+    return validate_host(host, django_settings.THREECPLUS_ALLOWED_HOSTS)
+
+
 def _validate_url(value: str, field: str) -> str:
     parsed = urlparse(value)
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
         raise ValidationError({field: _("Informe uma URL completa, como https://empresa.3c.plus/api/v1.")})
+    if not api_url_allowed(value):
+        raise ValidationError({field: _("Use o endereço do 3C Plus da empresa, como https://empresa.3c.plus/api/v1.")})
     return value.rstrip("/")
 
 
