@@ -113,7 +113,30 @@ AXES_COOLOFF_TIME = datetime.timedelta(minutes=int(os.environ.get("AXES_COOLOFF_
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "core.views.locked_out"
-AXES_IPWARE_PROXY_COUNT = int(os.environ.get("AXES_PROXY_COUNT", "0")) or None  # behind a proxy: how many hops
+
+
+def proxy_settings(proxies: int) -> dict:
+    """How django-axes (through django-ipware) finds the client's address behind `proxies` reverse proxies.
+
+    Each proxy appends the address it received the request from to X-Forwarded-For: the outermost appends the
+    client's, each further one its predecessor's, and the nearest is REMOTE_ADDR. So the header lists
+    `proxies - 1` proxies after the client, which is the count django-ipware takes. Entries a client wrote
+    itself stand left of those; not strict, ipware skips them instead of distrusting the whole header.
+    Without proxies X-Forwarded-For is never read (anyone could write it).
+    """
+    if proxies <= 0:
+        return {"AXES_IPWARE_META_PRECEDENCE_ORDER": ("REMOTE_ADDR",), "AXES_IPWARE_PROXY_COUNT": None}
+    return {
+        "AXES_IPWARE_META_PRECEDENCE_ORDER": ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"),
+        "AXES_IPWARE_PROXY_ORDER": "left-most",
+        "AXES_IPWARE_PROXY_COUNT": proxies - 1,
+        "IPWARE_STRICT": False,
+    }
+
+
+# Read as AXES_PROXY_COUNT from the environment, never as a setting of that name (axes would take it as
+# ipware's count).
+globals().update(proxy_settings(int(os.environ.get("AXES_PROXY_COUNT", "0"))))
 
 ROOT_URLCONF = "core.urls"
 WSGI_APPLICATION = "core.wsgi.application"

@@ -7,9 +7,11 @@ import subprocess
 import sys
 
 import pytest
+from axes.models import AccessAttempt
 from django.test import Client as HttpClient
 
 from core.models import Client
+from core.settings import proxy_settings
 from dialer import services
 from tenants.models import AuditEvent, Tenant
 from tests.conftest import PASSWORD
@@ -47,6 +49,38 @@ def test_a_successful_login_resets_the_count(settings, operator):
     for _attempt in range(settings.AXES_FAILURE_LIMIT - 1):
         login(http, operator.username, "senha-errada")
     assert login(http, operator.username, PASSWORD).status_code == 302
+
+
+PROXY = "10.0.0.2"  # the README's HTTPS proxy: every request reaches the app from its address
+
+
+def behind_the_proxy(forwarded_for: str) -> HttpClient:
+    """A browser behind the proxy, which appends the address it sees to X-Forwarded-For."""
+    return HttpClient(REMOTE_ADDR=PROXY, HTTP_X_FORWARDED_FOR=forwarded_for)
+
+
+@pytest.fixture
+def one_proxy(settings):
+    for name, value in proxy_settings(1).items():  # what AXES_PROXY_COUNT=1 configures
+        setattr(settings, name, value)
+
+
+def test_behind_one_proxy_each_client_is_throttled_by_its_own_address(settings, one_proxy, operator):
+    alice, bob = behind_the_proxy("177.10.0.1"), behind_the_proxy("177.20.0.2")
+    for _attempt in range(settings.AXES_FAILURE_LIMIT):
+        login(alice, operator.username, "senha-errada")
+    assert login(alice, operator.username, PASSWORD).status_code == 429
+    assert login(bob, operator.username, PASSWORD).status_code == 302  # the same user, from another address
+    bob.logout()
+
+    # An attacker writes bob's address into X-Forwarded-For; the proxy appends the attacker's real one.
+    mallory = behind_the_proxy("177.20.0.2, 177.30.0.3")
+    for _attempt in range(settings.AXES_FAILURE_LIMIT):
+        login(mallory, operator.username, "senha-errada")
+    assert login(mallory, operator.username, PASSWORD).status_code == 429
+    assert login(bob, operator.username, PASSWORD).status_code == 302
+    locked = set(AccessAttempt.objects.filter(username=operator.username).values_list("ip_address", flat=True))
+    assert locked == {"177.10.0.1", "177.30.0.3"}
 
 
 CSRF_EXEMPT = {"threecplus_webhook", "sandbox_api"}  # called by 3C Plus (or its fake) with a secret or a token
