@@ -1,6 +1,7 @@
 """Request ids on every log line and response, and the /healthz probe."""
 
 import contextvars
+import copy
 import logging
 import re
 import uuid
@@ -10,7 +11,7 @@ from django.conf import settings
 from django.core.signals import request_finished
 from django.db import DatabaseError, connection
 from django.dispatch import receiver
-from django.http import JsonResponse
+from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 
@@ -44,6 +45,40 @@ class RequestIdFilter(logging.Filter):
     def filter(self, record):
         record.request_id = request_id_var.get()
         return True
+
+
+# Credentials that travel in URLs: the webhook's path secret (core/urls.py) and the sandbox's ?api_token=.
+URL_SECRETS = [
+    (re.compile(r"(/dialer/webhooks/3cplus/)[^/\s?#'\"]+"), r"\1[segredo]"),
+    (re.compile(r"(api_token=)[^&\s'\"]+"), r"\1[segredo]"),
+]
+
+
+def redact(text: str) -> str:
+    for pattern, replacement in URL_SECRETS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+class RedactSecretsFilter(logging.Filter):
+    """Django logs the path of every 4xx/5xx (django.request) and every request line (django.server), and
+    attaches the request itself: the webhook's path is its secret. The handler writes a redacted copy."""
+
+    def filter(self, record):
+        record = copy.copy(record)
+        if isinstance(record.msg, str):
+            record.msg = redact(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(redact(arg) if isinstance(arg, str) else arg for arg in record.args)
+        request = getattr(record, "request", None)
+        if isinstance(request, HttpRequest):
+            record.request = f"{request.method} {redact(request.path)}"
+        if record.exc_info:  # a traceback may quote the path; the formatters then print exc_text as is
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
+        elif record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        return record
 
 
 @never_cache

@@ -1,13 +1,19 @@
 import hashlib
-import secrets
+from secrets import token_urlsafe
 
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from tenants import secrets
+
 
 def new_webhook_secret() -> str:
-    return secrets.token_urlsafe(32)
+    return token_urlsafe(32)
+
+
+def new_encrypted_webhook_secret() -> str:
+    return secrets.encrypt(new_webhook_secret())
 
 
 def secret_digest(secret: str) -> str:
@@ -21,8 +27,10 @@ class Tenant(models.Model):
     slug = models.SlugField(_("identificador"), unique=True)
     active = models.BooleanField(_("ativa"), default=True)
     settings = models.JSONField(_("configurações"), default=dict, blank=True)
-    # The path secret of the 3C Plus webhook URL (/dialer/webhooks/3cplus/<secret>/); rotatable.
-    webhook_secret = models.CharField(_("segredo do webhook"), max_length=64, unique=True, default=new_webhook_secret)
+    # The path secret of the 3C Plus webhook URL (/dialer/webhooks/3cplus/<secret>/), rotatable: encrypted at
+    # rest like the 3C Plus token (a database dump does not let anyone post events). Read and set it as
+    # `webhook_secret`.
+    webhook_secret_encrypted = models.TextField(editable=False, default=new_encrypted_webhook_secret)
     # The webhook finds its tenant by this digest: an index lookup on a value the caller cannot choose
     # leaks nothing about the secret through timing; the secret itself is then compared in constant time.
     webhook_secret_digest = models.CharField(max_length=64, unique=True, editable=False, null=True)
@@ -40,8 +48,17 @@ class Tenant(models.Model):
         self.webhook_secret_digest = secret_digest(self.webhook_secret)
         update_fields = kwargs.get("update_fields")
         if update_fields is not None and "webhook_secret" in update_fields:
-            kwargs["update_fields"] = {*update_fields, "webhook_secret_digest"}
+            fields = set(update_fields) - {"webhook_secret"}
+            kwargs["update_fields"] = {*fields, "webhook_secret_encrypted", "webhook_secret_digest"}
         super().save(*args, **kwargs)
+
+    @property
+    def webhook_secret(self) -> str:
+        return secrets.decrypt(self.webhook_secret_encrypted)
+
+    @webhook_secret.setter
+    def webhook_secret(self, value: str):
+        self.webhook_secret_encrypted = secrets.encrypt(value)
 
 
 class Role(models.TextChoices):

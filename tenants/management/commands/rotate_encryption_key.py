@@ -1,4 +1,4 @@
-"""Re-encrypt every stored 3C Plus token with the first key of FIELD_ENCRYPTION_KEY (see the README)."""
+"""Re-encrypt every stored 3C Plus token and webhook secret with the first key of FIELD_ENCRYPTION_KEY (README)."""
 
 from cryptography.fernet import InvalidToken
 from django.core.management.base import BaseCommand, CommandError
@@ -30,6 +30,13 @@ class Command(BaseCommand):
                         ) from error
                     changed = True
                     rotated += 1
-                if changed:
-                    tenant.save(update_fields=["settings"])
+                try:
+                    tenant.webhook_secret_encrypted = secrets.rotate(tenant.webhook_secret_encrypted)
+                except InvalidToken as error:
+                    raise CommandError(
+                        f"A empresa {tenant.slug} tem um segredo de webhook que nenhuma chave abre: "
+                        "mantenha a chave antiga em FIELD_ENCRYPTION_KEY e tente de novo."
+                    ) from error
+                fields = ["settings", "webhook_secret_encrypted"] if changed else ["webhook_secret_encrypted"]
+                tenant.save(update_fields=fields)
         self.stdout.write(self.style.SUCCESS(f"{rotated} token(s) recriptografado(s) com a chave nova."))
