@@ -104,6 +104,7 @@ class Agreement(TenantOwned):
         REJECTED = "rejeitado", _("Rejeitado")
         CANCELLED = "cancelado", _("Cancelado")
         COMPLETED = "quitado", _("Quitado")
+        BROKEN = "quebrado", _("Quebrado")
 
     OPEN_STATUSES = (Status.ACTIVE, Status.PENDING_APPROVAL)
 
@@ -134,6 +135,8 @@ class Agreement(TenantOwned):
     )
     decided_at = models.DateTimeField(_("decidido em"), null=True, blank=True)
     decision_note = models.TextField(_("observação da decisão"), blank=True)
+    closed_at = models.DateTimeField(_("encerrado em"), null=True, blank=True)
+    close_reason = models.TextField(_("motivo do encerramento"), blank=True, default="", db_default="")
     call_id = models.CharField(_("ID da ligação"), max_length=120, blank=True)
     submission_token = models.UUIDField(default=uuid.uuid4, editable=False)
     created_at = models.DateTimeField(_("criado em"), auto_now_add=True)
@@ -159,22 +162,130 @@ class Agreement(TenantOwned):
         return _("Acordo #%(id)s — %(client)s") % {"id": self.pk, "client": self.client}
 
 
+class PaymentMethod(models.TextChoices):
+    PIX = "pix", _("PIX")
+    BOLETO = "boleto", _("Boleto")
+    TRANSFER = "transferencia", _("Transferência")
+    CARD = "cartao", _("Cartão")
+    CASH = "dinheiro", _("Dinheiro")
+    OTHER = "outro", _("Outro")
+
+
 class AgreementInstallment(models.Model):
+    class Status(models.TextChoices):
+        OPEN = "em_aberto", _("Em aberto")
+        PAID = "paga", _("Paga")
+
     agreement = models.ForeignKey(
         Agreement, on_delete=models.CASCADE, related_name="installments", verbose_name=_("acordo")
     )
     number = models.PositiveSmallIntegerField(_("parcela"), help_text=_("0 é a entrada."))
     due_date = models.DateField(_("vencimento"))
     amount = models.DecimalField(_("valor"), **MONEY)
+    status = models.CharField(
+        _("situação"), max_length=10, choices=Status.choices, default=Status.OPEN, db_default="em_aberto"
+    )
+    paid_amount = models.DecimalField(_("valor pago"), **MONEY, default=Decimal("0"), db_default=Decimal("0"))
+    paid_on = models.DateField(_("paga em"), null=True, blank=True)
+    payment_method = models.CharField(
+        _("forma de pagamento"), max_length=15, choices=PaymentMethod.choices, blank=True, default="", db_default=""
+    )
 
     class Meta:
         verbose_name = _("parcela do acordo")
         verbose_name_plural = _("parcelas do acordo")
         ordering = ["number"]
         constraints = [models.UniqueConstraint(fields=["agreement", "number"], name="installment_unique_number")]
+        indexes = [
+            # The daily breakage scan reads only the open installments, by due date.
+            models.Index(fields=["due_date"], name="installment_open_due", condition=Q(status="em_aberto")),
+        ]
 
     def __str__(self):
         return _("Entrada") if self.number == 0 else _("Parcela %(n)s") % {"n": self.number}
+
+    @property
+    def open_amount(self) -> Decimal:
+        return self.amount - self.paid_amount
+
+    def is_overdue(self, today) -> bool:
+        return self.status == self.Status.OPEN and self.due_date < today
+
+    def situation(self, today) -> str:
+        """Em aberto, paga or atrasada: lateness is a fact of the calendar, not a stored state."""
+        if self.is_overdue(today):
+            return str(_("Atrasada"))
+        return self.get_status_display()
+
+
+class Payment(TenantOwned):
+    """Money received from the client, against one agreement installment or one título.
+
+    Payments live beside agreements (not in core) because they settle installments, and the wallet
+    does not know agreements.
+    """
+
+    Method = PaymentMethod
+
+    class Source(models.TextChoices):
+        MANUAL = "manual", _("Baixa manual")
+        IMPORT = "arquivo", _("Arquivo")
+
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="payments", verbose_name=_("cliente"))
+    installment = models.ForeignKey(
+        AgreementInstallment,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="payments",
+        verbose_name=_("parcela do acordo"),
+    )
+    debt = models.ForeignKey(
+        Debt, on_delete=models.PROTECT, null=True, blank=True, related_name="payments", verbose_name=_("título")
+    )
+    paid_on = models.DateField(_("data do pagamento"))
+    amount = models.DecimalField(_("valor"), **MONEY)
+    credit_amount = models.DecimalField(
+        _("excedente em crédito"),
+        **MONEY,
+        default=Decimal("0"),
+        help_text=_("Parte do valor acima do saldo, aceita como crédito do cliente."),
+    )
+    method = models.CharField(_("forma"), max_length=15, choices=PaymentMethod.choices, default=PaymentMethod.OTHER)
+    source = models.CharField(_("origem"), max_length=10, choices=Source.choices, default=Source.MANUAL)
+    external_id = models.CharField(
+        _("ID do pagamento"),
+        max_length=80,
+        blank=True,
+        help_text=_("Chave das reimportações do arquivo de pagamentos."),
+    )
+    notes = models.TextField(_("observações"), blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("registrado por"),
+    )
+    created_at = models.DateTimeField(_("registrado em"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("pagamento")
+        verbose_name_plural = _("pagamentos")
+        ordering = ["-paid_on", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "external_id"], condition=~Q(external_id=""), name="payment_unique_external_id"
+            ),
+            models.CheckConstraint(
+                condition=Q(installment__isnull=True) | Q(debt__isnull=True), name="payment_one_target"
+            ),
+        ]
+        indexes = [models.Index(fields=["client", "-paid_on"], name="payment_client_paid")]
+
+    def __str__(self):
+        return _("Pagamento de %(v)s em %(d)s") % {"v": self.amount, "d": self.paid_on.strftime("%d/%m/%Y")}
 
 
 class Message(TenantOwned):

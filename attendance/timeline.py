@@ -2,7 +2,7 @@
 
 from django.utils.translation import gettext as _
 
-from attendance.models import Agreement, CallDisposition, Message
+from attendance.models import Agreement, CallDisposition, Message, Payment
 from core.parsing import format_brl, format_phone
 from core.timeline import Entry, older, user_name
 
@@ -50,6 +50,52 @@ def agreements(client, before, limit):
     ]
 
 
+def agreement_endings(client, before, limit):
+    """Quitado or quebrado: when the agreement ended and why, beside the entry of its creation."""
+    rows = older(Agreement.objects.filter(client=client, closed_at__isnull=False), "closed_at", before, limit)
+    return [
+        Entry(
+            a.closed_at,
+            "acordo",
+            "handshake",
+            _("Acordo #%(id)s %(status)s") % {"id": a.pk, "status": a.get_status_display().lower()},
+            a.close_reason,
+        )
+        for a in rows
+    ]
+
+
+def payments(client, before, limit):
+    rows = older(
+        Payment.objects.filter(client=client).select_related("installment", "debt", "created_by"),
+        "created_at",
+        before,
+        limit,
+    )
+    entries = []
+    for p in rows:
+        if p.installment_id:
+            target = _("%(i)s do acordo #%(id)s") % {"i": p.installment, "id": p.installment.agreement_id}
+        else:
+            target = _("título %(d)s") % {"d": p.debt}
+        parts = [target, p.get_method_display(), _("pago em %(d)s") % {"d": p.paid_on.strftime("%d/%m/%Y")}]
+        if p.credit_amount:
+            parts.append(_("%(v)s em crédito") % {"v": format_brl(p.credit_amount)})
+        if p.external_id:
+            parts.append(_("ID %(id)s") % {"id": p.external_id})
+        entries.append(
+            Entry(
+                p.created_at,
+                "pagamento",
+                "payments",
+                _("Pagamento de %(v)s") % {"v": format_brl(p.amount)},
+                " · ".join(parts),
+                user_name(p.created_by),
+            )
+        )
+    return entries
+
+
 def messages(client, before, limit):
     rows = older(Message.objects.filter(client=client), "sent_at", before, limit)
     return [
@@ -60,4 +106,4 @@ def messages(client, before, limit):
     ]
 
 
-SOURCES = [dispositions, agreements, messages]
+SOURCES = [dispositions, agreements, agreement_endings, payments, messages]

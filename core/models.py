@@ -5,7 +5,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Count, F, Min, OuterRef, Subquery, Sum, Value
+from django.db.models import Count, Exists, F, Min, OuterRef, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -54,6 +54,13 @@ class Creditor(TenantOwned):
     fees_percent = models.DecimalField(
         _("honorários (%)"), max_digits=5, decimal_places=2, default=Decimal("0"), validators=PERCENT
     )
+    late_tolerance_days = models.PositiveSmallIntegerField(
+        _("tolerância de atraso (dias)"),
+        default=5,
+        db_default=5,
+        validators=[MaxValueValidator(365)],
+        help_text=_("Dias de atraso de uma parcela antes de o acordo ser quebrado automaticamente."),
+    )
     active = models.BooleanField(_("ativo"), default=True)
 
     class Meta:
@@ -76,6 +83,21 @@ class ClientStatus(models.TextChoices):
 
 
 class ClientQuerySet(TenantQuerySet):
+    def refresh_situation(self):
+        """The situation follows the money: quitado once every título is paid, em aberto if one reopens.
+
+        Clients in negotiation or in an agreement keep their situation: the agreement decides those.
+        """
+        has_open = Debt.objects.filter(client=OuterRef("pk"), status__in=[Debt.Status.OPEN, Debt.Status.IN_AGREEMENT])
+        has_paid = Debt.objects.filter(client=OuterRef("pk"), status=Debt.Status.PAID)
+        paid_off = (
+            self.filter(status=ClientStatus.OPEN)
+            .filter(Exists(has_paid), ~Exists(has_open))
+            .update(status=ClientStatus.PAID)
+        )
+        reopened = self.filter(status=ClientStatus.PAID).filter(Exists(has_open)).update(status=ClientStatus.OPEN)
+        return paid_off, reopened
+
     def refresh_summaries(self):
         """Recompute the maintained columns (open balance, oldest open due date, main phone).
 

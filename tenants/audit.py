@@ -25,7 +25,14 @@ def diff(before: dict, after: dict) -> dict:
 
 
 def record(tenant, user, action, obj=None, *, changes=None, object_repr="") -> AuditEvent:
-    return AuditEvent.objects.create(
+    event = build(tenant, user, action, obj, changes=changes, object_repr=object_repr)
+    event.save()
+    return event
+
+
+def build(tenant, user, action, obj=None, *, changes=None, object_repr="") -> AuditEvent:
+    """An unsaved event, for jobs that write many at once with bulk_create."""
+    return AuditEvent(
         tenant=tenant,
         user=user if getattr(user, "is_authenticated", False) else None,
         action=action,

@@ -127,6 +127,9 @@ class AuditEvent(TenantOwned):
         CREDITOR_CHANGED = "credor_alterado", _("Regras do credor alteradas")
         AGREEMENT_CREATED = "acordo_gerado", _("Acordo gerado")
         AGREEMENT_DECIDED = "acordo_decidido", _("Acordo aprovado, rejeitado ou cancelado")
+        AGREEMENT_BROKEN = "acordo_quebrado", _("Acordo quebrado")
+        AGREEMENT_SETTLED = "acordo_quitado", _("Acordo quitado")
+        PAYMENT_POSTED = "pagamento", _("Pagamento registrado")
         DIALER_EXPORT = "envio_discador", _("Envio ao discador")
         QUALIFICATIONS_CHANGED = "qualificacoes", _("Mapeamento de qualificações alterado")
 

@@ -1,0 +1,298 @@
+"""Money that lands: payments against agreement installments or títulos, and agreements that finish or break.
+
+Rules, stated once:
+- a payment settles one target, an agreement installment or a título; partial payments are allowed;
+- a payment above what is still open on its target is refused unless the excess is explicitly accepted as
+  the client's credit: then the target is paid in full and the excess is kept on the payment
+  (`credit_amount`) for the back office to refund or apply; it never silently pays something else;
+- an agreement whose installments are all paid is quitado, and so are its títulos;
+- an active agreement with an installment open for more than the creditor's tolerance (days) after its due
+  date is quebrado: what was paid on it is credited to its títulos oldest first, and the rest reopens;
+- a client with no open título left is quitado and leaves the dialer lists.
+"""
+
+import dataclasses
+import datetime
+from collections import defaultdict
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from attendance.models import Agreement, AgreementInstallment, Payment
+from core.models import Client, Creditor, Debt
+from core.parsing import format_brl
+from dialer import services as dialer
+from tenants import audit
+from tenants.models import AuditEvent
+
+Installment = AgreementInstallment
+ZERO = Decimal("0")
+
+
+@dataclasses.dataclass(frozen=True)
+class PaymentInput:
+    amount: Decimal
+    paid_on: datetime.date
+    method: str = Payment.Method.OTHER
+    external_id: str = ""
+    accept_credit: bool = False
+    notes: str = ""
+    source: str = Payment.Source.MANUAL
+
+
+def post_payment(tenant, user, data: PaymentInput, *, installment=None, debt=None) -> tuple[Payment, bool]:
+    """Record a payment against an installment or a título; (payment, created).
+
+    A payment id already recorded for the tenant returns the first payment and changes nothing.
+    """
+    if (installment is None) == (debt is None):
+        raise ValidationError(_("Informe a parcela do acordo ou o título pago."))
+    if data.amount is None or data.amount <= 0:
+        raise ValidationError({"amount": _("O valor pago deve ser maior que zero.")})
+    if data.paid_on > timezone.localdate():
+        raise ValidationError({"paid_on": _("A data do pagamento não pode estar no futuro.")})
+    if data.external_id:
+        existing = Payment.objects.filter(tenant=tenant, external_id=data.external_id).first()
+        if existing:
+            return existing, False
+    try:
+        with transaction.atomic():
+            if installment is not None:
+                payment = _pay_installment(tenant, user, data, installment)
+            else:
+                payment = _pay_debt(tenant, user, data, debt)
+    except IntegrityError:
+        if not data.external_id:
+            raise
+        # Another import of the same file won the race for this payment id.
+        return Payment.objects.get(tenant=tenant, external_id=data.external_id), False
+    return payment, True
+
+
+def _split(data: PaymentInput, open_amount: Decimal, what: str) -> tuple[Decimal, Decimal]:
+    """(applied, credit): refuse an overpayment unless its excess was accepted as credit."""
+    if data.amount <= open_amount:
+        return data.amount, ZERO
+    if not data.accept_credit:
+        raise ValidationError(
+            {
+                "amount": _(
+                    "O valor de %(paid)s é maior que o saldo de %(open)s %(what)s. Corrija o valor ou aceite "
+                    "o excedente de %(excess)s como crédito do cliente."
+                )
+                % {
+                    "paid": format_brl(data.amount),
+                    "open": format_brl(open_amount),
+                    "what": what,
+                    "excess": format_brl(data.amount - open_amount),
+                }
+            }
+        )
+    return open_amount, data.amount - open_amount
+
+
+def _pay_installment(tenant, user, data, installment) -> Payment:
+    agreement = Agreement.objects.select_for_update().get(pk=installment.agreement_id, tenant=tenant)
+    installment = Installment.objects.select_for_update().get(pk=installment.pk)
+    if agreement.status != Agreement.Status.ACTIVE:
+        raise ValidationError(
+            _("O acordo #%(id)s está %(status)s: não recebe pagamentos nas parcelas.")
+            % {"id": agreement.pk, "status": agreement.get_status_display().lower()}
+        )
+    if installment.status == Installment.Status.PAID:
+        raise ValidationError(_("%(i)s do acordo #%(id)s já está paga.") % {"i": installment, "id": agreement.pk})
+    applied, credit = _split(data, installment.open_amount, _("da parcela"))
+    installment.paid_amount += applied
+    if installment.paid_amount >= installment.amount:
+        installment.status = Installment.Status.PAID
+        installment.paid_on = data.paid_on
+        installment.payment_method = data.method
+    installment.save(update_fields=["paid_amount", "status", "paid_on", "payment_method"])
+    payment = _create(tenant, user, data, agreement.client_id, credit, installment=installment)
+    if not agreement.installments.filter(status=Installment.Status.OPEN).exists():
+        _settle(agreement, user)
+    return payment
+
+
+def _pay_debt(tenant, user, data, debt) -> Payment:
+    debt = Debt.objects.select_for_update().get(pk=debt.pk, tenant=tenant)
+    if debt.status == Debt.Status.IN_AGREEMENT:
+        raise ValidationError(_("O título %(d)s está em acordo: dê baixa na parcela do acordo.") % {"d": debt})
+    if debt.status != Debt.Status.OPEN:
+        raise ValidationError(_("O título %(d)s está %(s)s.") % {"d": debt, "s": debt.get_status_display().lower()})
+    applied, credit = _split(data, debt.open_amount, _("do título"))
+    debt.paid_amount += applied
+    if debt.paid_amount >= debt.original_amount:
+        debt.status = Debt.Status.PAID
+    debt.save(update_fields=["paid_amount", "status"])
+    payment = _create(tenant, user, data, debt.client_id, credit, debt=debt)
+    refresh_clients([debt.client_id])
+    return payment
+
+
+def _create(tenant, user, data, client_id, credit, **target) -> Payment:
+    payment = Payment.objects.create(
+        tenant=tenant,
+        client_id=client_id,
+        paid_on=data.paid_on,
+        amount=data.amount,
+        credit_amount=credit,
+        method=data.method,
+        source=data.source,
+        external_id=data.external_id,
+        notes=data.notes,
+        created_by=user if getattr(user, "is_authenticated", False) else None,
+        **target,
+    )
+    if data.source == Payment.Source.MANUAL:
+        changes = {"valor": ["", str(payment.amount)], "data": ["", payment.paid_on.isoformat()]}
+        if credit:
+            changes["crédito"] = ["", str(credit)]
+        audit.record(tenant, user, audit.Action.PAYMENT_POSTED, payment, changes=changes)
+    return payment
+
+
+def _settle(agreement: Agreement, user) -> None:
+    agreement.status = Agreement.Status.COMPLETED
+    agreement.closed_at = timezone.now()
+    agreement.close_reason = _("Todas as parcelas pagas.")
+    agreement.save(update_fields=["status", "closed_at", "close_reason"])
+    agreement.debts.filter(status=Debt.Status.IN_AGREEMENT).update(status=Debt.Status.PAID)
+    Client.objects.filter(pk=agreement.client_id).update(status=Client.Status.OPEN)
+    audit.record(
+        agreement.tenant,
+        user,
+        audit.Action.AGREEMENT_SETTLED,
+        agreement,
+        changes={"situação": [str(Agreement.Status.ACTIVE.label), str(Agreement.Status.COMPLETED.label)]},
+    )
+    refresh_clients([agreement.client_id])
+
+
+def refresh_clients(client_ids) -> None:
+    """Balance and situation after money moved; clients paid off leave the dialer lists."""
+    clients = Client.objects.filter(pk__in=client_ids)
+    clients.refresh_summaries()
+    clients.refresh_situation()
+    for client in clients.filter(status=Client.Status.PAID):
+        transaction.on_commit(lambda c=client: dialer.remove_client_from_lists(c))
+
+
+# Breakage ------------------------------------------------------------------
+
+
+def overdue_agreement_ids(today: datetime.date, tenant=None) -> list[int]:
+    """Active agreements with an installment open beyond their creditor's tolerance, oldest id first."""
+    ids: set[int] = set()
+    creditors = Creditor.objects.all() if tenant is None else Creditor.objects.filter(tenant=tenant)
+    for tolerance in creditors.values_list("late_tolerance_days", flat=True).distinct():
+        ids.update(
+            Installment.objects.filter(
+                status=Installment.Status.OPEN,
+                due_date__lt=today - datetime.timedelta(days=tolerance),
+                agreement__status=Agreement.Status.ACTIVE,
+                agreement__creditor__late_tolerance_days=tolerance,
+                **({"agreement__tenant": tenant} if tenant is not None else {}),
+            ).values_list("agreement_id", flat=True)
+        )
+    return sorted(ids)
+
+
+def break_overdue_agreements(today: datetime.date | None = None, *, tenant=None, batch_size: int = 1000) -> int:
+    """The daily job: break every active agreement overdue beyond tolerance; returns how many broke."""
+    today = today or timezone.localdate()
+    ids = overdue_agreement_ids(today, tenant)
+    broken = 0
+    for start in range(0, len(ids), batch_size):
+        broken += _break_batch(ids[start : start + batch_size], today)
+    return broken
+
+
+def _break_batch(ids: list[int], today: datetime.date) -> int:
+    now = timezone.now()
+    with transaction.atomic():
+        # A payment being posted holds its agreement's lock: skip it now, the next run sees it paid or still late.
+        agreements = list(
+            Agreement.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(pk__in=ids, status=Agreement.Status.ACTIVE)
+            .select_related("creditor", "tenant")
+        )
+        late = {}
+        for inst in (
+            Installment.objects.filter(agreement__in=agreements, status=Installment.Status.OPEN)
+            .order_by("agreement_id", "due_date")
+            .values("agreement_id", "number", "due_date")
+        ):
+            late.setdefault(inst["agreement_id"], inst)
+        agreements = [
+            a
+            for a in agreements
+            if a.pk in late and late[a.pk]["due_date"] < today - datetime.timedelta(days=a.creditor.late_tolerance_days)
+        ]
+        if not agreements:
+            return 0
+        paid = dict(
+            Installment.objects.filter(agreement__in=agreements)
+            .values("agreement_id")
+            .annotate(total=Sum("paid_amount"))
+            .values_list("agreement_id", "total")
+        )
+        events = []
+        for agreement in agreements:
+            first = late[agreement.pk]
+            name = _("Entrada") if first["number"] == 0 else _("Parcela %(n)s") % {"n": first["number"]}
+            agreement.status = Agreement.Status.BROKEN
+            agreement.closed_at = now
+            agreement.close_reason = _(
+                "%(i)s vencida em %(d)s sem pagamento além da tolerância de %(t)s dia(s); pago no acordo: %(p)s."
+            ) % {
+                "i": name,
+                "d": first["due_date"].strftime("%d/%m/%Y"),
+                "t": agreement.creditor.late_tolerance_days,
+                "p": format_brl(paid.get(agreement.pk) or ZERO),
+            }
+            events.append(
+                audit.build(
+                    agreement.tenant,
+                    None,
+                    audit.Action.AGREEMENT_BROKEN,
+                    agreement,
+                    changes={
+                        "situação": [str(Agreement.Status.ACTIVE.label), str(Agreement.Status.BROKEN.label)],
+                        "motivo": ["", agreement.close_reason],
+                    },
+                    object_repr=_("Acordo #%(id)s") % {"id": agreement.pk},
+                )
+            )
+        Agreement.objects.bulk_update(agreements, ["status", "closed_at", "close_reason"])
+        AuditEvent.objects.bulk_create(events)
+        _return_debts(agreements, paid)
+        client_ids = [a.client_id for a in agreements]
+        Client.objects.filter(pk__in=client_ids).update(status=Client.Status.OPEN)
+        refresh_clients(client_ids)
+    return len(agreements)
+
+
+def _return_debts(agreements, paid: dict) -> None:
+    """The client goes back to its títulos minus what was paid on the agreement, oldest título first."""
+    through = Agreement.debts.through
+    by_agreement = defaultdict(list)
+    links = through.objects.filter(agreement__in=agreements, debt__status=Debt.Status.IN_AGREEMENT).select_related(
+        "debt"
+    )
+    for link in links.order_by("debt__due_date", "debt__installment_number", "debt_id"):
+        by_agreement[link.agreement_id].append(link.debt)
+    changed = []
+    for agreement in agreements:
+        credit = paid.get(agreement.pk) or ZERO
+        for debt in by_agreement[agreement.pk]:
+            applied = min(credit, debt.open_amount)
+            credit -= applied
+            debt.paid_amount += applied
+            debt.status = Debt.Status.PAID if debt.paid_amount >= debt.original_amount else Debt.Status.OPEN
+            changed.append(debt)
+    Debt.objects.bulk_update(changed, ["paid_amount", "status"], batch_size=1000)
