@@ -1,15 +1,18 @@
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import Q
+from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from import_export import fields, resources
 from import_export.admin import ImportExportModelAdmin
 from unfold.admin import TabularInline
-from unfold.contrib.filters.admin import ChoicesDropdownFilter, RangeDateTimeFilter
+from unfold.contrib.filters.admin import ChoicesDropdownFilter, RangeDateFilter, RangeDateTimeFilter
 from unfold.contrib.import_export.forms import ExportForm, ImportForm
 from unfold.decorators import action, display
 
-from attendance import services
+from attendance import payments, services
 from attendance.models import (
     Agreement,
     AgreementInstallment,
@@ -17,11 +20,20 @@ from attendance.models import (
     ClientAccessLog,
     DispositionType,
     Message,
+    Payment,
 )
+from attendance.resources import PaymentResource
+from core.admin import PartialImportMixin, payment_url
 from core.formats import WALLET_FORMATS
-from core.models import Client
+from core.models import Client, Debt
 from core.parsing import format_brl
-from tenants.admin_base import ReadOnlyMixin, TenantExportMixin, TenantRelatedFilter, TenantScopedAdmin
+from tenants.admin_base import (
+    BRLDecimalField,
+    ReadOnlyMixin,
+    TenantExportMixin,
+    TenantRelatedFilter,
+    TenantScopedAdmin,
+)
 from tenants.models import Role
 from tenants.roles import is_tenant_admin, user_tenant
 
@@ -111,10 +123,32 @@ class InstallmentInline(TabularInline):
     model = AgreementInstallment
     extra = 0
     can_delete = False
-    readonly_fields = ("number", "due_date", "amount")
+    fields = (
+        "number",
+        "due_date",
+        "amount",
+        "display_situation",
+        "paid_amount",
+        "paid_on",
+        "payment_method",
+        "display_pay",
+    )
+    readonly_fields = fields
 
     def has_add_permission(self, request, obj=None):
         return False
+
+    @display(description=_("situação"))
+    def display_situation(self, obj):
+        return obj.situation(timezone.localdate())
+
+    @display(description=_("baixa"))
+    def display_pay(self, obj):
+        if obj.status != AgreementInstallment.Status.OPEN or obj.agreement.status != Agreement.Status.ACTIVE:
+            return "—"
+        return format_html(
+            '<a class="text-primary-600" href="{}">{}</a>', payment_url("installment", obj.pk), _("Dar baixa")
+        )
 
 
 class AgreementStatusFilter(ChoicesDropdownFilter):
@@ -228,6 +262,139 @@ class AgreementAdmin(TenantScopedAdmin):
     @action(description=_("Cancelar acordos selecionados (devolve os títulos)"))
     def cancel(self, request, queryset):
         self._decide(request, queryset, services.cancel_agreement, _("%(n)d acordo(s) cancelado(s)."))
+
+
+class PaymentForm(forms.ModelForm):
+    """Baixa by hand: the service validates and posts; its refusal (an overpayment…) shows on the form."""
+
+    amount = BRLDecimalField(label=_("valor pago"), max_digits=14, decimal_places=2, localize=True)
+    accept_credit = forms.BooleanField(
+        label=_("aceitar excedente como crédito do cliente"),
+        required=False,
+        help_text=_("Só marque se o cliente pagou a mais e o valor excedente deve ficar como crédito."),
+    )
+
+    class Meta:
+        model = Payment
+        fields = ("installment", "debt", "amount", "paid_on", "method", "notes")
+        widgets = {"installment": forms.HiddenInput, "debt": forms.HiddenInput}
+
+    def __init__(self, *args, tenant=None, user=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.tenant, self.user = tenant, user
+        self.fields["installment"].queryset = AgreementInstallment.objects.filter(agreement__tenant=tenant)
+        self.fields["debt"].queryset = Debt.objects.filter(tenant=tenant)
+        self.fields["paid_on"].initial = timezone.localdate()
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        data = payments.PaymentInput(
+            amount=cleaned["amount"],
+            paid_on=cleaned["paid_on"],
+            method=cleaned["method"],
+            accept_credit=cleaned.get("accept_credit", False),
+            notes=cleaned.get("notes", ""),
+        )
+        # The admin's add view runs in a transaction: a refused form rolls this back with everything else.
+        payment, _created = payments.post_payment(
+            self.tenant, self.user, data, installment=cleaned.get("installment"), debt=cleaned.get("debt")
+        )
+        self.instance = payment
+        return cleaned
+
+
+@admin.register(Payment)
+class PaymentAdmin(PartialImportMixin, TenantScopedAdmin, ImportExportModelAdmin):
+    """Pagamentos: baixa by hand (from a título or an installment) and by file; recorded, never edited."""
+
+    form = PaymentForm
+    resource_classes = [PaymentResource]
+    import_form_class = ImportForm
+    import_formats = WALLET_FORMATS
+    list_display = (
+        "paid_on",
+        "client",
+        "display_target",
+        "display_amount",
+        "method",
+        "source",
+        "external_id",
+        "created_by",
+    )
+    list_filter = (
+        ("method", ChoicesDropdownFilter),
+        ("source", ChoicesDropdownFilter),
+        ("paid_on", RangeDateFilter),
+    )
+    list_filter_submit = True
+    list_select_related = ("client", "installment", "debt", "created_by")
+    search_fields = ("client__name", "client__external_id", "external_id")
+    show_full_result_count = False
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+        tenant = user_tenant(request.user)
+
+        class TenantPaymentForm(form):
+            def __init__(self, *args, **inner):
+                super().__init__(*args, tenant=tenant, user=request.user, **inner)
+
+        return TenantPaymentForm
+
+    def has_add_permission(self, request, *args):
+        return user_tenant(request.user) is not None and super().has_add_permission(request, *args)
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_export_permission(self, request):
+        return False
+
+    def add_view(self, request, form_url="", extra_context=None):
+        target = self._target(request)
+        if target is None:
+            messages.info(request, _("Dê baixa a partir da parcela de um acordo ou de um título do cliente."))
+        extra_context = {**(extra_context or {}), "subtitle": str(target) if target else ""}
+        return super().add_view(request, form_url, extra_context)
+
+    def _target(self, request):
+        tenant = user_tenant(request.user)
+        if request.GET.get("installment", "").isdigit():
+            inst = AgreementInstallment.objects.filter(agreement__tenant=tenant, pk=request.GET["installment"]).first()
+            return inst and _("%(i)s do acordo #%(a)s — em aberto %(v)s") % {
+                "i": inst,
+                "a": inst.agreement_id,
+                "v": format_brl(inst.open_amount),
+            }
+        if request.GET.get("debt", "").isdigit():
+            debt = Debt.objects.filter(tenant=tenant, pk=request.GET["debt"]).select_related("client").first()
+            return debt and _("Título %(d)s de %(c)s — em aberto %(v)s") % {
+                "d": debt,
+                "c": debt.client,
+                "v": format_brl(debt.open_amount),
+            }
+        return None
+
+    def save_model(self, request, obj, form, change):
+        """The form already posted the payment through the service."""
+
+    def get_import_resource_kwargs(self, request, *args, **kwargs):
+        return {"tenant": user_tenant(request.user), "user": request.user}
+
+    @display(description=_("pago"))
+    def display_target(self, obj):
+        if obj.installment_id:
+            return _("%(i)s do acordo #%(a)s") % {"i": obj.installment, "a": obj.installment.agreement_id}
+        return _("Título %(d)s") % {"d": obj.debt}
+
+    @display(description=_("valor"), ordering="amount")
+    def display_amount(self, obj):
+        return format_brl(obj.amount)
 
 
 class MessageResource(resources.ModelResource):

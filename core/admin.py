@@ -127,7 +127,58 @@ class DebtInline(TenantScopedTabularInline):
         "original_amount",
         "paid_amount",
         "status",
+        "display_payment_link",
     )
+    readonly_fields = ("display_payment_link",)
+
+    @display(description=_("baixa"))
+    def display_payment_link(self, obj):
+        if not obj.pk or obj.status != Debt.Status.OPEN:
+            return "—"
+        return format_html('<a class="text-primary-600" href="{}">{}</a>', payment_url("debt", obj.pk), _("Dar baixa"))
+
+
+def payment_url(target: str, pk: int) -> str:
+    """The payment (baixa) form for a título or an installment; the payments admin lives with agreements."""
+    return f"/admin/attendance/payment/add/?{target}={pk}"
+
+
+class PartialImportMixin:
+    """An import whose bad rows are listed and skipped while the good rows can still be confirmed."""
+
+    def import_action(self, request, **kwargs):
+        """Lets the good rows be imported when some rows are invalid: the bad ones are listed and skipped."""
+        response = super().import_action(request, **kwargs)
+        context = getattr(response, "context_data", None)
+        result = context.get("result") if context else None
+        if (
+            result is not None
+            and "confirm_form" not in context
+            and not result.has_errors()
+            and result.has_validation_errors()
+            and len(result.invalid_rows) < result.total_rows
+        ):
+            context["confirm_form"] = self.create_confirm_form(request, import_form=context["form"])
+            messages.warning(
+                request,
+                _("%(bad)d linha(s) com erro serão ignoradas; as demais %(good)d podem ser importadas.")
+                % {"bad": len(result.invalid_rows), "good": result.total_rows - len(result.invalid_rows)},
+            )
+        return response
+
+    def process_import(self, request, **kwargs):
+        with transaction.atomic():
+            return super().process_import(request, **kwargs)
+
+    def add_success_message(self, result, request):
+        super().add_success_message(result, request)
+        if result.invalid_rows:
+            lines = ", ".join(str(row.number + 1) for row in result.invalid_rows[:20])
+            messages.warning(
+                request,
+                _("%(count)d linha(s) ignoradas por erro (linhas do arquivo: %(lines)s).")
+                % {"count": len(result.invalid_rows), "lines": lines},
+            )
 
 
 class WalletChangeList(ChangeList):
@@ -137,7 +188,7 @@ class WalletChangeList(ChangeList):
 
 
 @admin.register(Client)
-class ClientAdmin(TenantScopedAdmin, ImportExportModelAdmin):
+class ClientAdmin(PartialImportMixin, TenantScopedAdmin, ImportExportModelAdmin):
     """The Carteira: filters, search and columns built for a million clients per tenant."""
 
     form = ClientForm
@@ -223,40 +274,7 @@ class ClientAdmin(TenantScopedAdmin, ImportExportModelAdmin):
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
         Client.objects.filter(pk=form.instance.pk).refresh_summaries()
-
-    def import_action(self, request, **kwargs):
-        """Lets the good rows be imported when some rows are invalid: the bad ones are listed and skipped."""
-        response = super().import_action(request, **kwargs)
-        context = getattr(response, "context_data", None)
-        result = context.get("result") if context else None
-        if (
-            result is not None
-            and "confirm_form" not in context
-            and not result.has_errors()
-            and result.has_validation_errors()
-            and len(result.invalid_rows) < result.total_rows
-        ):
-            context["confirm_form"] = self.create_confirm_form(request, import_form=context["form"])
-            messages.warning(
-                request,
-                _("%(bad)d linha(s) com erro serão ignoradas; as demais %(good)d podem ser importadas.")
-                % {"bad": len(result.invalid_rows), "good": result.total_rows - len(result.invalid_rows)},
-            )
-        return response
-
-    def process_import(self, request, **kwargs):
-        with transaction.atomic():
-            return super().process_import(request, **kwargs)
-
-    def add_success_message(self, result, request):
-        super().add_success_message(result, request)
-        if result.invalid_rows:
-            lines = ", ".join(str(row.number + 1) for row in result.invalid_rows[:20])
-            messages.warning(
-                request,
-                _("%(count)d linha(s) ignoradas por erro (linhas do arquivo: %(lines)s).")
-                % {"count": len(result.invalid_rows), "lines": lines},
-            )
+        Client.objects.filter(pk=form.instance.pk).refresh_situation()
 
     @display(description=_("CPF"), ordering="cpf")
     def display_cpf(self, obj):
@@ -319,6 +337,7 @@ class CreditorAdmin(TenantScopedAdmin):
                     ("max_discount_percent", "max_installments"),
                     ("min_installment_amount", "min_entry_percent"),
                     ("monthly_interest_percent", "fine_percent", "fees_percent"),
+                    "late_tolerance_days",
                 )
             },
         ),

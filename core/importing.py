@@ -279,6 +279,7 @@ def upsert_wallet_rows(tenant, rows: list[WalletRow]) -> list[int]:
         status=Debt.Status.PAID
     )
     Client.objects.filter(pk__in=ids).refresh_summaries()
+    Client.objects.filter(pk__in=ids).refresh_situation()
     return ids
 
 

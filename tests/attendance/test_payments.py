@@ -22,7 +22,6 @@ def at(day):
     return datetime.datetime.combine(day, datetime.time(15), tzinfo=datetime.UTC)
 
 
-
 @pytest.fixture(autouse=True)
 def no_minimum_entry(creditor):
     creditor.min_entry_percent = D("0")

@@ -1,0 +1,193 @@
+import csv
+import datetime
+import io
+from decimal import Decimal
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
+from django.utils import timezone
+
+from attendance.models import AgreementInstallment, Payment
+from attendance.negotiation import Proposal
+from attendance.payment_import import TEMPLATE_HEADERS
+from attendance.services import create_agreement
+from core.models import Client, Debt
+from tenants.models import AuditEvent
+
+D = Decimal
+YESTERDAY = (timezone.localdate() - datetime.timedelta(days=1)).strftime("%d/%m/%Y")
+
+
+@pytest.fixture
+def setup(tenant, operator, creditor, make_client):
+    creditor.min_entry_percent = D("0")
+    creditor.save()
+    by_titulo = make_client(external_id="T1", debts=((D("100.00"), 40), (D("80.00"), 10)))
+    in_agreement = make_client(external_id="A1", debts=((D("300.00"), 40),))
+    agreement = create_agreement(
+        tenant, operator, in_agreement, Proposal(installments=2, first_due_date=timezone.localdate())
+    )
+    return by_titulo, in_agreement, agreement
+
+
+def rows_for(by_titulo, in_agreement, agreement):
+    first = agreement.installments.get(number=1)
+    return [
+        {"id_pagamento": "P1", "cpf": by_titulo.formatted_cpf, "contrato": by_titulo.debts.first().contract_code,
+         "parcela": "1", "data": YESTERDAY, "valor": "40,00", "forma": "PIX"},
+        {"id_pagamento": "P2", "external_id": "A1", "acordo": str(agreement.pk), "data": YESTERDAY,
+         "valor": str(first.amount).replace(".", ","), "forma": "boleto"},
+        # errors, one per row
+        {"id_pagamento": "P3", "external_id": "NOPE", "contrato": "X", "data": YESTERDAY, "valor": "1,00"},
+        {"id_pagamento": "P4", "external_id": "T1", "contrato": "C1", "parcela": "2", "data": YESTERDAY,
+         "valor": "999,00"},
+        {"id_pagamento": "P1", "external_id": "T1", "contrato": "C1", "data": YESTERDAY, "valor": "1,00"},
+        {"id_pagamento": "", "external_id": "T1", "contrato": "C1", "data": "31/02/2026", "valor": "abc",
+         "forma": "cheque"},
+    ]  # fmt: skip
+
+
+EXPECTED_ERRORS = [
+    "Cliente não encontrado: external_id NOPE",
+    "maior que o saldo",
+    "id_pagamento P1 repetido no arquivo (já na linha 2)",
+    "id_pagamento não informado",
+    "Forma de pagamento desconhecida: cheque",
+]
+
+
+def csv_file(rows) -> bytes:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=TEMPLATE_HEADERS, delimiter=";")
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue().encode()
+
+
+def run_command(path, *extra):
+    out = io.StringIO()
+    call_command("import_payments", str(path), "--tenant", "alfa", "--no-progress", *extra, stdout=out)
+    return out.getvalue()
+
+
+def test_command_dry_run_then_import_then_reimport_changes_nothing(setup, tmp_path):
+    by_titulo, _in_agreement, agreement = setup
+    path = tmp_path / "pagamentos.csv"
+    path.write_bytes(csv_file(rows_for(*setup)))
+
+    out = run_command(path, "--dry-run")
+    assert "Simulação: 6 linhas lidas, 2 pagamentos registrados, 0 já importados antes, 4 com erro" in out
+    assert not Payment.objects.exists()
+    errors = (tmp_path / "pagamentos.csv.erros.csv").read_text()
+    for fragment in EXPECTED_ERRORS:
+        assert fragment in errors
+
+    out = run_command(path)
+    assert "6 linhas lidas, 2 pagamentos registrados, 0 já importados antes, 4 com erro" in out
+    debt = by_titulo.debts.get(installment_number=1)
+    assert (debt.paid_amount, debt.status) == (D("40.00"), Debt.Status.OPEN)
+    by_titulo.refresh_from_db()
+    assert by_titulo.open_balance == D("140.00")
+    first = agreement.installments.get(number=1)
+    assert (first.status, first.payment_method) == (AgreementInstallment.Status.PAID, "boleto")
+    snapshot = list(Payment.objects.values_list("pk", "amount").order_by("pk"))
+    assert not AuditEvent.objects.filter(action=AuditEvent.Action.PAYMENT_POSTED).exists()
+
+    out = run_command(path)
+    assert "0 pagamentos registrados, 2 já importados antes, 4 com erro" in out
+    assert list(Payment.objects.values_list("pk", "amount").order_by("pk")) == snapshot
+    debt.refresh_from_db()
+    assert debt.paid_amount == D("40.00")
+
+
+def test_the_last_installment_by_file_settles_the_client(setup, tmp_path):
+    _by_titulo, in_agreement, agreement = setup
+    rows = [
+        {"id_pagamento": f"Q{i.number}", "external_id": "A1", "acordo": str(agreement.pk), "parcela": i.number,
+         "data": YESTERDAY, "valor": str(i.amount)}
+        for i in agreement.installments.all()
+    ]  # fmt: skip
+    path = tmp_path / "p.csv"
+    path.write_bytes(csv_file(rows))
+    assert "2 pagamentos registrados" in run_command(path)
+    in_agreement.refresh_from_db()
+    agreement.refresh_from_db()
+    assert (agreement.status, in_agreement.status) == ("quitado", Client.Status.PAID)
+
+
+def admin_import(client, data: bytes):
+    from attendance.admin import PaymentAdmin
+    from core.formats import SniffingCSV as CSV
+
+    formats = PaymentAdmin(Payment, None).get_import_formats()
+    index = next(i for i, f in enumerate(formats) if f is CSV)
+    return client.post(
+        "/admin/attendance/payment/import/",
+        {"format": index, "import_file": SimpleUploadedFile("p.csv", data, content_type="text/csv")},
+    )
+
+
+def test_admin_import_previews_errors_then_imports_the_good_rows_once(client, supervisor, setup):
+    client.force_login(supervisor)
+    data = csv_file(rows_for(*setup))
+    response = admin_import(client, data)
+    assert response.status_code == 200
+    html = response.content.decode()
+    for fragment in EXPECTED_ERRORS:
+        assert fragment in html
+    assert not Payment.objects.exists(), "the preview is a dry run"
+    confirm = response.context["confirm_form"]
+    response = client.post(
+        "/admin/attendance/payment/process_import/",
+        {name: f.initial if f.initial is not None else confirm.initial.get(name) for name, f in confirm.fields.items()},
+    )
+    assert response.status_code == 302
+    assert set(Payment.objects.values_list("external_id", flat=True)) == {"P1", "P2"}
+
+    response = admin_import(client, data)
+    result = response.context["result"]
+    assert [r.import_type for r in result.valid_rows()] == ["skip", "skip"]
+    assert Payment.objects.count() == 2
+
+
+def test_baixa_by_hand_refuses_an_overpayment_then_posts(client, supervisor, setup):
+    by_titulo, _in_agreement, _agreement = setup
+    debt = by_titulo.debts.get(installment_number=1)
+    client.force_login(supervisor)
+    url = f"/admin/attendance/payment/add/?debt={debt.pk}"
+    page = client.get(url)
+    assert page.status_code == 200
+    assert "em aberto R$ 100,00" in page.content.decode()
+    form = {"debt": debt.pk, "amount": "150,00", "paid_on": YESTERDAY, "method": "pix", "notes": ""}
+    response = client.post(url, form)
+    assert response.status_code == 200
+    assert "maior que o saldo de R$ 100,00" in response.content.decode()
+    assert not Payment.objects.exists()
+
+    response = client.post(url, {**form, "amount": "100,00"})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    debt.refresh_from_db()
+    by_titulo.refresh_from_db()
+    assert debt.status == Debt.Status.PAID and by_titulo.open_balance == D("80.00")
+    payment = Payment.objects.get()
+    assert payment.created_by == supervisor
+    assert AuditEvent.objects.filter(action=AuditEvent.Action.PAYMENT_POSTED, user=supervisor).exists()
+
+
+def test_baixa_of_another_tenants_titulo_is_refused(client, supervisor, make_client, other_tenant):
+    foreign = make_client(tenant=other_tenant).debts.get()
+    client.force_login(supervisor)
+    response = client.post(
+        "/admin/attendance/payment/add/",
+        {"debt": foreign.pk, "amount": "10,00", "paid_on": YESTERDAY, "method": "pix"},
+    )
+    assert response.status_code == 200
+    assert not Payment.objects.exists()
+    foreign.refresh_from_db()
+    assert foreign.paid_amount == 0
+
+
+def test_operator_has_no_payments_admin(client, operator, setup):
+    client.force_login(operator)
+    assert client.get("/admin/attendance/payment/add/").status_code in (302, 403)
