@@ -16,7 +16,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from attendance.models import Agreement, AgreementInstallment, Payment
-from attendance.payments import PaymentInput, post_payment
+from attendance.payments import PaymentInput, post_payment, refresh_clients
 from core.importing import _cell, normalize_header
 from core.models import Client, Debt
 from core.parsing import parse_cpf, parse_date, parse_money
@@ -122,16 +122,18 @@ class PaymentRowParser:
     def _clients(self, row):
         external_id = _cell(row.get("external_id"))
         if external_id:
-            clients = Client.objects.filter(tenant=self.tenant, external_id=external_id)
-            if not clients.exists():
+            clients = list(
+                Client.objects.filter(tenant=self.tenant, external_id=external_id).values_list("pk", flat=True)
+            )
+            if not clients:
                 raise ValidationError(_("Cliente não encontrado: external_id %(id)s.") % {"id": external_id})
             return clients
         cpf_text = _cell(row.get("cpf"))
         if not cpf_text:
             raise ValidationError(_("Informe o CPF ou o external_id do cliente."))
         cpf = parse_cpf(cpf_text)
-        clients = Client.objects.filter(tenant=self.tenant, cpf=cpf)
-        if not clients.exists():
+        clients = list(Client.objects.filter(tenant=self.tenant, cpf=cpf).values_list("pk", flat=True))
+        if not clients:
             raise ValidationError(_("Nenhum cliente com o CPF %(cpf)s.") % {"cpf": cpf_text})
         return clients
 
@@ -146,7 +148,9 @@ class PaymentRowParser:
         if agreement_text:
             if not agreement_text.isdigit():
                 raise ValidationError(_("Acordo inválido: %(a)s.") % {"a": agreement_text})
-            agreement = Agreement.objects.filter(tenant=self.tenant, pk=int(agreement_text), client__in=clients).first()
+            agreement = Agreement.objects.filter(
+                tenant=self.tenant, pk=int(agreement_text), client_id__in=clients
+            ).first()
             if agreement is None:
                 raise ValidationError(_("Acordo #%(a)s não encontrado para este cliente.") % {"a": agreement_text})
             installments = agreement.installments.all()
@@ -166,7 +170,7 @@ class PaymentRowParser:
         if not contract:
             raise ValidationError(_("Informe o acordo ou o contrato pago."))
         debts = list(
-            Debt.objects.filter(client__in=clients, contract_code=contract, installment_number=number or 1)[:2]
+            Debt.objects.filter(client_id__in=clients, contract_code=contract, installment_number=number or 1)[:2]
         )
         if not debts:
             raise ValidationError(
@@ -179,8 +183,8 @@ class PaymentRowParser:
         return {"debt": debts[0]}
 
 
-def write_row(tenant, user, row: PaymentRow) -> tuple[Payment, bool]:
-    return post_payment(tenant, user, row.data, installment=row.installment, debt=row.debt)
+def write_row(tenant, user, row: PaymentRow, refresh: bool = True) -> tuple[Payment, bool]:
+    return post_payment(tenant, user, row.data, installment=row.installment, debt=row.debt, refresh=refresh)
 
 
 @dataclasses.dataclass
@@ -199,12 +203,15 @@ def import_payment_rows(tenant, user, rows, *, dry_run: bool = False, chunk_size
     """
     parser = PaymentRowParser(tenant)
     report = ImportReport()
+    touched: set[int] = set()
 
     def post(line, raw):
         report.rows += 1
         try:
             with transaction.atomic():
-                _payment, created = write_row(tenant, user, parser.parse(raw, line))
+                payment, created = write_row(tenant, user, parser.parse(raw, line), refresh=False)
+            if created:
+                touched.add(payment.client_id)
             report.imported += created
             report.already += not created
         except ValidationError as error:
@@ -216,6 +223,7 @@ def import_payment_rows(tenant, user, rows, *, dry_run: bool = False, chunk_size
         with transaction.atomic():
             for line, raw in rows:
                 post(line, raw)
+            refresh_clients(touched)
             transaction.set_rollback(True)
         return report
     rows = iter(rows)
@@ -223,4 +231,6 @@ def import_payment_rows(tenant, user, rows, *, dry_run: bool = False, chunk_size
         with transaction.atomic():
             for line, raw in chunk:
                 post(line, raw)
+            refresh_clients(touched)
+        touched.clear()
     return report

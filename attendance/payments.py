@@ -44,10 +44,14 @@ class PaymentInput:
     source: str = Payment.Source.MANUAL
 
 
-def post_payment(tenant, user, data: PaymentInput, *, installment=None, debt=None) -> tuple[Payment, bool]:
+def post_payment(
+    tenant, user, data: PaymentInput, *, installment=None, debt=None, refresh: bool = True
+) -> tuple[Payment, bool]:
     """Record a payment against an installment or a título; (payment, created).
 
     A payment id already recorded for the tenant returns the first payment and changes nothing.
+    refresh=False leaves the client's balance and situation to the caller's refresh_clients (a file import
+    refreshes once per chunk instead of once per row).
     """
     if (installment is None) == (debt is None):
         raise ValidationError(_("Informe a parcela do acordo ou o título pago."))
@@ -64,7 +68,7 @@ def post_payment(tenant, user, data: PaymentInput, *, installment=None, debt=Non
             if installment is not None:
                 payment = _pay_installment(tenant, user, data, installment)
             else:
-                payment = _pay_debt(tenant, user, data, debt)
+                payment = _pay_debt(tenant, user, data, debt, refresh)
     except IntegrityError:
         if not data.external_id:
             raise
@@ -118,7 +122,7 @@ def _pay_installment(tenant, user, data, installment) -> Payment:
     return payment
 
 
-def _pay_debt(tenant, user, data, debt) -> Payment:
+def _pay_debt(tenant, user, data, debt, refresh) -> Payment:
     debt = Debt.objects.select_for_update().get(pk=debt.pk, tenant=tenant)
     if debt.status == Debt.Status.IN_AGREEMENT:
         raise ValidationError(_("O título %(d)s está em acordo: dê baixa na parcela do acordo.") % {"d": debt})
@@ -130,7 +134,8 @@ def _pay_debt(tenant, user, data, debt) -> Payment:
         debt.status = Debt.Status.PAID
     debt.save(update_fields=["paid_amount", "status"])
     payment = _create(tenant, user, data, debt.client_id, credit, debt=debt)
-    refresh_clients([debt.client_id])
+    if refresh:
+        refresh_clients([debt.client_id])
     return payment
 
 

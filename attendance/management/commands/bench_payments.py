@@ -1,0 +1,157 @@
+"""Figures for the money paths: a payment file import and the daily breakage job. Run on a scratch database."""
+
+import csv
+import datetime
+import tempfile
+import time
+from decimal import Decimal
+from pathlib import Path
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+from django.db import connection, transaction
+from django.db.models import Min
+from django.utils import timezone
+
+from attendance import payments
+from attendance.models import Agreement, AgreementInstallment
+from attendance.payment_import import TEMPLATE_HEADERS, import_payment_rows
+from core.management.commands.import_wallet import read_rows
+from core.models import Client, Debt
+from core.seeding import seed_wallet
+from tenants.models import Tenant
+
+
+class Command(BaseCommand):
+    help = "Mede a importação de N pagamentos e a quebra diária sobre M acordos ativos (use um banco descartável)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--payments", type=int, default=100_000)
+        parser.add_argument("--agreements", type=int, default=200_000)
+        parser.add_argument("--overdue-percent", type=int, default=10)
+        parser.add_argument("--skip-import", action="store_true")
+        parser.add_argument("--skip-breakage", action="store_true")
+
+    def handle(self, *args, **options):
+        self.stdout.write(f"Banco: {connection.vendor} {connection.settings_dict.get('NAME')}")
+        if not options["skip_import"]:
+            self.bench_import(options["payments"])
+        if not options["skip_breakage"]:
+            self.bench_breakage(options["agreements"], options["overdue_percent"])
+
+    def tenant(self, slug, clients):
+        tenant, _created = Tenant.objects.get_or_create(slug=slug, defaults={"name": slug})
+        have = Client.objects.filter(tenant=tenant).count()
+        if have < clients:
+            started = time.perf_counter()
+            seed_wallet(tenant, clients - have, seed=7)
+            self.stdout.write(f"  carteira: {clients - have} clientes criados em {time.perf_counter() - started:.1f}s")
+        return tenant
+
+    def bench_import(self, count):
+        self.stdout.write(f"Importação de {count} pagamentos")
+        tenant = self.tenant("bench-pagamentos", count)
+        debts = (
+            Debt.objects.filter(tenant=tenant, status=Debt.Status.OPEN).select_related("client").order_by("id")[:count]
+        )
+        paid_on = (timezone.localdate() - datetime.timedelta(days=1)).strftime("%d/%m/%Y")
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "pagamentos.csv"
+            with open(path, "w", newline="", encoding="utf-8") as handle:
+                writer = csv.DictWriter(handle, fieldnames=TEMPLATE_HEADERS, delimiter=";")
+                writer.writeheader()
+                rows = 0
+                for debt in debts.iterator(chunk_size=5000):
+                    # Half pay the título in full, half in part: both update paths are measured.
+                    amount = debt.open_amount if rows % 2 else (debt.open_amount / 2).quantize(Decimal("0.01"))
+                    writer.writerow(
+                        {
+                            "id_pagamento": f"B{debt.pk}",
+                            "external_id": debt.client.external_id,
+                            "contrato": debt.contract_code,
+                            "parcela": debt.installment_number,
+                            "data": paid_on,
+                            "valor": str(max(amount, Decimal("0.01"))),
+                            "forma": "pix",
+                        }
+                    )
+                    rows += 1
+            for label in ("primeira importação", "reimportação (nada muda)"):
+                started = time.perf_counter()
+                report = import_payment_rows(tenant, None, read_rows(path))
+                elapsed = time.perf_counter() - started
+                self.stdout.write(
+                    f"  {label}: {report.rows} linhas, {report.imported} registrados, {report.already} já importados, "
+                    f"{len(report.errors)} erros em {elapsed:.1f}s ({report.rows / elapsed:,.0f} linhas/s)"
+                )
+        paid_off = Client.objects.filter(tenant=tenant, status=Client.Status.PAID).count()
+        self.stdout.write(f"  clientes quitados: {paid_off}")
+
+    def bench_breakage(self, count, overdue_percent):
+        self.stdout.write(f"Quebra diária sobre {count} acordos ativos ({overdue_percent}% atrasados)")
+        tenant = self.tenant("bench-quebra", count)
+        operator, _ = get_user_model().objects.get_or_create(username="bench-quebra")
+        today = timezone.localdate()
+        existing = Agreement.objects.filter(tenant=tenant, status=Agreement.Status.ACTIVE).count()
+        if existing < count:
+            started = time.perf_counter()
+            self.make_agreements(tenant, operator, count - existing, overdue_percent, today)
+            self.stdout.write(f"  acordos criados em {time.perf_counter() - started:.1f}s")
+        started = time.perf_counter()
+        broken = payments.break_overdue_agreements(today)
+        elapsed = time.perf_counter() - started
+        self.stdout.write(f"  quebra: {broken} acordos quebrados em {elapsed:.1f}s")
+        started = time.perf_counter()
+        again = payments.break_overdue_agreements(today)
+        self.stdout.write(f"  segunda execução no mesmo dia: {again} quebrados em {time.perf_counter() - started:.1f}s")
+
+    def make_agreements(self, tenant, operator, count, overdue_percent, today):
+        clients = list(
+            Client.objects.filter(tenant=tenant, status=Client.Status.OPEN, open_balance__gt=0)
+            .exclude(agreements__status__in=Agreement.OPEN_STATUSES)
+            .values_list("pk", "creditor_id", "open_balance")[:count]
+        )
+        every = max(100 // max(overdue_percent, 1), 1)
+        batch = 5000
+        for start in range(0, len(clients), batch):
+            part = clients[start : start + batch]
+            with transaction.atomic():
+                agreements = Agreement.objects.bulk_create(
+                    Agreement(
+                        tenant=tenant,
+                        client_id=pk,
+                        creditor_id=creditor_id,
+                        operator=operator,
+                        status=Agreement.Status.ACTIVE,
+                        principal=balance,
+                        total=balance,
+                        installments_count=3,
+                        first_due_date=today - datetime.timedelta(days=40 if (start + i) % every == 0 else -10),
+                    )
+                    for i, (pk, creditor_id, balance) in enumerate(part)
+                )
+                installments = []
+                for agreement in agreements:
+                    each = (agreement.total / 3).quantize(Decimal("0.01"))
+                    for n in range(1, 4):
+                        amount = each if n < 3 else agreement.total - each * 2
+                        due = agreement.first_due_date + datetime.timedelta(days=30 * (n - 1))
+                        installments.append(
+                            AgreementInstallment(agreement=agreement, number=n, due_date=due, amount=amount)
+                        )
+                AgreementInstallment.objects.bulk_create(installments, batch_size=5000)
+                through = Agreement.debts.through
+                by_client = {a.client_id: a.pk for a in agreements}
+                links = [
+                    through(agreement_id=by_client[client_id], debt_id=debt_id)
+                    for debt_id, client_id in Debt.objects.filter(
+                        client_id__in=by_client, status=Debt.Status.OPEN
+                    ).values_list("pk", "client_id")
+                ]
+                through.objects.bulk_create(links, batch_size=5000)
+                Debt.objects.filter(client_id__in=by_client, status=Debt.Status.OPEN).update(
+                    status=Debt.Status.IN_AGREEMENT
+                )
+                Client.objects.filter(pk__in=by_client).update(status=Client.Status.AGREEMENT)
+        oldest = AgreementInstallment.objects.filter(agreement__tenant=tenant).aggregate(d=Min("due_date"))["d"]
+        self.stdout.write(f"  parcelas criadas; vencimento mais antigo {oldest}")
