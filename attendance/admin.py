@@ -4,6 +4,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 from import_export import fields, resources
 from import_export.admin import ImportExportModelAdmin
@@ -12,7 +13,7 @@ from unfold.contrib.filters.admin import ChoicesDropdownFilter, RangeDateFilter,
 from unfold.contrib.import_export.forms import ExportForm, ImportForm
 from unfold.decorators import action, display
 
-from attendance import payments, services
+from attendance import payments, pix, services
 from attendance.models import (
     Agreement,
     AgreementInstallment,
@@ -132,15 +133,36 @@ class InstallmentInline(TabularInline):
         "paid_on",
         "payment_method",
         "display_pay",
+        "display_pix",
     )
     readonly_fields = fields
 
     def has_add_permission(self, request, obj=None):
         return False
 
+    def has_view_permission(self, request, obj=None):
+        # Installments have no tenant of their own: whoever may see the agreement sees its schedule.
+        return self.admin_site._registry[self.parent_model].has_view_permission(request, obj)
+
     @display(description=_("situação"))
     def display_situation(self, obj):
         return obj.situation(timezone.localdate())
+
+    @display(description=_("PIX copia e cola"))
+    def display_pix(self, obj):
+        if obj.status != AgreementInstallment.Status.OPEN or obj.agreement.status != Agreement.Status.ACTIVE:
+            return "—"
+        charge = next(iter(pix.charges(obj.agreement.tenant, [obj])), None)
+        if charge is None:
+            return _("Configure a chave PIX da empresa.")
+        return format_html(
+            '<details><summary>{}</summary><div style="display:flex;gap:1rem">{}'
+            '<textarea readonly rows="5" cols="40" style="font-family:monospace" onclick="this.select()">{}</textarea>'
+            "</div></details>",
+            _("Ver código e QR"),
+            mark_safe(charge.svg),  # segno's own SVG markup, built from the code only
+            charge.code,
+        )
 
     @display(description=_("baixa"))
     def display_pay(self, obj):

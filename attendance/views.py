@@ -12,7 +12,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from attendance import services
+from attendance import selectors, services
 from attendance.forms import NegotiationForm, TabulationForm
 from attendance.models import Agreement, DispositionType, Message
 from attendance.negotiation import NegotiationError
@@ -126,6 +126,7 @@ def page_context(request, tenant, client, *, tabulation_form=None, negotiation_f
         debts=debts,
         figures=figures(client, debts),
         open_agreement=open_agreement,
+        **selectors.agreement_panel(tenant, client, open_agreement),
         tabulation_types=[t for t in types if t.behavior != DispositionType.Behavior.NEGOTIATE],
         negotiate_type=next((t for t in types if t.behavior == DispositionType.Behavior.NEGOTIATE), None),
         tabulation_form=tabulation_form

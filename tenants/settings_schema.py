@@ -17,6 +17,10 @@ CAMPAIGN = "threecplus_campaign_id"
 BASE_URL = "threecplus_base_url"
 AGENT_TOKEN = "threecplus_agent_token"  # a service token with the agent role, for qualifying calls
 SECRET_KEYS = (API_KEY, AGENT_TOKEN)
+# PIX receiver of the "copia e cola" codes offered for agreement installments.
+PIX_KEY = "pix_key"
+PIX_NAME = "pix_nome_recebedor"
+PIX_CITY = "pix_cidade_recebedor"
 SUBDOMAIN_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 THREECPLUS_HOST_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.3c\.plus$")
 
@@ -124,9 +128,34 @@ def clean_settings(new: dict, stored: dict | None = None) -> dict:
     else:
         result.pop(BASE_URL, None)
 
+    errors.update(_clean_pix(result))
+
     if errors:
         raise ValidationError(errors)
     return result
+
+
+def _clean_pix(result: dict) -> dict:
+    """Normalize the PIX keys in place; {key: message} for the invalid ones."""
+    errors = {}
+    for key, limit in ((PIX_KEY, 77), (PIX_NAME, 25), (PIX_CITY, 15)):
+        value = result.get(key)
+        if value in (None, ""):
+            result.pop(key, None)
+            continue
+        value = str(value).strip()
+        if len(value) > limit:
+            errors[key] = _("No máximo %(n)s caracteres.") % {"n": limit}
+        result[key] = value
+    if result.get(PIX_KEY):
+        if any(c.isspace() for c in result[PIX_KEY]):
+            errors[PIX_KEY] = _(
+                "A chave PIX não tem espaços: CPF/CNPJ só com dígitos, +55DDNÚMERO, e-mail ou chave aleatória."
+            )
+        for key, label in ((PIX_NAME, _("o nome do recebedor")), (PIX_CITY, _("a cidade do recebedor"))):
+            if not result.get(key):
+                errors[key] = _("Com chave PIX, informe também %(what)s.") % {"what": label}
+    return errors
 
 
 def api_root(settings: dict) -> str | None:
