@@ -211,6 +211,7 @@ class AgreementAdmin(TenantScopedAdmin):
         "principal",
         "interest",
         "fine",
+        "fees",
         "discount_percent",
         "discount_amount",
         "total",
@@ -229,7 +230,7 @@ class AgreementAdmin(TenantScopedAdmin):
             _("Valores"),
             {
                 "fields": (
-                    ("principal", "interest", "fine"),
+                    ("principal", "interest", "fine", "fees"),
                     ("discount_percent", "discount_amount"),
                     "total",
                     ("entry_amount", "installments_count", "first_due_date"),

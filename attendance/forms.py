@@ -58,6 +58,8 @@ class NegotiationForm(forms.Form):
     token = forms.UUIDField(widget=forms.HiddenInput, initial=uuid.uuid4)
     call_id = forms.CharField(widget=forms.HiddenInput, required=False, max_length=120)
     notes = forms.CharField(label=_("Observações"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    # Set by the 3x/6x/12x shortcuts: the entry rises to the creditor's minimum for the simulated total.
+    fill_entry = forms.BooleanField(widget=forms.HiddenInput, required=False)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -78,4 +80,14 @@ class NegotiationForm(forms.Form):
             installments=data["installments"],
             entry=data["entry"] or 0,
             first_due_date=data["first_due_date"],
+            fill_minimum_entry=data.get("fill_entry", False),
         )
+
+    def with_simulated_entry(self, simulation) -> "NegotiationForm":
+        """The form again, showing the entry the simulation used, so "Gerar acordo" proposes what was shown."""
+        data = self.data.copy()
+        data["entry"] = f"{simulation.entry:.2f}".replace(".", ",")
+        data["fill_entry"] = ""
+        form = NegotiationForm(data)
+        form.is_valid()
+        return form

@@ -118,6 +118,7 @@ class Agreement(TenantOwned):
     principal = models.DecimalField(_("saldo devedor"), **MONEY)
     interest = models.DecimalField(_("juros"), **MONEY, default=Decimal("0"))
     fine = models.DecimalField(_("multa"), **MONEY, default=Decimal("0"))
+    fees = models.DecimalField(_("honorários"), **MONEY, default=Decimal("0"), db_default=Decimal("0"))
     discount_percent = models.DecimalField(_("desconto (%)"), max_digits=5, decimal_places=2, default=Decimal("0"))
     discount_amount = models.DecimalField(_("desconto (R$)"), **MONEY, default=Decimal("0"))
     total = models.DecimalField(_("total do acordo"), **MONEY)
@@ -202,7 +203,7 @@ class AgreementInstallment(models.Model):
         ]
 
     def __str__(self):
-        return _("Entrada") if self.number == 0 else _("Parcela %(n)s") % {"n": self.number}
+        return str(_("Entrada") if self.number == 0 else _("Parcela %(n)s") % {"n": self.number})
 
     @property
     def open_amount(self) -> Decimal:

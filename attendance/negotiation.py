@@ -4,11 +4,13 @@ Rules, stated once:
 - base = the client's open balance (sum of open debts);
 - each overdue debt adds simple interest (monthly % × whole months overdue, a month being 30 days)
   and the fine % once; interest and fine are summed exactly and rounded to the cent once, half up;
-- the discount % applies to base + interest + fine and is rounded to the cent once, half up;
+- the agency's honorários % apply to base + interest + fine, rounded to the cent once, half up;
+- the discount % applies to base + interest + fine + honorários and is rounded to the cent once, half up;
 - total = corrected − discount; the entry is paid first, the rest in equal installments rounded
   down to the cent, the remainder on the last one, so the parts add up to the total exactly;
 - the entry is due on the first due date and installments follow monthly; with no entry the
-  first installment is due on the first due date.
+  first installment is due on the first due date;
+- a proposal that asks for it (the 3x/6x/12x shortcuts) has its entry raised to the creditor's minimum.
 """
 
 import dataclasses
@@ -36,6 +38,7 @@ class Rules:
     min_entry_percent: Decimal = Decimal("0")
     monthly_interest_percent: Decimal = Decimal("0")
     fine_percent: Decimal = Decimal("0")
+    fees_percent: Decimal = Decimal("0")
 
     @classmethod
     def from_creditor(cls, creditor):
@@ -54,6 +57,7 @@ class Proposal:
     installments: int = 1
     entry: Decimal = Decimal("0")
     first_due_date: datetime.date | None = None
+    fill_minimum_entry: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,6 +72,7 @@ class Simulation:
     principal: Decimal
     interest: Decimal
     fine: Decimal
+    fees: Decimal
     corrected: Decimal
     discount_percent: Decimal
     discount_amount: Decimal
@@ -75,6 +80,7 @@ class Simulation:
     entry: Decimal
     installments: tuple[Installment, ...]
     violations: tuple[str, ...]
+    minimum_entry: Decimal = Decimal("0")
 
     @property
     def within_limits(self) -> bool:
@@ -130,9 +136,13 @@ def simulate(debts: list[OpenDebt], rules: Rules, proposal: Proposal, today: dat
             fine += debt.amount * rules.fine_percent / HUNDRED
     interest = interest.quantize(CENT, rounding=ROUND_HALF_UP)
     fine = fine.quantize(CENT, rounding=ROUND_HALF_UP)
-    corrected = principal + interest + fine
+    fees = ((principal + interest + fine) * rules.fees_percent / HUNDRED).quantize(CENT, rounding=ROUND_HALF_UP)
+    corrected = principal + interest + fine + fees
     discount_amount = (corrected * discount_percent / HUNDRED).quantize(CENT, rounding=ROUND_HALF_UP)
     total = corrected - discount_amount
+    minimum_entry = (total * rules.min_entry_percent / HUNDRED).quantize(CENT, rounding=ROUND_HALF_UP)
+    if proposal.fill_minimum_entry and proposal.installments > 1:
+        entry = max(entry, minimum_entry)
     if entry > total:
         raise NegotiationError(
             _("A entrada não pode ser maior que o total do acordo (%(total)s).") % {"total": format_brl(total)}
@@ -168,7 +178,6 @@ def simulate(debts: list[OpenDebt], rules: Rules, proposal: Proposal, today: dat
             _("Parcela de %(v)s abaixo do mínimo de %(min)s do credor.")
             % {"v": format_brl(smallest), "min": format_brl(rules.min_installment_amount)}
         )
-    minimum_entry = (total * rules.min_entry_percent / HUNDRED).quantize(CENT, rounding=ROUND_HALF_UP)
     if count > 1 and entry < minimum_entry:
         violations.append(
             _("Entrada de %(v)s abaixo do mínimo de %(pct)s%% (%(min)s) do credor.")
@@ -179,6 +188,7 @@ def simulate(debts: list[OpenDebt], rules: Rules, proposal: Proposal, today: dat
         principal=principal,
         interest=interest,
         fine=fine,
+        fees=fees,
         corrected=corrected,
         discount_percent=discount_percent,
         discount_amount=discount_amount,
@@ -186,6 +196,7 @@ def simulate(debts: list[OpenDebt], rules: Rules, proposal: Proposal, today: dat
         entry=entry,
         installments=tuple(parts),
         violations=tuple(violations),
+        minimum_entry=minimum_entry,
     )
 
 

@@ -224,6 +224,7 @@ def create_agreement(tenant, user, client, proposal: Proposal, *, call_id="", to
             principal=simulation.principal,
             interest=simulation.interest,
             fine=simulation.fine,
+            fees=simulation.fees,
             discount_percent=simulation.discount_percent,
             discount_amount=simulation.discount_amount,
             total=simulation.total,

@@ -254,6 +254,9 @@ def simulate(request, client_id):
             simulation = services.simulate_for(client, form.proposal())
         except NegotiationError as error:
             form.add_error(None, str(error))
+        else:
+            if form.cleaned_data["fill_entry"]:
+                form = form.with_simulated_entry(simulation)
     context = page_context(request, tenant, client, negotiation_form=form, simulation=simulation)
     return render(request, "attendance/_negotiation.html", context)
 

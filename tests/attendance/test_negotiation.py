@@ -131,3 +131,45 @@ def test_first_due_date_defaults_to_a_week_ahead():
 def test_add_months_clamps_to_the_end_of_short_months():
     assert add_months(datetime.date(2026, 1, 31), 1) == datetime.date(2026, 2, 28)
     assert add_months(datetime.date(2026, 11, 30), 3) == datetime.date(2027, 2, 28)
+
+
+def test_honorarios_enter_the_updated_amount_before_the_discount():
+    overdue = OpenDebt(D("1000.00"), TODAY - datetime.timedelta(days=95))  # 3 whole months
+    sim = simulate(
+        [overdue],
+        rules(monthly_interest_percent=D("1"), fine_percent=D("2"), fees_percent=D("10")),
+        Proposal(discount_percent=D("10"), first_due_date=TODAY),
+        TODAY,
+    )
+    assert (sim.principal, sim.interest, sim.fine) == (D("1000.00"), D("30.00"), D("20.00"))
+    assert sim.fees == D("105.00")  # 10% of 1,050.00
+    assert sim.corrected == D("1155.00")
+    assert sim.discount_amount == D("115.50")
+    assert sim.total == D("1039.50")
+
+
+@pytest.mark.parametrize("installments", [3, 6, 12])
+def test_a_shortcut_fills_the_minimum_entry_so_it_is_never_out_of_the_rules(installments):
+    rules_with_entry = rules(min_entry_percent=D("20"), min_installment_amount=D("10"), fees_percent=D("10"))
+    debts = [OpenDebt(D("1234.56"), TODAY)]
+    plain = simulate(debts, rules_with_entry, Proposal(installments=installments, first_due_date=TODAY), TODAY)
+    assert not plain.within_limits  # without the shortcut, no entry breaks the minimum entry rule
+    sim = simulate(
+        debts,
+        rules_with_entry,
+        Proposal(installments=installments, first_due_date=TODAY, fill_minimum_entry=True),
+        TODAY,
+    )
+    assert sim.within_limits, sim.violations
+    assert sim.entry == sim.minimum_entry == (sim.total * D("0.2")).quantize(D("0.01"))
+    assert sum(p.amount for p in sim.installments) == sim.total
+
+
+def test_a_shortcut_keeps_an_entry_already_above_the_minimum():
+    sim = simulate(
+        [OpenDebt(D("1000.00"), TODAY)],
+        rules(min_entry_percent=D("10")),
+        Proposal(installments=3, entry=D("500"), first_due_date=TODAY, fill_minimum_entry=True),
+        TODAY,
+    )
+    assert sim.entry == D("500.00")

@@ -151,6 +151,28 @@ def test_simulation_shows_installments_and_limits(client, operator, wallet_clien
     assert not Agreement.objects.exists()
 
 
+def test_a_shortcut_fills_the_minimum_entry_and_the_agreement_is_active(client, operator, wallet_client, creditor):
+    creditor.fees_percent = Decimal("10")
+    creditor.save()  # fixture rules: entry of at least 10%, 1% a month, 2% fine
+    client.force_login(operator)
+    response = negotiate(client, wallet_client, "simular", discount_percent="0", fill_entry="on")
+    html = response.content.decode()
+    simulation = response.context["simulation"]
+    assert simulation.within_limits, simulation.violations
+    assert simulation.fees == Decimal("123.60")  # 10% of 1,200 + 12 interest + 24 fine
+    assert "Honorários" in html and "R$ 123,60" in html
+    assert simulation.entry == simulation.minimum_entry == Decimal("135.96")
+    assert 'value="135,96"' in html  # the form now proposes the entry it simulated
+    token = str(uuid.uuid4())
+    negotiate(client, wallet_client, "acordo", discount_percent="0", entry="135,96", token=token)
+    agreement = Agreement.objects.get()
+    assert (agreement.status, agreement.fees, agreement.entry_amount) == (
+        Agreement.Status.ACTIVE,
+        Decimal("123.60"),
+        Decimal("135.96"),
+    )
+
+
 def test_agreement_within_limits_is_active_and_moves_debts(client, operator, wallet_client, creditor):
     creditor.min_entry_percent = Decimal("0")
     creditor.save()

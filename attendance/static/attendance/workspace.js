@@ -6,6 +6,8 @@ function wsPreset(button) {
   if (button.dataset.preset === "1") {
     form.querySelector("[name=entry]").value = "0";
   }
+  // The server raises the entry to the creditor's minimum for the simulated total.
+  form.querySelector("[name=fill_entry]").value = button.dataset.preset === "1" ? "" : "on";
   htmx.trigger(form, "submit-simulate");
 }
 
