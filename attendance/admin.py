@@ -1,7 +1,9 @@
+import datetime
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
@@ -9,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from import_export import fields, resources
 from import_export.admin import ImportExportModelAdmin
 from unfold.admin import TabularInline
-from unfold.contrib.filters.admin import ChoicesDropdownFilter, RangeDateFilter, RangeDateTimeFilter
+from unfold.contrib.filters.admin import ChoicesDropdownFilter, DropdownFilter, RangeDateFilter, RangeDateTimeFilter
 from unfold.contrib.import_export.forms import ExportForm, ImportForm
 from unfold.decorators import action, display
 
@@ -177,6 +179,30 @@ class AgreementStatusFilter(ChoicesDropdownFilter):
     pass
 
 
+class InstallmentDueFilter(DropdownFilter):
+    """Agreements to chase: an open installment due this week (Monday to Sunday), or one already late."""
+
+    title = _("parcelas")
+    parameter_name = "parcelas"
+
+    def lookups(self, request, model_admin):
+        return [("semana", _("Vencem esta semana")), ("atrasadas", _("Em atraso"))]
+
+    def queryset(self, request, queryset):
+        today = timezone.localdate()
+        open_installments = AgreementInstallment.objects.filter(
+            agreement=OuterRef("pk"), status=AgreementInstallment.Status.OPEN
+        )
+        if self.value() == "semana":
+            monday = today - datetime.timedelta(days=today.weekday())
+            week = open_installments.filter(due_date__range=(monday, monday + datetime.timedelta(days=6)))
+            return queryset.filter(Exists(week))
+        if self.value() == "atrasadas":
+            late = open_installments.filter(due_date__lt=today)
+            return queryset.filter(Exists(late), status=Agreement.Status.ACTIVE)
+        return queryset
+
+
 @admin.register(Agreement)
 class AgreementAdmin(TenantScopedAdmin):
     """Acordos: supervisors and tenant admins approve, reject and cancel; nobody edits the figures."""
@@ -195,6 +221,7 @@ class AgreementAdmin(TenantScopedAdmin):
         ("status", AgreementStatusFilter),
         ("creditor", TenantRelatedFilter),
         ("operator", TenantRelatedFilter),
+        InstallmentDueFilter,
         ("created_at", RangeDateTimeFilter),
     )
     list_filter_submit = True
@@ -249,7 +276,14 @@ class AgreementAdmin(TenantScopedAdmin):
     @display(
         description=_("situação"),
         ordering="status",
-        label={"ativo": "success", "aguardando_aprovacao": "warning", "rejeitado": "danger", "cancelado": "danger"},
+        label={
+            "ativo": "success",
+            "aguardando_aprovacao": "warning",
+            "rejeitado": "danger",
+            "cancelado": "danger",
+            "quebrado": "danger",
+            "quitado": "info",
+        },
     )
     def display_status(self, obj):
         return obj.status, obj.get_status_display()

@@ -214,3 +214,37 @@ def test_the_worker_task_breaks_overdue_agreements(tenant, operator, two_debts, 
         run_worker()
     agreement.refresh_from_db()
     assert agreement.status == Agreement.Status.BROKEN
+
+
+def test_agreements_list_filters_due_this_week_overdue_state_and_operator(
+    client, tenant, operator, supervisor, creditor, make_client
+):
+    from tests.conftest import make_user
+
+    other_operator = make_user(tenant, "operador", username="outra-operadora")
+    with freeze_time(at(TODAY)):  # a Monday
+        this_week = agreement_for(tenant, operator, make_client(), installments=1)  # due Thursday
+        later = create_agreement(
+            tenant,
+            other_operator,
+            make_client(),
+            Proposal(installments=1, first_due_date=TODAY + datetime.timedelta(days=20)),
+        )
+    late = None
+    with freeze_time(at(TODAY - datetime.timedelta(days=10))):
+        late = create_agreement(
+            tenant, operator, make_client(), Proposal(installments=1, first_due_date=TODAY - datetime.timedelta(days=2))
+        )
+    client.force_login(supervisor)
+
+    def ids(**params):
+        with freeze_time(at(TODAY)):
+            response = client.get("/admin/attendance/agreement/", params)
+        assert response.status_code == 200
+        return {a.pk for a in response.context["cl"].result_list}
+
+    assert ids(parcelas="semana") == {this_week.pk}
+    assert ids(parcelas="atrasadas") == {late.pk}
+    assert ids(operator__id__exact=other_operator.pk) == {later.pk}
+    assert ids(status__exact="ativo") == {this_week.pk, later.pk, late.pk}
+    assert ids(creditor__id__exact=creditor.pk) == {this_week.pk, later.pk, late.pk}
