@@ -10,16 +10,17 @@ The admin's import (django-import-export) and `manage.py import_payments` share 
 import dataclasses
 import datetime
 import itertools
+from collections import defaultdict
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
 from attendance.models import Agreement, AgreementInstallment, Payment
-from attendance.payments import PaymentInput, post_payment, refresh_clients
+from attendance.payments import PaymentInput, post_debt_payments, post_payment
 from core.importing import _cell, normalize_header
 from core.models import Client, Debt
-from core.parsing import parse_cpf, parse_date, parse_money
+from core.parsing import format_cpf, parse_cpf, parse_date, parse_money
 
 TEMPLATE_HEADERS = [
     "id_pagamento",
@@ -56,6 +57,21 @@ class PaymentRow:
     debt: Debt | None = None
 
 
+@dataclasses.dataclass
+class _Cells:
+    """What one row says, checked on its own; its client and target are found for the whole chunk at once."""
+
+    line: int
+    payment_id: str
+    data: PaymentInput | None
+    errors: list[str]
+    external_id: str = ""
+    cpf: str = ""
+    agreement_id: int | None = None
+    number: int | None = None
+    contract: str = ""
+
+
 class PaymentRowParser:
     """Validates the rows of one file for one tenant; remembers payment ids to catch repeats in the file."""
 
@@ -65,19 +81,47 @@ class PaymentRowParser:
 
     def parse(self, raw: dict, line: int) -> PaymentRow:
         """A PaymentRow with its target found, or ValidationError listing the row's problems."""
+        result = self.parse_chunk([(line, raw)])[0]
+        if isinstance(result, ValidationError):
+            raise result
+        return result
+
+    def parse_chunk(self, rows: list[tuple[int, dict]]) -> list[PaymentRow | ValidationError]:
+        """Each row parsed, in order: a PaymentRow, or the ValidationError listing its problems."""
+        cells = [self._cells(raw, line) for line, raw in rows]
+        targets = _Targets(self.tenant, cells)
+        results = []
+        for cell in cells:
+            errors = list(cell.errors)
+            target = {}
+            if not errors:
+                try:
+                    target = targets.find(cell)
+                except ValidationError as error:
+                    errors.extend(error.messages)
+            if cell.payment_id in self.seen:
+                errors.insert(
+                    0,
+                    _("id_pagamento %(id)s repetido no arquivo (já na linha %(line)s).")
+                    % {"id": cell.payment_id, "line": self.seen[cell.payment_id]},
+                )
+            if errors:
+                results.append(ValidationError(errors))
+                continue
+            self.seen[cell.payment_id] = cell.line
+            results.append(PaymentRow(cell.line, cell.payment_id, cell.data, **target))
+        return results
+
+    @staticmethod
+    def _cells(raw: dict, line: int) -> _Cells:
         row = {normalize_header(k): v for k, v in raw.items()}
         errors: list[str] = []
 
-        payment_id = _cell(row.get("id_pagamento") or row.get("payment_id"))
+        payment_id = _payment_id(raw)
         if not payment_id:
             errors.append(_("id_pagamento não informado."))
         elif len(payment_id) > 80:
             errors.append(_("id_pagamento com mais de 80 caracteres."))
-        elif payment_id in self.seen:
-            errors.append(
-                _("id_pagamento %(id)s repetido no arquivo (já na linha %(line)s).")
-                % {"id": payment_id, "line": self.seen[payment_id]}
-            )
 
         paid_on = amount = None
         try:
@@ -92,93 +136,112 @@ class PaymentRowParser:
                 errors.append(_("O valor pago deve ser maior que zero."))
         except ValidationError as error:
             errors.extend(error.messages)
-        method_text = normalize_header(_cell(row.get("forma")))
-        method = METHODS.get(method_text)
+        method = METHODS.get(normalize_header(_cell(row.get("forma"))))
         if method is None:
             errors.append(
                 _("Forma de pagamento desconhecida: %(f)s (use pix, boleto, transferencia, cartao, dinheiro ou outro).")
                 % {"f": _cell(row.get("forma"))}
             )
 
-        target = {}
-        try:
-            target = self._target(row)
-        except ValidationError as error:
-            errors.extend(error.messages)
-
-        if errors:
-            raise ValidationError(errors)
-        self.seen[payment_id] = line
-        data = PaymentInput(
-            amount=amount,
-            paid_on=paid_on,
-            method=method,
-            external_id=payment_id,
-            accept_credit=normalize_header(_cell(row.get("aceitar_excedente"))) in YES,
-            source=Payment.Source.IMPORT,
-        )
-        return PaymentRow(line, payment_id, data, **target)
-
-    def _clients(self, row):
-        external_id = _cell(row.get("external_id"))
-        if external_id:
-            clients = list(
-                Client.objects.filter(tenant=self.tenant, external_id=external_id).values_list("pk", flat=True)
-            )
-            if not clients:
-                raise ValidationError(_("Cliente não encontrado: external_id %(id)s.") % {"id": external_id})
-            return clients
+        cells = _Cells(line, payment_id, None, errors)
+        cells.external_id = _cell(row.get("external_id"))
         cpf_text = _cell(row.get("cpf"))
-        if not cpf_text:
-            raise ValidationError(_("Informe o CPF ou o external_id do cliente."))
-        cpf = parse_cpf(cpf_text)
-        clients = list(Client.objects.filter(tenant=self.tenant, cpf=cpf).values_list("pk", flat=True))
-        if not clients:
-            raise ValidationError(_("Nenhum cliente com o CPF %(cpf)s.") % {"cpf": cpf_text})
-        return clients
-
-    def _target(self, row) -> dict:
-        clients = self._clients(row)
+        if not cells.external_id:
+            if not cpf_text:
+                errors.append(_("Informe o CPF ou o external_id do cliente."))
+            else:
+                try:
+                    cells.cpf = parse_cpf(cpf_text)
+                except ValidationError as error:
+                    errors.extend(error.messages)
         number_text = _cell(row.get("parcela"))
         try:
-            number = int(number_text) if number_text else None
+            cells.number = int(number_text) if number_text else None
         except ValueError:
-            raise ValidationError(_("Parcela inválida: %(p)s.") % {"p": number_text}) from None
+            errors.append(_("Parcela inválida: %(p)s.") % {"p": number_text})
         agreement_text = _cell(row.get("acordo")).lstrip("#")
+        cells.contract = _cell(row.get("contrato"))
         if agreement_text:
-            if not agreement_text.isdigit():
-                raise ValidationError(_("Acordo inválido: %(a)s.") % {"a": agreement_text})
-            agreement = Agreement.objects.filter(
-                tenant=self.tenant, pk=int(agreement_text), client_id__in=clients
-            ).first()
-            if agreement is None:
-                raise ValidationError(_("Acordo #%(a)s não encontrado para este cliente.") % {"a": agreement_text})
-            installments = agreement.installments.all()
-            if number is None:
-                installment = installments.filter(status=AgreementInstallment.Status.OPEN).first()
+            if agreement_text.isdigit():
+                cells.agreement_id = int(agreement_text)
+            else:
+                errors.append(_("Acordo inválido: %(a)s.") % {"a": agreement_text})
+        elif not cells.contract:
+            errors.append(_("Informe o acordo ou o contrato pago."))
+
+        if not errors:
+            cells.data = PaymentInput(
+                amount=amount,
+                paid_on=paid_on,
+                method=method,
+                external_id=payment_id,
+                accept_credit=normalize_header(_cell(row.get("aceitar_excedente"))) in YES,
+                source=Payment.Source.IMPORT,
+            )
+        return cells
+
+
+class _Targets:
+    """The clients, títulos and agreements a chunk of rows names, read in a few queries."""
+
+    def __init__(self, tenant, cells: list[_Cells]):
+        cells = [c for c in cells if not c.errors]
+        self.by_external = defaultdict(list)
+        self.by_cpf = defaultdict(list)
+        clients = Client.objects.filter(tenant=tenant)
+        for external_id, pk in clients.filter(
+            external_id__in={c.external_id for c in cells if c.external_id}
+        ).values_list("external_id", "pk"):
+            self.by_external[external_id].append(pk)
+        for cpf, pk in clients.filter(cpf__in={c.cpf for c in cells if c.cpf}).values_list("cpf", "pk"):
+            self.by_cpf[cpf].append(pk)
+        client_ids = {pk for pks in (*self.by_external.values(), *self.by_cpf.values()) for pk in pks}
+        self.debts = defaultdict(list)
+        contracts = {c.contract for c in cells if c.contract and c.agreement_id is None}
+        if contracts:
+            for debt in Debt.objects.filter(client_id__in=client_ids, contract_code__in=contracts):
+                self.debts[(debt.contract_code, debt.installment_number)].append(debt)
+        self.agreements = {
+            a.pk: a
+            for a in Agreement.objects.filter(
+                tenant=tenant, pk__in={c.agreement_id for c in cells if c.agreement_id}
+            ).prefetch_related("installments")
+        }
+
+    def find(self, cell: _Cells) -> dict:
+        if cell.external_id:
+            clients = self.by_external.get(cell.external_id)
+            if not clients:
+                raise ValidationError(_("Cliente não encontrado: external_id %(id)s.") % {"id": cell.external_id})
+        else:
+            clients = self.by_cpf.get(cell.cpf)
+            if not clients:
+                raise ValidationError(_("Nenhum cliente com o CPF %(cpf)s.") % {"cpf": format_cpf(cell.cpf)})
+        if cell.agreement_id is not None:
+            agreement = self.agreements.get(cell.agreement_id)
+            if agreement is None or agreement.client_id not in clients:
+                raise ValidationError(_("Acordo #%(a)s não encontrado para este cliente.") % {"a": cell.agreement_id})
+            installments = sorted(agreement.installments.all(), key=lambda i: i.number)
+            if cell.number is None:
+                installment = next((i for i in installments if i.status == AgreementInstallment.Status.OPEN), None)
                 if installment is None:
                     raise ValidationError(_("O acordo #%(a)s não tem parcela em aberto.") % {"a": agreement.pk})
             else:
-                installment = installments.filter(number=number).first()
+                installment = next((i for i in installments if i.number == cell.number), None)
                 if installment is None:
                     raise ValidationError(
-                        _("O acordo #%(a)s não tem a parcela %(n)s.") % {"a": agreement.pk, "n": number}
+                        _("O acordo #%(a)s não tem a parcela %(n)s.") % {"a": agreement.pk, "n": cell.number}
                     )
-            installment.agreement = agreement
             return {"installment": installment}
-        contract = _cell(row.get("contrato"))
-        if not contract:
-            raise ValidationError(_("Informe o acordo ou o contrato pago."))
-        debts = list(
-            Debt.objects.filter(client_id__in=clients, contract_code=contract, installment_number=number or 1)[:2]
-        )
+        number = cell.number or 1
+        debts = [d for d in self.debts.get((cell.contract, number), []) if d.client_id in clients]
         if not debts:
             raise ValidationError(
-                _("Título não encontrado: contrato %(c)s, parcela %(n)s.") % {"c": contract, "n": number or 1}
+                _("Título não encontrado: contrato %(c)s, parcela %(n)s.") % {"c": cell.contract, "n": number}
             )
         if len(debts) > 1:
             raise ValidationError(
-                _("Contrato %(c)s em mais de um cliente com este CPF: informe o external_id.") % {"c": contract}
+                _("Contrato %(c)s em mais de um cliente com este CPF: informe o external_id.") % {"c": cell.contract}
             )
         return {"debt": debts[0]}
 
@@ -198,39 +261,66 @@ class ImportReport:
 def import_payment_rows(tenant, user, rows, *, dry_run: bool = False, chunk_size: int = 1000, progress=None):
     """Import (line, dict) rows: each good row is posted, each bad row reported; a dry run writes nothing.
 
-    Rows commit in chunks so a long file neither holds its locks to the end nor is lost to one late failure.
-    A dry run is one transaction rolled back at the end, so later rows see earlier ones exactly as the real run.
+    Rows are parsed and written a chunk at a time (títulos in one batch per chunk, agreement installments one by
+    one, as they may settle their agreement), each chunk committed on its own so a long file never holds its locks
+    to the end. A dry run is one transaction rolled back at the end: later rows see earlier ones as in the real run.
     """
     parser = PaymentRowParser(tenant)
     report = ImportReport()
-    touched: set[int] = set()
+    rows = iter(rows)
 
-    def post(line, raw):
-        report.rows += 1
-        try:
+    def run():
+        while chunk := list(itertools.islice(rows, chunk_size)):
             with transaction.atomic():
-                payment, created = write_row(tenant, user, parser.parse(raw, line), refresh=False)
-            if created:
-                touched.add(payment.client_id)
-            report.imported += created
-            report.already += not created
-        except ValidationError as error:
-            report.errors.append((line, _cell(raw.get("id_pagamento")), " ".join(error.messages)))
-        if progress:
-            progress(1)
+                _import_chunk(tenant, user, parser, chunk, report)
+            if progress:
+                progress(len(chunk))
 
     if dry_run:
         with transaction.atomic():
-            for line, raw in rows:
-                post(line, raw)
-            refresh_clients(touched)
+            run()
             transaction.set_rollback(True)
-        return report
-    rows = iter(rows)
-    while chunk := list(itertools.islice(rows, chunk_size)):
-        with transaction.atomic():
-            for line, raw in chunk:
-                post(line, raw)
-            refresh_clients(touched)
-        touched.clear()
+    else:
+        run()
+    report.errors.sort()
     return report
+
+
+def _import_chunk(tenant, user, parser, chunk, report) -> None:
+    report.rows += len(chunk)
+    ids = {line: _payment_id(raw) for line, raw in chunk}
+    recorded = set(
+        Payment.objects.filter(tenant=tenant, external_id__in=set(ids.values()) - {""}).values_list(
+            "external_id", flat=True
+        )
+    )
+    fresh = []
+    for line, raw in chunk:
+        if ids[line] in recorded and ids[line] not in parser.seen:
+            parser.seen[ids[line]] = line
+            report.already += 1
+        else:
+            fresh.append((line, raw))
+    by_debt = []
+    for (line, _raw), row in zip(fresh, parser.parse_chunk(fresh), strict=True):
+        if isinstance(row, ValidationError):
+            report.errors.append((line, ids[line], " ".join(row.messages)))
+        elif row.debt is not None:
+            by_debt.append(row)
+        else:
+            try:
+                with transaction.atomic():
+                    write_row(tenant, user, row, refresh=False)
+                report.imported += 1
+            except ValidationError as error:
+                report.errors.append((row.line, row.payment_id, " ".join(error.messages)))
+    for index, error in post_debt_payments(tenant, user, [(row.data, row.debt.pk) for row in by_debt]):
+        if error is None:
+            report.imported += 1
+        else:
+            report.errors.append((by_debt[index].line, by_debt[index].payment_id, " ".join(error.messages)))
+
+
+def _payment_id(raw: dict) -> str:
+    row = {normalize_header(k): v for k, v in raw.items()}
+    return _cell(row.get("id_pagamento") or row.get("payment_id"))

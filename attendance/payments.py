@@ -55,10 +55,7 @@ def post_payment(
     """
     if (installment is None) == (debt is None):
         raise ValidationError(_("Informe a parcela do acordo ou o título pago."))
-    if data.amount is None or data.amount <= 0:
-        raise ValidationError({"amount": _("O valor pago deve ser maior que zero.")})
-    if data.paid_on > timezone.localdate():
-        raise ValidationError({"paid_on": _("A data do pagamento não pode estar no futuro.")})
+    _check_input(data)
     if data.external_id:
         existing = Payment.objects.filter(tenant=tenant, external_id=data.external_id).first()
         if existing:
@@ -75,6 +72,13 @@ def post_payment(
         # Another import of the same file won the race for this payment id.
         return Payment.objects.get(tenant=tenant, external_id=data.external_id), False
     return payment, True
+
+
+def _check_input(data: PaymentInput) -> None:
+    if data.amount is None or data.amount <= 0:
+        raise ValidationError({"amount": _("O valor pago deve ser maior que zero.")})
+    if data.paid_on > timezone.localdate():
+        raise ValidationError({"paid_on": _("A data do pagamento não pode estar no futuro.")})
 
 
 def _split(data: PaymentInput, open_amount: Decimal, what: str) -> tuple[Decimal, Decimal]:
@@ -124,6 +128,16 @@ def _pay_installment(tenant, user, data, installment) -> Payment:
 
 def _pay_debt(tenant, user, data, debt, refresh) -> Payment:
     debt = Debt.objects.select_for_update().get(pk=debt.pk, tenant=tenant)
+    credit = _apply_to_debt(data, debt)
+    debt.save(update_fields=["paid_amount", "status"])
+    payment = _create(tenant, user, data, debt.client_id, credit, debt=debt)
+    if refresh:
+        refresh_clients([debt.client_id])
+    return payment
+
+
+def _apply_to_debt(data: PaymentInput, debt: Debt) -> Decimal:
+    """Pay the (locked) título in memory; returns the credit. The caller saves it."""
     if debt.status == Debt.Status.IN_AGREEMENT:
         raise ValidationError(_("O título %(d)s está em acordo: dê baixa na parcela do acordo.") % {"d": debt})
     if debt.status != Debt.Status.OPEN:
@@ -132,15 +146,43 @@ def _pay_debt(tenant, user, data, debt, refresh) -> Payment:
     debt.paid_amount += applied
     if debt.paid_amount >= debt.original_amount:
         debt.status = Debt.Status.PAID
-    debt.save(update_fields=["paid_amount", "status"])
-    payment = _create(tenant, user, data, debt.client_id, credit, debt=debt)
-    if refresh:
-        refresh_clients([debt.client_id])
-    return payment
+    return credit
 
 
-def _create(tenant, user, data, client_id, credit, **target) -> Payment:
-    payment = Payment.objects.create(
+def post_debt_payments(tenant, user, items: list[tuple[PaymentInput, int]]) -> list[tuple[int, Exception | None]]:
+    """Many título payments at once (a file import): [(data, debt id)] -> [(index, error or None)].
+
+    The same rules as post_payment, with one lock, one insert and one update for the lot. Payment ids are
+    expected to be new (the import filters the ones already recorded). Call inside a transaction.
+    """
+    debts = {
+        d.pk: d
+        for d in Debt.objects.select_for_update()
+        .filter(tenant=tenant, pk__in={debt_id for _data, debt_id in items})
+        .order_by("pk")
+    }
+    results, new_payments, changed = [], [], {}
+    for index, (data, debt_id) in enumerate(items):
+        debt = debts[debt_id]
+        before = (debt.paid_amount, debt.status)
+        try:
+            _check_input(data)
+            credit = _apply_to_debt(data, debt)
+        except ValidationError as error:
+            debt.paid_amount, debt.status = before
+            results.append((index, error))
+            continue
+        changed[debt.pk] = debt
+        new_payments.append(_build(tenant, user, data, debt.client_id, credit, debt=debt))
+        results.append((index, None))
+    Debt.objects.bulk_update(changed.values(), ["paid_amount", "status"], batch_size=1000)
+    Payment.objects.bulk_create(new_payments, batch_size=1000)
+    refresh_clients({d.client_id for d in changed.values()})
+    return results
+
+
+def _build(tenant, user, data, client_id, credit, **target) -> Payment:
+    return Payment(
         tenant=tenant,
         client_id=client_id,
         paid_on=data.paid_on,
@@ -153,6 +195,11 @@ def _create(tenant, user, data, client_id, credit, **target) -> Payment:
         created_by=user if getattr(user, "is_authenticated", False) else None,
         **target,
     )
+
+
+def _create(tenant, user, data, client_id, credit, **target) -> Payment:
+    payment = _build(tenant, user, data, client_id, credit, **target)
+    payment.save()
     if data.source == Payment.Source.MANUAL:
         changes = {"valor": ["", str(payment.amount)], "data": ["", payment.paid_on.isoformat()]}
         if credit:
