@@ -1,4 +1,3 @@
-import csv
 import time
 from pathlib import Path
 
@@ -6,7 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from attendance.payment_import import import_payment_rows
-from core.management.commands.import_wallet import count_rows, read_rows
+from core.management.commands.import_wallet import count_rows, read_rows, write_error_report
 from tenants.models import Tenant
 
 
@@ -45,10 +44,4 @@ class Command(BaseCommand):
         )
         if report.errors:
             errors_path = options["errors"] or path.with_name(path.name + ".erros.csv")
-            with open(errors_path, "w", encoding="utf-8", newline="") as handle:
-                writer = csv.writer(handle, delimiter=";")
-                writer.writerow(["linha", "id_pagamento", "erro"])
-                writer.writerows(report.errors)
-            self.stdout.write(self.style.WARNING(f"Relatório de erros: {errors_path}"))
-            for line, payment_id, message in report.errors[:10]:
-                self.stdout.write(f"  linha {line} ({payment_id or 'sem id_pagamento'}): {message}")
+            write_error_report(self, errors_path, report.errors, key="id_pagamento")

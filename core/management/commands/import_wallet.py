@@ -41,6 +41,17 @@ def read_rows(path: Path):
                 yield line, row
 
 
+def write_error_report(command, errors_path: Path, errors, key: str = "external_id") -> None:
+    """The rows refused, as a CSV beside the file (line; key; error), and the first ten on the terminal."""
+    with open(errors_path, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, delimiter=";")
+        writer.writerow(["linha", key, "erro"])
+        writer.writerows(errors)
+    command.stdout.write(command.style.WARNING(f"Relatório de erros: {errors_path}"))
+    for line, identifier, message in errors[:10]:
+        command.stdout.write(f"  linha {line} ({identifier or 'sem ' + key}): {message}")
+
+
 def count_rows(path: Path) -> int | None:
     if path.suffix.lower() in (".xlsx", ".xlsm"):
         return None
@@ -84,11 +95,4 @@ class Command(BaseCommand):
             f"em {elapsed:.1f}s ({rate:,.0f} linhas/s)."
         )
         if report.errors:
-            errors_path = options["errors"] or path.with_name(path.name + ".erros.csv")
-            with open(errors_path, "w", encoding="utf-8", newline="") as handle:
-                writer = csv.writer(handle, delimiter=";")
-                writer.writerow(["linha", "external_id", "erro"])
-                writer.writerows(report.errors)
-            self.stdout.write(self.style.WARNING(f"Relatório de erros: {errors_path}"))
-            for line, external_id, message in report.errors[:10]:
-                self.stdout.write(f"  linha {line} ({external_id or 'sem external_id'}): {message}")
+            write_error_report(self, options["errors"] or path.with_name(path.name + ".erros.csv"), report.errors)
