@@ -99,3 +99,27 @@ def test_agreement_beyond_the_limits_awaits_approval(page, live_server, operator
     page.get_by_test_id("create-agreement").click()
     expect(page.locator("#agreement-banner")).to_contain_text("aguardando aprovação")
     assert Agreement.objects.get().status == Agreement.Status.PENDING_APPROVAL
+
+
+def test_a_shortcut_fills_the_minimum_entry_then_the_agreement_offers_pix(
+    page, live_server, operator, make_client, creditor
+):
+    """The creditor asks for 10% down: 6x lands within the rules by itself, and the installments get PIX codes."""
+    tenant = creditor.tenant
+    tenant.settings = {"pix_key": "12345678000195", "pix_nome_recebedor": "Alfa", "pix_cidade_recebedor": "Recife"}
+    tenant.save()
+    client = make_client(name="Dora Seis Vezes", debts=((Decimal("1200.00"), -10),))  # not due: no interest
+    login(page, live_server, operator, next_url=f"/atendimento/{client.pk}/")
+    page.get_by_test_id("open-negotiation").click()
+    page.get_by_role("button", name="6x").click()
+    expect(page.locator("#simulation-ok")).to_be_visible()
+    expect(page.locator("#id_entry")).to_have_value("120,00")
+    page.get_by_test_id("create-agreement").click()
+    expect(page.locator("#agreement-banner")).to_contain_text("ativo")
+    agreement = Agreement.objects.get()
+    assert (agreement.status, agreement.entry_amount) == (Agreement.Status.ACTIVE, Decimal("120.00"))
+    expect(page.locator("#next-installment")).to_contain_text("Entrada")
+    page.get_by_test_id("pix-0").locator("summary").click()
+    code = page.locator("#pix-code-0").input_value()
+    assert code.startswith("000201") and f"AC{agreement.pk}P0" in code
+    expect(page.get_by_test_id("pix-0").locator("svg")).to_be_visible()
