@@ -344,6 +344,7 @@ def _decide(agreement, user, note, status):
 def _restore_client_status(client_id):
     Client.objects.filter(pk=client_id).refresh_summaries()
     Client.objects.filter(pk=client_id).update(status=Client.Status.OPEN)
+    Client.objects.filter(pk=client_id).refresh_situation()
 
 
 def callbacks_due(tenant, user, day: datetime.date | None = None):
