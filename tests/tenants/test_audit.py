@@ -44,6 +44,7 @@ def test_creditor_rule_changes_keep_before_and_after(client, tenant, supervisor,
         "monthly_interest_percent": "1",
         "fine_percent": "2",
         "fees_percent": "0",
+        "late_tolerance_days": "5",
     }
     response = client.post(f"/admin/core/creditor/{creditor.pk}/change/", data)
     assert response.status_code == 302, response.content.decode()[:500]
