@@ -17,7 +17,7 @@ from collections import defaultdict
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -175,10 +175,25 @@ def post_debt_payments(tenant, user, items: list[tuple[PaymentInput, int]]) -> l
         changed[debt.pk] = debt
         new_payments.append(_build(tenant, user, data, debt.client_id, credit, debt=debt))
         results.append((index, None))
-    Debt.objects.bulk_update(changed.values(), ["paid_amount", "status"], batch_size=1000)
+    _save_debts(list(changed.values()))
     Payment.objects.bulk_create(new_payments, batch_size=1000)
     refresh_clients({d.client_id for d in changed.values()})
     return results
+
+
+def _save_debts(debts: list[Debt]) -> None:
+    """Write paid amount and status of many títulos. Django's bulk_update builds a CASE per row, which costs
+    seconds of CPU per thousand rows; on PostgreSQL one UPDATE joins the new values as arrays instead."""
+    if connection.vendor != "postgresql":
+        for debt in debts:
+            Debt.objects.filter(pk=debt.pk).update(paid_amount=debt.paid_amount, status=debt.status)
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {Debt._meta.db_table} AS d SET paid_amount = v.paid, status = v.status "
+            "FROM unnest(%s::bigint[], %s::numeric[], %s::text[]) AS v(id, paid, status) WHERE d.id = v.id",
+            [[d.pk for d in debts], [d.paid_amount for d in debts], [d.status for d in debts]],
+        )
 
 
 def _build(tenant, user, data, client_id, credit, **target) -> Payment:
