@@ -175,25 +175,32 @@ def post_debt_payments(tenant, user, items: list[tuple[PaymentInput, int]]) -> l
         changed[debt.pk] = debt
         new_payments.append(_build(tenant, user, data, debt.client_id, credit, debt=debt))
         results.append((index, None))
-    _save_debts(list(changed.values()))
+    _bulk_set(Debt, list(changed.values()), ["paid_amount", "status"])
     Payment.objects.bulk_create(new_payments, batch_size=1000)
     refresh_clients({d.client_id for d in changed.values()})
     return results
 
 
-def _save_debts(debts: list[Debt]) -> None:
-    """Write paid amount and status of many títulos. Django's bulk_update builds a CASE per row, which costs
-    seconds of CPU per thousand rows; on PostgreSQL one UPDATE joins the new values as arrays instead."""
-    if connection.vendor != "postgresql":
-        for debt in debts:
-            Debt.objects.filter(pk=debt.pk).update(paid_amount=debt.paid_amount, status=debt.status)
+def _bulk_set(model, objects: list, fields: list[str]) -> None:
+    """Write `fields` of many rows. Django's bulk_update builds a CASE per row, seconds of CPU per thousand
+    rows; on PostgreSQL one UPDATE joins the new values, passed as one array per column, instead."""
+    if not objects:
         return
+    if connection.vendor != "postgresql":
+        model.objects.bulk_update(objects, fields, batch_size=1000)
+        return
+    columns = [model._meta.get_field(name) for name in fields]
+    names = ", ".join(c.column for c in columns)
+    sql = (
+        f"UPDATE {model._meta.db_table} AS t SET {', '.join(f'{c.column} = v.{c.column}' for c in columns)} "
+        f"FROM unnest(%s::bigint[], {', '.join(f'%s::{c.db_type(connection)}[]' for c in columns)}) "
+        f"AS v(pk, {names}) WHERE t.{model._meta.pk.column} = v.pk"
+    )
+    params = [[o.pk for o in objects]] + [
+        [c.get_db_prep_save(getattr(o, c.attname), connection) for o in objects] for c in columns
+    ]
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {Debt._meta.db_table} AS d SET paid_amount = v.paid, status = v.status "
-            "FROM unnest(%s::bigint[], %s::numeric[], %s::text[]) AS v(id, paid, status) WHERE d.id = v.id",
-            [[d.pk for d in debts], [d.paid_amount for d in debts], [d.status for d in debts]],
-        )
+        cursor.execute(sql, params)
 
 
 def _build(tenant, user, data, client_id, credit, **target) -> Payment:
@@ -335,7 +342,7 @@ def _break_batch(ids: list[int], today: datetime.date) -> int:
                     object_repr=_("Acordo #%(id)s") % {"id": agreement.pk},
                 )
             )
-        Agreement.objects.bulk_update(agreements, ["status", "closed_at", "close_reason"])
+        _bulk_set(Agreement, agreements, ["status", "closed_at", "close_reason"])
         AuditEvent.objects.bulk_create(events)
         _return_debts(agreements, paid)
         client_ids = [a.client_id for a in agreements]
@@ -362,4 +369,4 @@ def _return_debts(agreements, paid: dict) -> None:
             debt.paid_amount += applied
             debt.status = Debt.Status.PAID if debt.paid_amount >= debt.original_amount else Debt.Status.OPEN
             changed.append(debt)
-    Debt.objects.bulk_update(changed, ["paid_amount", "status"], batch_size=1000)
+    _bulk_set(Debt, changed, ["paid_amount", "status"])
