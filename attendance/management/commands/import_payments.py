@@ -1,12 +1,11 @@
 import time
 from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 from tqdm import tqdm
 
 from attendance.payment_import import import_payment_rows
-from core.management.commands.import_wallet import count_rows, read_rows, write_error_report
-from tenants.models import Tenant
+from core.management.commands.import_wallet import count_rows, file_and_tenant, read_rows, write_error_report
 
 
 class Command(BaseCommand):
@@ -23,13 +22,7 @@ class Command(BaseCommand):
         parser.add_argument("--no-progress", action="store_true")
 
     def handle(self, *args, **options):
-        path: Path = options["file"]
-        if not path.exists():
-            raise CommandError(f"Arquivo não encontrado: {path}")
-        try:
-            tenant = Tenant.objects.get(slug=options["tenant"])
-        except Tenant.DoesNotExist:
-            raise CommandError(f"Empresa não encontrada: {options['tenant']}") from None
+        path, tenant = file_and_tenant(options)
         bar = tqdm(total=count_rows(path), unit=" linhas", desc="Importando", disable=options["no_progress"])
         started = time.perf_counter()
         with bar:

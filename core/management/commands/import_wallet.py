@@ -41,6 +41,17 @@ def read_rows(path: Path):
                 yield line, row
 
 
+def file_and_tenant(options) -> tuple[Path, Tenant]:
+    """The command's file and tenant, or a CommandError naming the one missing."""
+    path: Path = options["file"]
+    if not path.exists():
+        raise CommandError(f"Arquivo não encontrado: {path}")
+    try:
+        return path, Tenant.objects.get(slug=options["tenant"])
+    except Tenant.DoesNotExist:
+        raise CommandError(f"Empresa não encontrada: {options['tenant']}") from None
+
+
 def write_error_report(command, errors_path: Path, errors, key: str = "external_id") -> None:
     """The rows refused, as a CSV beside the file (line; key; error), and the first ten on the terminal."""
     with open(errors_path, "w", encoding="utf-8", newline="") as handle:
@@ -70,13 +81,7 @@ class Command(BaseCommand):
         parser.add_argument("--no-progress", action="store_true")
 
     def handle(self, *args, **options):
-        path: Path = options["file"]
-        if not path.exists():
-            raise CommandError(f"Arquivo não encontrado: {path}")
-        try:
-            tenant = Tenant.objects.get(slug=options["tenant"])
-        except Tenant.DoesNotExist:
-            raise CommandError(f"Empresa não encontrada: {options['tenant']}") from None
+        path, tenant = file_and_tenant(options)
 
         bar = tqdm(
             total=count_rows(path),
