@@ -97,6 +97,10 @@ class Command(BaseCommand):
             started = time.perf_counter()
             self.make_agreements(tenant, operator, count - existing, overdue_percent, today)
             self.stdout.write(f"  acordos criados em {time.perf_counter() - started:.1f}s")
+        if connection.vendor == "postgresql":
+            # What autovacuum does after a bulk load; without statistics the planner loops over 200,000 rows.
+            with connection.cursor() as cursor:
+                cursor.execute("ANALYZE attendance_agreement, attendance_agreementinstallment, core_debt, core_client")
         started = time.perf_counter()
         broken = payments.break_overdue_agreements(today)
         elapsed = time.perf_counter() - started
