@@ -11,7 +11,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('attendance', '0003_qualification_status'),
         ('core', '0005_creditor_late_tolerance_days'),
-        ('tenants', '0006_alter_auditevent_action'),
+        ('tenants', '0009_alter_auditevent_action'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
