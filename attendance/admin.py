@@ -339,9 +339,11 @@ class PaymentForm(forms.ModelForm):
     def __init__(self, *args, tenant=None, user=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.tenant, self.user = tenant, user
-        self.fields["installment"].queryset = AgreementInstallment.objects.filter(agreement__tenant=tenant)
-        self.fields["debt"].queryset = Debt.objects.filter(tenant=tenant)
-        self.fields["paid_on"].initial = timezone.localdate()
+        # The view-only page of a recorded payment shows these as read-only: no form fields to scope.
+        if "installment" in self.fields:
+            self.fields["installment"].queryset = AgreementInstallment.objects.filter(agreement__tenant=tenant)
+            self.fields["debt"].queryset = Debt.objects.filter(tenant=tenant)
+            self.fields["paid_on"].initial = timezone.localdate()
 
     def clean(self):
         cleaned = super().clean()

@@ -28,6 +28,7 @@ from attendance.models import (
     ClientAccessLog,
     DispositionType,
     Message,
+    Payment,
 )
 from core.models import Client, ClientPhone, Creditor, Debt, DispositionBehavior
 from dialer.models import DialerCallEvent, DialerExport, DialerExportItem, Qualification, QualificationMapping
@@ -88,7 +89,18 @@ def populate(tenant: Tenant, marker: str, n: int) -> dict:
         first_due_date=datetime.date.today(),
         decision_note=f"Acordo {marker}",
     )
-    AgreementInstallment.objects.create(agreement=agreement, number=1, due_date=agreement.first_due_date, amount=250)
+    installment = AgreementInstallment.objects.create(
+        agreement=agreement, number=1, due_date=agreement.first_due_date, amount=250
+    )
+    payment = Payment.objects.create(
+        tenant=tenant,
+        client=client,
+        debt=debt,
+        paid_on=datetime.date.today(),
+        amount=Decimal("10.00"),
+        external_id=f"PAG-{marker}",
+        notes=f"Pagamento {marker}",
+    )
     message = Message.objects.create(
         tenant=tenant, client=client, direction="recebida", body=f"Mensagem {marker}", sent_at=timezone.now()
     )
@@ -122,6 +134,8 @@ def populate(tenant: Tenant, marker: str, n: int) -> dict:
         "attendance.dispositiontype": kind,
         "attendance.calldisposition": disposition,
         "attendance.agreement": agreement,
+        "attendance.agreementinstallment": installment,
+        "attendance.payment": payment,
         "attendance.message": message,
         "attendance.clientaccesslog": access,
         "dialer.dialerexport": export,
