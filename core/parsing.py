@@ -82,32 +82,64 @@ def format_phone(e164: str) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
 
 
+MONEY_TEXT = re.compile(r"^\d+(?:[.,]\d+)?$")
+GROUPED = {  # 1.234.567,89 and 1,234,567.89: the thousands separator, then the decimal one
+    ".": re.compile(r"^\d{1,3}(?:\.\d{3})+(?:,\d+)?$"),
+    ",": re.compile(r"^\d{1,3}(?:,\d{3})+(?:\.\d+)?$"),
+}
+
+
+def parse_decimal_text(text: str) -> Decimal:
+    """A number typed in Brazil or abroad: 1.234,56, 1234,56, 1234.56 and 1,234.56 are all 1234.56.
+
+    A single separator is the decimal one (1.234 is 1.234 and 1,5 is 1.5); grouped thousands must be
+    well formed. Anything else raises ValueError rather than guessing.
+    """
+    text = str(text).strip().replace("R$", "").replace(" ", "").replace("\u00a0", "")
+    sign = ""
+    if text and text[0] in "+-":
+        sign, text = ("-" if text[0] == "-" else ""), text[1:]
+    if MONEY_TEXT.match(text):
+        normalized = text.replace(",", ".")
+    elif GROUPED["."].match(text):
+        normalized = text.replace(".", "").replace(",", ".")
+    elif GROUPED[","].match(text):
+        normalized = text.replace(",", "")
+    else:
+        raise ValueError(text)
+    return Decimal(sign + normalized)
+
+
 def parse_money(value, field_label: str = "valor") -> Decimal:
-    """A non-negative amount in reais from '1.234,56', '1234.56', 1234.5 or a Decimal."""
+    """A non-negative amount in reais from '1.234,56', '1234.56', '1,234.56', 1234.5 or a Decimal.
+
+    Typed text with more than two decimal places is refused, not rounded: '1,234' may be a thousand
+    written abroad, and must not become R$ 1,23.
+    """
+    label = field_label.capitalize()
     if isinstance(value, Decimal):
         amount = value
     elif isinstance(value, int | float):
         amount = Decimal(str(value))
     else:
-        text = str(value or "").strip().replace("R$", "").replace(" ", "")
+        text = str(value or "").strip()
         if not text:
-            raise ValidationError(_("%(field)s não informado.") % {"field": field_label.capitalize()})
-        if "," in text:
-            text = text.replace(".", "").replace(",", ".")
+            raise ValidationError(_("%(field)s não informado.") % {"field": label})
         try:
-            amount = Decimal(text)
-        except InvalidOperation:
+            amount = parse_decimal_text(text)
+        except (ValueError, InvalidOperation):
+            raise ValidationError(_("%(field)s inválido: %(value)s.") % {"field": label, "value": value}) from None
+        if amount.is_finite() and amount.normalize().as_tuple().exponent < -2:
             raise ValidationError(
-                _("%(field)s inválido: %(value)s.") % {"field": field_label.capitalize(), "value": value}
-            ) from None
+                _("%(field)s com mais de duas casas decimais: %(value)s (use 1.234,56).")
+                % {"field": label, "value": value}
+            )
     if not amount.is_finite():
-        raise ValidationError(_("%(field)s inválido: %(value)s.") % {"field": field_label.capitalize(), "value": value})
+        raise ValidationError(_("%(field)s inválido: %(value)s.") % {"field": label, "value": value})
     if amount < 0:
-        raise ValidationError(_("%(field)s negativo: %(value)s.") % {"field": field_label.capitalize(), "value": value})
+        raise ValidationError(_("%(field)s negativo: %(value)s.") % {"field": label, "value": value})
     if amount >= Decimal("10000000000"):
-        raise ValidationError(
-            _("%(field)s grande demais: %(value)s.") % {"field": field_label.capitalize(), "value": value}
-        )
+        raise ValidationError(_("%(field)s grande demais: %(value)s.") % {"field": label, "value": value})
     return amount.quantize(CENTS, rounding=ROUND_HALF_UP)
 
 

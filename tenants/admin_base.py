@@ -8,18 +8,33 @@ from django.http import Http404
 from import_export.admin import ExportMixin
 from unfold.admin import ModelAdmin, StackedInline, TabularInline
 from unfold.contrib.filters.admin import RelatedDropdownFilter
-from unfold.widgets import UnfoldForeignKeyRawIdWidget
+from unfold.widgets import UnfoldAdminTextInputWidget, UnfoldForeignKeyRawIdWidget
 
+from core.parsing import parse_decimal_text
 from tenants.models import Role
 from tenants.roles import user_role, user_tenant
 
 
+class MoneyInput(UnfoldAdminTextInputWidget):
+    """A text box for decimals: a number input cannot show 1553,60 and would come back empty."""
+
+    def __init__(self, attrs=None):
+        super().__init__(attrs={"inputmode": "decimal", "autocomplete": "off", **(attrs or {})})
+
+
 class BRLDecimalField(forms.DecimalField):
-    """A decimal typed the Brazilian way: 1.234,56 (or 1234,56, or 1234.56)."""
+    """A decimal typed the Brazilian way or not: 1.234,56, 1234,56, 1234.56 and 1,234.56; shown as 1234,56."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs["localize"] = True
+        super().__init__(*args, **kwargs)
 
     def to_python(self, value):
-        if isinstance(value, str) and "," in value:
-            value = value.strip().replace("R$", "").replace(" ", "").replace(".", "").replace(",", ".")
+        if isinstance(value, str) and value.strip():
+            try:
+                return parse_decimal_text(value)
+            except (ValueError, ArithmeticError):
+                raise forms.ValidationError(self.error_messages["invalid"], code="invalid") from None
         return super().to_python(value)
 
 
@@ -91,8 +106,8 @@ class TenantScopedMixin(MissingIsNotFoundMixin):
 
     def formfield_for_dbfield(self, db_field, request, **kwargs):
         if isinstance(db_field, models.DecimalField):
-            kwargs["localize"] = True
             kwargs["form_class"] = BRLDecimalField  # people type 1.234,56
+            kwargs["widget"] = MoneyInput
         return super().formfield_for_dbfield(db_field, request, **kwargs)
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):

@@ -38,13 +38,22 @@ def test_invalid_phones_are_refused(typed):
 
 @pytest.mark.parametrize(
     ("typed", "amount"),
-    [("1.234,56", "1234.56"), ("1234.56", "1234.56"), ("R$ 10,5", "10.50"), (12.345, "12.35"), ("0", "0.00")],
+    [
+        ("1.234,56", "1234.56"),
+        ("1234.56", "1234.56"),
+        ("1,234.56", "1234.56"),
+        ("1.234.567,8", "1234567.80"),
+        ("1,234,567.89", "1234567.89"),
+        ("R$ 10,5", "10.50"),
+        (12.345, "12.35"),
+        ("0", "0.00"),
+    ],
 )
 def test_money_parsing(typed, amount):
     assert parse_money(typed) == Decimal(amount)
 
 
-@pytest.mark.parametrize("typed", ["-10", "dez reais", "", "NaN", "Infinity"])
+@pytest.mark.parametrize("typed", ["-10", "dez reais", "", "NaN", "Infinity", "1,234", "1.234", "1,23456", "1.23.4"])
 def test_bad_money_is_refused(typed):
     with pytest.raises(ValidationError):
         parse_money(typed)

@@ -1,0 +1,57 @@
+"""The two everyday forms with money in them, saved in a real browser."""
+
+from decimal import Decimal
+
+import pytest
+from playwright.sync_api import expect
+
+from core.models import Creditor, Debt
+from tests.browser.conftest import login
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_a_client_with_its_titulos_saves_unchanged_and_with_an_edit(page, live_server, tenant_admin, make_client):
+    client = make_client(debts=((Decimal("1553.60"), 40), (Decimal("27271.20"), 10), (Decimal("80.00"), 5)))
+    login(page, live_server, tenant_admin, next_url=f"/admin/core/client/{client.pk}/change/")
+    amount = page.locator("input[name='debts-0-original_amount']")
+    expect(amount).to_have_value("1553,60")  # a number input would show nothing here
+    expect(page.locator("input[name='debts-1-original_amount']")).to_have_value("27271,20")
+    page.locator("button[name=_continue]").first.click()
+    expect(page.locator(".errorlist")).to_have_count(0)
+    expect(page.get_by_text("alterado com sucesso", exact=False)).to_be_visible()
+    assert sorted(Debt.objects.filter(client=client).values_list("original_amount", flat=True)) == [
+        Decimal("80.00"),
+        Decimal("1553.60"),
+        Decimal("27271.20"),
+    ]
+
+    page.locator("input[name='debts-2-paid_amount']").fill("1.000,5")
+    page.locator("input[name='debts-2-original_amount']").fill("1234.56")
+    page.locator("button[name=_continue]").first.click()
+    expect(page.get_by_text("alterado com sucesso", exact=False)).to_be_visible()
+    debt = Debt.objects.get(client=client, original_amount=Decimal("1234.56"))
+    assert debt.paid_amount == Decimal("1000.50")
+
+
+def test_a_new_creditor_keeps_its_negotiation_rules(page, live_server, tenant_admin):
+    login(page, live_server, tenant_admin, next_url="/admin/core/creditor/add/")
+    page.locator("input[name=name]").fill("Banco Novo")
+    page.locator("input[name=max_discount_percent]").fill("12,5")
+    page.locator("input[name=max_installments]").fill("10")
+    page.locator("input[name=min_installment_amount]").fill("1.234,56")
+    page.locator("input[name=min_entry_percent]").fill("10")
+    page.locator("input[name=monthly_interest_percent]").fill("1.99")
+    page.locator("input[name=fine_percent]").fill("2")
+    page.locator("input[name=fees_percent]").fill("0")
+    page.locator("button[name=_continue]").first.click()
+    expect(page.get_by_text("adicionado com sucesso", exact=False)).to_be_visible()
+    expect(page.locator("input[name=min_installment_amount]")).to_have_value("1234,56")
+    expect(page.locator("input[name=max_discount_percent]")).to_have_value("12,50")
+
+    page.locator("button[name=_continue]").first.click()  # reopen and save unchanged
+    expect(page.get_by_text("alterado com sucesso", exact=False)).to_be_visible()
+    creditor = Creditor.objects.get(name="Banco Novo")
+    assert creditor.min_installment_amount == Decimal("1234.56")
+    assert creditor.max_discount_percent == Decimal("12.50")
+    assert creditor.monthly_interest_percent == Decimal("1.99")
