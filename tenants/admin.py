@@ -30,7 +30,7 @@ from tenants.admin_base import (
 )
 from tenants.models import BACK_OFFICE_ROLES, AuditEvent, Membership, Role, Tenant, new_webhook_secret
 from tenants.roles import is_tenant_admin, user_tenant
-from tenants.secrets import mask
+from tenants.secrets import is_mask, mask
 from tenants.settings_schema import AGENT_TOKEN, API_KEY, BASE_URL, CAMPAIGN, DOMAIN, clean_settings, masked
 
 User = get_user_model()
@@ -51,6 +51,33 @@ SETTINGS_SCHEMA = {
     },
     "additionalProperties": True,
 }
+
+
+class SettingsJSONWidget(UnfoldAdminJSONSchemaWidget):
+    """unfold's JSON editor, started by our script (Portuguese, labels as written) instead of unfold's."""
+
+    template_name = "tenants/settings_json_widget.html"
+
+    class Media:
+        extend = False  # our script needs unfold's theme loaded first
+        js = ["unfold/js/jedison/jedison.js", "unfold/js/jedison/jedison.unfold.js", "tenants/settings_editor.js"]
+        css = {"all": ["tenants/settings_editor.css"]}
+
+
+class SettingsJSONField(forms.JSONField):
+    """JSON whose nesting is too deep for the parser is an error on the field, not a 500."""
+
+    def to_python(self, value):
+        try:
+            return super().to_python(value)
+        except RecursionError:
+            raise ValidationError(_("O JSON tem níveis aninhados demais."), code="invalid") from None
+
+    def has_changed(self, initial, data):
+        try:
+            return super().has_changed(initial, data)
+        except RecursionError:
+            return True
 
 
 class TenantForm(forms.ModelForm):
@@ -100,7 +127,8 @@ class TenantForm(forms.ModelForm):
     class Meta:
         model = Tenant
         fields = "__all__"
-        widgets = {"settings": UnfoldAdminJSONSchemaWidget(attrs={"schema": SETTINGS_SCHEMA})}
+        widgets = {"settings": SettingsJSONWidget(attrs={"schema": SETTINGS_SCHEMA})}
+        field_classes = {"settings": SettingsJSONField}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -118,6 +146,8 @@ class TenantForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
+        if "settings" in self.errors:
+            return cleaned
         new = cleaned.get("settings")
         if new is None:
             new = {}
@@ -125,18 +155,36 @@ class TenantForm(forms.ModelForm):
             self.add_error("settings", _('As configurações devem ser um objeto JSON, por exemplo {"chave": "valor"}.'))
             return cleaned
         new = dict(new)
+        stored = self.instance.settings or {}
         for key in self.SETTING_FIELDS:
-            if key in self.changed_data:
-                value = cleaned.get(key)
-                if key in (API_KEY, AGENT_TOKEN) and not value:
-                    continue  # empty keeps the stored token
-                new[key] = value
+            field_value, json_value = cleaned.get(key), new.get(key)
+            if key in (API_KEY, AGENT_TOKEN):
+                # An empty field and a masked JSON value both mean "keep the stored token".
+                field_edit = bool(field_value)
+                json_edit = json_value not in (None, "") and not is_mask(json_value) and json_value != stored.get(key)
+            else:
+                field_edit = _as_text(field_value) != _as_text(stored.get(key))
+                json_edit = _as_text(json_value) != _as_text(stored.get(key))
+            if field_edit and json_edit and _as_text(field_value) != _as_text(json_value):
+                message = _(
+                    "%(field)s foi alterado no campo e no JSON com valores diferentes: altere só um dos dois."
+                ) % {"field": self.fields[key].label}
+                self.add_error(key, message)
+                self.add_error("settings", message)
+            elif field_edit:
+                new[key] = field_value
+        if self.errors:
+            return cleaned
         try:
-            cleaned["settings"] = clean_settings(new, stored=self.instance.settings or {})
+            cleaned["settings"] = clean_settings(new, stored=stored)
         except ValidationError as error:
             for field, messages_ in error.message_dict.items():
                 self.add_error(field if field in self.fields else "settings", messages_)
         return cleaned
+
+
+def _as_text(value) -> str:
+    return "" if value is None else str(value).strip()
 
 
 @admin.register(Tenant)

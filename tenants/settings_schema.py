@@ -1,6 +1,7 @@
 """Tenant settings (the planning document's tenants.settings): validation and 3C Plus configuration."""
 
 import dataclasses
+import math
 import re
 from urllib.parse import urlparse
 
@@ -62,6 +63,30 @@ def _validate_url(value: str, field: str) -> str:
     return value.rstrip("/")
 
 
+MAX_JSON_DEPTH = 16
+
+
+def json_problem(value, depth: int = 0) -> str | None:
+    """Why a JSON value cannot be stored (PostgreSQL refuses NaN and NUL; deep nesting is a trap), or None."""
+    if depth > MAX_JSON_DEPTH:
+        return _("O JSON tem mais de %(n)d níveis aninhados.") % {"n": MAX_JSON_DEPTH}
+    if isinstance(value, float) and not math.isfinite(value):
+        return _("O JSON tem um número inválido (NaN, Infinity ou grande demais).")
+    if isinstance(value, str) and "\x00" in value:
+        return _("O JSON tem um caractere nulo (\\u0000).")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            problem = json_problem(key, depth) or json_problem(item, depth + 1)
+            if problem:
+                return problem
+    if isinstance(value, list):
+        for item in value:
+            problem = json_problem(item, depth + 1)
+            if problem:
+                return problem
+    return None
+
+
 def clean_settings(new: dict, stored: dict | None = None) -> dict:
     """Validate a settings object; encrypt a new token, keep the stored one when the token is blank or masked.
 
@@ -69,6 +94,9 @@ def clean_settings(new: dict, stored: dict | None = None) -> dict:
     """
     if not isinstance(new, dict):
         raise ValidationError(_('As configurações devem ser um objeto JSON, por exemplo {"chave": "valor"}.'))
+    problem = json_problem(new)
+    if problem:
+        raise ValidationError({"settings": problem})
     stored = stored or {}
     result = dict(new)
     errors = {}

@@ -183,3 +183,57 @@ def test_rotate_encryption_key_command_re_encrypts_every_token(settings, tenant,
     tenant.refresh_from_db()
     assert secrets.decrypt(tenant.settings["threecplus_api_key"]) == PLAIN
     assert secrets.decrypt(tenant.settings["threecplus_agent_token"]) == "sandbox-agent-x1"
+
+
+def test_whichever_the_admin_changed_is_saved_and_a_disagreement_saves_nothing(client, tenant_admin, tenant):
+    import json
+
+    tenant.settings = clean_settings({"threecplus_domain": "alfa", "threecplus_campaign_id": 5})
+    tenant.save()
+    client.force_login(tenant_admin)
+    # As the browser posts the page: the fields carry the stored values, the JSON the editor's.
+    shown = {"threecplus_domain": "alfa", "threecplus_campaign_id": "5"}
+    edited_json = json.dumps({**tenant.settings, "threecplus_campaign_id": 7})
+    response = client.post(change_url(tenant), form_data(tenant, **shown, settings=edited_json))
+    assert response.status_code == 302
+    tenant.refresh_from_db()
+    assert tenant.settings["threecplus_campaign_id"] == 7
+
+    shown = {"threecplus_domain": "alfa", "threecplus_campaign_id": "9"}
+    response = client.post(change_url(tenant), form_data(tenant, **shown))
+    assert response.status_code == 302
+    tenant.refresh_from_db()
+    assert tenant.settings["threecplus_campaign_id"] == 9
+
+    disagreeing = json.dumps({**tenant.settings, "threecplus_domain": "beta"})
+    response = client.post(
+        change_url(tenant), form_data(tenant, threecplus_domain="gama", threecplus_campaign_id="9", settings=disagreeing)
+    )
+    assert response.status_code == 200
+    assert "alterado no campo e no JSON com valores diferentes" in response.content.decode()
+    tenant.refresh_from_db()
+    assert tenant.settings["threecplus_domain"] == "alfa"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"limite": NaN}',
+        '{"limite": Infinity}',
+        '{"limite": -Infinity}',
+        '{"nome": "a\\u0000b"}',
+        '{"a\\u0000": 1}',
+        '{"x": ' + "[" * 40 + "]" * 40 + "}",
+        '{"x": ' + "[" * 5000 + "]" * 5000 + "}",
+        '{"n": 1e400}',
+    ],
+)
+def test_hostile_json_is_a_clear_error_and_nothing_is_saved(client, tenant_admin, tenant, text):
+    tenant.settings = clean_settings({"threecplus_domain": "alfa"})
+    tenant.save()
+    client.force_login(tenant_admin)
+    response = client.post(change_url(tenant), form_data(tenant, threecplus_domain="alfa", settings=text))
+    assert response.status_code == 200
+    assert "JSON" in response.content.decode() and "errorlist" in response.content.decode()
+    tenant.refresh_from_db()
+    assert tenant.settings == {"threecplus_domain": "alfa"}

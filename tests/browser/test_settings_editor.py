@@ -1,0 +1,33 @@
+"""The tenant's settings page in a real browser: the JSON editor never loses an edit, and speaks Portuguese."""
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from tenants.settings_schema import clean_settings
+from tests.browser.conftest import login
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_an_edit_in_the_json_editor_is_saved(page, live_server, tenant_admin, tenant, screenshot):
+    tenant.settings = clean_settings({"threecplus_domain": "alfa", "threecplus_campaign_id": 5})
+    tenant.save()
+    login(page, live_server, tenant_admin, next_url=f"/admin/tenants/tenant/{tenant.pk}/change/")
+    editor = page.locator(".settings-json-editor")
+    expect(editor).to_be_visible()
+    expect(editor).to_contain_text("Adicionar propriedade")
+    expect(editor).not_to_contain_text(re.compile("Add property|Properties"))
+    label = editor.locator("label", has_text="URL da API")
+    expect(label).to_have_css("text-transform", "none")
+    screenshot(page, "configuracoes-json")
+
+    campaign = editor.locator("#root-threecplus_campaign_id")
+    campaign.fill("7")
+    campaign.blur()
+    page.locator("button[name=_continue]").first.click()
+    expect(page.get_by_text("alterado com sucesso", exact=False)).to_be_visible()
+    tenant.refresh_from_db()
+    assert tenant.settings["threecplus_campaign_id"] == 7
+    expect(page.locator("input[name=threecplus_campaign_id]")).to_have_value("7")
