@@ -5,6 +5,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
+from django.forms.fields import InvalidJSONInput
 from django.http import Http404
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -72,6 +73,12 @@ class SettingsJSONField(forms.JSONField):
             return super().to_python(value)
         except RecursionError:
             raise ValidationError(_("O JSON tem níveis aninhados demais."), code="invalid") from None
+
+    def bound_data(self, data, initial):
+        try:
+            return super().bound_data(data, initial)
+        except RecursionError:
+            return InvalidJSONInput(data)  # shown back as typed, with the error
 
     def has_changed(self, initial, data):
         try:
