@@ -1,9 +1,9 @@
 import csv
 
-from import_export.formats.base_formats import CSV, XLSX
+from core.spreadsheets import SafeCSV, SafeXLSX
 
 
-class SniffingCSV(CSV):
+class SniffingCSV(SafeCSV):
     """CSV as Brazilian spreadsheets save it: ';' or ',' (or tab), detected from the file."""
 
     def create_dataset(self, in_stream, **kwargs):
@@ -20,4 +20,5 @@ class SniffingCSV(CSV):
         return super().create_dataset(in_stream, **kwargs)
 
 
-WALLET_FORMATS = [SniffingCSV, XLSX]
+WALLET_FORMATS = [SniffingCSV, SafeXLSX]
+EXPORT_FORMATS = [SafeCSV, SafeXLSX]

@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 
 from core.models import Client, ClientPhone, Creditor, Debt
 from core.parsing import parse_cpf, parse_date, parse_money, parse_phone_and_kind
+from core.spreadsheets import unneutralize
 
 # File column -> Client field.
 CLIENT_COLUMNS = {
@@ -72,7 +73,7 @@ def _cell(value) -> str:
         return ""
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    return str(value).strip()
+    return str(unneutralize(value)).strip()
 
 
 @dataclasses.dataclass

@@ -19,6 +19,7 @@ from unfold.decorators import action, display
 from core.admin import extend_wallet_admin
 from core.models import DispositionBehavior
 from core.parsing import format_brl
+from core.spreadsheets import neutralize_row
 from dialer import services
 from dialer.client import ThreeCPlusClient, ThreeCPlusError
 from dialer.forms import SendToDialerForm
@@ -291,7 +292,7 @@ class DialerExportAdmin(ReadOnlyMixin, TenantScopedAdmin):
             .order_by("client_id")
         )
         for item in failed.iterator(chunk_size=2000):
-            writer.writerow([item.client_id, item.client.external_id, item.client.name, item.error])
+            writer.writerow(neutralize_row([item.client_id, item.client.external_id, item.client.name, item.error]))
         return response
 
     @action(description=_("Reenviar falhas"))

@@ -13,13 +13,13 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from import_export import fields, resources
-from import_export.formats.base_formats import CSV, XLSX
 from unfold.admin import ModelAdmin, StackedInline
 from unfold.contrib.filters.admin import ChoicesDropdownFilter, RangeDateTimeFilter
 from unfold.contrib.import_export.forms import ExportForm
 from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
 from unfold.widgets import UnfoldAdminJSONSchemaWidget, UnfoldAdminPasswordWidget, UnfoldAdminTextInputWidget
 
+from core.formats import EXPORT_FORMATS
 from dialer.services import test_connection
 from tenants import audit
 from tenants.admin_base import (
@@ -465,7 +465,7 @@ class AuditEventAdmin(ReadOnlyMixin, TenantExportMixin, TenantScopedAdmin):
     edit_roles = frozenset()
     resource_classes = [AuditEventResource]
     export_form_class = ExportForm
-    export_formats = [CSV, XLSX]
+    export_formats = EXPORT_FORMATS
     list_display = ("at", "user", "action", "object_repr", "display_changes")
     list_filter = (
         ("action", ChoicesDropdownFilter),

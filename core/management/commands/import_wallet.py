@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from core.importing import import_wallet_rows
+from core.spreadsheets import neutralize_row
 from tenants.models import Tenant
 
 
@@ -57,7 +58,7 @@ def write_error_report(command, errors_path: Path, errors, key: str = "external_
     with open(errors_path, "w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle, delimiter=";")
         writer.writerow(["linha", key, "erro"])
-        writer.writerows(errors)
+        writer.writerows(neutralize_row(error) for error in errors)
     command.stdout.write(command.style.WARNING(f"Relatório de erros: {errors_path}"))
     for line, identifier, message in errors[:10]:
         command.stdout.write(f"  linha {line} ({identifier or 'sem ' + key}): {message}")

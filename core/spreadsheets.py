@@ -1,0 +1,53 @@
+"""Cells the product writes to CSV and XLSX files, made inert: a spreadsheet never runs what a debtor typed.
+
+A text cell starting with = + - @ tab or carriage return is a formula to Excel and LibreOffice (a planted
+`=HYPERLINK(...)` in a name becomes a link that leaks data when clicked). Such cells are written with a
+leading apostrophe, the spreadsheet convention for "this is text"; imports remove it again, so a file
+exported and imported back gives the same values.
+"""
+
+import tablib
+from import_export.formats.base_formats import CSV, XLSX
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+QUOTE = "'"
+
+
+def neutralize(value):
+    """The cell as inert text, or the value untouched when it is not text that a spreadsheet would run."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return QUOTE + value
+    return value
+
+
+def neutralize_row(values) -> list:
+    return [neutralize(value) for value in values]
+
+
+def unneutralize(value):
+    """What `neutralize` wrote, read back."""
+    if isinstance(value, str) and value.startswith(QUOTE) and value[1:].startswith(FORMULA_STARTS):
+        return value[1:]
+    return value
+
+
+def neutralized_dataset(dataset: tablib.Dataset) -> tablib.Dataset:
+    safe = tablib.Dataset(headers=dataset.headers, title=dataset.title)
+    for row in dataset:
+        safe.append(neutralize_row(row))
+    return safe
+
+
+class SafeExportMixin:
+    """An import-export format whose exported cells are inert (text, never formulas)."""
+
+    def export_data(self, dataset, **kwargs):
+        return super().export_data(neutralized_dataset(dataset), **kwargs)
+
+
+class SafeCSV(SafeExportMixin, CSV):
+    pass
+
+
+class SafeXLSX(SafeExportMixin, XLSX):
+    pass
