@@ -2,6 +2,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
 from django.db import transaction
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from import_export.admin import ImportExportModelAdmin
@@ -270,6 +271,9 @@ class ClientAdmin(PartialImportMixin, TenantScopedAdmin, ImportExportModelAdmin)
 
     def get_resource_kwargs(self, request, *args, **kwargs):
         return {"tenant": user_tenant(request.user)}
+
+    def get_export_filename(self, request, queryset, file_format):
+        return f"carteira-{timezone.localdate():%Y-%m-%d}.{file_format.get_extension()}"
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)

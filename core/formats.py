@@ -19,6 +19,11 @@ class SniffingCSV(SafeCSV):
             pass
         return super().create_dataset(in_stream, **kwargs)
 
+    def export_data(self, dataset, **kwargs):
+        # ';' and a BOM: what Excel in Brazil opens in columns, with the accents right.
+        kwargs.setdefault("delimiter", ";")
+        return "\ufeff" + super().export_data(dataset, **kwargs)
+
 
 WALLET_FORMATS = [SniffingCSV, SafeXLSX]
 EXPORT_FORMATS = [SafeCSV, SafeXLSX]

@@ -1,4 +1,7 @@
-"""Wallet import: one row is one client (with its phones) and one of its debts.
+"""Wallet import: one row is one client (with its phones) and one of its debts (títulos).
+
+A client with several títulos has several rows, one per título, with the same client columns; rows of
+one client that disagree on them are an error, as is the same título (contract and parcela) twice.
 
 The admin's import (django-import-export) and `manage.py import_wallet` share the parsing and
 the writing here, so a file gives the same result and the same row errors either way.
@@ -88,7 +91,7 @@ class WalletRow:
 
 
 class WalletRowParser:
-    """Validates rows of one file for one tenant; remembers external_ids to catch repeats."""
+    """Validates rows of one file for one tenant; remembers each client's first row to catch disagreements."""
 
     def __init__(self, tenant):
         self.tenant = tenant
@@ -98,7 +101,8 @@ class WalletRowParser:
             .annotate(lname=Lower("name"))
             .values_list("lname", "pk")
         }
-        self.seen: dict[str, int] = {}
+        self.seen: dict[str, tuple[int, tuple]] = {}  # external_id -> (first line, client columns)
+        self.debts_seen: dict[tuple, int] = {}  # (external_id, contract, parcela) -> line
 
     def parse(self, raw: dict, line: int) -> WalletRow:
         """A WalletRow, or ValidationError listing every problem of the row."""
@@ -110,11 +114,6 @@ class WalletRowParser:
             errors.append(_("external_id não informado."))
         elif len(external_id) > 64:
             errors.append(_("external_id com mais de 64 caracteres."))
-        elif external_id in self.seen:
-            errors.append(
-                _("external_id %(id)s repetido no arquivo (já na linha %(line)s).")
-                % {"id": external_id, "line": self.seen[external_id]}
-            )
 
         name = _cell(row.get("nome"))
         if not name:
@@ -161,10 +160,41 @@ class WalletRowParser:
             debt, debt_errors = self._parse_debt(row)
             errors.extend(debt_errors)
 
+        client = {"name": name, **client}
+        identity = (creditor_id, cpf, tuple(sorted(client.items())))
+        if not errors and external_id in self.seen:
+            first_line, first_identity = self.seen[external_id]
+            if identity != first_identity:
+                differing = self._differing_columns(first_identity, identity)
+                errors.append(
+                    _("Os dados do cliente %(id)s diferem dos da linha %(line)s (%(columns)s).")
+                    % {"id": external_id, "line": first_line, "columns": ", ".join(differing)}
+                )
+        if not errors and debt:
+            key = (external_id, debt["contract_code"], debt["installment_number"])
+            if key in self.debts_seen:
+                errors.append(
+                    _("Título repetido no arquivo: contrato %(contract)s, parcela %(n)s (já na linha %(line)s).")
+                    % {"contract": key[1], "n": key[2], "line": self.debts_seen[key]}
+                )
         if errors:
             raise ValidationError(errors)
-        self.seen[external_id] = line
-        return WalletRow(line, external_id, creditor_id, cpf, {"name": name, **client}, phones, debt)
+        self.seen.setdefault(external_id, (line, identity))
+        if debt:
+            self.debts_seen[(external_id, debt["contract_code"], debt["installment_number"])] = line
+        return WalletRow(line, external_id, creditor_id, cpf, client, phones, debt)
+
+    @staticmethod
+    def _differing_columns(first: tuple, other: tuple) -> list[str]:
+        columns = []
+        if first[0] != other[0]:
+            columns.append("credor")
+        if first[1] != other[1]:
+            columns.append("cpf")
+        by_field = {field: column for column, field in CLIENT_COLUMNS.items()}
+        first_fields, other_fields = dict(first[2]), dict(other[2])
+        columns += [by_field[f] for f in first_fields if first_fields[f] != other_fields.get(f)]
+        return columns
 
     @staticmethod
     def _phone_cells(row: dict) -> list[str]:
@@ -228,35 +258,39 @@ def upsert_wallet_rows(tenant, rows: list[WalletRow]) -> list[int]:
     """
     if not rows:
         return []
+    first_rows = {}  # one upsert per client, even when several of its títulos are in this chunk
+    phones_of: dict[str, list] = {}
+    for row in rows:
+        first_rows.setdefault(row.external_id, row)
+        client_phones = phones_of.setdefault(row.external_id, [])
+        client_phones.extend(p for p in row.phones if p not in client_phones)
     clients = Client.objects.bulk_create(
         [
             Client(tenant=tenant, external_id=r.external_id, creditor_id=r.creditor_id, cpf=r.cpf, **r.client)
-            for r in rows
+            for r in first_rows.values()
         ],
         update_conflicts=True,
         unique_fields=["tenant", "external_id"],
         update_fields=CLIENT_UPDATE_FIELDS,
     )
-    ids = [c.pk for c in clients]
-    if any(pk is None for pk in ids):  # backends that do not return ids from an upsert
+    by_external = {c.external_id: c.pk for c in clients}
+    if any(pk is None for pk in by_external.values()):  # backends that do not return ids from an upsert
         by_external = dict(
-            Client.objects.filter(tenant=tenant, external_id__in=[r.external_id for r in rows]).values_list(
-                "external_id", "pk"
-            )
+            Client.objects.filter(tenant=tenant, external_id__in=list(first_rows)).values_list("external_id", "pk")
         )
-        ids = [by_external[r.external_id] for r in rows]
+    ids = [by_external[r.external_id] for r in rows]
 
     phones = [
         ClientPhone(
             tenant=tenant,
-            client_id=client_id,
+            client_id=by_external[external_id],
             number=number,
             priority=priority,
             kind=ClientPhone.Kind.MOBILE if mobile else ClientPhone.Kind.LANDLINE,
             whatsapp=mobile,
         )
-        for client_id, row in zip(ids, rows, strict=True)
-        for priority, (number, mobile) in enumerate(row.phones, 1)
+        for external_id, client_phones in phones_of.items()
+        for priority, (number, mobile) in enumerate(client_phones, 1)
     ]
     ClientPhone.objects.bulk_create(phones, ignore_conflicts=True)
 
@@ -279,9 +313,10 @@ def upsert_wallet_rows(tenant, rows: list[WalletRow]) -> list[int]:
     Debt.objects.filter(client_id__in=ids, status=Debt.Status.OPEN, paid_amount__gte=F("original_amount")).update(
         status=Debt.Status.PAID
     )
-    Client.objects.filter(pk__in=ids).refresh_summaries()
-    Client.objects.filter(pk__in=ids).refresh_situation()
-    return ids
+    unique_ids = set(ids)
+    Client.objects.filter(pk__in=unique_ids).refresh_summaries()
+    Client.objects.filter(pk__in=unique_ids).refresh_situation()
+    return list(dict.fromkeys(ids))
 
 
 @dataclasses.dataclass
@@ -291,7 +326,7 @@ class ImportReport:
     errors: list[tuple[int, str, str]] = dataclasses.field(default_factory=list)  # (line, external_id, message)
 
 
-# Chunks are disjoint sets of clients, so two transactions can write them side by side.
+# Chunks are cut between clients (a client's rows are usually together), so two transactions write side by side.
 WRITER_THREADS = 2
 
 
@@ -352,14 +387,17 @@ def import_wallet_rows(tenant, rows, chunk_size: int = 2000, progress=None) -> I
         for line, raw in rows:
             report.rows += 1
             try:
-                chunk.append(parser.parse(raw, line))
+                row = parser.parse(raw, line)
             except ValidationError as error:
                 with lock:
                     report.errors.append((line, _cell(raw.get("external_id")), " ".join(error.messages)))
                     if progress:
                         progress(1)
-            if len(chunk) >= chunk_size:
+                continue
+            # Cut chunks between clients, so the títulos of one client are written together.
+            if len(chunk) >= chunk_size and row.external_id != chunk[-1].external_id:
                 flush()
+            chunk.append(row)
         flush()
         for job in pending:
             job.result()

@@ -166,8 +166,14 @@ def format_brl(amount) -> str:
     """R$ 1.234,56, whatever the active locale."""
     if amount is None:
         return ""
+    plain = format_money_plain(amount)
+    return f"-R$ {plain[1:]}" if plain.startswith("-") else f"R$ {plain}"
+
+
+def format_money_plain(amount) -> str:
+    """1.234,56: an amount as files and people in Brazil write it, without the currency."""
     amount = Decimal(amount).quantize(CENTS, rounding=ROUND_HALF_UP)
     sign = "-" if amount < 0 else ""
     integer, cents = f"{abs(amount):.2f}".split(".")
     integer = f"{int(integer):,}".replace(",", ".")
-    return f"{sign}R$ {integer},{cents}"
+    return f"{sign}{integer},{cents}"

@@ -1,57 +1,25 @@
+import types
+
 from django.core.exceptions import ValidationError
 from django.db.models import Prefetch
 from django.utils.translation import gettext as _
 from import_export import fields, resources
 
-from core.importing import TEMPLATE_HEADERS, WalletRowParser, upsert_wallet_rows
-from core.models import Client, ClientPhone
-from core.parsing import format_cpf
+from core.importing import CLIENT_COLUMNS, TEMPLATE_HEADERS, WalletRowParser, upsert_wallet_rows
+from core.models import Client, ClientPhone, Debt
+from core.parsing import format_cpf, format_money_plain
 
 
 class ClientResource(resources.ModelResource):
-    """Carteira import/export for one tenant (see core/importing.py for the row format)."""
+    """Carteira import/export for one tenant, in the same file format both ways (see core/importing.py).
 
-    external_id = fields.Field(attribute="external_id", column_name="external_id")
-    nome = fields.Field(attribute="name", column_name="nome")
-    cpf = fields.Field(column_name="cpf")
-    email = fields.Field(attribute="email", column_name="email")
-    credor = fields.Field(attribute="creditor__name", column_name="credor")
-    telefones = fields.Field(column_name="telefones")
-    logradouro = fields.Field(attribute="street", column_name="logradouro")
-    numero = fields.Field(attribute="number", column_name="numero")
-    complemento = fields.Field(attribute="complement", column_name="complemento")
-    bairro = fields.Field(attribute="district", column_name="bairro")
-    cidade = fields.Field(attribute="city", column_name="cidade")
-    uf = fields.Field(attribute="state", column_name="uf")
-    cep = fields.Field(attribute="postal_code", column_name="cep")
-    observacoes = fields.Field(attribute="notes", column_name="observacoes")
-    situacao = fields.Field(attribute="get_status_display", column_name="situacao", readonly=True)
-    saldo_em_aberto = fields.Field(attribute="open_balance", column_name="saldo_em_aberto", readonly=True)
-    vencimento_mais_antigo = fields.Field(
-        attribute="oldest_due_date", column_name="vencimento_mais_antigo", readonly=True
-    )
+    Export writes one row per client and título, exactly the columns import reads, so a file exported,
+    edited and imported back changes only what was edited.
+    """
 
     class Meta:
         model = Client
-        fields = (
-            "external_id",
-            "nome",
-            "cpf",
-            "email",
-            "credor",
-            "telefones",
-            "logradouro",
-            "numero",
-            "complemento",
-            "bairro",
-            "cidade",
-            "uf",
-            "cep",
-            "observacoes",
-            "situacao",
-            "saldo_em_aberto",
-            "vencimento_mais_antigo",
-        )
+        fields = ()
         import_id_fields = ("external_id",)
         skip_unchanged = False
         report_skipped = True
@@ -63,6 +31,9 @@ class ClientResource(resources.ModelResource):
         self.tenant = tenant
         self._parser = WalletRowParser(tenant) if tenant is not None else None
         self._parsed = {}
+        # The file's columns, read from a row object of the same names (see iter_queryset).
+        for column in TEMPLATE_HEADERS:
+            self.fields[column] = fields.Field(attribute=column, column_name=column)
 
     # Import -----------------------------------------------------------------
     def get_import_fields(self):
@@ -107,11 +78,32 @@ class ClientResource(resources.ModelResource):
 
     def filter_export(self, queryset, **kwargs):
         return queryset.select_related("creditor").prefetch_related(
-            Prefetch("phones", queryset=ClientPhone.objects.filter(active=True))
+            Prefetch("phones", queryset=ClientPhone.objects.filter(active=True).order_by("priority", "id")),
+            Prefetch("debts", queryset=Debt.objects.order_by("contract_code", "installment_number", "id")),
         )
 
-    def dehydrate_cpf(self, client):
-        return format_cpf(client.cpf)
+    def iter_queryset(self, queryset):
+        for client in super().iter_queryset(queryset):
+            yield from wallet_rows(client)
 
-    def dehydrate_telefones(self, client):
-        return "; ".join(p.formatted for p in client.phones.all()) if client.pk else ""
+
+def wallet_rows(client):
+    """The file rows of one client: one per título (a client without títulos still has its row)."""
+    common = {
+        "external_id": client.external_id,
+        "cpf": format_cpf(client.cpf),
+        "credor": client.creditor.name,
+        "telefones": "; ".join(p.formatted for p in client.phones.all()),
+        **{column: getattr(client, field) for column, field in CLIENT_COLUMNS.items()},
+    }
+    debts = list(client.debts.all()) or [None]
+    for debt in debts:
+        yield types.SimpleNamespace(
+            **common,
+            contrato=debt.contract_code if debt else "",
+            parcela=debt.installment_number if debt else "",
+            total_parcelas=debt.installment_total if debt else "",
+            vencimento=debt.due_date.strftime("%d/%m/%Y") if debt else "",
+            valor_original=format_money_plain(debt.original_amount) if debt else "",
+            valor_pago=format_money_plain(debt.paid_amount) if debt else "",
+        )

@@ -44,7 +44,7 @@ def bad_rows():
         {**GOOD, "external_id": "E4", "cpf": valid_cpf(4), "vencimento": "31/02/2025"},  # line 5: bad date
         {**GOOD, "external_id": "E5", "cpf": valid_cpf(5), "valor_original": "-10"},  # line 6: negative
         {**GOOD, "external_id": "E6", "cpf": valid_cpf(6), "credor": "Credor Fantasma"},  # line 7: unknown creditor
-        {**GOOD, "cpf": valid_cpf(7)},  # line 8: E1 again
+        {**GOOD, "cpf": valid_cpf(7)},  # line 8: E1 again, with another CPF
         {**GOOD, "external_id": "E9", "cpf": valid_cpf(9), "nome": "Outro Bom"},  # line 9: good
     ]
 
@@ -55,7 +55,7 @@ EXPECTED_ERRORS = {
     5: "Vencimento inválida",
     6: "Valor original negativo",
     7: "Credor desconhecido",
-    8: "repetido no arquivo",
+    8: "diferem dos da linha 2 (cpf)",
 }
 
 
@@ -210,3 +210,116 @@ def test_command_outside_a_transaction_writes_through_parallel_writers(tmp_path)
     assert Client.objects.filter(tenant=tenant).count() == 39
     assert Debt.objects.filter(tenant=tenant).count() == 39
     assert all(c.open_balance == Decimal("1234.56") for c in Client.objects.filter(tenant=tenant))
+
+
+def several_titulos_rows():
+    base = {**GOOD, "external_id": "M1", "contrato": "CT-9", "total_parcelas": "3"}
+    return [
+        {**base, "parcela": "1", "vencimento": "10/01/2025", "valor_original": "100,00"},
+        {**base, "parcela": "2", "vencimento": "10/02/2025", "valor_original": "200,00", "telefones": "11 2222-3333"},
+        {**base, "parcela": "3", "vencimento": "10/03/2025", "valor_original": "300,00", "valor_pago": "300,00"},
+    ]
+
+
+def test_several_rows_of_one_client_are_its_titulos(tenant, creditor, tmp_path):
+    path = tmp_path / "carteira.csv"
+    rows = several_titulos_rows()
+    rows += [
+        {**rows[0], "nome": "Maria Outra"},  # line 5: the same client with another name
+        {**rows[1], "valor_original": "250,00"},  # line 6: título 2 again
+    ]
+    path.write_bytes(csv_bytes(rows))
+    out = io.StringIO()
+    call_command("import_wallet", str(path), "--tenant", tenant.slug, "--no-progress", "--chunk-size", "2", stdout=out)
+    assert "5 linhas lidas, 3 importadas, 2 com erro" in out.getvalue()
+    report = {int(r["linha"]): r["erro"] for r in csv.DictReader(open(f"{path}.erros.csv"), delimiter=";")}
+    assert "diferem dos da linha 2 (nome)" in report[5]
+    assert "Título repetido" in report[6] and "linha 3" in report[6]
+    client = Client.objects.get(tenant=tenant, external_id="M1")
+    debts = Debt.objects.filter(client=client).order_by("installment_number")
+    assert [(d.installment_number, d.original_amount, d.status) for d in debts] == [
+        (1, Decimal("100.00"), "aberto"),
+        (2, Decimal("200.00"), "aberto"),
+        (3, Decimal("300.00"), "pago"),
+    ]
+    assert client.open_balance == Decimal("300.00")
+    assert set(client.phones.values_list("number", flat=True)) == {"+5511987654321", "+551133334444", "+551122223333"}
+
+
+def wallet_state(tenant) -> dict:
+    """Every stored value of the tenant's wallet, minus the bookkeeping a write touches."""
+    return {
+        "clients": sorted(
+            repr(sorted((k, v) for k, v in row.items() if k != "updated_at"))
+            for row in Client.objects.filter(tenant=tenant).values()
+        ),
+        "phones": sorted(map(repr, ClientPhone.objects.filter(tenant=tenant).values())),
+        "debts": sorted(map(repr, Debt.objects.filter(tenant=tenant).values())),
+    }
+
+
+def admin_export_csv(client) -> bytes:
+    from core.admin import ClientAdmin
+    from core.formats import SniffingCSV as CSV
+
+    formats = ClientAdmin(Client, None).get_export_formats()
+    index = next(i for i, f in enumerate(formats) if f is CSV)
+    form = client.get("/admin/core/client/export/").context["form"]
+    selected = {name: "on" for name in form.fields if name.startswith("clientresource_")}
+    response = client.post("/admin/core/client/export/", {"format": index, "resource": 0, **selected})
+    assert response.status_code == 200
+    assert response["Content-Disposition"].startswith('attachment; filename="carteira-')
+    return response.content
+
+
+def admin_import_confirmed(client, data: bytes):
+    response = admin_import(client, data)
+    assert response.status_code == 200
+    confirm = response.context.get("confirm_form")
+    assert confirm is not None, response.content.decode()[:3000]
+    response = client.post(
+        "/admin/core/client/process_import/",
+        {
+            name: field.initial if field.initial is not None else confirm.initial.get(name)
+            for name, field in confirm.fields.items()
+        },
+    )
+    assert response.status_code == 302
+    return response
+
+
+def test_export_then_import_untouched_changes_nothing_and_an_edit_changes_only_itself(
+    client, tenant_admin, tenant, creditor, make_client
+):
+    import datetime
+
+    make_client(
+        name="Três Títulos",
+        notes='=HYPERLINK("x")\nsegunda linha',
+        debts=((Decimal("1553.60"), 40), (Decimal("27271.20"), 10), (Decimal("0.10"), 5)),
+    )
+    make_client(name="Sem Títulos", debts=(), phones=())
+    paid = make_client(name="Quitado", city="São Paulo", state="SP")
+    Debt.objects.filter(client=paid).update(paid_amount=Decimal("100.00"), status="pago")
+    Client.objects.filter(pk=paid.pk).refresh_summaries()
+    client.force_login(tenant_admin)
+    exported = admin_export_csv(client)
+    text = exported.decode("utf-8-sig")
+    header = text.splitlines()[0].split(";")
+    assert header == TEMPLATE_HEADERS
+    assert "1.553,60" in text and "27.271,20" in text
+    assert datetime.date.today().strftime("%d/%m/%Y")[3:] in text or "/" in text
+    assert sum(1 for row in csv.DictReader(io.StringIO(text), delimiter=";")) == 5  # 3 + 1 + 1 títulos
+
+    before = wallet_state(tenant)
+    admin_import_confirmed(client, exported)
+    assert wallet_state(tenant) == before
+
+    edited = text.replace("27.271,20;0,00", "27.271,20;1.000,00")
+    assert edited != text
+    admin_import_confirmed(client, edited.encode("utf-8"))
+    after = wallet_state(tenant)
+    assert after["phones"] == before["phones"]
+    changed = set(after["debts"]) ^ set(before["debts"])
+    assert len(changed) == 2 and all("Decimal('1000.00')" in row or "Decimal('0.00')" in row for row in changed)
+    assert Debt.objects.get(original_amount=Decimal("27271.20")).paid_amount == Decimal("1000.00")
