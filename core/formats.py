@@ -1,17 +1,47 @@
+import codecs
 import csv
 
 from core.spreadsheets import SafeCSV, SafeXLSX
+
+# Python's csv refuses a cell over 128 KB and fails the whole file; the importer reports a huge cell as the
+# error of its row instead (see core.importing.MAX_CELL_CHARS).
+csv.field_size_limit(64 * 1024 * 1024)
+
+
+def spreadsheet_encoding(sample: bytes) -> str:
+    """UTF-8 (with or without BOM), else what Excel in Brazil saves: Windows-1252, else Latin-1.
+
+    `sample` may be the start of a file: a character cut at its end does not count against UTF-8.
+    """
+    try:
+        codecs.getincrementaldecoder("utf-8-sig")().decode(sample, final=False)
+        return "utf-8-sig"
+    except UnicodeDecodeError:
+        pass
+    try:
+        sample.decode("cp1252")
+        return "cp1252"
+    except UnicodeDecodeError:
+        return "latin-1"
+
+
+def decode_spreadsheet_text(data: bytes) -> str:
+    return data.decode(spreadsheet_encoding(data))
 
 
 class SniffingCSV(SafeCSV):
     """CSV as Brazilian spreadsheets save it: ';' or ',' (or tab), detected from the file."""
 
+    # Read as bytes: the encoding is found from the file, not assumed to be UTF-8.
+    def is_binary(self):
+        return True
+
+    def get_read_mode(self):
+        return "rb"
+
     def create_dataset(self, in_stream, **kwargs):
         if isinstance(in_stream, bytes):
-            try:
-                in_stream = in_stream.decode(self.encoding or "utf-8-sig")
-            except UnicodeDecodeError:
-                in_stream = in_stream.decode("latin-1")
+            in_stream = decode_spreadsheet_text(in_stream)
         in_stream = in_stream.lstrip("\ufeff")
         try:
             kwargs.setdefault("delimiter", csv.Sniffer().sniff(in_stream[: 64 * 1024], delimiters=",;\t|").delimiter)

@@ -62,6 +62,7 @@ TEMPLATE_HEADERS = [
     "valor_pago",
 ]
 PHONE_SEPARATORS = (";", "|", "/", ",")
+MAX_CELL_CHARS = 10_000
 CLIENT_UPDATE_FIELDS = ["creditor", "name", "cpf", *[f for f in CLIENT_COLUMNS.values() if f != "name"]]
 
 
@@ -108,6 +109,17 @@ class WalletRowParser:
         """A WalletRow, or ValidationError listing every problem of the row."""
         row = {normalize_header(k): v for k, v in raw.items()}
         errors: list[str] = []
+        for column, value in row.items():
+            # Checked before anything else reads the row: the database refuses NUL, and a huge cell is a mistake.
+            if isinstance(value, str) and "\x00" in value:
+                errors.append(_("Coluna %(column)s com caractere nulo (\\0).") % {"column": column or "?"})
+            elif isinstance(value, str) and len(value) > MAX_CELL_CHARS:
+                errors.append(
+                    _("Coluna %(column)s longa demais (%(n)d caracteres; o máximo é %(max)d).")
+                    % {"column": column or "?", "n": len(value), "max": MAX_CELL_CHARS}
+                )
+        if errors:
+            raise ValidationError(errors)
 
         external_id = _cell(row.get("external_id") or row.get("codigo"))
         if not external_id:

@@ -20,7 +20,7 @@ from stdnum.br import cpf as stdnum_cpf
 
 from attendance.models import Agreement, AgreementInstallment
 from attendance.negotiation import NegotiationError, OpenDebt, Proposal, Rules, simulate
-from core.importing import TEMPLATE_HEADERS, import_wallet_rows
+from core.importing import TEMPLATE_HEADERS, _cell, import_wallet_rows
 from core.models import Client, ClientPhone, Debt
 from core.parsing import format_brl, parse_cpf, parse_money, parse_phone
 from core.seeding import cpf_check_digits
@@ -196,7 +196,15 @@ def test_webhook_answers_every_body_without_a_500(client, tenant, body):
         assert DialerCallEvent.objects.count() - before == (1 if response.status_code == 201 else 0)
 
 
-cell = st.one_of(st.text(max_size=20), st.text(alphabet=string.digits + ".,-/ ", max_size=14), st.just(""))
+cell = st.one_of(
+    st.text(max_size=20),
+    st.text(alphabet=string.digits + ".,-/ ", max_size=14),
+    st.just(""),
+    # What reaches an importer in real files: NUL bytes, a 128 KB cell, Windows-1252 text, US-style amounts.
+    st.text(max_size=8).map(lambda text: text + "\x00"),
+    st.just("x" * 128 * 1024),
+    st.sampled_from(["João – “Joca”", "1,234.56", "1.234,56", "'=HYPERLINK(\"x\")", "=1+1"]),
+)
 import_rows = st.lists(
     st.fixed_dictionaries({header: cell for header in TEMPLATE_HEADERS}),
     min_size=1,
@@ -228,14 +236,17 @@ def test_import_rows_import_whole_or_not_at_all(tenant, creditor, rows, valid_fi
     report = import_wallet_rows(tenant, enumerate(rows, start=2))
     assert report.rows == len(rows) and report.imported + len(report.errors) == len(rows)
     assert all(message.endswith(".") and "Traceback" not in message for _line, _id, message in report.errors)
-    imported_ids = {r["external_id"].strip() for r in rows} - {external_id for _l, external_id, _m in report.errors}
-    # Every client written has its debt when its row had one: no row half-written.
+    assert not [m for _l, _id, m in report.errors if "Erro ao gravar" in m], "the database refused a row"
+    failed_lines = {line for line, _id, _m in report.errors}
+    good_rows = [row for line, row in enumerate(rows, start=2) if line not in failed_lines]
+    imported_ids = {_cell(row["external_id"]) for row in good_rows}
+    # Every client written has its debts when its rows had them: no row half-written.
     for client in Client.objects.filter(tenant=tenant):
-        row = next(r for r in rows if r["external_id"].strip() == client.external_id)
-        has_debt_columns = any(row[c].strip() for c in ("contrato", "vencimento", "valor_original"))
+        mine = [r for r in good_rows if _cell(r["external_id"]) == client.external_id]
+        has_debt_columns = any(_cell(r[c]) for r in mine for c in ("contrato", "vencimento", "valor_original"))
         assert client.debts.exists() == has_debt_columns
     new_clients = Client.objects.count() - counts[0]
-    assert new_clients == report.imported
+    assert new_clients == len(imported_ids)
     if valid_first:
         assert "OK-1" in imported_ids and Client.objects.filter(external_id="OK-1").exists()
     Client.objects.all().delete()  # hypothesis reuses the test's transaction between examples
@@ -267,3 +278,33 @@ def test_negotiation_form_never_500s_nor_half_writes_an_agreement(client, operat
         assert agreement.debts.exists()
     Agreement.objects.all().delete()
     Client.objects.all().delete()
+
+
+settings_json = st.one_of(
+    json_values.map(json.dumps),
+    st.dictionaries(st.text(max_size=8), json_values, max_size=4).map(json.dumps),
+    st.sampled_from(['{"a": NaN}', '{"a": Infinity}', '{"a": -Infinity}', '{"a": 1e400}', '{"a": "\\u0000"}']),
+    st.integers(1, 3000).map(lambda depth: '{"a": ' + "[" * depth + "]" * depth + "}"),
+    st.text(max_size=30),
+)
+
+
+@pytest.mark.django_db
+@DB
+@given(text=settings_json)
+def test_settings_json_is_saved_storable_or_refused_in_portuguese(tenant, text):
+    from tenants.admin import TenantForm
+    from tenants.settings_schema import json_problem
+
+    TRIED["configurações (JSON)"] += 1
+    data = {"name": tenant.name, "slug": tenant.slug, "active": "on", "settings": text}
+    form = TenantForm(data=data, instance=tenant)
+    if form.is_valid():
+        settings_value = form.cleaned_data["settings"]
+        assert isinstance(settings_value, dict) and json_problem(settings_value) is None
+        form.save()  # PostgreSQL accepts what was validated
+        tenant.settings = {}
+        tenant.save()
+    else:
+        messages = [str(m) for errors in form.errors.values() for m in errors]
+        assert messages and all(m[0].isupper() for m in messages), messages

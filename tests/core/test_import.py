@@ -323,3 +323,44 @@ def test_export_then_import_untouched_changes_nothing_and_an_edit_changes_only_i
     changed = set(after["debts"]) ^ set(before["debts"])
     assert len(changed) == 2 and all("Decimal('1000.00')" in row or "Decimal('0.00')" in row for row in changed)
     assert Debt.objects.get(original_amount=Decimal("27271.20")).paid_amount == Decimal("1000.00")
+
+
+def test_what_excel_in_brazil_saves_imports_in_the_admin_and_the_command(
+    client, tenant_admin, tenant, creditor, tmp_path
+):
+    row = {**GOOD, "nome": "João da Conceição – “Joca”", "cidade": "São Paulo", "valor_original": "1,234.56"}
+    data = csv_bytes([row]).decode().encode("cp1252")
+    client.force_login(tenant_admin)
+    admin_import_confirmed(client, data)
+    maria = Client.objects.get(tenant=tenant, external_id="E1")
+    assert maria.name == "João da Conceição – “Joca”" and maria.city == "São Paulo"
+    assert maria.open_balance == Decimal("1234.56")  # 1,234.56 read right, not R$ 1,23
+    Client.objects.all().delete()
+    path = tmp_path / "excel.csv"
+    path.write_bytes(csv_bytes([{**row, "nome": "Açaí Ltda"}]).decode().encode("latin-1"))
+    call_command("import_wallet", str(path), "--tenant", tenant.slug, "--no-progress", stdout=io.StringIO())
+    assert Client.objects.get(tenant=tenant, external_id="E1").name == "Açaí Ltda"
+
+
+def test_a_nul_byte_and_a_huge_cell_are_errors_of_their_rows(tenant, creditor, tmp_path):
+    rows = [
+        {**GOOD, "external_id": "N1", "nome": "Com\x00Nulo"},
+        {**GOOD, "external_id": "N2", "cpf": valid_cpf(2), "observacoes": "x" * 128 * 1024},
+        {**GOOD, "external_id": "N3", "cpf": valid_cpf(3)},
+    ]
+    path = tmp_path / "hostil.csv"
+    path.write_bytes(csv_bytes(rows))
+    out = io.StringIO()
+    call_command("import_wallet", str(path), "--tenant", tenant.slug, "--no-progress", stdout=out)
+    assert "3 linhas lidas, 1 importadas, 2 com erro" in out.getvalue()
+    report = {int(r["linha"]): r["erro"] for r in csv.DictReader(open(f"{path}.erros.csv"), delimiter=";")}
+    assert "caractere nulo" in report[2] and "longa demais" in report[3]
+    assert "Erro ao gravar" not in " ".join(report.values())
+    assert list(Client.objects.values_list("external_id", flat=True)) == ["N3"]
+
+
+def test_the_admin_reports_a_nul_byte_as_a_row_error(client, tenant_admin, tenant, creditor):
+    client.force_login(tenant_admin)
+    rows = [{**GOOD, "external_id": "N1", "nome": "Com\x00Nulo"}, {**GOOD, "external_id": "N3", "cpf": valid_cpf(3)}]
+    admin_import_confirmed(client, csv_bytes(rows))
+    assert list(Client.objects.values_list("external_id", flat=True)) == ["N3"]

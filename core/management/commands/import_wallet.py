@@ -5,6 +5,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
+from core.formats import spreadsheet_encoding
 from core.importing import import_wallet_rows
 from core.spreadsheets import neutralize_row
 from tenants.models import Tenant
@@ -26,11 +27,7 @@ def read_rows(path: Path):
         return
     with open(path, "rb") as binary:
         sample = binary.read(64 * 1024)
-    encoding = "utf-8-sig"
-    try:
-        sample.decode(encoding)
-    except UnicodeDecodeError:
-        encoding = "latin-1"
+    encoding = spreadsheet_encoding(sample)
     try:
         dialect = csv.Sniffer().sniff(sample.decode(encoding, errors="ignore"), delimiters=",;\t|")
     except csv.Error:
