@@ -1,7 +1,10 @@
+import tablib
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
 from django.db import transaction
+from django.http import Http404, HttpResponse
+from django.urls import path
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
@@ -16,11 +19,13 @@ from unfold.contrib.filters.admin import (
 from unfold.contrib.import_export.forms import ExportForm, ImportForm
 from unfold.decorators import display
 
-from core.formats import WALLET_FORMATS
+from core.formats import WALLET_FORMATS, SniffingCSV
+from core.importing import COLUMN_HELP, TEMPLATE_HEADERS, template_rows
 from core.models import AGING_BUCKETS, Client, ClientPhone, Creditor, Debt, aging_filter
 from core.parsing import format_brl, format_phone, parse_cpf, parse_phone
 from core.resources import ClientResource
 from core.selectors import CappedCountPaginator, client_search_q
+from core.spreadsheets import SafeXLSX
 from tenants import audit
 from tenants.admin_base import (
     TenantRelatedFilter,
@@ -271,6 +276,37 @@ class ClientAdmin(PartialImportMixin, TenantScopedAdmin, ImportExportModelAdmin)
 
     def get_resource_kwargs(self, request, *args, **kwargs):
         return {"tenant": user_tenant(request.user)}
+
+    import_template_name = "admin/core/client/import.html"
+
+    def get_urls(self):
+        return [
+            path(
+                "modelo.<str:extension>",
+                self.admin_site.admin_view(self.template_file_view),
+                name="core_client_import_template",
+            ),
+            *super().get_urls(),
+        ]
+
+    def template_file_view(self, request, extension):
+        """The model file for the import: the columns it reads and an example client with two títulos."""
+        if not self.has_import_permission(request) or extension not in ("csv", "xlsx"):
+            raise Http404
+        tenant = user_tenant(request.user)
+        creditor = Creditor.objects.filter(tenant=tenant).order_by("name").first() if tenant else None
+        rows = template_rows(creditor.name if creditor else "Banco Exemplo")
+        dataset = tablib.Dataset(*rows, headers=TEMPLATE_HEADERS)
+        file_format = SniffingCSV() if extension == "csv" else SafeXLSX()
+        response = HttpResponse(file_format.export_data(dataset), content_type=file_format.get_content_type())
+        response["Content-Disposition"] = f'attachment; filename="modelo-carteira.{extension}"'
+        return response
+
+    def get_import_context_data(self, **kwargs):
+        return {
+            **super().get_import_context_data(**kwargs),
+            "column_help": [(column, COLUMN_HELP.get(column, "")) for column in TEMPLATE_HEADERS],
+        }
 
     def get_export_filename(self, request, queryset, file_format):
         return f"carteira-{timezone.localdate():%Y-%m-%d}.{file_format.get_extension()}"

@@ -21,6 +21,7 @@ from django.db import DatabaseError, connection, transaction
 from django.db.models import F
 from django.db.models.functions import Lower
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _l
 
 from core.models import Client, ClientPhone, Creditor, Debt
 from core.parsing import parse_cpf, parse_date, parse_money, parse_phone_and_kind
@@ -61,12 +62,39 @@ TEMPLATE_HEADERS = [
     "valor_original",
     "valor_pago",
 ]
+# Shown on the import page next to the model file.
+COLUMN_HELP = {
+    "external_id": _l("Código do cliente no credor (obrigatório): a chave das reimportações."),
+    "nome": _l("Nome do cliente (obrigatório)."),
+    "cpf": _l("CPF, com ou sem pontuação (obrigatório)."),
+    "email": _l("E-mail (opcional)."),
+    "credor": _l("Nome do credor, como cadastrado em Credores (obrigatório)."),
+    "telefones": _l("Um ou mais telefones separados por ; (com DDD, qualquer formato)."),
+    "logradouro": _l("Endereço: logradouro, número, complemento, bairro, cidade, UF e CEP (opcionais)."),
+    "observacoes": _l("Observações sobre o cliente."),
+    "contrato": _l("Código do contrato do título."),
+    "parcela": _l("Número da parcela (1 se vazio); total_parcelas, o total do contrato."),
+    "vencimento": _l("Vencimento do título, dd/mm/aaaa."),
+    "valor_original": _l("Valor do título: 1.234,56 (ou 1234.56)."),
+    "valor_pago": _l("Quanto já foi pago do título (0 se vazio)."),
+}
 PHONE_SEPARATORS = (";", "|", "/", ",")
 MAX_CELL_CHARS = 10_000
 CLIENT_UPDATE_FIELDS = ["creditor", "name", "cpf", *[f for f in CLIENT_COLUMNS.values() if f != "name"]]
 
 
 @functools.lru_cache(maxsize=256)
+def template_rows(creditor_name: str) -> list[list]:
+    """The model file's example: one client with two títulos of one contract, so two rows."""
+    client = ["12345", "Maria da Silva", "529.982.247-25", "maria@exemplo.com", creditor_name]
+    client += ["(11) 98765-4321; (11) 3333-4444", "Rua das Flores", "100", "apto 12", "Centro", "São Paulo"]
+    client += ["SP", "01001-000", ""]
+    return [
+        [*client, "CT-001", 1, 2, "10/01/2025", "1.234,56", "0,00"],
+        [*client, "CT-001", 2, 2, "10/02/2025", "1.234,56", "0,00"],
+    ]
+
+
 def normalize_header(header) -> str:
     text = unicodedata.normalize("NFKD", str(header or "")).encode("ascii", "ignore").decode()
     return text.strip().lower().replace(" ", "_").replace("-", "_")

@@ -1,5 +1,6 @@
 import csv
 import io
+import re
 from decimal import Decimal
 
 import pytest
@@ -364,3 +365,29 @@ def test_the_admin_reports_a_nul_byte_as_a_row_error(client, tenant_admin, tenan
     rows = [{**GOOD, "external_id": "N1", "nome": "Com\x00Nulo"}, {**GOOD, "external_id": "N3", "cpf": valid_cpf(3)}]
     admin_import_confirmed(client, csv_bytes(rows))
     assert list(Client.objects.values_list("external_id", flat=True)) == ["N3"]
+
+
+def test_the_import_page_explains_the_columns_and_its_model_files_import(client, tenant_admin, tenant, creditor):
+    client.force_login(tenant_admin)
+    html = client.get("/admin/core/client/import/").content.decode()
+    assert 'data-testid="import-help"' in html and "Uma linha por cliente e título" in html
+    for extension in ("csv", "xlsx"):
+        response = client.get(f"/admin/core/client/modelo.{extension}")
+        assert response.status_code == 200
+        assert response["Content-Disposition"] == f'attachment; filename="modelo-carteira.{extension}"'
+    model_csv = client.get("/admin/core/client/modelo.csv").content
+    assert model_csv.decode("utf-8-sig").splitlines()[0].split(";") == TEMPLATE_HEADERS
+    response = admin_import_confirmed(client, model_csv)
+    messages = [str(m) for m in response.wsgi_request._messages]
+    assert any(m.startswith("Importação concluída") for m in messages), messages
+    maria = Client.objects.get(tenant=tenant, external_id="12345")
+    assert maria.debts.count() == 2 and maria.open_balance == Decimal("2469.12")
+
+
+def test_the_preview_numbers_rows_as_the_files_lines(client, tenant_admin, tenant, creditor):
+    client.force_login(tenant_admin)
+    html = admin_import(client, csv_bytes([GOOD, *bad_rows()])).content.decode()
+    assert "Campo não é específico" not in html and "Non field specific" not in html
+    # The invalid CPF is on line 3 of the file (header, E1, then E2).
+    row = html[html.index("CPF inválido") :]
+    assert re.search(r"<td>\s*3\s*</td>", row), row[:1500]
