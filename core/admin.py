@@ -281,17 +281,21 @@ class ClientAdmin(PartialImportMixin, TenantScopedAdmin, ImportExportModelAdmin)
 
     def get_urls(self):
         return [
-            path(
-                "modelo.<str:extension>",
-                self.admin_site.admin_view(self.template_file_view),
-                name="core_client_import_template",
+            *(
+                path(
+                    f"modelo.{extension}",
+                    self.admin_site.admin_view(self.template_file_view),
+                    {"extension": extension},
+                    name=f"core_client_import_template_{extension}",
+                )
+                for extension in ("csv", "xlsx")
             ),
             *super().get_urls(),
         ]
 
     def template_file_view(self, request, extension):
         """The model file for the import: the columns it reads and an example client with two títulos."""
-        if not self.has_import_permission(request) or extension not in ("csv", "xlsx"):
+        if not self.has_import_permission(request):
             raise Http404
         tenant = user_tenant(request.user)
         creditor = Creditor.objects.filter(tenant=tenant).order_by("name").first() if tenant else None
