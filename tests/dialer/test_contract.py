@@ -1,34 +1,35 @@
-"""Each request the client sends, checked against the official OpenAPI file (../shared/3cplus/swagger.json)."""
+"""Each request the client sends, checked against the 3C Plus contract this product relies on.
+
+The contract is kept in the repository (threecplus_contract.py); where the official swagger is present
+(../shared/3cplus/swagger.json) the contract itself is compared with it.
+"""
 
 import datetime
 import json
+import os
 import re
 from pathlib import Path
 
 import pytest
 
+from tests.dialer import threecplus_contract as contract
 from tests.dialer.conftest import AGENT_TOKEN
 
-SWAGGER = Path(__file__).resolve().parents[3] / "shared" / "3cplus" / "swagger.json"
+# ../shared beside the project, or wherever THREECPLUS_SWAGGER points (a git worktree lives elsewhere).
+SWAGGER = Path(
+    os.environ.get("THREECPLUS_SWAGGER") or Path(__file__).resolve().parents[3] / "shared" / "3cplus" / "swagger.json"
+)
 
 
-@pytest.fixture(scope="module")
-def swagger():
-    if not SWAGGER.exists():
-        pytest.fail(f"O contrato do 3C Plus não está em {SWAGGER}")
-    return json.loads(SWAGGER.read_text())
+def template_pattern(template: str) -> str:
+    return "^" + re.sub(r"\\\{[^/]+?\\\}", r"[^/]+", re.escape(template)) + "$"
 
 
-def operation_for(swagger, method, path):
-    for template, operations in swagger["paths"].items():
-        pattern = (
-            "^" + re.sub(r"\{[^/]+\}", r"[^/]+", re.escape(template).replace(r"\{", "{").replace(r"\}", "}")) + "$"
-        )
-        if re.match(pattern, path) and method.lower() in operations:
-            op = operations[method.lower()]
-            common = operations.get("parameters", [])
-            return template, op, common + op.get("parameters", [])
-    return None, None, None
+def operation_for(method, path):
+    for (op_method, template), operation in contract.OPERATIONS.items():
+        if op_method == method and re.match(template_pattern(template), path):
+            return template, operation
+    return None, None
 
 
 def exercise_every_method(make_dialer_client):
@@ -39,50 +40,75 @@ def exercise_every_method(make_dialer_client):
     mailing_list = manager.create_list(campaign_id, "Contrato")
     manager.list_lists(campaign_id)
     manager.add_mailing(campaign_id, mailing_list["id"], [{"phone": "11987654321", "identifier": "1", "data": {}}])
+    manager.delete_mailing(campaign_id, [{"phone": "11987654321", "identifier": "1"}])
     manager.update_list_weight(campaign_id, mailing_list["id"], 3)
     qualification_list = manager.list_qualification_lists()[0]
     qualification = manager.list_qualifications(qualification_list["id"])[0]
     agent = make_dialer_client(token=AGENT_TOKEN, agent_id="1002")
     agent.qualify_call("call:1:2:3", qualification["id"], note="n", callback_at=datetime.datetime(2026, 12, 1, 9, 0))
     agent.qualify_call("tel-1", qualification["id"], manual=True, note="n")
+    return campaigns[0], mailing_list, qualification_list, qualification
 
 
-def test_every_request_matches_the_swagger(make_dialer_client, sandbox, swagger):
-    exercise_every_method(make_dialer_client)
-    assert len(sandbox.requests) >= 10
+def test_every_request_matches_the_contract(make_dialer_client, sandbox):
+    campaign, mailing_list, qualification_list, qualification = exercise_every_method(make_dialer_client)
     checked = set()
     for request in sandbox.requests:
-        template, op, params = operation_for(swagger, request["method"], request["path"])
-        assert op is not None, f"{request['method']} {request['path']} não existe no swagger"
-        consumes = op.get("consumes") or swagger.get("consumes") or []
-        body_params = [p for p in params if p["in"] == "body"]
-        form_params = [p for p in params if p["in"] == "formData"]
+        template, operation = operation_for(request["method"], request["path"])
+        assert operation is not None, f"{request['method']} {request['path']} não está no contrato"
+        params = operation["params"]
+        body_params = [p for p in params if p[1] == "body"]
+        form_params = {name: required for name, where, required in params if where == "formData"}
         if body_params:
-            assert request["content_type"] == "application/json" and "application/json" in consumes, template
-            assert isinstance(request["body"], list), "mailing.json takes a JSON array"
-        elif form_params:
-            assert request["content_type"] in consumes, (template, request["content_type"], consumes)
-            for param in form_params:
-                if param.get("required"):
-                    assert param["name"] in request["body"], (template, param["name"])
-            unknown = set(request["body"]) - {p["name"] for p in form_params}
-            assert not unknown, (template, unknown)
-        for param in params:
-            if param["in"] == "query" and param.get("required"):
-                assert param["name"] in request["query"], (template, param["name"])
-        declared_query = {p["name"] for p in params if p["in"] == "query"}
-        # page/per_page are the documented pagination controls (info.description), not per-operation params.
-        assert set(request["query"]) - declared_query <= {"page", "per_page"}, template
-        checked.add(f"{request['method']} {template}")
-    assert checked >= {
-        "GET /campaigns",
-        "GET /campaigns/{campaign-id}",
-        "POST /campaigns/{campaign-id}/lists",
-        "GET /campaigns/{campaign-id}/lists",
-        "POST /campaigns/{campaign-id}/lists/{list-id}/mailing.json",
-        "PUT /campaigns/{campaign-id}/lists/{list-id}/updateWeight",
-        "GET /qualification_lists",
-        "GET /qualification_lists/{qualification-list-id}/qualifications",
-        "POST /agent/call/{call-id}/qualify",
-        "POST /agent/manual_call/{call-id}/qualify",
-    }
+            assert request["content_type"] == "application/json" in contract.consumes(operation), template
+            assert isinstance(request["body"], list) and request["body"], "the body is a JSON array"
+            definition = contract.DEFINITIONS[operation["body_items"]]
+            for item in request["body"]:
+                assert definition["required"] <= set(item) <= definition["properties"], (template, item)
+        else:
+            assert request["content_type"] in (*contract.consumes(operation), ""), template
+            assert {name for name, required in form_params.items() if required} <= set(request["body"]), template
+            assert set(request["body"]) <= set(form_params), (template, set(request["body"]) - set(form_params))
+        declared_query = {name for name, where, _required in params if where == "query"}
+        assert set(request["query"]) <= declared_query | contract.PAGINATION_QUERY, template
+        checked.add((request["method"], template))
+    assert checked == set(contract.OPERATIONS)
+    # The answers the product reads carry the fields the contract says it relies on.
+    for definition, seen in (
+        ("Campaign", campaign),
+        ("MailingList", mailing_list),
+        ("QualificationList", qualification_list),
+        ("Qualification", qualification),
+    ):
+        assert contract.DEFINITIONS[definition]["properties"] <= set(seen), definition
+
+
+@pytest.fixture(scope="module")
+def swagger():
+    if not SWAGGER.exists():
+        pytest.skip(f"swagger oficial ausente em {SWAGGER}: só o contrato do repositório foi verificado")
+    return json.loads(SWAGGER.read_text())
+
+
+def test_the_contract_agrees_with_the_official_swagger(swagger):
+    assert swagger["basePath"] == contract.BASE_PATH
+    assert tuple(swagger["consumes"]) == contract.DEFAULT_CONSUMES
+    for (method, template), operation in contract.OPERATIONS.items():
+        path_item = swagger["paths"].get(template) or {}
+        official = path_item.get(method.lower())
+        assert official is not None, f"{method} {template} sumiu do swagger"
+        declared = path_item.get("parameters", []) + official.get("parameters", [])
+        assert {(p["name"], p["in"], bool(p.get("required"))) for p in declared} == operation["params"], template
+        assert tuple(official.get("consumes") or swagger["consumes"]) == contract.consumes(operation), template
+        ok = official["responses"].get("200")
+        if operation["response"] is None:
+            assert "204" in official["responses"], template
+        else:
+            assert ok["schema"]["$ref"] == f"#/definitions/{operation['response']}", template
+        if "body_items" in operation:
+            (body,) = (p for p in declared if p["in"] == "body")
+            assert body["schema"]["items"]["$ref"] == f"#/definitions/{operation['body_items']}", template
+    for name, expected in contract.DEFINITIONS.items():
+        definition = swagger["definitions"][name]
+        assert expected["properties"] <= set(definition["properties"]), name
+        assert set(definition.get("required", [])) == expected["required"], name
