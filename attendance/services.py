@@ -358,3 +358,12 @@ def callbacks_due(tenant, user, day: datetime.date | None = None):
         .select_related("client")
         .order_by("callback_at")
     )
+
+
+def pending_callbacks(tenant, user):
+    """Every pending callback of the operator, overdue and upcoming, oldest first."""
+    return (
+        CallDisposition.objects.filter(tenant=tenant, operator=user, callback_done=False, callback_at__isnull=False)
+        .select_related("client")
+        .order_by("callback_at")
+    )

@@ -18,7 +18,8 @@ from attendance.models import Agreement, DispositionType, Message
 from attendance.negotiation import NegotiationError
 from core import timeline
 from core.models import Client, ClientPhone, Debt
-from core.parsing import format_phone, try_parse_phone
+from core.parsing import format_phone
+from core.selectors import client_search_q
 from tenants.roles import user_tenant
 
 WHATSAPP_LIMIT = 200
@@ -43,6 +44,12 @@ def client_or_404(request, client_id) -> tuple:
     return tenant, client
 
 
+def search_clients(tenant, q: str, limit: int = 50) -> list:
+    """Name, CPF (with or without punctuation) or phone (any format), within the tenant; indexed lookups."""
+    clients = Client.objects.for_tenant(tenant).filter(client_search_q(q, tenant)).select_related("creditor")
+    return list(clients.order_by("name")[:limit])
+
+
 def call_id_of(request) -> str:
     return (request.POST.get("call_id") or request.GET.get("call_id") or "")[:120]
 
@@ -50,10 +57,10 @@ def call_id_of(request) -> str:
 @login_required
 @require_GET
 def home(request):
-    """The operator's start page: callbacks due and the clients assigned to them."""
+    """The operator's console: waiting for a call, client search, pending callbacks and their clients."""
     tenant = user_tenant(request.user)
-    clients = Client.objects.none()
-    callbacks = []
+    clients, callbacks, found = Client.objects.none(), [], []
+    q = request.GET.get("q", "").strip()[:100]
     if tenant:
         clients = (
             Client.objects.for_tenant(tenant)
@@ -61,12 +68,27 @@ def home(request):
             .select_related("creditor")
             .order_by("name")[:100]
         )
-        callbacks = list(services.callbacks_due(tenant, request.user)[:50])
+        callbacks = list(services.pending_callbacks(tenant, request.user)[:50])
+        if q:
+            found = search_clients(tenant, q)
     return render(
         request,
         "attendance/home.html",
-        workspace_context(request, clients=clients, tenant=tenant, callbacks=callbacks, now=timezone.now()),
+        workspace_context(
+            request,
+            clients=clients,
+            tenant=tenant,
+            callbacks=callbacks,
+            now=timezone.now(),
+            agent_id=agent_id_of(request) if tenant else "",
+            q=q,
+            found=found,
+        ),
     )
+
+
+def agent_id_of(request) -> str:
+    return getattr(request.membership, "threecplus_agent_id", "") or ""
 
 
 @login_required
@@ -78,9 +100,10 @@ def next_call(request):
     holding a worker per waiting operator, as server-sent events would.
     """
     from dialer.models import DialerCallEvent
+    from dialer.webhooks import phone_e164, resolve_client
 
     tenant = user_tenant(request.user)
-    agent_id = getattr(request.membership, "threecplus_agent_id", "") if tenant else ""
+    agent_id = agent_id_of(request) if tenant else ""
     if not agent_id:
         return JsonResponse({"chamada": None, "ultimo": 0})
     events = DialerCallEvent.objects.filter(
@@ -93,8 +116,13 @@ def next_call(request):
     event = events.filter(id__gt=int(after)).select_related("client").first()
     if event is None:
         return JsonResponse({"chamada": None, "ultimo": int(after)})
-    call = {"telefone": format_phone(try_parse_phone(event.phone) or "") or event.phone, "id": event.call_id}
-    if event.client_id:
+    if event.client_id is None:
+        # The number was unknown when the call arrived; the client may have been found or added since.
+        event.client = resolve_client(tenant, event)
+        if event.client is not None:
+            DialerCallEvent.objects.filter(pk=event.pk, client__isnull=True).update(client=event.client)
+    call = {"telefone": format_phone(phone_e164(event.phone) or "") or event.phone, "id": event.call_id}
+    if event.client is not None:
         call["url"] = f"{reverse('attendance:client', args=[event.client_id])}?call_id={quote(event.call_id)}"
         call["cliente"] = event.client.name
     return JsonResponse({"chamada": call, "ultimo": event.pk})
@@ -104,7 +132,7 @@ def next_call(request):
 @require_GET
 def callbacks(request):
     tenant = tenant_or_404(request)
-    due = list(services.callbacks_due(tenant, request.user)[:200])
+    due = list(services.pending_callbacks(tenant, request.user)[:200])
     return render(request, "attendance/callbacks.html", workspace_context(request, callbacks=due, now=timezone.now()))
 
 

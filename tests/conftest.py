@@ -1,5 +1,7 @@
 import datetime
+import inspect
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -111,3 +113,46 @@ def run_worker(monkeypatch):
         call_command("db_worker", "--batch", "--no-startup-delay", "--no-reload", verbosity=0)
 
     return run
+
+
+class FailOnInvalidProjectVariable:
+    """`string_if_invalid` that fails the test when one of our templates prints a variable its view forgot.
+
+    pytest-django's --fail-on-template-vars fails on any template, and the admin's and unfold's own
+    templates print optional variables by design; ours must not.
+    """
+
+    def __contains__(self, key):
+        return key == "%s"
+
+    def __mod__(self, variable):
+        origin = self._project_origin()
+        if origin:
+            pytest.fail(f"Variável de template indefinida '{variable}' em {origin}", pytrace=False)
+        return ""
+
+    @staticmethod
+    def _project_origin():
+        for frame_info in inspect.stack()[2:]:
+            if frame_info.function != "render":
+                continue
+            origin = getattr(frame_info.frame.f_locals.get("self"), "origin", None)
+            if origin is not None:
+                name = str(getattr(origin, "name", "") or "")
+                inside = name.startswith(str(PROJECT_ROOT)) and "site-packages" not in name
+                return name if inside else None
+        return None
+
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True, scope="session")
+def fail_on_invalid_template_variables():
+    from django.conf import settings as django_settings
+
+    options = django_settings.TEMPLATES[0]["OPTIONS"]
+    previous = options.get("string_if_invalid", "")
+    options["string_if_invalid"] = FailOnInvalidProjectVariable()
+    yield
+    options["string_if_invalid"] = previous
