@@ -1,4 +1,5 @@
 import csv
+import json
 from datetime import timedelta
 
 from django.contrib import admin, messages
@@ -23,7 +24,7 @@ from core.spreadsheets import neutralize_row
 from dialer import services
 from dialer.client import ThreeCPlusClient, ThreeCPlusError
 from dialer.forms import SendToDialerForm
-from dialer.models import DialerExport, DialerExportItem, Qualification, QualificationMapping
+from dialer.models import DialerExport, DialerExportItem, Qualification, QualificationMapping, WebhookDelivery
 from tenants.admin_base import ReadOnlyMixin, TenantRelatedFilter, TenantScopedAdmin
 from tenants.models import Role
 from tenants.roles import is_back_office, user_role, user_tenant
@@ -320,6 +321,45 @@ class DialerExportItemAdmin(ReadOnlyMixin, TenantScopedAdmin):
     @display(description=_("telefones"))
     def display_phones(self, obj):
         return ", ".join(obj.phones)
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(ReadOnlyMixin, TenantScopedAdmin):
+    """Entregas do webhook: what 3C Plus really sent (credentials hidden) and what was made of it."""
+
+    view_roles = frozenset({Role.ADMIN})
+    edit_roles = frozenset()
+    list_display = ("received_at", "event", "display_result", "detail", "client", "size")
+    list_filter = (("result", ChoicesDropdownFilter),)
+    list_filter_submit = True
+    list_select_related = ("client",)
+    search_fields = ("event",)
+    show_full_result_count = False
+    fields = ("received_at", "event", "result", "detail", "client", "call_event", "size", "display_body")
+    readonly_fields = fields
+
+    @display(
+        description=_("resultado"),
+        label={
+            WebhookDelivery.Result.PROCESSED.label: "success",
+            WebhookDelivery.Result.REPEATED.label: "info",
+            WebhookDelivery.Result.UNUSED.label: "warning",
+            WebhookDelivery.Result.INVALID.label: "danger",
+        },
+    )
+    def display_result(self, obj):
+        return obj.get_result_display()
+
+    @display(description=_("corpo recebido (tokens ocultos)"))
+    def display_body(self, obj):
+        return format_html('<pre class="whitespace-pre-wrap break-all text-xs">{}</pre>', _pretty(obj.body))
+
+
+def _pretty(body: str) -> str:
+    try:
+        return json.dumps(json.loads(body), ensure_ascii=False, indent=2)
+    except ValueError:
+        return body
 
 
 @admin.register(Qualification)

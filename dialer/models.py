@@ -207,3 +207,40 @@ class QualificationMapping(TenantOwned):
 
     def __str__(self):
         return f"{self.get_behavior_display()} → {self.qualification}"
+
+
+class WebhookDelivery(TenantOwned):
+    """One delivery to the tenant's webhook, as received: what 3C Plus really sends, and what we made of it."""
+
+    class Result(models.TextChoices):
+        PROCESSED = "processado", _("Processado")
+        REPEATED = "repetido", _("Repetido")
+        UNUSED = "nao_usado", _("Não usado")
+        INVALID = "invalido", _("JSON inválido")
+
+    received_at = models.DateTimeField(_("recebido em"), auto_now_add=True)
+    event = models.CharField(_("evento"), max_length=80, blank=True)
+    result = models.CharField(_("resultado"), max_length=20, choices=Result.choices)
+    detail = models.CharField(_("detalhe"), max_length=300, blank=True)
+    call_event = models.ForeignKey(
+        DialerCallEvent,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("evento de ligação"),
+    )
+    client = models.ForeignKey(
+        Client, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("cliente")
+    )
+    size = models.PositiveIntegerField(_("tamanho (bytes)"), default=0)
+    body = models.TextField(_("corpo (tokens ocultos)"), blank=True)
+
+    class Meta:
+        verbose_name = _("entrega do webhook")
+        verbose_name_plural = _("entregas do webhook")
+        ordering = ["-received_at", "-id"]
+        indexes = [models.Index(fields=["tenant", "-received_at"], name="webhook_delivery_tenant")]
+
+    def __str__(self):
+        return f"{self.event or '?'} {self.received_at:%d/%m/%Y %H:%M:%S}"

@@ -1,19 +1,56 @@
-"""Parsing 3C Plus webhook bodies (API_NOTES §4 and §6) into one normalised shape.
+"""3C Plus webhook deliveries: read every body shape into one normalised event, never refuse valid JSON.
 
-Two shapes are seen in the wild: the event name as the key ({"call-was-connected": {...}}) and the
-socket payload itself ({"call": {...}, "mailing": {...}} or {"callHistory": {...}}).
+3C Plus switches a webhook off after 50 failed deliveries, and the body format is undocumented, so any
+well-formed JSON gets a 2xx: the events we use are processed, anything else is kept as "não usado" in
+the delivery log (admin → Entregas do webhook). Only a body that is not JSON is answered with a 400.
+
+Shapes read (API_NOTES §4 and §6, and what relays in front of the socket send):
+- the event name as the key: {"call-was-connected": {...}};
+- the socket payload itself: {"call": {...}, "mailing": {...}, "agent": {...}} or {"callHistory": {...}};
+- a relay envelope {event|event_type|type|evento: name, data|payload|dados: {...}}, possibly nested;
+- the agent in call.agent or as the payload's agent object (agent.id); 0 is the URA (no agent);
+- the phone in call.phone, mailing.phone, callHistory.number or only in mailing_data.phone.
 """
 
 import dataclasses
+import datetime
+import json
+import math
+import re
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from core.models import Client, ClientPhone
 from core.parsing import try_parse_phone
+from dialer.models import DialerCallEvent, WebhookDelivery
 
 EVENTS = ("call-was-connected", "call-history-was-created")
+EVENT_KEYS = ("event", "event_type", "type", "evento")
+DATA_KEYS = ("data", "payload", "dados")
+MAX_DEPTH = 32  # deeper parts of a body are kept as a marker: nothing we read is that deep
+BODY_LIMIT = 64 * 1024  # characters of a body kept in the delivery log
+RETENTION = datetime.timedelta(days=14)
+SENSITIVE = r"token|secret|senha|password|authorization|api[_-]?key"
+SENSITIVE_KEY = re.compile(SENSITIVE, re.IGNORECASE)
+SENSITIVE_TEXT = (  # the same, in a body that is not JSON: "api_token": "…" and ?api_token=…
+    (re.compile(rf'("[^"]*(?:{SENSITIVE})[^"]*"\s*:\s*)"[^"]*"', re.IGNORECASE), '"{}"'),
+    (re.compile(r"((?:api_token|token|secret)=)[^&\s\"']+", re.IGNORECASE), "{}"),
+)
+HIDDEN = "[oculto]"
+Result = WebhookDelivery.Result
 
 
 class WebhookError(ValueError):
-    """A body we cannot understand: answered with 400 and this message."""
+    """A body that is not JSON: answered with 400 and this message."""
+
+
+class UnusedEvent(Exception):
+    """Valid JSON that is not an event we use (or lacks what we need): stored as "não usado"."""
+
+    def __init__(self, reason: str, event: str = ""):
+        super().__init__(reason)
+        self.event = event
 
 
 @dataclasses.dataclass
@@ -34,12 +71,178 @@ class ParsedEvent:
     agent_name: str = ""
 
 
+# Reading the body ----------------------------------------------------------------------------------
+def load(raw: bytes):
+    """The body as JSON, or WebhookError. Deeper than the parser can go is still JSON: see clean()."""
+    if not raw.strip():
+        raise WebhookError("O corpo está vazio; esperava JSON.")
+    try:
+        return json.loads(raw, parse_constant=_reject_constant)
+    except RecursionError:
+        return {"_aninhamento": "profundo demais para ler"}
+    except ValueError as error:  # includes bytes that are not UTF-8
+        if isinstance(error, WebhookError):
+            raise
+        raise WebhookError("JSON inválido.") from None
+
+
+def _reject_constant(name):
+    raise WebhookError(f"JSON inválido: {name} não é um número.")
+
+
+def clean(value, depth: int = 0):
+    """What PostgreSQL's jsonb can hold: finite numbers, no NUL, no lone surrogates, bounded depth."""
+    if depth > MAX_DEPTH:
+        return "…"
+    if isinstance(value, dict):
+        return {clean_text(str(k)): clean(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list):
+        return [clean(v, depth + 1) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)  # 1e309 reads as inf
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 2**63:
+        return str(value)
+    if isinstance(value, str):
+        return clean_text(value)
+    return value
+
+
+def clean_text(text: str) -> str:
+    text = text.replace("\x00", "")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate (\ud800) cannot be stored
+        text = text.encode("utf-8", "replace").decode("utf-8")
+    return text
+
+
+def redact(value, secret: str = ""):
+    """The body with credentials hidden: values under token/secret/password keys, and the webhook secret."""
+    if isinstance(value, dict):
+        return {
+            k: HIDDEN if SENSITIVE_KEY.search(k) and not isinstance(v, dict | list) else redact(v, secret)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [redact(v, secret) for v in value]
+    if isinstance(value, str):
+        pattern, hidden = SENSITIVE_TEXT[1]  # a URL with ?api_token=… inside a value
+        value = pattern.sub(lambda match: match.group(1) + hidden.format(HIDDEN), value)
+        return value.replace(secret, HIDDEN) if secret else value
+    return value
+
+
+def redact_text(text: str, secret: str = "") -> str:
+    for pattern, hidden in SENSITIVE_TEXT:
+        text = pattern.sub(lambda match, hidden=hidden: match.group(1) + hidden.format(HIDDEN), text)
+    return text.replace(secret, HIDDEN) if secret else text
+
+
+# Shapes -------------------------------------------------------------------------------------------
+def event_name(label: str) -> str:
+    """call-was-connected, call_was_connected, CallWasConnected and "call.was.connected" are one name."""
+    text = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "-", label.strip())
+    return re.sub(r"[\s_.:]+", "-", text).lower()[:80]
+
+
+def unwrap(body) -> tuple[str, object]:
+    """(event name or "", the event's payload) through the event-name key and relay envelopes."""
+    event = ""
+    for _level in range(4):
+        if not isinstance(body, dict):
+            break
+        named = next((name for name in EVENTS if name in body), None)
+        if named:
+            return named, body[named]
+        label = next((body[k] for k in EVENT_KEYS if isinstance(body.get(k), str) and body[k].strip()), None)
+        inner = next((body[k] for k in DATA_KEYS if isinstance(body.get(k), dict)), None)
+        if label is not None and not event:
+            event = event_name(label)
+        if inner is None:
+            break
+        body = inner
+    if not event and isinstance(body, dict):
+        if "callHistory" in body:
+            event = "call-history-was-created"
+        elif "call" in body:
+            event = "call-was-connected"
+    return event, body
+
+
+def parse(body) -> ParsedEvent:
+    """The event we use in any shape above, or UnusedEvent saying why it is not one."""
+    event, payload = unwrap(body)
+    if not event:
+        raise UnusedEvent("Nenhum evento reconhecível no corpo.")
+    if event not in EVENTS:
+        raise UnusedEvent("Evento não usado por este sistema.", event)
+    if not isinstance(payload, dict):
+        raise UnusedEvent("O evento não é um objeto JSON.", event)
+    parsed = _history(payload) if event == "call-history-was-created" else _connected(payload)
+    if not parsed.call_id:
+        raise UnusedEvent("O evento não tem o ID da ligação.", event)
+    return parsed
+
+
+def _connected(payload: dict) -> ParsedEvent:
+    call = _dict(payload.get("call")) or payload
+    mailing = _dict(payload.get("mailing")) or _dict(payload.get("mailing_data")) or _dict(call.get("mailing_data"))
+    return ParsedEvent(
+        "call-was-connected",
+        _text(call.get("id") or call.get("telephony_id")),
+        _text(call.get("telephony_id")),
+        _text(call.get("call_mode")),
+        _text(call.get("identifier") or mailing.get("identifier")),
+        _dict(mailing.get("data")),
+        _agent_id(call.get("agent")) or _agent_id(payload.get("agent")),
+        _text(call.get("phone") or mailing.get("phone")),
+        _text(call.get("campaign_id") or _dict(payload.get("campaign")).get("id")),
+        _text(call.get("status")),
+        {},
+        agent_name=_text(_dict(payload.get("agent")).get("name")),
+    )
+
+
+def _history(payload: dict) -> ParsedEvent:
+    history = _dict(payload.get("callHistory")) or payload
+    mailing = _dict(history.get("mailing_data"))
+    agent = history.get("agent") if history.get("agent") not in (None, "") else payload.get("agent")
+    campaign = history.get("campaign")
+    return ParsedEvent(
+        "call-history-was-created",
+        _text(history.get("_id") or history.get("id") or history.get("telephony_id")),
+        _text(history.get("telephony_id")),
+        _text(history.get("call_mode")),
+        _text(mailing.get("identifier")),
+        _dict(mailing.get("data")),
+        _agent_id(agent),
+        _text(history.get("number") or mailing.get("phone")),
+        _text(campaign.get("id") if isinstance(campaign, dict) else campaign),
+        _text(history.get("status")),
+        _dict(history.get("qualification")),
+        _seconds(history.get("speaking_time")),
+        _url(history.get("recording")),
+        _text(_dict(agent).get("name")),
+    )
+
+
+def _dict(value) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
 def _text(value) -> str:
-    return "" if value is None else str(value)[:120]
+    return "" if value is None or isinstance(value, dict | list) else str(value)[:120]
+
+
+def _agent_id(value) -> str:
+    """call.agent ("1001") or the agent object ({"id": 1001}); 0 is the URA, not an agent."""
+    value = value.get("id") if isinstance(value, dict) else value
+    text = _text(value).strip()
+    return "" if text in ("0", "False", "None") else text
 
 
 def _seconds(value) -> int | None:
-    """speaking_time is a string in the swagger: "83" or "00:01:23"."""
+    """speaking_time is a string in the swagger: "83" or "00:01:23"; "inf" or "1e400" is no duration."""
     text = str(value or "").strip()
     try:
         if ":" in text:
@@ -48,7 +251,7 @@ def _seconds(value) -> int | None:
                 seconds = seconds * 60 + int(part)
         else:
             seconds = int(float(text))
-    except ValueError:
+    except (ValueError, OverflowError):
         return None
     return seconds if 0 <= seconds < 10**7 else None
 
@@ -58,67 +261,66 @@ def _url(value) -> str:
     return text[:500] if text.startswith(("https://", "http://")) else ""
 
 
-def parse(body) -> ParsedEvent:
-    if not isinstance(body, dict):
-        raise WebhookError("O corpo deve ser um objeto JSON.")
-    event = next((name for name in EVENTS if name in body), None)
-    payload = body.get(event) if event else body
-    if event is None:
-        event = body.get("event") or ("call-history-was-created" if "callHistory" in body else "call-was-connected")
-        if event not in EVENTS:
-            raise WebhookError(f"Evento desconhecido: {event}.")
-    if not isinstance(payload, dict):
-        raise WebhookError("O evento deve ser um objeto JSON.")
-    if event == "call-history-was-created":
-        history = payload.get("callHistory", payload)
-        if not isinstance(history, dict):
-            raise WebhookError("callHistory deve ser um objeto.")
-        mailing = history.get("mailing_data") or {}
-        call_id = history.get("_id") or history.get("id") or history.get("telephony_id")
-        agent = history.get("agent") or {}
-        campaign = history.get("campaign") or {}
-        parsed = ParsedEvent(
-            event,
-            _text(call_id),
-            _text(history.get("telephony_id")),
-            _text(history.get("call_mode")),
-            _text(mailing.get("identifier") if isinstance(mailing, dict) else ""),
-            mailing.get("data") or {} if isinstance(mailing, dict) else {},
-            _text(agent.get("id") if isinstance(agent, dict) else agent),
-            _text(history.get("number")),
-            _text(campaign.get("id") if isinstance(campaign, dict) else campaign),
-            _text(history.get("status")),
-            history.get("qualification") if isinstance(history.get("qualification"), dict) else {},
-            _seconds(history.get("speaking_time")),
-            _url(history.get("recording")),
-            _text(agent.get("name") if isinstance(agent, dict) else ""),
-        )
-    else:
-        call = payload.get("call", payload)
-        if not isinstance(call, dict):
-            raise WebhookError("call deve ser um objeto.")
-        mailing = payload.get("mailing") if isinstance(payload.get("mailing"), dict) else {}
-        parsed = ParsedEvent(
-            event,
-            _text(call.get("id") or call.get("telephony_id")),
-            _text(call.get("telephony_id")),
-            _text(call.get("call_mode")),
-            _text(call.get("identifier") or mailing.get("identifier")),
-            mailing.get("data") if isinstance(mailing.get("data"), dict) else {},
-            _text(call.get("agent")),
-            _text(call.get("phone") or mailing.get("phone")),
-            _text(call.get("campaign_id")),
-            _text(call.get("status")),
-            {},
-        )
-    if not parsed.call_id:
-        raise WebhookError("O evento não tem o ID da ligação.")
-    return parsed
+# Receiving -----------------------------------------------------------------------------------------
+def receive(tenant, raw: bytes, secret: str = "") -> tuple[int, dict]:
+    """(HTTP status, answer) for one delivery; the delivery is logged whatever it held."""
+    delivery = WebhookDelivery(tenant=tenant, size=len(raw))
+    try:
+        body = clean(load(raw))
+    except WebhookError as error:
+        delivery.body = redact_text(clean_text(raw[:BODY_LIMIT].decode("utf-8", "replace")), secret)
+        return _log(delivery, Result.INVALID, str(error), 400, {"erro": str(error)})
+    body = redact(body, secret)
+    delivery.body = json.dumps(body, ensure_ascii=False)[:BODY_LIMIT]
+    try:
+        parsed = parse(body)
+    except UnusedEvent as unused:
+        delivery.event = unused.event
+        return _log(delivery, Result.UNUSED, str(unused), 202, {"usado": False, "motivo": str(unused)})
+    delivery.event = parsed.event
+    event, created = store_event(tenant, parsed, body)
+    delivery.call_event, delivery.client_id = event, event.client_id
+    if not created:
+        return _log(delivery, Result.REPEATED, "", 200, {"id": event.pk, "repetido": True})
+    return _log(delivery, Result.PROCESSED, "", 201, {"id": event.pk, "cliente": event.client_id})
 
 
-def resolve_client(tenant, parsed: ParsedEvent):
+def store_event(tenant, parsed: ParsedEvent, body) -> tuple[DialerCallEvent, bool]:
+    """Each event once per kind and call: 3C Plus retries deliveries."""
+    existing = DialerCallEvent.objects.filter(tenant=tenant, event=parsed.event, call_id=parsed.call_id).first()
+    if existing:
+        return existing, False
+    fields = {name: _fit(name, value) for name, value in vars(parsed).items()}
+    try:
+        with transaction.atomic():
+            event = DialerCallEvent.objects.create(
+                tenant=tenant, client=resolve_client(tenant, parsed), raw=body, **fields
+            )
+    except IntegrityError:  # the same delivery, concurrently
+        return DialerCallEvent.objects.get(tenant=tenant, event=parsed.event, call_id=parsed.call_id), False
+    return event, True
+
+
+def _fit(name, value):
+    """3C Plus sends what it sends: text longer than our column is cut, not a 500."""
+    field = DialerCallEvent._meta.get_field(name)
+    if isinstance(value, str) and getattr(field, "max_length", None):
+        return value[: field.max_length]
+    return value
+
+
+def _log(delivery: WebhookDelivery, result, detail: str, status: int, answer: dict) -> tuple[int, dict]:
+    delivery.result, delivery.detail = result, detail[:300]
+    delivery.save()
+    if delivery.pk % 100 == 0:  # now and then, forget deliveries older than the retention
+        WebhookDelivery.objects.filter(tenant=delivery.tenant, received_at__lt=timezone.now() - RETENTION).delete()
+    return status, answer
+
+
+# Linking to the client -----------------------------------------------------------------------------
+def resolve_client(tenant, parsed):
     """By identifier (our client id) within the tenant, else by phone."""
-    if parsed.identifier.isdigit():
+    if re.fullmatch(r"[0-9]{1,18}", parsed.identifier or ""):
         client = Client.objects.filter(tenant=tenant, pk=int(parsed.identifier)).first()
         if client:
             return client

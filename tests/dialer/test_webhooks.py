@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from dialer.models import DialerCallEvent
+from dialer.models import DialerCallEvent, WebhookDelivery
 
 
 def connected(client_id="", phone="5511987654321", call_id="call:1:2:abc"):
@@ -100,19 +100,19 @@ def test_idempotent_per_event_and_call(client, tenant, make_client):
     assert DialerCallEvent.objects.count() == 1
 
 
-def test_unknown_secret_is_a_404_and_malformed_bodies_a_400(client, tenant):
+def test_unknown_secret_is_a_404_only_malformed_json_a_400_and_other_json_is_kept_unused(client, tenant):
     assert post(client, tenant, connected(), secret="nao-existe").status_code == 404
     url = f"/dialer/webhooks/3cplus/{tenant.webhook_secret}/"
-    for body in (
-        b"{nao e json",
-        b"[1, 2]",
-        json.dumps({"call": {"phone": "1"}}).encode(),
-        json.dumps({"event": "outra-coisa"}).encode(),
-    ):
+    for body in (b"{nao e json", b"", b'{"a": NaN}', b"\xff\xfe{"):
         response = client.post(url, body, content_type="application/json")
-        assert response.status_code == 400 and response.json()["erro"]
+        assert response.status_code == 400 and response.json()["erro"].endswith("."), body
+    for body in ([1, 2], {"call": {"phone": "1"}}, {"event": "outra-coisa"}, "texto", None):
+        response = post(client, tenant, body)
+        assert response.status_code == 202 and response.json()["usado"] is False, body
     assert client.get(url).status_code == 405
     assert not DialerCallEvent.objects.exists()
+    results = list(WebhookDelivery.objects.order_by("id").values_list("result", flat=True))
+    assert results == ["invalido"] * 4 + ["nao_usado"] * 5
 
 
 def test_client_resolved_by_phone_when_no_identifier_and_never_across_tenants(
@@ -165,14 +165,125 @@ def test_next_call_is_only_the_operators_and_after_the_starting_point(client, te
 
 
 def test_bodies_found_by_the_property_tests_are_answered_not_crashed(client, tenant):
-    """Regressions: Infinity is not JSON for our database, and 3C Plus text longer than a column is cut."""
+    """Regressions: Infinity is not JSON; NUL and 3C Plus text longer than a column are stored, not a 500."""
     url = f"/dialer/webhooks/3cplus/{tenant.webhook_secret}/"
     response = client.post(url, '{"call": {"id": "c1", "status": Infinity}}', content_type="application/json")
     assert response.status_code == 400 and "Infinity" in response.json()["erro"]
-    response = client.post(url, '{"call": {"id": "c2", "phone": "\\u0000"}}', content_type="application/json")
-    assert response.status_code == 400
+    response = client.post(url, '{"call": {"id": "c2", "phone": "1\\u00002"}}', content_type="application/json")
+    assert response.status_code == 201 and DialerCallEvent.objects.get(call_id="c2").phone == "12"
     long_mode = {"call": {"id": "c3", "call_mode": "m" * 100, "agent": "a" * 100}}
     response = post(client, tenant, long_mode)
     assert response.status_code == 201
     event = DialerCallEvent.objects.get(call_id="c3")
     assert event.call_mode == "m" * 20 and event.agent_id == "a" * 40
+
+
+def relay(event, payload, event_key="event", data_key="data"):
+    return {event_key: event, data_key: payload, "timestamp": "2026-11-29T10:00:00Z"}
+
+
+@pytest.mark.parametrize(
+    ("event_key", "data_key"),
+    [("event", "data"), ("event_type", "payload"), ("type", "dados"), ("evento", "data"), ("event", "payload")],
+)
+def test_relay_envelopes_are_read(client, tenant, make_client, event_key, data_key):
+    wallet_client = make_client()
+    response = post(client, tenant, relay("call-was-connected", connected(wallet_client.pk), event_key, data_key))
+    assert response.status_code == 201
+    event = DialerCallEvent.objects.get()
+    assert (event.event, event.call_id, event.agent_id, event.client) == (
+        "call-was-connected",
+        "call:1:2:abc",
+        "1001",
+        wallet_client,
+    )
+
+
+@pytest.mark.parametrize("name", ["call_was_connected", "CallWasConnected", "call.was.connected"])
+def test_relay_event_names_in_other_spellings(client, tenant, make_client, name):
+    response = post(client, tenant, relay(name, connected(make_client().pk)))
+    assert response.status_code == 201 and DialerCallEvent.objects.get().event == "call-was-connected"
+
+
+def test_a_relay_envelope_around_the_event_name_key(client, tenant, make_client):
+    history = {"callHistory": {"_id": "h9", "number": "5511987654321", "agent": {"id": 1001}}}
+    response = post(client, tenant, relay("webhook", {"call-history-was-created": history}))
+    assert response.status_code == 201 and DialerCallEvent.objects.get().event == "call-history-was-created"
+
+
+def test_agent_as_a_top_level_object(client, tenant, make_client):
+    body = connected(make_client().pk)
+    del body["call"]["agent"]
+    body["agent"] = {"id": 1007, "name": "Olívia", "agent_status": 2}
+    assert post(client, tenant, body).status_code == 201
+    event = DialerCallEvent.objects.get()
+    assert (event.agent_id, event.agent_name) == ("1007", "Olívia")
+
+
+def test_phone_only_in_mailing_data(client, tenant, make_client):
+    wallet_client = make_client(phones=("+5511955554444",))
+    body = {"call-was-connected": {"call": {"id": "c-md", "agent": "1001"}, "mailing_data": {"phone": "11955554444"}}}
+    assert post(client, tenant, body).status_code == 201
+    history = {"callHistory": {"_id": "h-md", "mailing_data": {"phone": "5511955554444"}, "agent": {"id": 1001}}}
+    assert post(client, tenant, history).status_code == 201
+    events = {e.call_id: (e.phone, e.client) for e in DialerCallEvent.objects.all()}
+    assert events == {"c-md": ("11955554444", wallet_client), "h-md": ("5511955554444", wallet_client)}
+
+
+@pytest.mark.parametrize("agent", [0, "0", {"id": 0}])
+def test_an_ura_call_with_agent_zero_has_no_agent(client, tenant, operator, make_client, agent):
+    operator.membership.threecplus_agent_id = "0"
+    operator.membership.save()
+    body = connected(make_client().pk)
+    body["call"]["agent"] = agent
+    body["agent"] = {"id": 0}
+    assert post(client, tenant, body).status_code == 201
+    assert DialerCallEvent.objects.get().agent_id == ""
+
+
+def test_an_unused_event_is_kept_as_not_used(client, tenant):
+    body = relay("agent-is-idle", {"agent": {"id": 1001}, "api_token": "tok-123"})
+    response = post(client, tenant, body)
+    assert response.status_code == 202 and response.json() == {"usado": False, "motivo": ANY_TEXT}
+    delivery = WebhookDelivery.objects.get()
+    assert (delivery.event, delivery.result) == ("agent-is-idle", "nao_usado")
+    assert "tok-123" not in delivery.body and "[oculto]" in delivery.body
+    assert not DialerCallEvent.objects.exists()
+
+
+class AnyText(str):
+    def __eq__(self, other):
+        return isinstance(other, str) and other.endswith(".") and len(other) > 10
+
+    __hash__ = str.__hash__
+
+
+ANY_TEXT = AnyText()
+
+
+def test_tenant_admin_sees_the_deliveries_with_tokens_hidden(
+    client, tenant, other_tenant, tenant_admin, supervisor, make_client
+):
+    wallet_client = make_client(name="Joana Devedora")
+    body = connected(wallet_client.pk)
+    body["token"] = "segredo-do-relay"
+    body["url"] = f"https://app.example/dialer/webhooks/3cplus/{tenant.webhook_secret}/?api_token=abc123"
+    post(client, tenant, body)
+    post(client, tenant, relay("agent-is-idle", {}))
+    client.post(f"/dialer/webhooks/3cplus/{tenant.webhook_secret}/", b'{"password": "p4ss", ', "application/json")
+    post(client, other_tenant, relay("outra-empresa", {}))
+    client.force_login(tenant_admin)
+    html = client.get("/admin/dialer/webhookdelivery/").content.decode()
+    assert "Entregas do webhook" in html or "entregas do webhook" in html
+    for text in ("call-was-connected", "agent-is-idle", "Processado", "Não usado", "JSON inválido", "Joana Devedora"):
+        assert text in html, text
+    assert "outra-empresa" not in html
+    for delivery in WebhookDelivery.objects.filter(tenant=tenant):
+        page = client.get(f"/admin/dialer/webhookdelivery/{delivery.pk}/change/").content.decode()
+        for secret in ("segredo-do-relay", "abc123", "p4ss", tenant.webhook_secret):
+            assert secret not in page and secret not in delivery.body
+    assert "[oculto]" in page
+    foreign = WebhookDelivery.objects.get(tenant=other_tenant)
+    assert client.get(f"/admin/dialer/webhookdelivery/{foreign.pk}/change/").status_code == 404
+    client.force_login(supervisor)
+    assert client.get("/admin/dialer/webhookdelivery/").status_code == 403
