@@ -83,6 +83,7 @@ def home(request):
             agent_id=agent_id_of(request) if tenant else "",
             q=q,
             found=found,
+            call_id=call_id_of(request),
         ),
     )
 
@@ -147,6 +148,9 @@ def page_context(request, tenant, client, *, tabulation_form=None, negotiation_f
     message_count = Message.objects.filter(client=client).count()
     chat = list(Message.objects.filter(client=client).order_by("-sent_at", "-id")[:WHATSAPP_LIMIT])[::-1]
     call_id = call_id_of(request)
+    tabulation_form = tabulation_form or TabulationForm(
+        tenant=tenant, client=client, phones=phones, types=types, initial={"call_id": call_id}
+    )
     return workspace_context(
         request,
         client=client,
@@ -157,8 +161,8 @@ def page_context(request, tenant, client, *, tabulation_form=None, negotiation_f
         **selectors.agreement_panel(tenant, client, open_agreement),
         tabulation_types=[t for t in types if t.behavior != DispositionType.Behavior.NEGOTIATE],
         negotiate_type=next((t for t in types if t.behavior == DispositionType.Behavior.NEGOTIATE), None),
-        tabulation_form=tabulation_form
-        or TabulationForm(tenant=tenant, client=client, phones=phones, types=types, initial={"call_id": call_id}),
+        tabulation_form=tabulation_form,
+        tabulation_kind=chosen_behavior(tabulation_form, types),
         negotiation_form=negotiation_form or NegotiationForm(initial={"call_id": call_id}),
         simulation=simulation,
         entries=entries,
@@ -168,6 +172,14 @@ def page_context(request, tenant, client, *, tabulation_form=None, negotiation_f
         call_id=call_id,
         callbacks_today=services.callbacks_due(tenant, request.user).count(),
     )
+
+
+def chosen_behavior(form, types) -> str:
+    """The tabulação picked in a form coming back with errors: its fields (phone, date) stay open."""
+    if not form.is_bound:
+        return ""
+    chosen = str(form["type"].value() or "")
+    return next((t.behavior for t in types if str(t.pk) == chosen), "")
 
 
 def figures(client, debts):
@@ -201,8 +213,8 @@ def render_after_change(request, tenant, client, **forms):
 
 
 def partial(request, template, context, target):
-    """A part re-rendered in place (a form with its errors)."""
-    response = render(request, template, context)
+    """A part re-rendered in place (a form with its errors); the last success message goes away."""
+    response = render(request, "attendance/_form_errors.html", {**context, "part": template})
     response["HX-Retarget"] = target
     response["HX-Reswap"] = "innerHTML"
     return response

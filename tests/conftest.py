@@ -1,5 +1,5 @@
 import datetime
-import inspect
+import sys
 from decimal import Decimal
 from pathlib import Path
 
@@ -115,32 +115,33 @@ def run_worker(monkeypatch):
     return run
 
 
-class FailOnInvalidProjectVariable:
+class FailOnInvalidProjectVariable(str):
     """`string_if_invalid` that fails the test when one of our templates prints a variable its view forgot.
 
     pytest-django's --fail-on-template-vars fails on any template, and the admin's and unfold's own
-    templates print optional variables by design; ours must not.
+    templates print optional variables by design. For theirs this is falsy, so Django renders them as
+    with the default "" (filters included); for ours it is truthy and Django calls `%`, which fails.
     """
+
+    def __bool__(self):
+        return self._project_origin() is not None
 
     def __contains__(self, key):
         return key == "%s"
 
     def __mod__(self, variable):
-        origin = self._project_origin()
-        if origin:
-            pytest.fail(f"Variável de template indefinida '{variable}' em {origin}", pytrace=False)
-        return ""
+        pytest.fail(f"Variável de template indefinida '{variable}' em {self._project_origin()}", pytrace=False)
 
     @staticmethod
     def _project_origin():
-        for frame_info in inspect.stack()[2:]:
-            if frame_info.function != "render":
-                continue
-            origin = getattr(frame_info.frame.f_locals.get("self"), "origin", None)
-            if origin is not None:
-                name = str(getattr(origin, "name", "") or "")
-                inside = name.startswith(str(PROJECT_ROOT)) and "site-packages" not in name
-                return name if inside else None
+        frame = sys._getframe(2)
+        while frame is not None:
+            if frame.f_code.co_name == "render":
+                origin = getattr(frame.f_locals.get("self"), "origin", None)
+                if origin is not None:
+                    name = str(getattr(origin, "name", "") or "")
+                    return name if name.startswith(str(PROJECT_ROOT)) and "site-packages" not in name else None
+            frame = frame.f_back
         return None
 
 
@@ -153,6 +154,6 @@ def fail_on_invalid_template_variables():
 
     options = django_settings.TEMPLATES[0]["OPTIONS"]
     previous = options.get("string_if_invalid", "")
-    options["string_if_invalid"] = FailOnInvalidProjectVariable()
+    options["string_if_invalid"] = FailOnInvalidProjectVariable("")
     yield
     options["string_if_invalid"] = previous

@@ -29,6 +29,7 @@ document.addEventListener("htmx:afterSettle", () => {
       if (response.ok) {
         const data = await response.json();
         last = data.ultimo;
+        box.dataset.ready = "1"; // the starting point is taken: calls from now on are shown
         const call = data.chamada;
         if (call && call.url && box.dataset.mode === "console") {
           window.location.assign(call.url);
@@ -44,7 +45,8 @@ document.addEventListener("htmx:afterSettle", () => {
           const search = box.querySelector("form[data-search]");
           if (search) {
             search.hidden = !!call.url;
-            search.querySelector("input").value = call.telefone || "";
+            search.querySelector("input[name=q]").value = call.telefone || "";
+            search.querySelector("input[name=call_id]").value = call.id || "";
           }
         }
       }
