@@ -1,5 +1,6 @@
 import datetime
 import uuid
+from decimal import Decimal
 
 from django import forms
 from django.utils import timezone
@@ -9,6 +10,10 @@ from attendance.models import DispositionType
 from attendance.negotiation import MAX_INSTALLMENTS, Proposal
 from core.models import ClientPhone
 from tenants.admin_base import BRLDecimalField
+
+# A sane window for dates people type: beyond it is a typo (9999) that would break every page showing it.
+FIRST_DUE_WINDOW = datetime.timedelta(days=365)
+MAX_AMOUNT = Decimal("999999999999.99")  # what a money column holds (14 digits)
 
 
 class TabulationForm(forms.Form):
@@ -49,7 +54,15 @@ class NegotiationForm(forms.Form):
         label=_("Desconto (%)"), min_value=0, max_value=100, decimal_places=2, initial=0, localize=True
     )
     installments = forms.IntegerField(label=_("Parcelas"), min_value=1, max_value=MAX_INSTALLMENTS, initial=1)
-    entry = BRLDecimalField(label=_("Entrada (R$)"), min_value=0, decimal_places=2, initial=0, localize=True)
+    entry = BRLDecimalField(
+        label=_("Entrada (R$)"),
+        min_value=0,
+        max_value=MAX_AMOUNT,
+        max_digits=14,
+        decimal_places=2,
+        initial=0,
+        localize=True,
+    )
     first_due_date = forms.DateField(
         label=_("Primeiro vencimento"),
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
@@ -71,6 +84,10 @@ class NegotiationForm(forms.Form):
         value = self.cleaned_data["first_due_date"]
         if value < timezone.localdate():
             raise forms.ValidationError(_("O primeiro vencimento não pode estar no passado."))
+        if value > timezone.localdate() + FIRST_DUE_WINDOW:
+            raise forms.ValidationError(
+                _("O primeiro vencimento deve estar nos próximos %(days)s dias.") % {"days": FIRST_DUE_WINDOW.days}
+            )
         return value
 
     def proposal(self) -> Proposal:

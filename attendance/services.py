@@ -18,6 +18,8 @@ from tenants.roles import is_back_office
 Behavior = DispositionType.Behavior
 QualificationStatus = CallDisposition.QualificationStatus
 logger = logging.getLogger(__name__)
+# Callbacks further out are typos (9999-12-31), and a date near the calendar's end breaks every page showing it.
+CALLBACK_WINDOW = datetime.timedelta(days=365)
 
 
 def log_access(tenant, user, client, call_id: str = "") -> None:
@@ -46,6 +48,10 @@ def record_disposition(
             raise ValidationError({"callback_at": _("Informe a data e a hora do retorno.")})
         if callback_at <= timezone.now():
             raise ValidationError({"callback_at": _("O retorno deve ser numa data e hora futuras.")})
+        if callback_at > timezone.now() + CALLBACK_WINDOW:
+            raise ValidationError(
+                {"callback_at": _("O retorno deve estar nos próximos %(days)s dias.") % {"days": CALLBACK_WINDOW.days}}
+            )
     else:
         callback_at = None
 

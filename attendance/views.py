@@ -339,9 +339,12 @@ def create_agreement(request, client_id):
 @require_GET
 def timeline_more(request, client_id):
     _tenant, client = client_or_404(request, client_id)
-    before = parse_datetime(request.GET.get("before", ""))
+    try:
+        before = parse_datetime(request.GET.get("before", ""))
+    except ValueError:  # well formed but not a date: 2026-13-45T00:00
+        before = None
     if before is None:
-        return HttpResponse(status=400)
+        return HttpResponse(_("Parâmetro before inválido: use uma data e hora ISO."), status=400)
     if timezone.is_naive(before):
         before = timezone.make_aware(before, datetime.UTC)
     entries, has_more = timeline.page(client, before=before)

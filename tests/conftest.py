@@ -157,3 +157,14 @@ def fail_on_invalid_template_variables():
     options["string_if_invalid"] = FailOnInvalidProjectVariable("")
     yield
     options["string_if_invalid"] = previous
+
+
+@pytest.fixture(autouse=True, scope="session")
+def fast_password_hasher():
+    """PBKDF2's deliberate slowness is for production; here it was about half of the suite's time."""
+    from django.test import override_settings
+
+    override = override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"])
+    override.enable()
+    yield
+    override.disable()

@@ -14,7 +14,8 @@ from decimal import Decimal
 import phonenumbers
 import pytest
 from django.core.exceptions import ValidationError
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, given
+from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from stdnum.br import cpf as stdnum_cpf
 
@@ -27,8 +28,9 @@ from core.seeding import cpf_check_digits
 from dialer.models import DialerCallEvent
 
 TRIED = collections.Counter()
-FAST = settings(max_examples=400, deadline=None)
-DB = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FAST = hypothesis_settings(max_examples=400, deadline=None)
+DB = hypothesis_settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+PAGES = hypothesis_settings(DB, max_examples=40)  # each example renders several pages
 
 # Text that looks like what people paste: digits and punctuation most of the time, anything sometimes.
 typed = st.one_of(
@@ -368,3 +370,90 @@ def test_settings_json_is_saved_storable_or_refused_in_portuguese(tenant, text):
     else:
         messages = [str(m) for errors in form.errors.values() for m in errors]
         assert messages and all(m[0].isupper() for m in messages), messages
+
+
+@pytest.mark.django_db
+@PAGES
+@given(
+    form=st.fixed_dictionaries(
+        {
+            "discount_percent": st.sampled_from(["10", "1e400", "-0", "NaN", "100.001"]),
+            "installments": st.sampled_from(["1", "6", "99999999999999999999", "1e3"]),
+            "entry": st.one_of(
+                st.sampled_from(["1e30", "999999999999999999,99", "1.000.000.000.000,00", "Infinity", "1e-400"]),
+                st.decimals(allow_nan=False, allow_infinity=False).map(str),
+            ),
+            "first_due_date": st.one_of(
+                st.dates(min_value=datetime.date(1, 1, 1), max_value=datetime.date(9999, 12, 31)).map(str),
+                st.sampled_from(["9999-12-31", "31/12/9999", "0001-01-01", "2026-02-30"]),
+            ),
+        }
+    )
+)
+def test_negotiation_amounts_and_dates_out_of_range_are_form_errors(client, operator, make_client, form):
+    TRIED["acordo (fora do intervalo)"] += 1
+    wallet_client = make_client(debts=((Decimal("900.00"), 60),))
+    client.force_login(operator)
+    for url in ("simular", "acordo"):
+        response = client.post(f"/atendimento/{wallet_client.pk}/{url}/", form, headers={"HX-Request": "true"})
+        assert response.status_code in (200, 302), response.status_code
+    for agreement in Agreement.objects.filter(client=wallet_client):
+        assert agreement.first_due_date <= datetime.date.today() + datetime.timedelta(days=366)
+        assert agreement.entry_amount < Decimal("1e12")
+    Agreement.objects.all().delete()
+    Client.objects.all().delete()
+
+
+@pytest.mark.django_db
+@PAGES
+@given(
+    before=st.one_of(
+        st.text(max_size=30),
+        st.sampled_from(["2026-13-45T00:00", "9999-12-31T23:59:59-12:00", "0001-01-01T00:00:00+14:00", "2026-02-30"]),
+        st.datetimes(min_value=datetime.datetime(1, 1, 2), max_value=datetime.datetime(9999, 12, 30)).map(
+            lambda d: d.isoformat()
+        ),
+    )
+)
+def test_timeline_before_that_is_not_a_date_is_a_400_never_a_500(client, operator, make_client, before):
+    TRIED["histórico ?before="] += 1
+    wallet_client = make_client()
+    client.force_login(operator)
+    response = client.get(f"/atendimento/{wallet_client.pk}/historico/", {"before": before})
+    assert response.status_code in (200, 400)
+    Client.objects.all().delete()
+
+
+@pytest.mark.django_db
+@PAGES
+@given(
+    when=st.one_of(
+        st.sampled_from(["9999-12-31T23:59", "31/12/9999 23:59", "0001-01-01T00:00", "2026-02-30T10:00"]),
+        st.datetimes(min_value=datetime.datetime(1, 1, 2), max_value=datetime.datetime(9999, 12, 31)).map(
+            lambda d: d.strftime("%Y-%m-%dT%H:%M")
+        ),
+    )
+)
+def test_callbacks_outside_a_sane_window_are_refused_and_pages_keep_working(
+    client, operator, supervisor, make_client, when
+):
+    import uuid
+
+    from attendance.models import CallDisposition, DispositionType
+
+    TRIED["retorno (data)"] += 1
+    wallet_client = make_client()
+    client.force_login(operator)
+    kind = DispositionType.objects.get(tenant=None, behavior="retornar")
+    data = {"type": kind.pk, "token": str(uuid.uuid4()), "callback_at": when}
+    response = client.post(f"/atendimento/{wallet_client.pk}/tabular/", data, headers={"HX-Request": "true"})
+    assert response.status_code == 200
+    for disposition in CallDisposition.objects.filter(client=wallet_client):
+        assert disposition.callback_at <= datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=366)
+    assert client.get(f"/atendimento/{wallet_client.pk}/").status_code == 200
+    assert client.get("/atendimento/").status_code == 200
+    assert client.get("/atendimento/retornos/").status_code == 200
+    client.force_login(supervisor)
+    assert client.get("/admin/attendance/calldisposition/").status_code == 200
+    CallDisposition.objects.all().delete()
+    Client.objects.all().delete()

@@ -75,6 +75,7 @@ class Sandbox:
         self.requests: list[dict] = []  # what clients sent, for contract tests (bounded)
         self.calls = 0
         self.answers_lost = 0  # batches stored whose answer the lost_answer fault withheld
+        self.injected = 0  # calls answered with an injected fault (tests check the faults really happened)
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
         self._random = random.Random(seed)
@@ -91,6 +92,7 @@ class Sandbox:
             self.faults = Faults()
             self.requests.clear()
             self.calls = 0
+            self.injected = 0
 
     def account(self, name: str) -> Account:
         with self._lock:
@@ -283,6 +285,7 @@ class Sandbox:
             )
             if fail and faults.fail_next > 0:
                 self.faults = dataclasses.replace(self.faults, fail_next=faults.fail_next - 1)
+            self.injected += bool(hang or fail)
         if faults.latency_ms:
             time.sleep(faults.latency_ms / 1000)
         if hang:

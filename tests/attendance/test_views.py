@@ -192,7 +192,7 @@ def test_agreement_within_limits_is_active_and_moves_debts(client, operator, wal
     # A second agreement is refused.
     html = negotiate(client, wallet_client, "acordo").content.decode()
     assert Agreement.objects.count() == 1
-    assert "acordo em aberto" in html or "já tem um acordo" in html
+    assert "O cliente já tem um acordo ativo ou aguardando aprovação." in html  # the refusal, not the banner
 
 
 def test_agreement_beyond_limits_awaits_approval_then_supervisor_approves(client, operator, supervisor, wallet_client):

@@ -36,7 +36,7 @@ def test_simulated_call_tabulation_and_hang_up(
 
     login(page, live_server, operator, next_url="/atendimento/")
     expect(page.locator("#console")).to_contain_text("Aguardando ligação")
-    page.wait_for_timeout(1200)
+    expect(page.locator("#call-watch[data-ready]")).to_have_count(1)
 
     admin_context = browser.new_context(**browser_context_args)
     admin_page = admin_context.new_page()

@@ -27,7 +27,7 @@ def test_call_connected_opens_the_client_within_two_seconds(page, live_server, o
     wallet_client = make_client(name="Paula Pop", phones=("+5511987654321",))
     login(page, live_server, operator, next_url="/atendimento/")
     expect(page.locator("#console")).to_contain_text("Aguardando ligação")
-    page.wait_for_timeout(1200)  # the console has taken its starting point
+    expect(page.locator("#call-watch[data-ready]")).to_have_count(1)  # the console has taken its starting point
     started = time.monotonic()
     status = post_webhook(
         live_server,
@@ -58,7 +58,7 @@ def test_unknown_number_shows_the_phone_and_a_search(page, live_server, operator
     operator.membership.threecplus_agent_id = "1002"
     operator.membership.save()
     login(page, live_server, operator, next_url="/atendimento/")
-    page.wait_for_timeout(1200)
+    expect(page.locator("#call-watch[data-ready]")).to_have_count(1)
     post_webhook(live_server, tenant, {"call": {"id": "c-x", "phone": "5511900001111", "agent": "1002"}})
     watch = page.locator("#call-watch")
     expect(watch).to_be_visible(timeout=2000)

@@ -124,7 +124,7 @@ def test_transient_faults_every_contact_arrives_exactly_once(dialer_tenant, camp
     keys = [(i["identifier"], i["phone"]) for i in items]
     assert len(keys) == len(set(keys)) == export.phones_count
     assert sandbox.account("alfa").duplicates[export.list_id] == 0
-    assert sandbox.calls > len([r for r in sandbox.requests if r["path"].endswith("mailing.json")]) / 2
+    assert sandbox.injected > 0  # the faults did happen, and still no contact arrived twice
 
 
 def test_killed_worker_resumes_without_duplicates(dialer_tenant, campaign_id, make_client, sandbox):
