@@ -35,7 +35,11 @@ def api(request, path):
 
 
 def account_name(tenant) -> str | None:
-    """The sandbox company the tenant's token opens, if it points at the sandbox."""
+    """The sandbox company of the tenant: its token must name the tenant itself (sandbox-<its slug>).
+
+    The sandbox opens a company for any token, so another tenant's sandbox-<slug> would otherwise show
+    that tenant's lists on this page and send simulated calls to its webhook.
+    """
     if tenant is None or not (tenant.settings or {}).get(API_KEY):
         return None
     try:
@@ -44,7 +48,8 @@ def account_name(tenant) -> str | None:
         return None
     if config is None or not config.token.startswith(MANAGER_PREFIX):
         return None
-    return config.token.removeprefix("sandbox-agent-").removeprefix(MANAGER_PREFIX)
+    name = config.token.removeprefix("sandbox-agent-").removeprefix(MANAGER_PREFIX)
+    return name if name == tenant.slug else None
 
 
 def visible_accounts(request):
@@ -57,7 +62,8 @@ def visible_accounts(request):
 
 def tenants_of(name: str) -> list:
     """The tenants whose 3C Plus webhook this sandbox company calls (a real company has one configured)."""
-    return [t for t in Tenant.objects.filter(active=True, settings__has_key=API_KEY) if account_name(t) == name]
+    tenants = Tenant.objects.filter(active=True, slug=name, settings__has_key=API_KEY)
+    return [t for t in tenants if account_name(t) == name]
 
 
 def _deliver(request, name: str, body: dict, success: str, failure: str):

@@ -3,8 +3,10 @@ import json
 import pytest
 
 from dialer.sandbox import Sandbox
-from dialer.sandbox.views import SANDBOX
+from dialer.sandbox.views import SANDBOX, tenants_of
+from tenants.models import Role
 from tenants.settings_schema import clean_settings
+from tests.conftest import make_user
 
 
 def call(sandbox, method, path, token="sandbox-x", body=b"", content_type="application/json", **headers):
@@ -81,3 +83,35 @@ def test_mounted_api_and_page_are_scoped_to_the_tenants_token(client, tenant_adm
 def test_operators_do_not_see_the_sandbox_page(client, operator):
     client.force_login(operator)
     assert client.get("/sandbox/3cplus/").status_code == 403
+
+
+def test_a_tenant_cannot_open_another_tenants_sandbox_company(
+    client, tenant, other_tenant, tenant_admin, demo_sandbox, make_client
+):
+    """Alfa's admin types beta's sandbox token: the page shows nothing of beta, and no call reaches beta's webhook."""
+    beta_admin = make_user(other_tenant, Role.ADMIN)
+    for owner, token in ((other_tenant, "sandbox-beta"), (tenant, "sandbox-beta")):
+        owner.settings = clean_settings(
+            {"threecplus_base_url": "http://testserver/sandbox/3cplus/api/v1", "threecplus_api_key": token}
+        )
+        owner.save()
+    campaign_id = next(iter(demo_sandbox.account("beta").campaigns))
+    status, _body = call(
+        demo_sandbox,
+        "POST",
+        f"campaigns/{campaign_id}/lists",
+        token="sandbox-beta",
+        body=b"name=Lista secreta da beta",
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert status == 200
+    client.force_login(tenant_admin)
+    html = client.get("/sandbox/3cplus/").content.decode()
+    assert "Lista secreta da beta" not in html and "Empresa no sandbox: beta" not in html
+    response = client.post(
+        "/sandbox/3cplus/simular-ligacao/", {"account": "beta", "agent_id": "1001", "phone": "11987654321"}
+    )
+    assert response.status_code == 403
+    assert [t.slug for t in tenants_of("beta")] == ["beta"]
+    client.force_login(beta_admin)
+    assert "Lista secreta da beta" in client.get("/sandbox/3cplus/").content.decode()

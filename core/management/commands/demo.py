@@ -1,5 +1,6 @@
 import os
 import random
+import signal
 import subprocess
 import sys
 
@@ -48,6 +49,8 @@ class Command(BaseCommand):
             cwd=settings.BASE_DIR,
             env={**os.environ, "PUBLIC_BASE_URL": settings.PUBLIC_BASE_URL},
         )
+        # SIGTERM (kill, a supervisor) ends the demo like Ctrl+C does: through the finally, worker included.
+        signal.signal(signal.SIGTERM, lambda *_args: sys.exit(0))
         try:
             call_command("runserver", f"127.0.0.1:{options['port']}", use_reloader=False)
         finally:
@@ -96,16 +99,20 @@ class Command(BaseCommand):
         from dialer.sandbox.views import SANDBOX
         from tenants.settings_schema import API_KEY, clean_settings
 
-        if not settings.DIALER_SANDBOX or (tenant.settings or {}).get(API_KEY):
+        current = tenant.settings or {}
+        if not settings.DIALER_SANDBOX or (current.get(API_KEY) and not uses_sandbox(tenant)):
             return
-        campaign = next(c for c in SANDBOX.account("demo").campaigns.values() if not c["paused"])
+        # Every run, not only the first: the port (and so the sandbox's URL) may differ from last time.
+        campaigns = [c for c in SANDBOX.account("demo").campaigns.values() if not c["paused"]]
+        ids = {c["id"] for c in campaigns}
+        campaign_id = current.get("threecplus_campaign_id")
         tenant.settings = clean_settings(
             {
-                **(tenant.settings or {}),
+                **current,
                 "threecplus_base_url": f"{settings.PUBLIC_BASE_URL}/sandbox/3cplus/api/v1",
                 "threecplus_api_key": "sandbox-demo",
                 "threecplus_agent_token": "sandbox-agent-demo",
-                "threecplus_campaign_id": campaign["id"],
+                "threecplus_campaign_id": campaign_id if campaign_id in ids else campaigns[0]["id"],
             }
         )
         tenant.save(update_fields=["settings"])
@@ -136,3 +143,10 @@ class Command(BaseCommand):
             for client_id in client_ids
             for i, (direction, body, status) in enumerate(conversation)
         )
+
+
+def uses_sandbox(tenant) -> bool:
+    """The demo tenant still dials the built-in sandbox (a real 3C Plus configured by someone is kept)."""
+    from dialer.sandbox.views import account_name
+
+    return account_name(tenant) == tenant.slug
