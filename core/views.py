@@ -5,14 +5,26 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import AuthenticationForm
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from unfold.widgets import BASE_INPUT_CLASSES
 
 from tenants.roles import is_back_office
+
+
+class LoginForm(AuthenticationForm):
+    """Django's login (operators are not staff, so not the admin's form) with the admin's input boxes."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            field.widget.attrs["class"] = " ".join(BASE_INPUT_CLASSES)
+        self.fields["username"].widget.attrs["autofocus"] = ""
 
 
 class LoginView(auth_views.LoginView):
     """One login for everyone, in the admin's look; operators cannot use the admin's own login."""
 
     template_name = "admin/login.html"
+    authentication_form = LoginForm
     redirect_authenticated_user = True
 
     def get_context_data(self, **kwargs):
