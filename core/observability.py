@@ -81,6 +81,16 @@ class RedactSecretsFilter(logging.Filter):
         return record
 
 
+class OneLineClientErrors(logging.Filter):
+    """A 4xx (a 403 for a page the role may not open, a 404) is one log line, not a traceback."""
+
+    def filter(self, record):
+        if getattr(record, "status_code", 500) < 500:
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
 @never_cache
 def healthz(request):
     """200 when the database answers, a worker beat recently and no dialer export is stuck; 503 otherwise.

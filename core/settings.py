@@ -281,6 +281,7 @@ LOGGING = {
     "filters": {
         "request_id": {"()": "core.observability.RequestIdFilter"},
         "redact_secrets": {"()": "core.observability.RedactSecretsFilter"},
+        "one_line_client_errors": {"()": "core.observability.OneLineClientErrors"},
     },
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
@@ -306,6 +307,7 @@ LOGGING = {
         "httpx": {"level": "WARNING"},
         "httpcore": {"level": "WARNING"},
         "axes": {"level": "WARNING"},
+        "django.request": {"filters": ["one_line_client_errors"]},
     },
 }
 
