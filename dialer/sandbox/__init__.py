@@ -68,7 +68,7 @@ class Response(tuple):
 
 
 class Sandbox:
-    def __init__(self, *, store_contacts: bool = True, seed: int | None = None):
+    def __init__(self, *, store_contacts: bool = True, seed: int | None = None, store=None):
         self.store_contacts = store_contacts
         self.accounts: dict[str, Account] = {}
         self.faults = Faults()
@@ -78,6 +78,7 @@ class Sandbox:
         self.injected = 0  # calls answered with an injected fault (tests check the faults really happened)
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
+        self.store = store  # keeps accounts across restarts (the app's: the database); None: memory only
         self._random = random.Random(seed)
 
     # Control ---------------------------------------------------------------------------------
@@ -89,6 +90,8 @@ class Sandbox:
     def reset(self):
         with self._lock:
             self.accounts.clear()
+            if self.store is not None:
+                self.store.clear()
             self.faults = Faults()
             self.requests.clear()
             self.calls = 0
@@ -99,6 +102,12 @@ class Sandbox:
             return self._account(name)
 
     def _account(self, name: str) -> Account:
+        if name not in self.accounts and self.store is not None:
+            state = self.store.load(name)
+            if state is not None:
+                self.accounts[name] = account_from_state(name, state)
+                highest = max(_all_ids(self.accounts[name]), default=0)
+                self._ids = itertools.count(max(highest + 1, next(self._ids)))
         if name not in self.accounts:
             account = Account(name)
             qualification_list = {"id": next(self._ids), "name": "Cobrança", "campaigns": []}
@@ -125,7 +134,16 @@ class Sandbox:
                 qualification_list["campaigns"].append(campaign["id"])
             account.qualification_lists[qualification_list["id"]]["campaigns"] = qualification_list["campaigns"]
             self.accounts[name] = account
+            self._save(account)
         return self.accounts[name]
+
+    def _save(self, account: Account) -> None:
+        if self.store is not None:
+            self.store.save(account.name, account_state(account))
+
+    def save(self, account: Account) -> None:
+        with self._lock:
+            self._save(account)
 
     def _campaign(self, name, paused, qualification_list_id):
         return {
@@ -325,6 +343,8 @@ class Sandbox:
             )
             if lost:
                 self.answers_lost += 1
+            if method != "GET" and response[0] < 400:
+                self._save(account)
         if lost and faults.lost_answer_status:
             return _envelope(faults.lost_answer_status, "Bad Gateway", "sandbox_lost_answer")
         if lost:
@@ -546,3 +566,32 @@ def _paginated(items: list, query: dict, path: str) -> tuple[int, dict, bytes]:
             },
         },
     )
+
+
+# State kept across restarts -------------------------------------------------------------------
+INT_KEYED = ("campaigns", "lists", "contacts", "counts", "duplicates", "qualification_lists")
+
+
+def account_state(account: Account) -> dict:
+    """The account as JSON: sets become lists (keys become strings; account_from_state turns them back)."""
+    state = {field: getattr(account, field) for field in (*INT_KEYED, "qualifications_received", "calls")}
+    state["seen"] = {list_id: sorted(map(list, keys)) for list_id, keys in account.seen.items()}
+    return json.loads(json.dumps(state))
+
+
+def account_from_state(name: str, state: dict) -> Account:
+    account = Account(name)
+    for field in INT_KEYED:
+        setattr(account, field, {int(k): v for k, v in (state.get(field) or {}).items()})
+    account.seen = {int(k): {tuple(pair) for pair in v} for k, v in (state.get("seen") or {}).items()}
+    account.qualifications_received = list(state.get("qualifications_received") or [])
+    account.calls = dict(state.get("calls") or {})
+    return account
+
+
+def _all_ids(account: Account):
+    yield from account.campaigns
+    yield from account.lists
+    for qualification_list in account.qualification_lists.values():
+        yield qualification_list["id"]
+        yield from (q["id"] for q in qualification_list.get("qualifications", []))

@@ -18,8 +18,28 @@ from tenants.roles import is_back_office, user_tenant
 from tenants.secrets import SecretError
 from tenants.settings_schema import API_KEY, threecplus_config
 
+
+class DatabaseStore:
+    """The sandbox's companies in the database, so a restart of the demo keeps its lists and contacts."""
+
+    def load(self, name):
+        from dialer.models import SandboxAccount
+
+        return SandboxAccount.objects.filter(name=name).values_list("state", flat=True).first()
+
+    def save(self, name, state):
+        from dialer.models import SandboxAccount
+
+        SandboxAccount.objects.update_or_create(name=name, defaults={"state": state})
+
+    def clear(self):
+        from dialer.models import SandboxAccount
+
+        SandboxAccount.objects.all().delete()
+
+
 # One sandbox per web process: the demo's server, its worker and the operators all reach it over HTTP.
-SANDBOX = Sandbox()
+SANDBOX = Sandbox(store=DatabaseStore())
 
 
 @csrf_exempt
@@ -123,6 +143,7 @@ def simulate_call(request):
         messages.error(request, "Escolha um contato enviado ao discador ou digite um telefone.")
         return redirect("sandbox")
     body = SANDBOX.connect_call(account, agent_id=agent_id, phone=phone, contact=contact)
+    SANDBOX.save(account)
     call_id = body["call-was-connected"]["call"]["id"]
     return _deliver(
         request,
@@ -140,6 +161,7 @@ def hang_up(request):
         raise PermissionDenied
     account = _account_for_post(request)
     body = SANDBOX.hang_up(account, request.POST.get("call_id", ""))
+    SANDBOX.save(account)
     if body is None:
         messages.error(request, "Ligação não encontrada ou já encerrada.")
         return redirect("sandbox")

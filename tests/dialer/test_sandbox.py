@@ -115,3 +115,40 @@ def test_a_tenant_cannot_open_another_tenants_sandbox_company(
     assert [t.slug for t in tenants_of("beta")] == ["beta"]
     client.force_login(beta_admin)
     assert "Lista secreta da beta" in client.get("/sandbox/3cplus/").content.decode()
+
+
+def test_the_in_app_sandbox_keeps_its_lists_and_contacts_across_a_restart(db, demo_sandbox):
+    from dialer.sandbox import Sandbox
+    from dialer.sandbox.views import DatabaseStore
+
+    campaign_id = next(iter(demo_sandbox.account("demo").campaigns))
+    _status, created = call(
+        demo_sandbox,
+        "POST",
+        f"campaigns/{campaign_id}/lists",
+        token="sandbox-demo",
+        body=b"name=Lista antes do restart",
+        content_type="application/x-www-form-urlencoded",
+    )
+    list_id = created["data"]["id"]
+    contacts = [{"phone": "11987654321", "identifier": "7", "data": {"nome": "Ana"}}]
+    path = f"campaigns/{campaign_id}/lists/{list_id}/mailing.json"
+    assert call(demo_sandbox, "POST", path, token="sandbox-demo", body=json.dumps(contacts).encode())[0] == 204
+
+    restarted = Sandbox(store=DatabaseStore())  # a new process: nothing in memory
+    account = restarted.account("demo")
+    assert account.lists[list_id]["name"] == "Lista antes do restart"
+    assert account.contacts[list_id] == contacts and account.counts[list_id] == 1
+    assert restarted.find_contact(account, identifier="7")["campaign_id"] == campaign_id
+    # The same contact again is still seen as a repeat, and new ids never reuse the stored ones.
+    assert call(restarted, "POST", path, token="sandbox-demo", body=json.dumps(contacts).encode())[0] == 204
+    assert restarted.account("demo").duplicates[list_id] == 1
+    _status, other = call(
+        restarted,
+        "POST",
+        f"campaigns/{campaign_id}/lists",
+        token="sandbox-demo",
+        body=b"name=Depois",
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert other["data"]["id"] > list_id
