@@ -152,3 +152,24 @@ def test_the_in_app_sandbox_keeps_its_lists_and_contacts_across_a_restart(db, de
         content_type="application/x-www-form-urlencoded",
     )
     assert other["data"]["id"] > list_id
+
+
+def test_demo_points_the_tenant_at_the_current_sandbox_on_every_run(db, settings, demo_sandbox):
+    from core.management.commands.demo import Command
+    from tenants.models import Tenant
+
+    tenant = Tenant.objects.create(name="Demo", slug="demo")
+    settings.PUBLIC_BASE_URL = "http://127.0.0.1:8000"
+    Command().point_at_sandbox(tenant)
+    first = dict(tenant.settings)
+    settings.PUBLIC_BASE_URL = "http://127.0.0.1:8123"  # demo --port 8123, the second time
+    Command().point_at_sandbox(Tenant.objects.get(pk=tenant.pk))
+    tenant.refresh_from_db()
+    assert tenant.settings["threecplus_base_url"] == "http://127.0.0.1:8123/sandbox/3cplus/api/v1"
+    assert tenant.settings["threecplus_campaign_id"] == first["threecplus_campaign_id"]
+    # A real 3C Plus configured by someone is left alone.
+    tenant.settings = clean_settings({"threecplus_domain": "minhaempresa", "threecplus_api_key": "token-real"})
+    tenant.save()
+    Command().point_at_sandbox(tenant)
+    tenant.refresh_from_db()
+    assert "threecplus_base_url" not in tenant.settings or "sandbox" not in tenant.settings["threecplus_base_url"]
