@@ -16,18 +16,19 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 def test_simulated_call_tabulation_and_hang_up(
     page, browser, browser_context_args, live_server, tenant, tenant_admin, operator, make_client, run_worker
 ):
+    SANDBOX.reset()  # the in-app sandbox outlives a test: start from an empty company
     tenant.settings = clean_settings(
         {
             "threecplus_base_url": f"{live_server.url}/sandbox/3cplus/api/v1",
-            "threecplus_api_key": "sandbox-laco",
-            "threecplus_agent_token": "sandbox-agent-laco",
+            "threecplus_api_key": "sandbox-alfa",  # a tenant opens only its own company: sandbox-<its slug>
+            "threecplus_agent_token": "sandbox-agent-alfa",
         }
     )
     tenant.save()
     operator.membership.threecplus_agent_id = "1004"
     operator.membership.save()
     debtor = make_client(name="Rita Retorno", phones=("+5511987650000",))
-    account = SANDBOX.account("laco")
+    account = SANDBOX.account("alfa")
     campaign_id = next(c["id"] for c in account.campaigns.values() if not c["paused"])
     export = services.create_export(
         tenant, tenant_admin, Client.objects.filter(pk=debtor.pk), campaign_id=campaign_id, enqueue=False
@@ -41,7 +42,7 @@ def test_simulated_call_tabulation_and_hang_up(
     admin_context = browser.new_context(**browser_context_args)
     admin_page = admin_context.new_page()
     login(admin_page, live_server, tenant_admin, next_url="/sandbox/3cplus/")
-    simulate = admin_page.get_by_test_id("simulate-laco")
+    simulate = admin_page.get_by_test_id("simulate-alfa")
     simulate.locator("select[name=identifier]").select_option(str(debtor.pk))
     simulate.locator("select[name=agent_id]").select_option("1004")
     simulate.get_by_role("button", name="Simular ligação").click()

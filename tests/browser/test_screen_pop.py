@@ -64,4 +64,4 @@ def test_unknown_number_shows_the_phone_and_a_search(page, live_server, operator
     expect(watch).to_be_visible(timeout=2000)
     expect(watch).to_contain_text("(11) 90000-1111")
     expect(watch).to_contain_text("Cliente não encontrado")
-    expect(watch.locator("form[data-search] input")).to_have_value("(11) 90000-1111")
+    expect(watch.locator("form[data-search] input[name=q]")).to_have_value("(11) 90000-1111")
