@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('core', '0004_worker_heartbeat'),
-        ('dialer', '0005_call_event_agent_name'),
+        ('dialer', '0008_export_submission_token_unique'),
         ('tenants', '0005_audit_events'),
     ]
 

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('dialer', '0006_webhook_deliveries'),
+        ('dialer', '0009_webhook_deliveries'),
     ]
 
     operations = [
