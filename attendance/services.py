@@ -10,7 +10,8 @@ from django.utils.translation import gettext as _
 
 from attendance.models import Agreement, AgreementInstallment, CallDisposition, ClientAccessLog, DispositionType
 from attendance.negotiation import OpenDebt, Proposal, Rules, Simulation, simulate
-from core.models import Client, ClientPhone, Debt
+from core import services as core_services
+from core.models import Client, Debt, DoNotCallReason
 from dialer import services as dialer
 from tenants import audit
 from tenants.roles import is_back_office
@@ -93,7 +94,8 @@ def record_disposition(
                 fields["qualification_status"] = QualificationStatus.NOT_APPLICABLE
             disposition = CallDisposition.objects.create(**fields)
             if behavior == Behavior.WRONG_CONTACT:
-                deactivate_phone(phone, ClientPhone.DeactivationReason.WRONG_CONTACT)
+                # Who and when are kept, it is audited, and the dialer drops the number from its lists.
+                core_services.set_phone_do_not_call(phone, DoNotCallReason.WRONG_NUMBER, user)
             if disposition.qualification_status == QualificationStatus.PENDING:
                 transaction.on_commit(lambda: enqueue_qualification(disposition))
     except IntegrityError:
@@ -183,11 +185,6 @@ def retry_qualifications(tenant, dispositions) -> int:
     return len(ids)
 
 
-def deactivate_phone(phone: ClientPhone, reason: str) -> None:
-    ClientPhone.objects.filter(pk=phone.pk).update(active=False, deactivation_reason=reason)
-    Client.objects.filter(pk=phone.client_id).refresh_summaries()
-
-
 def disposition_type(tenant, behavior) -> DispositionType:
     return DispositionType.available_to(tenant).filter(behavior=behavior).order_by("tenant_id").first()
 
@@ -263,6 +260,8 @@ def create_agreement(tenant, user, client, proposal: Proposal, *, call_id="", to
                 "desconto (%)": ["", str(agreement.discount_percent)],
             },
         )
+        # Active or awaiting approval, the client is no longer called: out of the dialer lists now.
+        core_services.stop_calling(client, reason="acordo", user=user)
         note = _("Acordo gerado") if status == Agreement.Status.ACTIVE else _("Acordo gerado (aguardando aprovação)")
         record_disposition(
             tenant,

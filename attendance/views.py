@@ -16,8 +16,9 @@ from attendance import selectors, services
 from attendance.forms import NegotiationForm, TabulationForm
 from attendance.models import Agreement, DispositionType, Message
 from attendance.negotiation import NegotiationError
+from core import services as core_services
 from core import timeline
-from core.models import Client, ClientPhone, Debt
+from core.models import Client, ClientPhone, Debt, DoNotCallReason
 from core.parsing import format_phone
 from core.selectors import client_search_q
 from tenants.roles import user_tenant
@@ -159,6 +160,7 @@ def page_context(request, tenant, client, *, tabulation_form=None, negotiation_f
         figures=figures(client, debts),
         open_agreement=open_agreement,
         **selectors.agreement_panel(tenant, client, open_agreement),
+        do_not_call_reasons=DoNotCallReason.choices,
         tabulation_types=[t for t in types if t.behavior != DispositionType.Behavior.NEGOTIATE],
         negotiate_type=next((t for t in types if t.behavior == DispositionType.Behavior.NEGOTIATE), None),
         tabulation_form=tabulation_form,
@@ -280,6 +282,26 @@ def mark_phone_wrong(request, client_id, phone_id):
             notes=_("Número errado"),
         )
         messages.success(request, _("Telefone %(p)s desativado como contato incorreto.") % {"p": phone.formatted})
+    return render_after_change(request, tenant, client)
+
+
+@login_required
+@require_POST
+def do_not_call(request, client_id):
+    """ "Não ligar" for the client, or for one of its phones when `phone` is given."""
+    tenant, client = client_or_404(request, client_id)
+    reason = request.POST.get("reason", "")
+    if reason not in DoNotCallReason.values:
+        messages.error(request, _("Escolha o motivo do “não ligar”."))
+        return render_after_change(request, tenant, client)
+    label = DoNotCallReason(reason).label
+    if request.POST.get("phone"):
+        phone = get_object_or_404(ClientPhone, pk=request.POST["phone"], client=client)
+        core_services.set_phone_do_not_call(phone, reason, request.user)
+        messages.success(request, _("Não ligar para %(p)s (%(r)s).") % {"p": phone.formatted, "r": label})
+    else:
+        core_services.set_do_not_call(client, reason, request.user)
+        messages.success(request, _("Cliente marcado como “não ligar” (%(r)s).") % {"r": label})
     return render_after_change(request, tenant, client)
 
 

@@ -19,6 +19,7 @@ from unfold.contrib.filters.admin import (
 from unfold.contrib.import_export.forms import ExportForm, ImportForm
 from unfold.decorators import display
 
+from core import services as core_services
 from core.formats import WALLET_FORMATS, SniffingCSV
 from core.importing import COLUMN_HELP, TEMPLATE_HEADERS, template_rows
 from core.models import AGING_BUCKETS, Client, ClientPhone, Creditor, Debt, aging_filter
@@ -119,7 +120,7 @@ class ClientPhoneInline(TenantScopedTabularInline):
     model = ClientPhone
     form = ClientPhoneForm
     extra = 0
-    fields = ("number", "kind", "whatsapp", "priority", "active", "deactivation_reason")
+    fields = ("number", "kind", "whatsapp", "priority", "active", "deactivation_reason", "do_not_call_reason")
 
 
 class DebtInline(TenantScopedTabularInline):
@@ -236,7 +237,15 @@ class ClientAdmin(PartialImportMixin, TenantScopedAdmin, ImportExportModelAdmin)
     inlines = [ClientPhoneInline, DebtInline]
     autocomplete_fields = ("creditor",)
     raw_id_fields = ("assigned_operator",)
-    readonly_fields = ("display_open_balance", "oldest_due_date", "display_days_overdue", "created_at", "updated_at")
+    readonly_fields = (
+        "display_open_balance",
+        "oldest_due_date",
+        "display_days_overdue",
+        "created_at",
+        "updated_at",
+        "do_not_call_at",
+        "do_not_call_by",
+    )
     fieldsets = (
         (None, {"fields": ("name", "cpf", "email", "creditor", "external_id", "status", "assigned_operator")}),
         (
@@ -251,6 +260,7 @@ class ClientAdmin(PartialImportMixin, TenantScopedAdmin, ImportExportModelAdmin)
             },
         ),
         (_("Observações"), {"fields": ("notes",)}),
+        (_("Não ligar"), {"fields": ("do_not_call_reason", ("do_not_call_at", "do_not_call_by"))}),
         (
             _("Situação da dívida"),
             {
@@ -314,11 +324,29 @@ class ClientAdmin(PartialImportMixin, TenantScopedAdmin, ImportExportModelAdmin)
 
     def get_export_filename(self, request, queryset, file_format):
         return f"carteira-{timezone.localdate():%Y-%m-%d}.{file_format.get_extension()}"
+    def save_model(self, request, obj, form, change):
+        # "Não ligar" goes through its service (who, when, audit, removal from the dialer), not a plain save.
+        reason = obj.do_not_call_reason
+        if "do_not_call_reason" in form.changed_data:
+            obj.do_not_call_reason = form.initial.get("do_not_call_reason", "") if change else ""
+        super().save_model(request, obj, form, change)
+        if "do_not_call_reason" in form.changed_data:
+            if reason:
+                core_services.set_do_not_call(obj, reason, request.user)
+            else:
+                core_services.clear_do_not_call(obj, request.user)
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
         Client.objects.filter(pk=form.instance.pk).refresh_summaries()
         Client.objects.filter(pk=form.instance.pk).refresh_situation()
+
+    def save_formset(self, request, form, formset, change):
+        super().save_formset(request, form, formset, change)
+        for phone_form in formset.forms:
+            phone = phone_form.instance
+            if phone.pk and "do_not_call_reason" in phone_form.changed_data and phone.do_not_call_reason:
+                core_services.set_phone_do_not_call(phone, phone.do_not_call_reason, request.user)
 
     @display(description=_("CPF"), ordering="cpf")
     def display_cpf(self, obj):

@@ -23,8 +23,9 @@ from django.db.models.functions import Lower
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _l
 
-from core.models import Client, ClientPhone, Creditor, Debt
+from core.models import Client, ClientPhone, Creditor, Debt, DoNotCallReason
 from core.parsing import parse_cpf, parse_date, parse_money, parse_phone_and_kind
+from core.services import mark_do_not_call
 from core.spreadsheets import unneutralize
 
 # File column -> Client field.
@@ -55,6 +56,7 @@ TEMPLATE_HEADERS = [
     "uf",
     "cep",
     "observacoes",
+    "nao_ligar",
     "contrato",
     "parcela",
     "total_parcelas",
@@ -117,6 +119,7 @@ class WalletRow:
     client: dict
     phones: list[tuple[str, bool]]  # (E.164, is mobile)
     debt: dict | None
+    do_not_call: str = ""  # a DoNotCallReason; a blank cell never clears an earlier mark
 
 
 class WalletRowParser:
@@ -195,6 +198,10 @@ class WalletRowParser:
             if phone not in phones:
                 phones.append(phone)
 
+        do_not_call = parse_do_not_call(row.get("nao_ligar"))
+        if do_not_call is None:
+            errors.append(_("Não ligar inválido: %(value)s.") % {"value": _cell(row.get("nao_ligar"))})
+
         debt = None
         if any(_cell(row.get(c)) for c in ("contrato", "vencimento", "valor_original")):
             debt, debt_errors = self._parse_debt(row)
@@ -222,7 +229,7 @@ class WalletRowParser:
         self.seen.setdefault(external_id, (line, identity))
         if debt:
             self.debts_seen[(external_id, debt["contract_code"], debt["installment_number"])] = line
-        return WalletRow(line, external_id, creditor_id, cpf, client, phones, debt)
+        return WalletRow(line, external_id, creditor_id, cpf, client, phones, debt, do_not_call)
 
     @staticmethod
     def _differing_columns(first: tuple, other: tuple) -> list[str]:
@@ -356,7 +363,21 @@ def upsert_wallet_rows(tenant, rows: list[WalletRow]) -> list[int]:
     unique_ids = set(ids)
     Client.objects.filter(pk__in=unique_ids).refresh_summaries()
     Client.objects.filter(pk__in=unique_ids).refresh_situation()
+    marked = [(client_id, row.do_not_call) for client_id, row in zip(ids, rows, strict=True) if row.do_not_call]
+    if marked:
+        mark_do_not_call(tenant, marked)
     return list(dict.fromkeys(ids))
+
+
+def parse_do_not_call(value) -> str | None:
+    """The "nao_ligar" column: blank, a reason's code or its label (any case/accents); None if unknown."""
+    text = normalize_header(_cell(value))
+    if not text:
+        return ""
+    for reason in DoNotCallReason:
+        if text in (reason.value, normalize_header(reason.label)):
+            return reason.value
+    return None
 
 
 @dataclasses.dataclass

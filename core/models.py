@@ -73,6 +73,16 @@ class Creditor(TenantOwned):
         return self.name
 
 
+class DoNotCallReason(models.TextChoices):
+    """Why a client or one of its phones must not be called (the dialer skips them and takes them out of lists)."""
+
+    DEBTOR_REQUEST = "pedido_devedor", _("Pedido do devedor")
+    LAWYER = "advogado", _("Advogado")
+    DECEASED = "obito", _("Óbito")
+    WRONG_NUMBER = "numero_errado", _("Número errado")
+    LGPD = "lgpd", _("LGPD")
+
+
 class ClientStatus(models.TextChoices):
     OPEN = "em_aberto", _("Em aberto")
     NEGOTIATING = "em_negociacao", _("Em negociação")
@@ -143,6 +153,21 @@ class Client(TenantOwned):
     state = models.CharField(_("UF"), max_length=2, blank=True)
     postal_code = models.CharField(_("CEP"), max_length=9, blank=True)
     notes = models.TextField(_("observações"), blank=True)
+    # "Não ligar": set through core.services.set_do_not_call, never cleared silently.
+    do_not_call_reason = models.CharField(
+        _("não ligar"), max_length=20, choices=DoNotCallReason.choices, blank=True, default="", db_default=""
+    )
+    do_not_call_at = models.DateTimeField(_("não ligar desde"), null=True, blank=True, editable=False)
+    do_not_call_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("não ligar marcado por"),
+        editable=False,
+        db_index=False,
+    )
     status = models.CharField(_("situação"), max_length=20, choices=ClientStatus.choices, default=ClientStatus.OPEN)
     assigned_operator = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -233,6 +258,21 @@ class ClientPhone(TenantOwned):
         _("motivo da desativação"), max_length=20, choices=DeactivationReason.choices, blank=True
     )
     priority = models.PositiveSmallIntegerField(_("prioridade"), default=1, help_text=_("1 é discado primeiro."))
+    # A phone marked "não ligar" is also deactivated, so every reader of active phones leaves it out.
+    do_not_call_reason = models.CharField(
+        _("não ligar"), max_length=20, choices=DoNotCallReason.choices, blank=True, default="", db_default=""
+    )
+    do_not_call_at = models.DateTimeField(_("não ligar desde"), null=True, blank=True, editable=False)
+    do_not_call_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("não ligar marcado por"),
+        editable=False,
+        db_index=False,
+    )
 
     class Meta:
         verbose_name = _("telefone")
@@ -256,10 +296,20 @@ class ClientPhone(TenantOwned):
             raise ValidationError({"number": error.messages}) from None
         if not self.kind:
             self.kind = self.Kind.MOBILE if phone_is_mobile(self.number) else self.Kind.LANDLINE
+        if self.do_not_call_reason:
+            self.active = False
+            self.deactivation_reason = phone_deactivation_for(self.do_not_call_reason)
         if self.active:
             self.deactivation_reason = ""
         elif not self.deactivation_reason:
             raise ValidationError({"deactivation_reason": _("Informe por que o telefone foi desativado.")})
+
+
+def phone_deactivation_for(reason: str) -> str:
+    """The deactivation a "não ligar" reason implies for a phone."""
+    if reason == DoNotCallReason.WRONG_NUMBER:
+        return ClientPhone.DeactivationReason.WRONG_CONTACT
+    return ClientPhone.DeactivationReason.DO_NOT_CALL
 
 
 class Debt(TenantOwned):

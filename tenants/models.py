@@ -132,6 +132,7 @@ class AuditEvent(TenantOwned):
         PAYMENT_POSTED = "pagamento", _("Pagamento registrado")
         DIALER_EXPORT = "envio_discador", _("Envio ao discador")
         QUALIFICATIONS_CHANGED = "qualificacoes", _("Mapeamento de qualificações alterado")
+        DO_NOT_CALL = "nao_ligar", _("Não ligar alterado")
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,

@@ -1,0 +1,119 @@
+"""Wallet workflows with side effects: "não ligar" for a client or one of its phones."""
+
+from collections.abc import Callable
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from core.models import Client, ClientPhone, DoNotCallReason, phone_deactivation_for
+from tenants import audit
+from tenants.models import AuditEvent
+
+# Called after commit with (client, phones, reason, user) whenever someone must stop being called:
+# phones is None for the whole client, else the E.164 numbers. The dialer registers its removal
+# from the 3C Plus lists here (core never imports the dialer).
+StopCallingHook = Callable[..., None]
+_stop_calling_hooks: list[StopCallingHook] = []
+
+
+def on_stop_calling(hook: StopCallingHook) -> StopCallingHook:
+    if hook not in _stop_calling_hooks:
+        _stop_calling_hooks.append(hook)
+    return hook
+
+
+def stop_calling(client, *, phones=None, reason: str = "", user=None) -> None:
+    """After the current transaction commits, every registered hook hears that these contacts are off limits."""
+    for hook in list(_stop_calling_hooks):
+        transaction.on_commit(lambda h=hook: h(client, phones=phones, reason=reason, user=user))
+
+
+def set_do_not_call(client: Client, reason: str, user=None) -> Client:
+    """Mark the client "não ligar" (who and when are kept), audit it and take it out of the dialer."""
+    reason = DoNotCallReason(reason)
+    with transaction.atomic():
+        before = client.get_do_not_call_reason_display() if client.do_not_call_reason else ""
+        Client.objects.filter(pk=client.pk).update(
+            do_not_call_reason=reason, do_not_call_at=timezone.now(), do_not_call_by=_user(user)
+        )
+        client.refresh_from_db(fields=["do_not_call_reason", "do_not_call_at", "do_not_call_by"])
+        audit.record(
+            client.tenant, user, audit.Action.DO_NOT_CALL, client, changes={_("não ligar"): [before, str(reason.label)]}
+        )
+        stop_calling(client, reason=reason, user=user)
+    return client
+
+
+def mark_do_not_call(tenant, marked: list[tuple[int, str]], user=None) -> int:
+    """The import's "nao_ligar" column: [(client id, reason)]; clients already marked keep their mark."""
+    now = timezone.now()
+    by_reason: dict[str, list[int]] = {}
+    for client_id, reason in marked:
+        by_reason.setdefault(DoNotCallReason(reason), []).append(client_id)
+    changed = []
+    with transaction.atomic():
+        for reason, ids in by_reason.items():
+            fresh = Client.objects.filter(tenant=tenant, pk__in=ids, do_not_call_reason="")
+            picked = list(fresh.values_list("pk", flat=True))
+            fresh.filter(pk__in=picked).update(
+                do_not_call_reason=reason, do_not_call_at=now, do_not_call_by=_user(user)
+            )
+            changed.extend((pk, reason) for pk in picked)
+        clients = Client.objects.in_bulk([pk for pk, _reason in changed])
+        AuditEvent.objects.bulk_create(
+            audit.build(
+                tenant,
+                user,
+                audit.Action.DO_NOT_CALL,
+                clients[pk],
+                changes={_("não ligar"): ["", str(DoNotCallReason(reason).label)]},
+                object_repr=clients[pk].name,
+            )
+            for pk, reason in changed
+        )
+        for pk, reason in changed:
+            stop_calling(clients[pk], reason=reason, user=user)
+    return len(changed)
+
+
+def clear_do_not_call(client: Client, user=None) -> Client:
+    """The client may be called again (e.g. the mark was a mistake); audited like the mark."""
+    if not client.do_not_call_reason:
+        return client
+    with transaction.atomic():
+        before = client.get_do_not_call_reason_display()
+        Client.objects.filter(pk=client.pk).update(do_not_call_reason="", do_not_call_at=None, do_not_call_by=None)
+        client.refresh_from_db(fields=["do_not_call_reason", "do_not_call_at", "do_not_call_by"])
+        audit.record(client.tenant, user, audit.Action.DO_NOT_CALL, client, changes={_("não ligar"): [before, ""]})
+    return client
+
+
+def set_phone_do_not_call(phone: ClientPhone, reason: str, user=None) -> ClientPhone:
+    """Mark one phone "não ligar" (a wrong number included): it is deactivated and leaves the dialer lists."""
+    reason = DoNotCallReason(reason)
+    with transaction.atomic():
+        before = phone.get_do_not_call_reason_display() if phone.do_not_call_reason else ""
+        ClientPhone.objects.filter(pk=phone.pk).update(
+            do_not_call_reason=reason,
+            do_not_call_at=timezone.now(),
+            do_not_call_by=_user(user),
+            active=False,
+            deactivation_reason=phone_deactivation_for(reason),
+        )
+        phone.refresh_from_db()
+        Client.objects.filter(pk=phone.client_id).refresh_summaries()
+        audit.record(
+            phone.tenant,
+            user,
+            audit.Action.DO_NOT_CALL,
+            phone,
+            changes={_("não ligar"): [before, str(reason.label)]},
+            object_repr=f"{phone.client.name}: {phone.formatted}",
+        )
+        stop_calling(phone.client, phones=[phone.number], reason=reason, user=user)
+    return phone
+
+
+def _user(user):
+    return user if getattr(user, "is_authenticated", False) else None
