@@ -21,7 +21,7 @@ from core.admin import extend_wallet_admin
 from core.models import DispositionBehavior
 from core.parsing import format_brl
 from core.spreadsheets import neutralize_row
-from dialer import services
+from dialer import eligibility, services
 from dialer.client import ThreeCPlusClient, ThreeCPlusError
 from dialer.forms import SendToDialerForm
 from dialer.models import DialerExport, DialerExportItem, Qualification, QualificationMapping, WebhookDelivery
@@ -105,7 +105,7 @@ def send_to_dialer(modeladmin, request, queryset):
         "title": _("Enviar para discador"),
         "opts": modeladmin.model._meta,
         "form": form,
-        "preview": services.preview(queryset, campaign_id),
+        "preview": eligibility.preview(queryset, tenant, campaign_id),
         "selected_ids": request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME),
         "select_across": request.POST.get("select_across", "0"),
         "action_url": request.get_full_path(),

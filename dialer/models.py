@@ -93,6 +93,7 @@ class DialerExportItem(TenantOwned):
         SENDING = "enviando", _("Enviando")  # posted, not yet acknowledged: checked again on resume
         SENT = "enviado", _("Enviado")
         FAILED = "falhou", _("Falhou")
+        SKIPPED = "ignorado", _("Ignorado")  # no longer eligible when its batch came (the reason is in error)
 
     export = models.ForeignKey(DialerExport, on_delete=models.CASCADE, related_name="items", verbose_name=_("envio"))
     client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="dialer_items", verbose_name=_("cliente"))

@@ -3,17 +3,18 @@
 import json
 import logging
 import unicodedata
+from collections import defaultdict
 from contextlib import contextmanager
 from datetime import timedelta
-from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Case, CharField, Count, Exists, F, OuterRef, Q, Sum, Value, When
+from django.db.models import Count, F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.models import Client, ClientPhone, DispositionBehavior
+from dialer import eligibility
 from dialer.client import (
     NotConfiguredError,
     RateLimitedError,
@@ -57,73 +58,8 @@ def test_connection(tenant) -> dict:
 
 # Enviar para discador -------------------------------------------------------------------------
 
-RECENT_HOURS = settings.DIALER_RESEND_AFTER_HOURS
-SEND = "enviar"
+SEND = eligibility.SEND
 EXPORT_LOCK_NAMESPACE = 3  # pg advisory lock key space of dialer exports
-SKIP_REASONS = {
-    "sem_telefone": _("sem telefone discável"),
-    "quitado": _("situação quitado"),
-    "em_acordo": _("acordo ativo"),
-    "enviado_recentemente": _("já enviado a esta campanha nas últimas %(h)s horas") % {"h": RECENT_HOURS},
-}
-
-
-def _recently_sent(campaign_id):
-    since = timezone.now() - timedelta(hours=RECENT_HOURS)
-    return Exists(
-        DialerExportItem.objects.filter(
-            client=OuterRef("pk"), campaign_id=campaign_id, status=DialerExportItem.Status.SENT, sent_at__gte=since
-        )
-    )
-
-
-def skip_conditions(campaign_id) -> dict:
-    """Each skip reason as a Q, in order of precedence (a client counts once, under the first)."""
-    return {
-        "sem_telefone": Q(main_phone=""),
-        "quitado": Q(status=Client.Status.PAID),
-        "em_acordo": Q(status=Client.Status.AGREEMENT),
-        "enviado_recentemente": Q(_recent=True) if campaign_id else Q(pk__in=[]),
-    }
-
-
-def eligible(queryset, campaign_id):
-    """The clients of a selection that will be sent."""
-    queryset = queryset.order_by()
-    if campaign_id:
-        queryset = queryset.annotate(_recent=_recently_sent(campaign_id))
-    excluded = Q()
-    for condition in skip_conditions(campaign_id).values():
-        excluded |= condition
-    return queryset.exclude(excluded)
-
-
-def preview(queryset, campaign_id) -> dict:
-    """Counts of a selection from one grouped aggregate (each row classified once): never loads the rows."""
-    queryset = queryset.order_by()
-    if campaign_id:
-        queryset = queryset.annotate(_recent=_recently_sent(campaign_id))
-    reason = Case(
-        *[When(condition, then=Value(name)) for name, condition in skip_conditions(campaign_id).items()],
-        default=Value(SEND),
-        output_field=CharField(),
-    )
-    groups = {
-        row["reason"]: row
-        for row in queryset.annotate(reason=reason)
-        .values("reason")
-        .annotate(n=Count("pk"), balance=Sum("open_balance"), phones=Sum("active_phones"))
-    }
-    send = groups.get(SEND, {})
-    skipped = {name: groups[name]["n"] for name in SKIP_REASONS if name in groups}
-    return {
-        "selected": sum(row["n"] for row in groups.values()),
-        "to_send": send.get("n", 0),
-        "skipped": skipped,
-        "skipped_labels": [(SKIP_REASONS[name], count) for name, count in skipped.items()],
-        "phones": send.get("phones") or 0,
-        "balance": send.get("balance") or Decimal("0"),
-    }
 
 
 def default_list_name() -> str:
@@ -156,7 +92,8 @@ def create_export(
         if existing:
             return existing
     queryset = queryset.filter(tenant=tenant)
-    counts = preview(queryset, campaign_id)
+    now = timezone.now()  # one instant for the counts and the frozen items
+    counts = eligibility.preview(queryset, tenant, campaign_id, now)
     try:
         with transaction.atomic():
             export = DialerExport.objects.create(
@@ -176,7 +113,7 @@ def create_export(
                 open_balance=counts["balance"],
                 heartbeat_at=timezone.now(),
             )
-            _freeze_items(export, eligible(queryset, campaign_id))
+            _freeze_items(export, eligibility.eligible(queryset, tenant, campaign_id, now))
             audit.record(
                 tenant,
                 user,
@@ -460,6 +397,7 @@ def _send_pending(export, client, progress=None):
         if not client_ids:
             break
         last_client_id = client_ids[-1]
+        client_ids = _drop_ineligible(export, client_ids)
         rows = Client.objects.filter(pk__in=client_ids).values(
             "pk", "name", "cpf", "open_balance", "external_id", "creditor__name"
         )
@@ -488,6 +426,31 @@ def _send_pending(export, client, progress=None):
             _mark(export, no_phone, DialerExportItem.Status.FAILED, error=str(_("Sem telefone ativo no envio.")))
     if batch:
         _post_batch(export, client, batch, batch_phones)
+
+
+def _drop_ineligible(export, client_ids) -> list[int]:
+    """The same rule as the preview, again at sending time: who became "não ligar", got an agreement, paid off
+    or reached the attempt cap since the selection is skipped with the reason, not sent."""
+    verdicts = eligibility.classify(Client.objects.filter(pk__in=client_ids), export.tenant, export.campaign_id)
+    blocked = defaultdict(list)
+    for client_id, reason in verdicts.exclude(skip_reason=SEND).values_list("pk", "skip_reason"):
+        blocked[eligibility.base_reason(reason)].append(client_id)
+    if not blocked:
+        return client_ids
+    with transaction.atomic():
+        export = DialerExport.objects.select_for_update().get(pk=export.pk)
+        skipped = dict(export.skipped or {})
+        for reason, ids in blocked.items():
+            DialerExportItem.objects.filter(export=export, client_id__in=ids).update(
+                status=DialerExportItem.Status.SKIPPED, error=eligibility.reason_label(reason)
+            )
+            skipped[reason] = skipped.get(reason, 0) + len(ids)
+        dropped = sum(len(ids) for ids in blocked.values())
+        DialerExport.objects.filter(pk=export.pk).update(
+            skipped=skipped, to_send_count=F("to_send_count") - dropped, heartbeat_at=timezone.now()
+        )
+    gone = {i for ids in blocked.values() for i in ids}
+    return [i for i in client_ids if i not in gone]
 
 
 # A batch whose answer was lost is removed and posted again at most this many times in one run.

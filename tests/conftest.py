@@ -13,6 +13,16 @@ from tests.dialer.conftest import make_dialer_client, sandbox, sandbox_server, s
 PASSWORD = "senha-de-teste-123"
 
 
+ALWAYS_OPEN = {"weekdays": "00:00-24:00", "saturday": "00:00-24:00", "sunday": "00:00-24:00", "holidays": "00:00-24:00"}
+
+
+@pytest.fixture(autouse=True)
+def calling_hours_always_open(request, monkeypatch):
+    """Tests run at any hour: the calling window is always open unless a test asks for the real default."""
+    if request.node.get_closest_marker("real_calling_hours") is None:
+        monkeypatch.setattr("dialer.eligibility.DEFAULT_HOURS", ALWAYS_OPEN)
+
+
 @pytest.fixture
 def tenant(db):
     return Tenant.objects.create(name="Agência Alfa", slug="alfa")

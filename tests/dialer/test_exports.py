@@ -7,7 +7,7 @@ import pytest
 from django.db import connection
 
 from core.models import Client
-from dialer import services
+from dialer import eligibility, services
 from dialer.models import DialerExport, DialerExportItem
 from dialer.sandbox import Sandbox
 from dialer.sandbox.server import SandboxServer
@@ -62,15 +62,15 @@ def test_skip_rules_and_preview(dialer_tenant, campaign_id, make_client, sandbox
     make_client(name="Em acordo", status=Client.Status.AGREEMENT)
     make_client(name="Ok 1")
     ok2 = make_client(name="Ok 2")
-    counts = services.preview(Client.objects.all(), campaign_id)
+    counts = eligibility.preview(Client.objects.all(), dialer_tenant, campaign_id)
     assert counts["selected"] == 5 and counts["to_send"] == 2 and counts["phones"] == 2
     assert counts["skipped"] == {"sem_telefone": 1, "quitado": 1, "em_acordo": 1}
     export_and_run(dialer_tenant, Client.objects.filter(pk=ok2.pk), campaign_id)
     # Sent to this campaign less than 24 h ago: skipped; another campaign: not.
-    again = services.preview(Client.objects.all(), campaign_id)
+    again = eligibility.preview(Client.objects.all(), dialer_tenant, campaign_id)
     assert again["to_send"] == 1 and again["skipped"]["enviado_recentemente"] == 1
     other_campaign = [c["id"] for c in sandbox.account("alfa").campaigns.values()][1]
-    assert services.preview(Client.objects.all(), other_campaign)["to_send"] == 2
+    assert eligibility.preview(Client.objects.all(), dialer_tenant, other_campaign)["to_send"] == 2
 
 
 def test_a_422_fails_only_that_batch(dialer_tenant, campaign_id, make_client, sandbox):

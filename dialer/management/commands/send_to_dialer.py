@@ -5,7 +5,7 @@ from django.db.models import Q
 from tqdm import tqdm
 
 from core.models import AGING_BUCKETS, Client, ClientStatus, aging_filter
-from dialer import services
+from dialer import eligibility, services
 from dialer.client import ThreeCPlusClient, ThreeCPlusError
 from dialer.models import DialerExport
 from tenants.models import Tenant
@@ -24,6 +24,9 @@ class Command(BaseCommand):
         parser.add_argument("--list-name", default="")
         parser.add_argument("--batch-size", type=int)
         parser.add_argument("--weight", type=int, help="peso da lista no 3C Plus, definido ao fim do envio")
+        parser.add_argument(
+            "--preview", action="store_true", help="só mostra quantos seriam enviados e por que os outros não"
+        )
         parser.add_argument("--wait", action="store_true", help="envia agora, neste processo, com barra de progresso")
 
     def handle(self, *args, **options):
@@ -55,11 +58,15 @@ class Command(BaseCommand):
             queryset = queryset.filter(q)
         if options["limit"]:
             ids = list(
-                services.eligible(queryset, campaign_id)
+                eligibility.eligible(queryset, tenant, campaign_id)
                 .order_by("-open_balance")
                 .values_list("pk", flat=True)[: options["limit"]]
             )
             queryset = Client.objects.filter(pk__in=ids)
+
+        if options["preview"]:
+            self._print_preview(eligibility.preview(queryset, tenant, campaign_id))
+            return
 
         selection = {k: options[k] for k in ("creditor", "status", "aging", "limit") if options[k]}
         export = services.create_export(
@@ -78,6 +85,8 @@ class Command(BaseCommand):
             f"Envio #{export.pk}: {export.to_send_count} clientes ({export.phones_count} telefones) para "
             f"'{export.campaign_name}'; {export.selected_count - export.to_send_count} ignorados."
         )
+        for reason, count in export.skipped.items():
+            self.stdout.write(f"  ignorados — {eligibility.reason_label(reason)}: {count}")
         if not options["wait"]:
             self.stdout.write("Na fila: o worker (manage.py db_worker) fará o envio.")
             return
@@ -99,3 +108,13 @@ class Command(BaseCommand):
             self.stdout.write(self.style.WARNING(result.error_summary))
         if result.status == DialerExport.Status.FAILED:
             raise CommandError("O envio falhou.")
+
+    def _print_preview(self, preview):
+        self.stdout.write(
+            f"{preview['selected']} selecionados; {preview['to_send']} seriam enviados "
+            f"({preview['phones']} telefones, saldo R$ {preview['balance']})."
+        )
+        for label, count in preview["skipped_labels"]:
+            self.stdout.write(f"  ignorados — {label}: {count}")
+        if preview["opens"]:
+            self.stdout.write(f"  fora do horário abrem: {eligibility.opens_text(preview['opens'])}")

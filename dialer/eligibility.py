@@ -1,0 +1,304 @@
+"""Who may be dialled now: the one rule the send preview, the bulk action, `send_to_dialer` and the export
+worker share.
+
+The rule is one `Case` annotation (`skip_reason`) over the selection, so a million clients are classified by
+PostgreSQL in one pass: every condition is either a column test or `pk IN (subquery)` over a small set
+(call events of the week, phones marked "não ligar", recent sends), never a per-row subquery. What depends on
+the clock (the calling window in each debtor's time zone) is decided in Python once per UF, and reaches the
+query as a list of UFs.
+
+Time zones: the debtor's zone comes from the UF. Fernando de Noronha (UTC-2) is in Pernambuco, whose
+mainland is UTC-3, so a PE debtor is on Noronha time when the CEP is in the island's range (53990-000,
+stored with or without the dash) or the city is "Fernando de Noronha". A client without a known UF is
+treated as on São Paulo time with national holidays only.
+"""
+
+import dataclasses
+import datetime
+import functools
+from collections import defaultdict
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import holidays
+from django.conf import settings
+from django.db.models import Case, CharField, Count, Q, Sum, Value, When
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from core.models import Client, ClientPhone
+from dialer.models import DialerCallEvent, DialerExportItem
+
+SEND = "enviar"
+OUTSIDE_HOURS = "fora_do_horario"
+
+# In order of precedence: a client is counted once, under the first reason that applies.
+REASONS = {
+    "nao_ligar_cliente": gettext_lazy("não ligar (cliente)"),
+    "quitado": gettext_lazy("quitado"),
+    "saldo_zero": gettext_lazy("saldo zero"),
+    "em_acordo": gettext_lazy("acordo ativo ou aguardando aprovação"),
+    "nao_ligar_telefone": gettext_lazy("não ligar (telefone)"),
+    "sem_telefone": gettext_lazy("sem telefone discável"),
+    "limite_tentativas": gettext_lazy("limite de tentativas"),
+    "enviado_recentemente": gettext_lazy("enviado recentemente a esta campanha"),
+    OUTSIDE_HOURS: gettext_lazy("fora do horário permitido no estado do devedor"),
+}
+
+UF_TIME_ZONES = {
+    "AC": "America/Rio_Branco",
+    "AM": "America/Manaus",
+    "RR": "America/Boa_Vista",
+    "RO": "America/Porto_Velho",
+    "MT": "America/Cuiaba",
+    "MS": "America/Campo_Grande",
+    "PA": "America/Belem",
+    "AP": "America/Belem",
+    "TO": "America/Araguaina",
+    "MA": "America/Fortaleza",
+    "PI": "America/Fortaleza",
+    "CE": "America/Fortaleza",
+    "RN": "America/Fortaleza",
+    "PB": "America/Fortaleza",
+    "PE": "America/Recife",
+    "AL": "America/Maceio",
+    "SE": "America/Maceio",
+    "BA": "America/Bahia",
+    "GO": "America/Sao_Paulo",
+    "DF": "America/Sao_Paulo",
+    "MG": "America/Sao_Paulo",
+    "ES": "America/Sao_Paulo",
+    "RJ": "America/Sao_Paulo",
+    "SP": "America/Sao_Paulo",
+    "PR": "America/Sao_Paulo",
+    "SC": "America/Sao_Paulo",
+    "RS": "America/Sao_Paulo",
+}
+NORONHA = "NORONHA"  # a pseudo-UF: the island, with Pernambuco's holidays
+NORONHA_TIME_ZONE = "America/Noronha"
+UNKNOWN_UF = ""  # no or unknown UF: São Paulo time, national holidays
+NORONHA_Q = Q(state="PE") & (Q(postal_code__startswith="53990") | Q(city__iexact="Fernando de Noronha"))
+
+HOURS_KEY = "dialer_calling_hours"
+PER_DAY_KEY = "dialer_max_calls_per_day"
+PER_WEEK_KEY = "dialer_max_calls_per_week"
+DEFAULT_HOURS = {"weekdays": "08:00-20:00", "saturday": "08:00-14:00", "sunday": "", "holidays": ""}
+
+
+def region_time_zone(region: str) -> ZoneInfo:
+    if region == NORONHA:
+        return ZoneInfo(NORONHA_TIME_ZONE)
+    return ZoneInfo(UF_TIME_ZONES.get(region, "America/Sao_Paulo"))
+
+
+def client_region(client) -> str:
+    """The region (UF, NORONHA or UNKNOWN_UF) whose clock and holidays apply to a client."""
+    state = (client.state or "").upper()
+    if state == "PE" and (
+        (client.postal_code or "").startswith("53990")
+        or (client.city or "").strip().casefold() == "fernando de noronha"
+    ):
+        return NORONHA
+    return state if state in UF_TIME_ZONES else UNKNOWN_UF
+
+
+@functools.lru_cache(maxsize=256)
+def _holidays(region: str, year: int):
+    subdiv = "PE" if region == NORONHA else (region or None)
+    return holidays.Brazil(subdiv=subdiv, years=year)
+
+
+def _parse_window(text: str) -> tuple[datetime.time, datetime.time] | None:
+    """ "08:00-20:00" (the end is exclusive; "24:00" is the end of the day); "" is closed all day."""
+    if not text:
+        return None
+    start, end = (part.strip() for part in str(text).split("-"))
+    return datetime.time.fromisoformat(start), datetime.time.max if end == "24:00" else datetime.time.fromisoformat(end)
+
+
+@dataclasses.dataclass(frozen=True)
+class CallingPolicy:
+    """A tenant's calling rules (tenant settings, with defaults)."""
+
+    hours: dict
+    per_day: int | None
+    per_week: int | None
+
+    @classmethod
+    def for_tenant(cls, tenant) -> "CallingPolicy":
+        stored = (tenant.settings or {}) if tenant is not None else {}
+        hours = {**DEFAULT_HOURS, **(stored.get(HOURS_KEY) or {})}
+        return cls(hours=hours, per_day=stored.get(PER_DAY_KEY) or None, per_week=stored.get(PER_WEEK_KEY) or None)
+
+    def window(self, region: str, day: datetime.date):
+        if day in _holidays(region, day.year):
+            return _parse_window(self.hours["holidays"])
+        if day.weekday() == 6:
+            return _parse_window(self.hours["sunday"])
+        if day.weekday() == 5:
+            return _parse_window(self.hours["saturday"])
+        return _parse_window(self.hours["weekdays"])
+
+    def next_opening(self, region: str, now: datetime.datetime) -> datetime.datetime | None:
+        """None when the region's window is open at `now`, else when it opens next (aware, region's zone)."""
+        local = now.astimezone(region_time_zone(region))
+        for offset in range(0, 15):
+            day = local.date() + datetime.timedelta(days=offset)
+            window = self.window(region, day)
+            if window is None:
+                continue
+            start = datetime.datetime.combine(day, window[0], tzinfo=local.tzinfo)
+            end = datetime.datetime.combine(day, window[1], tzinfo=local.tzinfo)
+            if offset == 0 and start <= local < end:
+                return None
+            if local < start:
+                return start
+        return local + datetime.timedelta(days=15)  # no window configured at all
+
+
+def _region_q(region: str) -> Q:
+    if region == NORONHA:
+        return NORONHA_Q
+    if region == "PE":
+        return Q(state="PE") & ~NORONHA_Q
+    if region == UNKNOWN_UF:
+        return ~Q(state__in=list(UF_TIME_ZONES))
+    return Q(state=region)
+
+
+def _closed_regions(policy: CallingPolicy, now) -> dict[datetime.datetime, Q]:
+    """{when it opens: Q of the clients whose window is closed now}, one entry per opening time."""
+    by_opening: dict[datetime.datetime, list[str]] = defaultdict(list)
+    for region in [*UF_TIME_ZONES, NORONHA, UNKNOWN_UF]:
+        opening = policy.next_opening(region, now)
+        if opening is not None:
+            by_opening[opening.astimezone(datetime.UTC)].append(region)
+    result = {}
+    for opening, regions in sorted(by_opening.items()):
+        plain = [r for r in regions if r not in (NORONHA, "PE", UNKNOWN_UF)]
+        q = Q(state__in=plain) if plain else Q(pk__in=[])
+        for special in {NORONHA, "PE", UNKNOWN_UF} & set(regions):
+            q |= _region_q(special)
+        result[opening] = q
+    return result
+
+
+def _capped(tenant, policy: CallingPolicy, now) -> Q | None:
+    """Clients who already had the day's or the week's allowance of calls (the call-history events)."""
+    local = timezone.localtime(now)
+    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    caps = []
+    if policy.per_day:
+        caps.append((midnight, policy.per_day))
+    if policy.per_week:
+        caps.append((midnight - datetime.timedelta(days=local.weekday()), policy.per_week))
+    q = None
+    for since, cap in caps:
+        counted = (
+            DialerCallEvent.objects.filter(
+                tenant=tenant, event=DialerCallEvent.Event.HISTORY, received_at__gte=since, client__isnull=False
+            )
+            .values("client_id")
+            .annotate(n=Count("pk"))
+            .filter(n__gte=cap)
+            .values("client_id")
+        )
+        q = Q(pk__in=counted) if q is None else q | Q(pk__in=counted)
+    return q
+
+
+def conditions(tenant, campaign_id, now=None) -> list[tuple[str, Q]]:
+    """(reason value, Q) in order of precedence; the clock-dependent ones are decided for `now`."""
+    now = now or timezone.now()
+    policy = CallingPolicy.for_tenant(tenant)
+    phones_off = ClientPhone.objects.exclude(do_not_call_reason="")
+    if tenant is not None:
+        phones_off = phones_off.filter(tenant=tenant)
+    result = [
+        ("nao_ligar_cliente", ~Q(do_not_call_reason="")),
+        ("quitado", Q(status=Client.Status.PAID)),
+        ("saldo_zero", Q(open_balance__lte=Decimal("0"))),
+        ("em_acordo", Q(status__in=[Client.Status.AGREEMENT, Client.Status.NEGOTIATING])),
+        ("nao_ligar_telefone", Q(main_phone="") & Q(pk__in=phones_off.values("client_id"))),
+        ("sem_telefone", Q(main_phone="")),
+    ]
+    capped = _capped(tenant, policy, now) if tenant is not None else None
+    if capped is not None:
+        result.append(("limite_tentativas", capped))
+    if campaign_id:
+        since = now - datetime.timedelta(hours=settings.DIALER_RESEND_AFTER_HOURS)
+        recent = DialerExportItem.objects.filter(
+            campaign_id=campaign_id, status=DialerExportItem.Status.SENT, sent_at__gte=since
+        )
+        if tenant is not None:
+            recent = recent.filter(tenant=tenant)
+        result.append(("enviado_recentemente", Q(pk__in=recent.values("client_id"))))
+    for opening, q in _closed_regions(policy, now).items():
+        result.append((f"{OUTSIDE_HOURS}@{opening.isoformat()}", q))
+    return result
+
+
+def classify(queryset, tenant, campaign_id, now=None):
+    """The selection annotated with `skip_reason` (SEND for those who may be dialled now)."""
+    reason = Case(
+        *[When(q, then=Value(name)) for name, q in conditions(tenant, campaign_id, now)],
+        default=Value(SEND),
+        output_field=CharField(),
+    )
+    return queryset.order_by().annotate(skip_reason=reason)
+
+
+def eligible(queryset, tenant, campaign_id, now=None):
+    """The clients of a selection that may be dialled now."""
+    return classify(queryset, tenant, campaign_id, now).filter(skip_reason=SEND)
+
+
+def base_reason(value: str) -> str:
+    return value.split("@", 1)[0]
+
+
+def reason_label(value: str) -> str:
+    return str(REASONS.get(base_reason(value), value))
+
+
+def preview(queryset, tenant, campaign_id, now=None) -> dict:
+    """Counts of a selection from one grouped aggregate (each client classified once): never loads the rows.
+
+    Outside the calling window, `opens` lists when each group's window opens (in the debtor's time).
+    """
+    groups = list(
+        classify(queryset, tenant, campaign_id, now)
+        .values("skip_reason")
+        .annotate(n=Count("pk"), balance=Sum("open_balance"), phones=Sum("active_phones"))
+    )
+    skipped: dict[str, int] = {}
+    opens = []
+    send = {}
+    for row in groups:
+        value = row["skip_reason"]
+        if value == SEND:
+            send = row
+            continue
+        name = base_reason(value)
+        skipped[name] = skipped.get(name, 0) + row["n"]
+        if name == OUTSIDE_HOURS:
+            opens.append((datetime.datetime.fromisoformat(value.split("@", 1)[1]), row["n"]))
+    skipped = {name: skipped[name] for name in REASONS if name in skipped}
+    opens.sort()
+    return {
+        "selected": sum(row["n"] for row in groups),
+        "to_send": send.get("n", 0),
+        "skipped": skipped,
+        "skipped_labels": [(str(REASONS[name]), count) for name, count in skipped.items()],
+        "opens": [(timezone.localtime(at), count) for at, count in opens],
+        "phones": send.get("phones") or 0,
+        "balance": send.get("balance") or Decimal("0"),
+    }
+
+
+def opens_text(opens) -> str:
+    """ "12 às 08:00 de 30/11" for the preview, in the back office's time."""
+    return "; ".join(
+        _("%(n)s a partir de %(at)s") % {"n": count, "at": at.strftime("%d/%m %H:%M")} for at, count in opens
+    )
