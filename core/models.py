@@ -279,7 +279,13 @@ class ClientPhone(TenantOwned):
         verbose_name_plural = _("telefones")
         ordering = ["priority", "id"]
         constraints = [models.UniqueConstraint(fields=["client", "number"], name="phone_unique_per_client")]
-        indexes = [models.Index(fields=["tenant", "number"], name="phone_tenant_number")]
+        indexes = [
+            models.Index(fields=["tenant", "number"], name="phone_tenant_number"),
+            # The few phones marked "não ligar", found without reading millions of phones.
+            models.Index(
+                fields=["tenant", "client"], name="phone_do_not_call", condition=~models.Q(do_not_call_reason="")
+            ),
+        ]
 
     def __str__(self):
         return format_phone(self.number)

@@ -159,6 +159,8 @@ class DialerCallEvent(TenantOwned):
         indexes = [
             models.Index(fields=["tenant", "agent_id", "-id"], name="call_event_agent"),
             models.Index(fields=["client", "-received_at"], name="call_event_client"),
+            # The attempt caps count a tenant's call histories of the day and the week.
+            models.Index(fields=["tenant", "event", "received_at"], name="call_event_tenant_recent"),
         ]
 
     def __str__(self):
