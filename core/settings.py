@@ -211,7 +211,7 @@ WORKER_HEARTBEAT_SECONDS = 10
 WORKER_STALE_SECONDS = int(os.environ.get("WORKER_STALE_SECONDS", "60"))  # /healthz: no beat for this long = down
 # Run by every worker at each heartbeat (django-tasks-db has no scheduler); each must be safe to run
 # from several workers at once.
-WORKER_PERIODIC = ["dialer.services.sweep_exports"]
+WORKER_PERIODIC = ["dialer.services.sweep_exports", "dialer.services.sweep_removals"]
 
 # Production security defaults; DEBUG keeps plain HTTP on localhost usable.
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
@@ -267,6 +267,10 @@ DIALER_EXPORT_LEASE_SECONDS = int(os.environ.get("DIALER_EXPORT_LEASE_SECONDS", 
 DIALER_EXPORT_BACKOFF_BASE_SECONDS = int(os.environ.get("DIALER_EXPORT_BACKOFF_BASE_SECONDS", "30"))
 DIALER_EXPORT_BACKOFF_MAX_SECONDS = int(os.environ.get("DIALER_EXPORT_BACKOFF_MAX_SECONDS", "1800"))
 DIALER_EXPORT_MAX_PAUSES = int(os.environ.get("DIALER_EXPORT_MAX_PAUSES", "12"))
+# Removing contacts who must not be called: a failed removal is tried again after BASE × 2^n seconds,
+# at most MAX_ATTEMPTS times (each attempt already retries transient errors inside the HTTP client).
+DIALER_REMOVAL_BACKOFF_BASE_SECONDS = int(os.environ.get("DIALER_REMOVAL_BACKOFF_BASE_SECONDS", "15"))
+DIALER_REMOVAL_MAX_ATTEMPTS = int(os.environ.get("DIALER_REMOVAL_MAX_ATTEMPTS", "8"))
 # /healthz answers 503 while an export has made no progress (or missed its resume) for this long.
 DIALER_EXPORT_STUCK_SECONDS = int(os.environ.get("DIALER_EXPORT_STUCK_SECONDS", "300"))
 

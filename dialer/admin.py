@@ -24,7 +24,14 @@ from core.spreadsheets import neutralize_row
 from dialer import eligibility, services
 from dialer.client import ThreeCPlusClient, ThreeCPlusError
 from dialer.forms import SendToDialerForm
-from dialer.models import DialerExport, DialerExportItem, Qualification, QualificationMapping, WebhookDelivery
+from dialer.models import (
+    DialerExport,
+    DialerExportItem,
+    DialerRemoval,
+    Qualification,
+    QualificationMapping,
+    WebhookDelivery,
+)
 from tenants.admin_base import ReadOnlyMixin, TenantRelatedFilter, TenantScopedAdmin
 from tenants.models import Role
 from tenants.roles import is_back_office, user_role, user_tenant
@@ -468,3 +475,43 @@ class QualificationAdmin(TenantScopedAdmin):
                 % {"q": counts["qualifications"], "l": counts["lists"], "m": counts["mapped"], "r": counts["removed"]},
             )
         return redirect("admin:dialer_qualification_changelist")
+
+
+@admin.register(DialerRemoval)
+class DialerRemovalAdmin(ReadOnlyMixin, TenantScopedAdmin):
+    """Who was taken out of the 3C Plus campaigns, why, and whether 3C Plus confirmed it."""
+
+    list_display = ("id", "created_at", "client", "campaign_id", "display_contacts", "reason", "display_status")
+    list_display_links = ("id", "created_at")
+    list_filter = (("status", ChoicesDropdownFilter),)
+    list_filter_submit = True
+    list_select_related = ("client",)
+    search_fields = ("client__name", "client__external_id")
+    raw_id_fields = ("client",)
+    actions = ["retry"]
+    readonly_fields = (
+        "client",
+        "campaign_id",
+        "contacts",
+        "reason",
+        "status",
+        "attempts",
+        "error",
+        "requested_by",
+        "created_at",
+        "next_attempt_at",
+        "done_at",
+    )
+
+    @display(description=_("situação"), label={"pendente": "info", "removido": "success", "falhou": "danger"})
+    def display_status(self, obj):
+        return obj.status, obj.get_status_display()
+
+    @display(description=_("telefones"))
+    def display_contacts(self, obj):
+        return ", ".join(c["phone"] for c in obj.contacts)
+
+    @admin.action(description=_("Tentar remover de novo"))
+    def retry(self, request, queryset):
+        count = sum(services.retry_removal(removal) for removal in queryset)
+        messages.success(request, _("%(n)d remoção(ões) na fila de novo.") % {"n": count})

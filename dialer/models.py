@@ -262,3 +262,45 @@ class SandboxAccount(models.Model):
 
     def __str__(self):
         return self.name
+
+
+class DialerRemoval(TenantOwned):
+    """Contacts taken out of one 3C Plus campaign (DELETE …/mailing/delete) because they must not be called."""
+
+    class Status(models.TextChoices):
+        PENDING = "pendente", _("Pendente")
+        DONE = "removido", _("Removido")
+        FAILED = "falhou", _("Falhou")
+
+    client = models.ForeignKey(
+        Client, on_delete=models.CASCADE, related_name="dialer_removals", verbose_name=_("cliente")
+    )
+    campaign_id = models.PositiveBigIntegerField(_("campanha (ID)"))
+    contacts = models.JSONField(_("contatos"), default=list, help_text=_("Pares {phone, identifier} removidos."))
+    reason = models.CharField(_("motivo"), max_length=40, blank=True)
+    status = models.CharField(_("situação"), max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(_("tentativas"), default=0)
+    error = models.TextField(_("erro"), blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("solicitado por"),
+    )
+    created_at = models.DateTimeField(_("pedido em"), auto_now_add=True)
+    next_attempt_at = models.DateTimeField(_("próxima tentativa"), null=True, blank=True)
+    done_at = models.DateTimeField(_("removido em"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("remoção do discador")
+        verbose_name_plural = _("remoções do discador")
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["tenant", "-created_at"], name="removal_tenant_created"),
+            models.Index(fields=["status", "next_attempt_at"], name="removal_due"),
+        ]
+
+    def __str__(self):
+        return _("Remoção #%(id)s — campanha %(c)s") % {"id": self.pk, "c": self.campaign_id}

@@ -24,7 +24,14 @@ from dialer.client import (
     UnknownOutcomeError,
 )
 from dialer.client import ValidationError as ThreeCPlusValidationError
-from dialer.models import DialerCallEvent, DialerExport, DialerExportItem, Qualification, QualificationMapping
+from dialer.models import (
+    DialerCallEvent,
+    DialerExport,
+    DialerExportItem,
+    DialerRemoval,
+    Qualification,
+    QualificationMapping,
+)
 from tenants import audit, secrets
 from tenants.secrets import SecretError
 from tenants.settings_schema import AGENT_TOKEN, threecplus_config
@@ -557,6 +564,99 @@ def retry_failures(export) -> DialerExport:
     transaction.on_commit(lambda: enqueue_export(export))
     export.refresh_from_db()
     return export
+
+
+# Live removal: who must not be called leaves the campaigns it was sent to ------------------------
+
+
+def remove_client_from_lists(client, *, phones=None, reason: str = "", user=None) -> list[DialerRemoval]:
+    """Take a client who must not be called any more (agreement, paid off, "não ligar") out of every 3C Plus
+    campaign it was sent to; with `phones` (E.164), only those numbers. One removal per campaign, sent by a
+    worker task with retries. The single call every "stop calling" path makes.
+    """
+    sent = DialerExportItem.objects.filter(
+        client_id=client.pk, status__in=[DialerExportItem.Status.SENT, DialerExportItem.Status.SENDING]
+    ).values_list("campaign_id", "phones")
+    only = {dial_number(p) for p in phones} if phones is not None else None
+    by_campaign: dict[int, set[str]] = defaultdict(set)
+    for campaign_id, numbers in sent:
+        by_campaign[campaign_id].update(n for n in numbers if only is None or n in only)
+    removals = [
+        DialerRemoval.objects.create(
+            tenant_id=client.tenant_id,
+            client_id=client.pk,
+            campaign_id=campaign_id,
+            contacts=_mailing_keys([(client.pk, sorted(numbers))]),
+            reason=str(reason)[:40],
+            requested_by=user if getattr(user, "is_authenticated", False) else None,
+        )
+        for campaign_id, numbers in sorted(by_campaign.items())
+        if numbers
+    ]
+    for removal in removals:
+        transaction.on_commit(lambda r=removal: enqueue_removal(r))
+    return removals
+
+
+def enqueue_removal(removal):
+    from dialer.tasks import remove_from_lists
+
+    remove_from_lists.enqueue(removal.pk)
+
+
+def run_removal(removal_id: int, *, client_factory=None) -> DialerRemoval:
+    """DELETE the removal's pairs from its campaign; on failure, try again later with a growing delay."""
+    removal = DialerRemoval.objects.select_related("tenant").get(pk=removal_id)
+    if removal.status != DialerRemoval.Status.PENDING:
+        return removal
+    factory = client_factory or ThreeCPlusClient.for_tenant
+    attempts = removal.attempts + 1
+    try:
+        with factory(removal.tenant) as client:
+            client.delete_mailing(removal.campaign_id, removal.contacts)
+    except (ThreeCPlusError, SecretError) as error:
+        message = _failure_message(error)
+        give_up = attempts >= settings.DIALER_REMOVAL_MAX_ATTEMPTS or isinstance(error, PERMANENT_ERRORS)
+        delay = settings.DIALER_REMOVAL_BACKOFF_BASE_SECONDS * 2 ** (attempts - 1)
+        DialerRemoval.objects.filter(pk=removal.pk).update(
+            attempts=attempts,
+            error=message,
+            status=DialerRemoval.Status.FAILED if give_up else DialerRemoval.Status.PENDING,
+            next_attempt_at=None if give_up else timezone.now() + timedelta(seconds=delay),
+        )
+        logger.warning("Remoção %s (campanha %s) falhou: %s", removal.pk, removal.campaign_id, message)
+    else:
+        DialerRemoval.objects.filter(pk=removal.pk).update(
+            attempts=attempts, error="", status=DialerRemoval.Status.DONE, done_at=timezone.now(), next_attempt_at=None
+        )
+    removal.refresh_from_db()
+    return removal
+
+
+def sweep_removals() -> list[int]:
+    """Queue again the removals whose retry is due (run by every worker at each heartbeat)."""
+    due = list(
+        DialerRemoval.objects.filter(
+            status=DialerRemoval.Status.PENDING, next_attempt_at__lte=timezone.now()
+        ).values_list("pk", flat=True)[:500]
+    )
+    claimed = []
+    for removal_id in due:
+        # Several workers sweep: only the one whose update took the row queues it.
+        if DialerRemoval.objects.filter(pk=removal_id, next_attempt_at__isnull=False).update(next_attempt_at=None):
+            claimed.append(removal_id)
+            enqueue_removal(DialerRemoval(pk=removal_id))
+    return claimed
+
+
+def retry_removal(removal) -> bool:
+    """ "Tentar novamente" on a failed removal."""
+    retried = DialerRemoval.objects.filter(pk=removal.pk, status=DialerRemoval.Status.FAILED).update(
+        status=DialerRemoval.Status.PENDING, attempts=0, error="", next_attempt_at=None
+    )
+    if retried:
+        transaction.on_commit(lambda: enqueue_removal(removal))
+    return bool(retried)
 
 
 # Qualificações: the tabulação written back to 3C Plus ------------------------------------------

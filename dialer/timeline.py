@@ -5,7 +5,7 @@ from django.utils.translation import gettext_lazy
 
 from core.parsing import format_phone
 from core.timeline import Entry, older, user_name
-from dialer.models import DialerCallEvent, DialerExportItem
+from dialer.models import DialerCallEvent, DialerExportItem, DialerRemoval
 from dialer.webhooks import phone_e164
 
 # 3C Plus call status ids (API_NOTES §6).
@@ -61,6 +61,34 @@ def calls(client, before, limit):
                 event.agent_name or (_("agente %(a)s") % {"a": event.agent_id} if event.agent_id else ""),
                 link=event.recording_url,
                 link_label=_("ouvir gravação") if event.recording_url else "",
+            )
+        )
+    return entries
+
+
+REMOVAL_ICON = {"pendente": "schedule", "removido": "phone_disabled", "falhou": "error"}
+
+
+def removals(client, before, limit):
+    items = DialerRemoval.objects.filter(client=client).select_related("requested_by")
+    entries = []
+    for removal in older(items, "created_at", before, limit):
+        numbers = ", ".join(format_phone(phone_e164(c["phone"]) or c["phone"]) for c in removal.contacts)
+        detail = _("Campanha %(c)s · %(n)s · %(s)s") % {
+            "c": removal.campaign_id,
+            "n": numbers,
+            "s": removal.get_status_display(),
+        }
+        if removal.error:
+            detail += f" · {removal.error}"
+        entries.append(
+            Entry(
+                removal.created_at,
+                "discador",
+                REMOVAL_ICON.get(removal.status, "phone_disabled"),
+                _("Removido do discador") if removal.status == "removido" else _("Remoção do discador"),
+                detail,
+                user_name(removal.requested_by),
             )
         )
     return entries
