@@ -8,7 +8,10 @@ class AttendanceConfig(AppConfig):
 
     def ready(self):
         from attendance import timeline
+        from attendance.services import record_dialer_qualification
+        from core.services import call_qualified
         from core.timeline import register
 
         for source in timeline.SOURCES:
             register(source)
+        call_qualified.register(record_dialer_qualification)

@@ -185,6 +185,28 @@ def retry_qualifications(tenant, dispositions) -> int:
     return len(ids)
 
 
+def record_dialer_qualification(tenant, client, behavior, *, call_id, operator, note="", at=None):
+    """A call qualified inside 3C Plus (found by the reconciliation) becomes the client's tabulação, once per
+    call; it is not written back (it came from there). Without a known operator there is no one to record it for.
+    """
+    if operator is None:
+        logger.info("Qualificação da ligação %s sem operador vinculado ao agente: não tabulada", call_id)
+        return None
+    if CallDisposition.objects.filter(tenant=tenant, client=client, call_id=call_id[:120]).exists():
+        return None
+    disposition = CallDisposition.objects.create(
+        tenant=tenant,
+        client=client,
+        operator=operator,
+        type=disposition_type(tenant, behavior),
+        notes=(note or _("Qualificada no 3C Plus")).strip(),
+        call_id=call_id[:120],
+    )
+    if at is not None:
+        CallDisposition.objects.filter(pk=disposition.pk).update(created_at=at)
+    return disposition
+
+
 def disposition_type(tenant, behavior) -> DispositionType:
     return DispositionType.available_to(tenant).filter(behavior=behavior).order_by("tenant_id").first()
 

@@ -10,23 +10,36 @@ from core.models import Client, ClientPhone, DoNotCallReason, phone_deactivation
 from tenants import audit
 from tenants.models import AuditEvent
 
-# Called after commit with (client, phones, reason, user) whenever someone must stop being called:
-# phones is None for the whole client, else the E.164 numbers. The dialer registers its removal
-# from the 3C Plus lists here (core never imports the dialer).
-StopCallingHook = Callable[..., None]
-_stop_calling_hooks: list[StopCallingHook] = []
+
+class Hooks:
+    """Functions other apps register here, so that core can call into them without importing them."""
+
+    def __init__(self):
+        self._hooks: list[Callable[..., None]] = []
+
+    def register(self, hook):
+        if hook not in self._hooks:
+            self._hooks.append(hook)
+        return hook
+
+    def __call__(self, *args, **kwargs) -> None:
+        for hook in list(self._hooks):
+            hook(*args, **kwargs)
 
 
-def on_stop_calling(hook: StopCallingHook) -> StopCallingHook:
-    if hook not in _stop_calling_hooks:
-        _stop_calling_hooks.append(hook)
-    return hook
+# (client, phones=None | [E.164], reason, user): these contacts must not be called any more. The dialer
+# registers its removal from the 3C Plus lists.
+stop_calling_hooks = Hooks()
+on_stop_calling = stop_calling_hooks.register
+
+# (tenant, client, behavior, *, call_id, agent_id, note, at): a call was qualified inside the dialer, not on
+# our page. The atendimento registers the tabulação it records.
+call_qualified = Hooks()
 
 
 def stop_calling(client, *, phones=None, reason: str = "", user=None) -> None:
     """After the current transaction commits, every registered hook hears that these contacts are off limits."""
-    for hook in list(_stop_calling_hooks):
-        transaction.on_commit(lambda h=hook: h(client, phones=phones, reason=reason, user=user))
+    transaction.on_commit(lambda: stop_calling_hooks(client, phones=phones, reason=reason, user=user))
 
 
 def set_do_not_call(client: Client, reason: str, user=None) -> Client:

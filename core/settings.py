@@ -211,7 +211,11 @@ WORKER_HEARTBEAT_SECONDS = 10
 WORKER_STALE_SECONDS = int(os.environ.get("WORKER_STALE_SECONDS", "60"))  # /healthz: no beat for this long = down
 # Run by every worker at each heartbeat (django-tasks-db has no scheduler); each must be safe to run
 # from several workers at once.
-WORKER_PERIODIC = ["dialer.services.sweep_exports", "dialer.services.sweep_removals"]
+WORKER_PERIODIC = [
+    "dialer.services.sweep_exports",
+    "dialer.services.sweep_removals",
+    "dialer.calls.reconcile_due_tenants",
+]
 
 # Production security defaults; DEBUG keeps plain HTTP on localhost usable.
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
@@ -271,6 +275,11 @@ DIALER_EXPORT_MAX_PAUSES = int(os.environ.get("DIALER_EXPORT_MAX_PAUSES", "12"))
 # at most MAX_ATTEMPTS times (each attempt already retries transient errors inside the HTTP client).
 DIALER_REMOVAL_BACKOFF_BASE_SECONDS = int(os.environ.get("DIALER_REMOVAL_BACKOFF_BASE_SECONDS", "15"))
 DIALER_REMOVAL_MAX_ATTEMPTS = int(os.environ.get("DIALER_REMOVAL_MAX_ATTEMPTS", "8"))
+# Reconciliation (GET /calls): each configured tenant every EVERY seconds, reading again OVERLAP seconds
+# before its watermark (reports can land late); a tenant's first run reads FIRST_HOURS back.
+DIALER_RECONCILE_EVERY_SECONDS = int(os.environ.get("DIALER_RECONCILE_EVERY_SECONDS", "300"))
+DIALER_RECONCILE_OVERLAP_SECONDS = int(os.environ.get("DIALER_RECONCILE_OVERLAP_SECONDS", "900"))
+DIALER_RECONCILE_FIRST_HOURS = int(os.environ.get("DIALER_RECONCILE_FIRST_HOURS", "24"))
 # /healthz answers 503 while an export has made no progress (or missed its resume) for this long.
 DIALER_EXPORT_STUCK_SECONDS = int(os.environ.get("DIALER_EXPORT_STUCK_SECONDS", "300"))
 

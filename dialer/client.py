@@ -179,6 +179,13 @@ class ThreeCPlusClient:
             "PUT", f"campaigns/{campaign_id}/lists/{list_id}/updateWeight", data={"weight": str(weight)}
         )["data"]
 
+    def list_calls(self, start: str, end: str | None = None) -> Iterator[dict]:
+        """GET /calls (manager token): the call reports since `start` ("Y-m-d H:i:s"), with the mailing data."""
+        params = {"start_date": start, "with_mailing": "true"}
+        if end:
+            params["end_date"] = end
+        return self._paginate("calls", params)
+
     def list_qualification_lists(self) -> list[dict]:
         return list(self._paginate("qualification_lists", {}))
 

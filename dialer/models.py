@@ -304,3 +304,20 @@ class DialerRemoval(TenantOwned):
 
     def __str__(self):
         return _("Remoção #%(id)s — campanha %(c)s") % {"id": self.pk, "c": self.campaign_id}
+
+
+class CallSync(TenantOwned):
+    """Reconciliation with GET /calls: how far a tenant's call history has been read from 3C Plus."""
+
+    watermark = models.DateTimeField(_("lido até"), null=True, blank=True)
+    last_run_at = models.DateTimeField(_("última leitura"), null=True, blank=True)
+    last_error = models.TextField(_("último erro"), blank=True)
+    recovered = models.PositiveIntegerField(_("ligações recuperadas"), default=0)
+
+    class Meta:
+        verbose_name = _("reconciliação de ligações")
+        verbose_name_plural = _("reconciliações de ligações")
+        constraints = [models.UniqueConstraint(fields=["tenant"], name="call_sync_one_per_tenant")]
+
+    def __str__(self):
+        return str(self.tenant)

@@ -13,3 +13,12 @@ def send_export(export_id: int) -> str:
 def remove_from_lists(removal_id: int) -> str:
     """Take contacts who must not be called out of a 3C Plus campaign."""
     return services.run_removal(removal_id).status
+
+
+@task
+def reconcile_tenant_calls(tenant_id: int) -> int:
+    """Read a tenant's call history back from 3C Plus (GET /calls) and store what the webhook missed."""
+    from dialer.calls import reconcile_calls
+    from tenants.models import Tenant
+
+    return reconcile_calls(Tenant.objects.get(pk=tenant_id))

@@ -290,7 +290,7 @@ def store_event(tenant, parsed: ParsedEvent, body) -> tuple[DialerCallEvent, boo
     existing = DialerCallEvent.objects.filter(tenant=tenant, event=parsed.event, call_id=parsed.call_id).first()
     if existing:
         return existing, False
-    fields = {name: _fit(name, value) for name, value in vars(parsed).items()}
+    fields = event_fields(parsed)
     try:
         with transaction.atomic():
             event = DialerCallEvent.objects.create(
@@ -299,14 +299,6 @@ def store_event(tenant, parsed: ParsedEvent, body) -> tuple[DialerCallEvent, boo
     except IntegrityError:  # the same delivery, concurrently
         return DialerCallEvent.objects.get(tenant=tenant, event=parsed.event, call_id=parsed.call_id), False
     return event, True
-
-
-def _fit(name, value):
-    """3C Plus sends what it sends: text longer than our column is cut, not a 500."""
-    field = DialerCallEvent._meta.get_field(name)
-    if isinstance(value, str) and getattr(field, "max_length", None):
-        return value[: field.max_length]
-    return value
 
 
 def _log(delivery: WebhookDelivery, result, detail: str, status: int, answer: dict) -> tuple[int, dict]:
@@ -337,3 +329,39 @@ def phone_e164(number: str) -> str | None:
     if number and not number.startswith("+") and number.startswith("55") and len(number) >= 12:
         number = "+" + number
     return try_parse_phone(number) if number else None
+
+
+def parse_report(report: dict) -> ParsedEvent:
+    """A GET /calls CallHistoryReport as the call-history event the webhook would have delivered."""
+    mailing = report.get("mailing_data") if isinstance(report.get("mailing_data"), dict) else {}
+    qualification = report.get("qualification")
+    parsed = ParsedEvent(
+        "call-history-was-created",
+        _text(report.get("id")),
+        "",
+        _text(report.get("mode")),
+        _text(mailing.get("identifier")),
+        mailing.get("data") if isinstance(mailing.get("data"), dict) else {},
+        "",
+        _text(report.get("number")),
+        _text(report.get("campaign_id")),
+        _text(report.get("status_id")),
+        {"id": qualification} if qualification not in (None, "", 0) else {},
+        _seconds(report.get("speaking_time")),
+        _url(report.get("recording")),
+        _text(report.get("agent")),
+    )
+    if not parsed.call_id:
+        raise WebhookError("O relatório não tem o ID da ligação.")
+    return parsed
+
+
+def event_fields(parsed: ParsedEvent) -> dict:
+    """The event's columns; 3C Plus sends what it sends: text longer than our column is cut, not a 500."""
+    fields = {}
+    for name, value in vars(parsed).items():
+        field = DialerCallEvent._meta.get_field(name)
+        if isinstance(value, str) and getattr(field, "max_length", None):
+            value = value[: field.max_length]
+        fields[name] = value
+    return fields

@@ -18,10 +18,12 @@ import time
 import uuid
 from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlencode
+from zoneinfo import ZoneInfo
 
 MANAGER_PREFIX = "sandbox-"
 AGENT_PREFIX = "sandbox-agent-"
 AGENT_IDS = {str(n) for n in range(1001, 1011)}
+SAO_PAULO = ZoneInfo("America/Sao_Paulo")
 
 
 def _now() -> str:
@@ -254,6 +256,7 @@ class Sandbox:
                 )
             seconds = speaking_seconds if speaking_seconds is not None else self._random.randint(20, 400)
             campaign = account.campaigns.get(call["campaign_id"], {})
+            record["report"] = self._report(call, record, qualification, campaign, seconds, received)
         return {
             "call-history-was-created": {
                 "callHistory": {
@@ -275,6 +278,87 @@ class Sandbox:
                 }
             }
         }
+
+    def _report(self, call, record, qualification, campaign, seconds, received) -> dict:
+        """The call as GET /calls reports it (swagger CallHistoryReport); dates in São Paulo time."""
+        ended = datetime.now(SAO_PAULO)
+        return {
+            "id": call["id"],
+            "number": call["phone"],
+            "call_date": ended.strftime("%Y-%m-%d %H:%M:%S"),
+            "call_date_rfc3339": ended.isoformat(timespec="seconds"),
+            "campaign_id": campaign.get("id"),
+            "campaign": campaign.get("name", ""),
+            "has_agent": True,
+            "agent": f"Agente {call['agent']}",
+            "speaking_time": f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}",
+            "qualification": qualification.get("id"),
+            "behavior": qualification.get("behavior"),
+            "qualification_note": received[-1]["note"] if received else "",
+            "recording": "",
+            "status_id": "7",
+            "readable_status_text": "Finalizada",
+            "mode": call["call_mode"],
+            "sid": call["sid"],
+            "mailing_data": {
+                "identifier": call["identifier"],
+                "phone": call["phone"],
+                "list_id": call["mailing_id"],
+                "data": record["data"],
+            },
+        }
+
+    def qualify_in_dialer(self, account: Account, call_id: str, qualification_name: str) -> dict:
+        """An agent qualifying the call inside 3C Plus (not through our page)."""
+        with self._lock:
+            qualification = next(
+                q
+                for ql in account.qualification_lists.values()
+                for q in ql["qualifications"]
+                if q["name"] == qualification_name
+            )
+            call = account.calls[call_id]["call"]
+            account.qualifications_received.append(
+                {
+                    "call_id": call["id"],
+                    "mode": "call",
+                    "agent_id": call["agent"],
+                    "qualification_id": qualification["id"],
+                    "note": "",
+                    "date": "",
+                    "received_at": _now(),
+                }
+            )
+            return qualification
+
+    def _calls_report(self, account, query):
+        """GET /calls: start_date, per_page and with_mailing are required (swagger)."""
+        errors = {
+            name: [f"O campo {name} é obrigatório."]
+            for name in ("start_date", "per_page", "with_mailing")
+            if not _first(query.get(name))
+        }
+        if errors:
+            return _validation(errors)
+        try:
+            start = datetime.strptime(_first(query["start_date"]), "%Y-%m-%d %H:%M:%S")
+            end = datetime.strptime(_first(query["end_date"]), "%Y-%m-%d %H:%M:%S") if query.get("end_date") else None
+        except ValueError:
+            return _validation({"start_date": ["Use o formato Y-m-d H:i:s."]})
+        with_mailing = _first(query["with_mailing"]) in ("1", "true", "True")
+        reports = []
+        for record in account.calls.values():
+            report = record.get("report")
+            if report is None:
+                continue
+            at = datetime.strptime(report["call_date"], "%Y-%m-%d %H:%M:%S")
+            if at < start or (end is not None and at > end):
+                continue
+            if _first(query.get("identifier")) and report["mailing_data"]["identifier"] != _first(query["identifier"]):
+                continue
+            reports.append(report if with_mailing else {k: v for k, v in report.items() if k != "mailing_data"})
+        reports.sort(key=lambda r: (r["call_date"], r["id"]))
+        return _paginated(reports, query, "calls")
 
     # Requests --------------------------------------------------------------------------------
     def handle(self, method: str, path: str, query: dict, headers: dict, body: bytes) -> tuple[int, dict, bytes]:
@@ -409,6 +493,8 @@ class Sandbox:
                         return _validation({"weight": ["O campo weight deve ser um número inteiro."]})
                     mailing_list["weight"] = weight
                     return _data(mailing_list)
+        if parts == ["calls"] and method == "GET":
+            return self._calls_report(account, query)
         if parts == ["qualification_lists"] and method == "GET":
             items = [
                 {k: v for k, v in q.items() if k != "qualifications"} for q in account.qualification_lists.values()
