@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 from attendance.models import Agreement, AgreementInstallment, CallDisposition, ClientAccessLog, DispositionType
 from attendance.negotiation import OpenDebt, Proposal, Rules, Simulation, simulate
 from core import services as core_services
-from core.models import Client, Debt, DoNotCallReason
+from core.models import Client, ClientPhone, Debt, DoNotCallReason
 from dialer import services as dialer
 from tenants import audit
 from tenants.roles import is_back_office

@@ -616,7 +616,8 @@ def run_removal(removal_id: int, *, client_factory=None) -> DialerRemoval:
             client.delete_mailing(removal.campaign_id, removal.contacts)
     except (ThreeCPlusError, SecretError) as error:
         message = _failure_message(error)
-        give_up = attempts >= settings.DIALER_REMOVAL_MAX_ATTEMPTS or isinstance(error, PERMANENT_ERRORS)
+        transient = isinstance(error, UnavailableError | RateLimitedError)  # as for exports: others need a fix
+        give_up = attempts >= settings.DIALER_REMOVAL_MAX_ATTEMPTS or not transient
         delay = settings.DIALER_REMOVAL_BACKOFF_BASE_SECONDS * 2 ** (attempts - 1)
         DialerRemoval.objects.filter(pk=removal.pk).update(
             attempts=attempts,

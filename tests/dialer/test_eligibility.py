@@ -13,24 +13,10 @@ from core import services as core_services
 from core.models import Client
 from dialer import eligibility, services
 from dialer.models import DialerCallEvent, DialerExport, DialerExportItem
-from tenants.settings_schema import clean_settings
-from tests.dialer.conftest import TOKEN
 
 SAO_PAULO = ZoneInfo("America/Sao_Paulo")
 # Wednesday 2 December 2026, 19:30 in São Paulo: no holiday anywhere in Brazil.
 WEDNESDAY_1930 = datetime.datetime(2026, 12, 2, 19, 30, tzinfo=SAO_PAULO)
-
-
-@pytest.fixture
-def dialer_tenant(tenant, sandbox_server):
-    tenant.settings = clean_settings({"threecplus_base_url": sandbox_server.url, "threecplus_api_key": TOKEN})
-    tenant.save()
-    return tenant
-
-
-@pytest.fixture
-def campaign_id(dialer_tenant, sandbox):
-    return next(c["id"] for c in sandbox.account("alfa").campaigns.values() if not c["paused"])
 
 
 def one_of_each(tenant, make_client, campaign_id, *, now=None):

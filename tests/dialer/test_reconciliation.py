@@ -9,15 +9,6 @@ from dialer import services
 from dialer.calls import reconcile_calls, reconcile_due_tenants
 from dialer.models import CallSync, DialerCallEvent
 from tenants.models import Membership
-from tenants.settings_schema import clean_settings
-from tests.dialer.conftest import TOKEN
-
-
-@pytest.fixture
-def dialer_tenant(tenant, sandbox_server):
-    tenant.settings = clean_settings({"threecplus_base_url": sandbox_server.url, "threecplus_api_key": TOKEN})
-    tenant.save()
-    return tenant
 
 
 def call_without_webhooks(tenant, sandbox, debtor, qualification=None):

@@ -22,14 +22,6 @@ from dialer.sandbox.server import SandboxServer
 from tenants.settings_schema import clean_settings
 from tests.attendance.test_views import negotiate
 from tests.conftest import ALWAYS_OPEN
-from tests.dialer.conftest import TOKEN
-
-
-@pytest.fixture
-def dialer_tenant(tenant, sandbox_server):
-    tenant.settings = clean_settings({"threecplus_base_url": sandbox_server.url, "threecplus_api_key": TOKEN})
-    tenant.save()
-    return tenant
 
 
 @pytest.fixture
