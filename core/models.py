@@ -83,6 +83,31 @@ class DoNotCallReason(models.TextChoices):
     LGPD = "lgpd", _("LGPD")
 
 
+class DoNotCall(models.Model):
+    """ "Não ligar" with its reason, who and when; set through core.services, never cleared silently.
+
+    A phone marked so is also deactivated, so every reader of active phones leaves it out.
+    """
+
+    do_not_call_reason = models.CharField(
+        _("não ligar"), max_length=20, choices=DoNotCallReason.choices, blank=True, default="", db_default=""
+    )
+    do_not_call_at = models.DateTimeField(_("não ligar desde"), null=True, blank=True, editable=False)
+    do_not_call_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("não ligar marcado por"),
+        editable=False,
+        db_index=False,
+    )
+
+    class Meta:
+        abstract = True
+
+
 class ClientStatus(models.TextChoices):
     OPEN = "em_aberto", _("Em aberto")
     NEGOTIATING = "em_negociacao", _("Em negociação")
@@ -130,7 +155,7 @@ class ClientQuerySet(TenantQuerySet):
         )
 
 
-class Client(TenantOwned):
+class Client(DoNotCall, TenantOwned):
     """One debtor account per creditor (the same person owing two creditors is two clients)."""
 
     Status = ClientStatus
@@ -153,21 +178,6 @@ class Client(TenantOwned):
     state = models.CharField(_("UF"), max_length=2, blank=True)
     postal_code = models.CharField(_("CEP"), max_length=9, blank=True)
     notes = models.TextField(_("observações"), blank=True)
-    # "Não ligar": set through core.services.set_do_not_call, never cleared silently.
-    do_not_call_reason = models.CharField(
-        _("não ligar"), max_length=20, choices=DoNotCallReason.choices, blank=True, default="", db_default=""
-    )
-    do_not_call_at = models.DateTimeField(_("não ligar desde"), null=True, blank=True, editable=False)
-    do_not_call_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-        verbose_name=_("não ligar marcado por"),
-        editable=False,
-        db_index=False,
-    )
     status = models.CharField(_("situação"), max_length=20, choices=ClientStatus.choices, default=ClientStatus.OPEN)
     assigned_operator = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -212,6 +222,9 @@ class Client(TenantOwned):
     def __str__(self):
         return f"{self.name} ({self.formatted_cpf})"
 
+    def get_absolute_url(self):
+        return f"/atendimento/{self.pk}/"
+
     @property
     def formatted_cpf(self) -> str:
         return format_cpf(self.cpf)
@@ -231,11 +244,8 @@ class Client(TenantOwned):
                 raise ValidationError({"cpf": error.messages}) from None
         self.state = (self.state or "").upper()
 
-    def get_absolute_url(self):
-        return f"/atendimento/{self.pk}/"
 
-
-class ClientPhone(TenantOwned):
+class ClientPhone(DoNotCall, TenantOwned):
     class Kind(models.TextChoices):
         MOBILE = "celular", _("Celular")
         LANDLINE = "fixo", _("Fixo")
@@ -258,21 +268,6 @@ class ClientPhone(TenantOwned):
         _("motivo da desativação"), max_length=20, choices=DeactivationReason.choices, blank=True
     )
     priority = models.PositiveSmallIntegerField(_("prioridade"), default=1, help_text=_("1 é discado primeiro."))
-    # A phone marked "não ligar" is also deactivated, so every reader of active phones leaves it out.
-    do_not_call_reason = models.CharField(
-        _("não ligar"), max_length=20, choices=DoNotCallReason.choices, blank=True, default="", db_default=""
-    )
-    do_not_call_at = models.DateTimeField(_("não ligar desde"), null=True, blank=True, editable=False)
-    do_not_call_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-        verbose_name=_("não ligar marcado por"),
-        editable=False,
-        db_index=False,
-    )
 
     class Meta:
         verbose_name = _("telefone")
