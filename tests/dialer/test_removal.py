@@ -192,3 +192,20 @@ def test_removal_latency_with_the_worker_running(settings, tmp_path):
         worker.terminate()
         worker.wait(timeout=10)
         server.stop()
+
+
+def test_admin_lists_the_tenants_removals_with_their_status(client, tenant_admin, make_client, other_tenant):
+    mine = make_client(name="Removida Minha")
+    theirs = make_client(name="Removida Alheia", tenant=other_tenant)
+    for debtor, status in ((mine, DialerRemoval.Status.FAILED), (theirs, DialerRemoval.Status.DONE)):
+        DialerRemoval.objects.create(
+            tenant_id=debtor.tenant_id,
+            client=debtor,
+            campaign_id=7,
+            contacts=[{"phone": "11987654321", "identifier": str(debtor.pk)}],
+            status=status,
+        )
+    client.force_login(tenant_admin)
+    html = client.get("/admin/dialer/dialerremoval/").content.decode()
+    assert "Removida Minha" in html and "Falhou" in html
+    assert "Removida Alheia" not in html
