@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('tenants', '0005_audit_events'),
+        ('tenants', '0008_remove_plaintext_webhook_secret'),
     ]
 
     operations = [
