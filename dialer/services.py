@@ -833,12 +833,3 @@ def qualify_call(tenant, *, call_id: str, behavior: str, agent_id: str, note="",
         logger.info("Qualificação da ligação %s (empresa %s) falhou: %s", call_id, tenant.slug, error)
         raise DialerError(_failure_message(error)) from error
     return mapping.qualification
-
-
-def remove_client_from_lists(client) -> None:
-    """Take a client who must not be called any more (paid off) out of the 3C Plus lists it was sent to.
-
-    The single call every "stop calling" path makes. For now it only stops future sends: `eligible` already
-    skips a quitado client; deleting the contact from campaigns it is already in belongs to the live
-    removal worker, which will hang off this function.
-    """

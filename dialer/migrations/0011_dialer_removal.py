@@ -8,9 +8,9 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('core', '0006_phone_do_not_call_index'),
+        ('core', '0007_phone_do_not_call_index'),
         ('dialer', '0010_call_event_tenant_recent'),
-        ('tenants', '0009_do_not_call_action'),
+        ('tenants', '0010_do_not_call_action'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('dialer', '0011_dialer_removal'),
-        ('tenants', '0009_do_not_call_action'),
+        ('tenants', '0010_do_not_call_action'),
     ]
 
     operations = [

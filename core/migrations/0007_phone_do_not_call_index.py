@@ -6,7 +6,7 @@ from core.migration_operations import AddIndexConcurrentlyOnPostgres
 class Migration(migrations.Migration):
     atomic = False
 
-    dependencies = [("core", "0005_do_not_call")]
+    dependencies = [("core", "0006_do_not_call")]
 
     operations = [
         AddIndexConcurrentlyOnPostgres(

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('core', '0004_worker_heartbeat'),
+        ('core', '0005_creditor_late_tolerance_days'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
