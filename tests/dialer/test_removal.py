@@ -209,3 +209,24 @@ def test_admin_lists_the_tenants_removals_with_their_status(client, tenant_admin
     html = client.get("/admin/dialer/dialerremoval/").content.decode()
     assert "Removida Minha" in html and "Falhou" in html
     assert "Removida Alheia" not in html
+
+
+def test_paying_off_removes_the_client(
+    dialer_tenant, campaigns, make_client, sandbox, run_worker, operator, django_capture_on_commit_callbacks
+):
+    from attendance import payments
+
+    debtor = make_client(debts=((Decimal("100.00"), 40),))
+    sent(dialer_tenant, [debtor], campaigns[0])
+    with django_capture_on_commit_callbacks(execute=True):
+        payments.post_payment(
+            dialer_tenant,
+            operator,
+            payments.PaymentInput(Decimal("100.00"), timezone.localdate(), "pix"),
+            debt=debtor.debts.get(),
+        )
+    debtor.refresh_from_db()
+    assert debtor.status == Client.Status.PAID
+    run_worker()
+    assert in_campaign(sandbox, campaigns[0]) == set()
+    assert DialerRemoval.objects.get(client=debtor).status == DialerRemoval.Status.DONE
