@@ -56,7 +56,6 @@ TEMPLATE_HEADERS = [
     "uf",
     "cep",
     "observacoes",
-    "nao_ligar",
     "contrato",
     "parcela",
     "total_parcelas",

@@ -1,13 +1,23 @@
-""""Não ligar" per client and per phone: from the atendimento page, the admin and the import; who, when,
+""" "Não ligar" per client and per phone: from the atendimento page, the admin and the import; who, when,
 shown in the header and audited."""
 
+import csv
 import io
 
 from django.core.management import call_command
 
+from core.importing import TEMPLATE_HEADERS
 from core.models import Client, ClientPhone
 from tenants.models import AuditEvent
-from tests.core.test_import import GOOD, csv_bytes
+from tests.core.test_import import GOOD
+
+
+def csv_bytes(rows):
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=[*TEMPLATE_HEADERS, "nao_ligar"], delimiter=";", extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue().encode("utf-8")
 
 
 def test_atendimento_marks_the_client(client, operator, make_client):
