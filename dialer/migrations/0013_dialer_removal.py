@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('core', '0007_phone_do_not_call_index'),
-        ('dialer', '0010_call_event_tenant_recent'),
+        ('dialer', '0012_call_event_tenant_recent'),
         ('tenants', '0010_do_not_call_action'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

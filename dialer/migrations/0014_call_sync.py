@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('dialer', '0011_dialer_removal'),
+        ('dialer', '0013_dialer_removal'),
         ('tenants', '0010_do_not_call_action'),
     ]
 

@@ -6,7 +6,7 @@ from core.migration_operations import AddIndexConcurrentlyOnPostgres
 class Migration(migrations.Migration):
     atomic = False
 
-    dependencies = [("dialer", "0009_export_item_skipped")]
+    dependencies = [("dialer", "0011_export_item_skipped")]
 
     operations = [
         AddIndexConcurrentlyOnPostgres(

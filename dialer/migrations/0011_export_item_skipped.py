@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('dialer', '0008_export_submission_token_unique'),
+        ('dialer', '0010_sandbox_accounts'),
     ]
 
     operations = [
