@@ -1,0 +1,391 @@
+"""The supervisor's figures: one place computes each rate, the home page, the CSV and the funnel read it.
+
+Definitions (the tests count them by hand):
+- sent: export items confirmed by 3C Plus (status "enviado") in the period, by `sent_at`;
+- dialled: `call-history-was-created` events (3C Plus sends one per finished call, answered or not);
+- answered: those whose status is 7, "finished with an agent" (5 not answered, 6 abandoned, 8 failed,
+  9 voicemail); contact rate = answered / dialled;
+- right-party: tabulações whose type is flagged `debtor_contact`; the rate is over all tabulações;
+- agreements by `created_at`; approval rate = of the agreements beyond the creditor's rules, the approved
+  (active, paid off or later broken) over the decided (approved + rejected); cancelled ones count in neither;
+- payments received by `paid_on`; recovery rate = received / open balance of the exports created in the
+  period (only without a creditor or operator filter: an export's balance is not split by either).
+"""
+
+import dataclasses
+import datetime
+from collections import defaultdict
+from decimal import Decimal
+
+from django.db.models import Count, Exists, OuterRef, Q, Sum
+from django.db.models.functions import ExtractHour, TruncDate
+from django.utils import timezone
+
+from attendance.models import Agreement, CallDisposition, DispositionType, Payment
+from dialer.models import DialerCallEvent, DialerExport, DialerExportItem
+from tenants.models import Membership, Role
+
+ANSWERED_STATUS = "7"  # call history status: finished with an agent
+APPROVED_STATUSES = (Agreement.Status.ACTIVE, Agreement.Status.COMPLETED, Agreement.Status.BROKEN)
+ZERO = Decimal("0")
+
+
+@dataclasses.dataclass(frozen=True)
+class Filters:
+    tenant: object | None  # None: every tenant (only superusers get here)
+    start: datetime.date
+    end: datetime.date  # inclusive
+    creditor_id: int | None = None
+    campaign_id: int | None = None
+    operator_id: int | None = None
+    export_id: int | None = None
+
+    @property
+    def start_at(self) -> datetime.datetime:
+        return _local_midnight(self.start)
+
+    @property
+    def end_at(self) -> datetime.datetime:
+        return _local_midnight(self.end + datetime.timedelta(days=1))
+
+    def days(self) -> list[datetime.date]:
+        return [self.start + datetime.timedelta(days=n) for n in range((self.end - self.start).days + 1)]
+
+
+def _local_midnight(day: datetime.date) -> datetime.datetime:
+    return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
+
+
+def rate(part, whole) -> Decimal | None:
+    """A percentage with one decimal place, or None when there is nothing to divide by."""
+    if not whole:
+        return None
+    return (Decimal(100) * Decimal(part) / Decimal(whole)).quantize(Decimal("0.1"))
+
+
+def _tenant(queryset, f: Filters, field="tenant"):
+    return queryset if f.tenant is None else queryset.filter(**{field: f.tenant})
+
+
+def _export(f: Filters) -> DialerExport | None:
+    if f.export_id is None:
+        return None
+    return _tenant(DialerExport.objects.all(), f).filter(pk=f.export_id).first()
+
+
+def _sent_to(f: Filters, client_ref: str, at_field: str):
+    """Exists(): the row's client was in the chosen export (sent before the row) or sent to the chosen campaign."""
+    items = DialerExportItem.objects.filter(client_id=OuterRef(client_ref))
+    if f.export_id is not None:
+        export = _export(f)
+        if export is None:
+            return Q(pk__in=[])
+        items = items.filter(export_id=export.pk)
+        since = timezone.localdate(export.created_at) if at_field == "paid_on" else export.created_at
+        return Exists(items) & Q(**{f"{at_field}__gte": since})
+    return Exists(items.filter(campaign_id=f.campaign_id))
+
+
+def _agent_ids(f: Filters) -> list[str]:
+    memberships = _tenant(Membership.objects.filter(user_id=f.operator_id), f)
+    return [agent for agent in memberships.values_list("threecplus_agent_id", flat=True) if agent]
+
+
+def sent_items(f: Filters):
+    items = _tenant(DialerExportItem.objects.all(), f).filter(
+        status=DialerExportItem.Status.SENT, sent_at__gte=f.start_at, sent_at__lt=f.end_at
+    )
+    if f.creditor_id is not None:
+        items = items.filter(client__creditor_id=f.creditor_id)
+    if f.campaign_id is not None:
+        items = items.filter(campaign_id=f.campaign_id)
+    if f.export_id is not None:
+        items = items.filter(export_id=f.export_id)
+    return items
+
+
+def calls(f: Filters, *, operator=True):
+    events = _tenant(DialerCallEvent.objects.all(), f).filter(
+        event=DialerCallEvent.Event.HISTORY, received_at__gte=f.start_at, received_at__lt=f.end_at
+    )
+    if f.creditor_id is not None:
+        events = events.filter(client__creditor_id=f.creditor_id)
+    if f.campaign_id is not None:
+        events = events.filter(campaign_id=str(f.campaign_id))
+    if f.export_id is not None:
+        export = _export(f)
+        if export is None:
+            return events.none()
+        events = events.filter(_sent_to(f, "client_id", "received_at"), campaign_id=str(export.campaign_id))
+    if operator and f.operator_id is not None:
+        events = events.filter(agent_id__in=_agent_ids(f))
+    return events
+
+
+def dispositions(f: Filters, *, operator=True):
+    rows = _tenant(CallDisposition.objects.all(), f).filter(created_at__gte=f.start_at, created_at__lt=f.end_at)
+    if f.creditor_id is not None:
+        rows = rows.filter(client__creditor_id=f.creditor_id)
+    if f.campaign_id is not None or f.export_id is not None:
+        rows = rows.filter(_sent_to(f, "client_id", "created_at"))
+    if operator and f.operator_id is not None:
+        rows = rows.filter(operator_id=f.operator_id)
+    return rows
+
+
+def agreements(f: Filters, *, operator=True):
+    rows = _tenant(Agreement.objects.all(), f).filter(created_at__gte=f.start_at, created_at__lt=f.end_at)
+    if f.creditor_id is not None:
+        rows = rows.filter(creditor_id=f.creditor_id)
+    if f.campaign_id is not None or f.export_id is not None:
+        rows = rows.filter(_sent_to(f, "client_id", "created_at"))
+    if operator and f.operator_id is not None:
+        rows = rows.filter(operator_id=f.operator_id)
+    return rows
+
+
+def payments(f: Filters):
+    rows = _tenant(Payment.objects.all(), f).filter(paid_on__gte=f.start, paid_on__lte=f.end)
+    if f.creditor_id is not None:
+        rows = rows.filter(client__creditor_id=f.creditor_id)
+    if f.campaign_id is not None or f.export_id is not None:
+        rows = rows.filter(_sent_to(f, "client_id", "paid_on"))
+    if f.operator_id is not None:
+        rows = rows.filter(installment__agreement__operator_id=f.operator_id)
+    return rows
+
+
+def sent_balance(f: Filters) -> Decimal | None:
+    if f.creditor_id is not None or f.operator_id is not None:
+        return None
+    exports = _tenant(DialerExport.objects.all(), f).filter(created_at__gte=f.start_at, created_at__lt=f.end_at)
+    if f.campaign_id is not None:
+        exports = exports.filter(campaign_id=f.campaign_id)
+    if f.export_id is not None:
+        exports = _tenant(DialerExport.objects.all(), f).filter(pk=f.export_id)
+    return exports.aggregate(total=Sum("open_balance"))["total"] or ZERO
+
+
+def agreement_figures(rows) -> dict:
+    beyond_rules = ~Q(approval_reasons=[])
+    figures = rows.aggregate(
+        count=Count("pk"),
+        amount=Sum("total"),
+        approved=Count("pk", filter=beyond_rules & Q(status__in=APPROVED_STATUSES)),
+        rejected=Count("pk", filter=beyond_rules & Q(status=Agreement.Status.REJECTED)),
+    )
+    figures["amount"] = figures["amount"] or ZERO
+    figures["approval_rate"] = rate(figures["approved"], figures["approved"] + figures["rejected"])
+    return figures
+
+
+def summary(f: Filters) -> dict:
+    call_figures = calls(f).aggregate(dialled=Count("pk"), answered=Count("pk", filter=Q(status=ANSWERED_STATUS)))
+    tab = dispositions(f).aggregate(total=Count("pk"), right_party=Count("pk", filter=Q(type__debtor_contact=True)))
+    received = payments(f).aggregate(total=Sum("amount"))["total"] or ZERO
+    balance = sent_balance(f)
+    return {
+        "sent": sent_items(f).count(),
+        "dialled": call_figures["dialled"],
+        "answered": call_figures["answered"],
+        "contact_rate": rate(call_figures["answered"], call_figures["dialled"]),
+        "dispositions": tab["total"],
+        "right_party": tab["right_party"],
+        "right_party_rate": rate(tab["right_party"], tab["total"]),
+        "agreements": agreement_figures(agreements(f)),
+        "received": received,
+        "sent_balance": balance,
+        "recovery_rate": rate(received, balance) if balance is not None else None,
+    }
+
+
+def _per_day(queryset, field, **aggregates) -> dict:
+    rows = queryset.annotate(day=TruncDate(field)).values("day").annotate(**aggregates).order_by()
+    return {row["day"]: row for row in rows}
+
+
+def daily(f: Filters) -> list[dict]:
+    """One row per day of the period, zeros included, for the line chart."""
+    day_calls = _per_day(calls(f), "received_at", dialled=Count("pk"), answered=Count("pk", filter=Q(status="7")))
+    day_tabs = _per_day(dispositions(f), "created_at", right_party=Count("pk", filter=Q(type__debtor_contact=True)))
+    day_agreements = _per_day(agreements(f), "created_at", n=Count("pk"))
+    return [
+        {
+            "day": day,
+            "dialled": day_calls.get(day, {}).get("dialled", 0),
+            "answered": day_calls.get(day, {}).get("answered", 0),
+            "right_party": day_tabs.get(day, {}).get("right_party", 0),
+            "agreements": day_agreements.get(day, {}).get("n", 0),
+        }
+        for day in f.days()
+    ]
+
+
+def hourly(f: Filters) -> list[dict]:
+    """Contact rate by local hour of day, 0 to 23."""
+    rows = (
+        calls(f)
+        .annotate(hour=ExtractHour("received_at"))
+        .values("hour")
+        .annotate(dialled=Count("pk"), answered=Count("pk", filter=Q(status=ANSWERED_STATUS)))
+        .order_by()
+    )
+    by_hour = {row["hour"]: row for row in rows}
+    return [
+        {
+            "hour": hour,
+            "dialled": by_hour.get(hour, {}).get("dialled", 0),
+            "answered": by_hour.get(hour, {}).get("answered", 0),
+            "contact_rate": rate(by_hour.get(hour, {}).get("answered", 0), by_hour.get(hour, {}).get("dialled", 0)),
+        }
+        for hour in range(24)
+    ]
+
+
+def disposition_types(f: Filters) -> list[DispositionType]:
+    types = DispositionType.objects.all() if f.tenant is None else DispositionType.available_to(f.tenant)
+    return list(types.order_by("order", "name"))
+
+
+def per_operator(f: Filters) -> list[dict]:
+    """Calls, talk time, tabulações by type, agreements and callbacks pending, one row per operator."""
+    members = _tenant(Membership.objects.select_related("user"), f).filter(role=Role.OPERATOR)
+    if f.operator_id is not None:
+        members = members.filter(user_id=f.operator_id)
+    members = list(members)
+    by_agent = {}
+    for row in (
+        calls(f, operator=False)
+        .values("tenant_id", "agent_id")
+        .annotate(n=Count("pk"), talk=Sum("duration_seconds"))
+        .order_by()
+    ):
+        by_agent[(row["tenant_id"], row["agent_id"])] = row
+    tabs = defaultdict(dict)
+    for row in dispositions(f, operator=False).values("operator_id", "type_id").annotate(n=Count("pk")).order_by():
+        tabs[row["operator_id"]][row["type_id"]] = row["n"]
+    deals = {
+        row["operator_id"]: row
+        for row in agreements(f, operator=False).values("operator_id").annotate(n=Count("pk"), amount=Sum("total"))
+    }
+    pending = dict(
+        _tenant(CallDisposition.objects.all(), f)
+        .filter(callback_at__isnull=False, callback_done=False)
+        .values_list("operator_id")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    types = disposition_types(f)
+    rows = []
+    for member in members:
+        agent = by_agent.get((member.tenant_id, member.threecplus_agent_id), {}) if member.threecplus_agent_id else {}
+        deal = deals.get(member.user_id, {})
+        rows.append(
+            {
+                "operator_id": member.user_id,
+                "operator": member.user.get_full_name() or member.user.get_username(),
+                "calls": agent.get("n", 0),
+                "talk_seconds": agent.get("talk") or 0,
+                "by_type": [tabs[member.user_id].get(kind.pk, 0) for kind in types],
+                "dispositions": sum(tabs[member.user_id].values()),
+                "agreements": deal.get("n", 0),
+                "agreements_amount": deal.get("amount") or ZERO,
+                "callbacks_pending": pending.get(member.user_id, 0),
+            }
+        )
+    return rows
+
+
+OPERATOR_SORTS = ("operator", "calls", "talk_seconds", "dispositions", "agreements", "agreements_amount")
+OPERATOR_SORTS += ("callbacks_pending",)
+
+
+def sort_operators(rows: list[dict], key: str) -> list[dict]:
+    field = key.lstrip("-")
+    if field not in OPERATOR_SORTS:
+        field, key = "operator", "operator"
+    return sorted(rows, key=lambda row: (row[field], row["operator_id"]), reverse=key.startswith("-"))
+
+
+def export_funnel(export: DialerExport) -> list[tuple[str, int]]:
+    """sent → dialled → answered → right-party → agreement → paid, in distinct clients of the export since it ran."""
+    f = Filters(tenant=export.tenant, start=timezone.localdate(export.created_at), end=timezone.localdate())
+    f = dataclasses.replace(f, export_id=export.pk)
+    sent = export.items.filter(status=DialerExportItem.Status.SENT).count()
+    history = calls(f)
+    return [
+        ("sent", sent),
+        ("dialled", history.values("client_id").distinct().count()),
+        ("answered", history.filter(status=ANSWERED_STATUS).values("client_id").distinct().count()),
+        ("right_party", dispositions(f).filter(type__debtor_contact=True).values("client_id").distinct().count()),
+        ("agreement", agreements(f).values("client_id").distinct().count()),
+        ("paid", payments(f).values("client_id").distinct().count()),
+    ]
+
+
+WAITING_WINDOW = datetime.timedelta(seconds=10)
+CALL_WINDOW = datetime.timedelta(hours=4)  # a connected call older than this without history is lost, not live
+AFTER_CALL_WINDOW = datetime.timedelta(minutes=10)
+WEBHOOK_WINDOW = datetime.timedelta(minutes=15)
+
+
+def live(tenant, now: datetime.datetime | None = None) -> dict:
+    """Who is waiting, talking or in after-call work now, exports running and the webhook's pulse.
+
+    From each operator's latest connected call: without its history event the call is on; with the
+    history but no tabulação for it (within AFTER_CALL_WINDOW) the operator is in after-call work;
+    otherwise an operator whose console polled within WAITING_WINDOW is waiting.
+    """
+    now = now or timezone.now()
+    scope = Filters(tenant, now.date(), now.date())
+    members = list(
+        _tenant(Membership.objects.select_related("user"), scope)
+        .filter(role=Role.OPERATOR)
+        .exclude(threecplus_agent_id="")
+    )
+    events = _tenant(DialerCallEvent.objects.all(), scope)
+    latest = {}
+    for member in members:
+        connected = (
+            events.filter(
+                tenant_id=member.tenant_id,
+                agent_id=member.threecplus_agent_id,
+                event=DialerCallEvent.Event.CONNECTED,
+                received_at__gte=now - CALL_WINDOW,
+            )
+            .order_by("-id")
+            .first()
+        )
+        if connected:
+            latest[member.pk] = connected
+    states = {"waiting": [], "in_call": [], "after_call": []}
+    for member in members:
+        call = latest.get(member.pk)
+        state = None
+        if call is not None:
+            same_call = Q(call_id=call.call_id) | (Q(telephony_id=call.telephony_id) if call.telephony_id else Q())
+            history = (
+                events.filter(same_call, tenant_id=call.tenant_id, event=DialerCallEvent.Event.HISTORY)
+                .order_by("-id")
+                .first()
+            )
+            if history is None:
+                state = "in_call"
+            elif (
+                history.received_at >= now - AFTER_CALL_WINDOW
+                and not CallDisposition.objects.filter(tenant_id=call.tenant_id, call_id=call.call_id).exists()
+            ):
+                state = "after_call"
+        if state is None and member.console_seen_at and member.console_seen_at >= now - WAITING_WINDOW:
+            state = "waiting"
+        if state:
+            states[state].append(member.user.get_full_name() or member.user.get_username())
+    recent = events.filter(received_at__gte=now - WEBHOOK_WINDOW)
+    last = events.order_by("-received_at").values_list("received_at", flat=True).first()
+    running = (DialerExport.Status.QUEUED, DialerExport.Status.RUNNING)
+    return {
+        **states,
+        "exports_running": _tenant(DialerExport.objects.filter(status__in=running), scope).count(),
+        "webhook_recent": recent.count(),
+        "webhook_last_age": (now - last) if last else None,
+    }
