@@ -180,7 +180,8 @@ def export_funnel(request, object_id):
     funnel = selectors.export_funnel(export)
     first = funnel[0][1]
     steps = [
-        {"label": FUNNEL_LABELS[key], "count": count, "percent": selectors.rate(count, first)} for key, count in funnel
+        {"label": str(FUNNEL_LABELS[key]), "count": count, "percent": selectors.rate(count, first)}
+        for key, count in funnel
     ]
     context = {
         **admin.site.each_context(request),
