@@ -13,14 +13,14 @@ from tenants.models import Membership, Role
 
 D = Decimal
 TODAY = datetime.date(2026, 3, 2)
-NOW = datetime.datetime(2026, 3, 2, 15, 0, tzinfo=datetime.UTC)  # noon in São Paulo
+NOW = datetime.datetime(2026, 3, 2, 15, 0, tzinfo=datetime.UTC)  # noon in São Paulo, on TODAY
 
 
 def local(day, hour, minute=0):
     return timezone.make_aware(datetime.datetime.combine(day, datetime.time(hour, minute)))
 
 
-def build(tenant, n: int) -> dict:
+def build(tenant, n: int, today: datetime.date = TODAY) -> dict:
     """`n` keeps CPFs, usernames and external ids apart between tenants; agent ids are the same on purpose."""
     from tests.conftest import valid_cpf
 
@@ -49,7 +49,7 @@ def build(tenant, n: int) -> dict:
             tenant=tenant,
             client=client,
             contract_code=f"K{i}",
-            due_date=TODAY - datetime.timedelta(days=60),
+            due_date=today - datetime.timedelta(days=60),
             original_amount=D("500.00"),
         )
         clients[i] = client
@@ -70,7 +70,7 @@ def build(tenant, n: int) -> dict:
         status=DialerExport.Status.DONE,
     )
     # Sent early in the morning: the day's calls, tabulações and agreements come after them.
-    DialerExport.objects.filter(pk__in=[e1.pk, e2.pk]).update(created_at=local(TODAY, 8))
+    DialerExport.objects.filter(pk__in=[e1.pk, e2.pk]).update(created_at=local(today, 8))
     e1.refresh_from_db()
     e2.refresh_from_db()
     for export, i, status in (
@@ -109,7 +109,7 @@ def build(tenant, n: int) -> dict:
                 client=clients[i],
                 duration_seconds=seconds if event.startswith("call-history") else None,
             )
-            DialerCallEvent.objects.filter(pk=row.pk).update(received_at=local(TODAY, hour, k))
+            DialerCallEvent.objects.filter(pk=row.pk).update(received_at=local(today, hour, k))
     # Before the exports and outside "today": counts in 7 days, not in today nor in the funnel.
     old = DialerCallEvent.objects.create(
         tenant=tenant,
@@ -121,12 +121,12 @@ def build(tenant, n: int) -> dict:
         client=clients[1],
         duration_seconds=10,
     )
-    DialerCallEvent.objects.filter(pk=old.pk).update(received_at=local(TODAY - datetime.timedelta(days=2), 10))
+    DialerCallEvent.objects.filter(pk=old.pk).update(received_at=local(today - datetime.timedelta(days=2), 10))
     kinds = {k.behavior: k for k in DispositionType.objects.filter(tenant=None)}
     for i, who, behavior, callback in (
         (1, "op1", "negociar", None),
         (1, "op1", "caixa_postal", None),
-        (2, "op1", "retornar", NOW + datetime.timedelta(days=1)),
+        (2, "op1", "retornar", local(today + datetime.timedelta(days=1), 10)),
         (3, "op2", "contato_incorreto", None),
         (5, "op2", "negociar", None),
     ):
@@ -150,13 +150,13 @@ def build(tenant, n: int) -> dict:
             principal=D(total),
             total=D(total),
             installments_count=1,
-            first_due_date=TODAY,
+            first_due_date=today,
         )
     installment = AgreementInstallment.objects.create(
-        agreement=agreements[1], number=1, due_date=TODAY, amount=D("300.00")
+        agreement=agreements[1], number=1, due_date=today, amount=D("300.00")
     )
-    Payment.objects.create(tenant=tenant, client=clients[1], installment=installment, paid_on=TODAY, amount=D("100.00"))
+    Payment.objects.create(tenant=tenant, client=clients[1], installment=installment, paid_on=today, amount=D("100.00"))
     Payment.objects.create(
-        tenant=tenant, client=clients[2], debt=clients[2].debts.get(), paid_on=TODAY, amount=D("50.00")
+        tenant=tenant, client=clients[2], debt=clients[2].debts.get(), paid_on=today, amount=D("50.00")
     )
     return {"users": users, "creditors": (creditor_a, creditor_b), "clients": clients, "exports": (e1, e2)}
