@@ -91,6 +91,8 @@ class CallDisposition(TenantOwned):
         ]
         indexes = [
             models.Index(fields=["client", "-created_at"], name="disposition_client_created"),
+            # The dashboard reads today's tabulações live and rolls up each closed day.
+            models.Index(fields=["tenant", "created_at"], name="disposition_tenant_created"),
             models.Index(
                 fields=["tenant", "operator", "callback_at"],
                 name="disposition_callbacks",

@@ -18,14 +18,15 @@ from collections import defaultdict
 from decimal import Decimal
 
 from django.db.models import Count, Exists, OuterRef, Q, Sum
-from django.db.models.functions import ExtractHour, TruncDate
+from django.db.models.functions import Coalesce, ExtractHour, TruncDate
 from django.utils import timezone
 
 from attendance.models import Agreement, CallDisposition, DispositionType, Payment
+from dashboard.models import CallRollup, DispositionRollup, SentRollup
+from dashboard.rollups import ANSWERED_STATUS, ensure_rolled_up, sent_items_between
 from dialer.models import DialerCallEvent, DialerExport, DialerExportItem
 from tenants.models import Membership, Role
 
-ANSWERED_STATUS = "7"  # call history status: finished with an agent
 APPROVED_STATUSES = (Agreement.Status.ACTIVE, Agreement.Status.COMPLETED, Agreement.Status.BROKEN)
 ZERO = Decimal("0")
 
@@ -92,16 +93,29 @@ def _agent_ids(f: Filters) -> list[str]:
 
 
 def sent_items(f: Filters):
-    items = _tenant(DialerExportItem.objects.all(), f).filter(
-        status=DialerExportItem.Status.SENT, sent_at__gte=f.start_at, sent_at__lt=f.end_at
-    )
+    if f.export_id is not None:
+        items = _tenant(DialerExportItem.objects.all(), f).filter(
+            export_id=f.export_id,
+            status=DialerExportItem.Status.SENT,
+            sent_at__gte=f.start_at,
+            sent_at__lt=f.end_at,
+        )
+    else:
+        tenant_ids = [f.tenant.pk] if f.tenant is not None else _all_tenant_ids()
+        items = DialerExportItem.objects.none()
+        for tenant_id in tenant_ids:
+            items = items | sent_items_between(tenant_id, f.start_at, f.end_at)
     if f.creditor_id is not None:
         items = items.filter(client__creditor_id=f.creditor_id)
     if f.campaign_id is not None:
         items = items.filter(campaign_id=f.campaign_id)
-    if f.export_id is not None:
-        items = items.filter(export_id=f.export_id)
     return items
+
+
+def _all_tenant_ids() -> list[int]:
+    from tenants.models import Tenant
+
+    return list(Tenant.objects.values_list("pk", flat=True))
 
 
 def calls(f: Filters, *, operator=True):
@@ -179,13 +193,127 @@ def agreement_figures(rows) -> dict:
     return figures
 
 
+def _split(f: Filters) -> tuple[Filters | None, Filters | None]:
+    """The closed days of the period (read from the roll-ups) and today (read live), either possibly absent."""
+    today = timezone.localdate()
+    last_closed = min(f.end, today - datetime.timedelta(days=1))
+    closed = None
+    if f.start <= last_closed:
+        ensure_rolled_up(f.tenant, f.start, last_closed)
+        closed = dataclasses.replace(f, end=last_closed)
+    live = dataclasses.replace(f, start=today, end=today) if f.start <= today <= f.end else None
+    return closed, live
+
+
+def _add(totals: dict, rows, keys, fields) -> None:
+    for row in rows:
+        key = tuple(row[k] for k in keys)
+        bucket = totals.setdefault(key, dict.fromkeys(fields, 0))
+        for field in fields:
+            bucket[field] += row[field] or 0
+
+
+CALL_FIELDS = ("dialled", "answered", "talk")
+RAW_CALL_KEYS = {"day": TruncDate("received_at"), "hour": ExtractHour("received_at")}
+
+
+def _raw_call_totals(events, keys):
+    annotations = {k: RAW_CALL_KEYS[k] for k in keys if k in RAW_CALL_KEYS}
+    return (
+        events.annotate(**annotations)
+        .values(*keys)
+        .annotate(
+            dialled=Count("pk"),
+            answered=Count("pk", filter=Q(status=ANSWERED_STATUS)),
+            talk=Coalesce(Sum("duration_seconds"), 0),
+        )
+        .order_by()
+    )
+
+
+def call_totals(f: Filters, keys=(), *, operator=True) -> dict[tuple, dict]:
+    """Dialled, answered and talk seconds grouped by `keys` (day, hour, agent_id, tenant_id)."""
+    totals = {}
+    if f.export_id is not None:  # an export's calls are few: read them live
+        _add(totals, _raw_call_totals(calls(f, operator=operator), keys), keys, CALL_FIELDS)
+        return totals
+    closed, live = _split(f)
+    if closed:
+        rows = _tenant(CallRollup.objects.all(), f).filter(day__gte=closed.start, day__lte=closed.end)
+        if f.creditor_id is not None:
+            rows = rows.filter(creditor_id=f.creditor_id)
+        if f.campaign_id is not None:
+            rows = rows.filter(campaign_id=str(f.campaign_id))
+        if operator and f.operator_id is not None:
+            rows = rows.filter(agent_id__in=_agent_ids(f))
+        rows = (
+            rows.values(*keys)
+            .annotate(dialled=Sum("dialled"), answered=Sum("answered"), talk=Sum("talk_seconds"))
+            .order_by()
+        )
+        _add(totals, rows, keys, CALL_FIELDS)
+    if live:
+        _add(totals, _raw_call_totals(calls(live, operator=operator), keys), keys, CALL_FIELDS)
+    return totals
+
+
+def _flagged_types() -> set[int]:
+    return set(DispositionType.objects.filter(debtor_contact=True).values_list("pk", flat=True))
+
+
+def disposition_totals(f: Filters, keys=(), *, operator=True) -> dict[tuple, dict]:
+    """Tabulações and right-party tabulações grouped by `keys` (day, operator_id, type_id)."""
+    flagged = _flagged_types()
+    group = (*keys, "type_id") if "type_id" not in keys else keys
+    counted = {}
+    by_campaign = f.campaign_id is not None or f.export_id is not None
+    closed, live = (None, f) if by_campaign else _split(f)
+    if closed:
+        rows = _tenant(DispositionRollup.objects.all(), f).filter(day__gte=closed.start, day__lte=closed.end)
+        if f.creditor_id is not None:
+            rows = rows.filter(creditor_id=f.creditor_id)
+        if operator and f.operator_id is not None:
+            rows = rows.filter(operator_id=f.operator_id)
+        _add(counted, rows.values(*group).annotate(n=Sum("count")).order_by(), group, ("n",))
+    if live:
+        raw = dispositions(live, operator=operator)
+        if "day" in group:
+            raw = raw.annotate(day=TruncDate("created_at"))
+        _add(counted, raw.values(*group).annotate(n=Count("pk")).order_by(), group, ("n",))
+    totals = {}
+    for key, value in counted.items():
+        row = dict(zip(group, key, strict=True))
+        bucket = totals.setdefault(tuple(row[k] for k in keys), {"total": 0, "right_party": 0})
+        bucket["total"] += value["n"]
+        if row["type_id"] in flagged:
+            bucket["right_party"] += value["n"]
+    return totals
+
+
+def sent_total(f: Filters) -> int:
+    if f.export_id is not None:
+        return sent_items(f).count()
+    total = 0
+    closed, live = _split(f)
+    if closed:
+        rows = _tenant(SentRollup.objects.all(), f).filter(day__gte=closed.start, day__lte=closed.end)
+        if f.creditor_id is not None:
+            rows = rows.filter(creditor_id=f.creditor_id)
+        if f.campaign_id is not None:
+            rows = rows.filter(campaign_id=f.campaign_id)
+        total += rows.aggregate(n=Sum("count"))["n"] or 0
+    if live:
+        total += sent_items(live).count()
+    return total
+
+
 def summary(f: Filters) -> dict:
-    call_figures = calls(f).aggregate(dialled=Count("pk"), answered=Count("pk", filter=Q(status=ANSWERED_STATUS)))
-    tab = dispositions(f).aggregate(total=Count("pk"), right_party=Count("pk", filter=Q(type__debtor_contact=True)))
+    call_figures = call_totals(f).get((), dict.fromkeys(CALL_FIELDS, 0))
+    tab = disposition_totals(f).get((), {"total": 0, "right_party": 0})
     received = payments(f).aggregate(total=Sum("amount"))["total"] or ZERO
     balance = sent_balance(f)
     return {
-        "sent": sent_items(f).count(),
+        "sent": sent_total(f),
         "dialled": call_figures["dialled"],
         "answered": call_figures["answered"],
         "contact_rate": rate(call_figures["answered"], call_figures["dialled"]),
@@ -199,23 +327,22 @@ def summary(f: Filters) -> dict:
     }
 
 
-def _per_day(queryset, field, **aggregates) -> dict:
-    rows = queryset.annotate(day=TruncDate(field)).values("day").annotate(**aggregates).order_by()
-    return {row["day"]: row for row in rows}
-
-
 def daily(f: Filters) -> list[dict]:
     """One row per day of the period, zeros included, for the line chart."""
-    day_calls = _per_day(calls(f), "received_at", dialled=Count("pk"), answered=Count("pk", filter=Q(status="7")))
-    day_tabs = _per_day(dispositions(f), "created_at", right_party=Count("pk", filter=Q(type__debtor_contact=True)))
-    day_agreements = _per_day(agreements(f), "created_at", n=Count("pk"))
+    day_calls = call_totals(f, ("day",))
+    day_tabs = disposition_totals(f, ("day",))
+    day_agreements = {
+        row["day"]: row["n"]
+        for row in agreements(f).annotate(day=TruncDate("created_at")).values("day").annotate(n=Count("pk")).order_by()
+    }
+    empty_calls = dict.fromkeys(CALL_FIELDS, 0)
     return [
         {
             "day": day,
-            "dialled": day_calls.get(day, {}).get("dialled", 0),
-            "answered": day_calls.get(day, {}).get("answered", 0),
-            "right_party": day_tabs.get(day, {}).get("right_party", 0),
-            "agreements": day_agreements.get(day, {}).get("n", 0),
+            "dialled": day_calls.get((day,), empty_calls)["dialled"],
+            "answered": day_calls.get((day,), empty_calls)["answered"],
+            "right_party": day_tabs.get((day,), {"right_party": 0})["right_party"],
+            "agreements": day_agreements.get(day, 0),
         }
         for day in f.days()
     ]
@@ -223,20 +350,14 @@ def daily(f: Filters) -> list[dict]:
 
 def hourly(f: Filters) -> list[dict]:
     """Contact rate by local hour of day, 0 to 23."""
-    rows = (
-        calls(f)
-        .annotate(hour=ExtractHour("received_at"))
-        .values("hour")
-        .annotate(dialled=Count("pk"), answered=Count("pk", filter=Q(status=ANSWERED_STATUS)))
-        .order_by()
-    )
-    by_hour = {row["hour"]: row for row in rows}
+    by_hour = call_totals(f, ("hour",))
+    empty = dict.fromkeys(CALL_FIELDS, 0)
     return [
         {
             "hour": hour,
-            "dialled": by_hour.get(hour, {}).get("dialled", 0),
-            "answered": by_hour.get(hour, {}).get("answered", 0),
-            "contact_rate": rate(by_hour.get(hour, {}).get("answered", 0), by_hour.get(hour, {}).get("dialled", 0)),
+            "dialled": by_hour.get((hour,), empty)["dialled"],
+            "answered": by_hour.get((hour,), empty)["answered"],
+            "contact_rate": rate(by_hour.get((hour,), empty)["answered"], by_hour.get((hour,), empty)["dialled"]),
         }
         for hour in range(24)
     ]
@@ -253,20 +374,16 @@ def per_operator(f: Filters) -> list[dict]:
     if f.operator_id is not None:
         members = members.filter(user_id=f.operator_id)
     members = list(members)
-    by_agent = {}
-    for row in (
-        calls(f, operator=False)
-        .values("tenant_id", "agent_id")
-        .annotate(n=Count("pk"), talk=Sum("duration_seconds"))
-        .order_by()
-    ):
-        by_agent[(row["tenant_id"], row["agent_id"])] = row
+    by_agent = call_totals(f, ("tenant_id", "agent_id"), operator=False)
     tabs = defaultdict(dict)
-    for row in dispositions(f, operator=False).values("operator_id", "type_id").annotate(n=Count("pk")).order_by():
-        tabs[row["operator_id"]][row["type_id"]] = row["n"]
+    for (operator_id, type_id), row in disposition_totals(f, ("operator_id", "type_id"), operator=False).items():
+        tabs[operator_id][type_id] = row["total"]
     deals = {
         row["operator_id"]: row
-        for row in agreements(f, operator=False).values("operator_id").annotate(n=Count("pk"), amount=Sum("total"))
+        for row in agreements(f, operator=False)
+        .values("operator_id")
+        .annotate(n=Count("pk"), amount=Sum("total"))
+        .order_by()
     }
     pending = dict(
         _tenant(CallDisposition.objects.all(), f)
@@ -284,8 +401,8 @@ def per_operator(f: Filters) -> list[dict]:
             {
                 "operator_id": member.user_id,
                 "operator": member.user.get_full_name() or member.user.get_username(),
-                "calls": agent.get("n", 0),
-                "talk_seconds": agent.get("talk") or 0,
+                "calls": agent.get("dialled", 0),
+                "talk_seconds": agent.get("talk", 0),
                 "by_type": [tabs[member.user_id].get(kind.pk, 0) for kind in types],
                 "dispositions": sum(tabs[member.user_id].values()),
                 "agreements": deal.get("n", 0),

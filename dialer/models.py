@@ -158,6 +158,8 @@ class DialerCallEvent(TenantOwned):
         indexes = [
             models.Index(fields=["tenant", "agent_id", "-id"], name="call_event_agent"),
             models.Index(fields=["client", "-received_at"], name="call_event_client"),
+            # The dashboard's live part (today) and the webhook's pulse read by arrival time.
+            models.Index(fields=["tenant", "received_at"], name="call_event_tenant_received"),
         ]
 
     def __str__(self):

@@ -217,3 +217,34 @@ def test_disposition_flag_on_the_defaults(db):
         "retornar": True,
         "negociar": True,
     }
+
+
+def test_closed_days_come_from_the_rollups_and_today_live(alfa):
+    from dashboard.models import CallRollup, RolledUpDay
+    from dialer.models import DialerCallEvent
+
+    two_days_ago = TODAY - datetime.timedelta(days=2)
+    f = dataclasses.replace(today(alfa), start=two_days_ago)
+    assert selectors.summary(f)["dialled"] == 6
+    assert RolledUpDay.objects.filter(tenant=alfa["tenant"], day=two_days_ago).exists()
+    rolled = CallRollup.objects.get(tenant=alfa["tenant"], day=two_days_ago)
+    assert (rolled.hour, rolled.agent_id, rolled.dialled, rolled.answered, rolled.talk_seconds) == (10, "101", 1, 1, 10)
+    # The closed day is read from its roll-up, not from the events any more ...
+    DialerCallEvent.objects.filter(tenant=alfa["tenant"], call_id="old").delete()
+    assert selectors.summary(f)["dialled"] == 6
+    # ... while today is read live.
+    DialerCallEvent.objects.filter(tenant=alfa["tenant"], call_id="c0").delete()
+    assert selectors.summary(f)["dialled"] == 5
+
+
+def test_rolled_up_days_match_the_live_figures(alfa):
+    """The whole scenario read live today, then rolled up and read tomorrow: the same figures."""
+    from dashboard.rollups import roll_up
+
+    expected = headline(selectors.summary(today(alfa)))
+    expected_rows = selectors.per_operator(today(alfa))
+    with freeze_time(NOW + datetime.timedelta(days=1)):
+        roll_up(alfa["tenant"].pk, TODAY)
+        assert headline(selectors.summary(today(alfa))) == expected
+        assert selectors.per_operator(today(alfa)) == expected_rows
+        assert selectors.hourly(today(alfa))[9]["dialled"] == 3
