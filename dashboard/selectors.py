@@ -17,7 +17,7 @@ import datetime
 from collections import defaultdict
 from decimal import Decimal
 
-from django.db.models import Count, Exists, OuterRef, Q, Sum
+from django.db.models import Count, Exists, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce, ExtractHour, TruncDate
 from django.utils import timezone
 
@@ -205,6 +205,13 @@ def _split(f: Filters) -> tuple[Filters | None, Filters | None]:
     return closed, live
 
 
+def _grouped(queryset, keys, **aggregates) -> list[dict]:
+    """GROUP BY `keys`, or one total row without keys (values() with no field would select every column)."""
+    if not keys:
+        return [queryset.aggregate(**aggregates)]
+    return list(queryset.values(*keys).annotate(**aggregates).order_by())
+
+
 def _add(totals: dict, rows, keys, fields) -> None:
     for row in rows:
         key = tuple(row[k] for k in keys)
@@ -219,15 +226,12 @@ RAW_CALL_KEYS = {"day": TruncDate("received_at"), "hour": ExtractHour("received_
 
 def _raw_call_totals(events, keys):
     annotations = {k: RAW_CALL_KEYS[k] for k in keys if k in RAW_CALL_KEYS}
-    return (
-        events.annotate(**annotations)
-        .values(*keys)
-        .annotate(
-            dialled=Count("pk"),
-            answered=Count("pk", filter=Q(status=ANSWERED_STATUS)),
-            talk=Coalesce(Sum("duration_seconds"), 0),
-        )
-        .order_by()
+    return _grouped(
+        events.annotate(**annotations),
+        keys,
+        dialled=Count("pk"),
+        answered=Count("pk", filter=Q(status=ANSWERED_STATUS)),
+        talk=Coalesce(Sum("duration_seconds"), 0),
     )
 
 
@@ -246,11 +250,7 @@ def call_totals(f: Filters, keys=(), *, operator=True) -> dict[tuple, dict]:
             rows = rows.filter(campaign_id=str(f.campaign_id))
         if operator and f.operator_id is not None:
             rows = rows.filter(agent_id__in=_agent_ids(f))
-        rows = (
-            rows.values(*keys)
-            .annotate(dialled=Sum("dialled"), answered=Sum("answered"), talk=Sum("talk_seconds"))
-            .order_by()
-        )
+        rows = _grouped(rows, keys, dialled=Sum("dialled"), answered=Sum("answered"), talk=Sum("talk_seconds"))
         _add(totals, rows, keys, CALL_FIELDS)
     if live:
         _add(totals, _raw_call_totals(calls(live, operator=operator), keys), keys, CALL_FIELDS)
@@ -455,43 +455,47 @@ def live(tenant, now: datetime.datetime | None = None) -> dict:
     """
     now = now or timezone.now()
     scope = Filters(tenant, now.date(), now.date())
+    events = _tenant(DialerCallEvent.objects.all(), scope)
+    latest_connected = events.filter(
+        tenant_id=OuterRef("tenant_id"),
+        agent_id=OuterRef("threecplus_agent_id"),
+        event=DialerCallEvent.Event.CONNECTED,
+        received_at__gte=now - CALL_WINDOW,
+    ).order_by("-id")
     members = list(
         _tenant(Membership.objects.select_related("user"), scope)
         .filter(role=Role.OPERATOR)
         .exclude(threecplus_agent_id="")
+        .annotate(last_call=Subquery(latest_connected.values("pk")[:1]))
     )
-    events = _tenant(DialerCallEvent.objects.all(), scope)
-    latest = {}
-    for member in members:
-        connected = (
-            events.filter(
-                tenant_id=member.tenant_id,
-                agent_id=member.threecplus_agent_id,
-                event=DialerCallEvent.Event.CONNECTED,
-                received_at__gte=now - CALL_WINDOW,
-            )
-            .order_by("-id")
-            .first()
-        )
-        if connected:
-            latest[member.pk] = connected
+    calls_on = {e.pk: e for e in DialerCallEvent.objects.filter(pk__in=[m.last_call for m in members if m.last_call])}
+    # The history event carries another id than the connected one (API_NOTES §6): match either id.
+    ended = events.filter(event=DialerCallEvent.Event.HISTORY).filter(
+        Q(call_id__in=[c.call_id for c in calls_on.values()])
+        | Q(telephony_id__in=[c.telephony_id for c in calls_on.values() if c.telephony_id])
+    )
+    ended_at = {}
+    for tenant_id, call_id, telephony_id, received_at in ended.values_list(
+        "tenant_id", "call_id", "telephony_id", "received_at"
+    ):
+        for key in ((tenant_id, "id", call_id), (tenant_id, "tel", telephony_id)):
+            ended_at[key] = max(ended_at.get(key, received_at), received_at)
+    tabulated = set(
+        _tenant(CallDisposition.objects.all(), scope)
+        .filter(call_id__in=[c.call_id for c in calls_on.values()])
+        .values_list("tenant_id", "call_id")
+    )
     states = {"waiting": [], "in_call": [], "after_call": []}
     for member in members:
-        call = latest.get(member.pk)
+        call = calls_on.get(member.last_call)
         state = None
         if call is not None:
-            same_call = Q(call_id=call.call_id) | (Q(telephony_id=call.telephony_id) if call.telephony_id else Q())
-            history = (
-                events.filter(same_call, tenant_id=call.tenant_id, event=DialerCallEvent.Event.HISTORY)
-                .order_by("-id")
-                .first()
+            end = ended_at.get((call.tenant_id, "id", call.call_id)) or (
+                ended_at.get((call.tenant_id, "tel", call.telephony_id)) if call.telephony_id else None
             )
-            if history is None:
+            if end is None:
                 state = "in_call"
-            elif (
-                history.received_at >= now - AFTER_CALL_WINDOW
-                and not CallDisposition.objects.filter(tenant_id=call.tenant_id, call_id=call.call_id).exists()
-            ):
+            elif end >= now - AFTER_CALL_WINDOW and (call.tenant_id, call.call_id) not in tabulated:
                 state = "after_call"
         if state is None and member.console_seen_at and member.console_seen_at >= now - WAITING_WINDOW:
             state = "waiting"
