@@ -136,26 +136,24 @@ def calls(f: Filters, *, operator=True):
     return events
 
 
-def dispositions(f: Filters, *, operator=True):
-    rows = _tenant(CallDisposition.objects.all(), f).filter(created_at__gte=f.start_at, created_at__lt=f.end_at)
+def _recorded(model, f: Filters, *, creditor_field: str, operator: bool):
+    """Tabulações or agreements recorded in the period, by creditor, campaign or export and operator."""
+    rows = _tenant(model.objects.all(), f).filter(created_at__gte=f.start_at, created_at__lt=f.end_at)
     if f.creditor_id is not None:
-        rows = rows.filter(client__creditor_id=f.creditor_id)
+        rows = rows.filter(**{creditor_field: f.creditor_id})
     if f.campaign_id is not None or f.export_id is not None:
         rows = rows.filter(_sent_to(f, "client_id", "created_at"))
     if operator and f.operator_id is not None:
         rows = rows.filter(operator_id=f.operator_id)
     return rows
+
+
+def dispositions(f: Filters, *, operator=True):
+    return _recorded(CallDisposition, f, creditor_field="client__creditor_id", operator=operator)
 
 
 def agreements(f: Filters, *, operator=True):
-    rows = _tenant(Agreement.objects.all(), f).filter(created_at__gte=f.start_at, created_at__lt=f.end_at)
-    if f.creditor_id is not None:
-        rows = rows.filter(creditor_id=f.creditor_id)
-    if f.campaign_id is not None or f.export_id is not None:
-        rows = rows.filter(_sent_to(f, "client_id", "created_at"))
-    if operator and f.operator_id is not None:
-        rows = rows.filter(operator_id=f.operator_id)
-    return rows
+    return _recorded(Agreement, f, creditor_field="creditor_id", operator=operator)
 
 
 def payments(f: Filters):
