@@ -2,7 +2,7 @@
 
 import datetime
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Q, Sum
 from django.db.models.functions import Coalesce, ExtractHour
 from django.utils import timezone
@@ -70,6 +70,10 @@ def roll_up(tenant_id: int, day: datetime.date) -> None:
         .order_by()
     )
     with transaction.atomic():
+        # Claiming the day first makes a concurrent roll-up of the same day wait here, then fail on the
+        # unique constraint and roll back, instead of adding its rows to ours.
+        RolledUpDay.objects.filter(tenant_id=tenant_id, day=day).delete()
+        RolledUpDay.objects.create(tenant_id=tenant_id, day=day)
         for model in (CallRollup, DispositionRollup, SentRollup):
             model.objects.filter(tenant_id=tenant_id, day=day).delete()
         CallRollup.objects.bulk_create(
@@ -107,7 +111,6 @@ def roll_up(tenant_id: int, day: datetime.date) -> None:
             )
             for row in sent
         )
-        RolledUpDay.objects.update_or_create(tenant_id=tenant_id, day=day)
 
 
 def ensure_rolled_up(tenant, start: datetime.date, end: datetime.date) -> int:
@@ -126,7 +129,11 @@ def ensure_rolled_up(tenant, start: datetime.date, end: datetime.date) -> int:
         day = start
         while day <= last_closed:
             if (tenant_id, day) not in done:
-                roll_up(tenant_id, day)
-                count += 1
+                try:
+                    roll_up(tenant_id, day)
+                    count += 1
+                except IntegrityError:
+                    pass  # another request or the worker rolled this day up at the same moment
+
             day += datetime.timedelta(days=1)
     return count

@@ -248,3 +248,18 @@ def test_rolled_up_days_match_the_live_figures(alfa):
         assert headline(selectors.summary(today(alfa))) == expected
         assert selectors.per_operator(today(alfa)) == expected_rows
         assert selectors.hourly(today(alfa))[9]["dialled"] == 3
+
+
+def test_roll_up_command_and_rerun(alfa):
+    from django.core.management import call_command
+
+    from dashboard.models import CallRollup, RolledUpDay
+    from dashboard.rollups import roll_up
+
+    call_command("roll_up_dashboard", "--days", "3")
+    assert RolledUpDay.objects.filter(tenant=alfa["tenant"]).count() == 3  # the three closed days, not today
+    two_days_ago = TODAY - datetime.timedelta(days=2)
+    roll_up(alfa["tenant"].pk, two_days_ago)  # a rerun replaces the day's rows, never adds to them
+    assert CallRollup.objects.get(tenant=alfa["tenant"], day=two_days_ago).dialled == 1
+    with pytest.raises(ValueError):
+        roll_up(alfa["tenant"].pk, TODAY)
