@@ -2,7 +2,6 @@ import importlib
 
 from django.db import migrations, models
 
-# One definition of the PostgreSQL-concurrent, SQLite-plain index operation.
 AddIndexConcurrentlyOnPostgres = importlib.import_module(
     "attendance.migrations.0005_installment_open_due_index"
 ).AddIndexConcurrentlyOnPostgres
@@ -11,11 +10,11 @@ AddIndexConcurrentlyOnPostgres = importlib.import_module(
 class Migration(migrations.Migration):
     atomic = False
 
-    dependencies = [("dialer", "0005_call_event_agent_name")]
+    dependencies = [("attendance", "0007_dispositiontype_debtor_contact")]
 
     operations = [
         AddIndexConcurrentlyOnPostgres(
-            model_name="dialercallevent",
-            index=models.Index(fields=["tenant", "received_at"], name="call_event_tenant_received"),
+            model_name="calldisposition",
+            index=models.Index(fields=["tenant", "created_at"], name="disposition_tenant_created"),
         ),
     ]

@@ -2,6 +2,7 @@ import importlib
 
 from django.db import migrations, models
 
+# One definition of the PostgreSQL-concurrent, SQLite-plain index operation.
 AddIndexConcurrentlyOnPostgres = importlib.import_module(
     "attendance.migrations.0005_installment_open_due_index"
 ).AddIndexConcurrentlyOnPostgres
@@ -10,11 +11,11 @@ AddIndexConcurrentlyOnPostgres = importlib.import_module(
 class Migration(migrations.Migration):
     atomic = False
 
-    dependencies = [("attendance", "0006_dispositiontype_debtor_contact")]
+    dependencies = [("dialer", "0008_export_submission_token_unique")]
 
     operations = [
         AddIndexConcurrentlyOnPostgres(
-            model_name="calldisposition",
-            index=models.Index(fields=["tenant", "created_at"], name="disposition_tenant_created"),
+            model_name="dialercallevent",
+            index=models.Index(fields=["tenant", "received_at"], name="call_event_tenant_received"),
         ),
     ]

@@ -11,7 +11,7 @@ def flag_defaults(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("attendance", "0005_installment_open_due_index")]
+    dependencies = [("attendance", "0006_agreement_fees")]
 
     operations = [
         # A constant database default: PostgreSQL adds the column without rewriting the table.
