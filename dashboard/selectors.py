@@ -25,7 +25,7 @@ from attendance.models import Agreement, CallDisposition, DispositionType, Payme
 from dashboard.models import CallRollup, DispositionRollup, SentRollup
 from dashboard.rollups import ANSWERED_STATUS, ensure_rolled_up, sent_items_between
 from dialer.models import DialerCallEvent, DialerExport, DialerExportItem
-from tenants.models import Membership, Role
+from tenants.models import Membership, Role, Tenant
 
 APPROVED_STATUSES = (Agreement.Status.ACTIVE, Agreement.Status.COMPLETED, Agreement.Status.BROKEN)
 ZERO = Decimal("0")
@@ -113,8 +113,6 @@ def sent_items(f: Filters):
 
 
 def _all_tenant_ids() -> list[int]:
-    from tenants.models import Tenant
-
     return list(Tenant.objects.values_list("pk", flat=True))
 
 
