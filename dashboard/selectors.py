@@ -452,11 +452,10 @@ def live(tenant, now: datetime.datetime | None = None) -> dict:
     now = now or timezone.now()
     scope = Filters(tenant, now.date(), now.date())
     events = _tenant(DialerCallEvent.objects.all(), scope)
+    # The newest connected call, however old: a time condition here would walk an idle agent's whole
+    # history in the (tenant, agent, -id) index; the age is checked below instead.
     latest_connected = events.filter(
-        tenant_id=OuterRef("tenant_id"),
-        agent_id=OuterRef("threecplus_agent_id"),
-        event=DialerCallEvent.Event.CONNECTED,
-        received_at__gte=now - CALL_WINDOW,
+        tenant_id=OuterRef("tenant_id"), agent_id=OuterRef("threecplus_agent_id"), event=DialerCallEvent.Event.CONNECTED
     ).order_by("-id")
     members = list(
         _tenant(Membership.objects.select_related("user"), scope)
@@ -464,7 +463,10 @@ def live(tenant, now: datetime.datetime | None = None) -> dict:
         .exclude(threecplus_agent_id="")
         .annotate(last_call=Subquery(latest_connected.values("pk")[:1]))
     )
-    calls_on = {e.pk: e for e in DialerCallEvent.objects.filter(pk__in=[m.last_call for m in members if m.last_call])}
+    recent_calls = DialerCallEvent.objects.filter(
+        pk__in=[m.last_call for m in members if m.last_call], received_at__gte=now - CALL_WINDOW
+    )
+    calls_on = {e.pk: e for e in recent_calls}
     # The history event carries another id than the connected one (API_NOTES §6): match either id.
     ended = events.filter(event=DialerCallEvent.Event.HISTORY).filter(
         Q(call_id__in=[c.call_id for c in calls_on.values()])

@@ -132,7 +132,7 @@ class Command(BaseCommand):
             recording_url, client_id, raw, received_at)
         SELECT %(tenant)s,
             CASE WHEN g %% 5 < 3 THEN 'call-history-was-created' ELSE 'call-was-connected' END,
-            'bench-' || g, '', 'dialer', '', '{}', (9000 + g %% %(ops)s)::text, '', '',
+            'bench-' || g, '', 'dialer', '', '{}', (9000 + (g / 5) %% %(ops)s)::text, '', '',
             (1 + g %% %(campaigns)s)::text,
             CASE WHEN g %% 5 >= 3 THEN '' WHEN g %% 7 < 3 THEN '7' WHEN g %% 7 < 6 THEN '5' ELSE '9' END,
             '{}', CASE WHEN g %% 5 < 3 AND g %% 7 < 3 THEN g %% 600 END, '', c.id, '{}',
