@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('tenants', '0007_membership_console_seen_at'),
+        ('tenants', '0010_membership_console_seen_at'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
