@@ -12,6 +12,7 @@ from django.utils import formats
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from core.spreadsheets import neutralize_row
 from dashboard import selectors
 from dashboard.forms import DashboardFilterForm
 from dialer.models import DialerExport
@@ -126,16 +127,6 @@ def hourly_chart(hours: list[dict]) -> dict:
     }
 
 
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-
-
-def csv_safe(value):
-    """A spreadsheet must not run a cell as a formula: text starting like one gets a leading apostrophe."""
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
-        return "'" + value
-    return value
-
-
 def operators_csv(request):
     _require_back_office(request)
     form = _form(request)
@@ -147,11 +138,11 @@ def operators_csv(request):
     response.write("\ufeff")  # Excel reads UTF-8 only with the BOM
     writer = csv.writer(response, delimiter=";")
     header = [_("Operador"), _("Ligações"), _("Tempo falado (s)"), *[t.name for t in types], _("Tabulações")]
-    writer.writerow([csv_safe(cell) for cell in [*header, _("Acordos"), _("Acordos (R$)"), _("Retornos pendentes")]])
+    writer.writerow(neutralize_row([*header, _("Acordos"), _("Acordos (R$)"), _("Retornos pendentes")]))
     for row in rows:
         cells = [row["operator"], row["calls"], row["talk_seconds"], *row["by_type"], row["dispositions"]]
         cells += [row["agreements"], formats.number_format(row["agreements_amount"], 2), row["callbacks_pending"]]
-        writer.writerow([csv_safe(cell) for cell in cells])
+        writer.writerow(neutralize_row(cells))
     return response
 
 

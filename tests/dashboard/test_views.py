@@ -10,7 +10,6 @@ from django.utils import timezone
 from freezegun import freeze_time
 
 from dashboard import selectors
-from dashboard.views import csv_safe
 from dialer.models import DialerCallEvent, DialerExport
 from tenants.models import Membership
 from tests.dashboard import scenario
@@ -102,14 +101,6 @@ def test_operators_csv_is_sorted_and_neutralises_formulas(client, worlds):
     assert rows[1][9:] == ["2", "500,00", "1"]
 
 
-@pytest.mark.parametrize("text", ["=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx"])
-def test_csv_safe_prefixes_formula_starts(text):
-    assert csv_safe(text) == "'" + text
-
-
-def test_csv_safe_leaves_the_rest():
-    assert csv_safe("Maria") == "Maria"
-    assert csv_safe(12) == 12
 
 
 def test_home_table_sorts_by_the_clicked_column(client, worlds):
