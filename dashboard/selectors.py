@@ -24,7 +24,7 @@ from django.utils import timezone
 from attendance.models import Agreement, CallDisposition, DispositionType, Payment
 from dashboard.models import CallRollup, DispositionRollup, SentRollup
 from dashboard.rollups import ANSWERED_STATUS, ensure_rolled_up, sent_items_between
-from dialer.models import DialerCallEvent, DialerExport, DialerExportItem
+from dialer.models import DialerCallEvent, DialerExport, DialerExportItem, WebhookDelivery
 from tenants.models import Membership, Role, Tenant
 
 APPROVED_STATUSES = (Agreement.Status.ACTIVE, Agreement.Status.COMPLETED, Agreement.Status.BROKEN)
@@ -467,7 +467,7 @@ def live(tenant, now: datetime.datetime | None = None) -> dict:
         pk__in=[m.last_call for m in members if m.last_call], received_at__gte=now - CALL_WINDOW
     )
     calls_on = {e.pk: e for e in recent_calls}
-    # The history event carries another id than the connected one (API_NOTES §6): match either id.
+    # 3C Plus gives the history event another id than the connected one: match either id.
     ended = events.filter(event=DialerCallEvent.Event.HISTORY).filter(
         Q(call_id__in=[c.call_id for c in calls_on.values()])
         | Q(telephony_id__in=[c.telephony_id for c in calls_on.values() if c.telephony_id])
@@ -499,8 +499,10 @@ def live(tenant, now: datetime.datetime | None = None) -> dict:
             state = "waiting"
         if state:
             states[state].append(member.user.get_full_name() or member.user.get_username())
-    recent = events.filter(received_at__gte=now - WEBHOOK_WINDOW)
-    last = events.order_by("-received_at").values_list("received_at", flat=True).first()
+    # Every delivery counts, used or not: a silent webhook is the first sign the screen pop is dead.
+    deliveries = _tenant(WebhookDelivery.objects.all(), scope)
+    recent = deliveries.filter(received_at__gte=now - WEBHOOK_WINDOW)
+    last = deliveries.order_by("-received_at").values_list("received_at", flat=True).first()
     running = (DialerExport.Status.QUEUED, DialerExport.Status.RUNNING)
     return {
         **states,

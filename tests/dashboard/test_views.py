@@ -10,7 +10,7 @@ from django.utils import timezone
 from freezegun import freeze_time
 
 from dashboard import selectors
-from dialer.models import DialerCallEvent, DialerExport
+from dialer.models import DialerCallEvent, DialerExport, WebhookDelivery
 from tenants.models import Membership
 from tests.dashboard import scenario
 from tests.dashboard.scenario import NOW
@@ -148,11 +148,21 @@ def test_live_panel(client, tenant, other_tenant, worlds):
     DialerExport.objects.create(tenant=other_tenant, campaign_id=1, list_name="B", status=DialerExport.Status.QUEUED)
     events.filter(call_id__startswith="c").update(received_at=now - datetime.timedelta(minutes=20))
     events.filter(call_id="old").update(received_at=now - datetime.timedelta(minutes=20))
+    for owner, event, result in (
+        (tenant, "call-was-connected", WebhookDelivery.Result.PROCESSED),
+        (tenant, "agent-is-idle", WebhookDelivery.Result.UNUSED),
+        (tenant, "call-was-connected", WebhookDelivery.Result.PROCESSED),
+        (other_tenant, "call-was-connected", WebhookDelivery.Result.PROCESSED),
+    ):
+        WebhookDelivery.objects.create(tenant=owner, event=event, result=result)
+    WebhookDelivery.objects.filter(tenant=tenant).order_by("pk").filter(
+        pk=WebhookDelivery.objects.filter(tenant=tenant).order_by("pk").values("pk")[:1]
+    ).update(received_at=now - datetime.timedelta(minutes=20))
     live = selectors.live(tenant)
     assert (live["waiting"], live["in_call"], live["after_call"]) == (["OP3"], ["OP2"], ["OP1"])
     assert live["exports_running"] == 1
-    assert live["webhook_recent"] == 3  # the three above; the scenario's are 20 minutes old
-    assert live["webhook_last_age"] == datetime.timedelta(0)
+    assert live["webhook_recent"] == 2  # used or not, this tenant's, within 15 minutes
+    assert live["webhook_last_age"] < datetime.timedelta(minutes=1)
     client.force_login(alfa["users"]["sup"])
     html = client.get("/admin/painel/ao-vivo/").content.decode()
     assert 'data-live="in_call"' in html and "OP2" in html
