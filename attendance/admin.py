@@ -45,7 +45,7 @@ from tenants.roles import is_tenant_admin, user_tenant
 class DispositionTypeAdmin(TenantScopedAdmin):
     """The five global tabulações are read-only; a tenant adds its own."""
 
-    list_display = ("name", "behavior", "order", "active", "display_scope")
+    list_display = ("name", "behavior", "debtor_contact", "order", "active", "display_scope")
     edit_roles = frozenset({Role.ADMIN})
 
     def get_queryset(self, request):

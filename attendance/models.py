@@ -28,6 +28,13 @@ class DispositionType(models.Model):
     behavior = models.CharField(_("comportamento"), max_length=30, choices=Behavior.choices, default=Behavior.OTHER)
     order = models.PositiveSmallIntegerField(_("ordem"), default=100)
     active = models.BooleanField(_("ativo"), default=True)
+    # The right-party contact rate counts tabulações of these types: the operator spoke to the debtor.
+    debtor_contact = models.BooleanField(
+        _("contato com o devedor"),
+        default=False,
+        db_default=False,
+        help_text=_("Marque se esta tabulação significa que o operador falou com o próprio devedor."),
+    )
 
     class Meta:
         verbose_name = _("tipo de tabulação")
@@ -84,6 +91,8 @@ class CallDisposition(TenantOwned):
         ]
         indexes = [
             models.Index(fields=["client", "-created_at"], name="disposition_client_created"),
+            # The dashboard reads today's tabulações live and rolls up each closed day.
+            models.Index(fields=["tenant", "created_at"], name="disposition_tenant_created"),
             models.Index(
                 fields=["tenant", "operator", "callback_at"],
                 name="disposition_callbacks",

@@ -3,6 +3,7 @@
 import datetime
 import logging
 
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -14,6 +15,7 @@ from core import services as core_services
 from core.models import Client, ClientPhone, Debt, DoNotCallReason
 from dialer import services as dialer
 from tenants import audit
+from tenants.models import Membership
 from tenants.roles import is_back_office
 
 Behavior = DispositionType.Behavior
@@ -21,6 +23,15 @@ QualificationStatus = CallDisposition.QualificationStatus
 logger = logging.getLogger(__name__)
 # Callbacks further out are typos (9999-12-31), and a date near the calendar's end breaks every page showing it.
 CALLBACK_WINDOW = datetime.timedelta(days=365)
+
+
+CONSOLE_SEEN_EVERY_SECONDS = 3
+
+
+def note_console_poll(membership) -> None:
+    """The console polls every second; the live panel needs to know it within 10 s, so write at most every 3 s."""
+    if cache.add(f"console-seen:{membership.pk}", True, timeout=CONSOLE_SEEN_EVERY_SECONDS):
+        Membership.objects.filter(pk=membership.pk).update(console_seen_at=timezone.now())
 
 
 def log_access(tenant, user, client, call_id: str = "") -> None:

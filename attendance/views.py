@@ -108,6 +108,7 @@ def next_call(request):
     agent_id = agent_id_of(request) if tenant else ""
     if not agent_id:
         return JsonResponse({"chamada": None, "ultimo": 0})
+    services.note_console_poll(request.membership)
     events = DialerCallEvent.objects.filter(
         tenant=tenant, agent_id=agent_id, event=DialerCallEvent.Event.CONNECTED
     ).order_by("-id")

@@ -83,6 +83,7 @@ INSTALLED_APPS = [
     "core",
     "attendance",
     "dialer",
+    "dashboard",
     "django_tasks_db",  # after core: core's db_worker (with the heartbeat) overrides its command
 ]
 

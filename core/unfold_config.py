@@ -8,5 +8,6 @@ UNFOLD = {
     "SITE_SYMBOL": "account_balance_wallet",
     "SHOW_HISTORY": True,
     "SHOW_VIEW_ON_SITE": False,
+    "DASHBOARD_CALLBACK": "dashboard.views.dashboard_callback",
     "SIDEBAR": {"show_search": True, "show_all_applications": True},
 }

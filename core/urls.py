@@ -10,6 +10,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("entrar/", views.LoginView.as_view(), name="login"),
     path("sair/", auth_views.LogoutView.as_view(), name="logout"),
+    path("", include("dashboard.urls")),
     path("admin/", admin.site.urls),
     path("atendimento/", include("attendance.urls")),
     path("healthz", observability.healthz, name="healthz"),

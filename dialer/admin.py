@@ -225,13 +225,16 @@ class DialerExportAdmin(ReadOnlyMixin, TenantScopedAdmin):
     def links(self, obj):
         items = reverse("admin:dialer_dialerexportitem_changelist") + f"?export__id__exact={obj.pk}"
         failures = reverse("admin:dialer_dialerexport_failures", args=[obj.pk])
+        funnel = reverse("dashboard_export_funnel", args=[obj.pk])
         return format_html(
             '<a class="text-primary-600 underline" href="{}">{}</a> · <a class="text-primary-600 underline" '
-            'href="{}">{}</a>',
+            'href="{}">{}</a> · <a class="text-primary-600 underline" href="{}">{}</a>',
             items,
             _("ver clientes do envio"),
             failures,
             _("baixar falhas (CSV)"),
+            funnel,
+            _("funil de resultados"),
         )
 
     def get_urls(self):

@@ -159,7 +159,7 @@ class DialerCallEvent(TenantOwned):
         indexes = [
             models.Index(fields=["tenant", "agent_id", "-id"], name="call_event_agent"),
             models.Index(fields=["client", "-received_at"], name="call_event_client"),
-            # The attempt caps count a tenant's call histories of the day and the week.
+            # The attempt caps and the dashboard count a tenant's call events of a period, by kind.
             models.Index(fields=["tenant", "event", "received_at"], name="call_event_tenant_recent"),
         ]
 

@@ -89,6 +89,9 @@ class Membership(models.Model):
         ),
     )
 
+    # Set by the console's polling, at most every few seconds: the live panel counts who is waiting.
+    console_seen_at = models.DateTimeField(_("console aberto em"), null=True, blank=True, editable=False)
+
     class Meta:
         verbose_name = _("vínculo")
         verbose_name_plural = _("vínculos")

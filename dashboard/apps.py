@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class DashboardConfig(AppConfig):
+    """The supervisor's figures: reads every other app, so it sits on top of them all."""
+
+    name = "dashboard"
+    verbose_name = _("Painel")

@@ -1,0 +1,139 @@
+"""Rolling up closed days (see dashboard.models): by the worker after midnight, or on demand."""
+
+import datetime
+
+from django.db import IntegrityError, transaction
+from django.db.models import Count, F, Q, Sum
+from django.db.models.functions import Coalesce, ExtractHour
+from django.utils import timezone
+
+from attendance.models import CallDisposition
+from dashboard.models import CallRollup, DispositionRollup, RolledUpDay, SentRollup
+from dialer.models import DialerCallEvent, DialerExport, DialerExportItem
+from tenants.models import Tenant
+
+ANSWERED_STATUS = "7"  # call history status: finished with an agent
+
+
+def day_bounds(day: datetime.date) -> tuple[datetime.datetime, datetime.datetime]:
+    start = timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
+    end = timezone.make_aware(datetime.datetime.combine(day + datetime.timedelta(days=1), datetime.time.min))
+    return start, end
+
+
+def sent_items_between(tenant_id, start, end):
+    """Items confirmed between start and end, found through the exports running then.
+
+    Items are indexed by export only (their batch updates stay HOT), so the walk goes export by export.
+    """
+    exports = DialerExport.objects.filter(tenant_id=tenant_id, created_at__lt=end).filter(
+        Q(finished_at__isnull=True) | Q(finished_at__gte=start)
+    )
+    return DialerExportItem.objects.filter(
+        export_id__in=list(exports.values_list("pk", flat=True)),
+        status=DialerExportItem.Status.SENT,
+        sent_at__gte=start,
+        sent_at__lt=end,
+    )
+
+
+def roll_up(tenant_id: int, day: datetime.date) -> None:
+    """(Re)build one closed day's roll-ups for one tenant."""
+    if day >= timezone.localdate():
+        raise ValueError("Só dias encerrados entram nos totais diários.")
+    start, end = day_bounds(day)
+    calls = (
+        DialerCallEvent.objects.filter(
+            tenant_id=tenant_id, event=DialerCallEvent.Event.HISTORY, received_at__gte=start, received_at__lt=end
+        )
+        .annotate(hour=ExtractHour("received_at"), creditor=F("client__creditor_id"))
+        .values("hour", "creditor", "campaign_id", "agent_id")
+        .annotate(
+            dialled=Count("pk"),
+            answered=Count("pk", filter=Q(status=ANSWERED_STATUS)),
+            talk=Coalesce(Sum("duration_seconds"), 0),
+        )
+        .order_by()
+    )
+    tabs = (
+        CallDisposition.objects.filter(tenant_id=tenant_id, created_at__gte=start, created_at__lt=end)
+        .annotate(creditor=F("client__creditor_id"))
+        .values("creditor", "operator_id", "type_id")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    sent = (
+        sent_items_between(tenant_id, start, end)
+        .annotate(creditor=F("client__creditor_id"))
+        .values("creditor", "campaign_id")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    with transaction.atomic():
+        # Claiming the day first makes a concurrent roll-up of the same day wait here, then fail on the
+        # unique constraint and roll back, instead of adding its rows to ours.
+        RolledUpDay.objects.filter(tenant_id=tenant_id, day=day).delete()
+        RolledUpDay.objects.create(tenant_id=tenant_id, day=day)
+        for model in (CallRollup, DispositionRollup, SentRollup):
+            model.objects.filter(tenant_id=tenant_id, day=day).delete()
+        CallRollup.objects.bulk_create(
+            CallRollup(
+                tenant_id=tenant_id,
+                day=day,
+                hour=row["hour"],
+                creditor_id=row["creditor"],
+                campaign_id=row["campaign_id"],
+                agent_id=row["agent_id"],
+                dialled=row["dialled"],
+                answered=row["answered"],
+                talk_seconds=row["talk"],
+            )
+            for row in calls
+        )
+        DispositionRollup.objects.bulk_create(
+            DispositionRollup(
+                tenant_id=tenant_id,
+                day=day,
+                creditor_id=row["creditor"],
+                operator_id=row["operator_id"],
+                type_id=row["type_id"],
+                count=row["n"],
+            )
+            for row in tabs
+        )
+        SentRollup.objects.bulk_create(
+            SentRollup(
+                tenant_id=tenant_id,
+                day=day,
+                creditor_id=row["creditor"],
+                campaign_id=row["campaign_id"],
+                count=row["n"],
+            )
+            for row in sent
+        )
+
+
+def ensure_rolled_up(tenant, start: datetime.date, end: datetime.date) -> int:
+    """Roll up the closed days of the range not rolled up yet (every tenant when `tenant` is None)."""
+    last_closed = min(end, timezone.localdate() - datetime.timedelta(days=1))
+    if start > last_closed:
+        return 0
+    tenant_ids = [tenant.pk] if tenant is not None else list(Tenant.objects.values_list("pk", flat=True))
+    done = set(
+        RolledUpDay.objects.filter(tenant_id__in=tenant_ids, day__gte=start, day__lte=last_closed).values_list(
+            "tenant_id", "day"
+        )
+    )
+    count = 0
+    for tenant_id in tenant_ids:
+        day = start
+        while day <= last_closed:
+            if (tenant_id, day) not in done:
+                try:
+                    roll_up(tenant_id, day)
+                    count += 1
+                except IntegrityError:
+                    pass  # another request or the worker rolled this day up at the same moment
+
+            day += datetime.timedelta(days=1)
+    return count
