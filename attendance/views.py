@@ -364,12 +364,15 @@ def timeline_more(request, client_id):
     _tenant, client = client_or_404(request, client_id)
     try:
         before = parse_datetime(request.GET.get("before", ""))
-    except ValueError:  # well formed but not a date: 2026-13-45T00:00
+        if before is not None:
+            if timezone.is_naive(before):
+                before = timezone.make_aware(before, datetime.UTC)
+            # In UTC, as the database compares it: 9999-12-31T20:00-10:00 lies past the last representable year.
+            before = before.astimezone(datetime.UTC)
+    except (ValueError, OverflowError):  # well formed but not a date (2026-13-45T00:00), or out of range
         before = None
     if before is None:
         return HttpResponse(_("Parâmetro before inválido: use uma data e hora ISO."), status=400)
-    if timezone.is_naive(before):
-        before = timezone.make_aware(before, datetime.UTC)
     entries, has_more = timeline.page(client, before=before)
     return render(
         request, "attendance/_timeline_items.html", {"client": client, "entries": entries, "has_more": has_more}

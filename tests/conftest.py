@@ -23,6 +23,14 @@ def calling_hours_always_open(request, monkeypatch):
         monkeypatch.setattr("dialer.eligibility.DEFAULT_HOURS", ALWAYS_OPEN)
 
 
+@pytest.fixture(autouse=True)
+def empty_cache():
+    """Each test starts with an empty cache: SQLite reuses ids, so a key an earlier test left would match."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture
 def tenant(db):
     return Tenant.objects.create(name="Agência Alfa", slug="alfa")

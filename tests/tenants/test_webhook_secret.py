@@ -20,7 +20,7 @@ BEFORE = [("tenants", "0005_audit_events")]
 def stored_row(tenant) -> dict:
     with connection.cursor() as cursor:
         cursor.execute("SELECT * FROM tenants_tenant WHERE id = %s", [tenant.pk])
-        names = [column.name for column in cursor.description]
+        names = [column[0] for column in cursor.description]
         return dict(zip(names, cursor.fetchone(), strict=True))
 
 
