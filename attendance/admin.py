@@ -32,6 +32,7 @@ from core.models import Client, Debt
 from core.parsing import format_brl
 from tenants.admin_base import (
     BRLDecimalField,
+    MoneyInput,
     ReadOnlyMixin,
     TenantExportMixin,
     TenantRelatedFilter,
@@ -324,7 +325,7 @@ class AgreementAdmin(TenantScopedAdmin):
 class PaymentForm(forms.ModelForm):
     """Baixa by hand: the service validates and posts; its refusal (an overpayment…) shows on the form."""
 
-    amount = BRLDecimalField(label=_("valor pago"), max_digits=14, decimal_places=2, localize=True)
+    amount = BRLDecimalField(label=_("valor pago"), max_digits=14, decimal_places=2, widget=MoneyInput)
     accept_credit = forms.BooleanField(
         label=_("aceitar excedente como crédito do cliente"),
         required=False,
@@ -416,27 +417,45 @@ class PaymentAdmin(PartialImportMixin, TenantScopedAdmin, ImportExportModelAdmin
 
     def add_view(self, request, form_url="", extra_context=None):
         target = self._target(request)
-        if target is None:
-            messages.info(request, _("Dê baixa a partir da parcela de um acordo ou de um título do cliente."))
-        extra_context = {**(extra_context or {}), "subtitle": str(target) if target else ""}
+        if request.method == "GET":
+            if target is None:
+                messages.info(request, _("Dê baixa a partir da parcela de um acordo ou de um título do cliente."))
+            else:
+                messages.info(request, target[0])
+        extra_context = {**(extra_context or {}), "subtitle": target[0] if target else ""}
         return super().add_view(request, form_url, extra_context)
 
+    def get_changeform_initial_data(self, request):
+        """The baixa starts from what is still open on the installment or título: usually the whole of it."""
+        initial = super().get_changeform_initial_data(request)
+        target = self._target(request)
+        if target is not None:
+            initial["amount"] = target[1]
+        return initial
+
     def _target(self, request):
+        """What the baixa pays, as (description, open amount), or None."""
         tenant = user_tenant(request.user)
         if request.GET.get("installment", "").isdigit():
             inst = AgreementInstallment.objects.filter(agreement__tenant=tenant, pk=request.GET["installment"]).first()
-            return inst and _("%(i)s do acordo #%(a)s — em aberto %(v)s") % {
-                "i": inst,
-                "a": inst.agreement_id,
-                "v": format_brl(inst.open_amount),
-            }
+            return inst and (
+                _("Baixa de %(i)s do acordo #%(a)s — em aberto %(v)s") % {
+                    "i": inst,
+                    "a": inst.agreement_id,
+                    "v": format_brl(inst.open_amount),
+                },
+                inst.open_amount,
+            )
         if request.GET.get("debt", "").isdigit():
             debt = Debt.objects.filter(tenant=tenant, pk=request.GET["debt"]).select_related("client").first()
-            return debt and _("Título %(d)s de %(c)s — em aberto %(v)s") % {
-                "d": debt,
-                "c": debt.client,
-                "v": format_brl(debt.open_amount),
-            }
+            return debt and (
+                _("Baixa do título %(d)s de %(c)s — em aberto %(v)s") % {
+                    "d": debt,
+                    "c": debt.client,
+                    "v": format_brl(debt.open_amount),
+                },
+                debt.open_amount,
+            )
         return None
 
     def save_model(self, request, obj, form, change):

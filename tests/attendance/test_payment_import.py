@@ -159,6 +159,10 @@ def test_baixa_by_hand_refuses_an_overpayment_then_posts(client, supervisor, set
     page = client.get(url)
     assert page.status_code == 200
     assert "em aberto R$ 100,00" in page.content.decode()
+    # The amount box is the admin's styled text box, prefilled with what is open.
+    amount_input = page.context["adminform"].form["amount"]
+    assert amount_input.value() == D("100.00")
+    assert 'name="amount"' in str(amount_input) and "border" in str(amount_input)
     form = {"debt": debt.pk, "amount": "150,00", "paid_on": YESTERDAY, "method": "pix", "notes": ""}
     response = client.post(url, form)
     assert response.status_code == 200
