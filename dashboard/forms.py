@@ -12,6 +12,7 @@ from tenants.models import Role, Tenant
 
 PERIODS = [("hoje", _("Hoje")), ("7d", _("7 dias")), ("30d", _("30 dias")), ("personalizado", _("Personalizado"))]
 PERIOD_DAYS = {"hoje": 1, "7d": 7, "30d": 30}
+DEFAULT_PERIOD = "7d"
 MAX_DAYS = 366
 
 
@@ -21,7 +22,7 @@ class DashboardFilterForm(forms.Form):
     empresa = forms.ModelChoiceField(
         Tenant.objects.filter(active=True), required=False, label=_("Empresa"), empty_label=_("Todas")
     )
-    periodo = forms.ChoiceField(choices=PERIODS, required=False, initial="7d", label=_("Período"))
+    periodo = forms.ChoiceField(choices=PERIODS, required=False, initial=DEFAULT_PERIOD, label=_("Período"))
     inicio = forms.DateField(required=False, label=_("De"), widget=forms.DateInput(attrs={"type": "date"}))
     fim = forms.DateField(required=False, label=_("Até"), widget=forms.DateInput(attrs={"type": "date"}))
     credor = forms.ModelChoiceField(Creditor.objects.none(), required=False, label=_("Credor"), empty_label=_("Todos"))
@@ -55,7 +56,7 @@ class DashboardFilterForm(forms.Form):
     def clean(self):
         data = super().clean()
         today = timezone.localdate()
-        period = data.get("periodo") or "7d"
+        period = data.get("periodo") or DEFAULT_PERIOD
         if period == "personalizado":
             start, end = data.get("inicio"), data.get("fim")
             if not start or not end:

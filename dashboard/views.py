@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy
 
 from core.spreadsheets import neutralize_row
 from dashboard import selectors
-from dashboard.forms import DashboardFilterForm
+from dashboard.forms import DEFAULT_PERIOD, PERIODS, DashboardFilterForm
 from dialer.models import DialerExport
 from tenants.roles import is_back_office, user_tenant
 
@@ -45,7 +45,11 @@ def duration(seconds: int) -> str:
 
 
 def _form(request) -> DashboardFilterForm:
-    return DashboardFilterForm(request.GET, user=request.user, tenant=user_tenant(request.user))
+    data = request.GET.copy()
+    # The select must show the period the figures are for: the default one when none (or an unknown one) is asked.
+    if data.get("periodo") not in dict(PERIODS):
+        data["periodo"] = DEFAULT_PERIOD
+    return DashboardFilterForm(data, user=request.user, tenant=user_tenant(request.user))
 
 
 def _require_back_office(request):

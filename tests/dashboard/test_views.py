@@ -3,6 +3,7 @@
 import csv
 import datetime
 import io
+import re
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -60,6 +61,15 @@ def test_filters_come_from_the_query_string(client, worlds):
     assert kpi(html, "dialled") == "4"
     custom = {"periodo": "personalizado", "inicio": "2026-02-28", "fim": "2026-03-02"}
     assert kpi(client.get("/admin/", custom).content.decode(), "dialled") == "6"
+
+
+def test_the_period_select_shows_the_period_the_figures_are_for(client, worlds):
+    alfa, _beta = worlds
+    client.force_login(alfa["users"]["sup"])
+    for query in ({}, {"periodo": "desconhecido"}):
+        html = client.get("/admin/", query).content.decode()
+        assert re.search(r'<option value="7d"[^>]*selected', html), query
+        assert not re.search(r'<option value="hoje"[^>]*selected', html), query
 
 
 def test_another_tenants_filter_values_are_refused(client, worlds):
