@@ -253,7 +253,7 @@ def refresh_clients(client_ids) -> None:
     clients.refresh_summaries()
     clients.refresh_situation()
     for client in clients.filter(status=Client.Status.PAID):
-        transaction.on_commit(lambda c=client: dialer.remove_client_from_lists(c))
+        transaction.on_commit(lambda c=client: dialer.remove_client_from_lists(c, reason="quitado"))
 
 
 # Breakage ------------------------------------------------------------------

@@ -32,6 +32,7 @@ from dialer.models import (
     QualificationMapping,
     WebhookDelivery,
 )
+from dialer.timeline import removal_numbers
 from tenants.admin_base import ReadOnlyMixin, TenantRelatedFilter, TenantScopedAdmin
 from tenants.models import Role
 from tenants.roles import is_back_office, user_role, user_tenant
@@ -512,7 +513,7 @@ class DialerRemovalAdmin(ReadOnlyMixin, TenantScopedAdmin):
 
     @display(description=_("telefones"))
     def display_contacts(self, obj):
-        return ", ".join(c["phone"] for c in obj.contacts)
+        return removal_numbers(obj)
 
     @admin.action(description=_("Tentar remover de novo"))
     def retry(self, request, queryset):

@@ -2,7 +2,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from core.models import MONEY, Client, DispositionBehavior
+from core.models import MONEY, Client, DispositionBehavior, DoNotCallReason
 from tenants.models import TenantOwned
 
 
@@ -264,6 +264,10 @@ class SandboxAccount(models.Model):
         return self.name
 
 
+# Why contacts leave the campaigns: a "não ligar" mark, or the debt settled by agreement or payment.
+REMOVAL_REASONS = [*DoNotCallReason.choices, ("acordo", _("Acordo")), ("quitado", _("Quitado"))]
+
+
 class DialerRemoval(TenantOwned):
     """Contacts taken out of one 3C Plus campaign (DELETE …/mailing/delete) because they must not be called."""
 
@@ -277,7 +281,7 @@ class DialerRemoval(TenantOwned):
     )
     campaign_id = models.PositiveBigIntegerField(_("campanha (ID)"))
     contacts = models.JSONField(_("contatos"), default=list, help_text=_("Pares {phone, identifier} removidos."))
-    reason = models.CharField(_("motivo"), max_length=40, blank=True)
+    reason = models.CharField(_("motivo"), max_length=40, blank=True, choices=REMOVAL_REASONS)
     status = models.CharField(_("situação"), max_length=10, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveSmallIntegerField(_("tentativas"), default=0)
     error = models.TextField(_("erro"), blank=True)

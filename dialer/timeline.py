@@ -69,16 +69,21 @@ def calls(client, before, limit):
 REMOVAL_ICON = {"pendente": "schedule", "removido": "phone_disabled", "falhou": "error"}
 
 
+def removal_numbers(removal) -> str:
+    return ", ".join(format_phone(phone_e164(c["phone"]) or c["phone"]) for c in removal.contacts)
+
+
 def removals(client, before, limit):
     items = DialerRemoval.objects.filter(client=client).select_related("requested_by")
     entries = []
     for removal in older(items, "created_at", before, limit):
-        numbers = ", ".join(format_phone(phone_e164(c["phone"]) or c["phone"]) for c in removal.contacts)
         detail = _("Campanha %(c)s · %(n)s · %(s)s") % {
             "c": removal.campaign_id,
-            "n": numbers,
+            "n": removal_numbers(removal),
             "s": removal.get_status_display(),
         }
+        if removal.reason:
+            detail += f" · {removal.get_reason_display()}"
         if removal.error:
             detail += f" · {removal.error}"
         entries.append(

@@ -204,10 +204,14 @@ def test_admin_lists_the_tenants_removals_with_their_status(client, tenant_admin
             campaign_id=7,
             contacts=[{"phone": "11987654321", "identifier": str(debtor.pk)}],
             status=status,
+            reason="pedido_devedor",
         )
     client.force_login(tenant_admin)
     html = client.get("/admin/dialer/dialerremoval/").content.decode()
     assert "Removida Minha" in html and "Falhou" in html
+    # Read as people write: the reason's label and the phone formatted, not the stored codes.
+    assert "Pedido do devedor" in html and "pedido_devedor" not in html
+    assert "(11) 98765-4321" in html and "11987654321" not in html
     assert "Removida Alheia" not in html
 
 
@@ -229,4 +233,5 @@ def test_paying_off_removes_the_client(
     assert debtor.status == Client.Status.PAID
     run_worker()
     assert in_campaign(sandbox, campaigns[0]) == set()
-    assert DialerRemoval.objects.get(client=debtor).status == DialerRemoval.Status.DONE
+    removal = DialerRemoval.objects.get(client=debtor)
+    assert removal.status == DialerRemoval.Status.DONE and removal.get_reason_display() == "Quitado"
