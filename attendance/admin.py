@@ -129,10 +129,10 @@ class InstallmentInline(TabularInline):
     can_delete = False
     fields = (
         "number",
-        "due_date",
-        "amount",
+        "display_due_date",
+        "display_amount",
         "display_situation",
-        "paid_amount",
+        "display_paid_amount",
         "paid_on",
         "payment_method",
         "display_pay",
@@ -150,6 +150,18 @@ class InstallmentInline(TabularInline):
     @display(description=_("situação"))
     def display_situation(self, obj):
         return obj.situation(timezone.localdate())
+
+    @display(description=_("vencimento"))
+    def display_due_date(self, obj):
+        return obj.due_date.strftime("%d/%m/%Y")
+
+    @display(description=_("valor"))
+    def display_amount(self, obj):
+        return format_brl(obj.amount)
+
+    @display(description=_("valor pago"))
+    def display_paid_amount(self, obj):
+        return format_brl(obj.paid_amount)
 
     @display(description=_("PIX copia e cola"))
     def display_pix(self, obj):
@@ -204,6 +216,16 @@ class InstallmentDueFilter(DropdownFilter):
         return queryset
 
 
+def _brl_display(name):
+    """A read-only money field of the agreement, shown as people read it: R$ 1.234,56."""
+
+    @display(description=Agreement._meta.get_field(name).verbose_name)
+    def show(self, obj):
+        return format_brl(getattr(obj, name))
+
+    return show
+
+
 @admin.register(Agreement)
 class AgreementAdmin(TenantScopedAdmin):
     """Acordos: supervisors and tenant admins approve, reject and cancel; nobody edits the figures."""
@@ -230,20 +252,22 @@ class AgreementAdmin(TenantScopedAdmin):
     search_fields = ("client__name", "client__external_id", "id")
     inlines = [InstallmentInline]
     actions = ["approve", "reject", "cancel"]
+    # Buttons of the change form: a POST of the form itself (CSRF and all), the note typed there included.
+    actions_submit_line = ["approve_on_page", "reject_on_page", "cancel_on_page"]
     show_full_result_count = False
     readonly_fields = (
         "client",
         "creditor",
         "operator",
         "status",
-        "principal",
-        "interest",
-        "fine",
-        "fees",
+        "display_principal",
+        "display_interest",
+        "display_fine",
+        "display_fees",
         "discount_percent",
-        "discount_amount",
-        "total",
-        "entry_amount",
+        "display_discount_amount",
+        "display_total_amount",
+        "display_entry_amount",
         "installments_count",
         "first_due_date",
         "display_reasons",
@@ -258,10 +282,10 @@ class AgreementAdmin(TenantScopedAdmin):
             _("Valores"),
             {
                 "fields": (
-                    ("principal", "interest", "fine", "fees"),
-                    ("discount_percent", "discount_amount"),
-                    "total",
-                    ("entry_amount", "installments_count", "first_due_date"),
+                    ("display_principal", "display_interest", "display_fine", "display_fees"),
+                    ("discount_percent", "display_discount_amount"),
+                    "display_total_amount",
+                    ("display_entry_amount", "installments_count", "first_due_date"),
                 )
             },
         ),
@@ -293,16 +317,24 @@ class AgreementAdmin(TenantScopedAdmin):
     def display_total(self, obj):
         return format_brl(obj.total)
 
+    display_principal = _brl_display("principal")
+    display_interest = _brl_display("interest")
+    display_fine = _brl_display("fine")
+    display_fees = _brl_display("fees")
+    display_discount_amount = _brl_display("discount_amount")
+    display_total_amount = _brl_display("total")
+    display_entry_amount = _brl_display("entry_amount")
+
     @display(description=_("fora das regras"))
     def display_reasons(self, obj):
         return "; ".join(obj.approval_reasons) or "—"
 
-    def _decide(self, request, queryset, service, done_message):
+    def _decide(self, request, queryset, service, done_message, note=""):
         tenant = user_tenant(request.user)
         done = 0
         for agreement in queryset:
             try:
-                service(tenant or agreement.tenant, request.user, agreement)
+                service(tenant or agreement.tenant, request.user, agreement, note)
                 done += 1
             except ValidationError as error:
                 messages.error(request, f"#{agreement.pk}: {' '.join(error.messages)}")
@@ -310,16 +342,48 @@ class AgreementAdmin(TenantScopedAdmin):
             messages.success(request, done_message % {"n": done})
 
     @action(description=_("Aprovar acordos selecionados"))
-    def approve(self, request, queryset):
-        self._decide(request, queryset, services.approve_agreement, _("%(n)d acordo(s) aprovado(s)."))
+    def approve(self, request, queryset, note=""):
+        self._decide(request, queryset, services.approve_agreement, _("%(n)d acordo(s) aprovado(s)."), note)
 
     @action(description=_("Rejeitar acordos selecionados"))
-    def reject(self, request, queryset):
-        self._decide(request, queryset, services.reject_agreement, _("%(n)d acordo(s) rejeitado(s)."))
+    def reject(self, request, queryset, note=""):
+        self._decide(request, queryset, services.reject_agreement, _("%(n)d acordo(s) rejeitado(s)."), note)
 
     @action(description=_("Cancelar acordos selecionados (devolve os títulos)"))
-    def cancel(self, request, queryset):
-        self._decide(request, queryset, services.cancel_agreement, _("%(n)d acordo(s) cancelado(s)."))
+    def cancel(self, request, queryset, note=""):
+        self._decide(request, queryset, services.cancel_agreement, _("%(n)d acordo(s) cancelado(s)."), note)
+
+    def _offers(self, request, object_id, statuses) -> bool:
+        """Whether the page offers a decision: to deciders, for an agreement in one of `statuses`.
+
+        A POST is let through on the role alone, so that a button pressed on a stale page reaches the
+        service and its refusal is shown, instead of the press silently doing nothing.
+        """
+        if not self.has_change_permission(request):
+            return False
+        if request.method == "POST":
+            return True
+        return self.get_queryset(request).filter(pk=object_id, status__in=statuses).exists()
+
+    def has_approve_on_page_permission(self, request, object_id=None):
+        return self._offers(request, object_id, [Agreement.Status.PENDING_APPROVAL])
+
+    has_reject_on_page_permission = has_approve_on_page_permission
+
+    def has_cancel_on_page_permission(self, request, object_id=None):
+        return self._offers(request, object_id, Agreement.OPEN_STATUSES)
+
+    @action(description=_("Aprovar acordo"), permissions=["approve_on_page"])
+    def approve_on_page(self, request, obj):
+        self.approve(request, [obj], note=obj.decision_note)
+
+    @action(description=_("Rejeitar acordo"), permissions=["reject_on_page"])
+    def reject_on_page(self, request, obj):
+        self.reject(request, [obj], note=obj.decision_note)
+
+    @action(description=_("Cancelar acordo (devolve os títulos)"), permissions=["cancel_on_page"])
+    def cancel_on_page(self, request, obj):
+        self.cancel(request, [obj], note=obj.decision_note)
 
 
 class PaymentForm(forms.ModelForm):

@@ -1,0 +1,130 @@
+"""An agreement is read and decided on its own admin page, by supervisors and tenant admins only."""
+
+import datetime
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from attendance.models import Agreement
+from attendance.negotiation import Proposal
+from attendance.services import create_agreement
+from core.models import Debt
+from tenants.models import Role
+from tests.conftest import make_user
+from tests.test_admin_forms import browser_post_data
+
+D = Decimal
+
+
+@pytest.fixture
+def pending(tenant, operator, make_client):
+    """Beyond the creditor's discount limit, so it waits for a decision."""
+    debtor = make_client(name="Joana Devedora", debts=((D("1234.56"), 40),))
+    agreement = create_agreement(
+        tenant,
+        operator,
+        debtor,
+        Proposal(
+            discount_percent=D("60"),
+            installments=3,
+            first_due_date=timezone.localdate() + datetime.timedelta(days=5),
+            fill_minimum_entry=True,
+        ),
+    )
+    assert agreement.status == Agreement.Status.PENDING_APPROVAL
+    return agreement
+
+
+def page(agreement):
+    return f"/admin/attendance/agreement/{agreement.pk}/change/"
+
+
+def decide(client, agreement, button, note=""):
+    """Press a button of the page as the browser would: the whole form posted, the note typed in it."""
+    data, _unreadable = browser_post_data(client.get(page(agreement)).content.decode())
+    data.update({f"attendance_agreement_{button}": "1", "decision_note": note})
+    return client.post(page(agreement), data, follow=True)
+
+
+@pytest.mark.parametrize("role", ["supervisor", "tenant_admin"])
+def test_page_shows_the_schedule_money_as_brl_and_the_decision_buttons(request, client, role, pending):
+    client.force_login(request.getfixturevalue(role))
+    html = client.get(page(pending)).content.decode()
+    installments = list(pending.installments.order_by("number"))
+    assert len(installments) >= 3
+    for installment in installments:
+        assert installment.due_date.strftime("%d/%m/%Y") in html
+        integer, cents = f"{installment.amount:.2f}".split(".")
+        assert f"R$ {int(integer):,}".replace(",", ".") + f",{cents}" in html
+    assert "Em aberto" in html or "A vencer" in html
+    assert "R$ " + f"{pending.total:,.2f}".replace(",", "_").replace(".", ",").replace("_", ".") in html
+    for label in ("Aprovar acordo", "Rejeitar acordo", "Cancelar acordo"):
+        assert label in html
+
+
+def test_list_shows_money_as_brl(client, supervisor, pending):
+    client.force_login(supervisor)
+    html = client.get("/admin/attendance/agreement/").content.decode()
+    assert "R$ " + f"{pending.total:,.2f}".replace(",", "_").replace(".", ",").replace("_", ".") in html
+
+
+@pytest.mark.parametrize("role", ["supervisor", "tenant_admin"])
+def test_approve_from_the_page_records_who_and_the_note(request, client, role, pending):
+    user = request.getfixturevalue(role)
+    client.force_login(user)
+    response = decide(client, pending, "approve_on_page", note="Cliente fiel")
+    assert response.status_code == 200
+    pending.refresh_from_db()
+    assert (pending.status, pending.decided_by) == (Agreement.Status.ACTIVE, user)
+    assert pending.decision_note == "Cliente fiel"
+    assert not pending.debts.filter(status=Debt.Status.OPEN).exists()
+    assert "acordo(s) aprovado(s)" in response.content.decode()
+    # Active now: approving again is not offered, cancelling is.
+    html = client.get(page(pending)).content.decode()
+    assert "Aprovar acordo" not in html and "Cancelar acordo" in html
+    decide(client, pending, "cancel_on_page")
+    pending.refresh_from_db()
+    assert pending.status == Agreement.Status.CANCELLED
+    assert pending.debts.filter(status=Debt.Status.OPEN).exists()
+
+
+def test_reject_from_the_page(client, supervisor, pending):
+    client.force_login(supervisor)
+    decide(client, pending, "reject_on_page", note="Desconto alto demais")
+    pending.refresh_from_db()
+    assert pending.status == Agreement.Status.REJECTED and pending.decided_by == supervisor
+
+
+def test_a_stale_button_is_refused_with_a_message(client, supervisor, pending):
+    client.force_login(supervisor)
+    decide(client, pending, "reject_on_page")
+    response = decide(client, pending, "approve_on_page")
+    pending.refresh_from_db()
+    assert pending.status == Agreement.Status.REJECTED
+    assert "Só acordos aguardando aprovação podem ser aprovados." in response.content.decode()
+
+
+def test_a_get_decides_nothing(client, supervisor, pending):
+    client.force_login(supervisor)
+    client.get(page(pending) + "?attendance_agreement_approve_on_page=1")
+    pending.refresh_from_db()
+    assert pending.status == Agreement.Status.PENDING_APPROVAL
+
+
+def test_operator_can_neither_see_nor_decide(client, operator, pending):
+    client.force_login(operator)
+    assert client.get(page(pending)).status_code in (302, 403)
+    response = client.post(page(pending), {"attendance_agreement_approve_on_page": "1"})
+    assert response.status_code in (302, 403)
+    pending.refresh_from_db()
+    assert pending.status == Agreement.Status.PENDING_APPROVAL
+
+
+def test_another_tenants_agreement_is_a_404(client, other_tenant, make_client, pending):
+    outsider = make_user(other_tenant, Role.SUPERVISOR, username="sup-outra")
+    client.force_login(outsider)
+    assert client.get(page(pending)).status_code == 404
+    assert client.post(page(pending), {"attendance_agreement_approve_on_page": "1"}).status_code == 404
+    pending.refresh_from_db()
+    assert pending.status == Agreement.Status.PENDING_APPROVAL
