@@ -170,9 +170,8 @@ class DialerExportAdmin(ReadOnlyMixin, TenantScopedAdmin):
             {
                 "fields": (
                     ("campaign_name", "campaign_id"),
-                    ("list_name", "list_id"),
-                    "requested_by",
-                    ("created_at", "started_at", "finished_at"),
+                    "list_name",
+                    ("requested_by", "created_at"),
                 )
             },
         ),
@@ -183,8 +182,6 @@ class DialerExportAdmin(ReadOnlyMixin, TenantScopedAdmin):
                     ("selected_count", "to_send_count"),
                     "display_skipped",
                     ("phones_count", "display_balance"),
-                    ("sent_count", "failed_count", "sent_phones"),
-                    "error_summary",
                 )
             },
         ),

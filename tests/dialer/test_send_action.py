@@ -151,3 +151,32 @@ def test_submitting_the_confirmation_twice_creates_one_export(
     assert token not in again
     client.post(CHANGELIST, {**confirm, "token": re.search(r'name="token" value="([0-9a-f-]{36})"', again).group(1)})
     assert DialerExport.objects.count() == 2
+
+
+def test_the_progress_fragment_carries_every_figure_that_changes_while_sending(client, tenant_admin, tenant):
+    """The page polls only the fragment: a running figure shown outside it would contradict the bar."""
+    import datetime
+
+    from django.utils import timezone
+
+    export = DialerExport.objects.create(
+        tenant=tenant, campaign_id=1, list_name="Lote", status=DialerExport.Status.RUNNING, to_send_count=10
+    )
+    client.force_login(tenant_admin)
+    DialerExport.objects.filter(pk=export.pk).update(
+        sent_count=7,
+        failed_count=2,
+        sent_phones=13,
+        list_id=4242,
+        status=DialerExport.Status.PARTIAL,
+        started_at=timezone.make_aware(datetime.datetime(2026, 3, 2, 10, 5)),
+        finished_at=timezone.make_aware(datetime.datetime(2026, 3, 2, 10, 9)),
+        error_summary="Telefone inválido",
+    )
+    fragment = client.get(f"/admin/dialer/dialerexport/{export.pk}/progresso/").content.decode()
+    figures = ("Concluído com falhas", "9 / 10", "7", "2", "13", "4242", "02/03/2026 10:05", "02/03/2026 10:09")
+    for figure in (*figures, "inválido"):
+        assert figure in fragment, figure
+    page = client.get(f"/admin/dialer/dialerexport/{export.pk}/change/").content.decode().lower()
+    for label in ("clientes enviados", "clientes com falha", "telefones enviados", "lista (id)", "início", "erros"):
+        assert page.count(label) == 1, label  # once, inside the fragment
