@@ -1,4 +1,7 @@
+import functools
+
 from django import forms
+from django.apps import apps
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
@@ -435,6 +438,18 @@ class UserAdmin(MissingIsNotFoundMixin, DjangoUserAdmin, ModelAdmin):
             User.objects.filter(pk=user.pk).update(is_staff=staff)
 
 
+@functools.cache
+def audit_labels() -> dict:
+    """What the trail calls a recorded field: the settings editor's titles, else the model field's name."""
+    labels = {}
+    for model in apps.get_models():
+        if model._meta.app_label in ("core", "attendance", "dialer", "tenants"):
+            for field in model._meta.concrete_fields:
+                labels.setdefault(field.name, field.verbose_name)
+    labels.update({key: spec["title"] for key, spec in SETTINGS_SCHEMA["properties"].items()})
+    return labels
+
+
 class AuditEventResource(resources.ModelResource):
     """The audit trail as a spreadsheet: the same rows the list shows, filters applied."""
 
@@ -452,7 +467,8 @@ class AuditEventResource(resources.ModelResource):
 
     def dehydrate_changes(self, event):
         return "; ".join(
-            f"{field}: {before or '—'} → {after or '—'}" for field, (before, after) in event.changes.items()
+            f"{label}: {before or '—'} → {after or '—'}"
+            for label, before, after in audit.readable(event.changes, audit_labels())
         )
 
 
@@ -485,5 +501,8 @@ class AuditEventAdmin(ReadOnlyMixin, TenantExportMixin, TenantScopedAdmin):
         return format_html_join(
             "",
             '<div><span class="font-medium">{}</span>: {} → {}</div>',
-            ((field, before or "—", after or "—") for field, (before, after) in obj.changes.items()),
+            (
+                (label, before or "—", after or "—")
+                for label, before, after in audit.readable(obj.changes, audit_labels())
+            ),
         )

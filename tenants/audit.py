@@ -4,8 +4,15 @@ Values are stored as text as the admin shows them; secrets only ever masked (set
 tenants.settings_schema.masked before they get here).
 """
 
-from django.forms.models import model_to_dict
+import datetime
+import json
+import re
 
+from django.forms.models import model_to_dict
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from core.parsing import format_brl, format_money_plain
 from tenants.models import AuditEvent
 
 Action = AuditEvent.Action
@@ -49,3 +56,57 @@ def _text(value) -> str:
     if isinstance(value, list):
         return ", ".join(_text(v) for v in value)
     return str(value)
+
+
+_DECIMAL = re.compile(r"^-?\d+\.\d+$")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
+_YES_NO = {"True": _("Sim"), "False": _("Não")}
+
+
+def readable(changes: dict, labels: dict) -> list[tuple[str, str, str]]:
+    """(label, before, after) as people read them: the stored text keeps field names and raw values, so
+    events recorded before any label changed still read right."""
+    rows = []
+    for key, (before, after) in changes.items():
+        label = str(labels.get(key, key))
+        rows.append((label, readable_value(before, label), readable_value(after, label)))
+    return rows
+
+
+def readable_value(value, label: str = "") -> str:
+    text = _text(value).strip()
+    if not text:
+        return ""
+    if text in _YES_NO:
+        return str(_YES_NO[text])
+    if _DECIMAL.match(text):
+        # Percentages and rates stay plain; every other decimal the trail records is money.
+        return format_money_plain(text) if "%" in label else format_brl(text)
+    if _DATE.match(text):
+        return datetime.date.fromisoformat(text).strftime("%d/%m/%Y")
+    if _DATETIME.match(text):
+        try:
+            moment = datetime.datetime.fromisoformat(text)
+        except ValueError:
+            return text
+        if timezone.is_aware(moment):
+            moment = timezone.localtime(moment)
+        return moment.strftime("%d/%m/%Y %H:%M")
+    if text[0] in "[{":
+        try:
+            parsed = json.loads(text)
+        except ValueError:
+            return text
+        return _json_text(parsed)
+    return text
+
+
+def _json_text(value) -> str:
+    if isinstance(value, dict):
+        return "; ".join(f"{key}: {_json_text(inner)}" for key, inner in value.items()) or "—"
+    if isinstance(value, list):
+        return ", ".join(_json_text(inner) for inner in value)
+    if isinstance(value, bool):
+        return str(_YES_NO[str(value)])
+    return readable_value(value) if value is not None else "—"

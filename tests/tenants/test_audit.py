@@ -85,3 +85,46 @@ def test_only_tenant_admins_see_the_audit(client, tenant, tenant_admin, supervis
     page = client.get("/admin/tenants/auditevent/?action__exact=configuracoes").content.decode()
     assert "Nossa" in page and "Alheia" not in page
     assert "/admin/tenants/auditevent/export/" in page  # exportable from the list, filters applied
+
+
+def test_the_trail_reads_as_people_write(client, tenant, tenant_admin):
+    """Labels, not field names; money, dates and yes/no as people read them; no raw JSON."""
+    record = AuditEvent.objects.create
+    record(
+        tenant=tenant,
+        action=Action.CREDITOR_CHANGED,
+        object_type="credor",
+        changes={"max_discount_percent": ["40.00", "25.00"], "min_installment_amount": ["50.00", "1234.5"]},
+    )
+    record(
+        tenant=tenant,
+        action=Action.DIALER_EXPORT,
+        changes={"saldo em aberto": ["", "27271.2000000000"], "seleção": ["", '{"ids": [3, 4], "q": "Ana"}']},
+    )
+    record(
+        tenant=tenant,
+        action=Action.SETTINGS_CHANGED,
+        changes={"threecplus_domain": ["", "alfa"], "ativa": ["True", "False"]},
+    )
+    record(tenant=tenant, action=Action.PAYMENT_POSTED, changes={"data": ["", "2026-03-02"]})
+    client.force_login(tenant_admin)
+    page = client.get("/admin/tenants/auditevent/").content.decode()
+    from tenants.admin import AuditEventResource
+
+    exported = AuditEventResource().export(AuditEvent.objects.filter(tenant=tenant)).csv
+    for text in (page, exported):
+        for readable in (
+            "desconto máximo (%)",
+            "40,00",
+            "parcela mínima (R$)",
+            "R$ 1.234,50",
+            "R$ 27.271,20",
+            "ids: 3, 4",
+            "Domínio do 3C Plus",
+            "Sim",
+            "Não",
+            "02/03/2026",
+        ):
+            assert readable in text, readable
+        for raw in ("max_discount_percent", "27271.2", "threecplus_domain", "2026-03-02", '{"ids"', "True →"):
+            assert raw not in text, raw
