@@ -154,7 +154,7 @@ class AuditEvent(TenantOwned):
 
     class Meta:
         verbose_name = _("evento de auditoria")
-        verbose_name_plural = _("auditoria")
+        verbose_name_plural = _("eventos de auditoria")
         ordering = ["-at", "-id"]
         indexes = [
             models.Index(fields=["tenant", "-at"], name="audit_tenant_time"),

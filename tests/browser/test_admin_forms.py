@@ -19,7 +19,7 @@ def test_a_client_with_its_titulos_saves_unchanged_and_with_an_edit(page, live_s
     expect(page.locator("input[name='debts-1-original_amount']")).to_have_value("27271,20")
     page.locator("button[name=_continue]").first.click()
     expect(page.locator(".errorlist")).to_have_count(0)
-    expect(page.get_by_text("alterado com sucesso", exact=False)).to_be_visible()
+    expect(page.get_by_text("Alterações salvas", exact=False)).to_be_visible()
     assert sorted(Debt.objects.filter(client=client).values_list("original_amount", flat=True)) == [
         Decimal("80.00"),
         Decimal("1553.60"),
@@ -29,7 +29,7 @@ def test_a_client_with_its_titulos_saves_unchanged_and_with_an_edit(page, live_s
     page.locator("input[name='debts-2-paid_amount']").fill("1.000,5")
     page.locator("input[name='debts-2-original_amount']").fill("1234.56")
     page.locator("button[name=_continue]").first.click()
-    expect(page.get_by_text("alterado com sucesso", exact=False)).to_be_visible()
+    expect(page.get_by_text("Alterações salvas", exact=False)).to_be_visible()
     debt = Debt.objects.get(client=client, original_amount=Decimal("1234.56"))
     assert debt.paid_amount == Decimal("1000.50")
 
@@ -45,12 +45,12 @@ def test_a_new_creditor_keeps_its_negotiation_rules(page, live_server, tenant_ad
     page.locator("input[name=fine_percent]").fill("2")
     page.locator("input[name=fees_percent]").fill("0")
     page.locator("button[name=_continue]").first.click()
-    expect(page.get_by_text("adicionado com sucesso", exact=False)).to_be_visible()
+    expect(page.get_by_text("Cadastro concluído", exact=False)).to_be_visible()
     expect(page.locator("input[name=min_installment_amount]")).to_have_value("1234,56")
     expect(page.locator("input[name=max_discount_percent]")).to_have_value("12,50")
 
     page.locator("button[name=_continue]").first.click()  # reopen and save unchanged
-    expect(page.get_by_text("alterado com sucesso", exact=False)).to_be_visible()
+    expect(page.get_by_text("Alterações salvas", exact=False)).to_be_visible()
     creditor = Creditor.objects.get(name="Banco Novo")
     assert creditor.min_installment_amount == Decimal("1234.56")
     assert creditor.max_discount_percent == Decimal("12.50")

@@ -27,7 +27,7 @@ def test_an_edit_in_the_json_editor_is_saved(page, live_server, tenant_admin, te
     campaign.fill("7")
     campaign.blur()
     page.locator("button[name=_continue]").first.click()
-    expect(page.get_by_text("alterado com sucesso", exact=False)).to_be_visible()
+    expect(page.get_by_text("Alterações salvas", exact=False)).to_be_visible()
     tenant.refresh_from_db()
     assert tenant.settings["threecplus_campaign_id"] == 7
     expect(page.locator("input[name=threecplus_campaign_id]")).to_have_value("7")

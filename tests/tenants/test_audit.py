@@ -128,3 +128,12 @@ def test_the_trail_reads_as_people_write(client, tenant, tenant_admin):
             assert readable in text, readable
         for raw in ("max_discount_percent", "27271.2", "threecplus_domain", "2026-03-02", '{"ids"', "True →"):
             assert raw not in text, raw
+
+
+def test_admin_messages_agree_with_feminine_names(client, tenant, tenant_admin):
+    """ "O empresa … foi alterado": Django's pt-BR messages assume a masculine name; ours name the record."""
+    client.force_login(tenant_admin)
+    html = client.post(change_url(tenant), form_data(tenant), follow=True).content.decode()
+    assert "O empresa" not in html and "foi alterado" not in html
+    assert "Alterações salvas: empresa" in html
+    assert str(AuditEvent._meta.verbose_name_plural) == "eventos de auditoria"  # "3 eventos de auditoria"
