@@ -3,7 +3,7 @@ import datetime
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
@@ -32,11 +32,14 @@ from core.models import Client, Debt
 from core.parsing import format_brl
 from tenants.admin_base import (
     BRLDecimalField,
+    DayRangeFilter,
     MoneyInput,
     ReadOnlyMixin,
     TenantExportMixin,
     TenantRelatedFilter,
     TenantScopedAdmin,
+    nowrap,
+    nowrap_moment,
 )
 from tenants.models import Role
 from tenants.roles import is_tenant_admin, user_tenant
@@ -50,10 +53,9 @@ class DispositionTypeAdmin(TenantScopedAdmin):
     edit_roles = frozenset({Role.ADMIN})
 
     def get_queryset(self, request):
-        queryset = DispositionType.objects.all()
         if request.user.is_superuser:
-            return queryset
-        return queryset.filter(Q(tenant__isnull=True) | Q(tenant=user_tenant(request.user)))
+            return DispositionType.objects.all()
+        return DispositionType.visible_to(user_tenant(request.user))
 
     def has_change_permission(self, request, obj=None):
         if obj is not None and obj.tenant_id is None and not request.user.is_superuser:
@@ -67,24 +69,35 @@ class DispositionTypeAdmin(TenantScopedAdmin):
         return _("Todas as empresas") if obj.tenant_id is None else obj.tenant
 
 
+class DispositionTypeFilter(TenantRelatedFilter):
+    """The global tabulação types belong to no tenant: offered beside the tenant's own."""
+
+    def field_choices(self, field, request, model_admin):
+        types = DispositionType.objects.all()
+        if not request.user.is_superuser:
+            types = DispositionType.visible_to(user_tenant(request.user))
+        return [(kind.pk, str(kind)) for kind in types.order_by(*DispositionType._meta.ordering or ["pk"])]
+
+
 @admin.register(CallDisposition)
 class CallDispositionAdmin(ReadOnlyMixin, TenantScopedAdmin):
     """Tabulações are the operators' record; here they are read, and failed 3C Plus write-backs retried."""
 
     list_display = (
-        "created_at",
+        "display_created",
         "client",
         "type",
         "operator",
         "display_phone",
-        "callback_at",
+        "display_callback",
         "call_id",
         "display_qualification",
     )
     list_filter = (
-        ("type", TenantRelatedFilter),
+        ("operator", TenantRelatedFilter),
+        ("type", DispositionTypeFilter),
+        ("created_at", DayRangeFilter),
         ("qualification_status", ChoicesDropdownFilter),
-        ("created_at", RangeDateTimeFilter),
     )
     actions = ["retry_qualification"]
     list_filter_submit = True
@@ -93,9 +106,17 @@ class CallDispositionAdmin(ReadOnlyMixin, TenantScopedAdmin):
     date_hierarchy = None
     show_full_result_count = False
 
+    @display(description=_("quando"), ordering="created_at")
+    def display_created(self, obj):
+        return nowrap_moment(obj.created_at)
+
+    @display(description=_("retornar em"), ordering="callback_at")
+    def display_callback(self, obj):
+        return nowrap_moment(obj.callback_at)
+
     @display(description=_("telefone"))
     def display_phone(self, obj):
-        return obj.phone.formatted if obj.phone_id else "—"
+        return nowrap(obj.phone.formatted) if obj.phone_id else "—"
 
     @display(
         description=_("qualificação no 3C Plus"),
@@ -238,14 +259,14 @@ class AgreementAdmin(TenantScopedAdmin):
         "display_total",
         "installments_count",
         "operator",
-        "created_at",
+        "display_created",
     )
     list_filter = (
         ("status", AgreementStatusFilter),
         ("creditor", TenantRelatedFilter),
         ("operator", TenantRelatedFilter),
         InstallmentDueFilter,
-        ("created_at", RangeDateTimeFilter),
+        ("created_at", DayRangeFilter),
     )
     list_filter_submit = True
     list_select_related = ("client", "creditor", "operator")
@@ -315,7 +336,11 @@ class AgreementAdmin(TenantScopedAdmin):
 
     @display(description=_("total"), ordering="total")
     def display_total(self, obj):
-        return format_brl(obj.total)
+        return nowrap(format_brl(obj.total))
+
+    @display(description=_("criado em"), ordering="created_at")
+    def display_created(self, obj):
+        return nowrap_moment(obj.created_at)
 
     display_principal = _brl_display("principal")
     display_interest = _brl_display("interest")

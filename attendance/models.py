@@ -45,8 +45,13 @@ class DispositionType(models.Model):
         return self.name
 
     @classmethod
+    def visible_to(cls, tenant):
+        """The global types and the tenant's own, inactive ones too (old tabulações still carry them)."""
+        return cls.objects.filter(Q(tenant__isnull=True) | Q(tenant=tenant))
+
+    @classmethod
     def available_to(cls, tenant):
-        return cls.objects.filter(Q(tenant__isnull=True) | Q(tenant=tenant), active=True)
+        return cls.visible_to(tenant).filter(active=True)
 
 
 class CallDisposition(TenantOwned):

@@ -5,9 +5,11 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import FieldDoesNotExist, PermissionDenied, ValidationError
 from django.db import models
 from django.http import Http404
+from django.utils import timezone
+from django.utils.html import format_html
 from import_export.admin import ExportMixin
 from unfold.admin import ModelAdmin, StackedInline, TabularInline
-from unfold.contrib.filters.admin import RelatedDropdownFilter
+from unfold.contrib.filters.admin import RangeDateFilter, RelatedDropdownFilter
 from unfold.widgets import UnfoldAdminTextInputWidget, UnfoldForeignKeyRawIdWidget
 
 from core.parsing import parse_decimal_text
@@ -243,3 +245,34 @@ class TenantRelatedFilter(RelatedDropdownFilter):
         related = field.remote_field.model
         queryset = scope_queryset(related._default_manager.all(), request)
         return [(obj.pk, str(obj)) for obj in queryset.order_by(*related._meta.ordering or ["pk"])]
+
+
+class DayRangeFilter(RangeDateFilter):
+    """A date range over a date-time field, both days included, in local time, typed as dd/mm/aaaa.
+
+    Unfold's filter stops at midnight before the last day and reads 09/01/2026 month first (September).
+    """
+
+    def queryset(self, request, queryset):
+        filters = {}
+        for suffix, lookup in (("_from", "__date__gte"), ("_to", "__date__lte")):
+            value = self.used_parameters.get(self.parameter_name + suffix)
+            if isinstance(value, str) and value:
+                filters[self.parameter_name + lookup] = forms.DateField().to_python(value)
+        try:
+            return queryset.filter(**filters)
+        except (ValueError, ValidationError):
+            return None
+
+
+def nowrap_moment(moment):
+    """A date-time for a list column: dd/mm/aaaa hh:mm on one line (the long pt-BR format wraps in three)."""
+    if moment is None:
+        return "—"
+    return format_html(
+        '<span class="whitespace-nowrap">{}</span>', timezone.localtime(moment).strftime("%d/%m/%Y %H:%M")
+    )
+
+
+def nowrap(text):
+    return format_html('<span class="whitespace-nowrap">{}</span>', text)

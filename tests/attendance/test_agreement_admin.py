@@ -128,3 +128,49 @@ def test_another_tenants_agreement_is_a_404(client, other_tenant, make_client, p
     assert client.post(page(pending), {"attendance_agreement_approve_on_page": "1"}).status_code == 404
     pending.refresh_from_db()
     assert pending.status == Agreement.Status.PENDING_APPROVAL
+
+
+def test_tabulations_filter_by_operator_type_and_date(client, tenant, supervisor, operator, make_client):
+    from attendance.models import CallDisposition, DispositionType
+
+    colleague = make_user(tenant, Role.OPERATOR, username="colega")
+    voicemail = DispositionType.objects.get(tenant=None, behavior="caixa_postal")
+    wrong = DispositionType.objects.get(tenant=None, behavior="contato_incorreto")
+    debtor = make_client()
+    rows = ((operator, voicemail, "CALL-A"), (colleague, wrong, "CALL-B"), (colleague, voicemail, "CALL-C"))
+    for user, kind, call in rows:
+        CallDisposition.objects.create(tenant=tenant, client=debtor, operator=user, type=kind, call_id=call)
+    CallDisposition.objects.filter(call_id="CALL-C").update(
+        created_at=timezone.make_aware(datetime.datetime(2026, 1, 10, 12))
+    )
+    client.force_login(supervisor)
+    url = "/admin/attendance/calldisposition/"
+
+    def shown(**query):
+        html = client.get(url, query).content.decode()
+        return {call for call in ("CALL-A", "CALL-B", "CALL-C") if call in html}
+
+    assert shown() == {"CALL-A", "CALL-B", "CALL-C"}
+    assert shown(operator__id__exact=colleague.pk) == {"CALL-B", "CALL-C"}
+    assert shown(type__id__exact=voicemail.pk) == {"CALL-A", "CALL-C"}
+    assert shown(created_at_from="09/01/2026", created_at_to="11/01/2026") == {"CALL-C"}
+    html = client.get(url).content.decode()
+    assert "colega" in html and "Caixa Postal" in html  # the filters offer the tenant's operators and types
+
+
+def test_agreement_and_tabulation_lists_keep_dates_and_money_on_one_line(client, supervisor, operator, pending):
+    from attendance.models import CallDisposition, DispositionType
+
+    CallDisposition.objects.create(
+        tenant=pending.tenant,
+        client=pending.client,
+        operator=operator,
+        type=DispositionType.objects.get(tenant=None, behavior="caixa_postal"),
+    )
+    client.force_login(supervisor)
+    today = timezone.localdate().strftime("%d/%m/%Y")
+    for url in ("/admin/attendance/agreement/", "/admin/attendance/calldisposition/"):
+        html = client.get(url).content.decode()
+        assert f'<span class="whitespace-nowrap">{today} ' in html, url
+    html = client.get("/admin/attendance/agreement/").content.decode()
+    assert '<span class="whitespace-nowrap">R$ ' in html
