@@ -55,3 +55,35 @@ def test_a_new_creditor_keeps_its_negotiation_rules(page, live_server, tenant_ad
     assert creditor.min_installment_amount == Decimal("1234.56")
     assert creditor.max_discount_percent == Decimal("12.50")
     assert creditor.monthly_interest_percent == Decimal("1.99")
+
+
+def test_a_supervisor_approves_an_agreement_on_its_page(page, live_server, supervisor, operator, make_client):
+    import datetime
+
+    from django.utils import timezone
+
+    from attendance.models import Agreement
+    from attendance.negotiation import Proposal
+    from attendance.services import create_agreement
+
+    debtor = make_client(debts=((Decimal("1234.56"), 40),))
+    first = timezone.localdate() + datetime.timedelta(days=5)
+    agreement = create_agreement(
+        debtor.tenant,
+        operator,
+        debtor,
+        Proposal(discount_percent=Decimal("60"), installments=3, first_due_date=first, fill_minimum_entry=True),
+    )
+    assert agreement.status == Agreement.Status.PENDING_APPROVAL
+    login(page, live_server, supervisor, next_url=f"/admin/attendance/agreement/{agreement.pk}/change/")
+    expect(page.get_by_text(first.strftime("%d/%m/%Y")).first).to_be_visible()  # the schedule is on the page
+    page.locator("textarea[name=decision_note]").fill("Cliente antigo")
+    page.get_by_role("button", name="Aprovar acordo").click()
+    expect(page.get_by_text("1 acordo(s) aprovado(s).")).to_be_visible()
+    expect(page.get_by_role("button", name="Aprovar acordo")).to_have_count(0)
+    agreement.refresh_from_db()
+    assert (agreement.status, agreement.decided_by_id, agreement.decision_note) == (
+        Agreement.Status.ACTIVE,
+        supervisor.pk,
+        "Cliente antigo",
+    )
