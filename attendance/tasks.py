@@ -13,7 +13,7 @@ def send_qualification(disposition_id: int) -> str:
 def break_overdue_agreements() -> int:
     """The daily breakage of agreements overdue beyond their creditor's tolerance; returns how many broke.
 
-    Queued once a day by `manage.py break_overdue_agreements --enqueue` (cron or a systemd timer).
+    Queued once a day by the workers (settings.WORKER_DAILY); `manage.py break_overdue_agreements` runs it by hand.
     """
     from attendance import payments
 

@@ -216,6 +216,12 @@ WORKER_PERIODIC = [
     "dialer.services.sweep_exports",
     "dialer.services.sweep_removals",
     "dialer.calls.reconcile_due_tenants",
+    "core.daily.queue_daily_tasks",
+]
+# Queued once a day by the workers (see core/daily.py): no cron needed.
+WORKER_DAILY = [
+    "dashboard.tasks.roll_up_yesterday",
+    "attendance.tasks.break_overdue_agreements",
 ]
 
 # Production security defaults; DEBUG keeps plain HTTP on localhost usable.

@@ -8,8 +8,8 @@ from django.utils import timezone
 def roll_up_yesterday() -> int:
     """Roll up the day that just closed for every tenant (and any earlier day of the week left behind).
 
-    Queued once a day by `manage.py roll_up_dashboard --enqueue` (cron or a systemd timer); a dashboard
-    that finds a day missing rolls it up itself, so a missed run only costs that first request time.
+    Queued once a day by the workers (settings.WORKER_DAILY); a dashboard that finds a day missing rolls it
+    up itself, so a run that has not happened yet only costs that first request time.
     """
     from dashboard.rollups import ensure_rolled_up
 
