@@ -222,6 +222,7 @@ WORKER_PERIODIC = [
 WORKER_DAILY = [
     "dashboard.tasks.roll_up_yesterday",
     "attendance.tasks.break_overdue_agreements",
+    "dialer.tasks.prune_webhook_deliveries",
 ]
 
 # Production security defaults; DEBUG keeps plain HTTP on localhost usable.

@@ -22,3 +22,11 @@ def reconcile_tenant_calls(tenant_id: int) -> int:
     from tenants.models import Tenant
 
     return reconcile_calls(Tenant.objects.get(pk=tenant_id))
+
+
+@task
+def prune_webhook_deliveries() -> int:
+    """Daily (settings.WORKER_DAILY): the delivery log keeps what a tenant admin needs to see, not forever."""
+    from dialer.webhooks import prune_deliveries
+
+    return prune_deliveries()

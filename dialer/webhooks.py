@@ -304,9 +304,13 @@ def store_event(tenant, parsed: ParsedEvent, body) -> tuple[DialerCallEvent, boo
 def _log(delivery: WebhookDelivery, result, detail: str, status: int, answer: dict) -> tuple[int, dict]:
     delivery.result, delivery.detail = result, detail[:300]
     delivery.save()
-    if delivery.pk % 100 == 0:  # now and then, forget deliveries older than the retention
-        WebhookDelivery.objects.filter(tenant=delivery.tenant, received_at__lt=timezone.now() - RETENTION).delete()
     return status, answer
+
+
+def prune_deliveries() -> int:
+    """Forget the deliveries older than the retention (a daily worker task, not the webhook's request)."""
+    deleted, _by_model = WebhookDelivery.objects.filter(received_at__lt=timezone.now() - RETENTION).delete()
+    return deleted
 
 
 # Linking to the client -----------------------------------------------------------------------------

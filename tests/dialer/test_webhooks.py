@@ -287,3 +287,20 @@ def test_tenant_admin_sees_the_deliveries_with_tokens_hidden(
     assert client.get(f"/admin/dialer/webhookdelivery/{foreign.pk}/change/").status_code == 404
     client.force_login(supervisor)
     assert client.get("/admin/dialer/webhookdelivery/").status_code == 403
+
+
+def test_the_daily_prune_forgets_only_deliveries_past_the_retention(tenant, other_tenant):
+    import datetime
+
+    from django.utils import timezone
+
+    from dialer.tasks import prune_webhook_deliveries
+    from dialer.webhooks import RETENTION
+
+    for owner in (tenant, other_tenant):
+        for age in (RETENTION + datetime.timedelta(hours=1), RETENTION - datetime.timedelta(hours=1)):
+            delivery = WebhookDelivery.objects.create(tenant=owner, event="x", result=WebhookDelivery.Result.UNUSED)
+            WebhookDelivery.objects.filter(pk=delivery.pk).update(received_at=timezone.now() - age)
+    assert prune_webhook_deliveries.call() == 2
+    assert WebhookDelivery.objects.filter(tenant=tenant).count() == 1
+    assert WebhookDelivery.objects.filter(tenant=other_tenant).count() == 1
