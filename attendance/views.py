@@ -20,7 +20,7 @@ from core import services as core_services
 from core import timeline
 from core.models import Client, ClientPhone, Debt, DoNotCallReason
 from core.parsing import format_phone
-from core.selectors import client_search_q
+from core.selectors import search_clients
 from tenants.roles import user_tenant
 
 WHATSAPP_LIMIT = 200
@@ -43,12 +43,6 @@ def client_or_404(request, client_id) -> tuple:
     tenant = tenant_or_404(request)
     client = get_object_or_404(Client.objects.for_tenant(tenant).select_related("creditor"), pk=client_id)
     return tenant, client
-
-
-def search_clients(tenant, q: str, limit: int = 50) -> list:
-    """Name, CPF (with or without punctuation) or phone (any format), within the tenant; indexed lookups."""
-    clients = Client.objects.for_tenant(tenant).filter(client_search_q(q, tenant)).select_related("creditor")
-    return list(clients.order_by("name")[:limit])
 
 
 def call_id_of(request) -> str:

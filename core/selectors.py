@@ -9,7 +9,7 @@ from django.db.models import Q
 from django.utils.functional import cached_property
 from stdnum.br import cpf as stdnum_cpf
 
-from core.models import ClientPhone
+from core.models import Client, ClientPhone
 from core.parsing import only_digits, try_parse_phone
 
 
@@ -62,3 +62,9 @@ def client_search_q(term: str, tenant=None) -> Q:
     if any(ch.isalpha() for ch in term):
         q |= Q(name__icontains=term)
     return q
+
+
+def search_clients(tenant, q: str, limit: int = 50) -> list:
+    """Name, CPF (with or without punctuation) or phone (any format), within the tenant; indexed lookups."""
+    clients = Client.objects.for_tenant(tenant).filter(client_search_q(q, tenant)).select_related("creditor")
+    return list(clients.order_by("name")[:limit])
