@@ -52,6 +52,15 @@ class Tenant(models.Model):
             kwargs["update_fields"] = {*fields, "webhook_secret_encrypted", "webhook_secret_digest"}
         super().save(*args, **kwargs)
 
+    def setting(self, key: str, default=None):
+        """One tenant setting as stored (secrets still encrypted): the single reader of `settings`."""
+        return (self.settings or {}).get(key, default)
+
+    @property
+    def stored_settings(self) -> dict:
+        """A copy of every stored setting, for code that reads several keys or writes the whole object back."""
+        return dict(self.settings or {})
+
     @property
     def webhook_secret(self) -> str:
         return secrets.decrypt(self.webhook_secret_encrypted)
