@@ -8,6 +8,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from core.models import Client, ClientPhone, Creditor, Debt
+from core.parsing import cpf_check_digits
 
 FIRST_NAMES = (
     "Ana Maria João José Antônio Francisco Carlos Paulo Pedro Lucas Luiz Marcos Luis Gabriel Rafael Daniel "
@@ -65,13 +66,6 @@ def ensure_demo_creditors(tenant) -> list[Creditor]:
         )
         creditors.append(creditor)
     return creditors
-
-
-def cpf_check_digits(base: str) -> str:
-    """The two check digits of a 9-digit CPF base (stdnum only validates; fake data needs to make them)."""
-    first = (11 - sum((10 - i) * int(base[i]) for i in range(9))) % 11 % 10
-    second = (11 - sum((11 - i) * int(base[i]) for i in range(9)) - 2 * first) % 11 % 10
-    return f"{first}{second}"
 
 
 class WalletFaker:

@@ -265,7 +265,7 @@ cell = st.one_of(
     # What reaches an importer in real files: NUL bytes, a 128 KB cell, Windows-1252 text, US-style amounts.
     st.text(max_size=8).map(lambda text: text + "\x00"),
     st.just("x" * 128 * 1024),
-    st.sampled_from(["João – “Joca”", "1,234.56", "1.234,56", "'=HYPERLINK(\"x\")", "=1+1"]),
+    st.sampled_from(["João – “Joca”", "1,234.56", "1.234,56", '\'=HYPERLINK("x")', "=1+1"]),
 )
 import_rows = st.lists(
     st.fixed_dictionaries({header: cell for header in TEMPLATE_HEADERS}),
@@ -457,3 +457,56 @@ def test_callbacks_outside_a_sane_window_are_refused_and_pages_keep_working(
     assert client.get("/admin/attendance/calldisposition/").status_code == 200
     CallDisposition.objects.all().delete()
     Client.objects.all().delete()
+
+
+def phonenumbers_reading(text: str):
+    """What phonenumbers alone makes of a typed phone (E.164, mobile), or None if it is not a valid number."""
+    try:
+        number = phonenumbers.parse(text.strip(), "BR")
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    mobile = phonenumbers.number_type(number) in (
+        phonenumbers.PhoneNumberType.MOBILE,
+        phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
+    )
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), mobile
+
+
+PHONE_SHAPES = [
+    lambda ddd, n: f"({ddd}) {n[:-4]}-{n[-4:]}",
+    lambda ddd, n: f"{ddd}{n}",
+    lambda ddd, n: f"+55 {ddd} {n}",
+    lambda ddd, n: f"+55({ddd}){n[:-4]}.{n[-4:]}",
+    lambda ddd, n: f"0{ddd} {n}",  # trunk prefix
+    lambda ddd, n: f"0 41 {ddd} {n}",  # carrier code
+    lambda ddd, n: f"55 {ddd} {n}",  # country code without +
+    lambda ddd, n: f" {ddd} - {n} ",
+]
+
+
+@FAST
+@given(
+    st.one_of(
+        typed,
+        st.builds(
+            lambda shape, ddd, n: shape(f"{ddd:02d}", n),
+            st.sampled_from(PHONE_SHAPES),
+            st.integers(0, 99),
+            st.one_of(
+                st.integers(0, 99_999_999).map("{:08d}".format), st.integers(0, 999_999_999).map("{:09d}".format)
+            ),
+        ),
+    )
+)
+def test_the_quick_reading_of_brazilian_phones_agrees_with_phonenumbers(text):
+    """Plain Brazilian numbers skip phonenumbers.parse (most of an import's time): same result either way."""
+    TRIED["telefone"] += 1
+    from core.parsing import parse_phone_and_kind
+
+    try:
+        ours = parse_phone_and_kind(text)
+    except ValidationError:
+        ours = None
+    assert ours == phonenumbers_reading(text), text
