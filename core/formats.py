@@ -1,5 +1,6 @@
 import codecs
 import csv
+from pathlib import Path
 
 from core.spreadsheets import SafeCSV, SafeXLSX
 
@@ -23,6 +24,39 @@ def spreadsheet_encoding(sample: bytes) -> str:
         return "cp1252"
     except UnicodeDecodeError:
         return "latin-1"
+
+
+def read_rows(path: Path):
+    """(line number, row dict) from a CSV or XLSX file, streamed."""
+    if path.suffix.lower() in (".xlsx", ".xlsm"):
+        from openpyxl import load_workbook
+
+        workbook = load_workbook(path, read_only=True, data_only=True)
+        sheet = workbook.active
+        rows = sheet.iter_rows(values_only=True)
+        header = [str(h or "") for h in next(rows, [])]
+        for line, values in enumerate(rows, 2):
+            if any(v not in (None, "") for v in values):
+                yield line, dict(zip(header, values, strict=False))
+        workbook.close()
+        return
+    encoding, dialect = csv_encoding_and_dialect(path)
+    with open(path, encoding=encoding, newline="") as handle:
+        reader = csv.DictReader(handle, dialect=dialect)
+        for line, row in enumerate(reader, 2):
+            if any((v or "").strip() for v in row.values() if isinstance(v, str)):
+                yield line, row
+
+
+def csv_encoding_and_dialect(path: Path):
+    with open(path, "rb") as binary:
+        sample = binary.read(64 * 1024)
+    encoding = spreadsheet_encoding(sample)
+    try:
+        dialect = csv.Sniffer().sniff(sample.decode(encoding, errors="ignore"), delimiters=",;\t|")
+    except csv.Error:
+        dialect = csv.excel
+    return encoding, dialect
 
 
 def decode_spreadsheet_text(data: bytes) -> str:

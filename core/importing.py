@@ -10,9 +10,10 @@ the writing here, so a file gives the same result and the same row errors either
 import dataclasses
 import datetime
 import functools
+import queue
+import struct
 import threading
 import unicodedata
-from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
@@ -20,13 +21,14 @@ from django.core.validators import validate_email
 from django.db import DatabaseError, connection, transaction
 from django.db.models import F
 from django.db.models.functions import Lower
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _l
 
 from core.models import Client, ClientPhone, Creditor, Debt, DoNotCallReason
 from core.parsing import parse_cpf, parse_date, parse_money, parse_phone_and_kind
 from core.services import mark_do_not_call
-from core.spreadsheets import unneutralize
+from core.spreadsheets import QUOTE, unneutralize
 
 # File column -> Client field.
 CLIENT_COLUMNS = {
@@ -82,6 +84,11 @@ COLUMN_HELP = {
 PHONE_SEPARATORS = (";", "|", "/", ",")
 MAX_CELL_CHARS = 10_000
 CLIENT_UPDATE_FIELDS = ["creditor", "name", "cpf", *[f for f in CLIENT_COLUMNS.values() if f != "name"]]
+# The columns two rows of one client must agree on, in the order the parser hashes them.
+CLIENT_FIELDS = ["name", *[f for f in CLIENT_COLUMNS.values() if f != "name"]]
+IDENTITY_COLUMNS = ["credor", "cpf", *[{v: k for k, v in CLIENT_COLUMNS.items()}[f] for f in CLIENT_FIELDS]]
+IDENTITY = struct.Struct(f"{len(IDENTITY_COLUMNS)}q")
+LINE = struct.Struct("q")
 
 
 @functools.lru_cache(maxsize=256)
@@ -96,12 +103,15 @@ def template_rows(creditor_name: str) -> list[list]:
     ]
 
 
+@functools.lru_cache(maxsize=1024)  # a file has a handful of headers, read again on every row
 def normalize_header(header) -> str:
     text = unicodedata.normalize("NFKD", str(header or "")).encode("ascii", "ignore").decode()
     return text.strip().lower().replace(" ", "_").replace("-", "_")
 
 
 def _cell(value) -> str:
+    if value.__class__ is str and not value.startswith(QUOTE):  # nearly every cell: nothing to undo
+        return value.strip()
     if value is None:
         return ""
     if isinstance(value, float) and value.is_integer():
@@ -132,8 +142,11 @@ class WalletRowParser:
             .annotate(lname=Lower("name"))
             .values_list("lname", "pk")
         }
-        self.seen: dict[str, tuple[int, tuple]] = {}  # external_id -> (first line, client columns)
-        self.debts_seen: dict[tuple, int] = {}  # (external_id, contract, parcela) -> line
+        # What a later row of the same client is checked against, kept small so that memory stays flat
+        # over a million rows: external_id -> the first line and a hash of each client column, packed.
+        self.seen: dict[str, bytes] = {}
+        # hash of (external_id, contract, parcela) -> line: a título twice in the file is an error.
+        self.debts_seen: dict[int, int] = {}
 
     def parse(self, raw: dict, line: int) -> WalletRow:
         """A WalletRow, or ValidationError listing every problem of the row."""
@@ -141,9 +154,11 @@ class WalletRowParser:
         errors: list[str] = []
         for column, value in row.items():
             # Checked before anything else reads the row: the database refuses NUL, and a huge cell is a mistake.
-            if isinstance(value, str) and "\x00" in value:
+            if not isinstance(value, str) or ("\x00" not in value and len(value) <= MAX_CELL_CHARS):
+                continue
+            if "\x00" in value:
                 errors.append(_("Coluna %(column)s com caractere nulo (\\0).") % {"column": column or "?"})
-            elif isinstance(value, str) and len(value) > MAX_CELL_CHARS:
+            else:
                 errors.append(
                     _("Coluna %(column)s longa demais (%(n)d caracteres; o máximo é %(max)d).")
                     % {"column": column or "?", "n": len(value), "max": MAX_CELL_CHARS}
@@ -207,40 +222,42 @@ class WalletRowParser:
             errors.extend(debt_errors)
 
         client = {"name": name, **client}
-        identity = (creditor_id, cpf, tuple(sorted(client.items())))
-        if not errors and external_id in self.seen:
-            first_line, first_identity = self.seen[external_id]
-            if identity != first_identity:
-                differing = self._differing_columns(first_identity, identity)
-                errors.append(
-                    _("Os dados do cliente %(id)s diferem dos da linha %(line)s (%(columns)s).")
-                    % {"id": external_id, "line": first_line, "columns": ", ".join(differing)}
-                )
-        if not errors and debt:
-            key = (external_id, debt["contract_code"], debt["installment_number"])
-            if key in self.debts_seen:
-                errors.append(
-                    _("Título repetido no arquivo: contrato %(contract)s, parcela %(n)s (já na linha %(line)s).")
-                    % {"contract": key[1], "n": key[2], "line": self.debts_seen[key]}
-                )
+        identity = self._identity(creditor_id, cpf, client)
+        first = self.seen.get(external_id) if not errors else None
+        if first is not None and first[LINE.size :] != identity:
+            first_line, differing = self._differing_columns(first, identity)
+            errors.append(
+                _("Os dados do cliente %(id)s diferem dos da linha %(line)s (%(columns)s).")
+                % {"id": external_id, "line": first_line, "columns": ", ".join(differing)}
+            )
+        debt_key = hash((external_id, debt["contract_code"], debt["installment_number"])) if debt else None
+        if not errors and debt and debt_key in self.debts_seen:
+            errors.append(
+                _("Título repetido no arquivo: contrato %(contract)s, parcela %(n)s (já na linha %(line)s).")
+                % {
+                    "contract": debt["contract_code"],
+                    "n": debt["installment_number"],
+                    "line": self.debts_seen[debt_key],
+                }
+            )
         if errors:
             raise ValidationError(errors)
-        self.seen.setdefault(external_id, (line, identity))
+        if first is None:
+            self.seen[external_id] = LINE.pack(line) + identity
         if debt:
-            self.debts_seen[(external_id, debt["contract_code"], debt["installment_number"])] = line
+            self.debts_seen[debt_key] = line
         return WalletRow(line, external_id, creditor_id, cpf, client, phones, debt, do_not_call)
 
     @staticmethod
-    def _differing_columns(first: tuple, other: tuple) -> list[str]:
-        columns = []
-        if first[0] != other[0]:
-            columns.append("credor")
-        if first[1] != other[1]:
-            columns.append("cpf")
-        by_field = {field: column for column, field in CLIENT_COLUMNS.items()}
-        first_fields, other_fields = dict(first[2]), dict(other[2])
-        columns += [by_field[f] for f in first_fields if first_fields[f] != other_fields.get(f)]
-        return columns
+    def _identity(creditor_id, cpf, client: dict) -> bytes:
+        """The client columns of a row, as one hash per column (IDENTITY_COLUMNS order)."""
+        return IDENTITY.pack(*(hash(value) for value in (creditor_id, cpf, *(client[f] for f in CLIENT_FIELDS))))
+
+    @staticmethod
+    def _differing_columns(first: bytes, identity: bytes) -> tuple[int, list[str]]:
+        (first_line,) = LINE.unpack(first[: LINE.size])
+        before, now = IDENTITY.unpack(first[LINE.size :]), IDENTITY.unpack(identity)
+        return first_line, [column for column, a, b in zip(IDENTITY_COLUMNS, before, now, strict=True) if a != b]
 
     @staticmethod
     def _phone_cells(row: dict) -> list[str]:
@@ -296,24 +313,63 @@ class WalletRowParser:
         return debt, errors
 
 
-def upsert_wallet_rows(tenant, rows: list[WalletRow]) -> list[int]:
+def upsert_wallet_rows(tenant, rows: list[WalletRow], user=None) -> None:
     """Write validated rows: clients upserted by external_id, phones added, debts upserted.
 
-    Existing phones keep their state (a number marked wrong stays inactive). Call inside a
-    transaction; returns the client ids touched.
+    Existing phones keep their state (a number marked wrong stays inactive). Call inside a transaction.
+    PostgreSQL gets the rows through COPY and writes them set-based; other databases (SQLite, the demo)
+    through the ORM. Both leave the same wallet.
     """
     if not rows:
-        return []
-    first_rows = {}  # one upsert per client, even when several of its títulos are in this chunk
-    phones_of: dict[str, list] = {}
-    for row in rows:
-        first_rows.setdefault(row.external_id, row)
-        client_phones = phones_of.setdefault(row.external_id, [])
-        client_phones.extend(p for p in row.phones if p not in client_phones)
+        return
+    batch = WalletBatch(rows)
+    if connection.vendor == "postgresql":
+        _copy_upsert(tenant, batch)
+    else:
+        _orm_upsert(tenant, batch)
+    marked = [(row.external_id, row.do_not_call) for row in rows if row.do_not_call]
+    if marked:
+        clients = Client.objects.filter(tenant=tenant, external_id__in={external_id for external_id, _r in marked})
+        ids = dict(clients.values_list("external_id", "pk"))
+        mark_do_not_call(tenant, [(ids[external_id], reason) for external_id, reason in marked], user=user)
+
+
+class WalletBatch:
+    """Rows of one write grouped by client: one client row, its phones in file order, its títulos."""
+
+    def __init__(self, rows: list[WalletRow]):
+        self.rows = rows
+        self.first_rows: dict[str, WalletRow] = {}
+        self.phones: dict[str, list[tuple[str, bool]]] = {}
+        self.debts: dict[str, list[dict]] = {}
+        for row in rows:
+            self.first_rows.setdefault(row.external_id, row)
+            phones = self.phones.setdefault(row.external_id, [])
+            phones.extend(p for p in row.phones if p not in phones)
+            if row.debt:
+                self.debts.setdefault(row.external_id, []).append(row.debt)
+
+    def new_client_summary(self, external_id: str) -> tuple:
+        """(open balance, oldest open due date, main phone, active phones, situation) of a client that is new:
+        its títulos and phones are all in this batch, so its maintained columns are known before it is written."""
+        debts = self.debts.get(external_id, [])
+        open_debts = [d for d in debts if d["paid_amount"] < d["original_amount"]]
+        balance = sum((d["original_amount"] - d["paid_amount"] for d in open_debts), Decimal("0"))
+        oldest = min((d["due_date"] for d in open_debts), default=None)
+        phones = self.phones[external_id]
+        status = Client.Status.PAID if debts and not open_debts else Client.Status.OPEN
+        return balance, oldest, phones[0][0] if phones else "", len(phones), status
+
+
+def debt_status(debt: dict) -> str:
+    return Debt.Status.PAID if debt["paid_amount"] >= debt["original_amount"] else Debt.Status.OPEN
+
+
+def _orm_upsert(tenant, batch: WalletBatch) -> None:
     clients = Client.objects.bulk_create(
         [
             Client(tenant=tenant, external_id=r.external_id, creditor_id=r.creditor_id, cpf=r.cpf, **r.client)
-            for r in first_rows.values()
+            for r in batch.first_rows.values()
         ],
         update_conflicts=True,
         unique_fields=["tenant", "external_id"],
@@ -322,50 +378,226 @@ def upsert_wallet_rows(tenant, rows: list[WalletRow]) -> list[int]:
     by_external = {c.external_id: c.pk for c in clients}
     if any(pk is None for pk in by_external.values()):  # backends that do not return ids from an upsert
         by_external = dict(
-            Client.objects.filter(tenant=tenant, external_id__in=list(first_rows)).values_list("external_id", "pk")
+            Client.objects.filter(tenant=tenant, external_id__in=list(batch.first_rows)).values_list(
+                "external_id", "pk"
+            )
         )
-    ids = [by_external[r.external_id] for r in rows]
-
-    phones = [
-        ClientPhone(
-            tenant=tenant,
-            client_id=by_external[external_id],
-            number=number,
-            priority=priority,
-            kind=ClientPhone.Kind.MOBILE if mobile else ClientPhone.Kind.LANDLINE,
-            whatsapp=mobile,
-        )
-        for external_id, client_phones in phones_of.items()
-        for priority, (number, mobile) in enumerate(client_phones, 1)
-    ]
-    ClientPhone.objects.bulk_create(phones, ignore_conflicts=True)
-
-    debts = [
-        Debt(
-            tenant=tenant,
-            client_id=client_id,
-            status=Debt.Status.PAID if row.debt["paid_amount"] >= row.debt["original_amount"] else Debt.Status.OPEN,
-            **row.debt,
-        )
-        for client_id, row in zip(ids, rows, strict=True)
-        if row.debt
-    ]
+    ClientPhone.objects.bulk_create(
+        [
+            ClientPhone(
+                tenant=tenant,
+                client_id=by_external[external_id],
+                number=number,
+                priority=priority,
+                kind=ClientPhone.Kind.MOBILE if mobile else ClientPhone.Kind.LANDLINE,
+                whatsapp=mobile,
+            )
+            for external_id, phones in batch.phones.items()
+            for priority, (number, mobile) in enumerate(phones, 1)
+        ],
+        ignore_conflicts=True,
+    )
     Debt.objects.bulk_create(
-        debts,
+        [
+            Debt(tenant=tenant, client_id=by_external[external_id], status=debt_status(debt), **debt)
+            for external_id, debts in batch.debts.items()
+            for debt in debts
+        ],
         update_conflicts=True,
         unique_fields=["client", "contract_code", "installment_number"],
         update_fields=["installment_total", "due_date", "original_amount", "paid_amount"],
     )
+    ids = list(by_external.values())
     Debt.objects.filter(client_id__in=ids, status=Debt.Status.OPEN, paid_amount__gte=F("original_amount")).update(
         status=Debt.Status.PAID
     )
-    unique_ids = set(ids)
-    Client.objects.filter(pk__in=unique_ids).refresh_summaries()
-    Client.objects.filter(pk__in=unique_ids).refresh_situation()
-    marked = [(client_id, row.do_not_call) for client_id, row in zip(ids, rows, strict=True) if row.do_not_call]
-    if marked:
-        mark_do_not_call(tenant, marked)
-    return list(dict.fromkeys(ids))
+    Client.objects.filter(pk__in=ids).refresh_summaries()
+    Client.objects.filter(pk__in=ids).refresh_situation()
+
+
+# PostgreSQL: the batch is copied into temporary tables (emptied at each commit), then written with a few
+# set-based statements. A client that did not exist is inserted with its maintained columns already right;
+# only the clients that existed are updated, and only where the file changed something.
+STAGE_TABLES = [
+    """CREATE TEMP TABLE IF NOT EXISTS wallet_stage_client (
+        ord integer, external_id text, creditor_id bigint, cpf text, name text, email text, street text,
+        number text, complement text, district text, city text, state text, postal_code text, notes text,
+        open_balance numeric, oldest_due_date date, main_phone text, active_phones integer, status text,
+        client_id bigint, inserted boolean NOT NULL DEFAULT false
+    ) ON COMMIT DELETE ROWS""",
+    """CREATE TEMP TABLE IF NOT EXISTS wallet_stage_phone (
+        external_id text, number text, kind text, whatsapp boolean, priority integer
+    ) ON COMMIT DELETE ROWS""",
+    """CREATE TEMP TABLE IF NOT EXISTS wallet_stage_debt (
+        external_id text, contract_code text, installment_number integer, installment_total integer,
+        due_date date, original_amount numeric, paid_amount numeric, status text
+    ) ON COMMIT DELETE ROWS""",
+]
+STAGE_CLIENT_COLUMNS = [
+    "ord",
+    "external_id",
+    "creditor_id",
+    "cpf",
+    *CLIENT_FIELDS,
+    "open_balance",
+    "oldest_due_date",
+    "main_phone",
+    "active_phones",
+    "status",
+]
+STAGE_PHONE_COLUMNS = ["external_id", "number", "kind", "whatsapp", "priority"]
+DEBT_FIELDS = ["contract_code", "installment_number", "installment_total", "due_date", "original_amount", "paid_amount"]
+STAGE_DEBT_COLUMNS = ["external_id", *DEBT_FIELDS, "status"]
+# The file's client columns, compared to decide whether an existing client changes at all.
+CLIENT_FILE_COLUMNS = ["creditor_id", "cpf", *CLIENT_FIELDS]
+DEBT_FILE_COLUMNS = DEBT_FIELDS[2:]
+
+
+def _copy_upsert(tenant, batch: WalletBatch) -> None:
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        # The statements are short and run once per chunk: compiling them (the planner's JIT, tempted by the
+        # estimates of tables a large import has just filled) took longer than running them.
+        cursor.execute("SET LOCAL jit = off")
+        for statement in STAGE_TABLES:
+            cursor.execute(statement)
+        # Empty already, except when this write shares its transaction with an earlier one (the admin's rows).
+        for table in ("wallet_stage_client", "wallet_stage_phone", "wallet_stage_debt"):
+            cursor.execute(f"DELETE FROM {table}")
+        raw = cursor.cursor
+        with raw.copy(f"COPY wallet_stage_client ({', '.join(STAGE_CLIENT_COLUMNS)}) FROM STDIN") as copy:
+            for ord_, (external_id, row) in enumerate(batch.first_rows.items()):
+                client = row.client
+                copy.write_row(
+                    (
+                        ord_,
+                        external_id,
+                        row.creditor_id,
+                        row.cpf,
+                        *(client[f] for f in CLIENT_FIELDS),
+                        *batch.new_client_summary(external_id),
+                    )
+                )
+        with raw.copy(f"COPY wallet_stage_phone ({', '.join(STAGE_PHONE_COLUMNS)}) FROM STDIN") as copy:
+            for external_id, phones in batch.phones.items():
+                for priority, (number, mobile) in enumerate(phones, 1):
+                    kind = ClientPhone.Kind.MOBILE if mobile else ClientPhone.Kind.LANDLINE
+                    copy.write_row((external_id, number, kind.value, mobile, priority))
+        with raw.copy(f"COPY wallet_stage_debt ({', '.join(STAGE_DEBT_COLUMNS)}) FROM STDIN") as copy:
+            for external_id, debts in batch.debts.items():
+                for debt in debts:
+                    copy.write_row((external_id, *(debt[f] for f in DEBT_FIELDS), debt_status(debt).value))
+
+        columns, values, params = _insert_columns(
+            Client,
+            {
+                "tenant": ("%s", tenant.pk),
+                "created_at": ("%s", now),
+                "updated_at": ("%s", now),
+                **{f: (f"s.{f}", None) for f in STAGE_CLIENT_COLUMNS[1:]},
+            },
+        )
+        cursor.execute(
+            f"""
+            WITH inserted AS (
+                INSERT INTO core_client ({columns})
+                SELECT {values} FROM wallet_stage_client s ORDER BY s.ord
+                ON CONFLICT (tenant_id, external_id) DO NOTHING
+                RETURNING id, external_id
+            )
+            UPDATE wallet_stage_client s SET client_id = i.id, inserted = true
+            FROM inserted i WHERE s.external_id = i.external_id
+            """,
+            params,
+        )
+        existing = []
+        if cursor.rowcount < len(batch.first_rows):  # some were there already: their ids, and what changed
+            cursor.execute(
+                """
+                UPDATE wallet_stage_client s SET client_id =
+                    (SELECT c.id FROM core_client c WHERE c.tenant_id = %s AND c.external_id = s.external_id)
+                WHERE NOT s.inserted RETURNING s.client_id
+                """,
+                [tenant.pk],
+            )
+            existing = [client_id for (client_id,) in cursor.fetchall()]
+            cursor.execute("ANALYZE wallet_stage_client")  # a temporary table has no statistics otherwise
+            cursor.execute(
+                f"""
+                UPDATE core_client c SET {", ".join(f"{f} = s.{f}" for f in CLIENT_FILE_COLUMNS)}
+                FROM wallet_stage_client s
+                WHERE c.id = s.client_id AND NOT s.inserted
+                  AND ({", ".join(f"c.{f}" for f in CLIENT_FILE_COLUMNS)})
+                      IS DISTINCT FROM ({", ".join(f"s.{f}" for f in CLIENT_FILE_COLUMNS)})
+                """
+            )
+        columns, values, params = _insert_columns(
+            ClientPhone,
+            {
+                "tenant": ("%s", tenant.pk),
+                "client": ("s.client_id", None),
+                **{f: (f"p.{f}", None) for f in STAGE_PHONE_COLUMNS[1:]},
+            },
+        )
+        cursor.execute(
+            f"""
+            INSERT INTO core_clientphone ({columns})
+            SELECT {values} FROM wallet_stage_phone p JOIN wallet_stage_client s USING (external_id)
+            ORDER BY s.ord, p.priority
+            ON CONFLICT (client_id, number) DO NOTHING
+            """,
+            params,
+        )
+        columns, values, params = _insert_columns(
+            Debt,
+            {
+                "tenant": ("%s", tenant.pk),
+                "client": ("s.client_id", None),
+                **{f: (f"d.{f}", None) for f in STAGE_DEBT_COLUMNS[1:]},
+            },
+        )
+        paid = "EXCLUDED.paid_amount >= EXCLUDED.original_amount"
+        cursor.execute(
+            f"""
+            INSERT INTO core_debt ({columns})
+            SELECT {values} FROM wallet_stage_debt d JOIN wallet_stage_client s USING (external_id)
+            ORDER BY s.ord
+            ON CONFLICT (client_id, contract_code, installment_number) DO UPDATE SET
+                {", ".join(f"{f} = EXCLUDED.{f}" for f in DEBT_FILE_COLUMNS)},
+                status = CASE WHEN core_debt.status = %s AND {paid} THEN %s ELSE core_debt.status END
+            WHERE ({", ".join(f"core_debt.{f}" for f in DEBT_FILE_COLUMNS)})
+                  IS DISTINCT FROM ({", ".join(f"EXCLUDED.{f}" for f in DEBT_FILE_COLUMNS)})
+               OR (core_debt.status = %s AND {paid})
+            """,
+            [*params, Debt.Status.OPEN, Debt.Status.PAID, Debt.Status.OPEN],
+        )
+    if existing:  # their títulos and phones were there before: recompute from the database
+        Client.objects.filter(pk__in=existing).refresh_summaries()
+        Client.objects.filter(pk__in=existing).refresh_situation()
+
+
+def _insert_columns(model, given: dict[str, tuple[str, object]]) -> tuple[str, str, list]:
+    """The column list, SELECT expressions and parameters of an INSERT … SELECT into `model`'s table.
+
+    `given` maps field names to (SQL expression, parameter for "%s"); every other column gets its database
+    default or, without one, the field's default: a column added to the model later is filled the way the
+    ORM would fill it.
+    """
+    columns, values, params = [], [], []
+    for field in model._meta.concrete_fields:
+        if field.primary_key:
+            continue
+        if field.name in given or field.attname in given:
+            expression, param = given.get(field.name) or given[field.attname]
+        elif field.has_db_default():
+            continue
+        else:
+            expression, param = "%s", field.get_db_prep_save(field.get_default(), connection)
+        columns.append(field.column)
+        values.append(expression)
+        if expression == "%s":
+            params.append(param)
+    return ", ".join(columns), ", ".join(values), params
 
 
 def parse_do_not_call(value) -> str | None:
@@ -383,86 +615,126 @@ def parse_do_not_call(value) -> str | None:
 class ImportReport:
     rows: int = 0
     imported: int = 0
-    errors: list[tuple[int, str, str]] = dataclasses.field(default_factory=list)  # (line, external_id, message)
+    failed: int = 0
+    # (line, external_id, message), sorted by line; empty when the errors went to an `on_error` sink.
+    errors: list[tuple[int, str, str]] = dataclasses.field(default_factory=list)
 
 
 # Chunks are cut between clients (a client's rows are usually together), so two transactions write side by side.
 WRITER_THREADS = 2
 
 
-def import_wallet_rows(tenant, rows, chunk_size: int = 2000, progress=None) -> ImportReport:
+def import_wallet_rows(tenant, rows, chunk_size: int = 2000, progress=None, on_error=None, user=None) -> ImportReport:
     """Import an iterable of (line, dict) rows in chunks: good rows are written, bad rows reported.
 
-    Memory stays bounded by the chunk size whatever the file's length. On PostgreSQL, outside a transaction, the
-    writes run in writer threads with their own connections, so parsing the next chunk overlaps
-    with the database writing the previous ones (database waits release the GIL).
+    Each chunk is one transaction: a client is written whole (with its phones and títulos) or not at all.
+    Memory stays flat whatever the file's length. On PostgreSQL, outside a transaction, the writes run in
+    writer threads with their own connections, so parsing the next chunk overlaps with the database
+    writing the previous ones (database waits release the GIL).
+
+    `progress(n)` hears of every row done, good or bad; `on_error(line, external_id, message)`, if given,
+    receives each row error instead of the report keeping them. Both are called one at a time.
     """
     parser = WalletRowParser(tenant)
     report = ImportReport()
-    chunk: list[WalletRow] = []
+    lock = threading.Lock()  # writer threads share the report and the callbacks
+
+    def fail(line, external_id, message):
+        report.failed += 1
+        if on_error:
+            on_error(line, external_id, message)
+        else:
+            report.errors.append((line, external_id, message))
+
+    def write(chunk: list[WalletRow]):
+        try:
+            with transaction.atomic():
+                upsert_wallet_rows(tenant, chunk, user=user)
+            done, refused = len(chunk), []
+        except DatabaseError:
+            # Isolate the row the database refused; the others still import.
+            done, refused = 0, []
+            for row in chunk:
+                try:
+                    with transaction.atomic():
+                        upsert_wallet_rows(tenant, [row], user=user)
+                    done += 1
+                except DatabaseError as error:
+                    refused.append((row.line, row.external_id, _("Erro ao gravar: %(e)s") % {"e": error}))
+        with lock:
+            report.imported += done
+            for error in refused:
+                fail(*error)
+            if progress:
+                progress(len(chunk))
+
     # SQLite has a single writer: parallel writes there only wait on each other's locks.
     pipelined = connection.vendor == "postgresql" and not connection.in_atomic_block
-    writer = ThreadPoolExecutor(max_workers=WRITER_THREADS) if pipelined else None
-    pending: list = []
-    lock = threading.Lock()  # writer threads share the report and the progress bar
-
-    def write(rows: list[WalletRow]):
-        try:
-            try:
-                with transaction.atomic():
-                    upsert_wallet_rows(tenant, rows)
-                with lock:
-                    report.imported += len(rows)
-            except DatabaseError:
-                # Isolate the row the database refused; the others still import.
-                for row in rows:
-                    try:
-                        with transaction.atomic():
-                            upsert_wallet_rows(tenant, [row])
-                        with lock:
-                            report.imported += 1
-                    except DatabaseError as error:
-                        with lock:
-                            report.errors.append((row.line, row.external_id, _("Erro ao gravar: %(e)s") % {"e": error}))
-            if progress:
-                with lock:
-                    progress(len(rows))
-        finally:
-            if pipelined:
-                connection.close()  # the writer thread's own connection
-
-    def flush():
-        nonlocal pending, chunk
-        if not chunk:
-            return
-        if writer is None:
-            write(chunk)
-        else:
-            while len(pending) >= WRITER_THREADS:  # bounded: at most this many chunks in memory
-                pending.pop(0).result()
-            pending.append(writer.submit(write, chunk))
-        chunk = []
-
+    writers = WriterThreads(write, WRITER_THREADS) if pipelined else None
+    chunk: list[WalletRow] = []
     try:
         for line, raw in rows:
-            report.rows += 1
             try:
                 row = parser.parse(raw, line)
             except ValidationError as error:
                 with lock:
-                    report.errors.append((line, _cell(raw.get("external_id")), " ".join(error.messages)))
+                    report.rows += 1
+                    fail(line, _cell(raw.get("external_id")), " ".join(error.messages))
                     if progress:
                         progress(1)
                 continue
+            report.rows += 1
             # Cut chunks between clients, so the títulos of one client are written together.
             if len(chunk) >= chunk_size and row.external_id != chunk[-1].external_id:
-                flush()
+                writers.submit(chunk) if writers else write(chunk)
+                chunk = []
             chunk.append(row)
-        flush()
-        for job in pending:
-            job.result()
+        if chunk:
+            writers.submit(chunk) if writers else write(chunk)
     finally:
-        if writer is not None:
-            writer.shutdown(wait=True)
+        if writers:
+            writers.close()
     report.errors.sort()
     return report
+
+
+class WriterThreads:
+    """A few threads writing chunks, each with its own database connection, closed when they stop.
+
+    The queue holds at most one chunk per thread: the reader waits rather than pile the file up in memory.
+    An unexpected error in a writer stops the import, raised again in the caller's thread.
+    """
+
+    def __init__(self, write, count: int):
+        self.write = write
+        self.queue: queue.Queue = queue.Queue(maxsize=count)
+        self.error: BaseException | None = None
+        self.threads = [
+            threading.Thread(target=self._run, name=f"wallet-writer-{n}", daemon=True) for n in range(count)
+        ]
+        for thread in self.threads:
+            thread.start()
+
+    def _run(self):
+        try:
+            while (chunk := self.queue.get()) is not None:
+                if self.error is None:
+                    try:
+                        self.write(chunk)
+                    except BaseException as error:
+                        self.error = error
+        finally:
+            connection.close()
+
+    def submit(self, chunk):
+        if self.error is not None:
+            raise self.error
+        self.queue.put(chunk)
+
+    def close(self):
+        for _thread in self.threads:
+            self.queue.put(None)
+        for thread in self.threads:
+            thread.join()
+        if self.error is not None:
+            raise self.error

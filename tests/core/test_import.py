@@ -392,3 +392,28 @@ def test_the_preview_numbers_rows_as_the_files_lines(client, tenant_admin, tenan
     # The invalid CPF is on line 3 of the file (header, E1, then E2).
     row = html[html.index("CPF inválido") :]
     assert re.search(r"<td>\s*3\s*</td>", row), row[:1500]
+
+
+def test_the_maintained_columns_written_are_the_ones_a_recount_gives(tenant, creditor, tmp_path):
+    """A new client is written with its open balance, oldest due date, main phone and situation already
+    computed from its rows; an existing one is recounted from the database. Either way a recount changes nothing."""
+    no_debt = dict.fromkeys(("contrato", "parcela", "total_parcelas", "vencimento", "valor_original"), "")
+    rows = [
+        *several_titulos_rows(),  # three títulos, one paid
+        {**GOOD, "external_id": "Q1", "cpf": valid_cpf(11), "contrato": "CQ", "valor_pago": "1.234,56"},  # paid off
+        {**GOOD, **no_debt, "external_id": "S1", "cpf": valid_cpf(12), "telefones": ""},  # no título, no phone
+        GOOD,
+    ]
+    path = tmp_path / "carteira.csv"
+    for version in (rows, [*rows[:3], {**GOOD, "valor_pago": "1.000,00", "telefones": "(21) 99876-5432"}]):
+        path.write_bytes(csv_bytes(version))
+        call_command("import_wallet", str(path), "--tenant", tenant.slug, "--no-progress", stdout=io.StringIO())
+        written = wallet_state(tenant)
+        Client.objects.filter(tenant=tenant).refresh_summaries()
+        Client.objects.filter(tenant=tenant).refresh_situation()
+        assert wallet_state(tenant) == written
+    clients = {c.external_id: c for c in Client.objects.filter(tenant=tenant)}
+    assert clients["Q1"].status == "quitado" and clients["Q1"].open_balance == 0
+    assert (clients["S1"].open_balance, clients["S1"].main_phone, clients["S1"].active_phones) == (0, "", 0)
+    assert clients["M1"].open_balance == Decimal("300.00") and clients["M1"].active_phones == 3
+    assert clients["E1"].open_balance == Decimal("234.56") and clients["E1"].active_phones == 3

@@ -5,38 +5,10 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from core.formats import spreadsheet_encoding
+from core.formats import read_rows
 from core.importing import import_wallet_rows
 from core.spreadsheets import neutralize_row
 from tenants.models import Tenant
-
-
-def read_rows(path: Path):
-    """(line number, row dict) from a CSV or XLSX file, streamed."""
-    if path.suffix.lower() in (".xlsx", ".xlsm"):
-        from openpyxl import load_workbook
-
-        workbook = load_workbook(path, read_only=True, data_only=True)
-        sheet = workbook.active
-        rows = sheet.iter_rows(values_only=True)
-        header = [str(h or "") for h in next(rows, [])]
-        for line, values in enumerate(rows, 2):
-            if any(v not in (None, "") for v in values):
-                yield line, dict(zip(header, values, strict=False))
-        workbook.close()
-        return
-    with open(path, "rb") as binary:
-        sample = binary.read(64 * 1024)
-    encoding = spreadsheet_encoding(sample)
-    try:
-        dialect = csv.Sniffer().sniff(sample.decode(encoding, errors="ignore"), delimiters=",;\t|")
-    except csv.Error:
-        dialect = csv.excel
-    with open(path, encoding=encoding, newline="") as handle:
-        reader = csv.DictReader(handle, dialect=dialect)
-        for line, row in enumerate(reader, 2):
-            if any((v or "").strip() for v in row.values() if isinstance(v, str)):
-                yield line, row
 
 
 def file_and_tenant(options) -> tuple[Path, Tenant]:
@@ -94,7 +66,7 @@ class Command(BaseCommand):
 
         rate = report.rows / elapsed if elapsed else 0
         self.stdout.write(
-            f"{report.rows} linhas lidas, {report.imported} importadas, {len(report.errors)} com erro "
+            f"{report.rows} linhas lidas, {report.imported} importadas, {report.failed} com erro "
             f"em {elapsed:.1f}s ({rate:,.0f} linhas/s)."
         )
         if report.errors:
