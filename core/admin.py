@@ -16,11 +16,12 @@ from unfold.contrib.filters.admin import (
     RangeDateFilter,
     RangeNumericFilter,
 )
-from unfold.contrib.import_export.forms import ExportForm, ImportForm
+from unfold.contrib.import_export.forms import ExportForm
 from unfold.decorators import display
 
 from core import services as core_services
 from core.formats import WALLET_FORMATS, SniffingCSV
+from core.import_admin import QueuedImportMixin, WalletImportForm
 from core.importing import COLUMN_HELP, TEMPLATE_HEADERS, template_rows
 from core.models import AGING_BUCKETS, Client, ClientPhone, Creditor, Debt, aging_filter
 from core.parsing import format_brl, format_phone, parse_cpf, parse_phone
@@ -195,14 +196,14 @@ class WalletChangeList(ChangeList):
 
 
 @admin.register(Client)
-class ClientAdmin(PartialImportMixin, TenantScopedAdmin, ImportExportModelAdmin):
+class ClientAdmin(QueuedImportMixin, PartialImportMixin, TenantScopedAdmin, ImportExportModelAdmin):
     """The Carteira: filters, search and columns built for a million clients per tenant."""
 
     form = ClientForm
     resource_classes = [ClientResource]
     import_formats = WALLET_FORMATS
     export_formats = WALLET_FORMATS
-    import_form_class = ImportForm
+    import_form_class = WalletImportForm
     export_form_class = ExportForm
     list_display = (
         "name",

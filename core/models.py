@@ -413,3 +413,91 @@ class WorkerHeartbeat(models.Model):
 
     def __str__(self):
         return f"{self.worker_id} ({self.hostname}:{self.pid})"
+
+
+class WalletImport(TenantOwned):
+    """One Carteira import sent from the admin: the file is kept in the database and a worker imports it.
+
+    Any worker, on any machine, can run it (they share only the database); the page follows it by polling.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "na_fila", _("Na fila")
+        RUNNING = "importando", _("Importando")
+        DONE = "concluida", _("Concluída")
+        FAILED = "falhou", _("Falhou")
+
+    FINISHED = (Status.DONE, Status.FAILED)
+
+    file_name = models.CharField(_("arquivo"), max_length=255)
+    file_format = models.CharField(_("formato"), max_length=10, default="csv")
+    file_size = models.PositiveBigIntegerField(_("tamanho (bytes)"), default=0)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("enviada por"),
+    )
+    status = models.CharField(_("situação"), max_length=20, choices=Status.choices, default=Status.QUEUED)
+    total_rows = models.PositiveIntegerField(_("linhas no arquivo"), null=True, blank=True)
+    processed_rows = models.PositiveIntegerField(_("linhas lidas"), default=0)
+    imported_rows = models.PositiveIntegerField(_("linhas importadas"), default=0)
+    error_rows = models.PositiveIntegerField(_("linhas com erro"), default=0)
+    failure = models.TextField(_("motivo da falha"), blank=True)
+    created_at = models.DateTimeField(_("enviada em"), auto_now_add=True)
+    started_at = models.DateTimeField(_("início"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("fim"), null=True, blank=True)
+    # The run's lease: renewed as rows go; a running import whose lease ran out lost its worker.
+    heartbeat_at = models.DateTimeField(_("última atividade"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("importação da carteira")
+        verbose_name_plural = _("importações da carteira")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["tenant", "-created_at"], name="wallet_import_tenant_created")]
+
+    def __str__(self):
+        return _("Importação #%(id)s — %(file)s") % {"id": self.pk, "file": self.file_name}
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.FINISHED
+
+    @property
+    def progress_percent(self) -> int:
+        if self.status == self.Status.DONE:
+            return 100
+        if not self.total_rows:
+            return 0
+        return min(100, round(100 * self.processed_rows / self.total_rows))
+
+
+class WalletImportChunk(TenantOwned):
+    """A piece of an import's uploaded file (the worker that runs it may be on another machine)."""
+
+    wallet_import = models.ForeignKey(WalletImport, on_delete=models.CASCADE, related_name="chunks", db_index=False)
+    sequence = models.PositiveIntegerField()
+    data = models.BinaryField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "wallet_import", "sequence"], name="wallet_import_chunk_unique_sequence"
+            )
+        ]
+
+
+class WalletImportError(TenantOwned):
+    """A row an import refused, with why: the downloadable error report."""
+
+    wallet_import = models.ForeignKey(WalletImport, on_delete=models.CASCADE, related_name="errors", db_index=False)
+    line = models.PositiveIntegerField(_("linha"))
+    external_id = models.TextField(_("external_id"), blank=True)
+    message = models.TextField(_("erro"))
+
+    class Meta:
+        verbose_name = _("erro de importação")
+        verbose_name_plural = _("erros de importação")
+        indexes = [models.Index(fields=["tenant", "wallet_import", "line"], name="wallet_import_error_line")]

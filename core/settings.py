@@ -217,6 +217,7 @@ WORKER_PERIODIC = [
     "dialer.services.sweep_removals",
     "dialer.calls.reconcile_due_tenants",
     "core.daily.queue_daily_tasks",
+    "core.import_jobs.sweep_imports",
 ]
 # Queued once a day by the workers (see core/daily.py): no cron needed.
 WORKER_DAILY = [

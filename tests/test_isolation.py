@@ -30,7 +30,7 @@ from attendance.models import (
     Message,
     Payment,
 )
-from core.models import Client, ClientPhone, Creditor, Debt, DispositionBehavior
+from core.models import Client, ClientPhone, Creditor, Debt, DispositionBehavior, WalletImport, WalletImportError
 from dialer.models import (
     DialerCallEvent,
     DialerExport,
@@ -136,6 +136,12 @@ def populate(tenant: Tenant, marker: str, n: int) -> dict:
     delivery = WebhookDelivery.objects.create(
         tenant=tenant, event=f"evento-{marker}", result=WebhookDelivery.Result.UNUSED, body=f'{{"x": "{marker}"}}'
     )
+    wallet_import = WalletImport.objects.create(
+        tenant=tenant, file_name=f"carteira-{marker}.csv", requested_by=users[Role.ADMIN], status="concluida"
+    )
+    WalletImportError.objects.create(
+        tenant=tenant, wallet_import=wallet_import, line=2, external_id=f"EXT-{marker}", message=f"Erro {marker}."
+    )
     return {
         "tenants.tenant": tenant,
         "core.creditor": creditor,
@@ -156,6 +162,7 @@ def populate(tenant: Tenant, marker: str, n: int) -> dict:
         "dialer.qualification": qualification,
         "tenants.auditevent": audit,
         "dialer.webhookdelivery": delivery,
+        "core.walletimport": wallet_import,
         "users": users,
         "marker": marker,
     }

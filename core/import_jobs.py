@@ -1,0 +1,354 @@
+"""Carteira imports sent from the admin and run by the worker (`manage.py db_worker`), with live progress.
+
+The upload is stored in the database (a worker on another machine reads it from there), a task is queued,
+and the import page polls the job: rows read out of the total, rows imported, rows refused (a CSV report
+in Portuguese) and, at the end, the summary. The import itself is core.importing's, the same as the
+command's: a client is written whole or not at all, and bad rows are reported one by one.
+
+A file that cannot be read is refused at the upload when it shows (no header, missing columns, not a
+spreadsheet) and otherwise by the worker's first pass over the whole file, before anything is written.
+"""
+
+import contextlib
+import csv
+import logging
+import tempfile
+import time
+import zipfile
+from datetime import timedelta
+from pathlib import Path
+
+from django.conf import settings
+from django.db import DatabaseError, connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from core.formats import csv_encoding_and_dialect, read_rows, spreadsheet_encoding
+from core.importing import import_wallet_rows, normalize_header
+from core.models import WalletImport, WalletImportChunk, WalletImportError
+from core.spreadsheets import neutralize_row
+
+logger = logging.getLogger(__name__)
+
+CHUNK_BYTES = 1024 * 1024  # how the upload is stored: one row per megabyte
+ERRORS_PER_WRITE = 500
+PROGRESS_EVERY_SECONDS = 0.5
+LOCK_NAMESPACE = 7301  # pg advisory locks: (namespace, import id); the dialer's exports use another
+# Columns without which no row can import: such a file is refused at the upload, not row by row.
+REQUIRED_COLUMNS = (("external_id", "codigo"), ("nome",), ("cpf",), ("credor",))
+XLSX_FORMATS = ("xlsx", "xlsm")
+
+
+def inline_max_rows() -> int:
+    """Files up to this many rows keep the admin's preview and import in the request; larger ones go to
+    the worker (a production web timeout cuts a request long before a large file is done)."""
+    return getattr(settings, "WALLET_IMPORT_INLINE_MAX_ROWS", 1000)
+
+
+def lease_seconds() -> int:
+    return getattr(settings, "WALLET_IMPORT_LEASE_SECONDS", 120)
+
+
+class UnreadableFile(Exception):
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+def inspect_upload(upload, file_format: str) -> int | None:
+    """How many rows the uploaded file has (CSV: counted by lines, so an estimate; XLSX: as the sheet
+    declares, None if it does not), or UnreadableFile with a Portuguese message. Leaves the file rewound."""
+    try:
+        if file_format in XLSX_FORMATS:
+            return _inspect_xlsx(upload)
+        return _inspect_csv(upload)
+    finally:
+        upload.seek(0)
+
+
+def _inspect_csv(upload) -> int:
+    upload.seek(0)
+    sample = upload.read(64 * 1024)
+    text = sample.decode(spreadsheet_encoding(sample), errors="ignore").lstrip("\ufeff")
+    try:
+        dialect = csv.Sniffer().sniff(text, delimiters=",;\t|")
+    except csv.Error:
+        dialect = csv.excel
+    try:
+        header = next(csv.reader(text.splitlines()[:1], dialect=dialect), [])
+    except csv.Error:
+        header = []
+    _check_header(header, _("CSV"))
+    upload.seek(0)
+    lines, last = 0, b"\n"
+    for piece in upload.chunks():
+        lines, last = lines + piece.count(b"\n"), piece[-1:] or last
+    return max(lines + (last != b"\n") - 1, 0)  # the header is not a row; the last line may lack its newline
+
+
+def _inspect_xlsx(upload) -> int | None:
+    from openpyxl import load_workbook
+
+    upload.seek(0)
+    try:
+        workbook = load_workbook(upload, read_only=True, data_only=True)
+        sheet = workbook.active
+        header = [str(h or "") for h in next(sheet.iter_rows(max_row=1, values_only=True), [])]
+        rows = sheet.max_row
+        workbook.close()
+    except Exception:  # openpyxl raises a dozen types for a file that is not a workbook
+        raise UnreadableFile(
+            _("Não foi possível ler o arquivo como planilha XLSX. Confira o formato escolhido.")
+        ) from None
+    _check_header(header, _("XLSX"))
+    return rows - 1 if rows else None
+
+
+def _check_header(header: list, format_name: str) -> None:
+    columns = {normalize_header(cell) for cell in header}
+    missing = [names[0] for names in REQUIRED_COLUMNS if not columns.intersection(names)]
+    if missing:
+        raise UnreadableFile(
+            _(
+                "Não foi possível ler o arquivo como %(format)s: a primeira linha não tem as colunas %(columns)s. "
+                "Confira o formato escolhido e o cabeçalho (o modelo mostra as colunas)."
+            )
+            % {"format": format_name, "columns": ", ".join(missing)}
+        )
+
+
+def queue_import(tenant, user, upload, file_format: str, total_rows: int | None = None) -> WalletImport:
+    """Store the upload and queue its import; the task starts once this transaction commits."""
+    with transaction.atomic():
+        job = WalletImport.objects.create(
+            tenant=tenant,
+            requested_by=user,
+            file_name=Path(upload.name or "carteira").name[:255],
+            file_format="xlsx" if file_format in XLSX_FORMATS else "csv",
+            file_size=upload.size or 0,
+            total_rows=total_rows,
+        )
+        upload.seek(0)
+        for sequence, piece in enumerate(upload.chunks(CHUNK_BYTES)):
+            WalletImportChunk.objects.create(tenant=tenant, wallet_import=job, sequence=sequence, data=piece)
+        transaction.on_commit(lambda: enqueue_import(job))
+    return job
+
+
+def enqueue_import(job):
+    from core.tasks import import_wallet_file
+
+    import_wallet_file.enqueue(job.pk)
+
+
+def run_import(job_id: int) -> WalletImport:
+    """Import a queued file. Safe to run again after a worker died: the import upserts, so the rows
+    written before are written again the same; the error report starts over."""
+    with import_lock(job_id) as acquired:
+        if not acquired:
+            return WalletImport.objects.get(pk=job_id)
+        claimed = WalletImport.objects.filter(pk=job_id, status=WalletImport.Status.QUEUED).update(
+            status=WalletImport.Status.RUNNING,
+            started_at=timezone.now(),
+            heartbeat_at=timezone.now(),
+            processed_rows=0,
+            imported_rows=0,
+            error_rows=0,
+            failure="",
+        )
+        job = WalletImport.objects.select_related("tenant", "requested_by").get(pk=job_id)
+        if not claimed:
+            return job
+        WalletImportError.objects.filter(wallet_import=job).delete()
+        try:
+            _run(job)
+        except Exception:
+            logger.exception("Importação %s falhou", job.pk)
+            _finish(
+                job,
+                WalletImport.Status.FAILED,
+                _("Erro inesperado durante a importação. As linhas já gravadas ficam; envie o arquivo de novo."),
+            )
+            raise
+        job.refresh_from_db()
+        return job
+
+
+def _run(job: WalletImport) -> None:
+    suffix = ".xlsx" if job.file_format in XLSX_FORMATS else ".csv"
+    with tempfile.TemporaryDirectory(prefix="importacao-") as folder:
+        path = Path(folder) / f"arquivo{suffix}"
+        with open(path, "wb") as handle:
+            pieces = WalletImportChunk.objects.filter(wallet_import=job).order_by("sequence")
+            for sequence in pieces.values_list("sequence", flat=True):
+                handle.write(pieces.filter(sequence=sequence).values_list("data", flat=True).get())
+        try:
+            total = count_rows(path)  # a whole first pass: a file that cannot be read stops here, before writing
+        except UnreadableFile as error:
+            _finish(job, WalletImport.Status.FAILED, error.message)
+            return
+        WalletImport.objects.filter(pk=job.pk).update(total_rows=total, heartbeat_at=timezone.now())
+        progress = JobProgress(job)
+        report = import_wallet_rows(
+            job.tenant, read_rows(path), progress=progress.rows_done, on_error=progress.error, user=job.requested_by
+        )
+        progress.flush()
+    WalletImport.objects.filter(pk=job.pk).update(
+        processed_rows=report.rows, imported_rows=report.imported, error_rows=report.failed
+    )
+    _finish(job, WalletImport.Status.DONE, "")
+
+
+def count_rows(path: Path) -> int:
+    """The rows read_rows will give, reading the whole file; UnreadableFile if some of it cannot be read."""
+    try:
+        if path.suffix in (".xlsx", ".xlsm"):
+            return sum(1 for _row in read_rows(path))
+        encoding, dialect = csv_encoding_and_dialect(path)
+        with open(path, encoding=encoding, newline="") as handle:
+            reader = csv.reader(handle, dialect=dialect)
+            next(reader, None)
+            return sum(1 for cells in reader if any(cell.strip() for cell in cells))
+    except UnicodeDecodeError as error:
+        raise UnreadableFile(
+            _(
+                "O arquivo mistura codificações de texto (byte inválido na posição %(position)s): "
+                "salve-o de novo como CSV UTF-8 e envie outra vez. Nada foi importado."
+            )
+            % {"position": error.start}
+        ) from None
+    except (csv.Error, zipfile.BadZipFile, OSError, KeyError, ValueError) as error:
+        raise UnreadableFile(
+            _("Não foi possível ler o arquivo (%(error)s). Nada foi importado.") % {"error": error}
+        ) from None
+
+
+class JobProgress:
+    """What the import page polls: counts and errors written every half second from the import's threads."""
+
+    def __init__(self, job: WalletImport):
+        self.job = job
+        self.processed = 0
+        self.failed = 0
+        self.errors: list[WalletImportError] = []
+        self.written = time.monotonic()
+
+    def rows_done(self, count: int) -> None:
+        self.processed += count
+        if time.monotonic() - self.written >= PROGRESS_EVERY_SECONDS:
+            self.flush()
+
+    def error(self, line: int, external_id: str, message: str) -> None:
+        self.failed += 1
+        self.errors.append(
+            WalletImportError(
+                tenant_id=self.job.tenant_id,
+                wallet_import=self.job,
+                line=line,
+                external_id=external_id,
+                message=message,
+            )
+        )
+        if len(self.errors) >= ERRORS_PER_WRITE:
+            self._write_errors()
+
+    def flush(self) -> None:
+        self._write_errors()
+        WalletImport.objects.filter(pk=self.job.pk).update(
+            processed_rows=self.processed,
+            imported_rows=self.processed - self.failed,
+            error_rows=self.failed,
+            heartbeat_at=timezone.now(),
+        )
+        self.written = time.monotonic()
+
+    def _write_errors(self) -> None:
+        if self.errors:
+            WalletImportError.objects.bulk_create(self.errors)
+            self.errors = []
+
+
+def _finish(job: WalletImport, status: str, failure: str) -> None:
+    with transaction.atomic():
+        WalletImport.objects.filter(pk=job.pk).update(
+            status=status, failure=failure, finished_at=timezone.now(), heartbeat_at=timezone.now()
+        )
+        # The file is not needed any more: the report and the counts stay.
+        WalletImportChunk.objects.filter(wallet_import=job).delete()
+
+
+def summary(job: WalletImport) -> str:
+    """The last line of the import page."""
+    if job.status == WalletImport.Status.FAILED:
+        return _("A importação falhou: %(reason)s") % {"reason": job.failure}
+    if job.status != WalletImport.Status.DONE:
+        return ""
+    return _("Importação concluída: %(imported)s linha(s) importada(s), %(errors)s com erro, de %(rows)s lida(s).") % {
+        "imported": f"{job.imported_rows:,}".replace(",", "."),
+        "errors": f"{job.error_rows:,}".replace(",", "."),
+        "rows": f"{job.processed_rows:,}".replace(",", "."),
+    }
+
+
+def write_error_report(job: WalletImport, response) -> None:
+    """The refused rows as CSV (linha;external_id;erro), streamed from the database in line order."""
+    writer = csv.writer(response, delimiter=";")
+    response.write("\ufeff")  # Excel in Brazil reads the accents right with a BOM
+    writer.writerow(["linha", "external_id", "erro"])
+    errors = WalletImportError.objects.filter(wallet_import=job).order_by("line", "id")
+    for line, external_id, message in errors.values_list("line", "external_id", "message").iterator(2000):
+        writer.writerow(neutralize_row([line, external_id, message]))
+
+
+def stranded_imports(now=None):
+    """Running imports whose lease ran out: their worker died."""
+    expired = (now or timezone.now()) - timedelta(seconds=lease_seconds())
+    return WalletImport.objects.filter(
+        Q(status=WalletImport.Status.RUNNING) & (Q(heartbeat_at__lt=expired) | Q(heartbeat_at__isnull=True))
+    )
+
+
+def sweep_imports() -> list[int]:
+    """Queue again the imports whose worker died (run by every worker at each heartbeat).
+
+    On PostgreSQL an import whose advisory lock is held still has a live worker and is left alone.
+    """
+    requeued = []
+    with transaction.atomic():
+        candidates = list(stranded_imports().select_for_update(skip_locked=True).values_list("pk", flat=True))
+        with _try_locks(candidates) as free:
+            requeued = free
+            WalletImport.objects.filter(pk__in=free).update(
+                status=WalletImport.Status.QUEUED, heartbeat_at=timezone.now()
+            )
+    for job_id in requeued:
+        logger.warning("Importação %s retomada pela varredura (worker parado).", job_id)
+        enqueue_import(WalletImport(pk=job_id))
+    return requeued
+
+
+@contextlib.contextmanager
+def import_lock(job_id: int):
+    """Held by the worker running an import; PostgreSQL releases it if the worker dies."""
+    with _try_locks([job_id]) as free:
+        yield bool(free)
+
+
+@contextlib.contextmanager
+def _try_locks(job_ids):
+    if connection.vendor != "postgresql":
+        yield list(job_ids)  # SQLite runs one writer at a time anyway
+        return
+    free = []
+    try:
+        with connection.cursor() as cursor:
+            for job_id in job_ids:
+                cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [LOCK_NAMESPACE, job_id])
+                if cursor.fetchone()[0]:
+                    free.append(job_id)
+        yield free
+    finally:
+        with contextlib.suppress(DatabaseError), connection.cursor() as cursor:
+            for job_id in free:
+                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [LOCK_NAMESPACE, job_id])

@@ -1,0 +1,9 @@
+from django.tasks import task
+
+from core import import_jobs
+
+
+@task
+def import_wallet_file(import_id: int) -> str:
+    """The background half of the admin's Carteira import (worker: `manage.py db_worker`)."""
+    return import_jobs.run_import(import_id).status
