@@ -13,8 +13,11 @@ from stdnum.br import cpf as stdnum_cpf
 CENTS = Decimal("0.01")
 
 
+NON_DIGITS = re.compile(r"\D")
+
+
 def only_digits(value) -> str:
-    return re.sub(r"\D", "", str(value or ""))
+    return NON_DIGITS.sub("", str(value or ""))
 
 
 def parse_cpf(value) -> str:
