@@ -11,10 +11,13 @@ import dataclasses
 import datetime
 import functools
 import queue
+import sqlite3
 import struct
+import tempfile
 import threading
 import unicodedata
 from decimal import Decimal
+from pathlib import Path
 
 from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator
@@ -130,6 +133,61 @@ def _cell(value) -> str:
     return str(unneutralize(value)).strip()
 
 
+class FirstSeen:
+    """What the first row of each key said, for a file of any length: in memory up to `in_memory` keys,
+    then moved to a temporary SQLite file, so memory stays flat. A fixed bitmap of the keys on disk (a Bloom
+    filter) spares the disk the lookups of keys never seen, which are nearly all of them."""
+
+    in_memory = 20_000
+    FILTER_BITS = 1 << 25  # 4 MB; a few wrong "maybe"s in a thousand at a million keys on disk
+
+    def __init__(self):
+        self.memory: dict = {}
+        self.disk: sqlite3.Connection | None = None
+        self.folder: tempfile.TemporaryDirectory | None = None
+        self.on_disk = bytearray()
+
+    def _bits(self, key) -> tuple[int, int]:
+        digest = hash(key) & 0xFFFFFFFFFFFFFFFF
+        return digest % self.FILTER_BITS, (digest >> 32) % self.FILTER_BITS
+
+    def get(self, key):
+        value = self.memory.get(key)
+        if value is None and self.disk is not None:
+            first, second = self._bits(key)
+            if self.on_disk[first >> 3] >> (first & 7) & 1 and self.on_disk[second >> 3] >> (second & 7) & 1:
+                found = self.disk.execute("SELECT value FROM seen WHERE key = ?", (key,)).fetchone()
+                value = found[0] if found else None
+        return value
+
+    def add(self, key, value) -> None:
+        self.memory[key] = value
+        if len(self.memory) >= self.in_memory:
+            self._spill()
+
+    def _spill(self) -> None:
+        if self.disk is None:
+            self.folder = tempfile.TemporaryDirectory(prefix="importacao-")
+            self.disk = sqlite3.connect(Path(self.folder.name) / "vistos.sqlite3", check_same_thread=False)
+            self.disk.execute("PRAGMA journal_mode = OFF")
+            self.disk.execute("PRAGMA synchronous = OFF")
+            self.disk.execute("CREATE TABLE seen (key TEXT PRIMARY KEY, value) WITHOUT ROWID")
+            self.on_disk = bytearray(self.FILTER_BITS // 8)
+        with self.disk:
+            self.disk.executemany("INSERT INTO seen VALUES (?, ?)", self.memory.items())
+        for key in self.memory:
+            for bit in self._bits(key):
+                self.on_disk[bit >> 3] |= 1 << (bit & 7)
+        self.memory = {}
+
+    def close(self) -> None:
+        if self.disk is not None:
+            self.disk.close()
+            self.folder.cleanup()
+            self.disk = self.folder = None
+            self.on_disk = bytearray()
+
+
 @dataclasses.dataclass
 class WalletRow:
     line: int
@@ -153,11 +211,15 @@ class WalletRowParser:
             .annotate(lname=Lower("name"))
             .values_list("lname", "pk")
         }
-        # What a later row of the same client is checked against, kept small so that memory stays flat
-        # over a million rows: external_id -> the first line and a hash of each client column, packed.
-        self.seen: dict[str, bytes] = {}
-        # hash of (external_id, contract, parcela) -> line: a título twice in the file is an error.
-        self.debts_seen: dict[int, int] = {}
+        # What a later row of the same client is checked against: external_id -> the first line and a
+        # hash of each client column, packed.
+        self.seen = FirstSeen()
+        # external_id, contract and parcela -> line: a título twice in the file is an error.
+        self.debts_seen = FirstSeen()
+
+    def close(self) -> None:
+        self.seen.close()
+        self.debts_seen.close()
 
     def parse(self, raw: dict, line: int) -> WalletRow:
         """A WalletRow, or ValidationError listing every problem of the row."""
@@ -241,22 +303,23 @@ class WalletRowParser:
                 _("Os dados do cliente %(id)s diferem dos da linha %(line)s (%(columns)s).")
                 % {"id": external_id, "line": first_line, "columns": ", ".join(differing)}
             )
-        debt_key = hash((external_id, debt["contract_code"], debt["installment_number"])) if debt else None
-        if not errors and debt and debt_key in self.debts_seen:
+        debt_key = f"{external_id}\x1f{debt['contract_code']}\x1f{debt['installment_number']}" if debt else None
+        first_debt_line = self.debts_seen.get(debt_key) if debt and not errors else None
+        if first_debt_line is not None:
             errors.append(
                 _("Título repetido no arquivo: contrato %(contract)s, parcela %(n)s (já na linha %(line)s).")
                 % {
                     "contract": debt["contract_code"],
                     "n": debt["installment_number"],
-                    "line": self.debts_seen[debt_key],
+                    "line": first_debt_line,
                 }
             )
         if errors:
             raise ValidationError(errors)
         if first is None:
-            self.seen[external_id] = LINE.pack(line) + identity
+            self.seen.add(external_id, LINE.pack(line) + identity)
         if debt:
-            self.debts_seen[debt_key] = line
+            self.debts_seen.add(debt_key, line)
         return WalletRow(line, external_id, creditor_id, cpf, client, phones, debt, do_not_call)
 
     @staticmethod
@@ -703,6 +766,7 @@ def import_wallet_rows(tenant, rows, chunk_size: int = 2000, progress=None, on_e
         if chunk:
             writers.submit(chunk) if writers else write(chunk)
     finally:
+        parser.close()
         if writers:
             writers.close()
     report.errors.sort()

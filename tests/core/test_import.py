@@ -222,7 +222,10 @@ def several_titulos_rows():
     ]
 
 
-def test_several_rows_of_one_client_are_its_titulos(tenant, creditor, tmp_path):
+@pytest.mark.parametrize("in_memory", [100_000, 1], ids=["em memória", "em disco"])
+def test_several_rows_of_one_client_are_its_titulos(tenant, creditor, tmp_path, monkeypatch, in_memory):
+    """Also with what the file showed so far moved to disk at once, as a file of millions of rows does."""
+    monkeypatch.setattr("core.importing.FirstSeen.in_memory", in_memory)
     path = tmp_path / "carteira.csv"
     rows = several_titulos_rows()
     rows += [
