@@ -152,3 +152,26 @@ def test_an_import_whose_worker_died_is_queued_again_and_completes(
     assert (job.status, job.imported_rows, job.error_rows) == ("concluida", 5, 0)
     assert not WalletImportError.objects.filter(wallet_import=job).exists()
     assert Client.objects.filter(tenant=tenant).count() == 5
+
+
+def test_a_large_xlsx_file_is_imported_by_the_worker_too(
+    client, tenant_admin, tenant, creditor, queue_above, queued, run_worker
+):
+    from openpyxl import Workbook
+
+    from core.importing import TEMPLATE_HEADERS
+
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(TEMPLATE_HEADERS)
+    for n in range(1, 6):
+        sheet.append([{**GOOD, "external_id": f"X{n}", "cpf": valid_cpf(n)}.get(h, "") for h in TEMPLATE_HEADERS])
+    data = io.BytesIO()
+    workbook.save(data)
+    client.force_login(tenant_admin)
+    with queued():
+        assert upload(client, data.getvalue(), name="carteira.xlsx", file_format="xlsx").status_code == 302
+    run_worker()
+    job = WalletImport.objects.get()
+    assert (job.file_format, job.status, job.total_rows, job.imported_rows) == ("xlsx", "concluida", 5, 5)
+    assert Client.objects.filter(tenant=tenant).count() == 5
