@@ -619,9 +619,11 @@ def _copy_upsert(tenant, batch: WalletBatch) -> None:
             SELECT {values} FROM wallet_stage_phone p JOIN wallet_stage_client s USING (external_id)
             ORDER BY s.ord, p.priority
             ON CONFLICT (client_id, number) DO NOTHING
+            RETURNING client_id
             """,
             params,
         )
+        changed = {client_id for (client_id,) in cursor.fetchall()}
         columns, values, params = _insert_columns(
             Debt,
             {
@@ -642,12 +644,17 @@ def _copy_upsert(tenant, batch: WalletBatch) -> None:
             WHERE ({", ".join(f"core_debt.{f}" for f in DEBT_FILE_COLUMNS)})
                   IS DISTINCT FROM ({", ".join(f"EXCLUDED.{f}" for f in DEBT_FILE_COLUMNS)})
                OR (core_debt.status = %s AND {paid})
+            RETURNING client_id
             """,
             [*params, Debt.Status.OPEN, Debt.Status.PAID, Debt.Status.OPEN],
         )
-    if existing:  # their títulos and phones were there before: recompute from the database
-        Client.objects.filter(pk__in=existing).refresh_summaries()
-        Client.objects.filter(pk__in=existing).refresh_situation()
+        changed.update(client_id for (client_id,) in cursor.fetchall())
+    # Clients that existed and got a new phone or a changed título: recount them from the database (their
+    # other títulos and phones count too). A file imported again unchanged rewrites nothing.
+    recount = [client_id for client_id in existing if client_id in changed]
+    if recount:
+        Client.objects.filter(pk__in=recount).refresh_summaries()
+        Client.objects.filter(pk__in=recount).refresh_situation()
 
 
 def _insert_columns(model, given: dict[str, tuple[str, object]]) -> tuple[str, str, list]:
