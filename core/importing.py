@@ -3,8 +3,10 @@
 A client with several títulos has several rows, one per título, with the same client columns; rows of
 one client that disagree on them are an error, as is the same título (contract and parcela) twice.
 
-The admin's import (django-import-export) and `manage.py import_wallet` share the parsing and
-the writing here, so a file gives the same result and the same row errors either way.
+The admin's import (django-import-export, or the worker for a large file: core.import_jobs) and
+`manage.py import_wallet` share the parsing and the writing here, so a file gives the same result and the
+same row errors either way. On PostgreSQL the rows reach the database through COPY and are written with a
+few set-based statements per chunk; memory stays flat whatever the file's length.
 """
 
 import dataclasses
@@ -412,7 +414,6 @@ class WalletBatch:
     """Rows of one write grouped by client: one client row, its phones in file order, its títulos."""
 
     def __init__(self, rows: list[WalletRow]):
-        self.rows = rows
         self.first_rows: dict[str, WalletRow] = {}
         self.phones: dict[str, list[tuple[str, bool]]] = {}
         self.debts: dict[str, list[dict]] = {}
