@@ -23,9 +23,10 @@ from core import services as core_services
 from core.formats import WALLET_FORMATS, SniffingCSV
 from core.importing import COLUMN_HELP, TEMPLATE_HEADERS, template_rows
 from core.models import AGING_BUCKETS, Client, ClientPhone, Creditor, Debt, aging_filter
+from core.pagination import WalletPaginator
 from core.parsing import format_brl, format_phone, parse_cpf, parse_phone
 from core.resources import ClientResource
-from core.selectors import CappedCountPaginator, client_search_q
+from core.selectors import client_search_q
 from core.spreadsheets import SafeXLSX
 from tenants import audit
 from tenants.admin_base import (
@@ -189,9 +190,20 @@ class PartialImportMixin:
 
 
 class WalletChangeList(ChangeList):
+    def get_ordering(self, request, queryset):
+        """Ties are broken by id in the direction of the sorted column (Django always uses -id): then one
+        index (tenant, column, id) serves the column both ways, read forwards or backwards."""
+        ordering = super().get_ordering(request, queryset)
+        first, last = ordering[0], ordering[-1]
+        if len(ordering) > 1 and isinstance(first, str) and not first.startswith("-") and last in ("-pk", "-id"):
+            ordering = [*ordering[:-1], last[1:]]
+        return ordering
+
     def get_results(self, request):
         super().get_results(request)
-        self.count_is_estimate = getattr(self.paginator, "is_estimate", False)
+        self.result_count = self.paginator.count  # reading the last page may have made the count exact
+        if self.result_count == 0:
+            self.result_list = self.queryset.none()  # nothing to list: no second query for it
 
 
 @admin.register(Client)
@@ -207,7 +219,7 @@ class ClientAdmin(PartialImportMixin, TenantScopedAdmin, ImportExportModelAdmin)
     list_display = (
         "name",
         "display_cpf",
-        "creditor",
+        "display_creditor",
         "display_open_balance",
         "display_days_overdue",
         "display_main_phone",
@@ -230,7 +242,7 @@ class ClientAdmin(PartialImportMixin, TenantScopedAdmin, ImportExportModelAdmin)
     list_per_page = 50
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER
-    paginator = CappedCountPaginator
+    paginator = WalletPaginator
     search_fields = ("name",)  # turns the search box on; the real search is get_search_results
     search_help_text = _("Nome, CPF (com ou sem pontuação), telefone em qualquer formato ou código externo.")
     ordering = ("-id",)
@@ -351,6 +363,12 @@ class ClientAdmin(PartialImportMixin, TenantScopedAdmin, ImportExportModelAdmin)
     @display(description=_("CPF"), ordering="cpf")
     def display_cpf(self, obj):
         return obj.formatted_cpf
+
+    # Sorted by the creditor's id, which groups each creditor's clients from an index; by name it would be a
+    # join and a sort of the whole wallet.
+    @display(description=_("credor"), ordering="creditor_id")
+    def display_creditor(self, obj):
+        return obj.creditor
 
     @display(description=_("em aberto"), ordering="open_balance")
     def display_open_balance(self, obj):

@@ -7,6 +7,7 @@ from tqdm import tqdm
 
 from core.formats import spreadsheet_encoding
 from core.importing import import_wallet_rows
+from core.maintenance import refresh_wallet_statistics
 from core.spreadsheets import neutralize_row
 from tenants.models import Tenant
 
@@ -90,6 +91,7 @@ class Command(BaseCommand):
         started = time.perf_counter()
         with bar:
             report = import_wallet_rows(tenant, read_rows(path), chunk_size=options["chunk_size"], progress=bar.update)
+        refresh_wallet_statistics()
         elapsed = time.perf_counter() - started
 
         rate = report.rows / elapsed if elapsed else 0
