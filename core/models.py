@@ -208,7 +208,13 @@ class Client(DoNotCall, TenantOwned):
         indexes = [
             models.Index(fields=["tenant", "id"], name="client_tenant_id"),
             models.Index(fields=["tenant", "cpf"], name="client_tenant_cpf"),
-            models.Index(fields=["tenant", "creditor", "oldest_due_date"], name="client_tenant_creditor_due"),
+            # Credor + faixa de atraso (+ saldo): the balance and id included, so the count and the keys of a
+            # page come from the index alone.
+            models.Index(
+                fields=["tenant", "creditor", "oldest_due_date"],
+                name="client_tenant_creditor_due_bal",
+                include=["open_balance", "id"],
+            ),
             models.Index(fields=["tenant", "oldest_due_date"], name="client_tenant_due"),
             models.Index(fields=["tenant", "open_balance"], name="client_tenant_balance"),
             models.Index(fields=["tenant", "state", "city"], name="client_tenant_state_city"),

@@ -3,7 +3,7 @@
 from django.db import migrations, models
 from django.db.models.functions import Upper
 
-from core.migration_operations import AddIndexConcurrentlyOnPostgres
+from core.migration_operations import AddIndexConcurrentlyOnPostgres, RemoveIndexConcurrentlyOnPostgres
 
 
 class Migration(migrations.Migration):
@@ -26,12 +26,21 @@ class Migration(migrations.Migration):
         ),
         AddIndexConcurrentlyOnPostgres(
             model_name="client",
+            index=models.Index(models.F("tenant"), Upper("city"), name="client_tenant_city_upper", include=["city"]),
+        ),
+        AddIndexConcurrentlyOnPostgres(
+            model_name="client",
             index=models.Index(
-                models.F("tenant"), Upper("city"), name="client_tenant_city_upper", include=["city"]
+                fields=["tenant", "id"], name="client_tenant_no_phone", condition=models.Q(main_phone="")
             ),
         ),
         AddIndexConcurrentlyOnPostgres(
             model_name="client",
-            index=models.Index(fields=["tenant", "id"], name="client_tenant_no_phone", condition=models.Q(main_phone="")),
+            index=models.Index(
+                fields=["tenant", "creditor", "oldest_due_date"],
+                name="client_tenant_creditor_due_bal",
+                include=["open_balance", "id"],
+            ),
         ),
+        RemoveIndexConcurrentlyOnPostgres(model_name="client", name="client_tenant_creditor_due"),
     ]

@@ -76,6 +76,19 @@ def test_above_the_cap_a_slow_count_is_labelled_not_guessed(client, tenant_admin
     assert re.search(r"<span>…</span>\s*</div>\s*<div class=\"py-4\">", html)
 
 
+@postgresql_only
+def test_a_count_the_planner_prices_too_high_is_not_attempted(tenant, monkeypatch, settings):
+    settings.WALLET_EXACT_COUNT_LIMIT = 20
+    monkeypatch.setattr(WalletPaginator, "count_cost_limit", 0)
+    attempted = []
+    monkeypatch.setattr(pagination, "count_within", lambda queryset, timeout_ms: attempted.append(1))
+    seed_wallet(tenant, 30, seed=9)
+    paginator = WalletPaginator(Client.objects.filter(tenant=tenant).order_by("-id"), 5)
+    assert paginator.count == 21 and not paginator.count_is_exact
+    assert paginator.count_label == "mais de 20"
+    assert attempted == []
+
+
 def test_a_deep_page_past_the_known_count_is_served_when_it_has_rows(
     client, tenant_admin, tenant, small_pages, count_too_slow
 ):
@@ -132,8 +145,8 @@ def test_changelist_query_count_does_not_grow_with_the_wallet(
     settings.WALLET_EXACT_COUNT_LIMIT = 20
     seed_wallet(tenant, 120, seed=5)
     client.force_login(tenant_admin)
-    # session, user, membership, creditors (filter), capped count, timed full count (4 with its savepoint),
-    # the page, permissions: the same for 120 clients as for a million.
+    # session, user, membership, creditors (filter), capped count, the count's price (EXPLAIN), the timed
+    # full count (5 with its savepoint), the page, permissions: the same for 120 clients as for a million.
     with django_assert_max_num_queries(14):
         assert client.get(CHANGELIST).status_code == 200
     with django_assert_max_num_queries(14):
