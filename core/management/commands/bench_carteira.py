@@ -162,6 +162,8 @@ class Command(BaseCommand):
         yield "UF SP", {"uf": "SP"}, {"state__exact": "SP"}
         yield "cidade Campinas", {"city": "Campinas"}, None
         yield "cidade inexistente (nenhum)", {"city": "Atlântida"}, None
+        yield "enviado ao discador: nunca", {"discador": "nunca"}, None
+        yield "enviado ao discador: últimas 24 h", {"discador": "24h"}, None
         yield "telefone discável: sim", {"discavel": "sim"}, None
         yield "telefone discável: não", {"discavel": "nao"}, None
         yield (
