@@ -12,13 +12,16 @@ def refresh_wallet_statistics() -> None:
 
     The Carteira's plans and its per-filter row estimates come from these statistics, which autovacuum
     refreshes only some time after a bulk load (and never where it is turned off): right after a million
-    clients arrive the planner still believes the table empty, or half its size. Outside a transaction this
-    is VACUUM (ANALYZE), which also marks the new pages all-visible so that counts and deep pages are read
-    from the indexes alone; inside one (a test, a caller's atomic block) VACUUM cannot run, so ANALYZE only.
+    clients arrive the planner still believes the table empty, or half its size. Outside a transaction a
+    VACUUM follows, which marks the new pages all-visible so that counts and deep pages are read from the
+    indexes alone; inside one (a test, a caller's atomic block) VACUUM cannot run.
     """
     if connection.vendor != "postgresql":
         return
     tables = ", ".join(connection.ops.quote_name(model._meta.db_table) for model in WALLET_TABLES)
-    command = "ANALYZE" if connection.in_atomic_block else "VACUUM (ANALYZE)"
     with connection.cursor() as cursor:
-        cursor.execute(f"{command} {tables}")
+        # ANALYZE first: its commit flushes the WAL, and with it the commits the seeding made asynchronous;
+        # until those are flushed VACUUM cannot mark their pages all-visible.
+        cursor.execute(f"ANALYZE {tables}")
+        if not connection.in_atomic_block:
+            cursor.execute(f"VACUUM {tables}")
