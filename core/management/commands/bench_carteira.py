@@ -58,7 +58,8 @@ class Command(BaseCommand):
     help = (
         "Mede a Carteira (changelist do admin) numa empresa grande: cada filtro, cada coluna ordenável nos dois "
         "sentidos, cada tipo de busca, páginas do início ao fim e um filtro sem resultado; mediana de N execuções, "
-        "ao lado de um changelist padrão do Django (--baseline). SQL: mediana do tempo no banco por requisição."
+        "ao lado de um changelist padrão do Django (--baseline). SQL: mediana do tempo no banco por requisição; "
+        "CPU: do processo Django (sem a espera por outros processos)."
     )
 
     def add_arguments(self, parser):
@@ -87,7 +88,7 @@ class Command(BaseCommand):
             f"Empresa {tenant.slug}: {total:,} clientes ({connection.vendor}); load average {load}; "
             f"mediana de {options['repeat']}."
         )
-        header = f"{'caso':46s} {'mediana':>9s} {'máx':>9s} {'SQL':>9s} {'cons.':>5s}  {'resultados':>22s}"
+        header = f"{'caso':46s} {'mediana':>9s} {'máx':>9s} {'SQL':>9s} {'CPU':>9s} {'cons.':>5s}  {'resultados':>22s}"
         if plain:
             header += f"  {'padrão':>9s}"
         self.stdout.write(header)
@@ -95,11 +96,13 @@ class Command(BaseCommand):
             if options["only"] and options["only"].lower() not in label.lower():
                 continue
 
-            sql_ms = []
+            sql_ms, cpu_ms = [], []
 
-            def get(params=params, sql_ms=sql_ms):
+            def get(params=params, sql_ms=sql_ms, cpu_ms=cpu_ms):
+                started = time.process_time()
                 with CaptureQueriesContext(connection) as queries:
                     response = http.get(CHANGELIST, params)
+                cpu_ms.append((time.process_time() - started) * 1000)
                 sql_ms.append(sum(float(q["time"]) for q in queries) * 1000)
                 return response, len(queries)
 
@@ -109,7 +112,8 @@ class Command(BaseCommand):
                 continue
             cl = self.changelist
             line = (
-                f"{label:46s} {median:7.1f}ms {worst:7.1f}ms {statistics.median(sql_ms):7.1f}ms {queries:5d}  "
+                f"{label:46s} {median:7.1f}ms {worst:7.1f}ms {statistics.median(sql_ms):7.1f}ms "
+                f"{statistics.median(cpu_ms):7.1f}ms {queries:5d}  "
                 f"{getattr(cl.paginator, 'count_label', f'{cl.result_count:,}'):>22s}"
             )
             if plain and plain_params is not None:
