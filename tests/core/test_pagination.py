@@ -171,16 +171,19 @@ def test_sorting_breaks_ties_by_id_in_the_same_direction(client, tenant_admin, t
 @postgresql_only
 def test_count_within_gives_up_after_its_budget_and_leaves_the_transaction_usable(tenant):
     seed_wallet(tenant, 5, seed=7)
+
+    def statement_timeout():
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW statement_timeout")
+            return cursor.fetchone()[0]
+
+    before = statement_timeout()
     slow = Client.objects.filter(tenant=tenant).extra(where=["pg_sleep(0.05) IS NOT NULL"])
     assert count_within(slow, timeout_ms=20) is None
     assert Client.objects.filter(tenant=tenant).count() == 5  # the test's transaction goes on
-    with connection.cursor() as cursor:
-        cursor.execute("SHOW statement_timeout")
-        before = cursor.fetchone()[0]
+    assert statement_timeout() == before
     assert count_within(Client.objects.filter(tenant=tenant), timeout_ms=500) == 5
-    with connection.cursor() as cursor:
-        cursor.execute("SHOW statement_timeout")
-        assert cursor.fetchone()[0] == before  # the budget does not outlive the count
+    assert statement_timeout() == before  # the budget does not outlive the count
 
 
 @postgresql_only
