@@ -22,7 +22,8 @@ from core.models import DispositionBehavior
 from core.parsing import format_brl
 from core.spreadsheets import neutralize_row
 from dialer import eligibility, services
-from dialer.client import ThreeCPlusClient, ThreeCPlusError
+from dialer.client import ThreeCPlusAPI
+from dialer.errors import DialerError
 from dialer.forms import SendToDialerForm
 from dialer.models import (
     DialerExport,
@@ -36,7 +37,6 @@ from dialer.timeline import removal_numbers
 from tenants.admin_base import ReadOnlyMixin, TenantRelatedFilter, TenantScopedAdmin
 from tenants.models import Role
 from tenants.roles import is_back_office, user_role, user_tenant
-from tenants.secrets import SecretError
 
 
 class SentToDialerFilter(DropdownFilter):
@@ -68,12 +68,11 @@ def send_to_dialer(modeladmin, request, queryset):
         return None
     settings_url = reverse("admin:tenants_tenant_change", args=[tenant.pk])
     try:
-        with ThreeCPlusClient.for_tenant(tenant) as client:
-            campaigns = client.list_campaigns()
-    except (ThreeCPlusError, SecretError) as error:
-        message = getattr(error, "message", None) or _("O token salvo não pôde ser lido.")
+        with ThreeCPlusAPI.for_tenant(tenant) as api:
+            campaigns = api.list_campaigns()
+    except DialerError as error:
         link = format_html('<a class="underline" href="{}">{}</a>', settings_url, _("configurações do 3C Plus"))
-        messages.error(request, format_html("{} {} {}", message, _("Confira as"), link))
+        messages.error(request, format_html("{} {} {}", error.message, _("Confira as"), link))
         return None
     if not campaigns:
         messages.error(request, _("Nenhuma campanha encontrada no 3C Plus."))

@@ -17,10 +17,10 @@ from django.utils import timezone
 from core import services as core_services
 from core.models import Client
 from dialer import webhooks
-from dialer.client import ThreeCPlusClient, ThreeCPlusError
+from dialer.client import ThreeCPlusAPI
+from dialer.errors import DialerError
 from dialer.models import CallSync, DialerCallEvent, Qualification, QualificationMapping
 from tenants.models import Membership, Tenant
-from tenants.secrets import SecretError
 from tenants.settings_schema import API_KEY
 
 logger = logging.getLogger(__name__)
@@ -30,23 +30,23 @@ DIALER_TIME_ZONE = ZoneInfo("America/Sao_Paulo")
 REPORT_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 
-def reconcile_calls(tenant, *, client_factory=None, now=None) -> int:
+def reconcile_calls(tenant, *, api_factory=None, now=None) -> int:
     """Read the tenant's call reports since its watermark; store the missing ones. Returns how many were new."""
     now = now or timezone.now()
     sync, _created = CallSync.objects.get_or_create(tenant=tenant)
     lookback = datetime.timedelta(seconds=settings.DIALER_RECONCILE_OVERLAP_SECONDS)
     since = (sync.watermark or now - datetime.timedelta(hours=settings.DIALER_RECONCILE_FIRST_HOURS)) - lookback
-    factory = client_factory or ThreeCPlusClient.for_tenant
+    factory = api_factory or ThreeCPlusAPI.for_tenant
     new = 0
     latest = sync.watermark
     try:
-        with factory(tenant) as client:
-            for report in client.list_calls(since.astimezone(DIALER_TIME_ZONE).strftime(REPORT_FORMAT)):
+        with factory(tenant) as api:
+            for report in api.list_calls(since.astimezone(DIALER_TIME_ZONE).strftime(REPORT_FORMAT)):
                 at = _call_date(report) or now
                 latest = max(latest, at) if latest else at
                 new += _store(tenant, report, at)
-    except (ThreeCPlusError, SecretError) as error:
-        CallSync.objects.filter(pk=sync.pk).update(last_run_at=now, last_error=getattr(error, "message", str(error)))
+    except DialerError as error:
+        CallSync.objects.filter(pk=sync.pk).update(last_run_at=now, last_error=error.message)
         logger.warning("Reconciliação de ligações da empresa %s falhou: %s", tenant.slug, error)
         return new
     CallSync.objects.filter(pk=sync.pk).update(

@@ -1,7 +1,7 @@
-"""The 3C Plus API client: the only code that talks HTTP to 3C Plus.
+"""The 3C Plus API: the only code that talks HTTP to 3C Plus.
 
-Contract: ../shared/3cplus/swagger.json and API_NOTES.md. Every response carries the envelope
-{status, title, detail, transaction_id, data[, meta.pagination]}; errors become typed exceptions.
+Built from 3C Plus's OpenAPI description. Every response carries the envelope
+{status, title, detail, transaction_id, data[, meta.pagination]}; errors become the typed DialerError family.
 """
 
 import logging
@@ -14,6 +14,17 @@ from urllib.parse import quote
 
 import httpx
 
+from dialer.errors import (
+    AuthenticationError,
+    DialerError,
+    NotConfiguredError,
+    NotFoundError,
+    RateLimitedError,
+    UnavailableError,
+    UnexpectedResponseError,
+    UnknownOutcomeError,
+    ValidationError,
+)
 from tenants.settings_schema import api_url_allowed
 
 logger = logging.getLogger(__name__)
@@ -32,49 +43,6 @@ def path_segment(value) -> str:
     return segment
 
 
-class ThreeCPlusError(Exception):
-    """Base of every 3C Plus failure; `message` is for people (pt-BR)."""
-
-    def __init__(self, message: str, *, status: int | None = None, detail: str = ""):
-        super().__init__(message)
-        self.message = message
-        self.status = status
-        self.detail = detail
-
-
-class NotConfiguredError(ThreeCPlusError):
-    pass
-
-
-class AuthenticationError(ThreeCPlusError):
-    """401/403, or an agent-token problem (agent_required, agent_not_allowed)."""
-
-
-class ValidationError(ThreeCPlusError):
-    def __init__(self, message: str, *, errors: dict | None = None, **kwargs):
-        super().__init__(message, **kwargs)
-        self.errors = errors or {}
-
-
-class NotFoundError(ThreeCPlusError):
-    pass
-
-
-class RateLimitedError(ThreeCPlusError):
-    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs):
-        super().__init__(message, **kwargs)
-        self.retry_after = retry_after
-
-
-class UnavailableError(ThreeCPlusError):
-    """5xx, a timeout, a name that does not resolve, a refused connection."""
-
-
-class UnknownOutcomeError(UnavailableError):
-    """A POST reached 3C Plus but its answer did not come back (read timeout, dropped connection, 5xx):
-    it may or may not have been applied, so it is not retried blindly; the caller decides."""
-
-
 @dataclass(frozen=True)
 class RetryPolicy:
     attempts: int = 4
@@ -89,8 +57,8 @@ class RetryPolicy:
         return random.uniform(0, min(self.max_delay, self.base_delay * 2 ** (attempt - 1)))
 
 
-class ThreeCPlusClient:
-    """One client per tenant configuration; its httpx.Client keeps connections open across calls."""
+class ThreeCPlusAPI:
+    """One per tenant configuration; its httpx.Client keeps connections open across calls."""
 
     def __init__(
         self,
@@ -128,13 +96,19 @@ class ThreeCPlusClient:
         )
 
     def __repr__(self):
-        return f"ThreeCPlusClient({self.base_url!r})"
+        return f"ThreeCPlusAPI({self.base_url!r})"
 
     @classmethod
-    def for_tenant(cls, tenant, **kwargs) -> "ThreeCPlusClient":
+    def for_tenant(cls, tenant, **kwargs) -> "ThreeCPlusAPI":
+        from tenants.secrets import SecretError
         from tenants.settings_schema import threecplus_config
 
-        config = threecplus_config(tenant.settings or {})
+        try:
+            config = threecplus_config(tenant.settings or {})
+        except SecretError:
+            raise NotConfiguredError(
+                "O token salvo não pôde ser lido com a chave atual (FIELD_ENCRYPTION_KEY)."
+            ) from None
         if config is None:
             raise NotConfiguredError("A empresa ainda não tem o 3C Plus configurado (domínio e token).")
         return cls(config.base_url, config.token, **kwargs)
@@ -318,7 +292,7 @@ def _connect_message(error: httpx.ConnectError) -> str:
     return "Não foi possível conectar ao 3C Plus."
 
 
-def _error_for(response: httpx.Response) -> ThreeCPlusError:
+def _error_for(response: httpx.Response) -> DialerError:
     status = response.status_code
     try:
         body = response.json()
@@ -352,4 +326,6 @@ def _error_for(response: httpx.Response) -> ThreeCPlusError:
         return RateLimitedError("O 3C Plus limitou as requisições.", retry_after=seconds, status=status, detail=detail)
     if status >= 500:
         return UnavailableError("O 3C Plus está indisponível no momento.", status=status, detail=detail)
-    return ThreeCPlusError(f"Erro {status} do 3C Plus: {detail or 'sem detalhe'}.", status=status, detail=detail)
+    return UnexpectedResponseError(
+        f"Erro {status} do 3C Plus: {detail or 'sem detalhe'}.", status=status, detail=detail
+    )

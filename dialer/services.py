@@ -15,15 +15,15 @@ from django.utils.translation import gettext as _
 
 from core.models import Client, ClientPhone, DispositionBehavior
 from dialer import eligibility
-from dialer.client import (
+from dialer.client import ThreeCPlusAPI
+from dialer.errors import (
+    TRANSIENT,
+    DialerError,
     NotConfiguredError,
-    RateLimitedError,
-    ThreeCPlusClient,
-    ThreeCPlusError,
-    UnavailableError,
+    UnexpectedResponseError,
     UnknownOutcomeError,
+    ValidationError,
 )
-from dialer.client import ValidationError as ThreeCPlusValidationError
 from dialer.models import (
     DialerCallEvent,
     DialerExport,
@@ -46,15 +46,13 @@ def test_connection(tenant) -> dict:
     internal service) never has its body echoed to the page.
     """
     try:
-        with ThreeCPlusClient.for_tenant(tenant) as client:
-            campaigns = client.list_campaigns()
+        with ThreeCPlusAPI.for_tenant(tenant) as api:
+            campaigns = api.list_campaigns()
     except NotConfiguredError as error:
         return {"ok": False, "error": error.message}
-    except SecretError:
-        return {"ok": False, "error": "O token salvo não pôde ser lido com a chave atual (FIELD_ENCRYPTION_KEY)."}
-    except ThreeCPlusError as error:
+    except DialerError as error:
         logger.info("Teste de conexão 3C Plus da empresa %s falhou: %s", tenant.slug, error.message)
-        if type(error) in (ThreeCPlusError, ThreeCPlusValidationError):  # their messages quote the body
+        if isinstance(error, ValidationError | UnexpectedResponseError):  # their messages quote the body
             return {"ok": False, "error": _("O 3C Plus respondeu com o erro %(status)s.") % {"status": error.status}}
         return {"ok": False, "error": error.message}
     if not all(isinstance(c, dict) and type(c.get("id")) is int and isinstance(c.get("name"), str) for c in campaigns):
@@ -183,7 +181,7 @@ def dial_number(e164: str) -> str:
     return digits[2:] if digits.startswith("55") else digits
 
 
-def run_export(export_id: int, *, client_factory=None, progress=None) -> DialerExport:
+def run_export(export_id: int, *, api_factory=None, progress=None) -> DialerExport:
     """Send an export's pending items in batches; safe to run again after a crash (it resumes).
 
     Two workers never send the same export at once: on PostgreSQL the run holds an advisory lock
@@ -197,7 +195,7 @@ def run_export(export_id: int, *, client_factory=None, progress=None) -> DialerE
             logger.info("Envio %s já está sendo processado por outro worker.", export.pk)
             export.refresh_from_db()
             return export
-        return _run(export, client_factory, progress)
+        return _run(export, api_factory, progress)
 
 
 @contextmanager
@@ -216,8 +214,8 @@ def export_lock(export_id: int):
                 cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [EXPORT_LOCK_NAMESPACE, export_id])
 
 
-def _run(export, client_factory, progress):
-    factory = client_factory or ThreeCPlusClient.for_tenant
+def _run(export, api_factory, progress):
+    factory = api_factory or ThreeCPlusAPI.for_tenant
     DialerExport.objects.filter(pk=export.pk).update(
         status=DialerExport.Status.RUNNING,
         started_at=export.started_at or timezone.now(),
@@ -225,21 +223,21 @@ def _run(export, client_factory, progress):
         next_attempt_at=None,
     )
     try:
-        with factory(export.tenant) as client:
+        with factory(export.tenant) as api:
             if export.list_id is None:
-                export.list_id = _create_list(export, client)
+                export.list_id = _create_list(export, api)
                 DialerExport.objects.filter(pk=export.pk).update(list_id=export.list_id)
-            _recover_unacknowledged(export, client)
-            _send_pending(export, client, progress)
+            _recover_unacknowledged(export, api)
+            _send_pending(export, api, progress)
             if export.list_weight:
-                client.update_list_weight(export.campaign_id, export.list_id, export.list_weight)
-    except (UnavailableError, RateLimitedError) as error:
-        # Transient (5xx, timeouts, rate limits beyond the retries): what was sent stays sent.
+                api.update_list_weight(export.campaign_id, export.list_id, export.list_weight)
+    except TRANSIENT as error:
+        # 5xx, timeouts, rate limits beyond the retries: what was sent stays sent.
         return _pause(export, error.message)
-    except (ThreeCPlusError, SecretError) as error:
+    except DialerError as error:
         # Waiting does not fix these (token, missing campaign, refused data): say why; "Continuar envio"
         # resumes once the cause is fixed.
-        return _finish(export, DialerExport.Status.FAILED, getattr(error, "message", str(error)))
+        return _finish(export, DialerExport.Status.FAILED, error.message)
     failed = DialerExportItem.objects.filter(export=export, status=DialerExportItem.Status.FAILED).exists()
     if not failed:
         return _finish(export, DialerExport.Status.DONE, None)
@@ -358,11 +356,11 @@ def stuck_exports_count() -> int:
     return DialerExport.objects.filter(stuck).count()
 
 
-def _create_list(export, client) -> int:
+def _create_list(export, api) -> int:
     """Create the export's list; when the answer is lost, create again (at worst an empty list is left)."""
     for attempt in range(1, UNKNOWN_OUTCOME_ATTEMPTS + 1):
         try:
-            return client.create_list(export.campaign_id, export.list_name)["id"]
+            return api.create_list(export.campaign_id, export.list_name)["id"]
         except UnknownOutcomeError:
             logger.warning("Envio %s: resposta da criação da lista perdida (tentativa %d)", export.pk, attempt)
             if attempt == UNKNOWN_OUTCOME_ATTEMPTS:
@@ -375,7 +373,7 @@ def _mailing_keys(client_phones) -> list[dict]:
     return [{"phone": phone, "identifier": str(client_id)} for client_id, phones in client_phones for phone in phones]
 
 
-def _recover_unacknowledged(export, client):
+def _recover_unacknowledged(export, api):
     """Items posted by a worker that died before recording the answer: remove, then send again."""
     stuck = list(
         DialerExportItem.objects.filter(export=export, status=DialerExportItem.Status.SENDING).values_list(
@@ -384,13 +382,13 @@ def _recover_unacknowledged(export, client):
     )
     if not stuck:
         return
-    client.delete_mailing(export.campaign_id, _mailing_keys(stuck))
+    api.delete_mailing(export.campaign_id, _mailing_keys(stuck))
     DialerExportItem.objects.filter(export=export, status=DialerExportItem.Status.SENDING).update(
         status=DialerExportItem.Status.PENDING, phones=[]
     )
 
 
-def _send_pending(export, client, progress=None):
+def _send_pending(export, api, progress=None):
     base_url = settings.PUBLIC_BASE_URL
     items = DialerExportItem.objects.filter(export=export, status=DialerExportItem.Status.PENDING)
     last_client_id = 0
@@ -427,7 +425,7 @@ def _send_pending(export, client, progress=None):
             batch.extend({"phone": number, "identifier": identifier, "data": data} for number in numbers)
             batch_phones[row["pk"]] = numbers
             if len(batch) >= export.batch_size:
-                _post_batch(export, client, batch, batch_phones)
+                _post_batch(export, api, batch, batch_phones)
                 batch, batch_phones = [], {}
                 if progress:
                     progress(DialerExport.objects.values_list("sent_count", flat=True).get(pk=export.pk))
@@ -435,7 +433,7 @@ def _send_pending(export, client, progress=None):
         if no_phone:
             _mark(export, no_phone, DialerExportItem.Status.FAILED, error=str(_("Sem telefone ativo no envio.")))
     if batch:
-        _post_batch(export, client, batch, batch_phones)
+        _post_batch(export, api, batch, batch_phones)
 
 
 def _drop_ineligible(export, client_ids) -> list[int]:
@@ -467,26 +465,26 @@ def _drop_ineligible(export, client_ids) -> list[int]:
 UNKNOWN_OUTCOME_ATTEMPTS = 5
 
 
-def _post_batch(export, client, batch, batch_phones):
+def _post_batch(export, api, batch, batch_phones):
     """POST one batch exactly once: an upload whose outcome is unknown is removed before it is posted again."""
     _mark_sending(export, batch_phones)
     for attempt in range(1, UNKNOWN_OUTCOME_ATTEMPTS + 1):
         try:
-            client.add_mailing(export.campaign_id, export.list_id, batch)
-        except ThreeCPlusValidationError as error:
+            api.add_mailing(export.campaign_id, export.list_id, batch)
+        except ValidationError as error:
             _mark(export, batch_phones, DialerExportItem.Status.FAILED, error=error.message)
             return
         except UnknownOutcomeError as error:
             # 3C Plus may have stored the batch. Posting again would store it twice: take its pairs out
             # first. If that fails too, the items stay "enviando" and the resume removes them first.
             logger.warning("Envio %s: resposta de um lote perdida (%s), tentativa %d", export.pk, error.detail, attempt)
-            client.delete_mailing(export.campaign_id, _mailing_keys(batch_phones.items()))
+            api.delete_mailing(export.campaign_id, _mailing_keys(batch_phones.items()))
             if attempt == UNKNOWN_OUTCOME_ATTEMPTS:
                 DialerExportItem.objects.filter(export=export, client_id__in=batch_phones).update(
                     status=DialerExportItem.Status.PENDING
                 )
                 raise
-        except ThreeCPlusError:
+        except DialerError:
             # Refused before anything was stored (no connection, rate limited): nothing to undo.
             DialerExportItem.objects.filter(export=export, client_id__in=batch_phones).update(
                 status=DialerExportItem.Status.PENDING
@@ -607,20 +605,19 @@ def enqueue_removal(removal):
     remove_from_lists.enqueue(removal.pk)
 
 
-def run_removal(removal_id: int, *, client_factory=None) -> DialerRemoval:
+def run_removal(removal_id: int, *, api_factory=None) -> DialerRemoval:
     """DELETE the removal's pairs from its campaign; on failure, try again later with a growing delay."""
     removal = DialerRemoval.objects.select_related("tenant").get(pk=removal_id)
     if removal.status != DialerRemoval.Status.PENDING:
         return removal
-    factory = client_factory or ThreeCPlusClient.for_tenant
+    factory = api_factory or ThreeCPlusAPI.for_tenant
     attempts = removal.attempts + 1
     try:
-        with factory(removal.tenant) as client:
-            client.delete_mailing(removal.campaign_id, removal.contacts)
-    except (ThreeCPlusError, SecretError) as error:
-        message = _failure_message(error)
-        transient = isinstance(error, UnavailableError | RateLimitedError)  # as for exports: others need a fix
-        give_up = attempts >= settings.DIALER_REMOVAL_MAX_ATTEMPTS or not transient
+        with factory(removal.tenant) as api:
+            api.delete_mailing(removal.campaign_id, removal.contacts)
+    except DialerError as error:
+        message = error.message
+        give_up = attempts >= settings.DIALER_REMOVAL_MAX_ATTEMPTS or not isinstance(error, TRANSIENT)
         delay = settings.DIALER_REMOVAL_BACKOFF_BASE_SECONDS * 2 ** (attempts - 1)
         DialerRemoval.objects.filter(pk=removal.pk).update(
             attempts=attempts,
@@ -666,35 +663,24 @@ def retry_removal(removal) -> bool:
 # Qualificações: the tabulação written back to 3C Plus ------------------------------------------
 
 
-class DialerError(Exception):
-    """A dialer operation that could not be done, with the message to show (pt-BR)."""
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
-
-
-def _failure_message(error: Exception) -> str:
-    if isinstance(error, SecretError):
-        return _("O token salvo não pôde ser lido com a chave atual (FIELD_ENCRYPTION_KEY).")
-    if isinstance(error, ThreeCPlusValidationError) and error.errors:
-        details = "; ".join(f"{field}: {' '.join(map(str, msgs))}" for field, msgs in error.errors.items())
-        return f"{error.message} ({details})"
-    return error.message
-
-
 def writes_qualifications(tenant) -> bool:
     """The write-back is on once the tenant has saved an agent token."""
     return bool((tenant.settings or {}).get(AGENT_TOKEN))
 
 
-def agent_client(tenant, agent_id: str, **kwargs) -> ThreeCPlusClient:
-    """3C Plus takes agent commands only from an agent-role service token plus X-Agent-Id (API_NOTES §1)."""
+def agent_api(tenant, agent_id: str, **kwargs) -> ThreeCPlusAPI:
+    """3C Plus takes agent commands only from an agent-role service token plus X-Agent-Id."""
     settings_ = tenant.settings or {}
-    config = threecplus_config(settings_)
-    if config is None or not settings_.get(AGENT_TOKEN):
+    try:
+        config = threecplus_config(settings_)
+        token = secrets.decrypt(settings_[AGENT_TOKEN]) if config and settings_.get(AGENT_TOKEN) else None
+    except SecretError:
+        raise NotConfiguredError(
+            _("O token salvo não pôde ser lido com a chave atual (FIELD_ENCRYPTION_KEY).")
+        ) from None
+    if token is None:
         raise NotConfiguredError(_("A empresa não tem o token de agente do 3C Plus configurado."))
-    return ThreeCPlusClient(config.base_url, secrets.decrypt(settings_[AGENT_TOKEN]), agent_id=agent_id, **kwargs)
+    return ThreeCPlusAPI(config.base_url, token, agent_id=agent_id, **kwargs)
 
 
 def _campaign_ids(raw) -> list[int]:
@@ -718,11 +704,8 @@ def sync_qualifications(tenant) -> dict:
 
     A tabulação still unmapped in a list is mapped to the qualification of the same name, if any.
     """
-    try:
-        with ThreeCPlusClient.for_tenant(tenant) as client:
-            fetched = [(ql, client.list_qualifications(ql["id"])) for ql in client.list_qualification_lists()]
-    except (ThreeCPlusError, SecretError) as error:
-        raise DialerError(_failure_message(error)) from error
+    with ThreeCPlusAPI.for_tenant(tenant) as api:
+        fetched = [(ql, api.list_qualifications(ql["id"])) for ql in api.list_qualification_lists()]
     now = timezone.now()
     counts = {"lists": len(fetched), "qualifications": 0, "removed": 0, "mapped": 0}
     with transaction.atomic():
@@ -823,8 +806,8 @@ def qualify_call(tenant, *, call_id: str, behavior: str, agent_id: str, note="",
             % {"b": DispositionBehavior(behavior).label}
         )
     try:
-        with agent_client(tenant, agent_id) as client:
-            client.qualify_call(
+        with agent_api(tenant, agent_id) as api:
+            api.qualify_call(
                 call_id,
                 mapping.qualification.remote_id,
                 note=note[:1000],
@@ -832,7 +815,7 @@ def qualify_call(tenant, *, call_id: str, behavior: str, agent_id: str, note="",
                 callback_at=timezone.localtime(callback_at) if callback_at else None,
                 callback_phone=dial_number(phone) if phone and callback_at else None,
             )
-    except (ThreeCPlusError, SecretError) as error:
+    except DialerError as error:
         logger.info("Qualificação da ligação %s (empresa %s) falhou: %s", call_id, tenant.slug, error)
-        raise DialerError(_failure_message(error)) from error
+        raise
     return mapping.qualification

@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from core.models import Client, ClientPhone
 from core.parsing import try_parse_phone
+from dialer.errors import WebhookError
 from dialer.models import DialerCallEvent, WebhookDelivery
 
 EVENTS = ("call-was-connected", "call-history-was-created")
@@ -39,10 +40,6 @@ SENSITIVE_TEXT = (  # the same, in a body that is not JSON: "api_token": "…" a
 )
 HIDDEN = "[oculto]"
 Result = WebhookDelivery.Result
-
-
-class WebhookError(ValueError):
-    """A body that is not JSON: answered with 400 and this message."""
 
 
 class UnusedEvent(Exception):
@@ -80,9 +77,7 @@ def load(raw: bytes):
         return json.loads(raw, parse_constant=_reject_constant)
     except RecursionError:
         return {"_aninhamento": "profundo demais para ler"}
-    except ValueError as error:  # includes bytes that are not UTF-8
-        if isinstance(error, WebhookError):
-            raise
+    except ValueError:  # includes bytes that are not UTF-8
         raise WebhookError("JSON inválido.") from None
 
 
@@ -269,7 +264,7 @@ def receive(tenant, raw: bytes, secret: str = "") -> tuple[int, dict]:
         body = clean(load(raw))
     except WebhookError as error:
         delivery.body = redact_text(clean_text(raw[:BODY_LIMIT].decode("utf-8", "replace")), secret)
-        return _log(delivery, Result.INVALID, str(error), 400, {"erro": str(error)})
+        return _log(delivery, Result.INVALID, error.message, 400, {"erro": error.message})
     body = redact(body, secret)
     delivery.body = json.dumps(body, ensure_ascii=False)[:BODY_LIMIT]
     try:

@@ -128,7 +128,7 @@ def test_no_token_in_the_logs_of_an_export_and_a_settings_save(
     campaign_id = next(c["id"] for c in sandbox.account("alfa").campaigns.values() if not c["paused"])
     sandbox.set_faults(fail_next=1, fail_status=503)  # a retry, so the warning path logs too
     export = services.create_export(tenant, tenant_admin, Client.objects.all(), campaign_id=campaign_id, enqueue=False)
-    assert services.run_export(export.pk, client_factory=None).sent_count == 30
+    assert services.run_export(export.pk, api_factory=None).sent_count == 30
     assert caplog.records, "nothing was logged: the check would prove nothing"
     logged = caplog.text + "".join(str(r.args) for r in caplog.records)
     stored = tenant.settings["threecplus_api_key"]

@@ -24,10 +24,10 @@ from tenants.settings_schema import clean_settings
 from tests.conftest import ALWAYS_OPEN, make_user
 
 
-def fast_client(tenant):
-    from dialer.client import RetryPolicy, ThreeCPlusClient
+def fast_api(tenant):
+    from dialer.client import RetryPolicy, ThreeCPlusAPI
 
-    return ThreeCPlusClient.for_tenant(tenant, retry=RetryPolicy(attempts=2, base_delay=0.01, max_delay=0.01))
+    return ThreeCPlusAPI.for_tenant(tenant, retry=RetryPolicy(attempts=2, base_delay=0.01, max_delay=0.01))
 
 
 def new_export(tenant, campaign_id, **kwargs):
@@ -55,7 +55,7 @@ def test_transient_failures_pause_with_backoff_and_the_sweep_resumes(
         return original(method, path, *args)
 
     sandbox.handle = down_after_first_batch
-    export = services.run_export(export.pk, client_factory=fast_client)
+    export = services.run_export(export.pk, api_factory=fast_api)
     assert export.status == DialerExport.Status.PAUSED
     assert export.sent_count == 2 and export.pauses == 1
     assert "indisponível" in export.error_summary and "nova tentativa automática" in export.error_summary
@@ -83,23 +83,23 @@ def test_too_many_pauses_fail_the_export(dialer_tenant, campaign_id, make_client
     settings.DIALER_EXPORT_MAX_PAUSES = 1
     export = new_export(dialer_tenant, campaign_id)
     sandbox.set_faults(fail_rate=1.0, fail_status=500)
-    assert services.run_export(export.pk, client_factory=fast_client).status == DialerExport.Status.PAUSED
-    export = services.run_export(export.pk, client_factory=fast_client)
+    assert services.run_export(export.pk, api_factory=fast_api).status == DialerExport.Status.PAUSED
+    export = services.run_export(export.pk, api_factory=fast_api)
     assert export.status == DialerExport.Status.FAILED and "Continuar envio" in export.error_summary
 
 
 def test_permanent_errors_fail_clearly(dialer_tenant, campaign_id, make_client, sandbox):
     clients = [make_client() for _ in range(3)]
     export = services.create_export(dialer_tenant, None, Client.objects.all(), campaign_id=999999, enqueue=False)
-    export = services.run_export(export.pk, client_factory=fast_client)
+    export = services.run_export(export.pk, api_factory=fast_api)
     assert export.status == DialerExport.Status.FAILED and "não encontrado" in export.error_summary
     # Every batch refused (422): failed, with the reason, not "concluído com falhas".
     sandbox.set_faults(reject_identifiers=frozenset(str(c.pk) for c in clients))
-    export = services.run_export(new_export(dialer_tenant, campaign_id, batch_size=1).pk, client_factory=fast_client)
+    export = services.run_export(new_export(dialer_tenant, campaign_id, batch_size=1).pk, api_factory=fast_api)
     assert export.status == DialerExport.Status.FAILED and export.failed_count == 3
     assert "3× O 3C Plus recusou os dados" in export.error_summary
     sandbox.set_faults(reject_identifiers=frozenset(), fail_next=1, fail_status=400)
-    export = services.run_export(new_export(dialer_tenant, campaign_id).pk, client_factory=fast_client)
+    export = services.run_export(new_export(dialer_tenant, campaign_id).pk, api_factory=fast_api)
     assert export.status == DialerExport.Status.FAILED and "Erro 400" in export.error_summary
 
 

@@ -111,14 +111,14 @@ def test_transient_faults_every_contact_arrives_exactly_once(dialer_tenant, camp
         dialer_tenant, None, Client.objects.all(), campaign_id=campaign_id, enqueue=False, batch_size=40
     )
 
-    def fast_client(tenant):
-        from dialer.client import RetryPolicy, ThreeCPlusClient
+    def fast_api(tenant):
+        from dialer.client import RetryPolicy, ThreeCPlusAPI
 
-        return ThreeCPlusClient.for_tenant(
+        return ThreeCPlusAPI.for_tenant(
             tenant, timeout=0.3, retry=RetryPolicy(attempts=8, base_delay=0.01, max_delay=0.02)
         )
 
-    export = services.run_export(export.pk, client_factory=fast_client)
+    export = services.run_export(export.pk, api_factory=fast_api)
     assert export.status == DialerExport.Status.DONE, export.error_summary
     items = received(sandbox, export)
     keys = [(i["identifier"], i["phone"]) for i in items]
@@ -137,11 +137,11 @@ def test_killed_worker_resumes_without_duplicates(dialer_tenant, campaign_id, ma
     class Killed(BaseException):
         pass
 
-    def dying_client(tenant):
-        from dialer.client import ThreeCPlusClient
+    def dying_api(tenant):
+        from dialer.client import ThreeCPlusAPI
 
-        client = ThreeCPlusClient.for_tenant(tenant)
-        original = client.add_mailing
+        api = ThreeCPlusAPI.for_tenant(tenant)
+        original = api.add_mailing
         calls = {"n": 0}
 
         def add_mailing(*args):
@@ -150,11 +150,11 @@ def test_killed_worker_resumes_without_duplicates(dialer_tenant, campaign_id, ma
             if calls["n"] == 3:
                 raise Killed  # …and the worker died before recording it
 
-        client.add_mailing = add_mailing
-        return client
+        api.add_mailing = add_mailing
+        return api
 
     with pytest.raises(Killed):
-        services.run_export(export.pk, client_factory=dying_client)
+        services.run_export(export.pk, api_factory=dying_api)
     assert DialerExportItem.objects.filter(export=export, status="enviando").count() == 2
     export = services.run_export(export.pk)  # the task runs again
     assert export.status == DialerExport.Status.DONE and export.sent_count == 10
@@ -259,19 +259,19 @@ def test_lost_answers_store_every_contact_exactly_once(dialer_tenant, sandbox, l
     """3C Plus stores a fifth of the batches and the answer never arrives: the campaign still ends with
     exactly the contacts of a clean run."""
     from core.seeding import seed_wallet
-    from dialer.client import RetryPolicy, ThreeCPlusClient
+    from dialer.client import RetryPolicy, ThreeCPlusAPI
 
     seed_wallet(dialer_tenant, 1500, seed=11)
     campaigns = [c["id"] for c in sandbox.account("alfa").campaigns.values() if not c["paused"]]
 
-    def fast_client(tenant):
-        return ThreeCPlusClient.for_tenant(tenant, retry=RetryPolicy(attempts=4, base_delay=0.01, max_delay=0.02))
+    def fast_api(tenant):
+        return ThreeCPlusAPI.for_tenant(tenant, retry=RetryPolicy(attempts=4, base_delay=0.01, max_delay=0.02))
 
     def run(campaign_id):
         export = services.create_export(
             dialer_tenant, None, Client.objects.all(), campaign_id=campaign_id, enqueue=False, batch_size=100
         )
-        export = services.run_export(export.pk, client_factory=fast_client)
+        export = services.run_export(export.pk, api_factory=fast_api)
         assert export.status == DialerExport.Status.DONE, export.error_summary
         return export, [(i["identifier"], i["phone"]) for i in received(sandbox, export)]
 
@@ -289,17 +289,17 @@ def test_lost_answers_store_every_contact_exactly_once(dialer_tenant, sandbox, l
     assert sorted(faulty) == sorted(clean) and export.sent_phones == len(clean)
 
 
-def test_a_lost_answer_is_never_reposted_by_the_client(make_dialer_client, sandbox):
+def test_a_lost_answer_is_never_reposted_by_the_client(make_dialer_api, sandbox):
     """The generic retry re-sends GETs, never a mailing upload whose outcome is unknown."""
-    from dialer.client import UnknownOutcomeError
+    from dialer.errors import UnknownOutcomeError
 
-    client = make_dialer_client()
+    api = make_dialer_api()
     campaign_id = next(iter(sandbox.account("alfa").campaigns))
-    mailing_list = client.create_list(campaign_id, "L")
+    mailing_list = api.create_list(campaign_id, "L")
     sandbox.set_faults(lost_answer_rate=1.0)
     with pytest.raises(UnknownOutcomeError):
-        client.add_mailing(campaign_id, mailing_list["id"], [{"phone": "11987654321", "identifier": "1"}])
+        api.add_mailing(campaign_id, mailing_list["id"], [{"phone": "11987654321", "identifier": "1"}])
     posts = [r for r in sandbox.requests if r["path"].endswith("mailing.json")]
     assert len(posts) == 1 and sandbox.answers_lost == 1
     sandbox.set_faults(lost_answer_rate=0.0, fail_next=1, fail_status=503)
-    assert client.list_campaigns(), "a GET is still retried"
+    assert api.list_campaigns(), "a GET is still retried"

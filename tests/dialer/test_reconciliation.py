@@ -85,10 +85,10 @@ def test_periodic_queues_each_configured_tenant_once_per_interval(dialer_tenant,
     assert reconcile_due_tenants() == [], "not due again yet"
 
 
-def test_sandbox_calls_requires_what_the_swagger_requires(make_dialer_client):
-    from dialer.client import ValidationError
+def test_sandbox_calls_requires_what_the_swagger_requires(make_dialer_api):
+    from dialer.errors import ValidationError
 
-    client = make_dialer_client()
+    client = make_dialer_api()
     with pytest.raises(ValidationError) as error:
         client._request("GET", "calls", params={"per_page": 10})
     assert "start_date" in error.value.errors and "with_mailing" in error.value.errors

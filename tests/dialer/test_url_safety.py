@@ -71,7 +71,7 @@ def test_a_stored_foreign_url_is_never_called(production, tenant, sandbox_server
     result = services.test_connection(tenant)
     assert not result["ok"] and "3c.plus" in result["error"]
     with pytest.raises(threecplus.NotConfiguredError):
-        threecplus.ThreeCPlusClient.for_tenant(tenant)
+        threecplus.ThreeCPlusAPI.for_tenant(tenant)
     assert sandbox.requests == []
 
 
@@ -141,8 +141,8 @@ CRAFTED = [
 
 
 @pytest.mark.parametrize("call_id", CRAFTED)
-def test_a_crafted_call_id_never_reaches_3cplus(make_dialer_client, sandbox, call_id):
-    agent = make_dialer_client(AGENT_TOKEN, agent_id="1003")
+def test_a_crafted_call_id_never_reaches_3cplus(make_dialer_api, sandbox, call_id):
+    agent = make_dialer_api(AGENT_TOKEN, agent_id="1003")
     with pytest.raises(threecplus.ValidationError):
         agent.qualify_call(call_id, 1)
     with pytest.raises(threecplus.ValidationError):
@@ -151,11 +151,11 @@ def test_a_crafted_call_id_never_reaches_3cplus(make_dialer_client, sandbox, cal
 
 
 @pytest.mark.parametrize("call_id", ["call:alfa:1:tel1", "5f3a9c1e2b7d4a0012345678", "1700000000.12345", "c-1"])
-def test_call_ids_of_3cplus_and_the_sandbox_are_accepted(make_dialer_client, sandbox, call_id):
+def test_call_ids_of_3cplus_and_the_sandbox_are_accepted(make_dialer_api, sandbox, call_id):
     qualification_id = next(
         q["id"] for ql in sandbox.account("alfa").qualification_lists.values() for q in ql["qualifications"]
     )
-    make_dialer_client(AGENT_TOKEN, agent_id="1003").qualify_call(call_id, qualification_id)
+    make_dialer_api(AGENT_TOKEN, agent_id="1003").qualify_call(call_id, qualification_id)
     assert [r["path"] for r in sandbox.requests] == [f"/agent/call/{call_id}/qualify"]
 
 

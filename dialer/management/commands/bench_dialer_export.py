@@ -61,10 +61,10 @@ class Command(BaseCommand):
                 }
             )
             tenant.save()
-            from dialer.client import ThreeCPlusClient
+            from dialer.client import ThreeCPlusAPI
 
-            with ThreeCPlusClient.for_tenant(tenant) as client:
-                campaigns = [c["id"] for c in client.list_campaigns()]
+            with ThreeCPlusAPI.for_tenant(tenant) as api:
+                campaigns = [c["id"] for c in api.list_campaigns()]
             phones = ClientPhone.objects.filter(client__in=selection, active=True).count()
             engine = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
             self.stdout.write(f"{options['clients']:,} clientes, {phones:,} telefones ativos ({engine}).")

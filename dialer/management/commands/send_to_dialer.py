@@ -6,7 +6,8 @@ from tqdm import tqdm
 
 from core.models import AGING_BUCKETS, Client, ClientStatus, aging_filter
 from dialer import eligibility, services
-from dialer.client import ThreeCPlusClient, ThreeCPlusError
+from dialer.client import ThreeCPlusAPI
+from dialer.errors import DialerError
 from dialer.models import DialerExport
 from tenants.models import Tenant
 
@@ -38,9 +39,9 @@ class Command(BaseCommand):
         if not campaign_id:
             raise CommandError("Informe --campaign: a empresa não tem campanha padrão.")
         try:
-            with ThreeCPlusClient.for_tenant(tenant) as client:
-                campaign = client.get_campaign(campaign_id)
-        except ThreeCPlusError as error:
+            with ThreeCPlusAPI.for_tenant(tenant) as api:
+                campaign = api.get_campaign(campaign_id)
+        except DialerError as error:
             raise CommandError(error.message) from None
 
         queryset = Client.objects.for_tenant(tenant)
