@@ -21,8 +21,7 @@ from core.admin import extend_wallet_admin
 from core.models import DispositionBehavior
 from core.parsing import format_brl
 from core.spreadsheets import neutralize_row
-from dialer import eligibility, services
-from dialer.client import ThreeCPlusAPI
+from dialer import connection, eligibility, services
 from dialer.errors import DialerError
 from dialer.forms import SendToDialerForm
 from dialer.models import (
@@ -37,6 +36,7 @@ from dialer.timeline import removal_numbers
 from tenants.admin_base import ReadOnlyMixin, TenantRelatedFilter, TenantScopedAdmin
 from tenants.models import Role
 from tenants.roles import is_back_office, user_role, user_tenant
+from tenants.settings_schema import CAMPAIGN
 
 
 class SentToDialerFilter(DropdownFilter):
@@ -68,8 +68,7 @@ def send_to_dialer(modeladmin, request, queryset):
         return None
     settings_url = reverse("admin:tenants_tenant_change", args=[tenant.pk])
     try:
-        with ThreeCPlusAPI.for_tenant(tenant) as api:
-            campaigns = api.list_campaigns()
+        campaigns = connection.campaigns(tenant)
     except DialerError as error:
         link = format_html('<a class="underline" href="{}">{}</a>', settings_url, _("configurações do 3C Plus"))
         messages.error(request, format_html("{} {} {}", error.message, _("Confira as"), link))
@@ -77,7 +76,7 @@ def send_to_dialer(modeladmin, request, queryset):
     if not campaigns:
         messages.error(request, _("Nenhuma campanha encontrada no 3C Plus."))
         return None
-    default = (tenant.settings or {}).get("threecplus_campaign_id")
+    default = tenant.setting(CAMPAIGN)
     default = default if default in {c["id"] for c in campaigns} else campaigns[0]["id"]
     confirming = request.POST.get("confirm") == "1"
     bound = "campaign" in request.POST

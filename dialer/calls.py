@@ -16,12 +16,10 @@ from django.utils import timezone
 
 from core import services as core_services
 from core.models import Client
-from dialer import webhooks
-from dialer.client import ThreeCPlusAPI
+from dialer import connection, webhooks
 from dialer.errors import DialerError
 from dialer.models import CallSync, DialerCallEvent, Qualification, QualificationMapping
-from tenants.models import Membership, Tenant
-from tenants.settings_schema import API_KEY
+from tenants.models import Membership
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +34,7 @@ def reconcile_calls(tenant, *, api_factory=None, now=None) -> int:
     sync, _created = CallSync.objects.get_or_create(tenant=tenant)
     lookback = datetime.timedelta(seconds=settings.DIALER_RECONCILE_OVERLAP_SECONDS)
     since = (sync.watermark or now - datetime.timedelta(hours=settings.DIALER_RECONCILE_FIRST_HOURS)) - lookback
-    factory = api_factory or ThreeCPlusAPI.for_tenant
+    factory = api_factory or connection.api_for
     new = 0
     latest = sync.watermark
     try:
@@ -131,7 +129,7 @@ def reconcile_due_tenants() -> list[int]:
     now = timezone.now()
     due_before = now - datetime.timedelta(seconds=settings.DIALER_RECONCILE_EVERY_SECONDS)
     queued = []
-    for tenant in Tenant.objects.filter(active=True, settings__has_key=API_KEY).only("pk"):
+    for tenant in connection.configured_tenants().only("pk"):
         sync, _created = CallSync.objects.get_or_create(tenant=tenant)
         claimed = (
             CallSync.objects.filter(pk=sync.pk)

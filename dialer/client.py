@@ -98,21 +98,6 @@ class ThreeCPlusAPI:
     def __repr__(self):
         return f"ThreeCPlusAPI({self.base_url!r})"
 
-    @classmethod
-    def for_tenant(cls, tenant, **kwargs) -> "ThreeCPlusAPI":
-        from tenants.secrets import SecretError
-        from tenants.settings_schema import threecplus_config
-
-        try:
-            config = threecplus_config(tenant.settings or {})
-        except SecretError:
-            raise NotConfiguredError(
-                "O token salvo não pôde ser lido com a chave atual (FIELD_ENCRYPTION_KEY)."
-            ) from None
-        if config is None:
-            raise NotConfiguredError("A empresa ainda não tem o 3C Plus configurado (domínio e token).")
-        return cls(config.base_url, config.token, **kwargs)
-
     def close(self):
         self._http.close()
 

@@ -15,12 +15,11 @@ from django.utils.translation import gettext as _
 
 from core.models import Client, ClientPhone, DispositionBehavior
 from dialer import eligibility
-from dialer.client import ThreeCPlusAPI
+from dialer.connection import agent_api_for, api_for, is_configured, not_configured_message
 from dialer.errors import (
     TRANSIENT,
     DialerError,
     NotConfiguredError,
-    UnexpectedResponseError,
     UnknownOutcomeError,
     ValidationError,
 )
@@ -32,33 +31,10 @@ from dialer.models import (
     Qualification,
     QualificationMapping,
 )
-from tenants import audit, secrets
-from tenants.secrets import SecretError
-from tenants.settings_schema import AGENT_TOKEN, threecplus_config
+from tenants import audit
+from tenants.settings_schema import AGENT_TOKEN
 
 logger = logging.getLogger(__name__)
-
-
-def test_connection(tenant) -> dict:
-    """GET /campaigns with the tenant's saved settings: {"ok", "campaigns"} or {"ok": False, "error"}.
-
-    Only our own messages and campaigns' ids and names are shown: whatever answers at the URL (a proxy, an
-    internal service) never has its body echoed to the page.
-    """
-    try:
-        with ThreeCPlusAPI.for_tenant(tenant) as api:
-            campaigns = api.list_campaigns()
-    except NotConfiguredError as error:
-        return {"ok": False, "error": error.message}
-    except DialerError as error:
-        logger.info("Teste de conexão 3C Plus da empresa %s falhou: %s", tenant.slug, error.message)
-        if isinstance(error, ValidationError | UnexpectedResponseError):  # their messages quote the body
-            return {"ok": False, "error": _("O 3C Plus respondeu com o erro %(status)s.") % {"status": error.status}}
-        return {"ok": False, "error": error.message}
-    if not all(isinstance(c, dict) and type(c.get("id")) is int and isinstance(c.get("name"), str) for c in campaigns):
-        return {"ok": False, "error": _("A resposta não é uma lista de campanhas do 3C Plus: confira a URL da API.")}
-    shown = [{"id": c["id"], "name": c["name"][:200], "paused": bool(c.get("paused"))} for c in campaigns]
-    return {"ok": True, "campaigns": shown}
 
 
 # Enviar para discador -------------------------------------------------------------------------
@@ -90,8 +66,8 @@ def create_export(
     The same submission_token (one per confirmation form) never creates a second export: a double
     click or a resubmitted page gets the first one back.
     """
-    if not (tenant.settings or {}).get("threecplus_api_key"):
-        raise NotConfiguredError("A empresa ainda não tem o 3C Plus configurado (domínio e token).")
+    if not is_configured(tenant):
+        raise NotConfiguredError(not_configured_message())
     if submission_token is not None:
         existing = DialerExport.objects.filter(tenant=tenant, submission_token=submission_token).first()
         if existing:
@@ -215,7 +191,7 @@ def export_lock(export_id: int):
 
 
 def _run(export, api_factory, progress):
-    factory = api_factory or ThreeCPlusAPI.for_tenant
+    factory = api_factory or api_for
     DialerExport.objects.filter(pk=export.pk).update(
         status=DialerExport.Status.RUNNING,
         started_at=export.started_at or timezone.now(),
@@ -610,7 +586,7 @@ def run_removal(removal_id: int, *, api_factory=None) -> DialerRemoval:
     removal = DialerRemoval.objects.select_related("tenant").get(pk=removal_id)
     if removal.status != DialerRemoval.Status.PENDING:
         return removal
-    factory = api_factory or ThreeCPlusAPI.for_tenant
+    factory = api_factory or api_for
     attempts = removal.attempts + 1
     try:
         with factory(removal.tenant) as api:
@@ -668,21 +644,6 @@ def writes_qualifications(tenant) -> bool:
     return bool((tenant.settings or {}).get(AGENT_TOKEN))
 
 
-def agent_api(tenant, agent_id: str, **kwargs) -> ThreeCPlusAPI:
-    """3C Plus takes agent commands only from an agent-role service token plus X-Agent-Id."""
-    settings_ = tenant.settings or {}
-    try:
-        config = threecplus_config(settings_)
-        token = secrets.decrypt(settings_[AGENT_TOKEN]) if config and settings_.get(AGENT_TOKEN) else None
-    except SecretError:
-        raise NotConfiguredError(
-            _("O token salvo não pôde ser lido com a chave atual (FIELD_ENCRYPTION_KEY).")
-        ) from None
-    if token is None:
-        raise NotConfiguredError(_("A empresa não tem o token de agente do 3C Plus configurado."))
-    return ThreeCPlusAPI(config.base_url, token, agent_id=agent_id, **kwargs)
-
-
 def _campaign_ids(raw) -> list[int]:
     ids = []
     for item in raw or []:
@@ -704,7 +665,7 @@ def sync_qualifications(tenant) -> dict:
 
     A tabulação still unmapped in a list is mapped to the qualification of the same name, if any.
     """
-    with ThreeCPlusAPI.for_tenant(tenant) as api:
+    with api_for(tenant) as api:
         fetched = [(ql, api.list_qualifications(ql["id"])) for ql in api.list_qualification_lists()]
     now = timezone.now()
     counts = {"lists": len(fetched), "qualifications": 0, "removed": 0, "mapped": 0}
@@ -806,7 +767,7 @@ def qualify_call(tenant, *, call_id: str, behavior: str, agent_id: str, note="",
             % {"b": DispositionBehavior(behavior).label}
         )
     try:
-        with agent_api(tenant, agent_id) as api:
+        with agent_api_for(tenant, agent_id) as api:
             api.qualify_call(
                 call_id,
                 mapping.qualification.remote_id,

@@ -23,7 +23,7 @@ from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationFo
 from unfold.widgets import UnfoldAdminJSONSchemaWidget, UnfoldAdminPasswordWidget, UnfoldAdminTextInputWidget
 
 from core.formats import EXPORT_FORMATS
-from dialer.services import test_connection
+from dialer.connection import test_connection
 from tenants import audit
 from tenants.admin_base import (
     MissingIsNotFoundMixin,

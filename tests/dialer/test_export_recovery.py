@@ -25,9 +25,10 @@ from tests.conftest import ALWAYS_OPEN, make_user
 
 
 def fast_api(tenant):
-    from dialer.client import RetryPolicy, ThreeCPlusAPI
+    from dialer.client import RetryPolicy
+    from dialer.connection import api_for
 
-    return ThreeCPlusAPI.for_tenant(tenant, retry=RetryPolicy(attempts=2, base_delay=0.01, max_delay=0.01))
+    return api_for(tenant, retry=RetryPolicy(attempts=2, base_delay=0.01, max_delay=0.01))
 
 
 def new_export(tenant, campaign_id, **kwargs):

@@ -112,11 +112,10 @@ def test_transient_faults_every_contact_arrives_exactly_once(dialer_tenant, camp
     )
 
     def fast_api(tenant):
-        from dialer.client import RetryPolicy, ThreeCPlusAPI
+        from dialer.client import RetryPolicy
+        from dialer.connection import api_for
 
-        return ThreeCPlusAPI.for_tenant(
-            tenant, timeout=0.3, retry=RetryPolicy(attempts=8, base_delay=0.01, max_delay=0.02)
-        )
+        return api_for(tenant, timeout=0.3, retry=RetryPolicy(attempts=8, base_delay=0.01, max_delay=0.02))
 
     export = services.run_export(export.pk, api_factory=fast_api)
     assert export.status == DialerExport.Status.DONE, export.error_summary
@@ -138,9 +137,9 @@ def test_killed_worker_resumes_without_duplicates(dialer_tenant, campaign_id, ma
         pass
 
     def dying_api(tenant):
-        from dialer.client import ThreeCPlusAPI
+        from dialer.connection import api_for
 
-        api = ThreeCPlusAPI.for_tenant(tenant)
+        api = api_for(tenant)
         original = api.add_mailing
         calls = {"n": 0}
 
@@ -259,13 +258,14 @@ def test_lost_answers_store_every_contact_exactly_once(dialer_tenant, sandbox, l
     """3C Plus stores a fifth of the batches and the answer never arrives: the campaign still ends with
     exactly the contacts of a clean run."""
     from core.seeding import seed_wallet
-    from dialer.client import RetryPolicy, ThreeCPlusAPI
+    from dialer.client import RetryPolicy
+    from dialer.connection import api_for
 
     seed_wallet(dialer_tenant, 1500, seed=11)
     campaigns = [c["id"] for c in sandbox.account("alfa").campaigns.values() if not c["paused"]]
 
     def fast_api(tenant):
-        return ThreeCPlusAPI.for_tenant(tenant, retry=RetryPolicy(attempts=4, base_delay=0.01, max_delay=0.02))
+        return api_for(tenant, retry=RetryPolicy(attempts=4, base_delay=0.01, max_delay=0.02))
 
     def run(campaign_id):
         export = services.create_export(

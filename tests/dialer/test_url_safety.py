@@ -9,7 +9,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from dialer import client as threecplus
-from dialer import services
+from dialer import connection, errors
 from tenants.settings_schema import BASE_URL, DOMAIN, clean_settings
 from tests.dialer.conftest import AGENT_TOKEN, TOKEN
 
@@ -68,10 +68,10 @@ def test_a_stored_foreign_url_is_never_called(production, tenant, sandbox_server
     """A URL saved before the rule (or while the sandbox was on) does not receive the token afterwards."""
     tenant.settings = {BASE_URL: sandbox_server.url, **clean_settings({"threecplus_api_key": TOKEN})}
     tenant.save()
-    result = services.test_connection(tenant)
+    result = connection.test_connection(tenant)
     assert not result["ok"] and "3c.plus" in result["error"]
-    with pytest.raises(threecplus.NotConfiguredError):
-        threecplus.ThreeCPlusAPI.for_tenant(tenant)
+    with pytest.raises(errors.NotConfiguredError):
+        connection.api_for(tenant)
     assert sandbox.requests == []
 
 
@@ -143,9 +143,9 @@ CRAFTED = [
 @pytest.mark.parametrize("call_id", CRAFTED)
 def test_a_crafted_call_id_never_reaches_3cplus(make_dialer_api, sandbox, call_id):
     agent = make_dialer_api(AGENT_TOKEN, agent_id="1003")
-    with pytest.raises(threecplus.ValidationError):
+    with pytest.raises(errors.ValidationError):
         agent.qualify_call(call_id, 1)
-    with pytest.raises(threecplus.ValidationError):
+    with pytest.raises(errors.ValidationError):
         agent.qualify_call(call_id, 1, manual=True)
     assert sandbox.requests == []
 

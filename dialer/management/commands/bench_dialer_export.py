@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from core.models import Client, ClientPhone
 from core.seeding import seed_wallet
-from dialer import services
+from dialer import connection, services
 from dialer.models import DialerExport
 from tenants.models import Tenant
 from tenants.settings_schema import clean_settings
@@ -61,10 +61,7 @@ class Command(BaseCommand):
                 }
             )
             tenant.save()
-            from dialer.client import ThreeCPlusAPI
-
-            with ThreeCPlusAPI.for_tenant(tenant) as api:
-                campaigns = [c["id"] for c in api.list_campaigns()]
+            campaigns = [c["id"] for c in connection.campaigns(tenant)]
             phones = ClientPhone.objects.filter(client__in=selection, active=True).count()
             engine = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
             self.stdout.write(f"{options['clients']:,} clientes, {phones:,} telefones ativos ({engine}).")

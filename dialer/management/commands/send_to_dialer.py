@@ -5,11 +5,11 @@ from django.db.models import Q
 from tqdm import tqdm
 
 from core.models import AGING_BUCKETS, Client, ClientStatus, aging_filter
-from dialer import eligibility, services
-from dialer.client import ThreeCPlusAPI
+from dialer import connection, eligibility, services
 from dialer.errors import DialerError
 from dialer.models import DialerExport
 from tenants.models import Tenant
+from tenants.settings_schema import CAMPAIGN
 
 
 class Command(BaseCommand):
@@ -35,14 +35,15 @@ class Command(BaseCommand):
             tenant = Tenant.objects.get(slug=options["tenant"])
         except Tenant.DoesNotExist:
             raise CommandError(f"Empresa não encontrada: {options['tenant']}") from None
-        campaign_id = options["campaign"] or (tenant.settings or {}).get("threecplus_campaign_id")
+        campaign_id = options["campaign"] or tenant.setting(CAMPAIGN)
         if not campaign_id:
             raise CommandError("Informe --campaign: a empresa não tem campanha padrão.")
         try:
-            with ThreeCPlusAPI.for_tenant(tenant) as api:
-                campaign = api.get_campaign(campaign_id)
+            campaign = next((c for c in connection.campaigns(tenant) if c["id"] == campaign_id), None)
         except DialerError as error:
             raise CommandError(error.message) from None
+        if campaign is None:
+            raise CommandError(f"Campanha {campaign_id} não encontrada no 3C Plus.")
 
         queryset = Client.objects.for_tenant(tenant)
         if options["creditor"]:
@@ -75,7 +76,7 @@ class Command(BaseCommand):
             None,
             queryset,
             campaign_id=campaign_id,
-            campaign_name=campaign.get("name", ""),
+            campaign_name=campaign["name"],
             list_name=options["list_name"],
             selection=selection,
             batch_size=options["batch_size"],
