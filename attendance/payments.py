@@ -25,7 +25,7 @@ from django.utils.translation import gettext as _
 from attendance.models import Agreement, AgreementInstallment, Payment
 from core.models import Client, Creditor, Debt
 from core.parsing import format_brl
-from dialer import services as dialer
+from dialer import exports
 from tenants import audit
 from tenants.models import AuditEvent
 
@@ -253,7 +253,7 @@ def refresh_clients(client_ids) -> None:
     clients.refresh_summaries()
     clients.refresh_situation()
     for client in clients.filter(status=Client.Status.PAID):
-        transaction.on_commit(lambda c=client: dialer.remove_client_from_lists(c, reason="quitado"))
+        transaction.on_commit(lambda c=client: exports.remove_client_from_lists(c, reason="quitado"))
 
 
 # Breakage ------------------------------------------------------------------

@@ -100,7 +100,7 @@ def healthz(request):
     from django_tasks_db.models import DBTaskResult
 
     from core.models import WorkerHeartbeat
-    from dialer.services import stuck_exports_count
+    from dialer.selectors import stuck_exports_count
 
     body = {"database": "ok", "worker": "ok"}
     try:

@@ -213,8 +213,8 @@ WORKER_STALE_SECONDS = int(os.environ.get("WORKER_STALE_SECONDS", "60"))  # /hea
 # Run by every worker at each heartbeat (django-tasks-db has no scheduler); each must be safe to run
 # from several workers at once.
 WORKER_PERIODIC = [
-    "dialer.services.sweep_exports",
-    "dialer.services.sweep_removals",
+    "dialer.exports.sweep_exports",
+    "dialer.exports.sweep_removals",
     "dialer.calls.reconcile_due_tenants",
     "core.daily.queue_daily_tasks",
 ]

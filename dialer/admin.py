@@ -21,7 +21,7 @@ from core.admin import extend_wallet_admin
 from core.models import DispositionBehavior
 from core.parsing import format_brl
 from core.spreadsheets import neutralize_row
-from dialer import connection, eligibility, services
+from dialer import connection, eligibility, exports
 from dialer.errors import DialerError
 from dialer.forms import SendToDialerForm
 from dialer.models import (
@@ -32,6 +32,7 @@ from dialer.models import (
     QualificationMapping,
     WebhookDelivery,
 )
+from dialer.qualifications import save_mappings, sync_qualifications, writes_qualifications
 from dialer.timeline import removal_numbers
 from tenants.admin_base import ReadOnlyMixin, TenantRelatedFilter, TenantScopedAdmin
 from tenants.models import Role
@@ -83,7 +84,7 @@ def send_to_dialer(modeladmin, request, queryset):
     form = SendToDialerForm(
         request.POST if bound else None,
         campaigns=campaigns,
-        initial={"campaign": default, "list_name": services.default_list_name()},
+        initial={"campaign": default, "list_name": exports.default_list_name()},
     )
     campaign_id = default
     if bound and form.is_valid():
@@ -91,7 +92,7 @@ def send_to_dialer(modeladmin, request, queryset):
     if confirming and form.is_valid():
         campaign = form.campaigns[campaign_id]
         select_across = request.POST.get("select_across") == "1"
-        export = services.create_export(
+        export = exports.create_export(
             tenant,
             request.user,
             queryset,
@@ -205,7 +206,7 @@ class DialerExportAdmin(ReadOnlyMixin, TenantScopedAdmin):
 
     @display(description=_("ignorados"))
     def display_skipped(self, obj):
-        return "; ".join(f"{services.SKIP_REASONS.get(k, k)}: {v}" for k, v in obj.skipped.items()) or "—"
+        return "; ".join(f"{exports.SKIP_REASONS.get(k, k)}: {v}" for k, v in obj.skipped.items()) or "—"
 
     @display(description=_("saldo em aberto"))
     def display_balance(self, obj):
@@ -266,7 +267,7 @@ class DialerExportAdmin(ReadOnlyMixin, TenantScopedAdmin):
             tenant is not None
             and export.tenant_id == tenant.pk
             and user_role(request.user) in (Role.ADMIN, Role.SUPERVISOR)
-            and export.status in services.RESUMABLE
+            and export.status in exports.RESUMABLE
         )
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
@@ -279,7 +280,7 @@ class DialerExportAdmin(ReadOnlyMixin, TenantScopedAdmin):
         export = self._export_or_404(request, pk)
         if not self.can_resume(request, export):
             raise PermissionDenied
-        services.resume_export(export)
+        exports.resume_export(export)
         messages.success(request, _("Envio #%(id)s de volta na fila: continua de onde parou.") % {"id": export.pk})
         return redirect(reverse("admin:dialer_dialerexport_change", args=[export.pk]))
 
@@ -308,7 +309,7 @@ class DialerExportAdmin(ReadOnlyMixin, TenantScopedAdmin):
             if not export.is_finished or not export.failed_count:
                 messages.warning(request, _("Envio #%(id)s não tem falhas a reenviar.") % {"id": export.pk})
                 continue
-            services.retry_failures(export)
+            exports.retry_failures(export)
             messages.success(request, _("Falhas do envio #%(id)s de volta na fila.") % {"id": export.pk})
 
 
@@ -425,7 +426,7 @@ class QualificationAdmin(TenantScopedAdmin):
                         messages.error(request, _("Escolha uma qualificação da própria lista."))
                         return redirect("admin:dialer_qualification_changelist")
                     chosen[(list_id, behavior.value)] = picked
-            services.save_mappings(tenant, chosen, request.user)
+            save_mappings(tenant, chosen, request.user)
             messages.success(request, _("Mapeamento salvo."))
             return redirect("admin:dialer_qualification_changelist")
         rows = [
@@ -448,7 +449,7 @@ class QualificationAdmin(TenantScopedAdmin):
             "opts": self.model._meta,
             "lists": rows,
             "synced_at": max((q.synced_at for q in qualifications), default=None),
-            "writes": services.writes_qualifications(tenant),
+            "writes": writes_qualifications(tenant),
             "can_change": self.has_change_permission(request),
             "tenant": tenant,
         }
@@ -461,8 +462,8 @@ class QualificationAdmin(TenantScopedAdmin):
         if tenant is None or not self.has_change_permission(request):
             raise PermissionDenied
         try:
-            counts = services.sync_qualifications(tenant)
-        except services.DialerError as error:
+            counts = sync_qualifications(tenant)
+        except DialerError as error:
             messages.error(request, _("Não foi possível sincronizar: %(e)s") % {"e": error.message})
         else:
             messages.success(
@@ -512,5 +513,5 @@ class DialerRemovalAdmin(ReadOnlyMixin, TenantScopedAdmin):
 
     @admin.action(description=_("Tentar remover de novo"))
     def retry(self, request, queryset):
-        count = sum(services.retry_removal(removal) for removal in queryset)
+        count = sum(exports.retry_removal(removal) for removal in queryset)
         messages.success(request, _("%(n)d remoção(ões) na fila de novo.") % {"n": count})

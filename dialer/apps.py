@@ -9,7 +9,7 @@ class DialerConfig(AppConfig):
     def ready(self):
         from core.services import on_stop_calling
         from core.timeline import register
-        from dialer.services import remove_client_from_lists
+        from dialer.exports import remove_client_from_lists
         from dialer.timeline import calls, exports, removals
 
         register(exports)

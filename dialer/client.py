@@ -43,6 +43,12 @@ def path_segment(value) -> str:
     return segment
 
 
+def dial_number(e164: str) -> str:
+    """A stored phone as 3C Plus takes it: area code + number, digits only (+5511987654321 -> 11987654321)."""
+    digits = e164.lstrip("+")
+    return digits[2:] if digits.startswith("55") else digits
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     attempts: int = 4

@@ -31,7 +31,7 @@ def no_minimum_entry(creditor):
 @pytest.fixture
 def removed(monkeypatch):
     calls = []
-    monkeypatch.setattr("dialer.services.remove_client_from_lists", lambda client, **_: calls.append(client.pk))
+    monkeypatch.setattr("dialer.exports.remove_client_from_lists", lambda client, **_: calls.append(client.pk))
     return calls
 
 

@@ -7,7 +7,8 @@ import pytest
 from django.db import connection
 
 from core.models import Client
-from dialer import eligibility, services
+from dialer import eligibility
+from dialer.exports import create_export, retry_failures, run_export
 from dialer.models import DialerExport, DialerExportItem
 from dialer.sandbox import Sandbox
 from dialer.sandbox.server import SandboxServer
@@ -15,8 +16,8 @@ from tenants.settings_schema import clean_settings
 
 
 def export_and_run(tenant, queryset, campaign_id, **kwargs):
-    export = services.create_export(tenant, None, queryset, campaign_id=campaign_id, enqueue=False, **kwargs)
-    return services.run_export(export.pk)
+    export = create_export(tenant, None, queryset, campaign_id=campaign_id, enqueue=False, **kwargs)
+    return run_export(export.pk)
 
 
 def received(sandbox, export):
@@ -84,20 +85,20 @@ def test_a_422_fails_only_that_batch(dialer_tenant, campaign_id, make_client, sa
     assert "Contato bloqueado" in failed.first().error and "Contato bloqueado" in export.error_summary
     # Reenviar falhas, once the dialer accepts them.
     sandbox.set_faults(reject_identifiers=frozenset())
-    services.retry_failures(export)
-    export = services.run_export(export.pk)
+    retry_failures(export)
+    export = run_export(export.pk)
     assert export.status == DialerExport.Status.DONE and export.sent_count == 6 and export.failed_count == 0
     assert len(received(sandbox, export)) == 6
 
 
 def test_authentication_failure_stops_the_export(dialer_tenant, campaign_id, make_client):
     make_client()
-    export = services.create_export(dialer_tenant, None, Client.objects.all(), campaign_id=campaign_id, enqueue=False)
+    export = create_export(dialer_tenant, None, Client.objects.all(), campaign_id=campaign_id, enqueue=False)
     dialer_tenant.settings = clean_settings(
         {**dialer_tenant.settings, "threecplus_api_key": "revogado-99999"}, stored=dialer_tenant.settings
     )
     dialer_tenant.save()
-    export = services.run_export(export.pk)
+    export = run_export(export.pk)
     assert export.status == DialerExport.Status.FAILED
     assert "Token do 3C Plus inválido" in export.error_summary
 
@@ -107,7 +108,7 @@ def test_transient_faults_every_contact_arrives_exactly_once(dialer_tenant, camp
 
     seed_wallet(dialer_tenant, 300, seed=5)
     sandbox.set_faults(fail_rate=0.1, timeout_rate=0.03, timeout_seconds=0.6)
-    export = services.create_export(
+    export = create_export(
         dialer_tenant, None, Client.objects.all(), campaign_id=campaign_id, enqueue=False, batch_size=40
     )
 
@@ -117,7 +118,7 @@ def test_transient_faults_every_contact_arrives_exactly_once(dialer_tenant, camp
 
         return api_for(tenant, timeout=0.3, retry=RetryPolicy(attempts=8, base_delay=0.01, max_delay=0.02))
 
-    export = services.run_export(export.pk, api_factory=fast_api)
+    export = run_export(export.pk, api_factory=fast_api)
     assert export.status == DialerExport.Status.DONE, export.error_summary
     items = received(sandbox, export)
     keys = [(i["identifier"], i["phone"]) for i in items]
@@ -129,7 +130,7 @@ def test_transient_faults_every_contact_arrives_exactly_once(dialer_tenant, camp
 def test_killed_worker_resumes_without_duplicates(dialer_tenant, campaign_id, make_client, sandbox):
     for _ in range(10):
         make_client(phones=("+5511987654321", "+5511933334444"))
-    export = services.create_export(
+    export = create_export(
         dialer_tenant, None, Client.objects.all(), campaign_id=campaign_id, enqueue=False, batch_size=4
     )
 
@@ -153,9 +154,9 @@ def test_killed_worker_resumes_without_duplicates(dialer_tenant, campaign_id, ma
         return api
 
     with pytest.raises(Killed):
-        services.run_export(export.pk, api_factory=dying_api)
+        run_export(export.pk, api_factory=dying_api)
     assert DialerExportItem.objects.filter(export=export, status="enviando").count() == 2
-    export = services.run_export(export.pk)  # the task runs again
+    export = run_export(export.pk)  # the task runs again
     assert export.status == DialerExport.Status.DONE and export.sent_count == 10
     keys = [(i["identifier"], i["phone"]) for i in received(sandbox, export)]
     assert len(keys) == len(set(keys)) == 20
@@ -176,7 +177,7 @@ def test_two_exports_of_one_tenant_at_the_same_time(settings):
         seed_wallet(tenant, 200, seed=9)
         campaigns = [c["id"] for c in server.sandbox.account("conc").campaigns.values()][:2]
         exports = [
-            services.create_export(
+            create_export(
                 tenant, None, Client.objects.filter(tenant=tenant), campaign_id=c, enqueue=False, batch_size=25
             )
             for c in campaigns
@@ -184,7 +185,7 @@ def test_two_exports_of_one_tenant_at_the_same_time(settings):
         results = {}
 
         def run(export_id):
-            results[export_id] = services.run_export(export_id).status
+            results[export_id] = run_export(export_id).status
             connection.close()
 
         threads = [threading.Thread(target=run, args=(e.pk,)) for e in exports]
@@ -268,10 +269,10 @@ def test_lost_answers_store_every_contact_exactly_once(dialer_tenant, sandbox, l
         return api_for(tenant, retry=RetryPolicy(attempts=4, base_delay=0.01, max_delay=0.02))
 
     def run(campaign_id):
-        export = services.create_export(
+        export = create_export(
             dialer_tenant, None, Client.objects.all(), campaign_id=campaign_id, enqueue=False, batch_size=100
         )
-        export = services.run_export(export.pk, api_factory=fast_api)
+        export = run_export(export.pk, api_factory=fast_api)
         assert export.status == DialerExport.Status.DONE, export.error_summary
         return export, [(i["identifier"], i["phone"]) for i in received(sandbox, export)]
 

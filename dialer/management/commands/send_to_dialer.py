@@ -5,7 +5,7 @@ from django.db.models import Q
 from tqdm import tqdm
 
 from core.models import AGING_BUCKETS, Client, ClientStatus, aging_filter
-from dialer import connection, eligibility, services
+from dialer import connection, eligibility, exports
 from dialer.errors import DialerError
 from dialer.models import DialerExport
 from tenants.models import Tenant
@@ -71,7 +71,7 @@ class Command(BaseCommand):
             return
 
         selection = {k: options[k] for k in ("creditor", "status", "aging", "limit") if options[k]}
-        export = services.create_export(
+        export = exports.create_export(
             tenant,
             None,
             queryset,
@@ -99,7 +99,7 @@ class Command(BaseCommand):
                 bar.n = processed
                 bar.refresh()
 
-            result = services.run_export(export.pk, progress=progress)
+            result = exports.run_export(export.pk, progress=progress)
             progress(result.processed)
         elapsed = time.perf_counter() - started
         self.stdout.write(
