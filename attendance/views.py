@@ -95,8 +95,9 @@ def next_call(request):
     Polling every second keeps the promise (the page opens within 2 s) on any WSGI server without
     holding a worker per waiting operator, as server-sent events would.
     """
+    from dialer.calls import resolve_client
     from dialer.models import DialerCallEvent
-    from dialer.webhooks import phone_e164, resolve_client
+    from dialer.webhooks import phone_e164
 
     tenant = user_tenant(request.user)
     agent_id = agent_id_of(request) if tenant else ""

@@ -27,6 +27,6 @@ def reconcile_tenant_calls(tenant_id: int) -> int:
 @task
 def prune_webhook_deliveries() -> int:
     """Daily (settings.WORKER_DAILY): the delivery log keeps what a tenant admin needs to see, not forever."""
-    from dialer.webhooks import prune_deliveries
+    from dialer.calls import prune_deliveries
 
     return prune_deliveries()
