@@ -8,11 +8,11 @@ returns with the credit, so a payment can be matched to the installment it pays.
 import binascii
 import dataclasses
 import re
-import unicodedata
 from decimal import Decimal
 
 import segno
 
+from core.parsing import strip_accents
 from tenants import settings_schema
 
 GUI = "br.gov.bcb.pix"
@@ -40,7 +40,7 @@ def _field(tag: str, value: str) -> str:
 
 def _plain(text: str, limit: int) -> str:
     """Accents removed (payers' apps differ in what they accept), trimmed to the field's limit."""
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    ascii_text = strip_accents(text).encode("ascii", "ignore").decode()
     return " ".join(ascii_text.split())[:limit]
 
 

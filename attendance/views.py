@@ -96,8 +96,8 @@ def next_call(request):
     holding a worker per waiting operator, as server-sent events would.
     """
     from dialer.calls import resolve_client
+    from dialer.client import phone_e164
     from dialer.models import DialerCallEvent
-    from dialer.webhooks import phone_e164
 
     tenant = user_tenant(request.user)
     agent_id = agent_id_of(request) if tenant else ""

@@ -22,6 +22,7 @@ from django.utils import timezone
 from core import services as core_services
 from core.models import Client, ClientPhone
 from dialer import connection, webhooks
+from dialer.client import phone_e164
 from dialer.errors import DialerError, WebhookError
 from dialer.models import CallSync, DialerCallEvent, Qualification, QualificationMapping, WebhookDelivery
 from tenants.models import Membership, Tenant, secret_digest
@@ -111,7 +112,7 @@ def resolve_client(tenant, parsed):
         client = Client.objects.filter(tenant=tenant, pk=int(parsed.identifier)).first()
         if client:
             return client
-    e164 = webhooks.phone_e164(parsed.phone)
+    e164 = phone_e164(parsed.phone)
     if e164:
         phone = ClientPhone.objects.filter(tenant=tenant, number=e164).select_related("client").first()
         if phone:

@@ -14,6 +14,7 @@ from urllib.parse import quote
 
 import httpx
 
+from core.parsing import try_parse_phone
 from dialer.errors import (
     AuthenticationError,
     DialerError,
@@ -47,6 +48,14 @@ def dial_number(e164: str) -> str:
     """A stored phone as 3C Plus takes it: area code + number, digits only (+5511987654321 -> 11987654321)."""
     digits = e164.lstrip("+")
     return digits[2:] if digits.startswith("55") else digits
+
+
+def phone_e164(number: str) -> str | None:
+    """A number 3C Plus sends back (digits, with or without the country code: 5511987654321 or 11987654321)
+    as we store phones, or None."""
+    if number and not number.startswith("+") and number.startswith("55") and len(number) >= 12:
+        number = "+" + number
+    return try_parse_phone(number) if number else None
 
 
 @dataclass(frozen=True)

@@ -2,13 +2,13 @@
 operator's tabulação written back to 3C Plus as the call's qualification."""
 
 import logging
-import unicodedata
 
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.models import DispositionBehavior
+from core.parsing import strip_accents
 from dialer.client import dial_number
 from dialer.connection import agent_api_for, api_for
 from dialer.errors import DialerError
@@ -35,9 +35,9 @@ def _campaign_ids(raw) -> list[int]:
     return ids
 
 
-def _plain(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", str(text or ""))
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold().strip()
+def _name_key(text: str) -> str:
+    """Names compared without accents, case or surrounding spaces ("Caixa postal " is "Caixa Postal")."""
+    return strip_accents(text).casefold().strip()
 
 
 def sync_qualifications(tenant) -> dict:
@@ -74,10 +74,10 @@ def sync_qualifications(tenant) -> dict:
             .get(Qualification._meta.label, 0)
         )
         mapped = set(QualificationMapping.objects.filter(tenant=tenant).values_list("list_id", "behavior"))
-        by_name = {(q.list_id, _plain(q.name)): q for q in Qualification.objects.filter(tenant=tenant)}
+        by_name = {(q.list_id, _name_key(q.name)): q for q in Qualification.objects.filter(tenant=tenant)}
         for list_id in {q.list_id for q in by_name.values()}:
             for behavior in DispositionBehavior:
-                match = by_name.get((list_id, _plain(behavior.label)))
+                match = by_name.get((list_id, _name_key(behavior.label)))
                 if match and (list_id, behavior.value) not in mapped:
                     QualificationMapping.objects.create(
                         tenant=tenant, list_id=list_id, behavior=behavior.value, qualification=match

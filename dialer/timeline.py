@@ -5,8 +5,8 @@ from django.utils.translation import gettext_lazy
 
 from core.parsing import format_phone
 from core.timeline import Entry, older, user_name
+from dialer.client import phone_e164
 from dialer.models import DialerCallEvent, DialerExportItem, DialerRemoval
-from dialer.webhooks import phone_e164
 
 # 3C Plus call status ids (API_NOTES §6).
 CALL_STATUS = {

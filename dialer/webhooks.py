@@ -17,7 +17,6 @@ import json
 import math
 import re
 
-from core.parsing import try_parse_phone
 from dialer.errors import WebhookError
 
 EVENTS = ("call-was-connected", "call-history-was-created")
@@ -247,14 +246,7 @@ def _url(value) -> str:
     return text[:500] if text.startswith(("https://", "http://")) else ""
 
 
-# 3C Plus phone numbers and call reports --------------------------------------------------------------
-def phone_e164(number: str) -> str | None:
-    """3C Plus sends digits, with or without the country code (5511987654321 or 11987654321)."""
-    if number and not number.startswith("+") and number.startswith("55") and len(number) >= 12:
-        number = "+" + number
-    return try_parse_phone(number) if number else None
-
-
+# Call reports -----------------------------------------------------------------------------------------
 def parse_report(report: dict) -> ParsedEvent:
     """A GET /calls CallHistoryReport as the call-history event the webhook would have delivered."""
     mailing = report.get("mailing_data") if isinstance(report.get("mailing_data"), dict) else {}
