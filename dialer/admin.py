@@ -21,7 +21,7 @@ from core.admin import extend_wallet_admin
 from core.models import DispositionBehavior
 from core.parsing import format_brl
 from core.spreadsheets import neutralize_row
-from dialer import connection, eligibility, exports
+from dialer import connection, eligibility, exports, selectors
 from dialer.errors import DialerError
 from dialer.forms import SendToDialerForm
 from dialer.models import (
@@ -51,11 +51,11 @@ class SentToDialerFilter(DropdownFilter):
         value = self.value()
         if not value:
             return queryset
-        sent = DialerExportItem.objects.filter(client=OuterRef("pk"), status=DialerExportItem.Status.SENT)
         if value == "nunca":
-            return queryset.filter(~Exists(sent))
+            return queryset.filter(~Exists(selectors.sent_items().filter(client=OuterRef("pk"))))
         hours = 24 if value == "24h" else 24 * 7
-        return queryset.filter(Exists(sent.filter(sent_at__gte=timezone.now() - timedelta(hours=hours))))
+        recent = selectors.sent_items(since=timezone.now() - timedelta(hours=hours))
+        return queryset.filter(Exists(recent.filter(client=OuterRef("pk"))))
 
 
 @action(description=_("Enviar para discador"))

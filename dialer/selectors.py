@@ -6,7 +6,19 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from dialer.models import DialerExport
+from dialer.models import DialerExport, DialerExportItem
+
+
+def sent_items(*, tenant=None, campaign_id=None, since=None):
+    """Export items 3C Plus confirmed (status "enviado"), to one campaign and since a moment if given."""
+    items = DialerExportItem.objects.filter(status=DialerExportItem.Status.SENT)
+    if tenant is not None:
+        items = items.filter(tenant=tenant)
+    if campaign_id:
+        items = items.filter(campaign_id=campaign_id)
+    if since is not None:
+        items = items.filter(sent_at__gte=since)
+    return items
 
 
 def stranded_exports(now=None):
