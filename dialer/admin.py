@@ -206,7 +206,7 @@ class DialerExportAdmin(ReadOnlyMixin, TenantScopedAdmin):
 
     @display(description=_("ignorados"))
     def display_skipped(self, obj):
-        return "; ".join(f"{exports.SKIP_REASONS.get(k, k)}: {v}" for k, v in obj.skipped.items()) or "—"
+        return "; ".join(f"{eligibility.reason_label(k)}: {v}" for k, v in obj.skipped.items()) or "—"
 
     @display(description=_("saldo em aberto"))
     def display_balance(self, obj):
