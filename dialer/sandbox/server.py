@@ -9,7 +9,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-from dialer.sandbox import AnswerLost, Sandbox
+from dialer.sandbox.fake import AnswerLost, Sandbox
 
 API_ROOT = "/api/v1"
 

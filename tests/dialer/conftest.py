@@ -1,7 +1,7 @@
 import pytest
 
 from dialer.client import RetryPolicy, ThreeCPlusAPI
-from dialer.sandbox import Sandbox
+from dialer.sandbox.fake import Sandbox
 from dialer.sandbox.server import SandboxServer
 from tenants.settings_schema import clean_settings
 

@@ -17,7 +17,7 @@ from core.timeline import page as timeline_page
 from dialer import exports
 from dialer.eligibility import HOURS_KEY
 from dialer.models import DialerRemoval
-from dialer.sandbox import Sandbox
+from dialer.sandbox.fake import Sandbox
 from dialer.sandbox.server import SandboxServer
 from tenants.settings_schema import clean_settings
 from tests.attendance.test_views import negotiate
