@@ -128,7 +128,7 @@ class CallingPolicy:
 
     @classmethod
     def for_tenant(cls, tenant) -> "CallingPolicy":
-        stored = (tenant.settings or {}) if tenant is not None else {}
+        stored = tenant.stored_settings if tenant is not None else {}
         hours = {**DEFAULT_HOURS, **(stored.get(HOURS_KEY) or {})}
         return cls(hours=hours, per_day=stored.get(PER_DAY_KEY) or None, per_week=stored.get(PER_WEEK_KEY) or None)
 

@@ -21,7 +21,7 @@ logger = logging.getLogger(__name__)
 
 def writes_qualifications(tenant) -> bool:
     """The write-back is on once the tenant has saved an agent token."""
-    return bool((tenant.settings or {}).get(AGENT_TOKEN))
+    return bool(tenant.setting(AGENT_TOKEN))
 
 
 def _campaign_ids(raw) -> list[int]:

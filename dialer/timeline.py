@@ -8,7 +8,7 @@ from core.timeline import Entry, older, user_name
 from dialer.client import phone_e164
 from dialer.models import DialerCallEvent, DialerExportItem, DialerRemoval
 
-# 3C Plus call status ids (API_NOTES §6).
+# 3C Plus call status ids, as the call-history events and the call reports carry them.
 CALL_STATUS = {
     "5": gettext_lazy("não atendida"),
     "6": gettext_lazy("abandonada"),

@@ -1,4 +1,4 @@
-"""A faithful fake of the 3C Plus endpoints we use, built from ../shared/3cplus/swagger.json.
+"""A faithful fake of the 3C Plus endpoints we use, following 3C Plus's OpenAPI description (swagger).
 
 Framework-free: `Sandbox.handle()` takes a request and returns (status, headers, body). It is
 mounted in the app under /sandbox/3cplus/api/v1/ (DIALER_SANDBOX) and served as its own HTTP
