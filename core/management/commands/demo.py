@@ -96,11 +96,12 @@ class Command(BaseCommand):
 
     def point_at_sandbox(self, tenant):
         """The demo dials the built-in sandbox 3C Plus unless someone configured a real one."""
+        from dialer.connection import is_configured
         from dialer.sandbox.views import SANDBOX
-        from tenants.settings_schema import API_KEY, clean_settings
+        from tenants.settings_schema import clean_settings
 
         current = tenant.settings or {}
-        if not settings.DIALER_SANDBOX or (current.get(API_KEY) and not uses_sandbox(tenant)):
+        if not settings.DIALER_SANDBOX or (is_configured(tenant) and not uses_sandbox(tenant)):
             return
         # Every run, not only the first: the port (and so the sandbox's URL) may differ from last time.
         campaigns = [c for c in SANDBOX.account("demo").campaigns.values() if not c["paused"]]
