@@ -84,6 +84,7 @@ INSTALLED_APPS = [
     "attendance",
     "dialer",
     "dashboard",
+    "config",  # the project's own commands (demo), above every app
     "django_tasks_db",  # after core: core's db_worker (with the heartbeat) overrides its command
 ]
 
@@ -139,9 +140,9 @@ def proxy_settings(proxies: int) -> dict:
 # ipware's count).
 globals().update(proxy_settings(int(os.environ.get("AXES_PROXY_COUNT", "0"))))
 
-ROOT_URLCONF = "core.urls"
-WSGI_APPLICATION = "core.wsgi.application"
-ASGI_APPLICATION = "core.asgi.application"
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+ASGI_APPLICATION = "config.asgi.application"
 
 TEMPLATES = [
     {
@@ -332,4 +333,4 @@ LOGGING = {
     },
 }
 
-from core.unfold_config import UNFOLD  # noqa: E402,F401
+from config.unfold_config import UNFOLD  # noqa: E402,F401
