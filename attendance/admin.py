@@ -26,10 +26,10 @@ from attendance.models import (
     Payment,
 )
 from attendance.resources import PaymentResource
+from common.formats import WALLET_FORMATS
+from common.parsing import format_brl
 from core.admin import PartialImportMixin, payment_url
-from core.formats import WALLET_FORMATS
 from core.models import Client, Debt
-from core.parsing import format_brl
 from tenants.admin_base import (
     BRLDecimalField,
     DayRangeFilter,

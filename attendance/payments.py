@@ -23,8 +23,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from attendance.models import Agreement, AgreementInstallment, Payment
+from common.parsing import format_brl
 from core.models import Client, Creditor, Debt
-from core.parsing import format_brl
 from dialer import services as dialer
 from tenants import audit
 from tenants.models import AuditEvent

@@ -16,10 +16,10 @@ from attendance import selectors, services
 from attendance.forms import NegotiationForm, TabulationForm
 from attendance.models import Agreement, DispositionType, Message
 from attendance.negotiation import NegotiationError
+from common.parsing import format_phone
 from core import services as core_services
 from core import timeline
 from core.models import Client, ClientPhone, Debt, DoNotCallReason
-from core.parsing import format_phone
 from core.selectors import search_clients
 from tenants.roles import user_tenant
 

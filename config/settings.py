@@ -194,7 +194,7 @@ TIME_ZONE = "America/Sao_Paulo"
 USE_I18N = True
 USE_TZ = True
 # Off: ids in templates (data attributes, "Acordo #1234") must not become "1.234"; money goes through
-# core.parsing.format_brl, which writes R$ 1.234,56 itself.
+# common.parsing.format_brl, which writes R$ 1.234,56 itself.
 USE_THOUSAND_SEPARATOR = False
 
 STATIC_URL = "static/"

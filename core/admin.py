@@ -19,14 +19,14 @@ from unfold.contrib.filters.admin import (
 from unfold.contrib.import_export.forms import ExportForm, ImportForm
 from unfold.decorators import display
 
+from common.formats import WALLET_FORMATS, SniffingCSV
+from common.parsing import format_brl, format_phone, parse_cpf, parse_phone
+from common.spreadsheets import SafeXLSX
 from core import services as core_services
-from core.formats import WALLET_FORMATS, SniffingCSV
 from core.importing import COLUMN_HELP, TEMPLATE_HEADERS, template_rows
 from core.models import AGING_BUCKETS, Client, ClientPhone, Creditor, Debt, aging_filter
-from core.parsing import format_brl, format_phone, parse_cpf, parse_phone
 from core.resources import ClientResource
 from core.selectors import CappedCountPaginator, client_search_q
-from core.spreadsheets import SafeXLSX
 from tenants import audit
 from tenants.admin_base import (
     TenantRelatedFilter,

@@ -10,7 +10,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from core.parsing import format_cpf, format_phone, parse_cpf, parse_phone, phone_is_mobile
+from common.parsing import format_cpf, format_phone, parse_cpf, parse_phone, phone_is_mobile
 from tenants.models import TenantOwned, TenantQuerySet
 
 PERCENT = [MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))]

@@ -17,10 +17,10 @@ from django.views.decorators.http import require_POST
 from unfold.contrib.filters.admin import ChoicesDropdownFilter, DropdownFilter
 from unfold.decorators import action, display
 
+from common.parsing import format_brl
+from common.spreadsheets import neutralize_row
 from core.admin import extend_wallet_admin
 from core.models import DispositionBehavior
-from core.parsing import format_brl
-from core.spreadsheets import neutralize_row
 from dialer import eligibility, services
 from dialer.client import ThreeCPlusClient, ThreeCPlusError
 from dialer.forms import SendToDialerForm

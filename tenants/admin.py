@@ -22,7 +22,7 @@ from unfold.contrib.import_export.forms import ExportForm
 from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
 from unfold.widgets import UnfoldAdminJSONSchemaWidget, UnfoldAdminPasswordWidget, UnfoldAdminTextInputWidget
 
-from core.formats import EXPORT_FORMATS
+from common.formats import EXPORT_FORMATS
 from dialer.services import test_connection
 from tenants import audit
 from tenants.admin_base import (

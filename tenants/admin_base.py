@@ -12,7 +12,7 @@ from unfold.admin import ModelAdmin, StackedInline, TabularInline
 from unfold.contrib.filters.admin import RangeDateFilter, RelatedDropdownFilter
 from unfold.widgets import UnfoldAdminTextInputWidget, UnfoldForeignKeyRawIdWidget
 
-from core.parsing import parse_decimal_text
+from common.parsing import parse_decimal_text
 from tenants.models import Role
 from tenants.roles import user_role, user_tenant
 

@@ -5,9 +5,9 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from core.formats import spreadsheet_encoding
+from common.formats import spreadsheet_encoding
+from common.spreadsheets import neutralize_row
 from core.importing import import_wallet_rows
-from core.spreadsheets import neutralize_row
 from tenants.models import Tenant
 
 

@@ -1,7 +1,7 @@
 import codecs
 import csv
 
-from core.spreadsheets import SafeCSV, SafeXLSX
+from common.spreadsheets import SafeCSV, SafeXLSX
 
 # Python's csv refuses a cell over 128 KB and fails the whole file; the importer reports a huge cell as the
 # error of its row instead (see core.importing.MAX_CELL_CHARS).
