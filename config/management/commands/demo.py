@@ -97,7 +97,8 @@ class Command(BaseCommand):
     def point_at_sandbox(self, tenant):
         """The demo dials the built-in sandbox 3C Plus unless someone configured a real one."""
         from dialer.sandbox.views import SANDBOX
-        from tenants.settings_schema import API_KEY, clean_settings
+        from dialer.settings_schema import API_KEY
+        from tenants.settings_schema import clean_settings
 
         current = tenant.settings or {}
         if not settings.DIALER_SANDBOX or (current.get(API_KEY) and not uses_sandbox(tenant)):
