@@ -27,7 +27,6 @@ from core.importing import COLUMN_HELP, TEMPLATE_HEADERS, template_rows
 from core.models import AGING_BUCKETS, Client, ClientPhone, Creditor, Debt, aging_filter
 from core.resources import ClientResource
 from core.selectors import CappedCountPaginator, client_search_q
-from tenants import audit
 from tenants.admin_base import (
     TenantRelatedFilter,
     TenantScopedAdmin,
@@ -338,8 +337,7 @@ class ClientAdmin(PartialImportMixin, TenantScopedAdmin, ImportExportModelAdmin)
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
-        Client.objects.filter(pk=form.instance.pk).refresh_summaries()
-        Client.objects.filter(pk=form.instance.pk).refresh_situation()
+        core_services.refresh_client(form.instance)
 
     def save_formset(self, request, form, formset, change):
         super().save_formset(request, form, formset, change)
@@ -420,13 +418,8 @@ class CreditorAdmin(TenantScopedAdmin):
         return format_brl(obj.min_installment_amount)
 
     def save_model(self, request, obj, form, change):
-        fields = [f for f in form.fields if f != "tenant"]
-        before = audit.snapshot(Creditor.objects.get(pk=obj.pk), fields) if change else {}
-        super().save_model(request, obj, form, change)
-        changes = audit.diff(before, audit.snapshot(Creditor.objects.get(pk=obj.pk), fields))  # as stored
-        if changes:
-            action = audit.Action.CREDITOR_CHANGED if change else audit.Action.CREDITOR_CREATED
-            audit.record(obj.tenant, request.user, action, obj, changes=changes)
+        self.assign_tenant(request, obj)
+        core_services.save_creditor(obj, request.user, fields=[f for f in form.fields if f != "tenant"])
 
 
 def extend_wallet_admin(*, actions=(), list_filters=()):

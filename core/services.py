@@ -1,4 +1,5 @@
-"""Wallet workflows with side effects: "não ligar" for a client or one of its phones."""
+"""Wallet workflows with side effects: creditor rules (audited), a client's figures, "não ligar" for a client or
+one of its phones."""
 
 from collections.abc import Callable
 
@@ -6,7 +7,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from core.models import Client, ClientPhone, DoNotCallReason, phone_deactivation_for
+from core.models import Client, ClientPhone, Creditor, DoNotCallReason, phone_deactivation_for
 from tenants import audit
 from tenants.models import AuditEvent
 
@@ -35,6 +36,24 @@ on_stop_calling = stop_calling_hooks.register
 # (tenant, client, behavior, *, call_id, agent_id, note, at): a call was qualified inside the dialer, not on
 # our page. The atendimento registers the tabulação it records.
 call_qualified = Hooks()
+
+
+def save_creditor(creditor: Creditor, user, fields) -> Creditor:
+    """Save a creditor and its negotiation rules; audit the `fields` that changed, as stored."""
+    created = creditor.pk is None
+    before = {} if created else audit.snapshot(Creditor.objects.get(pk=creditor.pk), fields)
+    creditor.save()
+    changes = audit.diff(before, audit.snapshot(Creditor.objects.get(pk=creditor.pk), fields))
+    if changes:
+        action = audit.Action.CREDITOR_CREATED if created else audit.Action.CREDITOR_CHANGED
+        audit.record(creditor.tenant, user, action, creditor, changes=changes)
+    return creditor
+
+
+def refresh_client(client: Client) -> None:
+    """The maintained columns (balance, oldest due date, main phone) and the situation, after a hand edit."""
+    Client.objects.filter(pk=client.pk).refresh_summaries()
+    Client.objects.filter(pk=client.pk).refresh_situation()
 
 
 def stop_calling(client, *, phones=None, reason: str = "", user=None) -> None:

@@ -22,7 +22,7 @@ from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationFo
 from unfold.widgets import UnfoldAdminJSONSchemaWidget
 
 from common.formats import EXPORT_FORMATS
-from tenants import audit
+from tenants import audit, services
 from tenants.admin_base import (
     MissingIsNotFoundMixin,
     ReadOnlyMixin,
@@ -30,7 +30,7 @@ from tenants.admin_base import (
     TenantRelatedFilter,
     TenantScopedAdmin,
 )
-from tenants.models import BACK_OFFICE_ROLES, AuditEvent, Membership, Role, Tenant, new_webhook_secret
+from tenants.models import AuditEvent, Membership, Role, Tenant
 from tenants.roles import is_tenant_admin, user_tenant
 from tenants.secrets import is_mask
 from tenants.settings_schema import clean_settings, masked, schema_properties, secret_keys, sections
@@ -190,15 +190,7 @@ class TenantAdmin(MissingIsNotFoundMixin, ModelAdmin):
         return queryset.filter(pk=tenant.pk) if tenant and is_tenant_admin(request.user) else queryset.none()
 
     def save_model(self, request, obj, form, change):
-        before = {}
-        if change:
-            stored = Tenant.objects.get(pk=obj.pk)
-            before = {"nome": stored.name, "ativa": stored.active, **masked(stored.settings or {})}
-        super().save_model(request, obj, form, change)
-        after = {"nome": obj.name, "ativa": obj.active, **masked(obj.settings or {})}
-        changes = audit.diff(before, after)
-        if changes:
-            audit.record(obj, request.user, audit.Action.SETTINGS_CHANGED, obj, changes=changes)
+        services.save_tenant(obj, request.user)
 
     def get_readonly_fields(self, request, obj=None):
         shown = tuple(shown for section in sections() for shown in section.displays())
@@ -237,9 +229,7 @@ class TenantAdmin(MissingIsNotFoundMixin, ModelAdmin):
         tenant = self.get_queryset(request).filter(pk=pk).first()
         if request.method != "POST" or tenant is None or not self.has_change_permission(request, tenant):
             raise Http404
-        tenant.webhook_secret = new_webhook_secret()
-        tenant.save(update_fields=["webhook_secret"])
-        audit.record(tenant, request.user, audit.Action.WEBHOOK_ROTATED, tenant)
+        services.rotate_webhook_secret(tenant, request.user)
         messages.success(request, _("Novo endereço de webhook gerado: atualize-o no 3C Plus."))
         return redirect(reverse("admin:tenants_tenant_change", args=[tenant.pk]))
 
@@ -324,12 +314,7 @@ class UserAdmin(MissingIsNotFoundMixin, DjangoUserAdmin, ModelAdmin):
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
-        user = form.instance
-        membership = Membership.objects.filter(user=user).first()
-        # Only back-office roles enter the admin; operators work on the atendimento pages.
-        staff = user.is_superuser or (membership is not None and membership.role in BACK_OFFICE_ROLES)
-        if user.is_staff != staff:
-            User.objects.filter(pk=user.pk).update(is_staff=staff)
+        services.sync_staff_flag(form.instance)
 
 
 @functools.cache

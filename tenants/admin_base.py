@@ -212,12 +212,16 @@ class TenantScopedAdmin(TenantScopedMixin, ModelAdmin):
             display.append("tenant")
         return display
 
-    def save_model(self, request, obj, form, change):
+    def assign_tenant(self, request, obj) -> None:
+        """What a tenant's user saves is their tenant's, whatever the form said; superusers choose."""
         if not request.user.is_superuser and has_tenant_field(self.model):
             tenant = user_tenant(request.user)
             if tenant is None:
                 raise PermissionDenied
             obj.tenant = tenant
+
+    def save_model(self, request, obj, form, change):
+        self.assign_tenant(request, obj)
         super().save_model(request, obj, form, change)
 
     def save_formset(self, request, form, formset, change):
