@@ -4,7 +4,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
 from django.db import transaction
 from django.http import Http404, HttpResponse
-from django.urls import path
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
@@ -146,7 +146,7 @@ class DebtInline(TenantScopedTabularInline):
 
 def payment_url(target: str, pk: int) -> str:
     """The payment (baixa) form for a título or an installment; the payments admin lives with agreements."""
-    return f"/admin/attendance/payment/add/?{target}={pk}"
+    return f"{reverse('admin:attendance_payment_add')}?{target}={pk}"
 
 
 class PartialImportMixin:
@@ -379,7 +379,7 @@ class ClientAdmin(PartialImportMixin, TenantScopedAdmin, ImportExportModelAdmin)
     @display(description=_("atender"))
     def attend_link(self, obj):
         return format_html(
-            '<a class="text-primary-600 font-medium" href="{}">{}</a>', f"/atendimento/{obj.pk}/", _("Atender")
+            '<a class="text-primary-600 font-medium" href="{}">{}</a>', obj.get_absolute_url(), _("Atender")
         )
 
 
