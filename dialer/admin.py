@@ -7,6 +7,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, OuterRef
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
+from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
@@ -215,25 +216,11 @@ class DialerExportAdmin(ReadOnlyMixin, TenantScopedAdmin):
 
     @display(description=_("progresso"))
     def progress_bar(self, obj):
-        from django.template.loader import render_to_string
-
         return render_to_string("admin/dialer/_export_progress.html", {"export": obj})
 
     @display(description=_("detalhes"))
     def links(self, obj):
-        items = reverse("admin:dialer_dialerexportitem_changelist") + f"?export__id__exact={obj.pk}"
-        failures = reverse("admin:dialer_dialerexport_failures", args=[obj.pk])
-        funnel = reverse("dashboard_export_funnel", args=[obj.pk])
-        return format_html(
-            '<a class="text-primary-600 underline" href="{}">{}</a> · <a class="text-primary-600 underline" '
-            'href="{}">{}</a> · <a class="text-primary-600 underline" href="{}">{}</a>',
-            items,
-            _("ver clientes do envio"),
-            failures,
-            _("baixar falhas (CSV)"),
-            funnel,
-            _("funil de resultados"),
-        )
+        return render_to_string("admin/dialer/dialerexport/_links.html", {"export": obj})
 
     def get_urls(self):
         return [

@@ -11,8 +11,8 @@ from django.core.exceptions import ValidationError
 from django.forms.fields import InvalidJSONInput
 from django.http import Http404
 from django.shortcuts import redirect
+from django.template.loader import render_to_string
 from django.urls import path, reverse
-from django.utils.html import format_html_join
 from django.utils.translation import gettext_lazy as _
 from import_export import fields, resources
 from unfold.admin import ModelAdmin, StackedInline
@@ -377,11 +377,5 @@ class AuditEventAdmin(ReadOnlyMixin, TenantExportMixin, TenantScopedAdmin):
 
     @admin.display(description=_("alterações (antes → depois)"))
     def display_changes(self, obj):
-        return format_html_join(
-            "",
-            '<div><span class="font-medium">{}</span>: {} → {}</div>',
-            (
-                (label, before or "—", after or "—")
-                for label, before, after in audit.readable(obj.changes, audit_labels())
-            ),
-        )
+        changes = audit.readable(obj.changes, audit_labels())
+        return render_to_string("admin/tenants/auditevent/_changes.html", {"changes": changes})
