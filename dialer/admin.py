@@ -24,7 +24,7 @@ from core.admin import extend_wallet_admin
 from core.models import DispositionBehavior
 from dialer import eligibility, services
 from dialer.client import ThreeCPlusClient, ThreeCPlusError
-from dialer.forms import SendToDialerForm
+from dialer.forms import QualificationMappingForm, SendToDialerForm
 from dialer.models import (
     DialerExport,
     DialerExportItem,
@@ -404,17 +404,13 @@ class QualificationAdmin(TenantScopedAdmin):
         if request.method == "POST":
             if not self.has_change_permission(request):
                 raise PermissionDenied
-            by_id = {q.pk: q for q in qualifications}
-            chosen = {}
-            for list_id in lists:
-                for behavior in DispositionBehavior:
-                    raw = request.POST.get(f"map-{list_id}-{behavior.value}", "")
-                    picked = by_id.get(int(raw)) if raw.isdigit() else None
-                    if raw and (picked is None or picked.list_id != list_id):
-                        messages.error(request, _("Escolha uma qualificação da própria lista."))
-                        return redirect("admin:dialer_qualification_changelist")
-                    chosen[(list_id, behavior.value)] = picked
-            services.save_mappings(tenant, chosen, request.user)
+            form = QualificationMappingForm(
+                request.POST, lists={list_id: choices["choices"] for list_id, choices in lists.items()}
+            )
+            if not form.is_valid():
+                messages.error(request, _("Escolha uma qualificação da própria lista."))
+                return redirect("admin:dialer_qualification_changelist")
+            services.save_mappings(tenant, form.mappings(), request.user)
             messages.success(request, _("Mapeamento salvo."))
             return redirect("admin:dialer_qualification_changelist")
         rows = [
