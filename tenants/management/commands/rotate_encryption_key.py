@@ -18,7 +18,7 @@ class Command(BaseCommand):
             for tenant in Tenant.objects.select_for_update().order_by("pk"):
                 changed = False
                 for key in secret_keys():
-                    stored = (tenant.settings or {}).get(key)
+                    stored = tenant.setting(key)
                     if not stored:
                         continue
                     try:
