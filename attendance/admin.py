@@ -202,10 +202,6 @@ class InstallmentInline(TabularInline):
         )
 
 
-class AgreementStatusFilter(ChoicesDropdownFilter):
-    pass
-
-
 class InstallmentDueFilter(DropdownFilter):
     """Agreements to chase: an open installment due this week (Monday to Sunday), or one already late."""
 
@@ -255,7 +251,7 @@ class AgreementAdmin(TenantScopedAdmin):
         "display_created",
     )
     list_filter = (
-        ("status", AgreementStatusFilter),
+        ("status", ChoicesDropdownFilter),
         ("creditor", TenantRelatedFilter),
         ("operator", TenantRelatedFilter),
         InstallmentDueFilter,

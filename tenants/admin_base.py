@@ -8,7 +8,7 @@ from django.http import Http404
 from django.utils import timezone
 from django.utils.html import format_html
 from import_export.admin import ExportMixin
-from unfold.admin import ModelAdmin, StackedInline, TabularInline
+from unfold.admin import ModelAdmin, TabularInline
 from unfold.contrib.filters.admin import RangeDateFilter, RelatedDropdownFilter
 from unfold.widgets import UnfoldAdminTextInputWidget, UnfoldForeignKeyRawIdWidget
 
@@ -235,10 +235,6 @@ class TenantScopedAdmin(TenantScopedMixin, ModelAdmin):
 
 
 class TenantScopedTabularInline(TenantScopedMixin, TabularInline):
-    exclude = ("tenant",)
-
-
-class TenantScopedStackedInline(TenantScopedMixin, StackedInline):
     exclude = ("tenant",)
 
 
