@@ -12,7 +12,7 @@ from decimal import Decimal
 
 import segno
 
-from core.parsing import strip_accents
+from common.parsing import strip_accents
 from tenants import settings_schema
 
 GUI = "br.gov.bcb.pix"
@@ -86,13 +86,13 @@ def qr_svg(payload: str) -> str:
 
 def receiver_for(tenant) -> PixReceiver | None:
     """The tenant's PIX receiver, or None while no PIX key is configured."""
-    settings = tenant.settings or {}
-    if not settings.get(settings_schema.PIX_KEY):
+    key = tenant.setting(settings_schema.PIX_KEY)
+    if not key:
         return None
     return PixReceiver(
-        key=settings[settings_schema.PIX_KEY],
-        name=settings.get(settings_schema.PIX_NAME, ""),
-        city=settings.get(settings_schema.PIX_CITY, ""),
+        key=key,
+        name=tenant.setting(settings_schema.PIX_NAME, ""),
+        city=tenant.setting(settings_schema.PIX_CITY, ""),
     )
 
 

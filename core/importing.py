@@ -22,10 +22,10 @@ from django.db.models.functions import Lower
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _l
 
+from common.parsing import parse_cpf, parse_date, parse_money, parse_phone_and_kind, strip_accents
+from common.spreadsheets import unneutralize
 from core.models import Client, ClientPhone, Creditor, Debt, DoNotCallReason
-from core.parsing import parse_cpf, parse_date, parse_money, parse_phone_and_kind, strip_accents
 from core.services import mark_do_not_call
-from core.spreadsheets import unneutralize
 
 # File column -> Client field.
 CLIENT_COLUMNS = {

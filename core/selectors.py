@@ -9,8 +9,8 @@ from django.db.models import Q
 from django.utils.functional import cached_property
 from stdnum.br import cpf as stdnum_cpf
 
+from common.parsing import only_digits, try_parse_phone
 from core.models import Client, ClientPhone
-from core.parsing import only_digits, try_parse_phone
 
 
 def estimated_count(queryset) -> int | None:

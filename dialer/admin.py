@@ -7,6 +7,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, OuterRef
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
+from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
@@ -17,13 +18,13 @@ from django.views.decorators.http import require_POST
 from unfold.contrib.filters.admin import ChoicesDropdownFilter, DropdownFilter
 from unfold.decorators import action, display
 
+from common.parsing import format_brl
+from common.spreadsheets import neutralize_row
 from core.admin import extend_wallet_admin
 from core.models import DispositionBehavior
-from core.parsing import format_brl
-from core.spreadsheets import neutralize_row
 from dialer import connection, eligibility, exports, selectors
 from dialer.errors import DialerError
-from dialer.forms import SendToDialerForm
+from dialer.forms import QualificationMappingForm, SendToDialerForm
 from dialer.models import (
     DialerExport,
     DialerExportItem,
@@ -33,11 +34,11 @@ from dialer.models import (
     WebhookDelivery,
 )
 from dialer.qualifications import save_mappings, sync_qualifications, writes_qualifications
+from dialer.settings_schema import CAMPAIGN
 from dialer.timeline import removal_numbers
 from tenants.admin_base import ReadOnlyMixin, TenantRelatedFilter, TenantScopedAdmin
 from tenants.models import Role
 from tenants.roles import is_back_office, user_role, user_tenant
-from tenants.settings_schema import CAMPAIGN
 
 
 class SentToDialerFilter(DropdownFilter):
@@ -214,25 +215,11 @@ class DialerExportAdmin(ReadOnlyMixin, TenantScopedAdmin):
 
     @display(description=_("progresso"))
     def progress_bar(self, obj):
-        from django.template.loader import render_to_string
-
         return render_to_string("admin/dialer/_export_progress.html", {"export": obj})
 
     @display(description=_("detalhes"))
     def links(self, obj):
-        items = reverse("admin:dialer_dialerexportitem_changelist") + f"?export__id__exact={obj.pk}"
-        failures = reverse("admin:dialer_dialerexport_failures", args=[obj.pk])
-        funnel = reverse("dashboard_export_funnel", args=[obj.pk])
-        return format_html(
-            '<a class="text-primary-600 underline" href="{}">{}</a> · <a class="text-primary-600 underline" '
-            'href="{}">{}</a> · <a class="text-primary-600 underline" href="{}">{}</a>',
-            items,
-            _("ver clientes do envio"),
-            failures,
-            _("baixar falhas (CSV)"),
-            funnel,
-            _("funil de resultados"),
-        )
+        return render_to_string("admin/dialer/dialerexport/_links.html", {"export": obj})
 
     def get_urls(self):
         return [
@@ -416,17 +403,13 @@ class QualificationAdmin(TenantScopedAdmin):
         if request.method == "POST":
             if not self.has_change_permission(request):
                 raise PermissionDenied
-            by_id = {q.pk: q for q in qualifications}
-            chosen = {}
-            for list_id in lists:
-                for behavior in DispositionBehavior:
-                    raw = request.POST.get(f"map-{list_id}-{behavior.value}", "")
-                    picked = by_id.get(int(raw)) if raw.isdigit() else None
-                    if raw and (picked is None or picked.list_id != list_id):
-                        messages.error(request, _("Escolha uma qualificação da própria lista."))
-                        return redirect("admin:dialer_qualification_changelist")
-                    chosen[(list_id, behavior.value)] = picked
-            save_mappings(tenant, chosen, request.user)
+            form = QualificationMappingForm(
+                request.POST, lists={list_id: choices["choices"] for list_id, choices in lists.items()}
+            )
+            if not form.is_valid():
+                messages.error(request, _("Escolha uma qualificação da própria lista."))
+                return redirect("admin:dialer_qualification_changelist")
+            save_mappings(tenant, form.mappings(), request.user)
             messages.success(request, _("Mapeamento salvo."))
             return redirect("admin:dialer_qualification_changelist")
         rows = [

@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 import httpx
 
-from core.parsing import try_parse_phone
+from common.parsing import try_parse_phone
 from dialer.errors import (
     AuthenticationError,
     DialerError,
@@ -26,7 +26,7 @@ from dialer.errors import (
     UnknownOutcomeError,
     ValidationError,
 )
-from tenants.settings_schema import api_url_allowed
+from dialer.settings_schema import api_url_allowed
 
 logger = logging.getLogger(__name__)
 

@@ -7,10 +7,10 @@ from django.utils.translation import gettext as _
 
 from dialer.client import ThreeCPlusAPI
 from dialer.errors import DialerError, NotConfiguredError, UnexpectedResponseError, ValidationError
+from dialer.settings_schema import AGENT_TOKEN, API_KEY, api_root, threecplus_config
 from tenants import secrets
 from tenants.models import Tenant
 from tenants.secrets import SecretError
-from tenants.settings_schema import AGENT_TOKEN, API_KEY, api_root, threecplus_config
 
 logger = logging.getLogger(__name__)
 

@@ -7,14 +7,14 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from common.parsing import strip_accents
 from core.models import DispositionBehavior
-from core.parsing import strip_accents
 from dialer.client import dial_number
 from dialer.connection import agent_api_for, api_for
 from dialer.errors import DialerError
 from dialer.models import DialerCallEvent, Qualification, QualificationMapping
+from dialer.settings_schema import AGENT_TOKEN
 from tenants import audit
-from tenants.settings_schema import AGENT_TOKEN
 
 logger = logging.getLogger(__name__)
 

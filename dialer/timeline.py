@@ -3,7 +3,7 @@
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from core.parsing import format_phone
+from common.parsing import format_phone
 from core.timeline import Entry, older, user_name
 from dialer.client import phone_e164
 from dialer.models import DialerCallEvent, DialerExportItem, DialerRemoval

@@ -10,13 +10,13 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from core.parsing import try_parse_phone
+from common.parsing import try_parse_phone
 from dialer import connection
 from dialer.client import dial_number
 from dialer.sandbox.fake import AGENT_IDS, MANAGER_PREFIX, Sandbox
+from dialer.settings_schema import threecplus_config
 from tenants.roles import is_back_office, user_tenant
 from tenants.secrets import SecretError
-from tenants.settings_schema import threecplus_config
 
 
 class DatabaseStore:

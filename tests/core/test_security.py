@@ -10,8 +10,8 @@ import pytest
 from axes.models import AccessAttempt
 from django.test import Client as HttpClient
 
+from config.settings import proxy_settings
 from core.models import Client
-from core.settings import proxy_settings
 from dialer import exports
 from tenants.models import AuditEvent, Tenant
 from tests.conftest import PASSWORD
@@ -172,7 +172,7 @@ def test_production_cookies_and_hsts():
     )
     out = subprocess.run(
         [sys.executable, "-c", "import django; django.setup(); " + code],
-        env={**production_env(), "DJANGO_SETTINGS_MODULE": "core.settings"},
+        env={**production_env(), "DJANGO_SETTINGS_MODULE": "config.settings"},
         capture_output=True,
         text=True,
         check=True,

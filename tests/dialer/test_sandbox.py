@@ -155,7 +155,7 @@ def test_the_in_app_sandbox_keeps_its_lists_and_contacts_across_a_restart(db, de
 
 
 def test_demo_points_the_tenant_at_the_current_sandbox_on_every_run(db, settings, demo_sandbox):
-    from core.management.commands.demo import Command
+    from config.management.commands.demo import Command
     from tenants.models import Tenant
 
     tenant = Tenant.objects.create(name="Demo", slug="demo")

@@ -10,7 +10,8 @@ from django.core.exceptions import ValidationError
 
 from dialer import client as threecplus
 from dialer import connection, errors
-from tenants.settings_schema import BASE_URL, DOMAIN, clean_settings
+from dialer.settings_schema import BASE_URL, DOMAIN
+from tenants.settings_schema import clean_settings
 from tests.dialer.conftest import AGENT_TOKEN, TOKEN
 
 pytestmark = pytest.mark.django_db

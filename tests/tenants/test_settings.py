@@ -5,8 +5,9 @@ import pytest
 from cryptography.fernet import Fernet
 from django.core.exceptions import ValidationError
 
+from dialer.settings_schema import api_root, threecplus_config
 from tenants import secrets
-from tenants.settings_schema import api_root, clean_settings, masked, threecplus_config
+from tenants.settings_schema import clean_settings, masked
 from tests.dialer.conftest import TOKEN
 
 PLAIN = "3cs_supersecreto_a1b2"

@@ -8,8 +8,8 @@ from core.models import AGING_BUCKETS, Client, ClientStatus, aging_filter
 from dialer import connection, eligibility, exports
 from dialer.errors import DialerError
 from dialer.models import DialerExport
+from dialer.settings_schema import CAMPAIGN
 from tenants.models import Tenant
-from tenants.settings_schema import CAMPAIGN
 
 
 class Command(BaseCommand):
