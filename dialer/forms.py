@@ -7,6 +7,12 @@ from unfold.widgets import UnfoldAdminSelectWidget, UnfoldAdminTextInputWidget
 from core.models import DispositionBehavior
 
 
+def campaign_label(campaign: dict) -> str:
+    """A 3C Plus campaign as a choice reads: its name, its id and whether it is paused."""
+    label = f"{campaign['name']} (ID {campaign['id']})"
+    return label + str(_(" — pausada")) if campaign.get("paused") else label
+
+
 class SendToDialerForm(forms.Form):
     campaign = forms.TypedChoiceField(label=_("Campanha"), coerce=int, widget=UnfoldAdminSelectWidget)
     list_name = forms.CharField(label=_("Nome da lista"), max_length=200, widget=UnfoldAdminTextInputWidget)
@@ -26,9 +32,7 @@ class SendToDialerForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["token"].initial = uuid.uuid4
         self.campaigns = {c["id"]: c for c in campaigns}
-        self.fields["campaign"].choices = [
-            (c["id"], f"{c['name']} (ID {c['id']})" + (_(" — pausada") if c.get("paused") else "")) for c in campaigns
-        ]
+        self.fields["campaign"].choices = [(c["id"], campaign_label(c)) for c in campaigns]
 
 
 class QualificationMappingForm(forms.Form):

@@ -11,10 +11,12 @@ from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
-from unfold.widgets import UnfoldAdminPasswordWidget, UnfoldAdminTextInputWidget
+from unfold.widgets import UnfoldAdminPasswordWidget, UnfoldAdminSelectWidget, UnfoldAdminTextInputWidget
 
 from dialer import settings_schema
-from dialer.connection import test_connection
+from dialer.connection import campaigns, is_configured, test_connection
+from dialer.errors import DialerError
+from dialer.forms import campaign_label
 from dialer.settings_schema import AGENT_TOKEN, API_KEY, BASE_URL, CAMPAIGN, DOMAIN
 from tenants.secrets import mask
 from tenants.settings_schema import SettingsSection
@@ -69,7 +71,10 @@ class ThreeCPlusSection(SettingsSection):
                 widget=UnfoldAdminPasswordWidget(render_value=False, attrs={"autocomplete": "new-password"}),
             ),
             CAMPAIGN: forms.CharField(
-                label=_("Campanha padrão (ID)"), required=False, widget=UnfoldAdminTextInputWidget
+                label=_("Campanha padrão (ID)"),
+                required=False,
+                widget=UnfoldAdminTextInputWidget,
+                help_text=_("Salve o token e o domínio para escolher entre as campanhas do 3C Plus."),
             ),
             BASE_URL: forms.CharField(
                 label=_("URL da API (opcional)"),
@@ -99,6 +104,43 @@ class ThreeCPlusSection(SettingsSection):
                 if current
                 else _("Cole o token de serviço gerado no 3C Plus (mostrado só uma vez por lá).")
             ) + (" " + str(form.fields[key].help_text) if key == AGENT_TOKEN else "")
+        self._campaign_choice(form, stored)
+
+    def _campaign_choice(self, form, stored):
+        """The default campaign is picked among those 3C Plus lists now, paused ones marked; typed as an id only
+        when they cannot be listed (nothing saved yet, or 3C Plus unreachable: the reason is shown)."""
+        form.paused_campaigns = {}
+        tenant = form.instance
+        if tenant is None or tenant.pk is None or not is_configured(tenant):
+            return
+        try:
+            listed = campaigns(tenant)
+        except DialerError as error:
+            form.fields[CAMPAIGN].help_text = _(
+                "Não foi possível listar as campanhas do 3C Plus (%(error)s): informe o ID da campanha."
+            ) % {"error": error.message}
+            return
+        current = stored.get(CAMPAIGN)
+        choices = [("", _("— nenhuma —")), *((str(c["id"]), campaign_label(c)) for c in listed)]
+        if current and all(c["id"] != current for c in listed):
+            choices.append((str(current), _("Campanha %(id)s (não encontrada no 3C Plus)") % {"id": current}))
+        form.fields[CAMPAIGN] = forms.ChoiceField(
+            label=_("Campanha padrão"),
+            required=False,
+            choices=choices,
+            widget=UnfoldAdminSelectWidget,
+            help_text=_("As campanhas que o 3C Plus lista agora. Uma campanha pausada não disca até ser retomada."),
+        )
+        form.paused_campaigns = {c["id"]: c["name"] for c in listed if c["paused"]}
+
+    def warnings(self, form, settings: dict) -> list[str]:
+        paused = getattr(form, "paused_campaigns", {}).get(settings.get(CAMPAIGN))
+        if paused is None:
+            return []
+        return [
+            _("A campanha padrão “%(name)s” está pausada no 3C Plus: o discador só liga quando ela for retomada.")
+            % {"name": paused}
+        ]
 
     def displays(self):
         return (connection_test, webhook)

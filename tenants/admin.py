@@ -191,6 +191,9 @@ class TenantAdmin(MissingIsNotFoundMixin, ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         services.save_tenant(obj, request.user)
+        for section in sections():
+            for warning in section.warnings(form, obj.stored_settings):
+                messages.warning(request, warning)
 
     def get_readonly_fields(self, request, obj=None):
         shown = tuple(shown for section in sections() for shown in section.displays())

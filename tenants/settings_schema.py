@@ -42,6 +42,10 @@ class SettingsSection:
             if key not in self.secret_keys:
                 form.initial[key] = stored.get(key, "")
 
+    def warnings(self, form, settings: dict) -> list[str]:
+        """What the admin should know about the settings just saved, though they are valid (shown as warnings)."""
+        return []
+
     def displays(self) -> tuple:
         """Read-only rows shown after the fields: admin display functions taking the tenant."""
         return ()
