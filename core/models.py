@@ -7,10 +7,11 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Count, Exists, F, Min, OuterRef, Subquery, Sum, Value
 from django.db.models.functions import Coalesce, Upper
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from core.parsing import format_cpf, format_phone, parse_cpf, parse_phone, phone_is_mobile
+from common.parsing import format_cpf, format_phone, parse_cpf, parse_phone, phone_is_mobile
 from tenants.models import TenantOwned, TenantQuerySet
 
 PERCENT = [MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))]
@@ -239,7 +240,8 @@ class Client(DoNotCall, TenantOwned):
         return f"{self.name} ({self.formatted_cpf})"
 
     def get_absolute_url(self):
-        return f"/atendimento/{self.pk}/"
+        """The client's atendimento page (the attendance app's URL, found by name: core does not import it)."""
+        return reverse("attendance:client", args=[self.pk])
 
     @property
     def formatted_cpf(self) -> str:

@@ -3,8 +3,8 @@
 from django.db.models import Q
 from stdnum.br import cpf as stdnum_cpf
 
+from common.parsing import only_digits, try_parse_phone
 from core.models import Client, ClientPhone
-from core.parsing import only_digits, try_parse_phone
 
 
 def client_search_q(term: str, tenant=None) -> Q:
