@@ -24,10 +24,10 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from core.formats import csv_encoding_and_dialect, read_rows, spreadsheet_encoding
+from common.formats import csv_encoding_and_dialect, read_rows, spreadsheet_encoding
+from common.spreadsheets import neutralize_row
 from core.importing import import_wallet_rows, normalize_header
 from core.models import WalletImport, WalletImportChunk, WalletImportError
-from core.spreadsheets import neutralize_row
 
 logger = logging.getLogger(__name__)
 

@@ -17,7 +17,6 @@ import sqlite3
 import struct
 import tempfile
 import threading
-import unicodedata
 from decimal import Decimal
 from pathlib import Path
 
@@ -30,10 +29,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _l
 
+from common.parsing import parse_cpf, parse_date, parse_money, parse_phone_and_kind, strip_accents
+from common.spreadsheets import QUOTE, unneutralize
 from core.models import Client, ClientPhone, Creditor, Debt, DoNotCallReason
-from core.parsing import parse_cpf, parse_date, parse_money, parse_phone_and_kind
 from core.services import mark_do_not_call
-from core.spreadsheets import QUOTE, unneutralize
 
 # File column -> Client field.
 CLIENT_COLUMNS = {
@@ -121,7 +120,7 @@ def template_rows(creditor_name: str) -> list[list]:
 
 @functools.lru_cache(maxsize=1024)  # a file has a handful of headers, read again on every row
 def normalize_header(header) -> str:
-    text = unicodedata.normalize("NFKD", str(header or "")).encode("ascii", "ignore").decode()
+    text = strip_accents(header).encode("ascii", "ignore").decode()
     return text.strip().lower().replace(" ", "_").replace("-", "_")
 
 

@@ -7,8 +7,8 @@ from decimal import Decimal
 from django.db import connection, transaction
 from django.utils import timezone
 
+from common.parsing import cpf_check_digits
 from core.models import Client, ClientPhone, Creditor, Debt
-from core.parsing import cpf_check_digits
 
 FIRST_NAMES = (
     "Ana Maria João José Antônio Francisco Carlos Paulo Pedro Lucas Luiz Marcos Luis Gabriel Rafael Daniel "

@@ -21,9 +21,9 @@ from stdnum.br import cpf as stdnum_cpf
 
 from attendance.models import Agreement, AgreementInstallment
 from attendance.negotiation import NegotiationError, OpenDebt, Proposal, Rules, simulate
+from common.parsing import format_brl, parse_cpf, parse_money, parse_phone
 from core.importing import TEMPLATE_HEADERS, _cell, import_wallet_rows
 from core.models import Client, ClientPhone, Debt
-from core.parsing import format_brl, parse_cpf, parse_money, parse_phone
 from core.seeding import cpf_check_digits
 from dialer.models import DialerCallEvent
 
@@ -503,7 +503,7 @@ PHONE_SHAPES = [
 def test_the_quick_reading_of_brazilian_phones_agrees_with_phonenumbers(text):
     """Plain Brazilian numbers skip phonenumbers.parse (most of an import's time): same result either way."""
     TRIED["telefone"] += 1
-    from core.parsing import parse_phone_and_kind
+    from common.parsing import parse_phone_and_kind
 
     try:
         ours = parse_phone_and_kind(text)

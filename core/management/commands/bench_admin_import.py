@@ -14,8 +14,8 @@ from django.test import Client as HttpClient
 from django.test.utils import setup_test_environment
 from django.utils import timezone
 
+from common.formats import SniffingCSV
 from core.admin import ClientAdmin
-from core.formats import SniffingCSV
 from core.import_jobs import inline_max_rows
 from core.models import Client, Creditor, WalletImport, WorkerHeartbeat
 from core.seeding import DEMO_CREDITORS

@@ -5,9 +5,10 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from core.formats import read_rows
+from common.formats import read_rows
+from common.spreadsheets import neutralize_row
 from core.importing import import_wallet_rows
-from core.spreadsheets import neutralize_row
+from core.maintenance import refresh_wallet_statistics
 from tenants.models import Tenant
 
 
@@ -62,6 +63,7 @@ class Command(BaseCommand):
         started = time.perf_counter()
         with bar:
             report = import_wallet_rows(tenant, read_rows(path), chunk_size=options["chunk_size"], progress=bar.update)
+        refresh_wallet_statistics()
         elapsed = time.perf_counter() - started
 
         rate = report.rows / elapsed if elapsed else 0

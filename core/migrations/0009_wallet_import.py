@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('core', '0007_phone_do_not_call_index'),
+        ('core', '0008_carteira_sort_and_filter_indexes'),
         ('tenants', '0012_audit_plural'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

@@ -3,6 +3,7 @@
 import datetime
 import functools
 import re
+import unicodedata
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 import phonenumbers
@@ -18,6 +19,12 @@ NON_DIGITS = re.compile(r"\D")
 
 def only_digits(value) -> str:
     return NON_DIGITS.sub("", str(value or ""))
+
+
+def strip_accents(value) -> str:
+    """The text without its accents ("Não atende" -> "Nao atende"); every other character is kept."""
+    decomposed = unicodedata.normalize("NFKD", str(value or ""))
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
 def parse_cpf(value) -> str:
