@@ -1,6 +1,7 @@
 """Seed a large operation fast (INSERT … SELECT generate_series on PostgreSQL) and time the dashboard."""
 
 import datetime
+import os
 import statistics
 import time
 
@@ -8,12 +9,14 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 from django.test import Client as HttpClient
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from attendance.models import DispositionType
-from core.models import Client
+from core.models import Client, Creditor
 from core.seeding import seed_wallet
 from dashboard.rollups import ensure_rolled_up
+from dialer.models import DialerExport
 from tenants.models import Membership, Role, Tenant
 
 EXPORTS = 60
@@ -33,6 +36,7 @@ class Command(BaseCommand):
         parser.add_argument("--operators", type=int, default=50)
         parser.add_argument("--runs", type=int, default=15)
         parser.add_argument("--skip-seed", action="store_true", help="mede os dados já existentes")
+        parser.add_argument("--slowest", type=int, default=0, help="lista as N consultas mais lentas de cada caso")
 
     def handle(self, *args, **options):
         if connection.vendor != "postgresql":
@@ -46,7 +50,7 @@ class Command(BaseCommand):
         self.say(f"totais diários: {days} dia(s) consolidados", started)
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE")
-        self.measure(tenant, options["runs"])
+        self.measure(tenant, options["runs"], options["slowest"])
 
     def say(self, what, started):
         self.stdout.write(f"{what} em {time.perf_counter() - started:.1f}s")
@@ -118,8 +122,10 @@ class Command(BaseCommand):
     """
     ITEMS_SQL = """
         WITH e AS (
-            SELECT row_number() OVER (ORDER BY id) - 1 AS k, id, campaign_id, created_at FROM dialer_dialerexport
-            WHERE tenant_id = %(tenant)s ORDER BY id DESC LIMIT %(exports)s
+            SELECT row_number() OVER (ORDER BY id) - 1 AS k, id, campaign_id, created_at FROM (
+                SELECT id, campaign_id, created_at FROM dialer_dialerexport
+                WHERE tenant_id = %(tenant)s ORDER BY id DESC LIMIT %(exports)s
+            ) latest
         )
         INSERT INTO dialer_dialerexportitem
             (tenant_id, export_id, client_id, campaign_id, status, phones, error, sent_at)
@@ -160,24 +166,49 @@ class Command(BaseCommand):
         FROM generate_series(1, %(n)s) g JOIN bench_clients c ON c.n = g
     """
 
-    def measure(self, tenant, runs):
+    def measure(self, tenant, runs, slowest):
         supervisor = get_user_model().objects.get(username=f"bench-sup-{tenant.pk}")
         http = HttpClient(HTTP_HOST="localhost")
         http.force_login(supervisor)
+        thirty = {"periodo": "30d"}
+        creditor = Creditor.objects.filter(tenant=tenant).order_by("pk").first()
+        operator = Membership.objects.filter(tenant=tenant, role=Role.OPERATOR).order_by("pk").first()
+        export = DialerExport.objects.filter(tenant=tenant).order_by("-created_at").first()
         cases = [
-            ("30 dias", {"periodo": "30d"}),
-            ("hoje", {"periodo": "hoje"}),
-            ("30 dias, campanha 1", {"periodo": "30d", "campanha": "1"}),
+            ("hoje", "/admin/", {"periodo": "hoje"}),
+            ("7 dias", "/admin/", {"periodo": "7d"}),
+            ("30 dias", "/admin/", thirty),
+            ("30 dias, credor", "/admin/", {**thirty, "credor": creditor.pk if creditor else ""}),
+            ("30 dias, campanha 1", "/admin/", {**thirty, "campanha": "1"}),
+            ("30 dias, operador", "/admin/", {**thirty, "operador": operator.user_id if operator else ""}),
+            ("30 dias, envio", "/admin/", {**thirty, "envio": export.pk if export else ""}),
+            ("CSV operadores, 30 dias", "/admin/painel/operadores.csv", thirty),
+            ("painel ao vivo", "/admin/painel/ao-vivo/", {}),
         ]
-        self.stdout.write(f"\nPainel (GET /admin/, renderizado), {runs} execuções cada:")
-        for name, query in cases:
+        self.stdout.write(f"\nPainel (GET renderizado), {runs} execuções cada; carga {self.load()}:")
+        for name, url, query in cases:
             timings = []
             for _ in range(runs + 1):
                 started = time.perf_counter()
-                response = http.get("/admin/", query)
+                response = http.get(url, query)
                 timings.append((time.perf_counter() - started) * 1000)
                 if response.status_code != 200:
-                    raise CommandError(f"/admin/ respondeu {response.status_code}")
+                    raise CommandError(f"{url} respondeu {response.status_code}")
             timings = sorted(timings[1:])  # the first warms the caches
             p95 = timings[max(0, round(0.95 * len(timings)) - 1)]
-            self.stdout.write(f"  {name:<22} mediana {statistics.median(timings):7.0f} ms   p95 {p95:7.0f} ms")
+            self.stdout.write(f"  {name:<24} mediana {statistics.median(timings):7.0f} ms   p95 {p95:7.0f} ms")
+            if slowest:
+                self.slowest_queries(http, url, query, slowest)
+        self.stdout.write(f"carga ao final {self.load()}")
+
+    def load(self) -> str:
+        return " ".join(f"{n:.2f}" for n in os.getloadavg())
+
+    def slowest_queries(self, http, url, query, count):
+        with CaptureQueriesContext(connection) as captured:
+            http.get(url, query)
+        queries = sorted(captured.captured_queries, key=lambda q: -float(q["time"]))
+        total = sum(float(q["time"]) for q in queries)
+        self.stdout.write(f"    {len(queries)} consultas, {total * 1000:.0f} ms no banco; as mais lentas:")
+        for q in queries[:count]:
+            self.stdout.write(f"    {float(q['time']) * 1000:7.0f} ms  {q['sql'][:300]}")
