@@ -171,6 +171,8 @@ class Agreement(TenantOwned):
         indexes = [
             models.Index(fields=["client", "-created_at"], name="agreement_client_created"),
             models.Index(fields=["tenant", "status", "-created_at"], name="agreement_tenant_status"),
+            # The dashboard's period, whatever the status.
+            models.Index(fields=["tenant", "created_at"], name="agreement_tenant_created"),
         ]
 
     def __str__(self):

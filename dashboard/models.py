@@ -4,6 +4,10 @@ Every fact they count is keyed by the moment it was stored (a webhook's arrival,
 export item's confirmation), so once a day is over its figures no longer change: each closed day is
 rolled up once (by the worker after midnight, or by the first dashboard that needs it) and the
 dashboard adds today's rows read live. The figures are therefore exact, not a cache.
+
+Each table keeps only the dimensions its readers filter or group by, so that 30 days are a few thousand
+rows whatever the filter: the calls per day (totals, daily chart, operators' table), per hour without the
+agent (the hour-of-day chart) and at the full grain (the hour-of-day chart of one operator).
 """
 
 from django.conf import settings
@@ -23,7 +27,10 @@ class RolledUpDay(TenantOwned):
 
 
 class CallRollup(TenantOwned):
-    """Finished calls (call-history-was-created) per day, hour, creditor, campaign and agent."""
+    """Finished calls (call-history-was-created) per day, hour, creditor, campaign and agent.
+
+    The finest grain, read only through the agent index: the hour-of-day chart of one operator.
+    """
 
     day = models.DateField()
     hour = models.PositiveSmallIntegerField()
@@ -35,7 +42,39 @@ class CallRollup(TenantOwned):
     talk_seconds = models.PositiveBigIntegerField()
 
     class Meta:
-        indexes = [models.Index(fields=["tenant", "day"], name="call_rollup_tenant_day")]
+        indexes = [
+            models.Index(fields=["tenant", "day"], name="call_rollup_tenant_day"),
+            models.Index(fields=["tenant", "agent_id", "day"], name="call_rollup_agent_day"),
+        ]
+
+
+class CallDayRollup(TenantOwned):
+    """Finished calls per day, creditor, campaign and agent: the totals, the daily chart, the operators."""
+
+    day = models.DateField()
+    creditor_id = models.BigIntegerField(null=True)
+    campaign_id = models.CharField(max_length=40, blank=True)
+    agent_id = models.CharField(max_length=40, blank=True)
+    dialled = models.PositiveIntegerField()
+    answered = models.PositiveIntegerField()
+    talk_seconds = models.PositiveBigIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["tenant", "day"], name="call_day_rollup_tenant_day")]
+
+
+class CallHourRollup(TenantOwned):
+    """Finished calls per day, hour, creditor and campaign: the hour-of-day chart of every operator."""
+
+    day = models.DateField()
+    hour = models.PositiveSmallIntegerField()
+    creditor_id = models.BigIntegerField(null=True)
+    campaign_id = models.CharField(max_length=40, blank=True)
+    dialled = models.PositiveIntegerField()
+    answered = models.PositiveIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["tenant", "day"], name="call_hour_rollup_tenant_day")]
 
 
 class DispositionRollup(TenantOwned):
@@ -49,6 +88,25 @@ class DispositionRollup(TenantOwned):
 
     class Meta:
         indexes = [models.Index(fields=["tenant", "day"], name="disposition_rollup_tenant_day")]
+
+
+class DispositionCampaignRollup(TenantOwned):
+    """Tabulações of clients sent to a campaign before them, per day, campaign, creditor, operator and type.
+
+    A client sent to two campaigns counts in both: read with a campaign filter only.
+    """
+
+    day = models.DateField()
+    campaign_id = models.BigIntegerField()
+    creditor_id = models.BigIntegerField(null=True)
+    operator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
+    )
+    type_id = models.BigIntegerField()
+    count = models.PositiveIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["tenant", "campaign_id", "day"], name="disposition_campaign_day")]
 
 
 class SentRollup(TenantOwned):

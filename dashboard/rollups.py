@@ -1,6 +1,7 @@
 """Rolling up closed days (see dashboard.models): by the worker after midnight, or on demand."""
 
 import datetime
+from collections import defaultdict
 
 from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Q, Sum
@@ -8,7 +9,15 @@ from django.db.models.functions import Coalesce, ExtractHour
 from django.utils import timezone
 
 from attendance.models import CallDisposition
-from dashboard.models import CallRollup, DispositionRollup, RolledUpDay, SentRollup
+from dashboard.models import (
+    CallDayRollup,
+    CallHourRollup,
+    CallRollup,
+    DispositionCampaignRollup,
+    DispositionRollup,
+    RolledUpDay,
+    SentRollup,
+)
 from dialer.models import DialerCallEvent, DialerExport, DialerExportItem
 from tenants.models import Tenant
 
@@ -55,11 +64,38 @@ def roll_up(tenant_id: int, day: datetime.date) -> None:
         )
         .order_by()
     )
+    calls = list(calls)
+    # The coarser tables are sums of the finest grain: no second pass over the events.
+    by_day = defaultdict(lambda: [0, 0, 0])
+    by_hour = defaultdict(lambda: [0, 0])
+    for row in calls:
+        day_row = by_day[row["creditor"], row["campaign_id"], row["agent_id"]]
+        hour_row = by_hour[row["hour"], row["creditor"], row["campaign_id"]]
+        day_row[0] += row["dialled"]
+        day_row[1] += row["answered"]
+        day_row[2] += row["talk"]
+        hour_row[0] += row["dialled"]
+        hour_row[1] += row["answered"]
     tabs = (
         CallDisposition.objects.filter(tenant_id=tenant_id, created_at__gte=start, created_at__lt=end)
         .annotate(creditor=F("client__creditor_id"))
         .values("creditor", "operator_id", "type_id")
         .annotate(n=Count("pk"))
+        .order_by()
+    )
+    # One row per campaign the client had been sent to (by an export made before the tabulação); DISTINCT
+    # because a client may be in several exports of the same campaign.
+    campaign_tabs = (
+        CallDisposition.objects.filter(
+            tenant_id=tenant_id,
+            created_at__gte=start,
+            created_at__lt=end,
+            client__dialer_items__export__created_at__lte=F("created_at"),
+        )
+        .values(
+            "operator_id", "type_id", campaign=F("client__dialer_items__campaign_id"), creditor=F("client__creditor_id")
+        )
+        .annotate(n=Count("pk", distinct=True))
         .order_by()
     )
     sent = (
@@ -74,7 +110,14 @@ def roll_up(tenant_id: int, day: datetime.date) -> None:
         # unique constraint and roll back, instead of adding its rows to ours.
         RolledUpDay.objects.filter(tenant_id=tenant_id, day=day).delete()
         RolledUpDay.objects.create(tenant_id=tenant_id, day=day)
-        for model in (CallRollup, DispositionRollup, SentRollup):
+        for model in (
+            CallRollup,
+            CallDayRollup,
+            CallHourRollup,
+            DispositionRollup,
+            DispositionCampaignRollup,
+            SentRollup,
+        ):
             model.objects.filter(tenant_id=tenant_id, day=day).delete()
         CallRollup.objects.bulk_create(
             CallRollup(
@@ -90,6 +133,31 @@ def roll_up(tenant_id: int, day: datetime.date) -> None:
             )
             for row in calls
         )
+        CallDayRollup.objects.bulk_create(
+            CallDayRollup(
+                tenant_id=tenant_id,
+                day=day,
+                creditor_id=creditor,
+                campaign_id=campaign,
+                agent_id=agent,
+                dialled=dialled,
+                answered=answered,
+                talk_seconds=talk,
+            )
+            for (creditor, campaign, agent), (dialled, answered, talk) in by_day.items()
+        )
+        CallHourRollup.objects.bulk_create(
+            CallHourRollup(
+                tenant_id=tenant_id,
+                day=day,
+                hour=hour,
+                creditor_id=creditor,
+                campaign_id=campaign,
+                dialled=dialled,
+                answered=answered,
+            )
+            for (hour, creditor, campaign), (dialled, answered) in by_hour.items()
+        )
         DispositionRollup.objects.bulk_create(
             DispositionRollup(
                 tenant_id=tenant_id,
@@ -100,6 +168,18 @@ def roll_up(tenant_id: int, day: datetime.date) -> None:
                 count=row["n"],
             )
             for row in tabs
+        )
+        DispositionCampaignRollup.objects.bulk_create(
+            DispositionCampaignRollup(
+                tenant_id=tenant_id,
+                day=day,
+                campaign_id=row["campaign"],
+                creditor_id=row["creditor"],
+                operator_id=row["operator_id"],
+                type_id=row["type_id"],
+                count=row["n"],
+            )
+            for row in campaign_tabs
         )
         SentRollup.objects.bulk_create(
             SentRollup(

@@ -1,0 +1,16 @@
+from django.db import migrations, models
+
+from core.migration_operations import AddIndexConcurrentlyOnPostgres
+
+
+class Migration(migrations.Migration):
+    atomic = False
+
+    dependencies = [("attendance", "0008_disposition_tenant_created")]
+
+    operations = [
+        AddIndexConcurrentlyOnPostgres(
+            model_name="agreement",
+            index=models.Index(fields=["tenant", "created_at"], name="agreement_tenant_created"),
+        ),
+    ]
