@@ -1,9 +1,10 @@
 """Daily roll-ups of the dashboard's big tables.
 
 Every fact they count is keyed by the moment it was stored (a webhook's arrival, a tabulação's or an
-export item's confirmation), so once a day is over its figures no longer change: each closed day is
-rolled up once (by the worker after midnight, or by the first dashboard that needs it) and the
-dashboard adds today's rows read live. The figures are therefore exact, not a cache.
+export item's confirmation), so once a moment is past its figures no longer change: each closed day is
+rolled up once (by the worker after midnight, or by the first dashboard that needs it), today is rolled
+up to a few minutes ago by the worker while a dashboard is open, and the dashboard adds the rows stored
+since, read live. The figures are therefore exact, not a cache.
 
 Each table keeps only the dimensions its readers filter or group by, so that 30 days are a few thousand
 rows whatever the filter: the calls per day (totals, daily chart, operators' table), per hour without the
@@ -17,10 +18,11 @@ from tenants.models import TenantOwned
 
 
 class RolledUpDay(TenantOwned):
-    """A closed day whose roll-ups exist for the tenant."""
+    """A day whose roll-ups exist for the tenant: the whole day once closed, or today up to `until`."""
 
     day = models.DateField()
     rolled_up_at = models.DateTimeField(auto_now=True)
+    until = models.DateTimeField(null=True, blank=True)  # only while the day is open
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["tenant", "day"], name="rolled_up_day_unique")]

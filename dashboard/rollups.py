@@ -1,4 +1,5 @@
-"""Rolling up closed days (see dashboard.models): by the worker after midnight, or on demand."""
+"""Rolling up days (see dashboard.models): closed days by the worker after midnight or on demand, today up to
+a few minutes ago by the worker while a dashboard is open."""
 
 import datetime
 from collections import defaultdict
@@ -22,6 +23,9 @@ from dialer.models import DialerCallEvent, DialerExport, DialerExportItem
 from tenants.models import Tenant
 
 ANSWERED_STATUS = "7"  # call history status: finished with an agent
+# Today is rolled up to this long before the roll-up runs: a webhook's or a tabulação's transaction is
+# committed by then, so no row stamped before `until` can still appear after the roll-up read the day.
+TODAY_MARGIN = datetime.timedelta(minutes=2)
 
 
 def day_bounds(day: datetime.date) -> tuple[datetime.datetime, datetime.datetime]:
@@ -46,11 +50,18 @@ def sent_items_between(tenant_id, start, end):
     )
 
 
-def roll_up(tenant_id: int, day: datetime.date) -> None:
-    """(Re)build one closed day's roll-ups for one tenant."""
-    if day >= timezone.localdate():
-        raise ValueError("Só dias encerrados entram nos totais diários.")
+def roll_up(tenant_id: int, day: datetime.date, until: datetime.datetime | None = None) -> None:
+    """(Re)build one day's roll-ups for one tenant: a closed day whole, or today up to `until`.
+
+    Today's sent items are not rolled up: an export's batches stamp `sent_at` inside transactions that may
+    outlast TODAY_MARGIN, and today's are few (read through the exports running today).
+    """
     start, end = day_bounds(day)
+    if until is None and day >= timezone.localdate():
+        raise ValueError("Só dias encerrados entram inteiros nos totais diários.")
+    if until is not None and not start <= until <= end:
+        raise ValueError("O limite parcial precisa estar dentro do dia.")
+    end = until or end
     calls = (
         DialerCallEvent.objects.filter(
             tenant_id=tenant_id, event=DialerCallEvent.Event.HISTORY, received_at__gte=start, received_at__lt=end
@@ -104,12 +115,14 @@ def roll_up(tenant_id: int, day: datetime.date) -> None:
         .values("creditor", "campaign_id")
         .annotate(n=Count("pk"))
         .order_by()
+        if until is None
+        else []
     )
     with transaction.atomic():
         # Claiming the day first makes a concurrent roll-up of the same day wait here, then fail on the
         # unique constraint and roll back, instead of adding its rows to ours.
         RolledUpDay.objects.filter(tenant_id=tenant_id, day=day).delete()
-        RolledUpDay.objects.create(tenant_id=tenant_id, day=day)
+        RolledUpDay.objects.create(tenant_id=tenant_id, day=day, until=until)
         for model in (
             CallRollup,
             CallDayRollup,
@@ -199,11 +212,8 @@ def ensure_rolled_up(tenant, start: datetime.date, end: datetime.date) -> int:
     if start > last_closed:
         return 0
     tenant_ids = [tenant.pk] if tenant is not None else list(Tenant.objects.values_list("pk", flat=True))
-    done = set(
-        RolledUpDay.objects.filter(tenant_id__in=tenant_ids, day__gte=start, day__lte=last_closed).values_list(
-            "tenant_id", "day"
-        )
-    )
+    whole = RolledUpDay.objects.filter(tenant_id__in=tenant_ids, day__gte=start, day__lte=last_closed, until=None)
+    done = set(whole.values_list("tenant_id", "day"))  # a day rolled up while open is rolled up again, whole
     count = 0
     for tenant_id in tenant_ids:
         day = start
@@ -217,3 +227,17 @@ def ensure_rolled_up(tenant, start: datetime.date, end: datetime.date) -> int:
 
             day += datetime.timedelta(days=1)
     return count
+
+
+def roll_up_today(tenant_id: int, now: datetime.datetime | None = None) -> datetime.datetime | None:
+    """Roll today up to TODAY_MARGIN ago for one tenant; the dashboard reads the rows stored since then live."""
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    until = now - TODAY_MARGIN
+    if until < day_bounds(today)[0]:
+        return None  # just past midnight: nothing of today is old enough yet
+    try:
+        roll_up(tenant_id, today, until=until)
+    except IntegrityError:
+        return None  # another worker rolled today up at the same moment
+    return until

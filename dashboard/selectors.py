@@ -32,12 +32,15 @@ from dashboard.models import (
     CallRollup,
     DispositionCampaignRollup,
     DispositionRollup,
+    RolledUpDay,
     SentRollup,
 )
 from dashboard.rollups import ANSWERED_STATUS, ensure_rolled_up, sent_items_between
 from dialer.models import DialerCallEvent, DialerExport, DialerExportItem, WebhookDelivery
 from tenants.models import Membership, Role, Tenant
 
+# While a dashboard is open the worker rolls today up again this often: the raw part stays a few minutes.
+TODAY_REFRESH = datetime.timedelta(minutes=10)
 APPROVED_STATUSES = (Agreement.Status.ACTIVE, Agreement.Status.COMPLETED, Agreement.Status.BROKEN)
 ZERO = Decimal("0")
 
@@ -51,10 +54,11 @@ class Filters:
     campaign_id: int | None = None
     operator_id: int | None = None
     export_id: int | None = None
+    since: datetime.datetime | None = None  # rows stored from this moment on only (after today's roll-up)
 
     @property
     def start_at(self) -> datetime.datetime:
-        return _local_midnight(self.start)
+        return self.since or _local_midnight(self.start)
 
     @property
     def end_at(self) -> datetime.datetime:
@@ -193,15 +197,42 @@ def sent_balance(f: Filters) -> Decimal | None:
 
 
 def _split(f: Filters) -> tuple[Filters | None, Filters | None]:
-    """The closed days of the period (read from the roll-ups) and today (read live), either possibly absent."""
+    """The part of the period read from the roll-ups and the part read raw, either possibly absent.
+
+    Closed days come from the roll-ups; so does today up to its partial roll-up's `until`, if the worker
+    made one, and the raw part is what was stored since (the whole of today otherwise).
+    """
     today = timezone.localdate()
     last_closed = min(f.end, today - datetime.timedelta(days=1))
-    closed = None
     if f.start <= last_closed:
         ensure_rolled_up(f.tenant, f.start, last_closed)
-        closed = dataclasses.replace(f, end=last_closed)
-    live = dataclasses.replace(f, start=today, end=today) if f.start <= today <= f.end else None
-    return closed, live
+    rolled = dataclasses.replace(f, end=last_closed) if f.start <= last_closed else None
+    if not f.start <= today <= f.end:
+        return rolled, None
+    raw = dataclasses.replace(f, start=today, end=today)
+    if f.tenant is None:  # each tenant's today is rolled up to its own moment: read today raw
+        return rolled, raw
+    until = RolledUpDay.objects.filter(tenant=f.tenant, day=today).values_list("until", flat=True).first()
+    if until is None or until < timezone.now() - TODAY_REFRESH:
+        _queue_today_roll_up(f.tenant)
+    if until is None:
+        return rolled, raw
+    return dataclasses.replace(f, end=today), dataclasses.replace(raw, since=until)
+
+
+def _queue_today_roll_up(tenant) -> None:
+    """Ask the worker to roll today up, unless that was asked within TODAY_REFRESH."""
+    from django_tasks_db.models import DBTaskResult
+
+    from dashboard.tasks import roll_up_today
+
+    asked = DBTaskResult.objects.filter(
+        task_path=roll_up_today.module_path,
+        args_kwargs__args=[tenant.pk],
+        enqueued_at__gte=timezone.now() - TODAY_REFRESH,
+    )
+    if not asked.exists():
+        roll_up_today.enqueue(tenant.pk)
 
 
 def _flagged_types() -> set[int]:
@@ -328,15 +359,17 @@ class Figures:
         return _flagged_types()
 
     def sent(self) -> int:
+        """Sent items are rolled up for closed days only (see rollups.roll_up): today is read whole."""
+        raw = dataclasses.replace(self.raw, since=None) if self.raw else None
         if self.closed is None:
-            return sent_items(self.raw).count() if self.raw else 0
+            return sent_items(raw).count() if raw else 0
         rows = _tenant(SentRollup.objects.all(), self.f).filter(day__gte=self.closed.start, day__lte=self.closed.end)
         if self.f.creditor_id is not None:
             rows = rows.filter(creditor_id=self.f.creditor_id)
         if self.f.campaign_id is not None:
             rows = rows.filter(campaign_id=self.f.campaign_id)
         total = rows.aggregate(n=Sum("count"))["n"] or 0
-        return total + (sent_items(self.raw).count() if self.raw else 0)
+        return total + (sent_items(raw).count() if raw else 0)
 
     def summary(self) -> dict:
         dialled = sum(v[0] for v in self._calls_by_agent.values())
@@ -498,6 +531,8 @@ WAITING_WINDOW = datetime.timedelta(seconds=10)
 CALL_WINDOW = datetime.timedelta(hours=4)  # a connected call older than this without history is lost, not live
 AFTER_CALL_WINDOW = datetime.timedelta(minutes=10)
 WEBHOOK_WINDOW = datetime.timedelta(minutes=15)
+# The atendimento page opens as the call connects, possibly before the connected webhook is stored.
+TABULATION_LEEWAY = datetime.timedelta(minutes=10)
 
 
 def live(tenant, now: datetime.datetime | None = None) -> dict:
@@ -536,11 +571,17 @@ def live(tenant, now: datetime.datetime | None = None) -> dict:
     ):
         for key in ((tenant_id, "id", call_id), (tenant_id, "tel", telephony_id)):
             ended_at[key] = max(ended_at.get(key, received_at), received_at)
-    tabulated = set(
-        _tenant(CallDisposition.objects.all(), scope)
-        .filter(call_id__in=[c.call_id for c in calls_on.values()])
-        .values_list("tenant_id", "call_id")
-    )
+    tabulated = set()
+    if calls_on:
+        # A call is tabulated after it connects: the time bound keeps the look-up on the (tenant, created_at)
+        # index instead of reading every tabulação for the call ids.
+        since = min(c.received_at for c in calls_on.values()) - TABULATION_LEEWAY
+        tabulated = set(
+            _tenant(CallDisposition.objects.all(), scope)
+            .filter(call_id__in=[c.call_id for c in calls_on.values()], created_at__gte=since)
+            .values_list("tenant_id", "call_id")
+            .order_by()
+        )
     states = {"waiting": [], "in_call": [], "after_call": []}
     for member in members:
         call = calls_on.get(member.last_call)

@@ -17,3 +17,12 @@ def roll_up_yesterday() -> int:
 
     today = timezone.localdate()
     return ensure_rolled_up(None, today - datetime.timedelta(days=MAX_DAYS), today - datetime.timedelta(days=1))
+
+
+@task
+def roll_up_today(tenant_id: int) -> str | None:
+    """Roll today up to a few minutes ago for a tenant whose dashboard is open (queued by the dashboard)."""
+    from dashboard import rollups
+
+    until = rollups.roll_up_today(tenant_id)
+    return until.isoformat() if until else None

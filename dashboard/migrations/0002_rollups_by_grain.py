@@ -89,5 +89,10 @@ class Migration(migrations.Migration):
             model_name='dispositioncampaignrollup',
             index=models.Index(fields=['tenant', 'campaign_id', 'day'], name='disposition_campaign_day'),
         ),
+        migrations.AddField(
+            model_name='rolledupday',
+            name='until',
+            field=models.DateTimeField(blank=True, null=True),
+        ),
         migrations.RunPython(forget_rolled_up_days, migrations.RunPython.noop),
     ]

@@ -12,7 +12,7 @@ from freezegun import freeze_time
 from attendance.models import CallDisposition, DispositionType
 from dashboard import selectors
 from dashboard.models import DispositionCampaignRollup, RolledUpDay
-from dashboard.rollups import ANSWERED_STATUS
+from dashboard.rollups import ANSWERED_STATUS, TODAY_MARGIN, ensure_rolled_up, roll_up_today
 from dashboard.selectors import Figures, Filters
 from dialer.models import DialerCallEvent, DialerExport, DialerExportItem
 from tenants.models import Membership, Role
@@ -155,9 +155,13 @@ def filters(world, start, end, choice) -> Filters:
     )
 
 
+@pytest.mark.parametrize("today_rolled_up", [False, True], ids=["today raw", "today rolled up to 11:58"])
 @pytest.mark.parametrize("choice", FILTERS.values(), ids=FILTERS.keys())
-def test_rolled_up_days_plus_today_equal_the_raw_tables(world, choice):
+def test_rolled_up_days_plus_today_equal_the_raw_tables(world, choice, today_rolled_up):
     with freeze_time(NOW):
+        if today_rolled_up:
+            # Today's calls (9h to 11h) go into the roll-up; today's tabulações, stored at noon, stay raw.
+            assert roll_up_today(world["tenant"].pk) == NOW - TODAY_MARGIN
         for start, end in (
             (TODAY - datetime.timedelta(days=6), TODAY),  # closed days and today
             (TODAY - datetime.timedelta(days=6), TODAY - datetime.timedelta(days=1)),  # closed days only
@@ -165,8 +169,8 @@ def test_rolled_up_days_plus_today_equal_the_raw_tables(world, choice):
         ):
             f = filters(world, start, end, choice)
             assert figures_read(f) == raw_read(f), (start, end)
-        rolled_up = RolledUpDay.objects.filter(tenant=world["tenant"]).count()
-        assert rolled_up == (0 if "export" in choice else 6)  # an export's figures are all read raw
+        closed_days = RolledUpDay.objects.filter(tenant=world["tenant"], until=None).count()
+        assert closed_days == (0 if "export" in choice else 6)  # an export's figures are all read raw
 
 
 def test_a_campaign_counts_the_tabulacoes_after_its_export_and_keeps_them_once_rolled_up(world):
@@ -197,3 +201,37 @@ def test_the_page_reads_each_table_once(world, django_assert_max_num_queries):
                 figures.daily()
                 figures.hourly()
                 figures.per_operator()
+
+
+def test_an_open_dashboard_asks_the_worker_to_roll_today_up(world):
+    from django_tasks_db.models import DBTaskResult
+
+    from dashboard.tasks import roll_up_today as task
+
+    def queued():
+        return list(DBTaskResult.objects.filter(task_path=task.module_path).values_list("args_kwargs", flat=True))
+
+    f = Filters(world["tenant"], TODAY - datetime.timedelta(days=6), TODAY)
+    with freeze_time(NOW):
+        Figures(f)
+        Figures(f)
+        assert [row["args"] for row in queued()] == [[world["tenant"].pk]]  # once per TODAY_REFRESH
+        task.call(world["tenant"].pk)  # what the worker runs
+        assert RolledUpDay.objects.get(tenant=world["tenant"], day=TODAY).until == NOW - TODAY_MARGIN
+        Figures(f)
+        assert len(queued()) == 1  # fresh: nothing more to ask
+    with freeze_time(NOW + selectors.TODAY_REFRESH + datetime.timedelta(minutes=1)):
+        Figures(f)
+        assert len(queued()) == 2  # stale again
+    with freeze_time(NOW + datetime.timedelta(days=1)):
+        # The day rolled up while open is rolled up again whole once it is over.
+        ensure_rolled_up(world["tenant"], TODAY, TODAY)
+        assert RolledUpDay.objects.get(tenant=world["tenant"], day=TODAY).until is None
+        g = Filters(world["tenant"], TODAY, TODAY)
+        assert figures_read(g) == raw_read(g)
+
+
+def test_past_midnight_today_is_not_rolled_up_yet(world):
+    with freeze_time(local(TODAY, 0, 1)):
+        assert roll_up_today(world["tenant"].pk) is None
+        assert not RolledUpDay.objects.filter(day=TODAY).exists()
