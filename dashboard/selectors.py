@@ -14,6 +14,7 @@ Definitions (the tests count them by hand):
   period (only without a creditor or operator filter: an export's balance is not split by either).
 """
 
+import contextlib
 import dataclasses
 import datetime
 import itertools
@@ -21,6 +22,7 @@ from collections import defaultdict
 from decimal import Decimal
 from functools import cached_property
 
+from django.db import connection, transaction
 from django.db.models import Count, Exists, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce, ExtractHour, TruncDate
 from django.utils import timezone
@@ -204,8 +206,6 @@ def _split(f: Filters) -> tuple[Filters | None, Filters | None]:
     """
     today = timezone.localdate()
     last_closed = min(f.end, today - datetime.timedelta(days=1))
-    if f.start <= last_closed:
-        ensure_rolled_up(f.tenant, f.start, last_closed)
     rolled = dataclasses.replace(f, end=last_closed) if f.start <= last_closed else None
     if not f.start <= today <= f.end:
         return rolled, None
@@ -218,6 +218,20 @@ def _split(f: Filters) -> tuple[Filters | None, Filters | None]:
     if until is None:
         return rolled, raw
     return dataclasses.replace(f, end=today), dataclasses.replace(raw, since=until)
+
+
+@contextlib.contextmanager
+def _one_snapshot():
+    """Every read of the roll-ups and the raw rows in one snapshot: the worker may replace today's roll-up,
+    and move its `until`, between two of them, and today's rows would then be counted twice or not at all."""
+    if connection.in_atomic_block:  # the caller's transaction decides (the tests')
+        yield
+        return
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        yield
 
 
 def _queue_today_roll_up(tenant) -> None:
@@ -259,21 +273,27 @@ class Figures:
     Each source is read once, already filtered, at the grain the page needs: the calls per day and agent
     and per hour, the tabulações per day, operator and type, the agreements per day and operator. The
     totals, both charts and the operators' table are sums of those rows, so they always agree with each
-    other. Closed days come from the roll-ups and today from the raw tables; with an export filter
-    everything is read raw (an export's clients are few, and its items carry no day to roll up by).
+    other. Closed days, and today up to its roll-up's `until`, come from the roll-ups, the rest of today
+    from the raw tables, all in one snapshot; with an export filter everything is read raw (an export's
+    clients are few, and its items carry no day to roll up by). Agreements change status, so they are
+    always read raw.
     """
 
     def __init__(self, f: Filters):
         self.f = f
-        # `closed`: the days read from the roll-ups; `raw`: the days read from the raw tables.
-        if f.export_id is not None:
-            self.closed, self.raw = None, f
-        else:
-            self.closed, self.raw = _split(f)
+        last_closed = min(f.end, timezone.localdate() - datetime.timedelta(days=1))
+        if f.export_id is None and f.start <= last_closed:
+            # Before the snapshot: a day another request rolls up meanwhile must be visible to our reads.
+            ensure_rolled_up(f.tenant, f.start, last_closed)
+        with _one_snapshot():
+            # `closed`: the part read from the roll-ups; `raw`: the part read from the raw tables.
+            self.closed, self.raw = (None, f) if f.export_id is not None else _split(f)
+            self._calls_by_agent, self._calls_by_hour = self._read_calls()
+            self._dispositions = self._read_dispositions()
+            self._sent = self._read_sent()
 
-    @cached_property
     def _raw_calls(self) -> list[dict]:
-        """The raw part's finished calls per day, hour and agent: one read for the totals and both charts."""
+        """The raw part's finished calls per day, hour and agent: one read for the totals and the hour chart."""
         if not self.raw:
             return []
         return list(
@@ -288,9 +308,9 @@ class Figures:
             .order_by()
         )
 
-    @cached_property
-    def _calls_by_agent(self) -> dict[tuple, list]:
-        """{(day, tenant_id, agent_id): [dialled, answered, talk]}."""
+    def _read_calls(self) -> tuple[dict, dict]:
+        """({(day, tenant_id, agent_id): [dialled, answered, talk]}, {hour: [dialled, answered]})."""
+        raw = self._raw_calls()
         by_agent = defaultdict(lambda: [0, 0, 0])
         rows = []
         if self.closed:
@@ -298,13 +318,8 @@ class Figures:
             rows = rows.values("day", "tenant_id", "agent_id").annotate(
                 dialled=Sum("dialled"), answered=Sum("answered"), talk=Sum("talk_seconds")
             )
-        for row in itertools.chain(rows, self._raw_calls):
+        for row in itertools.chain(rows, raw):
             _add(by_agent[row["day"], row["tenant_id"], row["agent_id"]], row)
-        return by_agent
-
-    @cached_property
-    def _calls_by_hour(self) -> dict[int, list]:
-        """{hour: [dialled, answered]}."""
         by_hour = defaultdict(lambda: [0, 0])
         rows = []
         if self.closed:
@@ -315,12 +330,11 @@ class Figures:
             else:
                 rows = _rolled_up(CallRollup, self.closed, operator_field="agent_id")
             rows = rows.values("hour").annotate(dialled=Sum("dialled"), answered=Sum("answered"))
-        for row in itertools.chain(rows, self._raw_calls):
+        for row in itertools.chain(rows, raw):
             _add(by_hour[row["hour"]], row)
-        return by_hour
+        return by_agent, by_hour
 
-    @cached_property
-    def _dispositions(self) -> dict[tuple, int]:
+    def _read_dispositions(self) -> dict[tuple, int]:
         """{(day, operator_id, type_id): tabulações}."""
         counted = defaultdict(int)
         if self.closed:
@@ -338,7 +352,7 @@ class Figures:
 
     @cached_property
     def _agreements(self) -> dict[tuple, dict]:
-        """{(day, operator_id): {count, amount, approved, rejected}}: agreements change status, so always raw."""
+        """{(day, operator_id): {count, amount, approved, rejected}}."""
         beyond_rules = ~Q(approval_reasons=[])
         rows = (
             agreements(self.f)
@@ -358,7 +372,7 @@ class Figures:
     def _flagged(self) -> set[int]:
         return _flagged_types()
 
-    def sent(self) -> int:
+    def _read_sent(self) -> int:
         """Sent items are rolled up for closed days only (see rollups.roll_up): today is read whole."""
         raw = dataclasses.replace(self.raw, since=None) if self.raw else None
         if self.closed is None:
@@ -381,7 +395,7 @@ class Figures:
         received = payments(self.f).aggregate(total=Sum("amount"))["total"] or ZERO
         balance = sent_balance(self.f)
         return {
-            "sent": self.sent(),
+            "sent": self._sent,
             "dialled": dialled,
             "answered": answered,
             "contact_rate": rate(answered, dialled),
