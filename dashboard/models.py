@@ -121,3 +121,40 @@ class SentRollup(TenantOwned):
 
     class Meta:
         indexes = [models.Index(fields=["tenant", "day"], name="sent_rollup_tenant_day")]
+
+
+class AgreementRollup(TenantOwned):
+    """Agreements per day, creditor and operator: how many and their R$ (a total never changes).
+
+    Their status does change, so the approval figures are read from the agreements themselves.
+    """
+
+    day = models.DateField()
+    creditor_id = models.BigIntegerField()
+    operator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
+    )
+    count = models.PositiveIntegerField()
+    amount = models.DecimalField(max_digits=16, decimal_places=2)
+
+    class Meta:
+        indexes = [models.Index(fields=["tenant", "day"], name="agreement_rollup_tenant_day")]
+
+
+class AgreementCampaignRollup(TenantOwned):
+    """Agreements of clients sent to a campaign before them, per day, campaign, creditor and operator.
+
+    A client sent to two campaigns counts in both: read with a campaign filter only.
+    """
+
+    day = models.DateField()
+    campaign_id = models.BigIntegerField()
+    creditor_id = models.BigIntegerField()
+    operator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
+    )
+    count = models.PositiveIntegerField()
+    amount = models.DecimalField(max_digits=16, decimal_places=2)
+
+    class Meta:
+        indexes = [models.Index(fields=["tenant", "campaign_id", "day"], name="agreement_campaign_day")]

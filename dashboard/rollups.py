@@ -9,8 +9,10 @@ from django.db.models import Count, F, Q, Sum
 from django.db.models.functions import Coalesce, ExtractHour
 from django.utils import timezone
 
-from attendance.models import CallDisposition
+from attendance.models import Agreement, CallDisposition
 from dashboard.models import (
+    AgreementCampaignRollup,
+    AgreementRollup,
     CallDayRollup,
     CallHourRollup,
     CallRollup,
@@ -109,6 +111,28 @@ def roll_up(tenant_id: int, day: datetime.date, until: datetime.datetime | None 
         .annotate(n=Count("pk", distinct=True))
         .order_by()
     )
+    deals = (
+        Agreement.objects.filter(tenant_id=tenant_id, created_at__gte=start, created_at__lt=end)
+        .values("creditor_id", "operator_id")
+        .annotate(n=Count("pk"), amount=Sum("total"))
+        .order_by()
+    )
+    # As for the tabulações; summed here because the join would repeat an agreement's total.
+    campaign_deals = defaultdict(lambda: [0, 0])
+    for _, campaign, creditor, operator, total in (
+        Agreement.objects.filter(
+            tenant_id=tenant_id,
+            created_at__gte=start,
+            created_at__lt=end,
+            client__dialer_items__export__created_at__lte=F("created_at"),
+        )
+        .values_list("pk", "client__dialer_items__campaign_id", "creditor_id", "operator_id", "total")
+        .distinct()
+        .order_by()
+    ):
+        bucket = campaign_deals[campaign, creditor, operator]
+        bucket[0] += 1
+        bucket[1] += total
     sent = (
         sent_items_between(tenant_id, start, end)
         .annotate(creditor=F("client__creditor_id"))
@@ -124,6 +148,8 @@ def roll_up(tenant_id: int, day: datetime.date, until: datetime.datetime | None 
         RolledUpDay.objects.filter(tenant_id=tenant_id, day=day).delete()
         RolledUpDay.objects.create(tenant_id=tenant_id, day=day, until=until)
         for model in (
+            AgreementRollup,
+            AgreementCampaignRollup,
             CallRollup,
             CallDayRollup,
             CallHourRollup,
@@ -193,6 +219,29 @@ def roll_up(tenant_id: int, day: datetime.date, until: datetime.datetime | None 
                 count=row["n"],
             )
             for row in campaign_tabs
+        )
+        AgreementRollup.objects.bulk_create(
+            AgreementRollup(
+                tenant_id=tenant_id,
+                day=day,
+                creditor_id=row["creditor_id"],
+                operator_id=row["operator_id"],
+                count=row["n"],
+                amount=row["amount"],
+            )
+            for row in deals
+        )
+        AgreementCampaignRollup.objects.bulk_create(
+            AgreementCampaignRollup(
+                tenant_id=tenant_id,
+                day=day,
+                campaign_id=campaign,
+                creditor_id=creditor,
+                operator_id=operator,
+                count=count,
+                amount=amount,
+            )
+            for (campaign, creditor, operator), (count, amount) in campaign_deals.items()
         )
         SentRollup.objects.bulk_create(
             SentRollup(

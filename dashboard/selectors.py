@@ -29,6 +29,8 @@ from django.utils import timezone
 
 from attendance.models import Agreement, CallDisposition, DispositionType, Payment
 from dashboard.models import (
+    AgreementCampaignRollup,
+    AgreementRollup,
     CallDayRollup,
     CallHourRollup,
     CallRollup,
@@ -109,9 +111,10 @@ def _sent_to(f: Filters, client_ref: str, at_field: str):
     return Exists(items.filter(campaign_id=f.campaign_id, **{made_before: OuterRef(at_field)}))
 
 
-def _agent_ids(f: Filters) -> list[str]:
-    memberships = _tenant(Membership.objects.filter(user_id=f.operator_id), f)
-    return [agent for agent in memberships.values_list("threecplus_agent_id", flat=True) if agent]
+def _agent_ids(f: Filters):
+    """The operator's 3C Plus agent ids, as a subquery: the calls' filter needs no round trip of its own."""
+    memberships = _tenant(Membership.objects.filter(user_id=f.operator_id), f).exclude(threecplus_agent_id="")
+    return memberships.values("threecplus_agent_id")
 
 
 def sent_items(f: Filters):
@@ -275,8 +278,8 @@ class Figures:
     totals, both charts and the operators' table are sums of those rows, so they always agree with each
     other. Closed days, and today up to its roll-up's `until`, come from the roll-ups, the rest of today
     from the raw tables, all in one snapshot; with an export filter everything is read raw (an export's
-    clients are few, and its items carry no day to roll up by). Agreements change status, so they are
-    always read raw.
+    clients are few, and its items carry no day to roll up by). An agreement's status changes after its
+    day, so the approval figures alone are read from the agreements over the whole period.
     """
 
     def __init__(self, f: Filters):
@@ -290,6 +293,7 @@ class Figures:
             self.closed, self.raw = (None, f) if f.export_id is not None else _split(f)
             self._calls_by_agent, self._calls_by_hour = self._read_calls()
             self._dispositions = self._read_dispositions()
+            self._agreements = self._read_agreements()
             self._sent = self._read_sent()
 
     def _raw_calls(self) -> list[dict]:
@@ -350,23 +354,35 @@ class Figures:
                 counted[row["day"], row["operator_id"], row["type_id"]] += row["n"]
         return counted
 
+    def _read_agreements(self) -> dict[tuple, list]:
+        """{(day, operator_id): [agreements, R$]}."""
+        deals = defaultdict(lambda: [0, ZERO])
+        rows = []
+        if self.closed:
+            if self.f.campaign_id is None:
+                rows = _rolled_up(AgreementRollup, self.closed, campaign=False, operator_field="operator_id")
+            else:
+                rows = _rolled_up(AgreementCampaignRollup, self.closed, operator_field="operator_id")
+            rows = rows.values("day", "operator_id").annotate(n=Sum("count"), amount=Sum("amount"))
+        raw = []
+        if self.raw:
+            raw = agreements(self.raw).annotate(day=TruncDate("created_at")).values("day", "operator_id")
+            raw = raw.annotate(n=Count("*"), amount=Sum("total")).order_by()
+        for row in itertools.chain(rows, raw):
+            bucket = deals[row["day"], row["operator_id"]]
+            bucket[0] += row["n"]
+            bucket[1] += row["amount"] or ZERO
+        return deals
+
     @cached_property
-    def _agreements(self) -> dict[tuple, dict]:
-        """{(day, operator_id): {count, amount, approved, rejected}}."""
-        beyond_rules = ~Q(approval_reasons=[])
-        rows = (
-            agreements(self.f)
-            .annotate(day=TruncDate("created_at"))
-            .values("day", "operator_id")
-            .annotate(
-                count=Count("*"),
-                amount=Sum("total"),
-                approved=Count("pk", filter=beyond_rules & Q(status__in=APPROVED_STATUSES)),
-                rejected=Count("pk", filter=beyond_rules & Q(status=Agreement.Status.REJECTED)),
-            )
-            .order_by()
+    def _approvals(self) -> dict:
+        """Of the agreements beyond the rules, the approved and the rejected: read from the agreements, whose
+        status changes after the day they were made."""
+        beyond_rules = agreements(self.f).exclude(approval_reasons=[])
+        return beyond_rules.aggregate(
+            approved=Count("pk", filter=Q(status__in=APPROVED_STATUSES)),
+            rejected=Count("pk", filter=Q(status=Agreement.Status.REJECTED)),
         )
-        return {(row["day"], row["operator_id"]): row for row in rows}
 
     @cached_property
     def _flagged(self) -> set[int]:
@@ -391,7 +407,7 @@ class Figures:
         tabs = sum(self._dispositions.values())
         right_party = sum(n for (_, _, kind), n in self._dispositions.items() if kind in self._flagged)
         deals = self._agreements.values()
-        approved, rejected = sum(d["approved"] for d in deals), sum(d["rejected"] for d in deals)
+        approved, rejected = self._approvals["approved"], self._approvals["rejected"]
         received = payments(self.f).aggregate(total=Sum("amount"))["total"] or ZERO
         balance = sent_balance(self.f)
         return {
@@ -403,8 +419,8 @@ class Figures:
             "right_party": right_party,
             "right_party_rate": rate(right_party, tabs),
             "agreements": {
-                "count": sum(d["count"] for d in deals),
-                "amount": sum((d["amount"] or ZERO for d in deals), ZERO),
+                "count": sum(count for count, _ in deals),
+                "amount": sum((amount for _, amount in deals), ZERO),
                 "approved": approved,
                 "rejected": rejected,
                 "approval_rate": rate(approved, approved + rejected),
@@ -425,8 +441,8 @@ class Figures:
         for (day, _, kind), n in self._dispositions.items():
             if kind in self._flagged:
                 days[day]["right_party"] += n
-        for (day, _), deal in self._agreements.items():
-            days[day]["agreements"] += deal["count"]
+        for (day, _), (count, _) in self._agreements.items():
+            days[day]["agreements"] += count
         return list(days.values())
 
     def hourly(self) -> list[dict]:
@@ -453,10 +469,10 @@ class Figures:
         tabs = defaultdict(lambda: defaultdict(int))
         for (_, operator_id, type_id), n in self._dispositions.items():
             tabs[operator_id][type_id] += n
-        deals = defaultdict(lambda: {"count": 0, "amount": ZERO})
-        for (_, operator_id), deal in self._agreements.items():
-            deals[operator_id]["count"] += deal["count"]
-            deals[operator_id]["amount"] += deal["amount"] or ZERO
+        deals = defaultdict(lambda: [0, ZERO])
+        for (_, operator_id), (count, amount) in self._agreements.items():
+            deals[operator_id][0] += count
+            deals[operator_id][1] += amount
         pending = dict(
             _tenant(CallDisposition.objects.all(), f)
             .filter(callback_at__isnull=False, callback_done=False)
@@ -470,7 +486,7 @@ class Figures:
             agent = member.threecplus_agent_id
             dialled, talk = calls_by_agent.get((member.tenant_id, agent), (0, 0)) if agent else (0, 0)
             by_type = tabs.get(member.user_id, {})
-            deal = deals.get(member.user_id, {"count": 0, "amount": ZERO})
+            deal_count, deal_amount = deals.get(member.user_id, (0, ZERO))
             rows.append(
                 {
                     "operator_id": member.user_id,
@@ -479,8 +495,8 @@ class Figures:
                     "talk_seconds": talk,
                     "by_type": [by_type.get(kind.pk, 0) for kind in types],
                     "dispositions": sum(by_type.values()),
-                    "agreements": deal["count"],
-                    "agreements_amount": deal["amount"],
+                    "agreements": deal_count,
+                    "agreements_amount": deal_amount,
                     "callbacks_pending": pending.get(member.user_id, 0),
                 }
             )

@@ -94,5 +94,36 @@ class Migration(migrations.Migration):
             name='until',
             field=models.DateTimeField(blank=True, null=True),
         ),
+        migrations.CreateModel(
+            name='AgreementCampaignRollup',
+            fields=[
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('day', models.DateField()),
+                ('campaign_id', models.BigIntegerField()),
+                ('creditor_id', models.BigIntegerField()),
+                ('count', models.PositiveIntegerField()),
+                ('amount', models.DecimalField(decimal_places=2, max_digits=16)),
+                ('operator', models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ('tenant', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tenants.tenant', verbose_name='empresa')),
+            ],
+            options={
+                'indexes': [models.Index(fields=['tenant', 'campaign_id', 'day'], name='agreement_campaign_day')],
+            },
+        ),
+        migrations.CreateModel(
+            name='AgreementRollup',
+            fields=[
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('day', models.DateField()),
+                ('creditor_id', models.BigIntegerField()),
+                ('count', models.PositiveIntegerField()),
+                ('amount', models.DecimalField(decimal_places=2, max_digits=16)),
+                ('operator', models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ('tenant', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tenants.tenant', verbose_name='empresa')),
+            ],
+            options={
+                'indexes': [models.Index(fields=['tenant', 'day'], name='agreement_rollup_tenant_day')],
+            },
+        ),
         migrations.RunPython(forget_rolled_up_days, migrations.RunPython.noop),
     ]

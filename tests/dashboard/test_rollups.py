@@ -65,16 +65,19 @@ def world(tenant, other_tenant):
     return {**alfa, "tenant": tenant, "e3": e3}
 
 
+OPERATOR_FIELDS = ("operator_id", "calls", "talk_seconds", "dispositions", "by_type", "agreements", "agreements_amount")
+
+
 def figures_read(f: Filters) -> dict:
     figures = Figures(f)
     summary = figures.summary()
     return {
-        "summary": [summary[k] for k in ("sent", "dialled", "answered", "dispositions", "right_party")],
+        "summary": [summary[k] for k in ("sent", "dialled", "answered", "dispositions", "right_party")]
+        + [summary["agreements"][k] for k in ("count", "amount", "approved", "rejected")],
         "daily": [(d["day"], d["dialled"], d["answered"], d["right_party"], d["agreements"]) for d in figures.daily()],
         "hourly": [(h["hour"], h["dialled"], h["answered"]) for h in figures.hourly()],
         "operators": sorted(
-            (r["operator_id"], r["calls"], r["talk_seconds"], r["dispositions"], tuple(r["by_type"]))
-            for r in figures.per_operator()
+            tuple(tuple(r[k]) if k == "by_type" else r[k] for k in OPERATOR_FIELDS) for r in figures.per_operator()
         ),
     }
 
@@ -103,7 +106,9 @@ def raw_read(f: Filters) -> dict:
         agent = agents.get(member.threecplus_agent_id, {"n": 0, "talk": 0})
         mine = per(tabs.filter(operator_id=member.user_id), "type_id", n=Count("pk"))
         by_type = tuple(mine[kind]["n"] if kind in mine else 0 for kind in types)
-        operators.append((member.user_id, agent["n"], agent["talk"], sum(by_type), by_type))
+        deal = deals.filter(operator_id=member.user_id).aggregate(n=Count("pk"), amount=Sum("total"))
+        deal_figures = (deal["n"], deal["amount"] or Decimal("0"))
+        operators.append((member.user_id, agent["n"], agent["talk"], sum(by_type), by_type, *deal_figures))
     return {
         "summary": [
             selectors.sent_items(f).count(),
@@ -111,6 +116,10 @@ def raw_read(f: Filters) -> dict:
             events.filter(answered).count(),
             tabs.count(),
             tabs.filter(right_party).count(),
+            deals.count(),
+            deals.aggregate(amount=Sum("total"))["amount"] or Decimal("0"),
+            deals.exclude(approval_reasons=[]).filter(status__in=selectors.APPROVED_STATUSES).count(),
+            deals.exclude(approval_reasons=[]).filter(status="rejeitado").count(),
         ],
         "daily": [
             (
