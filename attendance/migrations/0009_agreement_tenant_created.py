@@ -13,4 +13,13 @@ class Migration(migrations.Migration):
             model_name="agreement",
             index=models.Index(fields=["tenant", "created_at"], name="agreement_tenant_created"),
         ),
+        AddIndexConcurrentlyOnPostgres(
+            model_name="agreement",
+            index=models.Index(
+                condition=models.Q(("approval_reasons", []), _negated=True),
+                fields=["tenant", "created_at"],
+                include=["status", "creditor", "operator", "client"],
+                name="agreement_beyond_rules",
+            ),
+        ),
     ]
