@@ -4,9 +4,9 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef
+from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.html import format_html
-from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 from import_export import fields, resources
 from import_export.admin import ImportExportModelAdmin
@@ -26,10 +26,10 @@ from attendance.models import (
     Payment,
 )
 from attendance.resources import PaymentResource
+from common.formats import WALLET_FORMATS
+from common.parsing import format_brl
 from core.admin import PartialImportMixin, payment_url
-from core.formats import WALLET_FORMATS
 from core.models import Client, Debt
-from core.parsing import format_brl
 from tenants.admin_base import (
     BRLDecimalField,
     DayRangeFilter,
@@ -191,14 +191,7 @@ class InstallmentInline(TabularInline):
         charge = next(iter(pix.charges(obj.agreement.tenant, [obj])), None)
         if charge is None:
             return _("Configure a chave PIX da empresa.")
-        return format_html(
-            '<details><summary>{}</summary><div style="display:flex;gap:1rem">{}'
-            '<textarea readonly rows="5" cols="40" style="font-family:monospace" onclick="this.select()">{}</textarea>'
-            "</div></details>",
-            _("Ver código e QR"),
-            mark_safe(charge.svg),  # segno's own SVG markup, built from the code only
-            charge.code,
-        )
+        return render_to_string("admin/attendance/_pix_charge.html", {"charge": charge})
 
     @display(description=_("baixa"))
     def display_pay(self, obj):
@@ -207,10 +200,6 @@ class InstallmentInline(TabularInline):
         return format_html(
             '<a class="text-primary-600" href="{}">{}</a>', payment_url("installment", obj.pk), _("Dar baixa")
         )
-
-
-class AgreementStatusFilter(ChoicesDropdownFilter):
-    pass
 
 
 class InstallmentDueFilter(DropdownFilter):
@@ -262,7 +251,7 @@ class AgreementAdmin(TenantScopedAdmin):
         "display_created",
     )
     list_filter = (
-        ("status", AgreementStatusFilter),
+        ("status", ChoicesDropdownFilter),
         ("creditor", TenantRelatedFilter),
         ("operator", TenantRelatedFilter),
         InstallmentDueFilter,

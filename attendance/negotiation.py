@@ -19,7 +19,7 @@ from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 
 from django.utils.translation import gettext as _
 
-from core.parsing import format_brl
+from common.parsing import format_brl
 
 CENT = Decimal("0.01")
 HUNDRED = Decimal("100")

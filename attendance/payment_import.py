@@ -18,9 +18,9 @@ from django.utils.translation import gettext as _
 
 from attendance.models import Agreement, AgreementInstallment, Payment
 from attendance.payments import PaymentInput, post_debt_payments, post_payment
+from common.parsing import format_cpf, parse_cpf, parse_date, parse_money
 from core.importing import _cell, normalize_header
 from core.models import Client, Debt
-from core.parsing import format_cpf, parse_cpf, parse_date, parse_money
 
 TEMPLATE_HEADERS = [
     "id_pagamento",

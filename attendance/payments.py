@@ -23,9 +23,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from attendance.models import Agreement, AgreementInstallment, Payment
+from common.parsing import format_brl
+from core import services as core_services
 from core.models import Client, Creditor, Debt
-from core.parsing import format_brl
-from dialer import services as dialer
 from tenants import audit
 from tenants.models import AuditEvent
 
@@ -253,7 +253,7 @@ def refresh_clients(client_ids) -> None:
     clients.refresh_summaries()
     clients.refresh_situation()
     for client in clients.filter(status=Client.Status.PAID):
-        transaction.on_commit(lambda c=client: dialer.remove_client_from_lists(c, reason="quitado"))
+        core_services.stop_calling(client, reason="quitado")
 
 
 # Breakage ------------------------------------------------------------------

@@ -8,11 +8,11 @@ returns with the credit, so a payment can be matched to the installment it pays.
 import binascii
 import dataclasses
 import re
-import unicodedata
 from decimal import Decimal
 
 import segno
 
+from common.parsing import strip_accents
 from tenants import settings_schema
 
 GUI = "br.gov.bcb.pix"
@@ -40,7 +40,7 @@ def _field(tag: str, value: str) -> str:
 
 def _plain(text: str, limit: int) -> str:
     """Accents removed (payers' apps differ in what they accept), trimmed to the field's limit."""
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    ascii_text = strip_accents(text).encode("ascii", "ignore").decode()
     return " ".join(ascii_text.split())[:limit]
 
 
@@ -86,13 +86,13 @@ def qr_svg(payload: str) -> str:
 
 def receiver_for(tenant) -> PixReceiver | None:
     """The tenant's PIX receiver, or None while no PIX key is configured."""
-    settings = tenant.settings or {}
-    if not settings.get(settings_schema.PIX_KEY):
+    key = tenant.setting(settings_schema.PIX_KEY)
+    if not key:
         return None
     return PixReceiver(
-        key=settings[settings_schema.PIX_KEY],
-        name=settings.get(settings_schema.PIX_NAME, ""),
-        city=settings.get(settings_schema.PIX_CITY, ""),
+        key=key,
+        name=tenant.setting(settings_schema.PIX_NAME, ""),
+        city=tenant.setting(settings_schema.PIX_CITY, ""),
     )
 
 

@@ -13,7 +13,6 @@ from attendance.models import Agreement, AgreementInstallment, CallDisposition, 
 from attendance.negotiation import OpenDebt, Proposal, Rules, Simulation, simulate
 from core import services as core_services
 from core.models import Client, ClientPhone, Debt, DoNotCallReason
-from dialer import services as dialer
 from tenants import audit
 from tenants.models import Membership
 from tenants.roles import is_back_office
@@ -79,7 +78,7 @@ def record_disposition(
     }
     if token is not None:
         fields["submission_token"] = token
-    if fields["call_id"] and dialer.writes_qualifications(tenant):
+    if fields["call_id"] and core_services.writes_qualifications(tenant):
         fields["qualification_status"] = QualificationStatus.PENDING
     try:
         with transaction.atomic():
@@ -160,7 +159,7 @@ def _post_qualification(disposition: CallDisposition) -> None:
     phone = disposition.phone.number if disposition.phone_id else disposition.client.main_phone
     disposition.qualification_attempts += 1
     try:
-        dialer.qualify_call(
+        core_services.qualify_call(
             disposition.tenant,
             call_id=disposition.call_id,
             behavior=disposition.type.behavior,
@@ -169,7 +168,7 @@ def _post_qualification(disposition: CallDisposition) -> None:
             callback_at=disposition.callback_at,
             phone=phone,
         )
-    except dialer.DialerError as error:
+    except core_services.CallNotQualified as error:
         disposition.qualification_status = QualificationStatus.FAILED
         disposition.qualification_error = error.message
     except Exception:  # a bug must not leave the tabulação "sending" forever: show it, keep the traceback

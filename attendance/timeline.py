@@ -3,7 +3,7 @@
 from django.utils.translation import gettext as _
 
 from attendance.models import Agreement, CallDisposition, Message, Payment
-from core.parsing import format_brl, format_phone
+from common.parsing import format_brl, format_phone
 from core.timeline import Entry, older, user_name
 
 

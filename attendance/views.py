@@ -19,7 +19,6 @@ from attendance.negotiation import NegotiationError
 from core import services as core_services
 from core import timeline
 from core.models import Client, ClientPhone, Debt, DoNotCallReason
-from core.parsing import format_phone
 from core.selectors import search_clients
 from tenants.roles import user_tenant
 
@@ -95,34 +94,22 @@ def next_call(request):
     Polling every second keeps the promise (the page opens within 2 s) on any WSGI server without
     holding a worker per waiting operator, as server-sent events would.
     """
-    from dialer.models import DialerCallEvent
-    from dialer.webhooks import phone_e164, resolve_client
-
     tenant = user_tenant(request.user)
     agent_id = agent_id_of(request) if tenant else ""
     if not agent_id:
         return JsonResponse({"chamada": None, "ultimo": 0})
     services.note_console_poll(request.membership)
-    events = DialerCallEvent.objects.filter(
-        tenant=tenant, agent_id=agent_id, event=DialerCallEvent.Event.CONNECTED
-    ).order_by("-id")
     after = request.GET.get("depois", "")
     if not after.isdigit():  # the console's first poll: only calls from now on
-        last = events.values_list("id", flat=True).first() or 0
-        return JsonResponse({"chamada": None, "ultimo": last})
-    event = events.filter(id__gt=int(after)).select_related("client").first()
-    if event is None:
+        return JsonResponse({"chamada": None, "ultimo": core_services.last_connected_call(tenant, agent_id)})
+    connected = core_services.next_connected_call(tenant, agent_id, int(after))
+    if connected is None:
         return JsonResponse({"chamada": None, "ultimo": int(after)})
-    if event.client_id is None:
-        # The number was unknown when the call arrived; the client may have been found or added since.
-        event.client = resolve_client(tenant, event)
-        if event.client is not None:
-            DialerCallEvent.objects.filter(pk=event.pk, client__isnull=True).update(client=event.client)
-    call = {"telefone": format_phone(phone_e164(event.phone) or "") or event.phone, "id": event.call_id}
-    if event.client is not None:
-        call["url"] = f"{reverse('attendance:client', args=[event.client_id])}?call_id={quote(event.call_id)}"
-        call["cliente"] = event.client.name
-    return JsonResponse({"chamada": call, "ultimo": event.pk})
+    call = {"telefone": connected.phone, "id": connected.call_id}
+    if connected.client is not None:
+        call["url"] = f"{reverse('attendance:client', args=[connected.client.pk])}?call_id={quote(connected.call_id)}"
+        call["cliente"] = connected.client.name
+    return JsonResponse({"chamada": call, "ultimo": connected.id})
 
 
 @login_required

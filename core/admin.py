@@ -4,7 +4,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
 from django.db import transaction
 from django.http import Http404, HttpResponse
-from django.urls import path
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
@@ -19,15 +19,15 @@ from unfold.contrib.filters.admin import (
 from unfold.contrib.import_export.forms import ExportForm, ImportForm
 from unfold.decorators import display
 
+from common.formats import WALLET_FORMATS, SniffingCSV
+from common.parsing import format_brl, format_phone, parse_cpf, parse_phone
+from common.spreadsheets import SafeXLSX
 from core import services as core_services
-from core.formats import WALLET_FORMATS, SniffingCSV
 from core.importing import COLUMN_HELP, TEMPLATE_HEADERS, template_rows
 from core.models import AGING_BUCKETS, Client, ClientPhone, Creditor, Debt, aging_filter
-from core.parsing import format_brl, format_phone, parse_cpf, parse_phone
+from core.pagination import WalletPaginator
 from core.resources import ClientResource
-from core.selectors import CappedCountPaginator, client_search_q
-from core.spreadsheets import SafeXLSX
-from tenants import audit
+from core.selectors import client_search_q
 from tenants.admin_base import (
     TenantRelatedFilter,
     TenantScopedAdmin,
@@ -147,7 +147,7 @@ class DebtInline(TenantScopedTabularInline):
 
 def payment_url(target: str, pk: int) -> str:
     """The payment (baixa) form for a título or an installment; the payments admin lives with agreements."""
-    return f"/admin/attendance/payment/add/?{target}={pk}"
+    return f"{reverse('admin:attendance_payment_add')}?{target}={pk}"
 
 
 class PartialImportMixin:
@@ -189,9 +189,20 @@ class PartialImportMixin:
 
 
 class WalletChangeList(ChangeList):
+    def get_ordering(self, request, queryset):
+        """Ties are broken by id in the direction of the sorted column (Django always uses -id): then one
+        index (tenant, column, id) serves the column both ways, read forwards or backwards."""
+        ordering = super().get_ordering(request, queryset)
+        first, last = ordering[0], ordering[-1]
+        if len(ordering) > 1 and isinstance(first, str) and not first.startswith("-") and last in ("-pk", "-id"):
+            ordering = [*ordering[:-1], last[1:]]
+        return ordering
+
     def get_results(self, request):
         super().get_results(request)
-        self.count_is_estimate = getattr(self.paginator, "is_estimate", False)
+        self.result_count = self.paginator.count  # reading the last page may have made the count exact
+        if self.result_count == 0:
+            self.result_list = self.queryset.none()  # nothing to list: no second query for it
 
 
 @admin.register(Client)
@@ -207,7 +218,7 @@ class ClientAdmin(PartialImportMixin, TenantScopedAdmin, ImportExportModelAdmin)
     list_display = (
         "name",
         "display_cpf",
-        "creditor",
+        "display_creditor",
         "display_open_balance",
         "display_days_overdue",
         "display_main_phone",
@@ -230,7 +241,9 @@ class ClientAdmin(PartialImportMixin, TenantScopedAdmin, ImportExportModelAdmin)
     list_per_page = 50
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER
-    paginator = CappedCountPaginator
+    paginator = WalletPaginator
+    # Read twice per row by unfold's results template; absent, each read is a failed lookup that costs a dir().
+    list_sections = ()
     search_fields = ("name",)  # turns the search box on; the real search is get_search_results
     search_help_text = _("Nome, CPF (com ou sem pontuação), telefone em qualquer formato ou código externo.")
     ordering = ("-id",)
@@ -338,8 +351,7 @@ class ClientAdmin(PartialImportMixin, TenantScopedAdmin, ImportExportModelAdmin)
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
-        Client.objects.filter(pk=form.instance.pk).refresh_summaries()
-        Client.objects.filter(pk=form.instance.pk).refresh_situation()
+        core_services.refresh_client(form.instance)
 
     def save_formset(self, request, form, formset, change):
         super().save_formset(request, form, formset, change)
@@ -351,6 +363,12 @@ class ClientAdmin(PartialImportMixin, TenantScopedAdmin, ImportExportModelAdmin)
     @display(description=_("CPF"), ordering="cpf")
     def display_cpf(self, obj):
         return obj.formatted_cpf
+
+    # Sorted by the creditor's id, which groups each creditor's clients from an index; by name it would be a
+    # join and a sort of the whole wallet.
+    @display(description=_("credor"), ordering="creditor_id")
+    def display_creditor(self, obj):
+        return obj.creditor
 
     @display(description=_("em aberto"), ordering="open_balance")
     def display_open_balance(self, obj):
@@ -381,7 +399,7 @@ class ClientAdmin(PartialImportMixin, TenantScopedAdmin, ImportExportModelAdmin)
     @display(description=_("atender"))
     def attend_link(self, obj):
         return format_html(
-            '<a class="text-primary-600 font-medium" href="{}">{}</a>', f"/atendimento/{obj.pk}/", _("Atender")
+            '<a class="text-primary-600 font-medium" href="{}">{}</a>', obj.get_absolute_url(), _("Atender")
         )
 
 
@@ -420,13 +438,8 @@ class CreditorAdmin(TenantScopedAdmin):
         return format_brl(obj.min_installment_amount)
 
     def save_model(self, request, obj, form, change):
-        fields = [f for f in form.fields if f != "tenant"]
-        before = audit.snapshot(Creditor.objects.get(pk=obj.pk), fields) if change else {}
-        super().save_model(request, obj, form, change)
-        changes = audit.diff(before, audit.snapshot(Creditor.objects.get(pk=obj.pk), fields))  # as stored
-        if changes:
-            action = audit.Action.CREDITOR_CHANGED if change else audit.Action.CREDITOR_CREATED
-            audit.record(obj.tenant, request.user, action, obj, changes=changes)
+        self.assign_tenant(request, obj)
+        core_services.save_creditor(obj, request.user, fields=[f for f in form.fields if f != "tenant"])
 
 
 def extend_wallet_admin(*, actions=(), list_filters=()):

@@ -11,7 +11,6 @@ import dataclasses
 import datetime
 import functools
 import threading
-import unicodedata
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
@@ -23,10 +22,10 @@ from django.db.models.functions import Lower
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _l
 
+from common.parsing import parse_cpf, parse_date, parse_money, parse_phone_and_kind, strip_accents
+from common.spreadsheets import unneutralize
 from core.models import Client, ClientPhone, Creditor, Debt, DoNotCallReason
-from core.parsing import parse_cpf, parse_date, parse_money, parse_phone_and_kind
 from core.services import mark_do_not_call
-from core.spreadsheets import unneutralize
 
 # File column -> Client field.
 CLIENT_COLUMNS = {
@@ -97,7 +96,7 @@ def template_rows(creditor_name: str) -> list[list]:
 
 
 def normalize_header(header) -> str:
-    text = unicodedata.normalize("NFKD", str(header or "")).encode("ascii", "ignore").decode()
+    text = strip_accents(header).encode("ascii", "ignore").decode()
     return text.strip().lower().replace(" ", "_").replace("-", "_")
 
 

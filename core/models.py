@@ -6,11 +6,12 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Count, Exists, F, Min, OuterRef, Subquery, Sum, Value
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Upper
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from core.parsing import format_cpf, format_phone, parse_cpf, parse_phone, phone_is_mobile
+from common.parsing import format_cpf, format_phone, parse_cpf, parse_phone, phone_is_mobile
 from tenants.models import TenantOwned, TenantQuerySet
 
 PERCENT = [MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))]
@@ -208,10 +209,26 @@ class Client(DoNotCall, TenantOwned):
         indexes = [
             models.Index(fields=["tenant", "id"], name="client_tenant_id"),
             models.Index(fields=["tenant", "cpf"], name="client_tenant_cpf"),
-            models.Index(fields=["tenant", "creditor", "oldest_due_date"], name="client_tenant_creditor_due"),
+            # Credor + faixa de atraso (+ saldo): the balance and id included, so the count and the keys of a
+            # page come from the index alone.
+            models.Index(
+                fields=["tenant", "creditor", "oldest_due_date"],
+                name="client_tenant_creditor_due_bal",
+                include=["open_balance", "id"],
+            ),
             models.Index(fields=["tenant", "oldest_due_date"], name="client_tenant_due"),
             models.Index(fields=["tenant", "open_balance"], name="client_tenant_balance"),
             models.Index(fields=["tenant", "state", "city"], name="client_tenant_state_city"),
+            # The Carteira's sortable columns: ties are broken by id in the column's direction, so one index
+            # serves both directions and a sorted page reads 50 index entries instead of sorting the tenant.
+            models.Index(fields=["tenant", "name", "id"], name="client_tenant_name"),
+            models.Index(fields=["tenant", "status", "id"], name="client_tenant_status"),
+            models.Index(fields=["tenant", "creditor", "id"], name="client_tenant_creditor"),
+            # The city filter matches case-insensitively (UPPER); ANALYZE keeps statistics on the expression,
+            # and the included column lets PostgreSQL count a city from the index alone.
+            models.Index(F("tenant"), Upper("city"), name="client_tenant_city_upper", include=["city"]),
+            # "Sem telefone ativo" is a few percent of a wallet: counted and listed from this small index.
+            models.Index(fields=["tenant", "id"], name="client_tenant_no_phone", condition=models.Q(main_phone="")),
             models.Index(
                 fields=["assigned_operator"],
                 name="client_assigned_operator",
@@ -223,7 +240,8 @@ class Client(DoNotCall, TenantOwned):
         return f"{self.name} ({self.formatted_cpf})"
 
     def get_absolute_url(self):
-        return f"/atendimento/{self.pk}/"
+        """The client's atendimento page (the attendance app's URL, found by name: core does not import it)."""
+        return reverse("attendance:client", args=[self.pk])
 
     @property
     def formatted_cpf(self) -> str:

@@ -1,19 +1,14 @@
-"""Request ids on every log line and response, and the /healthz probe."""
+"""Request ids on every log line and response, and log records with the credentials of URLs redacted."""
 
 import contextvars
 import copy
 import logging
 import re
 import uuid
-from datetime import timedelta
 
-from django.conf import settings
 from django.core.signals import request_finished
-from django.db import DatabaseError, connection
 from django.dispatch import receiver
-from django.http import HttpRequest, JsonResponse
-from django.utils import timezone
-from django.views.decorators.cache import never_cache
+from django.http import HttpRequest
 
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 INCOMING_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
@@ -47,7 +42,7 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
-# Credentials that travel in URLs: the webhook's path secret (core/urls.py) and the sandbox's ?api_token=.
+# Credentials that travel in URLs: the webhook's path secret (config/urls.py) and the sandbox's ?api_token=.
 URL_SECRETS = [
     (re.compile(r"(/dialer/webhooks/3cplus/)[^/\s?#'\"]+"), r"\1[segredo]"),
     (re.compile(r"(api_token=)[^&\s'\"]+"), r"\1[segredo]"),
@@ -89,32 +84,3 @@ class OneLineClientErrors(logging.Filter):
             record.exc_info = None
             record.exc_text = None
         return True
-
-
-@never_cache
-def healthz(request):
-    """200 when the database answers, a worker beat recently and no dialer export is stuck; 503 otherwise.
-
-    No tenant data: only counts.
-    """
-    from django_tasks_db.models import DBTaskResult
-
-    from core.models import WorkerHeartbeat
-    from dialer.services import stuck_exports_count
-
-    body = {"database": "ok", "worker": "ok"}
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-        since = timezone.now() - timedelta(seconds=settings.WORKER_STALE_SECONDS)
-        last = WorkerHeartbeat.objects.order_by("-last_seen").values_list("last_seen", flat=True).first()
-        body["workers_alive"] = WorkerHeartbeat.objects.filter(last_seen__gte=since).count()
-        body["worker_last_seen_seconds"] = round((timezone.now() - last).total_seconds()) if last else None
-        body["tasks_waiting"] = DBTaskResult.objects.ready().count()
-        if not body["workers_alive"]:
-            body["worker"] = "sem sinal"
-        body["exports_stuck"] = stuck_exports_count()
-    except DatabaseError:
-        body = {"database": "erro", "worker": "desconhecido"}
-    healthy = body["database"] == "ok" and body["worker"] == "ok" and not body.get("exports_stuck")
-    return JsonResponse({"status": "ok" if healthy else "falha", **body}, status=200 if healthy else 503)

@@ -5,9 +5,9 @@ from django.db.models import Prefetch
 from django.utils.translation import gettext as _
 from import_export import fields, resources
 
+from common.parsing import format_cpf, format_money_plain
 from core.importing import CLIENT_COLUMNS, TEMPLATE_HEADERS, WalletRowParser, upsert_wallet_rows
 from core.models import Client, ClientPhone, Debt
-from core.parsing import format_cpf, format_money_plain
 
 
 class ClientResource(resources.ModelResource):

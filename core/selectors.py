@@ -1,44 +1,10 @@
 """Reads of the wallet shared by the admin, the commands and the pages."""
 
-import json
-
-from django.conf import settings
-from django.core.paginator import Paginator
-from django.db import connections
 from django.db.models import Q
-from django.utils.functional import cached_property
 from stdnum.br import cpf as stdnum_cpf
 
+from common.parsing import only_digits, try_parse_phone
 from core.models import Client, ClientPhone
-from core.parsing import only_digits, try_parse_phone
-
-
-def estimated_count(queryset) -> int | None:
-    """The planner's row estimate for a query (PostgreSQL), or None where there is none."""
-    connection = connections[queryset.db]
-    if connection.vendor != "postgresql":
-        return None
-    sql, params = queryset.order_by().query.sql_with_params()
-    with connection.cursor() as cursor:
-        cursor.execute("EXPLAIN (FORMAT JSON) " + sql, params)
-        plan = cursor.fetchone()[0]
-    if isinstance(plan, str):
-        plan = json.loads(plan)
-    return int(plan[0]["Plan"]["Plan Rows"])
-
-
-class CappedCountPaginator(Paginator):
-    """Counts exactly up to WALLET_EXACT_COUNT_LIMIT rows, estimates past it: no full COUNT(*)."""
-
-    @cached_property
-    def count(self):
-        limit = settings.WALLET_EXACT_COUNT_LIMIT
-        capped = self.object_list.order_by()[: limit + 1].count()
-        if capped <= limit:
-            self.is_estimate = False
-            return capped
-        self.is_estimate = True
-        return max(estimated_count(self.object_list) or 0, limit + 1)
 
 
 def client_search_q(term: str, tenant=None) -> Q:

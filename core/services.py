@@ -1,12 +1,15 @@
-"""Wallet workflows with side effects: "não ligar" for a client or one of its phones."""
+"""Wallet workflows with side effects: creditor rules (audited), a client's figures, "não ligar" for a client or
+one of its phones."""
 
+import dataclasses
 from collections.abc import Callable
 
+from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from core.models import Client, ClientPhone, DoNotCallReason, phone_deactivation_for
+from core.models import Client, ClientPhone, Creditor, DoNotCallReason, phone_deactivation_for
 from tenants import audit
 from tenants.models import AuditEvent
 
@@ -35,6 +38,71 @@ on_stop_calling = stop_calling_hooks.register
 # (tenant, client, behavior, *, call_id, agent_id, note, at): a call was qualified inside the dialer, not on
 # our page. The atendimento registers the tabulação it records.
 call_qualified = Hooks()
+
+
+class Port:
+    """One function an app provides from its ready() (the dialer), for an app that must not import it (the
+    atendimento): the atendimento and the dialer both build on the wallet and never on each other."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self._function: Callable | None = None
+
+    def provide(self, function):
+        self._function = function
+        return function
+
+    def __call__(self, *args, **kwargs):
+        if self._function is None:
+            raise ImproperlyConfigured(f"Nenhum app fornece {self.name}.")
+        return self._function(*args, **kwargs)
+
+
+class CallNotQualified(Exception):
+    """The dialer could not take a tabulação as the call's qualification; `message` says why (pt-BR)."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+@dataclasses.dataclass(frozen=True)
+class ConnectedCall:
+    """A dialer call connected to an operator: what the console needs to open the client's page."""
+
+    id: int  # increasing: the console asks for calls after the last id it saw
+    call_id: str
+    phone: str  # as people read it
+    client: Client | None
+
+
+# (tenant) -> bool: the tenant's tabulações of dialer calls are sent back as the calls' qualifications.
+writes_qualifications = Port("writes_qualifications")
+# (tenant, *, call_id, behavior, agent_id, note, callback_at, phone): send a tabulação as the call's
+# qualification; raises CallNotQualified.
+qualify_call = Port("qualify_call")
+# (tenant, agent_id) -> int: the id of the newest call connected to the agent, 0 if none.
+last_connected_call = Port("last_connected_call")
+# (tenant, agent_id, after: int) -> ConnectedCall | None: the newest call connected to the agent after `after`.
+next_connected_call = Port("next_connected_call")
+
+
+def save_creditor(creditor: Creditor, user, fields) -> Creditor:
+    """Save a creditor and its negotiation rules; audit the `fields` that changed, as stored."""
+    created = creditor.pk is None
+    before = {} if created else audit.snapshot(Creditor.objects.get(pk=creditor.pk), fields)
+    creditor.save()
+    changes = audit.diff(before, audit.snapshot(Creditor.objects.get(pk=creditor.pk), fields))
+    if changes:
+        action = audit.Action.CREDITOR_CREATED if created else audit.Action.CREDITOR_CHANGED
+        audit.record(creditor.tenant, user, action, creditor, changes=changes)
+    return creditor
+
+
+def refresh_client(client: Client) -> None:
+    """The maintained columns (balance, oldest due date, main phone) and the situation, after a hand edit."""
+    Client.objects.filter(pk=client.pk).refresh_summaries()
+    Client.objects.filter(pk=client.pk).refresh_situation()
 
 
 def stop_calling(client, *, phones=None, reason: str = "", user=None) -> None:

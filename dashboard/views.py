@@ -12,7 +12,7 @@ from django.utils import formats
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from core.spreadsheets import neutralize_row
+from common.spreadsheets import neutralize_row
 from dashboard import selectors
 from dashboard.forms import DEFAULT_PERIOD, PERIODS, DashboardFilterForm
 from dialer.models import DialerExport

@@ -7,6 +7,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, OuterRef
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
+from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
@@ -17,13 +18,13 @@ from django.views.decorators.http import require_POST
 from unfold.contrib.filters.admin import ChoicesDropdownFilter, DropdownFilter
 from unfold.decorators import action, display
 
+from common.parsing import format_brl
+from common.spreadsheets import neutralize_row
 from core.admin import extend_wallet_admin
 from core.models import DispositionBehavior
-from core.parsing import format_brl
-from core.spreadsheets import neutralize_row
-from dialer import eligibility, services
-from dialer.client import ThreeCPlusClient, ThreeCPlusError
-from dialer.forms import SendToDialerForm
+from dialer import connection, eligibility, exports, selectors
+from dialer.errors import DialerError
+from dialer.forms import QualificationMappingForm, SendToDialerForm
 from dialer.models import (
     DialerExport,
     DialerExportItem,
@@ -32,11 +33,12 @@ from dialer.models import (
     QualificationMapping,
     WebhookDelivery,
 )
+from dialer.qualifications import save_mappings, sync_qualifications, writes_qualifications
+from dialer.settings_schema import CAMPAIGN
 from dialer.timeline import removal_numbers
 from tenants.admin_base import ReadOnlyMixin, TenantRelatedFilter, TenantScopedAdmin
 from tenants.models import Role
 from tenants.roles import is_back_office, user_role, user_tenant
-from tenants.secrets import SecretError
 
 
 class SentToDialerFilter(DropdownFilter):
@@ -50,11 +52,11 @@ class SentToDialerFilter(DropdownFilter):
         value = self.value()
         if not value:
             return queryset
-        sent = DialerExportItem.objects.filter(client=OuterRef("pk"), status=DialerExportItem.Status.SENT)
         if value == "nunca":
-            return queryset.filter(~Exists(sent))
+            return queryset.filter(~Exists(selectors.sent_items().filter(client=OuterRef("pk"))))
         hours = 24 if value == "24h" else 24 * 7
-        return queryset.filter(Exists(sent.filter(sent_at__gte=timezone.now() - timedelta(hours=hours))))
+        recent = selectors.sent_items(since=timezone.now() - timedelta(hours=hours))
+        return queryset.filter(Exists(recent.filter(client=OuterRef("pk"))))
 
 
 @action(description=_("Enviar para discador"))
@@ -68,24 +70,22 @@ def send_to_dialer(modeladmin, request, queryset):
         return None
     settings_url = reverse("admin:tenants_tenant_change", args=[tenant.pk])
     try:
-        with ThreeCPlusClient.for_tenant(tenant) as client:
-            campaigns = client.list_campaigns()
-    except (ThreeCPlusError, SecretError) as error:
-        message = getattr(error, "message", None) or _("O token salvo não pôde ser lido.")
+        campaigns = connection.campaigns(tenant)
+    except DialerError as error:
         link = format_html('<a class="underline" href="{}">{}</a>', settings_url, _("configurações do 3C Plus"))
-        messages.error(request, format_html("{} {} {}", message, _("Confira as"), link))
+        messages.error(request, format_html("{} {} {}", error.message, _("Confira as"), link))
         return None
     if not campaigns:
         messages.error(request, _("Nenhuma campanha encontrada no 3C Plus."))
         return None
-    default = (tenant.settings or {}).get("threecplus_campaign_id")
+    default = tenant.setting(CAMPAIGN)
     default = default if default in {c["id"] for c in campaigns} else campaigns[0]["id"]
     confirming = request.POST.get("confirm") == "1"
     bound = "campaign" in request.POST
     form = SendToDialerForm(
         request.POST if bound else None,
         campaigns=campaigns,
-        initial={"campaign": default, "list_name": services.default_list_name()},
+        initial={"campaign": default, "list_name": exports.default_list_name()},
     )
     campaign_id = default
     if bound and form.is_valid():
@@ -93,7 +93,7 @@ def send_to_dialer(modeladmin, request, queryset):
     if confirming and form.is_valid():
         campaign = form.campaigns[campaign_id]
         select_across = request.POST.get("select_across") == "1"
-        export = services.create_export(
+        export = exports.create_export(
             tenant,
             request.user,
             queryset,
@@ -207,7 +207,7 @@ class DialerExportAdmin(ReadOnlyMixin, TenantScopedAdmin):
 
     @display(description=_("ignorados"))
     def display_skipped(self, obj):
-        return "; ".join(f"{services.SKIP_REASONS.get(k, k)}: {v}" for k, v in obj.skipped.items()) or "—"
+        return "; ".join(f"{eligibility.reason_label(k)}: {v}" for k, v in obj.skipped.items()) or "—"
 
     @display(description=_("saldo em aberto"))
     def display_balance(self, obj):
@@ -215,25 +215,11 @@ class DialerExportAdmin(ReadOnlyMixin, TenantScopedAdmin):
 
     @display(description=_("progresso"))
     def progress_bar(self, obj):
-        from django.template.loader import render_to_string
-
         return render_to_string("admin/dialer/_export_progress.html", {"export": obj})
 
     @display(description=_("detalhes"))
     def links(self, obj):
-        items = reverse("admin:dialer_dialerexportitem_changelist") + f"?export__id__exact={obj.pk}"
-        failures = reverse("admin:dialer_dialerexport_failures", args=[obj.pk])
-        funnel = reverse("dashboard_export_funnel", args=[obj.pk])
-        return format_html(
-            '<a class="text-primary-600 underline" href="{}">{}</a> · <a class="text-primary-600 underline" '
-            'href="{}">{}</a> · <a class="text-primary-600 underline" href="{}">{}</a>',
-            items,
-            _("ver clientes do envio"),
-            failures,
-            _("baixar falhas (CSV)"),
-            funnel,
-            _("funil de resultados"),
-        )
+        return render_to_string("admin/dialer/dialerexport/_links.html", {"export": obj})
 
     def get_urls(self):
         return [
@@ -268,7 +254,7 @@ class DialerExportAdmin(ReadOnlyMixin, TenantScopedAdmin):
             tenant is not None
             and export.tenant_id == tenant.pk
             and user_role(request.user) in (Role.ADMIN, Role.SUPERVISOR)
-            and export.status in services.RESUMABLE
+            and export.status in exports.RESUMABLE
         )
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
@@ -281,7 +267,7 @@ class DialerExportAdmin(ReadOnlyMixin, TenantScopedAdmin):
         export = self._export_or_404(request, pk)
         if not self.can_resume(request, export):
             raise PermissionDenied
-        services.resume_export(export)
+        exports.resume_export(export)
         messages.success(request, _("Envio #%(id)s de volta na fila: continua de onde parou.") % {"id": export.pk})
         return redirect(reverse("admin:dialer_dialerexport_change", args=[export.pk]))
 
@@ -310,7 +296,7 @@ class DialerExportAdmin(ReadOnlyMixin, TenantScopedAdmin):
             if not export.is_finished or not export.failed_count:
                 messages.warning(request, _("Envio #%(id)s não tem falhas a reenviar.") % {"id": export.pk})
                 continue
-            services.retry_failures(export)
+            exports.retry_failures(export)
             messages.success(request, _("Falhas do envio #%(id)s de volta na fila.") % {"id": export.pk})
 
 
@@ -417,17 +403,13 @@ class QualificationAdmin(TenantScopedAdmin):
         if request.method == "POST":
             if not self.has_change_permission(request):
                 raise PermissionDenied
-            by_id = {q.pk: q for q in qualifications}
-            chosen = {}
-            for list_id in lists:
-                for behavior in DispositionBehavior:
-                    raw = request.POST.get(f"map-{list_id}-{behavior.value}", "")
-                    picked = by_id.get(int(raw)) if raw.isdigit() else None
-                    if raw and (picked is None or picked.list_id != list_id):
-                        messages.error(request, _("Escolha uma qualificação da própria lista."))
-                        return redirect("admin:dialer_qualification_changelist")
-                    chosen[(list_id, behavior.value)] = picked
-            services.save_mappings(tenant, chosen, request.user)
+            form = QualificationMappingForm(
+                request.POST, lists={list_id: choices["choices"] for list_id, choices in lists.items()}
+            )
+            if not form.is_valid():
+                messages.error(request, _("Escolha uma qualificação da própria lista."))
+                return redirect("admin:dialer_qualification_changelist")
+            save_mappings(tenant, form.mappings(), request.user)
             messages.success(request, _("Mapeamento salvo."))
             return redirect("admin:dialer_qualification_changelist")
         rows = [
@@ -450,7 +432,7 @@ class QualificationAdmin(TenantScopedAdmin):
             "opts": self.model._meta,
             "lists": rows,
             "synced_at": max((q.synced_at for q in qualifications), default=None),
-            "writes": services.writes_qualifications(tenant),
+            "writes": writes_qualifications(tenant),
             "can_change": self.has_change_permission(request),
             "tenant": tenant,
         }
@@ -463,8 +445,8 @@ class QualificationAdmin(TenantScopedAdmin):
         if tenant is None or not self.has_change_permission(request):
             raise PermissionDenied
         try:
-            counts = services.sync_qualifications(tenant)
-        except services.DialerError as error:
+            counts = sync_qualifications(tenant)
+        except DialerError as error:
             messages.error(request, _("Não foi possível sincronizar: %(e)s") % {"e": error.message})
         else:
             messages.success(
@@ -514,5 +496,5 @@ class DialerRemovalAdmin(ReadOnlyMixin, TenantScopedAdmin):
 
     @admin.action(description=_("Tentar remover de novo"))
     def retry(self, request, queryset):
-        count = sum(services.retry_removal(removal) for removal in queryset)
+        count = sum(exports.retry_removal(removal) for removal in queryset)
         messages.success(request, _("%(n)d remoção(ões) na fila de novo.") % {"n": count})

@@ -7,12 +7,20 @@ class DialerConfig(AppConfig):
     verbose_name = _("Discador 3C Plus")
 
     def ready(self):
-        from core.services import on_stop_calling
+        from core import services as core_services
         from core.timeline import register
-        from dialer.services import remove_client_from_lists
+        from dialer import ports
+        from dialer.exports import remove_client_from_lists
+        from dialer.settings_admin import ThreeCPlusSection
         from dialer.timeline import calls, exports, removals
+        from tenants.settings_schema import register_section
 
         register(exports)
         register(calls)
         register(removals)
-        on_stop_calling(remove_client_from_lists)
+        core_services.on_stop_calling(remove_client_from_lists)
+        register_section(ThreeCPlusSection())
+        core_services.writes_qualifications.provide(ports.writes_qualifications)
+        core_services.qualify_call.provide(ports.qualify_call)
+        core_services.last_connected_call.provide(ports.last_connected_call)
+        core_services.next_connected_call.provide(ports.next_connected_call)

@@ -1,7 +1,7 @@
-"""The 3C Plus API client: the only code that talks HTTP to 3C Plus.
+"""The 3C Plus API: the only code that talks HTTP to 3C Plus.
 
-Contract: ../shared/3cplus/swagger.json and API_NOTES.md. Every response carries the envelope
-{status, title, detail, transaction_id, data[, meta.pagination]}; errors become typed exceptions.
+Built from 3C Plus's OpenAPI description. Every response carries the envelope
+{status, title, detail, transaction_id, data[, meta.pagination]}; errors become the typed DialerError family.
 """
 
 import logging
@@ -14,7 +14,19 @@ from urllib.parse import quote
 
 import httpx
 
-from tenants.settings_schema import api_url_allowed
+from common.parsing import try_parse_phone
+from dialer.errors import (
+    AuthenticationError,
+    DialerError,
+    NotConfiguredError,
+    NotFoundError,
+    RateLimitedError,
+    UnavailableError,
+    UnexpectedResponseError,
+    UnknownOutcomeError,
+    ValidationError,
+)
+from dialer.settings_schema import api_url_allowed
 
 logger = logging.getLogger(__name__)
 
@@ -32,47 +44,18 @@ def path_segment(value) -> str:
     return segment
 
 
-class ThreeCPlusError(Exception):
-    """Base of every 3C Plus failure; `message` is for people (pt-BR)."""
-
-    def __init__(self, message: str, *, status: int | None = None, detail: str = ""):
-        super().__init__(message)
-        self.message = message
-        self.status = status
-        self.detail = detail
+def dial_number(e164: str) -> str:
+    """A stored phone as 3C Plus takes it: area code + number, digits only (+5511987654321 -> 11987654321)."""
+    digits = e164.lstrip("+")
+    return digits[2:] if digits.startswith("55") else digits
 
 
-class NotConfiguredError(ThreeCPlusError):
-    pass
-
-
-class AuthenticationError(ThreeCPlusError):
-    """401/403, or an agent-token problem (agent_required, agent_not_allowed)."""
-
-
-class ValidationError(ThreeCPlusError):
-    def __init__(self, message: str, *, errors: dict | None = None, **kwargs):
-        super().__init__(message, **kwargs)
-        self.errors = errors or {}
-
-
-class NotFoundError(ThreeCPlusError):
-    pass
-
-
-class RateLimitedError(ThreeCPlusError):
-    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs):
-        super().__init__(message, **kwargs)
-        self.retry_after = retry_after
-
-
-class UnavailableError(ThreeCPlusError):
-    """5xx, a timeout, a name that does not resolve, a refused connection."""
-
-
-class UnknownOutcomeError(UnavailableError):
-    """A POST reached 3C Plus but its answer did not come back (read timeout, dropped connection, 5xx):
-    it may or may not have been applied, so it is not retried blindly; the caller decides."""
+def phone_e164(number: str) -> str | None:
+    """A number 3C Plus sends back (digits, with or without the country code: 5511987654321 or 11987654321)
+    as we store phones, or None."""
+    if number and not number.startswith("+") and number.startswith("55") and len(number) >= 12:
+        number = "+" + number
+    return try_parse_phone(number) if number else None
 
 
 @dataclass(frozen=True)
@@ -89,8 +72,8 @@ class RetryPolicy:
         return random.uniform(0, min(self.max_delay, self.base_delay * 2 ** (attempt - 1)))
 
 
-class ThreeCPlusClient:
-    """One client per tenant configuration; its httpx.Client keeps connections open across calls."""
+class ThreeCPlusAPI:
+    """One per tenant configuration; its httpx.Client keeps connections open across calls."""
 
     def __init__(
         self,
@@ -128,16 +111,7 @@ class ThreeCPlusClient:
         )
 
     def __repr__(self):
-        return f"ThreeCPlusClient({self.base_url!r})"
-
-    @classmethod
-    def for_tenant(cls, tenant, **kwargs) -> "ThreeCPlusClient":
-        from tenants.settings_schema import threecplus_config
-
-        config = threecplus_config(tenant.settings or {})
-        if config is None:
-            raise NotConfiguredError("A empresa ainda não tem o 3C Plus configurado (domínio e token).")
-        return cls(config.base_url, config.token, **kwargs)
+        return f"ThreeCPlusAPI({self.base_url!r})"
 
     def close(self):
         self._http.close()
@@ -318,7 +292,7 @@ def _connect_message(error: httpx.ConnectError) -> str:
     return "Não foi possível conectar ao 3C Plus."
 
 
-def _error_for(response: httpx.Response) -> ThreeCPlusError:
+def _error_for(response: httpx.Response) -> DialerError:
     status = response.status_code
     try:
         body = response.json()
@@ -352,4 +326,6 @@ def _error_for(response: httpx.Response) -> ThreeCPlusError:
         return RateLimitedError("O 3C Plus limitou as requisições.", retry_after=seconds, status=status, detail=detail)
     if status >= 500:
         return UnavailableError("O 3C Plus está indisponível no momento.", status=status, detail=detail)
-    return ThreeCPlusError(f"Erro {status} do 3C Plus: {detail or 'sem detalhe'}.", status=status, detail=detail)
+    return UnexpectedResponseError(
+        f"Erro {status} do 3C Plus: {detail or 'sem detalhe'}.", status=status, detail=detail
+    )

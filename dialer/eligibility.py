@@ -28,7 +28,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from core.models import Client, ClientPhone
-from dialer.models import DialerCallEvent, DialerExportItem
+from dialer import selectors
+from dialer.models import DialerCallEvent
 
 SEND = "enviar"
 OUTSIDE_HOURS = "fora_do_horario"
@@ -127,7 +128,7 @@ class CallingPolicy:
 
     @classmethod
     def for_tenant(cls, tenant) -> "CallingPolicy":
-        stored = (tenant.settings or {}) if tenant is not None else {}
+        stored = tenant.stored_settings if tenant is not None else {}
         hours = {**DEFAULT_HOURS, **(stored.get(HOURS_KEY) or {})}
         return cls(hours=hours, per_day=stored.get(PER_DAY_KEY) or None, per_week=stored.get(PER_WEEK_KEY) or None)
 
@@ -228,11 +229,7 @@ def conditions(tenant, campaign_id, now=None) -> list[tuple[str, Q]]:
         result.append(("limite_tentativas", capped))
     if campaign_id:
         since = now - datetime.timedelta(hours=settings.DIALER_RESEND_AFTER_HOURS)
-        recent = DialerExportItem.objects.filter(
-            campaign_id=campaign_id, status=DialerExportItem.Status.SENT, sent_at__gte=since
-        )
-        if tenant is not None:
-            recent = recent.filter(tenant=tenant)
+        recent = selectors.sent_items(tenant=tenant, campaign_id=campaign_id, since=since)
         result.append(("enviado_recentemente", Q(pk__in=recent.values("client_id"))))
     for opening, q in _closed_regions(policy, now).items():
         result.append((f"{OUTSIDE_HOURS}@{opening.isoformat()}", q))

@@ -4,6 +4,14 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 from unfold.widgets import UnfoldAdminSelectWidget, UnfoldAdminTextInputWidget
 
+from core.models import DispositionBehavior
+
+
+def campaign_label(campaign: dict) -> str:
+    """A 3C Plus campaign as a choice reads: its name, its id and whether it is paused."""
+    label = f"{campaign['name']} (ID {campaign['id']})"
+    return label + str(_(" — pausada")) if campaign.get("paused") else label
+
 
 class SendToDialerForm(forms.Form):
     campaign = forms.TypedChoiceField(label=_("Campanha"), coerce=int, widget=UnfoldAdminSelectWidget)
@@ -24,6 +32,34 @@ class SendToDialerForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["token"].initial = uuid.uuid4
         self.campaigns = {c["id"]: c for c in campaigns}
-        self.fields["campaign"].choices = [
-            (c["id"], f"{c['name']} (ID {c['id']})" + (_(" — pausada") if c.get("paused") else "")) for c in campaigns
-        ]
+        self.fields["campaign"].choices = [(c["id"], campaign_label(c)) for c in campaigns]
+
+
+class QualificationMappingForm(forms.Form):
+    """Tabulação → qualificação: per list of qualifications, one choice for each behaviour, among that list's
+    own qualifications (empty: not sent). Fields are named map-<list id>-<behaviour>."""
+
+    prefix = "map"
+
+    def __init__(self, *args, lists, **kwargs):
+        """`lists`: {list id: the list's qualifications}."""
+        super().__init__(*args, **kwargs)
+        self.qualifications = {q.pk: q for choices in lists.values() for q in choices}
+        for list_id, choices in lists.items():
+            for behavior in DispositionBehavior:
+                self.fields[f"{list_id}-{behavior.value}"] = forms.TypedChoiceField(
+                    label=behavior.label,
+                    choices=[("", _("— não enviar —")), *((q.pk, q.name) for q in choices)],
+                    coerce=int,
+                    empty_value=None,
+                    required=False,
+                )
+        self.lists = list(lists)
+
+    def mappings(self) -> dict:
+        """{(list id, behaviour): the chosen qualification or None}, once the form is valid."""
+        return {
+            (list_id, behavior.value): self.qualifications.get(self.cleaned_data[f"{list_id}-{behavior.value}"])
+            for list_id in self.lists
+            for behavior in DispositionBehavior
+        }

@@ -1,18 +1,18 @@
 from django.tasks import task
 
-from dialer import services
+from dialer import exports
 
 
 @task
 def send_export(export_id: int) -> str:
     """The background half of "Enviar para discador" (worker: `manage.py db_worker`)."""
-    return services.run_export(export_id).status
+    return exports.run_export(export_id).status
 
 
 @task
 def remove_from_lists(removal_id: int) -> str:
     """Take contacts who must not be called out of a 3C Plus campaign."""
-    return services.run_removal(removal_id).status
+    return exports.run_removal(removal_id).status
 
 
 @task
@@ -27,6 +27,6 @@ def reconcile_tenant_calls(tenant_id: int) -> int:
 @task
 def prune_webhook_deliveries() -> int:
     """Daily (settings.WORKER_DAILY): the delivery log keeps what a tenant admin needs to see, not forever."""
-    from dialer.webhooks import prune_deliveries
+    from dialer.calls import prune_deliveries
 
     return prune_deliveries()

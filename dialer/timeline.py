@@ -3,12 +3,12 @@
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from core.parsing import format_phone
+from common.parsing import format_phone
 from core.timeline import Entry, older, user_name
+from dialer.client import phone_e164
 from dialer.models import DialerCallEvent, DialerExportItem, DialerRemoval
-from dialer.webhooks import phone_e164
 
-# 3C Plus call status ids (API_NOTES §6).
+# 3C Plus call status ids, as the call-history events and the call reports carry them.
 CALL_STATUS = {
     "5": gettext_lazy("não atendida"),
     "6": gettext_lazy("abandonada"),

@@ -1,10 +1,10 @@
-"""3C Plus webhook deliveries: read every body shape into one normalised event, never refuse valid JSON.
+"""Reading 3C Plus call events: every webhook body shape and every call report become one ParsedEvent.
 
-3C Plus switches a webhook off after 50 failed deliveries, and the body format is undocumented, so any
-well-formed JSON gets a 2xx: the events we use are processed, anything else is kept as "não usado" in
-the delivery log (admin → Entregas do webhook). Only a body that is not JSON is answered with a 400.
+Pure functions, no database: dialer.calls stores what they read. The body format is undocumented, so any
+well-formed JSON is read; what is not an event we use raises UnusedEvent, a body that is not JSON WebhookError.
 
-Shapes read (API_NOTES §4 and §6, and what relays in front of the socket send):
+Shapes read (the socket events call-was-connected and call-history-was-created, and what relays in front of
+the socket send):
 - the event name as the key: {"call-was-connected": {...}};
 - the socket payload itself: {"call": {...}, "mailing": {...}, "agent": {...}} or {"callHistory": {...}};
 - a relay envelope {event|event_type|type|evento: name, data|payload|dados: {...}}, possibly nested;
@@ -13,24 +13,16 @@ Shapes read (API_NOTES §4 and §6, and what relays in front of the socket send)
 """
 
 import dataclasses
-import datetime
 import json
 import math
 import re
 
-from django.db import IntegrityError, transaction
-from django.utils import timezone
-
-from core.models import Client, ClientPhone
-from core.parsing import try_parse_phone
-from dialer.models import DialerCallEvent, WebhookDelivery
+from dialer.errors import WebhookError
 
 EVENTS = ("call-was-connected", "call-history-was-created")
 EVENT_KEYS = ("event", "event_type", "type", "evento")
 DATA_KEYS = ("data", "payload", "dados")
 MAX_DEPTH = 32  # deeper parts of a body are kept as a marker: nothing we read is that deep
-BODY_LIMIT = 64 * 1024  # characters of a body kept in the delivery log
-RETENTION = datetime.timedelta(days=14)
 SENSITIVE = r"token|secret|senha|password|authorization|api[_-]?key"
 SENSITIVE_KEY = re.compile(SENSITIVE, re.IGNORECASE)
 SENSITIVE_TEXT = (  # the same, in a body that is not JSON: "api_token": "…" and ?api_token=…
@@ -38,11 +30,6 @@ SENSITIVE_TEXT = (  # the same, in a body that is not JSON: "api_token": "…" a
     (re.compile(r"((?:api_token|token|secret)=)[^&\s\"']+", re.IGNORECASE), "{}"),
 )
 HIDDEN = "[oculto]"
-Result = WebhookDelivery.Result
-
-
-class WebhookError(ValueError):
-    """A body that is not JSON: answered with 400 and this message."""
 
 
 class UnusedEvent(Exception):
@@ -80,9 +67,7 @@ def load(raw: bytes):
         return json.loads(raw, parse_constant=_reject_constant)
     except RecursionError:
         return {"_aninhamento": "profundo demais para ler"}
-    except ValueError as error:  # includes bytes that are not UTF-8
-        if isinstance(error, WebhookError):
-            raise
+    except ValueError:  # includes bytes that are not UTF-8
         raise WebhookError("JSON inválido.") from None
 
 
@@ -261,80 +246,7 @@ def _url(value) -> str:
     return text[:500] if text.startswith(("https://", "http://")) else ""
 
 
-# Receiving -----------------------------------------------------------------------------------------
-def receive(tenant, raw: bytes, secret: str = "") -> tuple[int, dict]:
-    """(HTTP status, answer) for one delivery; the delivery is logged whatever it held."""
-    delivery = WebhookDelivery(tenant=tenant, size=len(raw))
-    try:
-        body = clean(load(raw))
-    except WebhookError as error:
-        delivery.body = redact_text(clean_text(raw[:BODY_LIMIT].decode("utf-8", "replace")), secret)
-        return _log(delivery, Result.INVALID, str(error), 400, {"erro": str(error)})
-    body = redact(body, secret)
-    delivery.body = json.dumps(body, ensure_ascii=False)[:BODY_LIMIT]
-    try:
-        parsed = parse(body)
-    except UnusedEvent as unused:
-        delivery.event = unused.event
-        return _log(delivery, Result.UNUSED, str(unused), 202, {"usado": False, "motivo": str(unused)})
-    delivery.event = parsed.event
-    event, created = store_event(tenant, parsed, body)
-    delivery.call_event, delivery.client_id = event, event.client_id
-    if not created:
-        return _log(delivery, Result.REPEATED, "", 200, {"id": event.pk, "repetido": True})
-    return _log(delivery, Result.PROCESSED, "", 201, {"id": event.pk, "cliente": event.client_id})
-
-
-def store_event(tenant, parsed: ParsedEvent, body) -> tuple[DialerCallEvent, bool]:
-    """Each event once per kind and call: 3C Plus retries deliveries."""
-    existing = DialerCallEvent.objects.filter(tenant=tenant, event=parsed.event, call_id=parsed.call_id).first()
-    if existing:
-        return existing, False
-    fields = event_fields(parsed)
-    try:
-        with transaction.atomic():
-            event = DialerCallEvent.objects.create(
-                tenant=tenant, client=resolve_client(tenant, parsed), raw=body, **fields
-            )
-    except IntegrityError:  # the same delivery, concurrently
-        return DialerCallEvent.objects.get(tenant=tenant, event=parsed.event, call_id=parsed.call_id), False
-    return event, True
-
-
-def _log(delivery: WebhookDelivery, result, detail: str, status: int, answer: dict) -> tuple[int, dict]:
-    delivery.result, delivery.detail = result, detail[:300]
-    delivery.save()
-    return status, answer
-
-
-def prune_deliveries() -> int:
-    """Forget the deliveries older than the retention (a daily worker task, not the webhook's request)."""
-    deleted, _by_model = WebhookDelivery.objects.filter(received_at__lt=timezone.now() - RETENTION).delete()
-    return deleted
-
-
-# Linking to the client -----------------------------------------------------------------------------
-def resolve_client(tenant, parsed):
-    """By identifier (our client id) within the tenant, else by phone."""
-    if re.fullmatch(r"[0-9]{1,18}", parsed.identifier or ""):
-        client = Client.objects.filter(tenant=tenant, pk=int(parsed.identifier)).first()
-        if client:
-            return client
-    e164 = phone_e164(parsed.phone)
-    if e164:
-        phone = ClientPhone.objects.filter(tenant=tenant, number=e164).select_related("client").first()
-        if phone:
-            return phone.client
-    return None
-
-
-def phone_e164(number: str) -> str | None:
-    """3C Plus sends digits, with or without the country code (5511987654321 or 11987654321)."""
-    if number and not number.startswith("+") and number.startswith("55") and len(number) >= 12:
-        number = "+" + number
-    return try_parse_phone(number) if number else None
-
-
+# Call reports -----------------------------------------------------------------------------------------
 def parse_report(report: dict) -> ParsedEvent:
     """A GET /calls CallHistoryReport as the call-history event the webhook would have delivered."""
     mailing = report.get("mailing_data") if isinstance(report.get("mailing_data"), dict) else {}
@@ -358,14 +270,3 @@ def parse_report(report: dict) -> ParsedEvent:
     if not parsed.call_id:
         raise WebhookError("O relatório não tem o ID da ligação.")
     return parsed
-
-
-def event_fields(parsed: ParsedEvent) -> dict:
-    """The event's columns; 3C Plus sends what it sends: text longer than our column is cut, not a 500."""
-    fields = {}
-    for name, value in vars(parsed).items():
-        field = DialerCallEvent._meta.get_field(name)
-        if isinstance(value, str) and getattr(field, "max_length", None):
-            value = value[: field.max_length]
-        fields[name] = value
-    return fields

@@ -2,8 +2,8 @@ import functools
 
 from django import forms
 from django.apps import apps
-from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin.utils import flatten_fieldsets
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group
@@ -11,20 +11,18 @@ from django.core.exceptions import ValidationError
 from django.forms.fields import InvalidJSONInput
 from django.http import Http404
 from django.shortcuts import redirect
-from django.template.response import TemplateResponse
+from django.template.loader import render_to_string
 from django.urls import path, reverse
-from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from import_export import fields, resources
 from unfold.admin import ModelAdmin, StackedInline
 from unfold.contrib.filters.admin import ChoicesDropdownFilter, RangeDateTimeFilter
 from unfold.contrib.import_export.forms import ExportForm
 from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
-from unfold.widgets import UnfoldAdminJSONSchemaWidget, UnfoldAdminPasswordWidget, UnfoldAdminTextInputWidget
+from unfold.widgets import UnfoldAdminJSONSchemaWidget
 
-from core.formats import EXPORT_FORMATS
-from dialer.services import test_connection
-from tenants import audit
+from common.formats import EXPORT_FORMATS
+from tenants import audit, services
 from tenants.admin_base import (
     MissingIsNotFoundMixin,
     ReadOnlyMixin,
@@ -32,10 +30,10 @@ from tenants.admin_base import (
     TenantRelatedFilter,
     TenantScopedAdmin,
 )
-from tenants.models import BACK_OFFICE_ROLES, AuditEvent, Membership, Role, Tenant, new_webhook_secret
+from tenants.models import AuditEvent, Membership, Role, Tenant
 from tenants.roles import is_tenant_admin, user_tenant
-from tenants.secrets import is_mask, mask
-from tenants.settings_schema import AGENT_TOKEN, API_KEY, BASE_URL, CAMPAIGN, DOMAIN, clean_settings, masked
+from tenants.secrets import is_mask
+from tenants.settings_schema import clean_settings, masked, schema_properties, secret_keys, sections
 
 User = get_user_model()
 
@@ -43,18 +41,14 @@ admin.site.unregister(User)
 admin.site.unregister(Group)
 
 
-SETTINGS_SCHEMA = {
-    "type": "object",
-    "title": "Configurações",
-    "properties": {
-        API_KEY: {"type": "string", "title": "Token do 3C Plus (mascarado; troque colando um novo)"},
-        DOMAIN: {"type": "string", "title": "Domínio do 3C Plus"},
-        CAMPAIGN: {"type": "integer", "title": "Campanha padrão (ID)"},
-        BASE_URL: {"type": "string", "title": "URL da API (opcional)"},
-        AGENT_TOKEN: {"type": "string", "title": "Token de agente (mascarado)"},
-    },
-    "additionalProperties": True,
-}
+def editor_schema() -> dict:
+    """The JSON editor's schema: the keys the registered sections describe; any other key is allowed too."""
+    return {
+        "type": "object",
+        "title": "Configurações",
+        "properties": schema_properties(),
+        "additionalProperties": True,
+    }
 
 
 class SettingsJSONWidget(UnfoldAdminJSONSchemaWidget):
@@ -66,6 +60,10 @@ class SettingsJSONWidget(UnfoldAdminJSONSchemaWidget):
         extend = False  # our script needs unfold's theme loaded first
         js = ["unfold/js/jedison/jedison.js", "unfold/js/jedison/jedison.unfold.js", "tenants/settings_editor.js"]
         css = {"all": ["tenants/settings_editor.css"]}
+
+    def get_context(self, name, value, attrs):
+        self.attrs["schema"] = editor_schema()  # unfold's widget takes it out of attrs at each render
+        return super().get_context(name, value, attrs)
 
 
 class SettingsJSONField(forms.JSONField):
@@ -91,68 +89,29 @@ class SettingsJSONField(forms.JSONField):
 
 
 class TenantForm(forms.ModelForm):
-    """The settings object, editable as JSON, with the 3C Plus keys also as their own fields.
+    """The settings object, editable as JSON, with the keys of each registered section also as their own fields.
 
-    The token is never sent back to the browser: the password field starts empty (empty keeps the
-    stored token) and the JSON shows it masked (a masked value also keeps it).
+    A secret is never sent back to the browser: its field starts empty (empty keeps the stored secret) and the
+    JSON shows it masked (a masked value also keeps it).
     """
-
-    threecplus_domain = forms.CharField(
-        label=_("Domínio"),
-        required=False,
-        widget=UnfoldAdminTextInputWidget,
-        help_text=_(
-            'O subdomínio da empresa no 3C Plus: "minhaempresa" para minhaempresa.3c.plus. '
-            "Uma URL completa também serve."
-        ),
-    )
-    threecplus_api_key = forms.CharField(
-        label=_("Token da API"),
-        required=False,
-        strip=True,
-        widget=UnfoldAdminPasswordWidget(render_value=False, attrs={"autocomplete": "new-password"}),
-    )
-    threecplus_campaign_id = forms.CharField(
-        label=_("Campanha padrão (ID)"), required=False, widget=UnfoldAdminTextInputWidget
-    )
-    threecplus_base_url = forms.CharField(
-        label=_("URL da API (opcional)"),
-        required=False,
-        widget=UnfoldAdminTextInputWidget,
-        help_text=_("Substitui o domínio: o sandbox do 3C Plus ou um ambiente de testes."),
-    )
-    threecplus_agent_token = forms.CharField(
-        label=_("Token de agente (qualificação)"),
-        required=False,
-        strip=True,
-        widget=UnfoldAdminPasswordWidget(render_value=False, attrs={"autocomplete": "new-password"}),
-        help_text=_(
-            "O 3C Plus só aceita a qualificação de uma ligação com a credencial do agente: um token de serviço "
-            "com papel de agente, enviado junto com o ID de agente de cada operador (cadastrado no usuário)."
-        ),
-    )
-
-    SETTING_FIELDS = (DOMAIN, API_KEY, CAMPAIGN, BASE_URL, AGENT_TOKEN)
 
     class Meta:
         model = Tenant
         fields = "__all__"
-        widgets = {"settings": SettingsJSONWidget(attrs={"schema": SETTINGS_SCHEMA})}
+        widgets = {"settings": SettingsJSONWidget}
         field_classes = {"settings": SettingsJSONField}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        stored = self.instance.settings or {}
+        stored = self.instance.stored_settings
         self.initial["settings"] = masked(stored)
-        for key in (DOMAIN, CAMPAIGN, BASE_URL):
-            self.initial[key] = stored.get(key, "")
-        for key in (API_KEY, AGENT_TOKEN):
-            current = mask(stored.get(key))
-            self.fields[key].help_text = (
-                _("Atual: %(mask)s. Deixe em branco para manter; cole um novo para trocar.") % {"mask": current}
-                if current
-                else _("Cole o token de serviço gerado no 3C Plus (mostrado só uma vez por lá).")
-            ) + (" " + str(self.fields[key].help_text) if key == AGENT_TOKEN else "")
+        self.setting_fields = []
+        for section in sections():
+            fields = section.form_fields()
+            self.fields.update(fields)
+            self.setting_fields.extend(fields)
+            section.prepare_form(self, stored)
+        self.secret_fields = set(secret_keys())
 
     def clean(self):
         cleaned = super().clean()
@@ -165,11 +124,11 @@ class TenantForm(forms.ModelForm):
             self.add_error("settings", _('As configurações devem ser um objeto JSON, por exemplo {"chave": "valor"}.'))
             return cleaned
         new = dict(new)
-        stored = self.instance.settings or {}
-        for key in self.SETTING_FIELDS:
+        stored = self.instance.stored_settings
+        for key in self.setting_fields:
             field_value, json_value = cleaned.get(key), new.get(key)
-            if key in (API_KEY, AGENT_TOKEN):
-                # An empty field and a masked JSON value both mean "keep the stored token".
+            if key in self.secret_fields:
+                # An empty field and a masked JSON value both mean "keep the stored secret".
                 field_edit = bool(field_value)
                 json_edit = json_value not in (None, "") and not is_mask(json_value) and json_value != stored.get(key)
             else:
@@ -205,24 +164,23 @@ class TenantAdmin(MissingIsNotFoundMixin, ModelAdmin):
     list_display = ("name", "slug", "active", "created_at")
     search_fields = ("name", "slug")
     prepopulated_fields = {"slug": ("name",)}
-    fieldsets = (
-        (None, {"fields": ("name", "slug", "active")}),
-        (
-            _("3C Plus"),
-            {
-                "fields": (
-                    "threecplus_domain",
-                    "threecplus_api_key",
-                    "threecplus_campaign_id",
-                    "threecplus_base_url",
-                    "threecplus_agent_token",
-                    "connection_test",
-                    "webhook",
-                )
-            },
-        ),
-        (_("Configurações (JSON)"), {"fields": ("settings",)}),
-    )
+
+    def get_fieldsets(self, request, obj=None):
+        return (
+            (None, {"fields": ("name", "slug", "active")}),
+            *(
+                (section.title, {"fields": (*section.form_fields(), *((shown,) for shown in section.displays()))})
+                for section in sections()
+            ),
+            (_("Configurações (JSON)"), {"fields": ("settings",)}),
+        )
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        # The sections' fields are not the model's: TenantForm adds them itself.
+        section_fields = {key for section in sections() for key in section.form_fields()}
+        fields = kwargs.get("fields") or flatten_fieldsets(self.get_fieldsets(request, obj))
+        kwargs["fields"] = [field for field in fields if field not in section_fields]
+        return super().get_form(request, obj, change, **kwargs)
 
     def get_queryset(self, request):
         queryset = super().get_queryset(request)
@@ -232,18 +190,13 @@ class TenantAdmin(MissingIsNotFoundMixin, ModelAdmin):
         return queryset.filter(pk=tenant.pk) if tenant and is_tenant_admin(request.user) else queryset.none()
 
     def save_model(self, request, obj, form, change):
-        before = {}
-        if change:
-            stored = Tenant.objects.get(pk=obj.pk)
-            before = {"nome": stored.name, "ativa": stored.active, **masked(stored.settings or {})}
-        super().save_model(request, obj, form, change)
-        after = {"nome": obj.name, "ativa": obj.active, **masked(obj.settings or {})}
-        changes = audit.diff(before, after)
-        if changes:
-            audit.record(obj, request.user, audit.Action.SETTINGS_CHANGED, obj, changes=changes)
+        services.save_tenant(obj, request.user)
+        for section in sections():
+            for warning in section.warnings(form, obj.stored_settings):
+                messages.warning(request, warning)
 
     def get_readonly_fields(self, request, obj=None):
-        shown = ("connection_test", "webhook")
+        shown = tuple(shown for section in sections() for shown in section.displays())
         return shown if request.user.is_superuser else ("slug", "active", *shown)
 
     def get_prepopulated_fields(self, request, obj=None):
@@ -264,51 +217,6 @@ class TenantAdmin(MissingIsNotFoundMixin, ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return request.user.is_superuser
 
-    @admin.display(description=_("Conexão"))
-    def connection_test(self, obj):
-        if obj is None or obj.pk is None:
-            return _("Salve a empresa para testar a conexão.")
-        url = reverse("admin:tenants_tenant_test_connection", args=[obj.pk])
-        return format_html(
-            '<a href="{}" class="inline-block font-medium px-3 py-2 rounded-default bg-primary-600 text-white" '
-            'hx-get="{}" hx-target="#connection-result" role="button" data-testid="test-connection">{}</a>'
-            '<div id="connection-result" class="mt-3" aria-live="polite"></div>'
-            '<p class="mt-2 text-sm text-base-500">{}</p>',
-            url,
-            url,
-            _("Testar conexão"),
-            _("Testa as configurações salvas: salve antes de testar uma mudança."),
-        )
-
-    @admin.display(description=_("Webhook do 3C Plus"))
-    def webhook(self, obj):
-        if obj is None or obj.pk is None:
-            return "—"
-        url = settings.PUBLIC_BASE_URL + reverse("threecplus_webhook", args=[obj.webhook_secret])
-        rotate = reverse("admin:tenants_tenant_rotate_webhook", args=[obj.pk])
-        # The rotate button posts the change form (and its CSRF token) to the rotate URL.
-        return format_html(
-            '<div class="flex gap-2 items-center"><input id="webhook-url" readonly value="{}" '
-            'class="border border-base-200 rounded-default px-3 py-2 w-full max-w-2xl font-mono text-xs">'
-            '<button type="button" class="border border-base-200 rounded-default px-3 py-2" '
-            "onclick=\"navigator.clipboard.writeText(document.getElementById('webhook-url').value);"
-            "this.textContent='{}'\">{}</button>"
-            '<button type="submit" formaction="{}" formnovalidate '
-            'class="border border-red-300 text-red-700 rounded-default px-3 py-2" '
-            "onclick=\"return confirm('{}')\">{}</button></div>"
-            '<p class="mt-2 text-sm text-base-500">{}</p>',
-            url,
-            _("Copiado"),
-            _("Copiar"),
-            rotate,
-            _("Gerar um novo endereço? O atual deixa de funcionar."),
-            _("Rotacionar"),
-            _(
-                "Cadastre este endereço no 3C Plus (Configurações → Integrações → Webhook) para os eventos "
-                "call-was-connected e call-history-was-created."
-            ),
-        )
-
     def get_urls(self):
         return [
             path(
@@ -316,11 +224,7 @@ class TenantAdmin(MissingIsNotFoundMixin, ModelAdmin):
                 self.admin_site.admin_view(self.rotate_webhook_view),
                 name="tenants_tenant_rotate_webhook",
             ),
-            path(
-                "<int:pk>/testar-3cplus/",
-                self.admin_site.admin_view(self.test_connection_view),
-                name="tenants_tenant_test_connection",
-            ),
+            *(url for section in sections() for url in section.admin_urls(self)),
             *super().get_urls(),
         ]
 
@@ -328,26 +232,9 @@ class TenantAdmin(MissingIsNotFoundMixin, ModelAdmin):
         tenant = self.get_queryset(request).filter(pk=pk).first()
         if request.method != "POST" or tenant is None or not self.has_change_permission(request, tenant):
             raise Http404
-        tenant.webhook_secret = new_webhook_secret()
-        tenant.save(update_fields=["webhook_secret"])
-        audit.record(tenant, request.user, audit.Action.WEBHOOK_ROTATED, tenant)
+        services.rotate_webhook_secret(tenant, request.user)
         messages.success(request, _("Novo endereço de webhook gerado: atualize-o no 3C Plus."))
         return redirect(reverse("admin:tenants_tenant_change", args=[tenant.pk]))
-
-    def test_connection_view(self, request, pk):
-        tenant = self.get_queryset(request).filter(pk=pk).first()
-        if tenant is None or not self.has_change_permission(request, tenant):
-            raise Http404
-        context = {
-            **self.admin_site.each_context(request),
-            "tenant": tenant,
-            "result": test_connection(tenant),
-            "opts": self.opts,
-            "title": _("Teste de conexão com o 3C Plus"),
-        }
-        partial = request.headers.get("HX-Request")
-        template = "_connection_result.html" if partial else "connection_test.html"
-        return TemplateResponse(request, f"admin/tenants/tenant/{template}", context)
 
 
 class MembershipInline(StackedInline):
@@ -430,12 +317,7 @@ class UserAdmin(MissingIsNotFoundMixin, DjangoUserAdmin, ModelAdmin):
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
-        user = form.instance
-        membership = Membership.objects.filter(user=user).first()
-        # Only back-office roles enter the admin; operators work on the atendimento pages.
-        staff = user.is_superuser or (membership is not None and membership.role in BACK_OFFICE_ROLES)
-        if user.is_staff != staff:
-            User.objects.filter(pk=user.pk).update(is_staff=staff)
+        services.sync_staff_flag(form.instance)
 
 
 @functools.cache
@@ -446,7 +328,7 @@ def audit_labels() -> dict:
         if model._meta.app_label in ("core", "attendance", "dialer", "tenants"):
             for field in model._meta.concrete_fields:
                 labels.setdefault(field.name, field.verbose_name)
-    labels.update({key: spec["title"] for key, spec in SETTINGS_SCHEMA["properties"].items()})
+    labels.update({key: spec["title"] for key, spec in schema_properties().items()})
     return labels
 
 
@@ -498,11 +380,5 @@ class AuditEventAdmin(ReadOnlyMixin, TenantExportMixin, TenantScopedAdmin):
 
     @admin.display(description=_("alterações (antes → depois)"))
     def display_changes(self, obj):
-        return format_html_join(
-            "",
-            '<div><span class="font-medium">{}</span>: {} → {}</div>',
-            (
-                (label, before or "—", after or "—")
-                for label, before, after in audit.readable(obj.changes, audit_labels())
-            ),
-        )
+        changes = audit.readable(obj.changes, audit_labels())
+        return render_to_string("admin/tenants/auditevent/_changes.html", {"changes": changes})

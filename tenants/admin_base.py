@@ -8,11 +8,11 @@ from django.http import Http404
 from django.utils import timezone
 from django.utils.html import format_html
 from import_export.admin import ExportMixin
-from unfold.admin import ModelAdmin, StackedInline, TabularInline
+from unfold.admin import ModelAdmin, TabularInline
 from unfold.contrib.filters.admin import RangeDateFilter, RelatedDropdownFilter
 from unfold.widgets import UnfoldAdminTextInputWidget, UnfoldForeignKeyRawIdWidget
 
-from core.parsing import parse_decimal_text
+from common.parsing import parse_decimal_text
 from tenants.models import Role
 from tenants.roles import user_role, user_tenant
 
@@ -212,12 +212,16 @@ class TenantScopedAdmin(TenantScopedMixin, ModelAdmin):
             display.append("tenant")
         return display
 
-    def save_model(self, request, obj, form, change):
+    def assign_tenant(self, request, obj) -> None:
+        """What a tenant's user saves is their tenant's, whatever the form said; superusers choose."""
         if not request.user.is_superuser and has_tenant_field(self.model):
             tenant = user_tenant(request.user)
             if tenant is None:
                 raise PermissionDenied
             obj.tenant = tenant
+
+    def save_model(self, request, obj, form, change):
+        self.assign_tenant(request, obj)
         super().save_model(request, obj, form, change)
 
     def save_formset(self, request, form, formset, change):
@@ -231,10 +235,6 @@ class TenantScopedAdmin(TenantScopedMixin, ModelAdmin):
 
 
 class TenantScopedTabularInline(TenantScopedMixin, TabularInline):
-    exclude = ("tenant",)
-
-
-class TenantScopedStackedInline(TenantScopedMixin, StackedInline):
     exclude = ("tenant",)
 
 

@@ -12,7 +12,7 @@ from django.forms.models import model_to_dict
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from core.parsing import format_brl, format_money_plain
+from common.parsing import format_brl, format_money_plain
 from tenants.models import AuditEvent
 
 Action = AuditEvent.Action

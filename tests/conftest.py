@@ -8,7 +8,7 @@ from django.contrib.auth import get_user_model
 
 from core.models import Client, ClientPhone, Creditor, Debt
 from tenants.models import Membership, Role, Tenant
-from tests.dialer.conftest import make_dialer_client, sandbox, sandbox_server, sleeps  # noqa: F401
+from tests.dialer.conftest import make_dialer_api, sandbox, sandbox_server, sleeps  # noqa: F401
 
 PASSWORD = "senha-de-teste-123"
 

@@ -21,9 +21,9 @@ from stdnum.br import cpf as stdnum_cpf
 
 from attendance.models import Agreement, AgreementInstallment
 from attendance.negotiation import NegotiationError, OpenDebt, Proposal, Rules, simulate
+from common.parsing import format_brl, parse_cpf, parse_money, parse_phone
 from core.importing import TEMPLATE_HEADERS, _cell, import_wallet_rows
 from core.models import Client, ClientPhone, Debt
-from core.parsing import format_brl, parse_cpf, parse_money, parse_phone
 from core.seeding import cpf_check_digits
 from dialer.models import DialerCallEvent
 

@@ -1,6 +1,6 @@
 from django import template
 
-from core.parsing import format_brl, format_cpf, format_phone
+from common.parsing import format_brl, format_cpf, format_phone
 
 register = template.Library()
 

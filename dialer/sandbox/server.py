@@ -9,7 +9,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-from dialer.sandbox import AnswerLost, Sandbox
+from dialer.sandbox.fake import AnswerLost, Sandbox
 
 API_ROOT = "/api/v1"
 
@@ -60,7 +60,7 @@ def make_handler(sandbox: Sandbox, connections: list):
 
 
 class SandboxServer:
-    """A running sandbox on 127.0.0.1; `url` is the API root to give the client."""
+    """A running sandbox on 127.0.0.1; `url` is the API root to give ThreeCPlusAPI."""
 
     def __init__(self, sandbox: Sandbox | None = None, port: int = 0):
         self.sandbox = sandbox or Sandbox()

@@ -10,13 +10,13 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from core.parsing import try_parse_phone
-from dialer.sandbox import AGENT_IDS, MANAGER_PREFIX, Sandbox
-from dialer.services import dial_number
-from tenants.models import Tenant
+from common.parsing import try_parse_phone
+from dialer import connection
+from dialer.client import dial_number
+from dialer.sandbox.fake import AGENT_IDS, MANAGER_PREFIX, Sandbox
+from dialer.settings_schema import threecplus_config
 from tenants.roles import is_back_office, user_tenant
 from tenants.secrets import SecretError
-from tenants.settings_schema import API_KEY, threecplus_config
 
 
 class DatabaseStore:
@@ -60,10 +60,10 @@ def account_name(tenant) -> str | None:
     The sandbox opens a company for any token, so another tenant's sandbox-<slug> would otherwise show
     that tenant's lists on this page and send simulated calls to its webhook.
     """
-    if tenant is None or not (tenant.settings or {}).get(API_KEY):
+    if tenant is None or not connection.is_configured(tenant):
         return None
     try:
-        config = threecplus_config(tenant.settings)
+        config = threecplus_config(tenant.stored_settings)
     except SecretError:
         return None
     if config is None or not config.token.startswith(MANAGER_PREFIX):
@@ -82,7 +82,7 @@ def visible_accounts(request):
 
 def tenants_of(name: str) -> list:
     """The tenants whose 3C Plus webhook this sandbox company calls (a real company has one configured)."""
-    tenants = Tenant.objects.filter(active=True, slug=name, settings__has_key=API_KEY)
+    tenants = connection.configured_tenants().filter(slug=name)
     return [t for t in tenants if account_name(t) == name]
 
 

@@ -37,7 +37,7 @@ def test_production_cookies_for_framing():
         **os.environ,
         "DEBUG": "0",
         "SECRET_KEY": "x" * 50,
-        "DJANGO_SETTINGS_MODULE": "core.settings",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
         "FIELD_ENCRYPTION_KEY": "ZGV2ZWxvcG1lbnQta2V5LWRvLW5vdC11c2UtcHJvZCE=",
     }
     out = subprocess.run(

@@ -118,7 +118,7 @@ def test_the_last_installment_by_file_settles_the_client(setup, tmp_path):
 
 def admin_import(client, data: bytes):
     from attendance.admin import PaymentAdmin
-    from core.formats import SniffingCSV as CSV
+    from common.formats import SniffingCSV as CSV
 
     formats = PaymentAdmin(Payment, None).get_import_formats()
     index = next(i for i, f in enumerate(formats) if f is CSV)

@@ -5,7 +5,7 @@ import pytest
 from playwright.sync_api import expect
 
 from core.models import Client
-from dialer import services
+from dialer import exports
 from dialer.sandbox.views import SANDBOX
 from tenants.settings_schema import clean_settings
 from tests.browser.conftest import login
@@ -30,10 +30,10 @@ def test_simulated_call_tabulation_and_hang_up(
     debtor = make_client(name="Rita Retorno", phones=("+5511987650000",))
     account = SANDBOX.account("alfa")
     campaign_id = next(c["id"] for c in account.campaigns.values() if not c["paused"])
-    export = services.create_export(
+    export = exports.create_export(
         tenant, tenant_admin, Client.objects.filter(pk=debtor.pk), campaign_id=campaign_id, enqueue=False
     )
-    assert services.run_export(export.pk).sent_count == 1
+    assert exports.run_export(export.pk).sent_count == 1
 
     login(page, live_server, operator, next_url="/atendimento/")
     expect(page.locator("#console")).to_contain_text("Aguardando ligação")

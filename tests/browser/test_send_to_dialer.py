@@ -37,7 +37,7 @@ def test_continuar_envio_resumes_a_paused_export(
     page, live_server, supervisor, tenant, make_client, sandbox_server, settings, screenshot
 ):
     from core.models import Client
-    from dialer import services
+    from dialer import exports
 
     settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
     tenant.settings = clean_settings({"threecplus_base_url": sandbox_server.url, "threecplus_api_key": TOKEN})
@@ -45,7 +45,7 @@ def test_continuar_envio_resumes_a_paused_export(
     for n in range(4):
         make_client(name=f"Cliente {n}")
     campaign = next(iter(sandbox_server.sandbox.account("alfa").campaigns))
-    export = services.create_export(tenant, supervisor, Client.objects.all(), campaign_id=campaign, enqueue=False)
+    export = exports.create_export(tenant, supervisor, Client.objects.all(), campaign_id=campaign, enqueue=False)
     DialerExport.objects.filter(pk=export.pk).update(
         status=DialerExport.Status.PAUSED, error_summary="O 3C Plus está indisponível no momento. Pausado."
     )

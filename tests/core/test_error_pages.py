@@ -6,7 +6,7 @@ import pytest
 from django.test import Client as HttpClient
 from django.urls import path
 
-from core.urls import urlpatterns as project_urls
+from config.urls import urlpatterns as project_urls
 
 
 def boom(request):

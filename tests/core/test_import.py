@@ -128,8 +128,8 @@ def test_xlsx_import(tenant, creditor, tmp_path):
 
 
 def admin_import(client, data: bytes, name="carteira.csv"):
+    from common.formats import SniffingCSV as CSV
     from core.admin import ClientAdmin
-    from core.formats import SniffingCSV as CSV
 
     formats = ClientAdmin(Client, None).get_import_formats()
     index = next(i for i, f in enumerate(formats) if f is CSV)
@@ -164,8 +164,8 @@ def test_admin_export_contains_only_the_tenants_clients(client, tenant_admin, ma
     make_client(name="Exportável")
     make_client(tenant=other_tenant, name="Invisível")
     client.force_login(tenant_admin)
+    from common.formats import SniffingCSV as CSV
     from core.admin import ClientAdmin
-    from core.formats import SniffingCSV as CSV
 
     formats = ClientAdmin(Client, None).get_export_formats()
     index = next(i for i, f in enumerate(formats) if f is CSV)
@@ -260,8 +260,8 @@ def wallet_state(tenant) -> dict:
 
 
 def admin_export_csv(client) -> bytes:
+    from common.formats import SniffingCSV as CSV
     from core.admin import ClientAdmin
-    from core.formats import SniffingCSV as CSV
 
     formats = ClientAdmin(Client, None).get_export_formats()
     index = next(i for i, f in enumerate(formats) if f is CSV)

@@ -4,7 +4,7 @@ from decimal import Decimal
 import pytest
 from django.core.exceptions import ValidationError
 
-from core.parsing import format_brl, format_cpf, parse_cpf, parse_date, parse_money, parse_phone
+from common.parsing import format_brl, format_cpf, parse_cpf, parse_date, parse_money, parse_phone
 
 
 @pytest.mark.parametrize("typed", ["529.982.247-25", "52998224725", " 529 982 247 25 "])

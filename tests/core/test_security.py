@@ -10,9 +10,9 @@ import pytest
 from axes.models import AccessAttempt
 from django.test import Client as HttpClient
 
+from config.settings import proxy_settings
 from core.models import Client
-from core.settings import proxy_settings
-from dialer import services
+from dialer import exports
 from tenants.models import AuditEvent, Tenant
 from tests.conftest import PASSWORD
 from tests.dialer.conftest import AGENT_TOKEN, TOKEN
@@ -127,8 +127,8 @@ def test_no_token_in_the_logs_of_an_export_and_a_settings_save(
         make_client(name=f"Log {n}", phones=(f"+55119876{n:05d}",))
     campaign_id = next(c["id"] for c in sandbox.account("alfa").campaigns.values() if not c["paused"])
     sandbox.set_faults(fail_next=1, fail_status=503)  # a retry, so the warning path logs too
-    export = services.create_export(tenant, tenant_admin, Client.objects.all(), campaign_id=campaign_id, enqueue=False)
-    assert services.run_export(export.pk, client_factory=None).sent_count == 30
+    export = exports.create_export(tenant, tenant_admin, Client.objects.all(), campaign_id=campaign_id, enqueue=False)
+    assert exports.run_export(export.pk, api_factory=None).sent_count == 30
     assert caplog.records, "nothing was logged: the check would prove nothing"
     logged = caplog.text + "".join(str(r.args) for r in caplog.records)
     stored = tenant.settings["threecplus_api_key"]
@@ -172,7 +172,7 @@ def test_production_cookies_and_hsts():
     )
     out = subprocess.run(
         [sys.executable, "-c", "import django; django.setup(); " + code],
-        env={**production_env(), "DJANGO_SETTINGS_MODULE": "core.settings"},
+        env={**production_env(), "DJANGO_SETTINGS_MODULE": "config.settings"},
         capture_output=True,
         text=True,
         check=True,

@@ -8,7 +8,7 @@ import pytest
 from django.forms import BooleanField
 
 from attendance.models import ClientAccessLog, Message
-from core.spreadsheets import FORMULA_STARTS, neutralize, unneutralize
+from common.spreadsheets import FORMULA_STARTS, neutralize, unneutralize
 from dialer.models import DialerExport, DialerExportItem
 from tenants import audit
 

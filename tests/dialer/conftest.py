@@ -1,7 +1,7 @@
 import pytest
 
-from dialer.client import RetryPolicy, ThreeCPlusClient
-from dialer.sandbox import Sandbox
+from dialer.client import RetryPolicy, ThreeCPlusAPI
+from dialer.sandbox.fake import Sandbox
 from dialer.sandbox.server import SandboxServer
 from tenants.settings_schema import clean_settings
 
@@ -27,19 +27,19 @@ def sleeps():
 
 
 @pytest.fixture
-def make_dialer_client(sandbox_server, sleeps):
-    clients = []
+def make_dialer_api(sandbox_server, sleeps):
+    apis = []
 
     def factory(token=TOKEN, **kwargs):
         kwargs.setdefault("retry", RetryPolicy(attempts=4, base_delay=0.01, max_delay=0.05))
         kwargs.setdefault("sleep", sleeps.append)
-        client = ThreeCPlusClient(kwargs.pop("base_url", sandbox_server.url), token, **kwargs)
-        clients.append(client)
-        return client
+        api = ThreeCPlusAPI(kwargs.pop("base_url", sandbox_server.url), token, **kwargs)
+        apis.append(api)
+        return api
 
     yield factory
-    for client in clients:
-        client.close()
+    for api in apis:
+        api.close()
 
 
 @pytest.fixture

@@ -32,8 +32,8 @@ def operation_for(method, path):
     return None, None
 
 
-def exercise_every_method(make_dialer_client):
-    manager = make_dialer_client()
+def exercise_every_method(make_dialer_api):
+    manager = make_dialer_api()
     campaigns = manager.list_campaigns(paused=False, search="Cobrança")
     campaign_id = campaigns[0]["id"]
     manager.get_campaign(campaign_id)
@@ -44,14 +44,14 @@ def exercise_every_method(make_dialer_client):
     manager.update_list_weight(campaign_id, mailing_list["id"], 3)
     qualification_list = manager.list_qualification_lists()[0]
     qualification = manager.list_qualifications(qualification_list["id"])[0]
-    agent = make_dialer_client(token=AGENT_TOKEN, agent_id="1002")
+    agent = make_dialer_api(token=AGENT_TOKEN, agent_id="1002")
     agent.qualify_call("call:1:2:3", qualification["id"], note="n", callback_at=datetime.datetime(2026, 12, 1, 9, 0))
     agent.qualify_call("tel-1", qualification["id"], manual=True, note="n")
     return campaigns[0], mailing_list, qualification_list, qualification
 
 
-def test_every_request_matches_the_contract(make_dialer_client, sandbox):
-    campaign, mailing_list, qualification_list, qualification = exercise_every_method(make_dialer_client)
+def test_every_request_matches_the_contract(make_dialer_api, sandbox):
+    campaign, mailing_list, qualification_list, qualification = exercise_every_method(make_dialer_api)
     checked = set()
     for request in sandbox.requests:
         template, operation = operation_for(request["method"], request["path"])

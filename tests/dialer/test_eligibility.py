@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from core import services as core_services
 from core.models import Client
-from dialer import eligibility, services
+from dialer import eligibility, exports
 from dialer.models import DialerCallEvent, DialerExport, DialerExportItem
 
 SAO_PAULO = ZoneInfo("America/Sao_Paulo")
@@ -165,10 +165,10 @@ def test_cli_export_skips_and_sends_only_the_callable(dialer_tenant, campaign_id
 def test_worker_rechecks_the_rule_when_sending(dialer_tenant, campaign_id, make_client, sandbox):
     """Marked "não ligar" after the selection was frozen: the worker skips it with the reason."""
     keep, stop = make_client(), make_client()
-    export = services.create_export(dialer_tenant, None, Client.objects.all(), campaign_id=campaign_id, enqueue=False)
+    export = exports.create_export(dialer_tenant, None, Client.objects.all(), campaign_id=campaign_id, enqueue=False)
     assert export.to_send_count == 2
     core_services.set_do_not_call(stop, "advogado")
-    export = services.run_export(export.pk)
+    export = exports.run_export(export.pk)
     assert export.status == DialerExport.Status.DONE and export.sent_count == 1 and export.to_send_count == 1
     assert export.skipped == {"nao_ligar_cliente": 1}
     item = DialerExportItem.objects.get(export=export, client=stop)

@@ -14,24 +14,26 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from core.models import Client, WorkerHeartbeat
-from dialer import services
+from dialer import exports
+from dialer.client import dial_number
 from dialer.eligibility import HOURS_KEY
 from dialer.models import DialerExport, DialerExportItem
-from dialer.sandbox import Sandbox
+from dialer.sandbox.fake import Sandbox
 from dialer.sandbox.server import SandboxServer
 from tenants.models import Role
 from tenants.settings_schema import clean_settings
 from tests.conftest import ALWAYS_OPEN, make_user
 
 
-def fast_client(tenant):
-    from dialer.client import RetryPolicy, ThreeCPlusClient
+def fast_api(tenant):
+    from dialer.client import RetryPolicy
+    from dialer.connection import api_for
 
-    return ThreeCPlusClient.for_tenant(tenant, retry=RetryPolicy(attempts=2, base_delay=0.01, max_delay=0.01))
+    return api_for(tenant, retry=RetryPolicy(attempts=2, base_delay=0.01, max_delay=0.01))
 
 
 def new_export(tenant, campaign_id, **kwargs):
-    return services.create_export(tenant, None, Client.objects.all(), campaign_id=campaign_id, enqueue=False, **kwargs)
+    return exports.create_export(tenant, None, Client.objects.all(), campaign_id=campaign_id, enqueue=False, **kwargs)
 
 
 def queued_tasks():
@@ -55,22 +57,22 @@ def test_transient_failures_pause_with_backoff_and_the_sweep_resumes(
         return original(method, path, *args)
 
     sandbox.handle = down_after_first_batch
-    export = services.run_export(export.pk, client_factory=fast_client)
+    export = exports.run_export(export.pk, api_factory=fast_api)
     assert export.status == DialerExport.Status.PAUSED
     assert export.sent_count == 2 and export.pauses == 1
     assert "indisponível" in export.error_summary and "nova tentativa automática" in export.error_summary
     first_wait = export.next_attempt_at - timezone.now()
     # Not due yet: the sweep leaves it alone.
-    assert services.sweep_exports() == [] and queued_tasks() == 0
+    assert exports.sweep_exports() == [] and queued_tasks() == 0
     DialerExport.objects.filter(pk=export.pk).update(next_attempt_at=timezone.now() - datetime.timedelta(seconds=1))
-    assert services.sweep_exports() == [export.pk] and queued_tasks() == 1
+    assert exports.sweep_exports() == [export.pk] and queued_tasks() == 1
     run_worker()  # still down: paused again, waiting twice as long
     export.refresh_from_db()
     assert export.status == DialerExport.Status.PAUSED and export.pauses == 2
     assert export.next_attempt_at - timezone.now() > first_wait + datetime.timedelta(seconds=20)
     sandbox.handle = original  # 3C Plus is back
     DialerExport.objects.filter(pk=export.pk).update(next_attempt_at=timezone.now() - datetime.timedelta(seconds=1))
-    services.sweep_exports()
+    exports.sweep_exports()
     run_worker()
     export.refresh_from_db()
     assert export.status == DialerExport.Status.DONE and export.sent_count == 6 and export.pauses == 0
@@ -83,23 +85,23 @@ def test_too_many_pauses_fail_the_export(dialer_tenant, campaign_id, make_client
     settings.DIALER_EXPORT_MAX_PAUSES = 1
     export = new_export(dialer_tenant, campaign_id)
     sandbox.set_faults(fail_rate=1.0, fail_status=500)
-    assert services.run_export(export.pk, client_factory=fast_client).status == DialerExport.Status.PAUSED
-    export = services.run_export(export.pk, client_factory=fast_client)
+    assert exports.run_export(export.pk, api_factory=fast_api).status == DialerExport.Status.PAUSED
+    export = exports.run_export(export.pk, api_factory=fast_api)
     assert export.status == DialerExport.Status.FAILED and "Continuar envio" in export.error_summary
 
 
 def test_permanent_errors_fail_clearly(dialer_tenant, campaign_id, make_client, sandbox):
     clients = [make_client() for _ in range(3)]
-    export = services.create_export(dialer_tenant, None, Client.objects.all(), campaign_id=999999, enqueue=False)
-    export = services.run_export(export.pk, client_factory=fast_client)
+    export = exports.create_export(dialer_tenant, None, Client.objects.all(), campaign_id=999999, enqueue=False)
+    export = exports.run_export(export.pk, api_factory=fast_api)
     assert export.status == DialerExport.Status.FAILED and "não encontrado" in export.error_summary
     # Every batch refused (422): failed, with the reason, not "concluído com falhas".
     sandbox.set_faults(reject_identifiers=frozenset(str(c.pk) for c in clients))
-    export = services.run_export(new_export(dialer_tenant, campaign_id, batch_size=1).pk, client_factory=fast_client)
+    export = exports.run_export(new_export(dialer_tenant, campaign_id, batch_size=1).pk, api_factory=fast_api)
     assert export.status == DialerExport.Status.FAILED and export.failed_count == 3
     assert "3× O 3C Plus recusou os dados" in export.error_summary
     sandbox.set_faults(reject_identifiers=frozenset(), fail_next=1, fail_status=400)
-    export = services.run_export(new_export(dialer_tenant, campaign_id).pk, client_factory=fast_client)
+    export = exports.run_export(new_export(dialer_tenant, campaign_id).pk, api_factory=fast_api)
     assert export.status == DialerExport.Status.FAILED and "Erro 400" in export.error_summary
 
 
@@ -110,10 +112,10 @@ def test_sweep_requeues_a_running_export_whose_lease_ran_out(dialer_tenant, camp
     expired = timezone.now() - datetime.timedelta(seconds=settings.DIALER_EXPORT_LEASE_SECONDS + 1)
     DialerExport.objects.filter(pk=dead.pk).update(status=DialerExport.Status.RUNNING, heartbeat_at=expired)
     DialerExport.objects.filter(pk=alive.pk).update(status=DialerExport.Status.RUNNING, heartbeat_at=timezone.now())
-    assert services.sweep_exports() == [dead.pk]
+    assert exports.sweep_exports() == [dead.pk]
     dead.refresh_from_db()
     assert dead.status == DialerExport.Status.QUEUED and queued_tasks() == 1
-    assert services.sweep_exports() == [], "queued once"
+    assert exports.sweep_exports() == [], "queued once"
 
 
 def test_continuar_envio_is_for_the_tenants_admin_and_supervisor(
@@ -210,7 +212,7 @@ def test_a_worker_killed_mid_export_is_replaced_and_every_contact_arrives_once(s
         tenant.save()
         seed_wallet(tenant, 400, seed=3)
         campaign = next(c["id"] for c in server.sandbox.account("morte").campaigns.values() if not c["paused"])
-        export = services.create_export(  # committed: the task is in the queue
+        export = exports.create_export(  # committed: the task is in the queue
             tenant, None, Client.objects.filter(tenant=tenant), campaign_id=campaign, batch_size=10
         )
         first = start_worker("primeiro")
@@ -248,7 +250,7 @@ def test_a_worker_killed_mid_export_is_replaced_and_every_contact_arrives_once(s
         account = server.sandbox.account("morte")
         keys = [(c["identifier"], c["phone"]) for c in account.contacts[export.list_id]]
         expected = {
-            (str(client_id), services.dial_number(number))
+            (str(client_id), dial_number(number))
             for client_id, number in ClientPhone.objects.filter(client__tenant=tenant, active=True).values_list(
                 "client_id", "number"
             )

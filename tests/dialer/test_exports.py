@@ -7,16 +7,17 @@ import pytest
 from django.db import connection
 
 from core.models import Client
-from dialer import eligibility, services
+from dialer import eligibility
+from dialer.exports import create_export, retry_failures, run_export
 from dialer.models import DialerExport, DialerExportItem
-from dialer.sandbox import Sandbox
+from dialer.sandbox.fake import Sandbox
 from dialer.sandbox.server import SandboxServer
 from tenants.settings_schema import clean_settings
 
 
 def export_and_run(tenant, queryset, campaign_id, **kwargs):
-    export = services.create_export(tenant, None, queryset, campaign_id=campaign_id, enqueue=False, **kwargs)
-    return services.run_export(export.pk)
+    export = create_export(tenant, None, queryset, campaign_id=campaign_id, enqueue=False, **kwargs)
+    return run_export(export.pk)
 
 
 def received(sandbox, export):
@@ -84,20 +85,20 @@ def test_a_422_fails_only_that_batch(dialer_tenant, campaign_id, make_client, sa
     assert "Contato bloqueado" in failed.first().error and "Contato bloqueado" in export.error_summary
     # Reenviar falhas, once the dialer accepts them.
     sandbox.set_faults(reject_identifiers=frozenset())
-    services.retry_failures(export)
-    export = services.run_export(export.pk)
+    retry_failures(export)
+    export = run_export(export.pk)
     assert export.status == DialerExport.Status.DONE and export.sent_count == 6 and export.failed_count == 0
     assert len(received(sandbox, export)) == 6
 
 
 def test_authentication_failure_stops_the_export(dialer_tenant, campaign_id, make_client):
     make_client()
-    export = services.create_export(dialer_tenant, None, Client.objects.all(), campaign_id=campaign_id, enqueue=False)
+    export = create_export(dialer_tenant, None, Client.objects.all(), campaign_id=campaign_id, enqueue=False)
     dialer_tenant.settings = clean_settings(
         {**dialer_tenant.settings, "threecplus_api_key": "revogado-99999"}, stored=dialer_tenant.settings
     )
     dialer_tenant.save()
-    export = services.run_export(export.pk)
+    export = run_export(export.pk)
     assert export.status == DialerExport.Status.FAILED
     assert "Token do 3C Plus inválido" in export.error_summary
 
@@ -107,18 +108,17 @@ def test_transient_faults_every_contact_arrives_exactly_once(dialer_tenant, camp
 
     seed_wallet(dialer_tenant, 300, seed=5)
     sandbox.set_faults(fail_rate=0.1, timeout_rate=0.03, timeout_seconds=0.6)
-    export = services.create_export(
+    export = create_export(
         dialer_tenant, None, Client.objects.all(), campaign_id=campaign_id, enqueue=False, batch_size=40
     )
 
-    def fast_client(tenant):
-        from dialer.client import RetryPolicy, ThreeCPlusClient
+    def fast_api(tenant):
+        from dialer.client import RetryPolicy
+        from dialer.connection import api_for
 
-        return ThreeCPlusClient.for_tenant(
-            tenant, timeout=0.3, retry=RetryPolicy(attempts=8, base_delay=0.01, max_delay=0.02)
-        )
+        return api_for(tenant, timeout=0.3, retry=RetryPolicy(attempts=8, base_delay=0.01, max_delay=0.02))
 
-    export = services.run_export(export.pk, client_factory=fast_client)
+    export = run_export(export.pk, api_factory=fast_api)
     assert export.status == DialerExport.Status.DONE, export.error_summary
     items = received(sandbox, export)
     keys = [(i["identifier"], i["phone"]) for i in items]
@@ -130,18 +130,18 @@ def test_transient_faults_every_contact_arrives_exactly_once(dialer_tenant, camp
 def test_killed_worker_resumes_without_duplicates(dialer_tenant, campaign_id, make_client, sandbox):
     for _ in range(10):
         make_client(phones=("+5511987654321", "+5511933334444"))
-    export = services.create_export(
+    export = create_export(
         dialer_tenant, None, Client.objects.all(), campaign_id=campaign_id, enqueue=False, batch_size=4
     )
 
     class Killed(BaseException):
         pass
 
-    def dying_client(tenant):
-        from dialer.client import ThreeCPlusClient
+    def dying_api(tenant):
+        from dialer.connection import api_for
 
-        client = ThreeCPlusClient.for_tenant(tenant)
-        original = client.add_mailing
+        api = api_for(tenant)
+        original = api.add_mailing
         calls = {"n": 0}
 
         def add_mailing(*args):
@@ -150,13 +150,13 @@ def test_killed_worker_resumes_without_duplicates(dialer_tenant, campaign_id, ma
             if calls["n"] == 3:
                 raise Killed  # …and the worker died before recording it
 
-        client.add_mailing = add_mailing
-        return client
+        api.add_mailing = add_mailing
+        return api
 
     with pytest.raises(Killed):
-        services.run_export(export.pk, client_factory=dying_client)
+        run_export(export.pk, api_factory=dying_api)
     assert DialerExportItem.objects.filter(export=export, status="enviando").count() == 2
-    export = services.run_export(export.pk)  # the task runs again
+    export = run_export(export.pk)  # the task runs again
     assert export.status == DialerExport.Status.DONE and export.sent_count == 10
     keys = [(i["identifier"], i["phone"]) for i in received(sandbox, export)]
     assert len(keys) == len(set(keys)) == 20
@@ -177,7 +177,7 @@ def test_two_exports_of_one_tenant_at_the_same_time(settings):
         seed_wallet(tenant, 200, seed=9)
         campaigns = [c["id"] for c in server.sandbox.account("conc").campaigns.values()][:2]
         exports = [
-            services.create_export(
+            create_export(
                 tenant, None, Client.objects.filter(tenant=tenant), campaign_id=c, enqueue=False, batch_size=25
             )
             for c in campaigns
@@ -185,7 +185,7 @@ def test_two_exports_of_one_tenant_at_the_same_time(settings):
         results = {}
 
         def run(export_id):
-            results[export_id] = services.run_export(export_id).status
+            results[export_id] = run_export(export_id).status
             connection.close()
 
         threads = [threading.Thread(target=run, args=(e.pk,)) for e in exports]
@@ -259,19 +259,20 @@ def test_lost_answers_store_every_contact_exactly_once(dialer_tenant, sandbox, l
     """3C Plus stores a fifth of the batches and the answer never arrives: the campaign still ends with
     exactly the contacts of a clean run."""
     from core.seeding import seed_wallet
-    from dialer.client import RetryPolicy, ThreeCPlusClient
+    from dialer.client import RetryPolicy
+    from dialer.connection import api_for
 
     seed_wallet(dialer_tenant, 1500, seed=11)
     campaigns = [c["id"] for c in sandbox.account("alfa").campaigns.values() if not c["paused"]]
 
-    def fast_client(tenant):
-        return ThreeCPlusClient.for_tenant(tenant, retry=RetryPolicy(attempts=4, base_delay=0.01, max_delay=0.02))
+    def fast_api(tenant):
+        return api_for(tenant, retry=RetryPolicy(attempts=4, base_delay=0.01, max_delay=0.02))
 
     def run(campaign_id):
-        export = services.create_export(
+        export = create_export(
             dialer_tenant, None, Client.objects.all(), campaign_id=campaign_id, enqueue=False, batch_size=100
         )
-        export = services.run_export(export.pk, client_factory=fast_client)
+        export = run_export(export.pk, api_factory=fast_api)
         assert export.status == DialerExport.Status.DONE, export.error_summary
         return export, [(i["identifier"], i["phone"]) for i in received(sandbox, export)]
 
@@ -289,17 +290,17 @@ def test_lost_answers_store_every_contact_exactly_once(dialer_tenant, sandbox, l
     assert sorted(faulty) == sorted(clean) and export.sent_phones == len(clean)
 
 
-def test_a_lost_answer_is_never_reposted_by_the_client(make_dialer_client, sandbox):
+def test_a_lost_answer_is_never_reposted_by_the_client(make_dialer_api, sandbox):
     """The generic retry re-sends GETs, never a mailing upload whose outcome is unknown."""
-    from dialer.client import UnknownOutcomeError
+    from dialer.errors import UnknownOutcomeError
 
-    client = make_dialer_client()
+    api = make_dialer_api()
     campaign_id = next(iter(sandbox.account("alfa").campaigns))
-    mailing_list = client.create_list(campaign_id, "L")
+    mailing_list = api.create_list(campaign_id, "L")
     sandbox.set_faults(lost_answer_rate=1.0)
     with pytest.raises(UnknownOutcomeError):
-        client.add_mailing(campaign_id, mailing_list["id"], [{"phone": "11987654321", "identifier": "1"}])
+        api.add_mailing(campaign_id, mailing_list["id"], [{"phone": "11987654321", "identifier": "1"}])
     posts = [r for r in sandbox.requests if r["path"].endswith("mailing.json")]
     assert len(posts) == 1 and sandbox.answers_lost == 1
     sandbox.set_faults(lost_answer_rate=0.0, fail_next=1, fail_status=503)
-    assert client.list_campaigns(), "a GET is still retried"
+    assert api.list_campaigns(), "a GET is still retried"

@@ -9,8 +9,9 @@ from django.utils import timezone
 from attendance import services as attendance
 from attendance.models import CallDisposition, DispositionType
 from core.models import DispositionBehavior
-from dialer import services
+from dialer.errors import DialerError
 from dialer.models import DialerCallEvent, Qualification, QualificationMapping
+from dialer.qualifications import sync_qualifications
 from tenants.settings_schema import clean_settings
 
 Status = CallDisposition.QualificationStatus
@@ -40,7 +41,7 @@ def tabulate(tenant, user, client, behavior, call_id="call:alfa:1:tel1", **kwarg
 
 
 def test_sync_reads_lists_maps_by_name_and_is_idempotent(configured, sandbox):
-    counts = services.sync_qualifications(configured)
+    counts = sync_qualifications(configured)
     assert counts == {"lists": 1, "qualifications": 5, "removed": 0, "mapped": 5}
     mapping = QualificationMapping.objects.get(tenant=configured, behavior=DispositionBehavior.CALLBACK)
     assert mapping.qualification.remote_id == sandbox_qualification(sandbox, "Retornar")["id"]
@@ -52,7 +53,7 @@ def test_sync_reads_lists_maps_by_name_and_is_idempotent(configured, sandbox):
     voicemail = sandbox_qualification(sandbox, "Caixa Postal")
     for ql in sandbox.account("alfa").qualification_lists.values():
         ql["qualifications"].remove(voicemail)
-    assert services.sync_qualifications(configured) == {"lists": 1, "qualifications": 4, "removed": 1, "mapped": 0}
+    assert sync_qualifications(configured) == {"lists": 1, "qualifications": 4, "removed": 1, "mapped": 0}
     assert not QualificationMapping.objects.filter(behavior=DispositionBehavior.VOICEMAIL).exists()
     assert QualificationMapping.objects.filter(tenant=configured).count() == 4
 
@@ -62,8 +63,8 @@ def test_sync_failure_is_a_message(tenant, sandbox_server):
         {"threecplus_base_url": sandbox_server.url, "threecplus_api_key": "revogado-123456"}
     )
     tenant.save()
-    with pytest.raises(services.DialerError) as error:
-        services.sync_qualifications(tenant)
+    with pytest.raises(DialerError) as error:
+        sync_qualifications(tenant)
     assert "token" in error.value.message.lower() or "autoriz" in error.value.message.lower()
     assert not Qualification.objects.exists()
 
@@ -148,7 +149,7 @@ def test_missing_agent_id_and_missing_mapping_are_explained(
     configured, operator, agent, make_client, sandbox, django_capture_on_commit_callbacks, run_worker
 ):
     wallet_client = make_client()
-    services.sync_qualifications(configured)
+    sync_qualifications(configured)
     QualificationMapping.objects.filter(behavior=DispositionBehavior.NEGOTIATE).delete()
     with django_capture_on_commit_callbacks(execute=True):
         unmapped = tabulate(configured, agent, wallet_client, DispositionBehavior.NEGOTIATE, call_id="c-1")
@@ -198,7 +199,7 @@ def test_mapping_page_syncs_and_saves(client, configured, tenant_admin, supervis
 
 
 def test_mapping_page_refuses_another_tenants_qualification(client, configured, other_tenant, tenant_admin):
-    services.sync_qualifications(configured)
+    sync_qualifications(configured)
     foreign = Qualification.objects.create(
         tenant=other_tenant, remote_id=999, name="Alheia", list_id=1, list_name="X", synced_at=timezone.now()
     )

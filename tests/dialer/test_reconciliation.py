@@ -5,7 +5,7 @@ import pytest
 
 from attendance.models import CallDisposition
 from core.models import Client
-from dialer import services
+from dialer import exports, qualifications
 from dialer.calls import reconcile_calls, reconcile_due_tenants
 from dialer.models import CallSync, DialerCallEvent
 from tenants.models import Membership
@@ -14,10 +14,10 @@ from tenants.models import Membership
 def call_without_webhooks(tenant, sandbox, debtor, qualification=None):
     """A call the dialer made and (maybe) qualified, whose webhooks were all lost."""
     campaign = next(c["id"] for c in sandbox.account("alfa").campaigns.values() if not c["paused"])
-    export = services.create_export(
+    export = exports.create_export(
         tenant, None, Client.objects.filter(pk=debtor.pk), campaign_id=campaign, enqueue=False
     )
-    services.run_export(export.pk)
+    exports.run_export(export.pk)
     account = sandbox.account("alfa")
     contact = sandbox.find_contact(account, identifier=str(debtor.pk))
     connected = sandbox.connect_call(account, agent_id="1001", phone=contact["phone"], contact=contact)
@@ -29,7 +29,7 @@ def call_without_webhooks(tenant, sandbox, debtor, qualification=None):
 
 
 def test_a_lost_call_and_its_qualification_are_recovered_once(dialer_tenant, sandbox, make_client, operator):
-    services.sync_qualifications(dialer_tenant)  # maps "Negociar" to the tabulação of the same name
+    qualifications.sync_qualifications(dialer_tenant)  # maps "Negociar" to the tabulação of the same name
     debtor = make_client(name="Sem webhook", assigned_operator=operator)
     call_id = call_without_webhooks(dialer_tenant, sandbox, debtor, qualification="Negociar")
     assert not DialerCallEvent.objects.exists()
@@ -51,7 +51,7 @@ def test_a_lost_call_and_its_qualification_are_recovered_once(dialer_tenant, san
 
 
 def test_the_operator_comes_from_the_agent_of_a_delivered_connection(dialer_tenant, sandbox, make_client, operator):
-    services.sync_qualifications(dialer_tenant)
+    qualifications.sync_qualifications(dialer_tenant)
     Membership.objects.filter(user=operator).update(threecplus_agent_id="1001")
     debtor = make_client()
     call_id = call_without_webhooks(dialer_tenant, sandbox, debtor, qualification="Caixa Postal")
@@ -85,10 +85,10 @@ def test_periodic_queues_each_configured_tenant_once_per_interval(dialer_tenant,
     assert reconcile_due_tenants() == [], "not due again yet"
 
 
-def test_sandbox_calls_requires_what_the_swagger_requires(make_dialer_client):
-    from dialer.client import ValidationError
+def test_sandbox_calls_requires_what_the_swagger_requires(make_dialer_api):
+    from dialer.errors import ValidationError
 
-    client = make_dialer_client()
+    api = make_dialer_api()
     with pytest.raises(ValidationError) as error:
-        client._request("GET", "calls", params={"per_page": 10})
+        api._request("GET", "calls", params={"per_page": 10})
     assert "start_date" in error.value.errors and "with_mailing" in error.value.errors

@@ -14,10 +14,10 @@ from attendance.models import Agreement
 from core import services as core_services
 from core.models import Client
 from core.timeline import page as timeline_page
-from dialer import services
+from dialer import exports
 from dialer.eligibility import HOURS_KEY
 from dialer.models import DialerRemoval
-from dialer.sandbox import Sandbox
+from dialer.sandbox.fake import Sandbox
 from dialer.sandbox.server import SandboxServer
 from tenants.settings_schema import clean_settings
 from tests.attendance.test_views import negotiate
@@ -30,10 +30,10 @@ def campaigns(dialer_tenant, sandbox):
 
 
 def sent(tenant, clients, campaign_id):
-    export = services.create_export(
+    export = exports.create_export(
         tenant, None, Client.objects.filter(pk__in=[c.pk for c in clients]), campaign_id=campaign_id, enqueue=False
     )
-    return services.run_export(export.pk)
+    return exports.run_export(export.pk)
 
 
 def in_campaign(sandbox, campaign_id):
@@ -116,10 +116,10 @@ def test_failures_are_retried_with_backoff_then_succeed(
     removal = DialerRemoval.objects.get()
     assert removal.status == DialerRemoval.Status.PENDING and removal.attempts == 1
     assert removal.next_attempt_at > timezone.now() and "indisponível" in removal.error
-    assert services.sweep_removals() == [], "not due yet"
+    assert exports.sweep_removals() == [], "not due yet"
     sandbox.set_faults(fail_next=0)
     DialerRemoval.objects.filter(pk=removal.pk).update(next_attempt_at=timezone.now())
-    assert services.sweep_removals() == [removal.pk]
+    assert exports.sweep_removals() == [removal.pk]
     run_worker()
     removal.refresh_from_db()
     assert removal.status == DialerRemoval.Status.DONE and removal.attempts == 2 and removal.error == ""
@@ -167,10 +167,10 @@ def test_removal_latency_with_the_worker_running(settings, tmp_path):
         )
         Client.objects.filter(pk=debtor.pk).refresh_summaries()
         campaign = next(c["id"] for c in server.sandbox.account("remocao").campaigns.values() if not c["paused"])
-        export = services.create_export(
+        export = exports.create_export(
             tenant, None, Client.objects.filter(pk=debtor.pk), campaign_id=campaign, enqueue=False
         )
-        export = services.run_export(export.pk)
+        export = exports.run_export(export.pk)
         account = server.sandbox.account("remocao")
         assert any(c["identifier"] == str(debtor.pk) for c in account.contacts[export.list_id])
         clicked = time.monotonic()

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from dialer.sandbox import Sandbox
+from dialer.sandbox.fake import Sandbox
 from dialer.sandbox.views import SANDBOX, tenants_of
 from tenants.models import Role
 from tenants.settings_schema import clean_settings
@@ -118,7 +118,7 @@ def test_a_tenant_cannot_open_another_tenants_sandbox_company(
 
 
 def test_the_in_app_sandbox_keeps_its_lists_and_contacts_across_a_restart(db, demo_sandbox):
-    from dialer.sandbox import Sandbox
+    from dialer.sandbox.fake import Sandbox
     from dialer.sandbox.views import DatabaseStore
 
     campaign_id = next(iter(demo_sandbox.account("demo").campaigns))
@@ -155,7 +155,7 @@ def test_the_in_app_sandbox_keeps_its_lists_and_contacts_across_a_restart(db, de
 
 
 def test_demo_points_the_tenant_at_the_current_sandbox_on_every_run(db, settings, demo_sandbox):
-    from core.management.commands.demo import Command
+    from config.management.commands.demo import Command
     from tenants.models import Tenant
 
     tenant = Tenant.objects.create(name="Demo", slug="demo")

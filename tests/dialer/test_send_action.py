@@ -94,15 +94,15 @@ def test_exports_are_scoped_to_the_tenant(client, tenant_admin, other_tenant):
 
 
 def test_carteira_filter_sent_to_dialer(client, tenant_admin, configured, make_client, sandbox):
-    from dialer import services
+    from dialer import exports
 
     sent = make_client(name="Já Enviado")
     make_client(name="Nunca Enviado")
     campaign = next(iter(sandbox.account("alfa").campaigns))
-    export = services.create_export(
+    export = exports.create_export(
         configured, None, Client.objects.filter(pk=sent.pk), campaign_id=campaign, enqueue=False
     )
-    services.run_export(export.pk)
+    exports.run_export(export.pk)
     client.force_login(tenant_admin)
     html = client.get(CHANGELIST, {"discador": "24h"}).content.decode()
     assert "Já Enviado" in html and "Nunca Enviado" not in html

@@ -9,8 +9,9 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from dialer import client as threecplus
-from dialer import services
-from tenants.settings_schema import BASE_URL, DOMAIN, clean_settings
+from dialer import connection, errors
+from dialer.settings_schema import BASE_URL, DOMAIN
+from tenants.settings_schema import clean_settings
 from tests.dialer.conftest import AGENT_TOKEN, TOKEN
 
 pytestmark = pytest.mark.django_db
@@ -68,10 +69,10 @@ def test_a_stored_foreign_url_is_never_called(production, tenant, sandbox_server
     """A URL saved before the rule (or while the sandbox was on) does not receive the token afterwards."""
     tenant.settings = {BASE_URL: sandbox_server.url, **clean_settings({"threecplus_api_key": TOKEN})}
     tenant.save()
-    result = services.test_connection(tenant)
+    result = connection.test_connection(tenant)
     assert not result["ok"] and "3c.plus" in result["error"]
-    with pytest.raises(threecplus.NotConfiguredError):
-        threecplus.ThreeCPlusClient.for_tenant(tenant)
+    with pytest.raises(errors.NotConfiguredError):
+        connection.api_for(tenant)
     assert sandbox.requests == []
 
 
@@ -141,21 +142,21 @@ CRAFTED = [
 
 
 @pytest.mark.parametrize("call_id", CRAFTED)
-def test_a_crafted_call_id_never_reaches_3cplus(make_dialer_client, sandbox, call_id):
-    agent = make_dialer_client(AGENT_TOKEN, agent_id="1003")
-    with pytest.raises(threecplus.ValidationError):
+def test_a_crafted_call_id_never_reaches_3cplus(make_dialer_api, sandbox, call_id):
+    agent = make_dialer_api(AGENT_TOKEN, agent_id="1003")
+    with pytest.raises(errors.ValidationError):
         agent.qualify_call(call_id, 1)
-    with pytest.raises(threecplus.ValidationError):
+    with pytest.raises(errors.ValidationError):
         agent.qualify_call(call_id, 1, manual=True)
     assert sandbox.requests == []
 
 
 @pytest.mark.parametrize("call_id", ["call:alfa:1:tel1", "5f3a9c1e2b7d4a0012345678", "1700000000.12345", "c-1"])
-def test_call_ids_of_3cplus_and_the_sandbox_are_accepted(make_dialer_client, sandbox, call_id):
+def test_call_ids_of_3cplus_and_the_sandbox_are_accepted(make_dialer_api, sandbox, call_id):
     qualification_id = next(
         q["id"] for ql in sandbox.account("alfa").qualification_lists.values() for q in ql["qualifications"]
     )
-    make_dialer_client(AGENT_TOKEN, agent_id="1003").qualify_call(call_id, qualification_id)
+    make_dialer_api(AGENT_TOKEN, agent_id="1003").qualify_call(call_id, qualification_id)
     assert [r["path"] for r in sandbox.requests] == [f"/agent/call/{call_id}/qualify"]
 
 

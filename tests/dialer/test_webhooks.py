@@ -294,8 +294,8 @@ def test_the_daily_prune_forgets_only_deliveries_past_the_retention(tenant, othe
 
     from django.utils import timezone
 
+    from dialer.calls import RETENTION
     from dialer.tasks import prune_webhook_deliveries
-    from dialer.webhooks import RETENTION
 
     for owner in (tenant, other_tenant):
         for age in (RETENTION + datetime.timedelta(hours=1), RETENTION - datetime.timedelta(hours=1)):

@@ -9,7 +9,7 @@ from django.utils import timezone
 from attendance import services as attendance
 from attendance.negotiation import Proposal
 from core.models import Client
-from dialer import services as dialer
+from dialer import exports
 from tenants.models import AuditEvent
 from tests.tenants.test_settings import change_url, form_data
 
@@ -70,7 +70,7 @@ def test_agreements_and_exports_are_recorded(tenant, operator, supervisor, make_
         "observação": ["", "Aprovado pela supervisão"],
     }
     tenant.settings = {"threecplus_api_key": "configurado"}
-    export = dialer.create_export(tenant, supervisor, Client.objects.all(), campaign_id=7, enqueue=False)
+    export = exports.create_export(tenant, supervisor, Client.objects.all(), campaign_id=7, enqueue=False)
     event = AuditEvent.objects.get(action=Action.DIALER_EXPORT)
     assert event.object_id == str(export.pk) and event.changes["clientes a enviar"] == ["", "0"]
 

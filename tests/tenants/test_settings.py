@@ -5,8 +5,9 @@ import pytest
 from cryptography.fernet import Fernet
 from django.core.exceptions import ValidationError
 
+from dialer.settings_schema import api_root, threecplus_config
 from tenants import secrets
-from tenants.settings_schema import api_root, clean_settings, masked, threecplus_config
+from tenants.settings_schema import clean_settings, masked
 from tests.dialer.conftest import TOKEN
 
 PLAIN = "3cs_supersecreto_a1b2"
@@ -236,3 +237,56 @@ def test_hostile_json_is_a_clear_error_and_nothing_is_saved(client, tenant_admin
     assert "JSON" in response.content.decode() and "errorlist" in response.content.decode()
     tenant.refresh_from_db()
     assert tenant.settings == {"threecplus_domain": "alfa"}
+
+
+def test_default_campaign_is_picked_from_the_3cplus_list_and_a_paused_one_warns(
+    client, tenant_admin, tenant, sandbox_server
+):
+    configure(tenant, sandbox_server.url)
+    listed = list(sandbox_server.sandbox.account("alfa").campaigns.values())
+    paused = next(c for c in listed if c["paused"])
+    running = next(c for c in listed if not c["paused"])
+    client.force_login(tenant_admin)
+    html = client.get(change_url(tenant)).content.decode()
+    assert '<select name="threecplus_campaign_id"' in html
+    assert f"{paused['name']} (ID {paused['id']}) — pausada" in html
+    assert f"{running['name']} (ID {running['id']})<" in html
+    shown = {"threecplus_base_url": sandbox_server.url}
+
+    response = client.post(
+        change_url(tenant), form_data(tenant, **shown, threecplus_campaign_id=str(paused["id"])), follow=True
+    )
+    tenant.refresh_from_db()
+    assert tenant.settings["threecplus_campaign_id"] == paused["id"]
+    assert f"A campanha padrão “{paused['name']}” está pausada no 3C Plus" in response.content.decode()
+
+    response = client.post(
+        change_url(tenant), form_data(tenant, **shown, threecplus_campaign_id=str(running["id"])), follow=True
+    )
+    tenant.refresh_from_db()
+    assert tenant.settings["threecplus_campaign_id"] == running["id"]
+    assert "está pausada" not in response.content.decode()
+
+    unknown = max(c["id"] for c in listed) + 1000
+    response = client.post(change_url(tenant), form_data(tenant, **shown, threecplus_campaign_id=str(unknown)))
+    assert response.status_code == 200 and "Faça uma escolha válida" in response.content.decode()
+    tenant.refresh_from_db()
+    assert tenant.settings["threecplus_campaign_id"] == running["id"]
+
+
+def test_default_campaign_is_typed_when_3cplus_cannot_list_them(client, tenant_admin, tenant, sandbox_server):
+    client.force_login(tenant_admin)
+    html = client.get(change_url(tenant)).content.decode()
+    assert '<input type="text" name="threecplus_campaign_id"' in html
+    assert "Salve o token e o domínio para escolher" in html
+    configure(tenant, sandbox_server.url, token="token-errado-123")
+    html = client.get(change_url(tenant)).content.decode()
+    assert '<input type="text" name="threecplus_campaign_id"' in html
+    assert "Não foi possível listar as campanhas do 3C Plus (Token do 3C Plus inválido" in html
+    response = client.post(
+        change_url(tenant),
+        form_data(tenant, threecplus_base_url=sandbox_server.url, threecplus_campaign_id="12"),
+    )
+    assert response.status_code == 302
+    tenant.refresh_from_db()
+    assert tenant.settings["threecplus_campaign_id"] == 12

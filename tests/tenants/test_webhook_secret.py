@@ -98,7 +98,7 @@ def test_the_migration_encrypts_stored_secrets_in_place(django_user_model):
         plaintexts[tenant.pk] = secret
 
     executor = MigrationExecutor(connection)
-    executor.migrate(executor.loader.graph.leaf_nodes("tenants"))
+    executor.migrate(executor.loader.graph.leaf_nodes())  # every app: going back unapplied their later migrations
 
     for pk, secret in plaintexts.items():
         tenant = Tenant.objects.get(pk=pk)
@@ -114,7 +114,7 @@ def test_the_migration_encrypts_stored_secrets_in_place(django_user_model):
     old = executor.loader.project_state(BEFORE).apps.get_model("tenants", "Tenant")
     assert {t.pk: t.webhook_secret for t in old.objects.filter(pk__in=plaintexts)} == plaintexts
     executor = MigrationExecutor(connection)
-    executor.migrate(executor.loader.graph.leaf_nodes("tenants"))
+    executor.migrate(executor.loader.graph.leaf_nodes())  # every app: going back unapplied their later migrations
 
 
 def test_rotating_the_encryption_key_keeps_the_secret(settings, tenant, other_tenant):

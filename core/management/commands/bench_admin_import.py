@@ -9,8 +9,8 @@ from django.core.management.base import BaseCommand
 from django.test import Client as HttpClient
 from django.test.utils import setup_test_environment
 
+from common.formats import SniffingCSV
 from core.admin import ClientAdmin
-from core.formats import SniffingCSV
 from core.models import Client, Creditor
 from core.seeding import DEMO_CREDITORS
 from tenants.models import Membership, Role, Tenant

@@ -1,36 +1,72 @@
+import datetime
+import math
+import os
 import statistics
 import time
 
+from django.conf import settings
+from django.contrib import admin
+from django.contrib.admin.utils import label_for_field
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 from django.test import Client as HttpClient
-from django.test.utils import CaptureQueriesContext, setup_test_environment
+from django.test import RequestFactory
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+from unfold.admin import ModelAdmin
 
 from core.models import Client, Creditor
 from tenants.models import Membership, Role, Tenant
 
-SCENARIOS = [
-    ("sem filtro", {}),
-    (
-        "credor + faixa 91–180 + saldo 100–1.000",
-        {"atraso": "91_180", "open_balance_from": "100", "open_balance_to": "1000"},
-    ),
-    ("credor + faixa + saldo, ordenado por saldo", {"atraso": "181_360", "open_balance_from": "100", "o": "-4"}),
-    ("UF + telefone discável", {"uf": "SP", "discavel": "sim"}),
-    ("busca por CPF com pontuação", {"q": "__CPF__"}),
-    ("busca por telefone (11) 9…", {"q": "__PHONE__"}),
-    ("busca por nome", {"q": "Maria Silva"}),
-    ("última página de 'sem filtro' (p=100)", {"p": "100"}),
-]
+CHANGELIST = "/admin/core/client/"
+
+
+class PlainClientAdmin(ModelAdmin):
+    """The baseline: a stock changelist of the same table (full COUNT(*), OFFSET pages, ORM search), tenant-scoped."""
+
+    list_display = ("name", "cpf", "creditor", "open_balance", "oldest_due_date", "main_phone", "status")
+    list_filter = ("creditor", "status", "state")
+    search_fields = ("name", "cpf", "external_id")
+    list_per_page = 50
+    ordering = ("-id",)
+    actions = None
+
+    def __init__(self, tenant):
+        super().__init__(Client, admin.AdminSite(name="bench_plain"))
+        self.tenant = tenant
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(tenant=self.tenant)
+
+    def has_view_permission(self, request, obj=None):
+        return True
+
+    has_module_permission = has_change_permission = has_add_permission = has_delete_permission = has_view_permission
+
+
+def median_ms(run, repeat):
+    timings = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        result = run()
+        timings.append((time.perf_counter() - started) * 1000)
+    return statistics.median(timings), max(timings), result
 
 
 class Command(BaseCommand):
-    help = "Mede tempo e número de consultas da Carteira (changelist do admin) com filtros, numa empresa grande."
+    help = (
+        "Mede a Carteira (changelist do admin) numa empresa grande: cada filtro, cada coluna ordenável nos dois "
+        "sentidos, cada tipo de busca, páginas do início ao fim e um filtro sem resultado; mediana de N execuções, "
+        "ao lado de um changelist padrão do Django (--baseline). SQL: mediana do tempo no banco por requisição; "
+        "CPU: do processo Django (sem a espera por outros processos)."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--tenant", required=True)
         parser.add_argument("--repeat", type=int, default=5)
+        parser.add_argument("--baseline", action="store_true", help="mede também um ModelAdmin padrão (mais lento)")
+        parser.add_argument("--only", help="só os casos cujo nome contém este texto")
 
     def handle(self, *args, **options):
         try:
@@ -39,33 +75,153 @@ class Command(BaseCommand):
             raise CommandError(f"Empresa não encontrada: {options['tenant']}") from None
         user, _ = get_user_model().objects.get_or_create(username=f"bench-{tenant.slug}", defaults={"is_staff": True})
         Membership.objects.update_or_create(user=user, defaults={"tenant": tenant, "role": Role.ADMIN})
-        setup_test_environment()  # the test client then exposes the rendered context (result count)
+        settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
         http = HttpClient()
         http.force_login(user)
+        plain = PlainClientAdmin(tenant) if options["baseline"] else None
+        self.watch_changelist()
+        factory = RequestFactory()
+
+        total = Client.objects.filter(tenant=tenant).count()
+        load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+        self.stdout.write(
+            f"Empresa {tenant.slug}: {total:,} clientes ({connection.vendor}); load average {load}; "
+            f"mediana de {options['repeat']}."
+        )
+        header = f"{'caso':46s} {'mediana':>9s} {'máx':>9s} {'SQL':>9s} {'CPU':>9s} {'cons.':>5s}  {'resultados':>22s}"
+        if plain:
+            header += f"  {'padrão':>9s}"
+        self.stdout.write(header)
+        for label, params, plain_params in self.cases(tenant, http, total):
+            if options["only"] and options["only"].lower() not in label.lower():
+                continue
+
+            sql_ms, cpu_ms = [], []
+
+            def get(params=params, sql_ms=sql_ms, cpu_ms=cpu_ms):
+                started = time.process_time()
+                with CaptureQueriesContext(connection) as queries:
+                    response = http.get(CHANGELIST, params)
+                cpu_ms.append((time.process_time() - started) * 1000)
+                sql_ms.append(sum(float(q["time"]) for q in queries) * 1000)
+                return response, len(queries)
+
+            median, worst, (response, queries) = median_ms(get, options["repeat"])
+            if response.status_code != 200:
+                self.stdout.write(f"{label:46s} HTTP {response.status_code} {response.get('Location', '')}")
+                continue
+            cl = self.changelist
+            line = (
+                f"{label:46s} {median:7.1f}ms {worst:7.1f}ms {statistics.median(sql_ms):7.1f}ms "
+                f"{statistics.median(cpu_ms):7.1f}ms {queries:5d}  "
+                f"{getattr(cl.paginator, 'count_label', f'{cl.result_count:,}'):>22s}"
+            )
+            if plain and plain_params is not None:
+
+                def plain_get(plain_params=plain_params):
+                    request = factory.get(CHANGELIST, plain_params)
+                    request.user = user
+                    return plain.changelist_view(request).render()
+
+                plain_median, _worst, _response = median_ms(plain_get, options["repeat"])
+                line += f"  {plain_median:7.1f}ms"
+            self.stdout.write(line)
+
+    def watch_changelist(self):
+        """Keep the Carteira's last ChangeList (its count) without the test client's template instrumentation,
+        which would add its own time to every rendering measured."""
+        model_admin = admin.site._registry[Client]
+        original = model_admin.get_changelist_instance
+
+        def get_changelist_instance(request):
+            self.changelist = original(request)
+            return self.changelist
+
+        model_admin.get_changelist_instance = get_changelist_instance
+
+    def cases(self, tenant, http, total):
+        """(label, Carteira query string, the stock changelist's equivalent or None)."""
         sample = Client.objects.filter(tenant=tenant).exclude(main_phone="").order_by("pk").first()
         creditor = Creditor.objects.filter(tenant=tenant).order_by("pk").first()
-        total = Client.objects.filter(tenant=tenant).count()
-        self.stdout.write(f"Empresa {tenant.slug}: {total:,} clientes ({connection.vendor}).")
-        for label, params in SCENARIOS:
-            params = dict(params)
-            if "atraso" in params:
-                params["creditor__id__exact"] = str(creditor.pk)
-            if params.get("q") == "__CPF__":
-                params["q"] = sample.formatted_cpf
-            if params.get("q") == "__PHONE__":
-                digits = sample.main_phone[3:]
-                params["q"] = f"({digits[:2]}) {digits[2:7]}-{digits[7:]}"
-            timings = []
-            for _ in range(options["repeat"]):
-                with CaptureQueriesContext(connection) as queries:
-                    started = time.perf_counter()
-                    response = http.get("/admin/core/client/", params)
-                    timings.append((time.perf_counter() - started) * 1000)
-                if response.status_code != 200:
-                    raise CommandError(f"{label}: HTTP {response.status_code}")
-            cl = response.context["cl"]
-            self.stdout.write(
-                f"{label:48s} mediana {statistics.median(timings):7.1f} ms  máx {max(timings):7.1f} ms  "
-                f"{len(queries):2d} consultas  {cl.result_count:>9,} resultados"
-                f"{' (estimado)' if getattr(cl, 'count_is_estimate', False) else ''}"
-            )
+        if sample is None or creditor is None:
+            raise CommandError("A empresa não tem clientes: rode seed_wallet antes.")
+        digits = sample.main_phone[3:]
+        http.get(CHANGELIST)
+        cl = self.changelist
+        per_page = cl.list_per_page
+        last = max(math.ceil(total / per_page), 1)
+
+        yield "sem filtro", {}, {}
+        yield "credor", {"creditor__id__exact": creditor.pk}, {"creditor__id__exact": creditor.pk}
+        yield "situação: em aberto (todos)", {"status__exact": "em_aberto"}, {"status__exact": "em_aberto"}
+        yield "situação: pago (nenhum)", {"status__exact": "pago"}, {"status__exact": "pago"}
+        yield "faixa de atraso 91–180", {"atraso": "91_180"}, None
+        today = timezone.localdate()
+        dates = {
+            "oldest_due_date_from": (today - datetime.timedelta(days=400)).isoformat(),
+            "oldest_due_date_to": (today - datetime.timedelta(days=200)).isoformat(),
+        }
+        yield "vencimento entre datas", dates, None
+        yield "saldo 100–1.000", {"open_balance_from": "100", "open_balance_to": "1000"}, None
+        yield "UF SP", {"uf": "SP"}, {"state__exact": "SP"}
+        yield "cidade Campinas", {"city": "Campinas"}, None
+        yield "cidade inexistente (nenhum)", {"city": "Atlântida"}, None
+        yield "enviado ao discador: nunca", {"discador": "nunca"}, None
+        yield "enviado ao discador: últimas 24 h", {"discador": "24h"}, None
+        yield "telefone discável: sim", {"discavel": "sim"}, None
+        yield "telefone discável: não", {"discavel": "nao"}, None
+        yield (
+            "credor + faixa 91–180 + saldo 100–1.000",
+            {
+                "creditor__id__exact": creditor.pk,
+                "atraso": "91_180",
+                "open_balance_from": "100",
+                "open_balance_to": "1000",
+            },
+            None,
+        )
+        yield (
+            "UF SP + discável, por saldo ↓",
+            {"uf": "SP", "discavel": "sim", "o": self.sort_param(cl, "-open_balance")},
+            None,
+        )
+        yield "credor + situação pago (nenhum)", {"creditor__id__exact": creditor.pk, "status__exact": "pago"}, None
+
+        for index, field_name in enumerate(cl.list_display):
+            if cl.get_ordering_field(field_name) is None or field_name == "action_checkbox":
+                continue
+            title = str(label_for_field(field_name, Client, model_admin=cl.model_admin))
+            plain_index = self.plain_index(field_name)
+            for sign, arrow in (("", "↑"), ("-", "↓")):
+                plain = None if plain_index is None else {"o": f"{sign}{plain_index}"}
+                yield f"ordenar por {title} {arrow}", {"o": f"{sign}{index}"}, plain
+
+        yield "busca por nome", {"q": "Maria Silva"}, {"q": "Maria Silva"}
+        yield "busca por CPF com pontuação", {"q": sample.formatted_cpf}, {"q": sample.cpf}
+        yield "busca por telefone (11) 9…", {"q": f"({digits[:2]}) {digits[2:7]}-{digits[7:]}"}, None
+        yield "busca por código externo", {"q": sample.external_id}, {"q": sample.external_id}
+        yield "busca sem resultado", {"q": "Xylophone Qwerty"}, {"q": "Xylophone Qwerty"}
+
+        for label, page in (("primeira", 1), ("do meio", last // 2), ("a ¾", last * 3 // 4), ("última", last)):
+            yield f"página {label} (p={page})", {"p": page}, {"p": page}
+        yield f"página além do fim (p={last + 1})", {"p": last + 1}, None
+
+    @staticmethod
+    def sort_param(cl, wanted):
+        name = wanted.lstrip("-")
+        for index, field_name in enumerate(cl.list_display):
+            if cl.get_ordering_field(field_name) == name:
+                return f"{'-' if wanted.startswith('-') else ''}{index}"
+        raise CommandError(f"coluna não ordenável: {name}")
+
+    @staticmethod
+    def plain_index(field_name):
+        plain = {
+            "name": "name",
+            "display_cpf": "cpf",
+            "creditor": "creditor",
+            "display_open_balance": "open_balance",
+            "display_days_overdue": "oldest_due_date",
+            "display_status": "status",
+        }.get(field_name)
+        return None if plain is None else PlainClientAdmin.list_display.index(plain)

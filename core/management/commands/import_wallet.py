@@ -5,9 +5,10 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from core.formats import spreadsheet_encoding
+from common.formats import SNIFF_SIZE, sniff_dialect, spreadsheet_encoding
+from common.spreadsheets import neutralize_row
 from core.importing import import_wallet_rows
-from core.spreadsheets import neutralize_row
+from core.maintenance import refresh_wallet_statistics
 from tenants.models import Tenant
 
 
@@ -26,12 +27,9 @@ def read_rows(path: Path):
         workbook.close()
         return
     with open(path, "rb") as binary:
-        sample = binary.read(64 * 1024)
+        sample = binary.read(SNIFF_SIZE)
     encoding = spreadsheet_encoding(sample)
-    try:
-        dialect = csv.Sniffer().sniff(sample.decode(encoding, errors="ignore"), delimiters=",;\t|")
-    except csv.Error:
-        dialect = csv.excel
+    dialect = sniff_dialect(sample.decode(encoding, errors="ignore")) or csv.excel
     with open(path, encoding=encoding, newline="") as handle:
         reader = csv.DictReader(handle, dialect=dialect)
         for line, row in enumerate(reader, 2):
@@ -90,6 +88,7 @@ class Command(BaseCommand):
         started = time.perf_counter()
         with bar:
             report = import_wallet_rows(tenant, read_rows(path), chunk_size=options["chunk_size"], progress=bar.update)
+        refresh_wallet_statistics()
         elapsed = time.perf_counter() - started
 
         rate = report.rows / elapsed if elapsed else 0

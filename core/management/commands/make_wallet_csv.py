@@ -3,9 +3,9 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand
 
+from common.parsing import format_cpf, format_phone
 from core.importing import TEMPLATE_HEADERS
 from core.models import Creditor
-from core.parsing import format_cpf, format_phone
 from core.seeding import DEMO_CREDITORS, WalletFaker
 
 

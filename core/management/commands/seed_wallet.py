@@ -4,6 +4,7 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
+from core.maintenance import refresh_wallet_statistics
 from core.seeding import seed_wallet
 from tenants.models import Tenant
 
@@ -37,5 +38,6 @@ class Command(BaseCommand):
                 progress=bar.update,
                 workers=options["workers"],
             )
+        refresh_wallet_statistics()
         elapsed = time.perf_counter() - started
         self.stdout.write(f"{made} clientes criados em {elapsed:.1f}s ({made / elapsed:,.0f} clientes/s).")

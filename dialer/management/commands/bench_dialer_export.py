@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from core.models import Client, ClientPhone
 from core.seeding import seed_wallet
-from dialer import services
+from dialer import connection, exports
 from dialer.models import DialerExport
 from tenants.models import Tenant
 from tenants.settings_schema import clean_settings
@@ -61,16 +61,13 @@ class Command(BaseCommand):
                 }
             )
             tenant.save()
-            from dialer.client import ThreeCPlusClient
-
-            with ThreeCPlusClient.for_tenant(tenant) as client:
-                campaigns = [c["id"] for c in client.list_campaigns()]
+            campaigns = [c["id"] for c in connection.campaigns(tenant)]
             phones = ClientPhone.objects.filter(client__in=selection, active=True).count()
             engine = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
             self.stdout.write(f"{options['clients']:,} clientes, {phones:,} telefones ativos ({engine}).")
             results = {}
             for index, batch_size in enumerate(int(b) for b in options["batch_sizes"].split(",")):
-                export = services.create_export(
+                export = exports.create_export(
                     tenant,
                     None,
                     selection,
@@ -81,7 +78,7 @@ class Command(BaseCommand):
                 )
                 baseline = peak_rss_mb()
                 started = time.perf_counter()
-                export = services.run_export(export.pk)
+                export = exports.run_export(export.pk)
                 elapsed = time.perf_counter() - started
                 growth = peak_rss_mb() - baseline
                 assert export.status == DialerExport.Status.DONE, export.error_summary

@@ -34,7 +34,7 @@ class Command(BaseCommand):
         if options["prepare"]:
             self._prepare(tenant, options["history"])
         # All rules on: caps per day and week (in memory; the stored settings are not changed).
-        tenant.settings = {**(tenant.settings or {}), eligibility.PER_DAY_KEY: 2, eligibility.PER_WEEK_KEY: 5}
+        tenant.settings = {**tenant.stored_settings, eligibility.PER_DAY_KEY: 2, eligibility.PER_WEEK_KEY: 5}
         queryset = Client.objects.filter(tenant=tenant)
         timings = []
         result = None

@@ -5,9 +5,10 @@ from django.db.models import Q
 from tqdm import tqdm
 
 from core.models import AGING_BUCKETS, Client, ClientStatus, aging_filter
-from dialer import eligibility, services
-from dialer.client import ThreeCPlusClient, ThreeCPlusError
+from dialer import connection, eligibility, exports
+from dialer.errors import DialerError
 from dialer.models import DialerExport
+from dialer.settings_schema import CAMPAIGN
 from tenants.models import Tenant
 
 
@@ -34,14 +35,15 @@ class Command(BaseCommand):
             tenant = Tenant.objects.get(slug=options["tenant"])
         except Tenant.DoesNotExist:
             raise CommandError(f"Empresa não encontrada: {options['tenant']}") from None
-        campaign_id = options["campaign"] or (tenant.settings or {}).get("threecplus_campaign_id")
+        campaign_id = options["campaign"] or tenant.setting(CAMPAIGN)
         if not campaign_id:
             raise CommandError("Informe --campaign: a empresa não tem campanha padrão.")
         try:
-            with ThreeCPlusClient.for_tenant(tenant) as client:
-                campaign = client.get_campaign(campaign_id)
-        except ThreeCPlusError as error:
+            campaign = next((c for c in connection.campaigns(tenant) if c["id"] == campaign_id), None)
+        except DialerError as error:
             raise CommandError(error.message) from None
+        if campaign is None:
+            raise CommandError(f"Campanha {campaign_id} não encontrada no 3C Plus.")
 
         queryset = Client.objects.for_tenant(tenant)
         if options["creditor"]:
@@ -69,12 +71,12 @@ class Command(BaseCommand):
             return
 
         selection = {k: options[k] for k in ("creditor", "status", "aging", "limit") if options[k]}
-        export = services.create_export(
+        export = exports.create_export(
             tenant,
             None,
             queryset,
             campaign_id=campaign_id,
-            campaign_name=campaign.get("name", ""),
+            campaign_name=campaign["name"],
             list_name=options["list_name"],
             selection=selection,
             batch_size=options["batch_size"],
@@ -97,7 +99,7 @@ class Command(BaseCommand):
                 bar.n = processed
                 bar.refresh()
 
-            result = services.run_export(export.pk, progress=progress)
+            result = exports.run_export(export.pk, progress=progress)
             progress(result.processed)
         elapsed = time.perf_counter() - started
         self.stdout.write(

@@ -1,4 +1,4 @@
-"""Re-encrypt every stored 3C Plus token and webhook secret with the first key of FIELD_ENCRYPTION_KEY (README)."""
+"""Re-encrypt every secret setting (3C Plus tokens) and webhook secret with the first key of FIELD_ENCRYPTION_KEY."""
 
 from cryptography.fernet import InvalidToken
 from django.core.management.base import BaseCommand, CommandError
@@ -6,7 +6,7 @@ from django.db import transaction
 
 from tenants import secrets
 from tenants.models import Tenant
-from tenants.settings_schema import SECRET_KEYS
+from tenants.settings_schema import secret_keys
 
 
 class Command(BaseCommand):
@@ -17,8 +17,8 @@ class Command(BaseCommand):
         with transaction.atomic():
             for tenant in Tenant.objects.select_for_update().order_by("pk"):
                 changed = False
-                for key in SECRET_KEYS:
-                    stored = (tenant.settings or {}).get(key)
+                for key in secret_keys():
+                    stored = tenant.setting(key)
                     if not stored:
                         continue
                     try:

@@ -96,23 +96,25 @@ class Command(BaseCommand):
 
     def point_at_sandbox(self, tenant):
         """The demo dials the built-in sandbox 3C Plus unless someone configured a real one."""
+        from dialer.connection import is_configured
         from dialer.sandbox.views import SANDBOX
-        from tenants.settings_schema import API_KEY, clean_settings
+        from dialer.settings_schema import AGENT_TOKEN, API_KEY, BASE_URL, CAMPAIGN
+        from tenants.settings_schema import clean_settings
 
-        current = tenant.settings or {}
-        if not settings.DIALER_SANDBOX or (current.get(API_KEY) and not uses_sandbox(tenant)):
+        current = tenant.stored_settings
+        if not settings.DIALER_SANDBOX or (is_configured(tenant) and not uses_sandbox(tenant)):
             return
         # Every run, not only the first: the port (and so the sandbox's URL) may differ from last time.
         campaigns = [c for c in SANDBOX.account("demo").campaigns.values() if not c["paused"]]
         ids = {c["id"] for c in campaigns}
-        campaign_id = current.get("threecplus_campaign_id")
+        campaign_id = current.get(CAMPAIGN)
         tenant.settings = clean_settings(
             {
                 **current,
-                "threecplus_base_url": f"{settings.PUBLIC_BASE_URL}/sandbox/3cplus/api/v1",
-                "threecplus_api_key": "sandbox-demo",
-                "threecplus_agent_token": "sandbox-agent-demo",
-                "threecplus_campaign_id": campaign_id if campaign_id in ids else campaigns[0]["id"],
+                BASE_URL: f"{settings.PUBLIC_BASE_URL}/sandbox/3cplus/api/v1",
+                API_KEY: "sandbox-demo",
+                AGENT_TOKEN: "sandbox-agent-demo",
+                CAMPAIGN: campaign_id if campaign_id in ids else campaigns[0]["id"],
             }
         )
         tenant.save(update_fields=["settings"])

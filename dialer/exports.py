@@ -1,69 +1,28 @@
-"""Dialer workflows used by the admin, the views, the commands and the tasks."""
+"""Enviar para discador: the selection frozen into an export and sent to 3C Plus in batches by a worker
+(resumable, each contact exactly once), and the removal from the campaigns of whoever must not be called any more.
+"""
 
 import json
 import logging
-import unicodedata
 from collections import defaultdict
 from contextlib import contextmanager
 from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, F, Q
+from django.db.models import Count, F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from core.models import Client, ClientPhone, DispositionBehavior
-from dialer import eligibility
-from dialer.client import (
-    NotConfiguredError,
-    RateLimitedError,
-    ThreeCPlusClient,
-    ThreeCPlusError,
-    UnavailableError,
-    UnknownOutcomeError,
-)
-from dialer.client import ValidationError as ThreeCPlusValidationError
-from dialer.models import (
-    DialerCallEvent,
-    DialerExport,
-    DialerExportItem,
-    DialerRemoval,
-    Qualification,
-    QualificationMapping,
-)
-from tenants import audit, secrets
-from tenants.secrets import SecretError
-from tenants.settings_schema import AGENT_TOKEN, threecplus_config
+from core.models import Client, ClientPhone
+from dialer import eligibility, selectors
+from dialer.client import dial_number
+from dialer.connection import api_for, is_configured, not_configured_message
+from dialer.errors import TRANSIENT, DialerError, NotConfiguredError, UnknownOutcomeError, ValidationError
+from dialer.models import DialerExport, DialerExportItem, DialerRemoval
+from tenants import audit
 
 logger = logging.getLogger(__name__)
-
-
-def test_connection(tenant) -> dict:
-    """GET /campaigns with the tenant's saved settings: {"ok", "campaigns"} or {"ok": False, "error"}.
-
-    Only our own messages and campaigns' ids and names are shown: whatever answers at the URL (a proxy, an
-    internal service) never has its body echoed to the page.
-    """
-    try:
-        with ThreeCPlusClient.for_tenant(tenant) as client:
-            campaigns = client.list_campaigns()
-    except NotConfiguredError as error:
-        return {"ok": False, "error": error.message}
-    except SecretError:
-        return {"ok": False, "error": "O token salvo não pôde ser lido com a chave atual (FIELD_ENCRYPTION_KEY)."}
-    except ThreeCPlusError as error:
-        logger.info("Teste de conexão 3C Plus da empresa %s falhou: %s", tenant.slug, error.message)
-        if type(error) in (ThreeCPlusError, ThreeCPlusValidationError):  # their messages quote the body
-            return {"ok": False, "error": _("O 3C Plus respondeu com o erro %(status)s.") % {"status": error.status}}
-        return {"ok": False, "error": error.message}
-    if not all(isinstance(c, dict) and type(c.get("id")) is int and isinstance(c.get("name"), str) for c in campaigns):
-        return {"ok": False, "error": _("A resposta não é uma lista de campanhas do 3C Plus: confira a URL da API.")}
-    shown = [{"id": c["id"], "name": c["name"][:200], "paused": bool(c.get("paused"))} for c in campaigns]
-    return {"ok": True, "campaigns": shown}
-
-
-# Enviar para discador -------------------------------------------------------------------------
 
 SEND = eligibility.SEND
 EXPORT_LOCK_NAMESPACE = 3  # pg advisory lock key space of dialer exports
@@ -92,8 +51,8 @@ def create_export(
     The same submission_token (one per confirmation form) never creates a second export: a double
     click or a resubmitted page gets the first one back.
     """
-    if not (tenant.settings or {}).get("threecplus_api_key"):
-        raise NotConfiguredError("A empresa ainda não tem o 3C Plus configurado (domínio e token).")
+    if not is_configured(tenant):
+        raise NotConfiguredError(not_configured_message())
     if submission_token is not None:
         existing = DialerExport.objects.filter(tenant=tenant, submission_token=submission_token).first()
         if existing:
@@ -177,13 +136,7 @@ def contact_data(client: dict, base_url: str) -> dict:
     }
 
 
-def dial_number(e164: str) -> str:
-    """3C Plus documents area code + number, digits only (+5511987654321 -> 11987654321)."""
-    digits = e164.lstrip("+")
-    return digits[2:] if digits.startswith("55") else digits
-
-
-def run_export(export_id: int, *, client_factory=None, progress=None) -> DialerExport:
+def run_export(export_id: int, *, api_factory=None, progress=None) -> DialerExport:
     """Send an export's pending items in batches; safe to run again after a crash (it resumes).
 
     Two workers never send the same export at once: on PostgreSQL the run holds an advisory lock
@@ -197,7 +150,7 @@ def run_export(export_id: int, *, client_factory=None, progress=None) -> DialerE
             logger.info("Envio %s já está sendo processado por outro worker.", export.pk)
             export.refresh_from_db()
             return export
-        return _run(export, client_factory, progress)
+        return _run(export, api_factory, progress)
 
 
 @contextmanager
@@ -216,8 +169,8 @@ def export_lock(export_id: int):
                 cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [EXPORT_LOCK_NAMESPACE, export_id])
 
 
-def _run(export, client_factory, progress):
-    factory = client_factory or ThreeCPlusClient.for_tenant
+def _run(export, api_factory, progress):
+    factory = api_factory or api_for
     DialerExport.objects.filter(pk=export.pk).update(
         status=DialerExport.Status.RUNNING,
         started_at=export.started_at or timezone.now(),
@@ -225,21 +178,21 @@ def _run(export, client_factory, progress):
         next_attempt_at=None,
     )
     try:
-        with factory(export.tenant) as client:
+        with factory(export.tenant) as api:
             if export.list_id is None:
-                export.list_id = _create_list(export, client)
+                export.list_id = _create_list(export, api)
                 DialerExport.objects.filter(pk=export.pk).update(list_id=export.list_id)
-            _recover_unacknowledged(export, client)
-            _send_pending(export, client, progress)
+            _recover_unacknowledged(export, api)
+            _send_pending(export, api, progress)
             if export.list_weight:
-                client.update_list_weight(export.campaign_id, export.list_id, export.list_weight)
-    except (UnavailableError, RateLimitedError) as error:
-        # Transient (5xx, timeouts, rate limits beyond the retries): what was sent stays sent.
+                api.update_list_weight(export.campaign_id, export.list_id, export.list_weight)
+    except TRANSIENT as error:
+        # 5xx, timeouts, rate limits beyond the retries: what was sent stays sent.
         return _pause(export, error.message)
-    except (ThreeCPlusError, SecretError) as error:
+    except DialerError as error:
         # Waiting does not fix these (token, missing campaign, refused data): say why; "Continuar envio"
         # resumes once the cause is fixed.
-        return _finish(export, DialerExport.Status.FAILED, getattr(error, "message", str(error)))
+        return _finish(export, DialerExport.Status.FAILED, error.message)
     failed = DialerExportItem.objects.filter(export=export, status=DialerExportItem.Status.FAILED).exists()
     if not failed:
         return _finish(export, DialerExport.Status.DONE, None)
@@ -294,16 +247,6 @@ def resume_export(export) -> bool:
     return bool(resumed)
 
 
-def stranded_exports(now=None):
-    """Running exports whose lease ran out, and paused ones whose next attempt is due."""
-    now = now or timezone.now()
-    expired = now - timedelta(seconds=settings.DIALER_EXPORT_LEASE_SECONDS)
-    return DialerExport.objects.filter(
-        Q(status=DialerExport.Status.RUNNING) & (Q(heartbeat_at__lt=expired) | Q(heartbeat_at__isnull=True))
-        | Q(status=DialerExport.Status.PAUSED, next_attempt_at__lte=now)
-    )
-
-
 def sweep_exports() -> list[int]:
     """Re-queue the exports whose worker died and the paused ones that are due (run by every worker).
 
@@ -312,7 +255,7 @@ def sweep_exports() -> list[int]:
     """
     requeued = []
     with transaction.atomic():
-        candidates = stranded_exports().select_for_update(skip_locked=True).values_list("pk", flat=True)
+        candidates = selectors.stranded_exports().select_for_update(skip_locked=True).values_list("pk", flat=True)
         with _try_locks(list(candidates)) as free:
             requeued = free  # rows locked above: nobody changed their status since
             DialerExport.objects.filter(pk__in=free).update(
@@ -344,25 +287,11 @@ def _try_locks(export_ids):
                 cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [EXPORT_LOCK_NAMESPACE, export_id])
 
 
-def stuck_exports_count() -> int:
-    """Exports with no progress for DIALER_EXPORT_STUCK_SECONDS: running, paused past their resume, or
-    queued while no export is being sent (a queue behind a long export is busy, not stuck)."""
-    since = timezone.now() - timedelta(seconds=settings.DIALER_EXPORT_STUCK_SECONDS)
-    stale = Q(heartbeat_at__lt=since) | Q(heartbeat_at__isnull=True, created_at__lt=since)
-    stuck = Q(status=DialerExport.Status.RUNNING) & stale | Q(
-        status=DialerExport.Status.PAUSED, next_attempt_at__lt=since
-    )
-    sending = DialerExport.objects.filter(status=DialerExport.Status.RUNNING, heartbeat_at__gte=since).exists()
-    if not sending:
-        stuck |= Q(status=DialerExport.Status.QUEUED) & stale
-    return DialerExport.objects.filter(stuck).count()
-
-
-def _create_list(export, client) -> int:
+def _create_list(export, api) -> int:
     """Create the export's list; when the answer is lost, create again (at worst an empty list is left)."""
     for attempt in range(1, UNKNOWN_OUTCOME_ATTEMPTS + 1):
         try:
-            return client.create_list(export.campaign_id, export.list_name)["id"]
+            return api.create_list(export.campaign_id, export.list_name)["id"]
         except UnknownOutcomeError:
             logger.warning("Envio %s: resposta da criação da lista perdida (tentativa %d)", export.pk, attempt)
             if attempt == UNKNOWN_OUTCOME_ATTEMPTS:
@@ -375,7 +304,7 @@ def _mailing_keys(client_phones) -> list[dict]:
     return [{"phone": phone, "identifier": str(client_id)} for client_id, phones in client_phones for phone in phones]
 
 
-def _recover_unacknowledged(export, client):
+def _recover_unacknowledged(export, api):
     """Items posted by a worker that died before recording the answer: remove, then send again."""
     stuck = list(
         DialerExportItem.objects.filter(export=export, status=DialerExportItem.Status.SENDING).values_list(
@@ -384,13 +313,13 @@ def _recover_unacknowledged(export, client):
     )
     if not stuck:
         return
-    client.delete_mailing(export.campaign_id, _mailing_keys(stuck))
+    api.delete_mailing(export.campaign_id, _mailing_keys(stuck))
     DialerExportItem.objects.filter(export=export, status=DialerExportItem.Status.SENDING).update(
         status=DialerExportItem.Status.PENDING, phones=[]
     )
 
 
-def _send_pending(export, client, progress=None):
+def _send_pending(export, api, progress=None):
     base_url = settings.PUBLIC_BASE_URL
     items = DialerExportItem.objects.filter(export=export, status=DialerExportItem.Status.PENDING)
     last_client_id = 0
@@ -427,7 +356,7 @@ def _send_pending(export, client, progress=None):
             batch.extend({"phone": number, "identifier": identifier, "data": data} for number in numbers)
             batch_phones[row["pk"]] = numbers
             if len(batch) >= export.batch_size:
-                _post_batch(export, client, batch, batch_phones)
+                _post_batch(export, api, batch, batch_phones)
                 batch, batch_phones = [], {}
                 if progress:
                     progress(DialerExport.objects.values_list("sent_count", flat=True).get(pk=export.pk))
@@ -435,7 +364,7 @@ def _send_pending(export, client, progress=None):
         if no_phone:
             _mark(export, no_phone, DialerExportItem.Status.FAILED, error=str(_("Sem telefone ativo no envio.")))
     if batch:
-        _post_batch(export, client, batch, batch_phones)
+        _post_batch(export, api, batch, batch_phones)
 
 
 def _drop_ineligible(export, client_ids) -> list[int]:
@@ -467,26 +396,26 @@ def _drop_ineligible(export, client_ids) -> list[int]:
 UNKNOWN_OUTCOME_ATTEMPTS = 5
 
 
-def _post_batch(export, client, batch, batch_phones):
+def _post_batch(export, api, batch, batch_phones):
     """POST one batch exactly once: an upload whose outcome is unknown is removed before it is posted again."""
     _mark_sending(export, batch_phones)
     for attempt in range(1, UNKNOWN_OUTCOME_ATTEMPTS + 1):
         try:
-            client.add_mailing(export.campaign_id, export.list_id, batch)
-        except ThreeCPlusValidationError as error:
+            api.add_mailing(export.campaign_id, export.list_id, batch)
+        except ValidationError as error:
             _mark(export, batch_phones, DialerExportItem.Status.FAILED, error=error.message)
             return
         except UnknownOutcomeError as error:
             # 3C Plus may have stored the batch. Posting again would store it twice: take its pairs out
             # first. If that fails too, the items stay "enviando" and the resume removes them first.
             logger.warning("Envio %s: resposta de um lote perdida (%s), tentativa %d", export.pk, error.detail, attempt)
-            client.delete_mailing(export.campaign_id, _mailing_keys(batch_phones.items()))
+            api.delete_mailing(export.campaign_id, _mailing_keys(batch_phones.items()))
             if attempt == UNKNOWN_OUTCOME_ATTEMPTS:
                 DialerExportItem.objects.filter(export=export, client_id__in=batch_phones).update(
                     status=DialerExportItem.Status.PENDING
                 )
                 raise
-        except ThreeCPlusError:
+        except DialerError:
             # Refused before anything was stored (no connection, rate limited): nothing to undo.
             DialerExportItem.objects.filter(export=export, client_id__in=batch_phones).update(
                 status=DialerExportItem.Status.PENDING
@@ -607,20 +536,19 @@ def enqueue_removal(removal):
     remove_from_lists.enqueue(removal.pk)
 
 
-def run_removal(removal_id: int, *, client_factory=None) -> DialerRemoval:
+def run_removal(removal_id: int, *, api_factory=None) -> DialerRemoval:
     """DELETE the removal's pairs from its campaign; on failure, try again later with a growing delay."""
     removal = DialerRemoval.objects.select_related("tenant").get(pk=removal_id)
     if removal.status != DialerRemoval.Status.PENDING:
         return removal
-    factory = client_factory or ThreeCPlusClient.for_tenant
+    factory = api_factory or api_for
     attempts = removal.attempts + 1
     try:
-        with factory(removal.tenant) as client:
-            client.delete_mailing(removal.campaign_id, removal.contacts)
-    except (ThreeCPlusError, SecretError) as error:
-        message = _failure_message(error)
-        transient = isinstance(error, UnavailableError | RateLimitedError)  # as for exports: others need a fix
-        give_up = attempts >= settings.DIALER_REMOVAL_MAX_ATTEMPTS or not transient
+        with factory(removal.tenant) as api:
+            api.delete_mailing(removal.campaign_id, removal.contacts)
+    except DialerError as error:
+        message = error.message
+        give_up = attempts >= settings.DIALER_REMOVAL_MAX_ATTEMPTS or not isinstance(error, TRANSIENT)
         delay = settings.DIALER_REMOVAL_BACKOFF_BASE_SECONDS * 2 ** (attempts - 1)
         DialerRemoval.objects.filter(pk=removal.pk).update(
             attempts=attempts,
@@ -661,178 +589,3 @@ def retry_removal(removal) -> bool:
     if retried:
         transaction.on_commit(lambda: enqueue_removal(removal))
     return bool(retried)
-
-
-# Qualificações: the tabulação written back to 3C Plus ------------------------------------------
-
-
-class DialerError(Exception):
-    """A dialer operation that could not be done, with the message to show (pt-BR)."""
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
-
-
-def _failure_message(error: Exception) -> str:
-    if isinstance(error, SecretError):
-        return _("O token salvo não pôde ser lido com a chave atual (FIELD_ENCRYPTION_KEY).")
-    if isinstance(error, ThreeCPlusValidationError) and error.errors:
-        details = "; ".join(f"{field}: {' '.join(map(str, msgs))}" for field, msgs in error.errors.items())
-        return f"{error.message} ({details})"
-    return error.message
-
-
-def writes_qualifications(tenant) -> bool:
-    """The write-back is on once the tenant has saved an agent token."""
-    return bool((tenant.settings or {}).get(AGENT_TOKEN))
-
-
-def agent_client(tenant, agent_id: str, **kwargs) -> ThreeCPlusClient:
-    """3C Plus takes agent commands only from an agent-role service token plus X-Agent-Id (API_NOTES §1)."""
-    settings_ = tenant.settings or {}
-    config = threecplus_config(settings_)
-    if config is None or not settings_.get(AGENT_TOKEN):
-        raise NotConfiguredError(_("A empresa não tem o token de agente do 3C Plus configurado."))
-    return ThreeCPlusClient(config.base_url, secrets.decrypt(settings_[AGENT_TOKEN]), agent_id=agent_id, **kwargs)
-
-
-def _campaign_ids(raw) -> list[int]:
-    ids = []
-    for item in raw or []:
-        value = item.get("id") if isinstance(item, dict) else item
-        try:
-            ids.append(int(value))
-        except (TypeError, ValueError):
-            continue
-    return ids
-
-
-def _plain(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", str(text or ""))
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold().strip()
-
-
-def sync_qualifications(tenant) -> dict:
-    """Read the qualification lists and their qualifications; keep the mapping of those that still exist.
-
-    A tabulação still unmapped in a list is mapped to the qualification of the same name, if any.
-    """
-    try:
-        with ThreeCPlusClient.for_tenant(tenant) as client:
-            fetched = [(ql, client.list_qualifications(ql["id"])) for ql in client.list_qualification_lists()]
-    except (ThreeCPlusError, SecretError) as error:
-        raise DialerError(_failure_message(error)) from error
-    now = timezone.now()
-    counts = {"lists": len(fetched), "qualifications": 0, "removed": 0, "mapped": 0}
-    with transaction.atomic():
-        seen = set()
-        for qualification_list, qualifications in fetched:
-            for remote in qualifications:
-                seen.add(remote["id"])
-                Qualification.objects.update_or_create(
-                    tenant=tenant,
-                    remote_id=remote["id"],
-                    defaults={
-                        "name": str(remote.get("name") or remote["id"])[:200],
-                        "list_id": qualification_list["id"],
-                        "list_name": str(qualification_list.get("name") or qualification_list["id"])[:200],
-                        "list_campaigns": _campaign_ids(qualification_list.get("campaigns")),
-                        "allow_schedule": bool(remote.get("allow_schedule")),
-                        "synced_at": now,
-                    },
-                )
-        counts["qualifications"] = len(seen)
-        counts["removed"] = (
-            Qualification.objects.filter(tenant=tenant)
-            .exclude(remote_id__in=seen)
-            .delete()[1]
-            .get(Qualification._meta.label, 0)
-        )
-        mapped = set(QualificationMapping.objects.filter(tenant=tenant).values_list("list_id", "behavior"))
-        by_name = {(q.list_id, _plain(q.name)): q for q in Qualification.objects.filter(tenant=tenant)}
-        for list_id in {q.list_id for q in by_name.values()}:
-            for behavior in DispositionBehavior:
-                match = by_name.get((list_id, _plain(behavior.label)))
-                if match and (list_id, behavior.value) not in mapped:
-                    QualificationMapping.objects.create(
-                        tenant=tenant, list_id=list_id, behavior=behavior.value, qualification=match
-                    )
-                    counts["mapped"] += 1
-    return counts
-
-
-def _mapping_view(tenant) -> dict:
-    return {
-        f"{m.qualification.list_name} · {m.get_behavior_display()}": m.qualification.name
-        for m in QualificationMapping.objects.filter(tenant=tenant).select_related("qualification")
-    }
-
-
-def save_mappings(tenant, chosen: dict, user=None) -> None:
-    """chosen: {(list_id, behavior): Qualification or None}; None removes the mapping."""
-    before = _mapping_view(tenant)
-    with transaction.atomic():
-        for (list_id, behavior), qualification in chosen.items():
-            if qualification is None:
-                QualificationMapping.objects.filter(tenant=tenant, list_id=list_id, behavior=behavior).delete()
-                continue
-            if qualification.tenant_id != tenant.pk or qualification.list_id != list_id:
-                raise DialerError(_("Qualificação de outra lista."))
-            QualificationMapping.objects.update_or_create(
-                tenant=tenant, list_id=list_id, behavior=behavior, defaults={"qualification": qualification}
-            )
-        changes = audit.diff(before, _mapping_view(tenant))
-        if changes:
-            audit.record(
-                tenant, user, audit.Action.QUALIFICATIONS_CHANGED, changes=changes, object_repr="Qualificações"
-            )
-
-
-def mapping_for(tenant, behavior: str, campaign_id: str = ""):
-    """The mapping for the call's campaign (through its qualification list), else the first one."""
-    mappings = list(
-        QualificationMapping.objects.filter(tenant=tenant, behavior=behavior)
-        .select_related("qualification")
-        .order_by("list_id")
-    )
-    if campaign_id and str(campaign_id).isdigit():
-        for mapping in mappings:
-            if int(campaign_id) in mapping.qualification.list_campaigns:
-                return mapping
-    return mappings[0] if mappings else None
-
-
-def qualify_call(tenant, *, call_id: str, behavior: str, agent_id: str, note="", callback_at=None, phone=""):
-    """POST the tabulação as the call's qualification, as the operator's agent. Returns the Qualification.
-
-    Raises DialerError with the reason to show on the disposition.
-    """
-    if not agent_id:
-        raise DialerError(_("O operador não tem o ID de agente do 3C Plus (Usuários → vínculo)."))
-    event = DialerCallEvent.objects.filter(
-        tenant=tenant, call_id=call_id, event=DialerCallEvent.Event.CONNECTED
-    ).first()
-    if not Qualification.objects.filter(tenant=tenant).exists():
-        # Never synced: read the catalogue now, so a new tenant's first tabulação already maps by name.
-        sync_qualifications(tenant)
-    mapping = mapping_for(tenant, behavior, event.campaign_id if event else "")
-    if mapping is None:
-        raise DialerError(
-            _("A tabulação “%(b)s” não tem qualificação do 3C Plus: configure em Discador → Qualificações.")
-            % {"b": DispositionBehavior(behavior).label}
-        )
-    try:
-        with agent_client(tenant, agent_id) as client:
-            client.qualify_call(
-                call_id,
-                mapping.qualification.remote_id,
-                note=note[:1000],
-                manual=bool(event and event.is_manual),
-                callback_at=timezone.localtime(callback_at) if callback_at else None,
-                callback_phone=dial_number(phone) if phone and callback_at else None,
-            )
-    except (ThreeCPlusError, SecretError) as error:
-        logger.info("Qualificação da ligação %s (empresa %s) falhou: %s", call_id, tenant.slug, error)
-        raise DialerError(_failure_message(error)) from error
-    return mapping.qualification

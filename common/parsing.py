@@ -2,6 +2,7 @@
 
 import datetime
 import re
+import unicodedata
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 import phonenumbers
@@ -14,6 +15,12 @@ CENTS = Decimal("0.01")
 
 def only_digits(value) -> str:
     return re.sub(r"\D", "", str(value or ""))
+
+
+def strip_accents(value) -> str:
+    """The text without its accents ("Não atende" -> "Nao atende"); every other character is kept."""
+    decomposed = unicodedata.normalize("NFKD", str(value or ""))
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
 def parse_cpf(value) -> str:

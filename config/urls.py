@@ -3,7 +3,8 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from core import observability, views
+from config.health import healthz
+from core import views
 from dialer import views as dialer_views
 
 urlpatterns = [
@@ -13,7 +14,7 @@ urlpatterns = [
     path("", include("dashboard.urls")),
     path("admin/", admin.site.urls),
     path("atendimento/", include("attendance.urls")),
-    path("healthz", observability.healthz, name="healthz"),
+    path("healthz", healthz, name="healthz"),
     path("dialer/webhooks/3cplus/<str:secret>/", dialer_views.threecplus_webhook, name="threecplus_webhook"),
 ]
 

@@ -1,7 +1,7 @@
 import codecs
 import csv
 
-from core.spreadsheets import SafeCSV, SafeXLSX
+from common.spreadsheets import SafeCSV, SafeXLSX
 
 # Python's csv refuses a cell over 128 KB and fails the whole file; the importer reports a huge cell as the
 # error of its row instead (see core.importing.MAX_CELL_CHARS).
@@ -29,6 +29,17 @@ def decode_spreadsheet_text(data: bytes) -> str:
     return data.decode(spreadsheet_encoding(data))
 
 
+SNIFF_SIZE = 64 * 1024  # how much of a file's start is read to find its encoding and delimiter
+
+
+def sniff_dialect(sample: str) -> type[csv.Dialect] | None:
+    """The CSV dialect of a file's start, delimited by ';' ',' tab or '|'; None when it cannot be told."""
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=",;\t|")
+    except csv.Error:
+        return None
+
+
 class SniffingCSV(SafeCSV):
     """CSV as Brazilian spreadsheets save it: ';' or ',' (or tab), detected from the file."""
 
@@ -43,10 +54,9 @@ class SniffingCSV(SafeCSV):
         if isinstance(in_stream, bytes):
             in_stream = decode_spreadsheet_text(in_stream)
         in_stream = in_stream.lstrip("\ufeff")
-        try:
-            kwargs.setdefault("delimiter", csv.Sniffer().sniff(in_stream[: 64 * 1024], delimiters=",;\t|").delimiter)
-        except csv.Error:
-            pass
+        dialect = sniff_dialect(in_stream[:SNIFF_SIZE])
+        if dialect is not None:
+            kwargs.setdefault("delimiter", dialect.delimiter)
         return super().create_dataset(in_stream, **kwargs)
 
     def export_data(self, dataset, **kwargs):

@@ -1,0 +1,45 @@
+"""The dialer's side of core's ports: what the atendimento asks it for without importing it (the calls
+connected to an operator's agent, a tabulação sent back as the call's qualification). DialerConfig.ready()
+provides them."""
+
+from common.parsing import format_phone
+from core.services import CallNotQualified, ConnectedCall
+from dialer import qualifications
+from dialer.calls import resolve_client
+from dialer.client import phone_e164
+from dialer.errors import DialerError
+from dialer.models import DialerCallEvent
+
+
+def writes_qualifications(tenant) -> bool:
+    return qualifications.writes_qualifications(tenant)
+
+
+def qualify_call(tenant, **call) -> None:
+    try:
+        qualifications.qualify_call(tenant, **call)
+    except DialerError as error:
+        raise CallNotQualified(error.message) from error
+
+
+def _connected(tenant, agent_id: str):
+    return DialerCallEvent.objects.filter(
+        tenant=tenant, agent_id=agent_id, event=DialerCallEvent.Event.CONNECTED
+    ).order_by("-id")
+
+
+def last_connected_call(tenant, agent_id: str) -> int:
+    return _connected(tenant, agent_id).values_list("id", flat=True).first() or 0
+
+
+def next_connected_call(tenant, agent_id: str, after: int) -> ConnectedCall | None:
+    event = _connected(tenant, agent_id).filter(id__gt=after).select_related("client").first()
+    if event is None:
+        return None
+    if event.client_id is None:
+        # The number was unknown when the call arrived; the client may have been found or added since.
+        event.client = resolve_client(tenant, event)
+        if event.client is not None:
+            DialerCallEvent.objects.filter(pk=event.pk, client__isnull=True).update(client=event.client)
+    phone = format_phone(phone_e164(event.phone) or "") or event.phone
+    return ConnectedCall(id=event.pk, call_id=event.call_id, phone=phone, client=event.client)

@@ -1,0 +1,162 @@
+"""Tabulação → qualificação: the 3C Plus qualification catalogue, its mapping to our tabulações, and the
+operator's tabulação written back to 3C Plus as the call's qualification."""
+
+import logging
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from common.parsing import strip_accents
+from core.models import DispositionBehavior
+from dialer.client import dial_number
+from dialer.connection import agent_api_for, api_for
+from dialer.errors import DialerError
+from dialer.models import DialerCallEvent, Qualification, QualificationMapping
+from dialer.settings_schema import AGENT_TOKEN
+from tenants import audit
+
+logger = logging.getLogger(__name__)
+
+
+def writes_qualifications(tenant) -> bool:
+    """The write-back is on once the tenant has saved an agent token."""
+    return bool(tenant.setting(AGENT_TOKEN))
+
+
+def _campaign_ids(raw) -> list[int]:
+    ids = []
+    for item in raw or []:
+        value = item.get("id") if isinstance(item, dict) else item
+        try:
+            ids.append(int(value))
+        except (TypeError, ValueError):
+            continue
+    return ids
+
+
+def _name_key(text: str) -> str:
+    """Names compared without accents, case or surrounding spaces ("Caixa postal " is "Caixa Postal")."""
+    return strip_accents(text).casefold().strip()
+
+
+def sync_qualifications(tenant) -> dict:
+    """Read the qualification lists and their qualifications; keep the mapping of those that still exist.
+
+    A tabulação still unmapped in a list is mapped to the qualification of the same name, if any.
+    """
+    with api_for(tenant) as api:
+        fetched = [(ql, api.list_qualifications(ql["id"])) for ql in api.list_qualification_lists()]
+    now = timezone.now()
+    counts = {"lists": len(fetched), "qualifications": 0, "removed": 0, "mapped": 0}
+    with transaction.atomic():
+        seen = set()
+        for qualification_list, qualifications in fetched:
+            for remote in qualifications:
+                seen.add(remote["id"])
+                Qualification.objects.update_or_create(
+                    tenant=tenant,
+                    remote_id=remote["id"],
+                    defaults={
+                        "name": str(remote.get("name") or remote["id"])[:200],
+                        "list_id": qualification_list["id"],
+                        "list_name": str(qualification_list.get("name") or qualification_list["id"])[:200],
+                        "list_campaigns": _campaign_ids(qualification_list.get("campaigns")),
+                        "allow_schedule": bool(remote.get("allow_schedule")),
+                        "synced_at": now,
+                    },
+                )
+        counts["qualifications"] = len(seen)
+        counts["removed"] = (
+            Qualification.objects.filter(tenant=tenant)
+            .exclude(remote_id__in=seen)
+            .delete()[1]
+            .get(Qualification._meta.label, 0)
+        )
+        mapped = set(QualificationMapping.objects.filter(tenant=tenant).values_list("list_id", "behavior"))
+        by_name = {(q.list_id, _name_key(q.name)): q for q in Qualification.objects.filter(tenant=tenant)}
+        for list_id in {q.list_id for q in by_name.values()}:
+            for behavior in DispositionBehavior:
+                match = by_name.get((list_id, _name_key(behavior.label)))
+                if match and (list_id, behavior.value) not in mapped:
+                    QualificationMapping.objects.create(
+                        tenant=tenant, list_id=list_id, behavior=behavior.value, qualification=match
+                    )
+                    counts["mapped"] += 1
+    return counts
+
+
+def _mapping_view(tenant) -> dict:
+    return {
+        f"{m.qualification.list_name} · {m.get_behavior_display()}": m.qualification.name
+        for m in QualificationMapping.objects.filter(tenant=tenant).select_related("qualification")
+    }
+
+
+def save_mappings(tenant, chosen: dict, user=None) -> None:
+    """chosen: {(list_id, behavior): Qualification or None}; None removes the mapping."""
+    before = _mapping_view(tenant)
+    with transaction.atomic():
+        for (list_id, behavior), qualification in chosen.items():
+            if qualification is None:
+                QualificationMapping.objects.filter(tenant=tenant, list_id=list_id, behavior=behavior).delete()
+                continue
+            if qualification.tenant_id != tenant.pk or qualification.list_id != list_id:
+                raise DialerError(_("Qualificação de outra lista."))
+            QualificationMapping.objects.update_or_create(
+                tenant=tenant, list_id=list_id, behavior=behavior, defaults={"qualification": qualification}
+            )
+        changes = audit.diff(before, _mapping_view(tenant))
+        if changes:
+            audit.record(
+                tenant, user, audit.Action.QUALIFICATIONS_CHANGED, changes=changes, object_repr="Qualificações"
+            )
+
+
+def mapping_for(tenant, behavior: str, campaign_id: str = ""):
+    """The mapping for the call's campaign (through its qualification list), else the first one."""
+    mappings = list(
+        QualificationMapping.objects.filter(tenant=tenant, behavior=behavior)
+        .select_related("qualification")
+        .order_by("list_id")
+    )
+    if campaign_id and str(campaign_id).isdigit():
+        for mapping in mappings:
+            if int(campaign_id) in mapping.qualification.list_campaigns:
+                return mapping
+    return mappings[0] if mappings else None
+
+
+def qualify_call(tenant, *, call_id: str, behavior: str, agent_id: str, note="", callback_at=None, phone=""):
+    """POST the tabulação as the call's qualification, as the operator's agent. Returns the Qualification.
+
+    Raises DialerError with the reason to show on the disposition.
+    """
+    if not agent_id:
+        raise DialerError(_("O operador não tem o ID de agente do 3C Plus (Usuários → vínculo)."))
+    event = DialerCallEvent.objects.filter(
+        tenant=tenant, call_id=call_id, event=DialerCallEvent.Event.CONNECTED
+    ).first()
+    if not Qualification.objects.filter(tenant=tenant).exists():
+        # Never synced: read the catalogue now, so a new tenant's first tabulação already maps by name.
+        sync_qualifications(tenant)
+    mapping = mapping_for(tenant, behavior, event.campaign_id if event else "")
+    if mapping is None:
+        raise DialerError(
+            _("A tabulação “%(b)s” não tem qualificação do 3C Plus: configure em Discador → Qualificações.")
+            % {"b": DispositionBehavior(behavior).label}
+        )
+    try:
+        with agent_api_for(tenant, agent_id) as api:
+            api.qualify_call(
+                call_id,
+                mapping.qualification.remote_id,
+                note=note[:1000],
+                manual=bool(event and event.is_manual),
+                callback_at=timezone.localtime(callback_at) if callback_at else None,
+                callback_phone=dial_number(phone) if phone and callback_at else None,
+            )
+    except DialerError as error:
+        logger.info("Qualificação da ligação %s (empresa %s) falhou: %s", call_id, tenant.slug, error)
+        raise
+    return mapping.qualification

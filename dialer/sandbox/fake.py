@@ -1,0 +1,750 @@
+"""A faithful fake of the 3C Plus endpoints we use, following 3C Plus's OpenAPI description (swagger).
+
+Framework-free: `Sandbox.handle()` takes a request and returns (status, headers, body). It is
+mounted in the app under /sandbox/3cplus/api/v1/ (DIALER_SANDBOX) and served as its own HTTP
+server on loopback by the tests and benchmarks (dialer/sandbox/server.py).
+
+Accounts: any Bearer token `sandbox-<name>` is a manager token of the company <name> (created on
+first use, with demo campaigns); `sandbox-agent-<name>` is an agent token of the same company and
+needs `X-Agent-Id` of one of its agents (1001–1010). Anything else is a 401, as a revoked token.
+"""
+
+import dataclasses
+import itertools
+import json
+import random
+import re
+import threading
+import time
+import uuid
+from datetime import UTC, datetime
+from urllib.parse import parse_qs, urlencode
+from zoneinfo import ZoneInfo
+
+MANAGER_PREFIX = "sandbox-"
+AGENT_PREFIX = "sandbox-agent-"
+AGENT_IDS = {str(n) for n in range(1001, 1011)}
+SAO_PAULO = ZoneInfo("America/Sao_Paulo")
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+@dataclasses.dataclass
+class Faults:
+    fail_next: int = 0  # fail this many next calls with fail_status
+    fail_status: int = 500
+    timeout_next: int = 0  # hang this many next calls for timeout_seconds
+    timeout_seconds: float = 3.0
+    latency_ms: int = 0
+    fail_rate: float = 0.0  # random share of calls failing with fail_status
+    timeout_rate: float = 0.0  # random share of calls hanging
+    retry_after: int | None = None  # Retry-After sent with 429
+    reject_identifiers: frozenset = frozenset()  # a mailing.json batch with one of these gets a 422
+    # A random share of mailing.json batches is stored and then the answer is lost: the connection is
+    # closed without a response, or, with lost_answer_status (e.g. 502), a gateway error is answered.
+    lost_answer_rate: float = 0.0
+    lost_answer_status: int | None = None
+
+
+class AnswerLost(Exception):
+    """The request was processed; the server must close the connection without answering."""
+
+
+@dataclasses.dataclass
+class Account:
+    name: str
+    campaigns: dict = dataclasses.field(default_factory=dict)
+    lists: dict = dataclasses.field(default_factory=dict)
+    contacts: dict = dataclasses.field(default_factory=dict)  # list id -> [item]
+    seen: dict = dataclasses.field(default_factory=dict)  # list id -> {(identifier, phone)}
+    counts: dict = dataclasses.field(default_factory=dict)  # list id -> contacts received
+    duplicates: dict = dataclasses.field(default_factory=dict)  # list id -> repeated (identifier, phone)
+    qualification_lists: dict = dataclasses.field(default_factory=dict)
+    qualifications_received: list = dataclasses.field(default_factory=list)
+    calls: dict = dataclasses.field(default_factory=dict)  # simulated calls, by call id
+
+
+class Sandbox:
+    def __init__(self, *, store_contacts: bool = True, seed: int | None = None, store=None):
+        self.store_contacts = store_contacts
+        self.accounts: dict[str, Account] = {}
+        self.faults = Faults()
+        self.requests: list[dict] = []  # what clients sent, for contract tests (bounded)
+        self.calls = 0
+        self.answers_lost = 0  # batches stored whose answer the lost_answer fault withheld
+        self.injected = 0  # calls answered with an injected fault (tests check the faults really happened)
+        self._lock = threading.Lock()
+        self._ids = itertools.count(1)
+        self.store = store  # keeps accounts across restarts (the app's: the database); None: memory only
+        self._random = random.Random(seed)
+
+    # Control ---------------------------------------------------------------------------------
+    def set_faults(self, **changes) -> Faults:
+        with self._lock:
+            self.faults = dataclasses.replace(self.faults, **changes)
+            return self.faults
+
+    def reset(self):
+        with self._lock:
+            self.accounts.clear()
+            if self.store is not None:
+                self.store.clear()
+            self.faults = Faults()
+            self.requests.clear()
+            self.calls = 0
+            self.injected = 0
+
+    def account(self, name: str) -> Account:
+        with self._lock:
+            return self._account(name)
+
+    def _account(self, name: str) -> Account:
+        if name not in self.accounts and self.store is not None:
+            state = self.store.load(name)
+            if state is not None:
+                self.accounts[name] = account_from_state(name, state)
+                highest = max(_all_ids(self.accounts[name]), default=0)
+                self._ids = itertools.count(max(highest + 1, next(self._ids)))
+        if name not in self.accounts:
+            account = Account(name)
+            qualification_list = {"id": next(self._ids), "name": "Cobrança", "campaigns": []}
+            account.qualification_lists[qualification_list["id"]] = {
+                **qualification_list,
+                "qualifications": [
+                    self._qualification(q, b, c, s)
+                    for q, b, c, s in (
+                        ("Caixa Postal", 3, "#9ca3af", False),
+                        ("Ligação Interrompida", 3, "#f59e0b", False),
+                        ("Contato Incorreto", 1, "#ef4444", False),
+                        ("Retornar", 3, "#3b82f6", True),
+                        ("Negociar", 2, "#22c55e", False),
+                    )
+                ],
+            }
+            for name_, paused in (
+                ("Cobrança - Carteira Geral", False),
+                ("Cobrança - Acordos Quebrados", False),
+                ("Cobrança - Pausada", True),
+            ):
+                campaign = self._campaign(name_, paused, qualification_list["id"])
+                account.campaigns[campaign["id"]] = campaign
+                qualification_list["campaigns"].append(campaign["id"])
+            account.qualification_lists[qualification_list["id"]]["campaigns"] = qualification_list["campaigns"]
+            self.accounts[name] = account
+            self._save(account)
+        return self.accounts[name]
+
+    def _save(self, account: Account) -> None:
+        if self.store is not None:
+            self.store.save(account.name, account_state(account))
+
+    def save(self, account: Account) -> None:
+        with self._lock:
+            self._save(account)
+
+    def _campaign(self, name, paused, qualification_list_id):
+        return {
+            "id": next(self._ids),
+            "name": name,
+            "start_time": "08:00",
+            "end_time": "20:00",
+            "paused": paused,
+            "acw_timeout": 30,
+            "is_on_active_time": True,
+            "caller_id": "1140000000",
+            "copy_identifier": True,
+            "qualification_list": qualification_list_id,
+            "dialer_settings": {"url": ""},
+        }
+
+    def _qualification(self, name, behavior, color, allow_schedule):
+        return {
+            "id": next(self._ids),
+            "name": name,
+            "behavior": behavior,
+            "color": color,
+            "conversion": name == "Negociar",
+            "allow_schedule": allow_schedule,
+            "days_limit": 7 if allow_schedule else 0,
+        }
+
+    # Simulated calls ("simular ligação") ---------------------------------------------------------
+    def find_contact(self, account: Account, identifier: str = "", phone: str = "") -> dict | None:
+        """The newest contact sent to the account's lists with this identifier or phone."""
+        with self._lock:
+            for list_id in sorted(account.contacts, reverse=True):
+                for contact in reversed(account.contacts[list_id]):
+                    if (identifier and str(contact.get("identifier")) == identifier) or (
+                        phone and str(contact.get("phone")) == phone
+                    ):
+                        return {**contact, "list_id": list_id, "campaign_id": account.lists[list_id]["campaign_id"]}
+        return None
+
+    def connect_call(self, account: Account, *, agent_id: str, phone: str, contact: dict | None = None) -> dict:
+        """A call reaching an agent: returns the call-was-connected webhook body."""
+        contact = contact or {}
+        with self._lock:
+            telephony_id = uuid.uuid4().hex[:16]
+            campaign_id = contact.get("campaign_id") or next(iter(account.campaigns), 0)
+            call = {
+                "id": f"call:{account.name}:{campaign_id}:{telephony_id}",
+                "telephony_id": telephony_id,
+                "phone": phone,
+                "identifier": str(contact.get("identifier") or ""),
+                "mailing_id": contact.get("list_id"),
+                "campaign_id": campaign_id,
+                "call_mode": "dialer",
+                "status": 3,
+                "dialed_time": _now(),
+                "answered_time": _now(),
+                "connected_time": _now(),
+                "agent": str(agent_id),
+                "sid": uuid.uuid4().hex,
+            }
+            account.calls[call["id"]] = {"call": call, "data": contact.get("data") or {}, "ended": False}
+            qualifications = next(
+                (
+                    ql["qualifications"]
+                    for ql in account.qualification_lists.values()
+                    if campaign_id in ql.get("campaigns", [])
+                ),
+                [],
+            )
+        return {
+            "call-was-connected": {
+                "call": call,
+                "mailing": {
+                    "_id": uuid.uuid4().hex,
+                    "identifier": call["identifier"],
+                    "phone": phone,
+                    "list_id": contact.get("list_id"),
+                    "data": contact.get("data") or {},
+                },
+                "agent": {"id": int(agent_id) if str(agent_id).isdigit() else agent_id, "agent_status": 2},
+                "campaign": account.campaigns.get(campaign_id, {}),
+                "qualification": {"qualifications": qualifications, "url": ""},
+            }
+        }
+
+    def hang_up(self, account: Account, call_id: str, *, speaking_seconds: int | None = None) -> dict | None:
+        """End a simulated call: returns the call-history-was-created body, or None."""
+        with self._lock:
+            record = account.calls.get(call_id)
+            if record is None or record["ended"]:
+                return None
+            record["ended"] = True
+            call = record["call"]
+            received = [
+                q for q in account.qualifications_received if q["call_id"] in (call["id"], call["telephony_id"])
+            ]
+            qualification = {}
+            if received:
+                wanted = received[-1]["qualification_id"]
+                qualification = next(
+                    (
+                        dict(q)
+                        for ql in account.qualification_lists.values()
+                        for q in ql["qualifications"]
+                        if q["id"] == wanted
+                    ),
+                    {},
+                )
+            seconds = speaking_seconds if speaking_seconds is not None else self._random.randint(20, 400)
+            campaign = account.campaigns.get(call["campaign_id"], {})
+            record["report"] = self._report(call, record, qualification, campaign, seconds, received)
+        return {
+            "call-history-was-created": {
+                "callHistory": {
+                    "_id": call["id"],
+                    "telephony_id": call["telephony_id"],
+                    "number": call["phone"],
+                    "status": 7,
+                    "call_mode": call["call_mode"],
+                    "qualification": qualification,
+                    "mailing_data": {
+                        "identifier": call["identifier"],
+                        "data": record["data"],
+                        "list_id": call["mailing_id"],
+                    },
+                    "agent": {"id": call["agent"], "name": f"Agente {call['agent']}"},
+                    "campaign": {"id": campaign.get("id"), "name": campaign.get("name", "")},
+                    "speaking_time": f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}",
+                    "recording": "",  # the sandbox records nothing
+                }
+            }
+        }
+
+    def _report(self, call, record, qualification, campaign, seconds, received) -> dict:
+        """The call as GET /calls reports it (swagger CallHistoryReport); dates in São Paulo time."""
+        ended = datetime.now(SAO_PAULO)
+        return {
+            "id": call["id"],
+            "number": call["phone"],
+            "call_date": ended.strftime("%Y-%m-%d %H:%M:%S"),
+            "call_date_rfc3339": ended.isoformat(timespec="seconds"),
+            "campaign_id": campaign.get("id"),
+            "campaign": campaign.get("name", ""),
+            "has_agent": True,
+            "agent": f"Agente {call['agent']}",
+            "speaking_time": f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}",
+            "qualification": qualification.get("id"),
+            "behavior": qualification.get("behavior"),
+            "qualification_note": received[-1]["note"] if received else "",
+            "recording": "",
+            "status_id": "7",
+            "readable_status_text": "Finalizada",
+            "mode": call["call_mode"],
+            "sid": call["sid"],
+            "mailing_data": {
+                "identifier": call["identifier"],
+                "phone": call["phone"],
+                "list_id": call["mailing_id"],
+                "data": record["data"],
+            },
+        }
+
+    def qualify_in_dialer(self, account: Account, call_id: str, qualification_name: str) -> dict:
+        """An agent qualifying the call inside 3C Plus (not through our page)."""
+        with self._lock:
+            qualification = next(
+                q
+                for ql in account.qualification_lists.values()
+                for q in ql["qualifications"]
+                if q["name"] == qualification_name
+            )
+            call = account.calls[call_id]["call"]
+            account.qualifications_received.append(
+                {
+                    "call_id": call["id"],
+                    "mode": "call",
+                    "agent_id": call["agent"],
+                    "qualification_id": qualification["id"],
+                    "note": "",
+                    "date": "",
+                    "received_at": _now(),
+                }
+            )
+            return qualification
+
+    def _calls_report(self, account, args, query, data, agent_id):
+        """GET /calls: start_date, per_page and with_mailing are required (swagger)."""
+        errors = {
+            name: [f"O campo {name} é obrigatório."]
+            for name in ("start_date", "per_page", "with_mailing")
+            if not _first(query.get(name))
+        }
+        if errors:
+            return _validation(errors)
+        try:
+            start = datetime.strptime(_first(query["start_date"]), "%Y-%m-%d %H:%M:%S")
+            end = datetime.strptime(_first(query["end_date"]), "%Y-%m-%d %H:%M:%S") if query.get("end_date") else None
+        except ValueError:
+            return _validation({"start_date": ["Use o formato Y-m-d H:i:s."]})
+        with_mailing = _first(query["with_mailing"]) in ("1", "true", "True")
+        reports = []
+        for record in account.calls.values():
+            report = record.get("report")
+            if report is None:
+                continue
+            at = datetime.strptime(report["call_date"], "%Y-%m-%d %H:%M:%S")
+            if at < start or (end is not None and at > end):
+                continue
+            if _first(query.get("identifier")) and report["mailing_data"]["identifier"] != _first(query["identifier"]):
+                continue
+            reports.append(report if with_mailing else {k: v for k, v in report.items() if k != "mailing_data"})
+        reports.sort(key=lambda r: (r["call_date"], r["id"]))
+        return _paginated(reports, query, "calls")
+
+    # Requests --------------------------------------------------------------------------------
+    def handle(self, method: str, path: str, query: dict, headers: dict, body: bytes) -> tuple[int, dict, bytes]:
+        """One API request. `path` is relative to the API root; headers are lower-cased."""
+        method = method.upper()
+        path = "/" + path.strip("/")
+        content_type = headers.get("content-type", "").split(";")[0].strip()
+        with self._lock:
+            self.calls += 1
+            self.requests.append(
+                {
+                    "method": method,
+                    "path": path,
+                    "query": {k: v for k, v in query.items() if k != "api_token"},
+                    "content_type": content_type,
+                    "body": _parse_body(body, content_type),
+                }
+            )
+            del self.requests[:-2000]
+            faults = self.faults
+            hang = faults.timeout_next > 0 or (faults.timeout_rate and self._random.random() < faults.timeout_rate)
+            if faults.timeout_next > 0:
+                self.faults = dataclasses.replace(faults, timeout_next=faults.timeout_next - 1)
+            fail = not hang and (
+                faults.fail_next > 0 or (faults.fail_rate and self._random.random() < faults.fail_rate)
+            )
+            if fail and faults.fail_next > 0:
+                self.faults = dataclasses.replace(self.faults, fail_next=faults.fail_next - 1)
+            self.injected += bool(hang or fail)
+        if faults.latency_ms:
+            time.sleep(faults.latency_ms / 1000)
+        if hang:
+            time.sleep(faults.timeout_seconds)
+            return _envelope(504, "Gateway Timeout", "sandbox_timeout")
+        if fail:
+            extra = {"Retry-After": str(faults.retry_after)} if faults.fail_status == 429 and faults.retry_after else {}
+            status, hdrs, payload = _envelope(faults.fail_status, "Sandbox fault", "injected_fault")
+            return status, {**hdrs, **extra}, payload
+
+        token = _bearer(headers) or _first(query.get("api_token"))
+        agent_header = headers.get("x-agent-id")
+        if not token or not token.startswith(MANAGER_PREFIX) or token in (MANAGER_PREFIX, AGENT_PREFIX):
+            return _envelope(401, "Unauthorized", "token_invalid")
+        is_agent = token.startswith(AGENT_PREFIX)
+        account_name = token[len(AGENT_PREFIX) :] if is_agent else token[len(MANAGER_PREFIX) :]
+        if is_agent and not agent_header:
+            return _envelope(400, "Bad Request", "agent_required")
+        if is_agent and agent_header not in AGENT_IDS:
+            return _envelope(401, "Unauthorized", "agent_invalid")
+        if not is_agent and agent_header:
+            return _envelope(400, "Bad Request", "agent_not_allowed")
+        agent_route = path.startswith("/agent/")
+        if agent_route != is_agent:
+            return _envelope(403, "Forbidden", "forbidden")
+
+        data = _parse_body(body, content_type)
+        with self._lock:
+            account = self._account(account_name)
+            response = self._route(account, method, path, query, data, agent_header)
+            lost = (
+                response[0] < 300
+                and method == "POST"
+                and path.endswith("/mailing.json")
+                and faults.lost_answer_rate
+                and self._random.random() < faults.lost_answer_rate
+            )
+            if lost:
+                self.answers_lost += 1
+            if method != "GET" and response[0] < 400:
+                self._save(account)
+        if lost and faults.lost_answer_status:
+            return _envelope(faults.lost_answer_status, "Bad Gateway", "sandbox_lost_answer")
+        if lost:
+            raise AnswerLost
+        return response
+
+    def _route(self, account, method, path, query, data, agent_id):
+        for route_method, pattern, handler in ROUTES:
+            match = pattern.fullmatch(path)
+            if match and route_method in (method, "*"):
+                return handler(self, account, match.groupdict(), query, data, agent_id)
+        return _envelope(404, "Not Found", "route_not_found")
+
+    # Endpoints (see ROUTES) ------------------------------------------------------------------
+    def _list_campaigns(self, account, args, query, data, agent_id):
+        items = list(account.campaigns.values())
+        if "paused" in query:
+            wanted = _first(query["paused"]) in ("1", "true", "True")
+            items = [c for c in items if c["paused"] == wanted]
+        if query.get("search"):
+            term = _first(query["search"]).lower()
+            items = [c for c in items if term in c["name"].lower()]
+        return _paginated(items, query, "campaigns")
+
+    def _get_campaign(self, account, args, query, data, agent_id):
+        campaign, missing = _campaign(account, args)
+        return missing or _data(campaign)
+
+    def _delete_campaign_mailing(self, account, args, query, data, agent_id):
+        campaign, missing = _campaign(account, args)
+        return missing or self._delete_mailing(account, campaign, data)
+
+    def _list_lists(self, account, args, query, data, agent_id):
+        campaign, missing = _campaign(account, args)
+        if missing:
+            return missing
+        return _paginated(
+            [lst for lst in account.lists.values() if lst["campaign_id"] == campaign["id"]],
+            query,
+            f"campaigns/{campaign['id']}/lists",
+        )
+
+    def _create_list(self, account, args, query, data, agent_id):
+        campaign, missing = _campaign(account, args)
+        if missing:
+            return missing
+        name = str(_first(data.get("name")) or "").strip() if isinstance(data, dict) else ""
+        if not name:
+            return _validation({"name": ["O campo name é obrigatório."]})
+        mailing_list = {
+            "id": next(self._ids),
+            "campaign_id": campaign["id"],
+            "name": name,
+            "total": 0,
+            "dial": 0,
+            "dialed": 0,
+            "completed": 0,
+            "weight": 1,
+            "created_at": _now(),
+        }
+        account.lists[mailing_list["id"]] = mailing_list
+        account.contacts[mailing_list["id"]] = []
+        account.seen[mailing_list["id"]] = set()
+        account.counts[mailing_list["id"]] = 0
+        account.duplicates[mailing_list["id"]] = 0
+        return _data(mailing_list)
+
+    def _add_mailing(self, account, args, query, data, agent_id):
+        mailing_list, missing = _mailing_list(account, args)
+        return missing or self._mailing(account, mailing_list, data)
+
+    def _update_weight(self, account, args, query, data, agent_id):
+        mailing_list, missing = _mailing_list(account, args)
+        if missing:
+            return missing
+        weight = _int(_first(data.get("weight")) if isinstance(data, dict) else None)
+        if weight is None:
+            return _validation({"weight": ["O campo weight deve ser um número inteiro."]})
+        mailing_list["weight"] = weight
+        return _data(mailing_list)
+
+    def _unknown_under_campaign(self, account, args, query, data, agent_id):
+        """Any other path below a campaign (or one of its lists): a missing campaign or list is named first."""
+        _found, missing = _mailing_list(account, args) if args.get("list") is not None else _campaign(account, args)
+        return missing or _envelope(404, "Not Found", "route_not_found")
+
+    def _list_qualification_lists(self, account, args, query, data, agent_id):
+        items = [{k: v for k, v in q.items() if k != "qualifications"} for q in account.qualification_lists.values()]
+        return _paginated(items, query, "qualification_lists")
+
+    def _list_qualifications(self, account, args, query, data, agent_id):
+        qualification_list = account.qualification_lists.get(_int(args["qualification_list"]))
+        if qualification_list is None:
+            return _envelope(404, "Not Found", "qualification_list_not_found")
+        return _paginated(
+            qualification_list["qualifications"],
+            query,
+            f"qualification_lists/{args['qualification_list']}/qualifications",
+        )
+
+    def _qualify(self, account, args, query, data, agent_id):
+        qualification_id = _int(_first(data.get("qualification_id")) if isinstance(data, dict) else None)
+        if qualification_id is None:
+            return _validation({"qualification_id": ["O campo qualification_id é obrigatório."]})
+        known = {q["id"] for ql in account.qualification_lists.values() for q in ql["qualifications"]}
+        if qualification_id not in known:
+            return _validation({"qualification_id": ["Qualificação inexistente."]})
+        account.qualifications_received.append(
+            {
+                "call_id": args["call"],
+                "mode": args["mode"],
+                "agent_id": agent_id,
+                "qualification_id": qualification_id,
+                "note": _first(data.get("qualification_note")) or "",
+                "date": _first(data.get("date")) or "",
+                "received_at": _now(),
+            }
+        )
+        return 204, {}, b""
+
+    def _method_not_allowed(self, account, args, query, data, agent_id):
+        return _envelope(405, "Method Not Allowed", "method_not_allowed")
+
+    def _delete_mailing(self, account, campaign, items):
+        if not isinstance(items, list) or not all(isinstance(i, dict) and i.get("phone") for i in items):
+            return _validation({"mailing": ["O corpo deve ser uma lista JSON de {phone, identifier}."]})
+        wanted = {(str(i.get("identifier") or ""), str(i["phone"])) for i in items}
+        for list_id, mailing_list in account.lists.items():
+            if mailing_list["campaign_id"] != campaign["id"]:
+                continue
+            before = account.seen[list_id]
+            removed = before & wanted
+            account.seen[list_id] = before - wanted
+            account.counts[list_id] -= len(removed)
+            account.contacts[list_id] = [
+                c for c in account.contacts[list_id] if (str(c.get("identifier") or ""), str(c["phone"])) not in wanted
+            ]
+            mailing_list["total"] = account.counts[list_id]
+        return 204, {}, b""
+
+    def _mailing(self, account, mailing_list, items):
+        if not isinstance(items, list):
+            return _validation({"mailing": ["O corpo deve ser uma lista JSON de contatos."]})
+        errors = {}
+        for index, item in enumerate(items):
+            if not isinstance(item, dict) or not str(item.get("phone") or "").strip():
+                errors[f"{index}.phone"] = ["O campo phone é obrigatório."]
+            elif not str(item["phone"]).isdigit():
+                errors[f"{index}.phone"] = ["O campo phone deve conter apenas dígitos."]
+            elif str(item.get("identifier")) in self.faults.reject_identifiers:
+                errors[f"{index}.identifier"] = ["Contato bloqueado pela operadora."]
+        if errors:
+            return _validation(errors)
+        list_id = mailing_list["id"]
+        seen = account.seen[list_id]
+        for item in items:
+            key = (str(item.get("identifier") or ""), str(item["phone"]))
+            if key in seen:
+                account.duplicates[list_id] += 1
+            else:
+                seen.add(key)
+            if self.store_contacts:
+                account.contacts[list_id].append(item)
+        account.counts[list_id] += len(items)
+        mailing_list["total"] = account.counts[list_id]
+        return 204, {}, b""
+
+
+CAMPAIGN = r"/campaigns/(?P<campaign>[^/]*)"
+LIST = CAMPAIGN + r"/lists/(?P<list>[^/]*)"
+QUALIFY = r"/agent/(?P<mode>call|manual_call)/(?P<call>[^/]*)/qualify"
+
+# (method, path, handler): the first route whose path matches and whose method is the request's (or "*")
+# answers; nothing matching is a 404.
+ROUTES = [
+    (method, re.compile(path, re.DOTALL), handler)
+    for method, path, handler in (
+        ("GET", r"/campaigns", Sandbox._list_campaigns),
+        ("GET", CAMPAIGN, Sandbox._get_campaign),
+        ("DELETE", CAMPAIGN + r"/mailing/delete", Sandbox._delete_campaign_mailing),
+        ("GET", CAMPAIGN + r"/lists", Sandbox._list_lists),
+        ("POST", CAMPAIGN + r"/lists", Sandbox._create_list),
+        ("POST", LIST + r"/mailing\.json", Sandbox._add_mailing),
+        ("PUT", LIST + r"/updateWeight", Sandbox._update_weight),
+        ("*", LIST + r"(?:/.*)?", Sandbox._unknown_under_campaign),
+        ("*", CAMPAIGN + r"(?:/.*)?", Sandbox._unknown_under_campaign),
+        ("GET", r"/calls", Sandbox._calls_report),
+        ("GET", r"/qualification_lists", Sandbox._list_qualification_lists),
+        ("GET", r"/qualification_lists/(?P<qualification_list>[^/]*)/qualifications", Sandbox._list_qualifications),
+        ("POST", QUALIFY, Sandbox._qualify),
+        ("*", QUALIFY, Sandbox._method_not_allowed),
+    )
+]
+
+
+def _campaign(account: Account, args: dict):
+    """(campaign, None), or (None, the 404 to answer)."""
+    campaign = account.campaigns.get(_int(args["campaign"]))
+    if campaign is None:
+        return None, _envelope(404, "Not Found", "campaign_not_found")
+    return campaign, None
+
+
+def _mailing_list(account: Account, args: dict):
+    """(list, None) for a list of the path's campaign, or (None, the 404 to answer)."""
+    campaign, missing = _campaign(account, args)
+    if missing:
+        return None, missing
+    mailing_list = account.lists.get(_int(args["list"]))
+    if mailing_list is None or mailing_list["campaign_id"] != campaign["id"]:
+        return None, _envelope(404, "Not Found", "list_not_found")
+    return mailing_list, None
+
+
+def _parse_body(body: bytes, content_type: str):
+    if not body:
+        return {}
+    if content_type == "application/json":
+        try:
+            return json.loads(body)
+        except ValueError:
+            return {}
+    return {k.removesuffix("[]"): v if len(v) > 1 else v[0] for k, v in parse_qs(body.decode()).items()}
+
+
+def _bearer(headers: dict) -> str | None:
+    value = headers.get("authorization", "")
+    return value[7:].strip() if value.lower().startswith("bearer ") else None
+
+
+def _first(value):
+    return value[0] if isinstance(value, list) and value else value
+
+
+def _int(value):
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _json(status: int, payload: dict) -> tuple[int, dict, bytes]:
+    return status, {"Content-Type": "application/json"}, json.dumps(payload, ensure_ascii=False).encode()
+
+
+def _envelope(status: int, title: str, detail: str) -> tuple[int, dict, bytes]:
+    return _json(status, {"status": status, "title": title, "detail": detail, "transaction_id": str(uuid.uuid4())})
+
+
+def _data(data) -> tuple[int, dict, bytes]:
+    return _json(200, {"status": 200, "title": "OK", "detail": "", "transaction_id": str(uuid.uuid4()), "data": data})
+
+
+def _validation(errors: dict) -> tuple[int, dict, bytes]:
+    return _json(
+        422,
+        {
+            "status": 422,
+            "title": "Unprocessable Entity",
+            "detail": "Validation errors found",
+            "transaction_id": str(uuid.uuid4()),
+            "errors": errors,
+        },
+    )
+
+
+def _paginated(items: list, query: dict, path: str) -> tuple[int, dict, bytes]:
+    per_page = max(1, min(_int(_first(query.get("per_page"))) or 15, 500))
+    page = max(1, _int(_first(query.get("page"))) or 1)
+    total = len(items)
+    total_pages = max(1, -(-total // per_page))
+    chunk = items[(page - 1) * per_page : page * per_page]
+    links = {"next": f"/{path}?{urlencode({'page': page + 1, 'per_page': per_page})}"} if page < total_pages else []
+    return _json(
+        200,
+        {
+            "status": 200,
+            "title": "OK",
+            "detail": "",
+            "transaction_id": str(uuid.uuid4()),
+            "data": chunk,
+            "meta": {
+                "pagination": {
+                    "total": total,
+                    "count": len(chunk),
+                    "per_page": per_page,
+                    "current_page": page,
+                    "total_pages": total_pages,
+                    "links": links,
+                }
+            },
+        },
+    )
+
+
+# State kept across restarts -------------------------------------------------------------------
+INT_KEYED = ("campaigns", "lists", "contacts", "counts", "duplicates", "qualification_lists")
+
+
+def account_state(account: Account) -> dict:
+    """The account as JSON: sets become lists (keys become strings; account_from_state turns them back)."""
+    state = {field: getattr(account, field) for field in (*INT_KEYED, "qualifications_received", "calls")}
+    state["seen"] = {list_id: sorted(map(list, keys)) for list_id, keys in account.seen.items()}
+    return json.loads(json.dumps(state))
+
+
+def account_from_state(name: str, state: dict) -> Account:
+    account = Account(name)
+    for field in INT_KEYED:
+        setattr(account, field, {int(k): v for k, v in (state.get(field) or {}).items()})
+    account.seen = {int(k): {tuple(pair) for pair in v} for k, v in (state.get("seen") or {}).items()}
+    account.qualifications_received = list(state.get("qualifications_received") or [])
+    account.calls = dict(state.get("calls") or {})
+    return account
+
+
+def _all_ids(account: Account):
+    yield from account.campaigns
+    yield from account.lists
+    for qualification_list in account.qualification_lists.values():
+        yield qualification_list["id"]
+        yield from (q["id"] for q in qualification_list.get("qualifications", []))

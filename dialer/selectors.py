@@ -1,0 +1,45 @@
+"""Dialer reads used in several places (the workers' sweep, /healthz, the send preview, the Carteira filter)."""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+
+from dialer.models import DialerExport, DialerExportItem
+
+
+def sent_items(*, tenant=None, campaign_id=None, since=None):
+    """Export items 3C Plus confirmed (status "enviado"), to one campaign and since a moment if given."""
+    items = DialerExportItem.objects.filter(status=DialerExportItem.Status.SENT)
+    if tenant is not None:
+        items = items.filter(tenant=tenant)
+    if campaign_id:
+        items = items.filter(campaign_id=campaign_id)
+    if since is not None:
+        items = items.filter(sent_at__gte=since)
+    return items
+
+
+def stranded_exports(now=None):
+    """Running exports whose lease ran out, and paused ones whose next attempt is due."""
+    now = now or timezone.now()
+    expired = now - timedelta(seconds=settings.DIALER_EXPORT_LEASE_SECONDS)
+    return DialerExport.objects.filter(
+        Q(status=DialerExport.Status.RUNNING) & (Q(heartbeat_at__lt=expired) | Q(heartbeat_at__isnull=True))
+        | Q(status=DialerExport.Status.PAUSED, next_attempt_at__lte=now)
+    )
+
+
+def stuck_exports_count() -> int:
+    """Exports with no progress for DIALER_EXPORT_STUCK_SECONDS: running, paused past their resume, or
+    queued while no export is being sent (a queue behind a long export is busy, not stuck)."""
+    since = timezone.now() - timedelta(seconds=settings.DIALER_EXPORT_STUCK_SECONDS)
+    stale = Q(heartbeat_at__lt=since) | Q(heartbeat_at__isnull=True, created_at__lt=since)
+    stuck = Q(status=DialerExport.Status.RUNNING) & stale | Q(
+        status=DialerExport.Status.PAUSED, next_attempt_at__lt=since
+    )
+    sending = DialerExport.objects.filter(status=DialerExport.Status.RUNNING, heartbeat_at__gte=since).exists()
+    if not sending:
+        stuck |= Q(status=DialerExport.Status.QUEUED) & stale
+    return DialerExport.objects.filter(stuck).count()

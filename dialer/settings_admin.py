@@ -1,0 +1,169 @@
+"""The 3C Plus section of the tenant's settings page: its fields, "Testar conexão" and the webhook address.
+
+Registered with tenants.settings_schema from DialerConfig.ready(); tenants shows it without importing the dialer.
+"""
+
+from django import forms
+from django.conf import settings
+from django.contrib.admin import display
+from django.http import Http404
+from django.template.loader import render_to_string
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.translation import gettext_lazy as _
+from unfold.widgets import UnfoldAdminPasswordWidget, UnfoldAdminSelectWidget, UnfoldAdminTextInputWidget
+
+from dialer import settings_schema
+from dialer.connection import campaigns, is_configured, test_connection
+from dialer.errors import DialerError
+from dialer.forms import campaign_label
+from dialer.settings_schema import AGENT_TOKEN, API_KEY, BASE_URL, CAMPAIGN, DOMAIN
+from tenants.secrets import mask
+from tenants.settings_schema import SettingsSection
+
+TEMPLATES = "admin/dialer/tenant_settings/"
+
+
+@display(description=_("Conexão"))
+def connection_test(tenant):
+    if tenant is None or tenant.pk is None:
+        return _("Salve a empresa para testar a conexão.")
+    return render_to_string(TEMPLATES + "_connection_test_button.html", {"tenant": tenant})
+
+
+@display(description=_("Webhook do 3C Plus"))
+def webhook(tenant):
+    if tenant is None or tenant.pk is None:
+        return "—"
+    url = settings.PUBLIC_BASE_URL + reverse("threecplus_webhook", args=[tenant.webhook_secret])
+    return render_to_string(TEMPLATES + "_webhook.html", {"tenant": tenant, "url": url})
+
+
+class ThreeCPlusSection(SettingsSection):
+    title = _("3C Plus")
+    secret_keys = settings_schema.SECRET_KEYS
+    schema = {
+        API_KEY: {"type": "string", "title": "Token do 3C Plus (mascarado; troque colando um novo)"},
+        DOMAIN: {"type": "string", "title": "Domínio do 3C Plus"},
+        CAMPAIGN: {"type": "integer", "title": "Campanha padrão (ID)"},
+        BASE_URL: {"type": "string", "title": "URL da API (opcional)"},
+        AGENT_TOKEN: {"type": "string", "title": "Token de agente (mascarado)"},
+    }
+
+    def clean(self, result, stored):
+        return settings_schema.clean(result, stored)
+
+    def form_fields(self):
+        return {
+            DOMAIN: forms.CharField(
+                label=_("Domínio"),
+                required=False,
+                widget=UnfoldAdminTextInputWidget,
+                help_text=_(
+                    'O subdomínio da empresa no 3C Plus: "minhaempresa" para minhaempresa.3c.plus. '
+                    "Uma URL completa também serve."
+                ),
+            ),
+            API_KEY: forms.CharField(
+                label=_("Token da API"),
+                required=False,
+                strip=True,
+                widget=UnfoldAdminPasswordWidget(render_value=False, attrs={"autocomplete": "new-password"}),
+            ),
+            CAMPAIGN: forms.CharField(
+                label=_("Campanha padrão (ID)"),
+                required=False,
+                widget=UnfoldAdminTextInputWidget,
+                help_text=_("Salve o token e o domínio para escolher entre as campanhas do 3C Plus."),
+            ),
+            BASE_URL: forms.CharField(
+                label=_("URL da API (opcional)"),
+                required=False,
+                widget=UnfoldAdminTextInputWidget,
+                help_text=_("Substitui o domínio: o sandbox do 3C Plus ou um ambiente de testes."),
+            ),
+            AGENT_TOKEN: forms.CharField(
+                label=_("Token de agente (qualificação)"),
+                required=False,
+                strip=True,
+                widget=UnfoldAdminPasswordWidget(render_value=False, attrs={"autocomplete": "new-password"}),
+                help_text=_(
+                    "O 3C Plus só aceita a qualificação de uma ligação com a credencial do agente: um token de "
+                    "serviço com papel de agente, enviado junto com o ID de agente de cada operador (cadastrado "
+                    "no usuário)."
+                ),
+            ),
+        }
+
+    def prepare_form(self, form, stored):
+        super().prepare_form(form, stored)
+        for key in (API_KEY, AGENT_TOKEN):
+            current = mask(stored.get(key))
+            form.fields[key].help_text = (
+                _("Atual: %(mask)s. Deixe em branco para manter; cole um novo para trocar.") % {"mask": current}
+                if current
+                else _("Cole o token de serviço gerado no 3C Plus (mostrado só uma vez por lá).")
+            ) + (" " + str(form.fields[key].help_text) if key == AGENT_TOKEN else "")
+        self._campaign_choice(form, stored)
+
+    def _campaign_choice(self, form, stored):
+        """The default campaign is picked among those 3C Plus lists now, paused ones marked; typed as an id only
+        when they cannot be listed (nothing saved yet, or 3C Plus unreachable: the reason is shown)."""
+        form.paused_campaigns = {}
+        tenant = form.instance
+        if tenant is None or tenant.pk is None or not is_configured(tenant):
+            return
+        try:
+            listed = campaigns(tenant)
+        except DialerError as error:
+            form.fields[CAMPAIGN].help_text = _(
+                "Não foi possível listar as campanhas do 3C Plus (%(error)s): informe o ID da campanha."
+            ) % {"error": error.message}
+            return
+        current = stored.get(CAMPAIGN)
+        choices = [("", _("— nenhuma —")), *((str(c["id"]), campaign_label(c)) for c in listed)]
+        if current and all(c["id"] != current for c in listed):
+            choices.append((str(current), _("Campanha %(id)s (não encontrada no 3C Plus)") % {"id": current}))
+        form.fields[CAMPAIGN] = forms.ChoiceField(
+            label=_("Campanha padrão"),
+            required=False,
+            choices=choices,
+            widget=UnfoldAdminSelectWidget,
+            help_text=_("As campanhas que o 3C Plus lista agora. Uma campanha pausada não disca até ser retomada."),
+        )
+        form.paused_campaigns = {c["id"]: c["name"] for c in listed if c["paused"]}
+
+    def warnings(self, form, settings: dict) -> list[str]:
+        paused = getattr(form, "paused_campaigns", {}).get(settings.get(CAMPAIGN))
+        if paused is None:
+            return []
+        return [
+            _("A campanha padrão “%(name)s” está pausada no 3C Plus: o discador só liga quando ela for retomada.")
+            % {"name": paused}
+        ]
+
+    def displays(self):
+        return (connection_test, webhook)
+
+    def admin_urls(self, model_admin):
+        def test_connection_view(request, pk):
+            tenant = model_admin.get_queryset(request).filter(pk=pk).first()
+            if tenant is None or not model_admin.has_change_permission(request, tenant):
+                raise Http404
+            context = {
+                **model_admin.admin_site.each_context(request),
+                "tenant": tenant,
+                "result": test_connection(tenant),
+                "opts": model_admin.opts,
+                "title": _("Teste de conexão com o 3C Plus"),
+            }
+            template = "_connection_result.html" if request.headers.get("HX-Request") else "connection_test.html"
+            return TemplateResponse(request, TEMPLATES + template, context)
+
+        return [
+            path(
+                "<int:pk>/testar-3cplus/",
+                model_admin.admin_site.admin_view(test_connection_view),
+                name="tenants_tenant_test_connection",
+            )
+        ]
