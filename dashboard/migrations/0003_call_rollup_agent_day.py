@@ -1,6 +1,6 @@
 from django.db import migrations, models
 
-from core.migration_operations import AddIndexConcurrentlyOnPostgres
+from common.migration_operations import AddIndexConcurrentlyOnPostgres
 
 
 class Migration(migrations.Migration):
