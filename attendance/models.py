@@ -171,6 +171,14 @@ class Agreement(TenantOwned):
         indexes = [
             models.Index(fields=["client", "-created_at"], name="agreement_client_created"),
             models.Index(fields=["tenant", "status", "-created_at"], name="agreement_tenant_status"),
+            # The dashboard: the agreements of the last minutes, and the approval figures over its period.
+            models.Index(fields=["tenant", "created_at"], name="agreement_tenant_created"),
+            models.Index(
+                fields=["tenant", "created_at"],
+                include=["status", "creditor", "operator", "client"],
+                condition=~Q(approval_reasons=[]),
+                name="agreement_beyond_rules",
+            ),
         ]
 
     def __str__(self):

@@ -6,27 +6,45 @@ Definitions (the tests count them by hand):
 - answered: those whose status is 7, "finished with an agent" (5 not answered, 6 abandoned, 8 failed,
   9 voicemail); contact rate = answered / dialled;
 - right-party: tabulações whose type is flagged `debtor_contact`; the rate is over all tabulações;
+- a campaign or export filter keeps the tabulações, agreements and payments of clients sent to it (in an
+  export of the campaign, or in the export) before them; calls and sent items carry their own campaign;
 - agreements by `created_at`; approval rate = of the agreements beyond the creditor's rules, the approved
   (active, paid off or later broken) over the decided (approved + rejected); cancelled ones count in neither;
 - payments received by `paid_on`; recovery rate = received / open balance of the exports created in the
   period (only without a creditor or operator filter: an export's balance is not split by either).
 """
 
+import contextlib
 import dataclasses
 import datetime
+import itertools
 from collections import defaultdict
 from decimal import Decimal
+from functools import cached_property
 
+from django.db import connection, transaction
 from django.db.models import Count, Exists, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce, ExtractHour, TruncDate
 from django.utils import timezone
 
 from attendance.models import Agreement, CallDisposition, DispositionType, Payment
-from dashboard.models import CallRollup, DispositionRollup, SentRollup
+from dashboard.models import (
+    AgreementCampaignRollup,
+    AgreementRollup,
+    CallDayRollup,
+    CallHourRollup,
+    CallRollup,
+    DispositionCampaignRollup,
+    DispositionRollup,
+    RolledUpDay,
+    SentRollup,
+)
 from dashboard.rollups import ANSWERED_STATUS, ensure_rolled_up, sent_items_between
 from dialer.models import DialerCallEvent, DialerExport, DialerExportItem, WebhookDelivery
 from tenants.models import Membership, Role, Tenant
 
+# While a dashboard is open the worker rolls today up again this often: the raw part stays a few minutes.
+TODAY_REFRESH = datetime.timedelta(minutes=10)
 APPROVED_STATUSES = (Agreement.Status.ACTIVE, Agreement.Status.COMPLETED, Agreement.Status.BROKEN)
 ZERO = Decimal("0")
 
@@ -40,10 +58,11 @@ class Filters:
     campaign_id: int | None = None
     operator_id: int | None = None
     export_id: int | None = None
+    since: datetime.datetime | None = None  # rows stored from this moment on only (after today's roll-up)
 
     @property
     def start_at(self) -> datetime.datetime:
-        return _local_midnight(self.start)
+        return self.since or _local_midnight(self.start)
 
     @property
     def end_at(self) -> datetime.datetime:
@@ -75,7 +94,11 @@ def _export(f: Filters) -> DialerExport | None:
 
 
 def _sent_to(f: Filters, client_ref: str, at_field: str):
-    """Exists(): the row's client was in the chosen export (sent before the row) or sent to the chosen campaign."""
+    """The row's client was in the chosen export, or in an export to the chosen campaign, made before the row.
+
+    "Before" makes a closed day's figure final (a client sent to the campaign later does not change it), which
+    is what lets the campaign's tabulações be rolled up.
+    """
     items = DialerExportItem.objects.filter(client_id=OuterRef(client_ref))
     if f.export_id is not None:
         export = _export(f)
@@ -84,12 +107,14 @@ def _sent_to(f: Filters, client_ref: str, at_field: str):
         items = items.filter(export_id=export.pk)
         since = timezone.localdate(export.created_at) if at_field == "paid_on" else export.created_at
         return Exists(items) & Q(**{f"{at_field}__gte": since})
-    return Exists(items.filter(campaign_id=f.campaign_id))
+    made_before = "export__created_at__date__lte" if at_field == "paid_on" else "export__created_at__lte"
+    return Exists(items.filter(campaign_id=f.campaign_id, **{made_before: OuterRef(at_field)}))
 
 
-def _agent_ids(f: Filters) -> list[str]:
-    memberships = _tenant(Membership.objects.filter(user_id=f.operator_id), f)
-    return [agent for agent in memberships.values_list("threecplus_agent_id", flat=True) if agent]
+def _agent_ids(f: Filters):
+    """The operator's 3C Plus agent ids, as a subquery: the calls' filter needs no round trip of its own."""
+    memberships = _tenant(Membership.objects.filter(user_id=f.operator_id), f).exclude(threecplus_agent_id="")
+    return memberships.values("threecplus_agent_id")
 
 
 def sent_items(f: Filters):
@@ -176,237 +201,333 @@ def sent_balance(f: Filters) -> Decimal | None:
     return exports.aggregate(total=Sum("open_balance"))["total"] or ZERO
 
 
-def agreement_figures(rows) -> dict:
-    beyond_rules = ~Q(approval_reasons=[])
-    figures = rows.aggregate(
-        count=Count("pk"),
-        amount=Sum("total"),
-        approved=Count("pk", filter=beyond_rules & Q(status__in=APPROVED_STATUSES)),
-        rejected=Count("pk", filter=beyond_rules & Q(status=Agreement.Status.REJECTED)),
-    )
-    figures["amount"] = figures["amount"] or ZERO
-    figures["approval_rate"] = rate(figures["approved"], figures["approved"] + figures["rejected"])
-    return figures
-
-
 def _split(f: Filters) -> tuple[Filters | None, Filters | None]:
-    """The closed days of the period (read from the roll-ups) and today (read live), either possibly absent."""
+    """The part of the period read from the roll-ups and the part read raw, either possibly absent.
+
+    Closed days come from the roll-ups; so does today up to its partial roll-up's `until`, if the worker
+    made one, and the raw part is what was stored since (the whole of today otherwise).
+    """
     today = timezone.localdate()
     last_closed = min(f.end, today - datetime.timedelta(days=1))
-    closed = None
-    if f.start <= last_closed:
-        ensure_rolled_up(f.tenant, f.start, last_closed)
-        closed = dataclasses.replace(f, end=last_closed)
-    live = dataclasses.replace(f, start=today, end=today) if f.start <= today <= f.end else None
-    return closed, live
+    rolled = dataclasses.replace(f, end=last_closed) if f.start <= last_closed else None
+    if not f.start <= today <= f.end:
+        return rolled, None
+    raw = dataclasses.replace(f, start=today, end=today)
+    if f.tenant is None:  # each tenant's today is rolled up to its own moment: read today raw
+        return rolled, raw
+    until = RolledUpDay.objects.filter(tenant=f.tenant, day=today).values_list("until", flat=True).first()
+    if until is None or until < timezone.now() - TODAY_REFRESH:
+        _queue_today_roll_up(f.tenant)
+    if until is None:
+        return rolled, raw
+    return dataclasses.replace(f, end=today), dataclasses.replace(raw, since=until)
 
 
-def _grouped(queryset, keys, **aggregates) -> list[dict]:
-    """GROUP BY `keys`, or one total row without keys (values() with no field would select every column)."""
-    if not keys:
-        return [queryset.aggregate(**aggregates)]
-    return list(queryset.values(*keys).annotate(**aggregates).order_by())
+@contextlib.contextmanager
+def _one_snapshot():
+    """Every read of the roll-ups and the raw rows in one snapshot: the worker may replace today's roll-up,
+    and move its `until`, between two of them, and today's rows would then be counted twice or not at all."""
+    if connection.in_atomic_block:  # the caller's transaction decides (the tests')
+        yield
+        return
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        yield
 
 
-def _add(totals: dict, rows, keys, fields) -> None:
-    for row in rows:
-        key = tuple(row[k] for k in keys)
-        bucket = totals.setdefault(key, dict.fromkeys(fields, 0))
-        for field in fields:
-            bucket[field] += row[field] or 0
+def _queue_today_roll_up(tenant) -> None:
+    """Ask the worker to roll today up, unless that was asked within TODAY_REFRESH."""
+    from django_tasks_db.models import DBTaskResult
 
+    from dashboard.tasks import roll_up_today
 
-CALL_FIELDS = ("dialled", "answered", "talk")
-RAW_CALL_KEYS = {"day": TruncDate("received_at"), "hour": ExtractHour("received_at")}
-
-
-def _raw_call_totals(events, keys):
-    annotations = {k: RAW_CALL_KEYS[k] for k in keys if k in RAW_CALL_KEYS}
-    return _grouped(
-        events.annotate(**annotations),
-        keys,
-        dialled=Count("pk"),
-        answered=Count("pk", filter=Q(status=ANSWERED_STATUS)),
-        talk=Coalesce(Sum("duration_seconds"), 0),
+    asked = DBTaskResult.objects.filter(
+        task_path=roll_up_today.module_path,
+        args_kwargs__args=[tenant.pk],
+        enqueued_at__gte=timezone.now() - TODAY_REFRESH,
     )
-
-
-def call_totals(f: Filters, keys=(), *, operator=True) -> dict[tuple, dict]:
-    """Dialled, answered and talk seconds grouped by `keys` (day, hour, agent_id, tenant_id)."""
-    totals = {}
-    if f.export_id is not None:  # an export's calls are few: read them live
-        _add(totals, _raw_call_totals(calls(f, operator=operator), keys), keys, CALL_FIELDS)
-        return totals
-    closed, live = _split(f)
-    if closed:
-        rows = _tenant(CallRollup.objects.all(), f).filter(day__gte=closed.start, day__lte=closed.end)
-        if f.creditor_id is not None:
-            rows = rows.filter(creditor_id=f.creditor_id)
-        if f.campaign_id is not None:
-            rows = rows.filter(campaign_id=str(f.campaign_id))
-        if operator and f.operator_id is not None:
-            rows = rows.filter(agent_id__in=_agent_ids(f))
-        rows = _grouped(rows, keys, dialled=Sum("dialled"), answered=Sum("answered"), talk=Sum("talk_seconds"))
-        _add(totals, rows, keys, CALL_FIELDS)
-    if live:
-        _add(totals, _raw_call_totals(calls(live, operator=operator), keys), keys, CALL_FIELDS)
-    return totals
+    if not asked.exists():
+        roll_up_today.enqueue(tenant.pk)
 
 
 def _flagged_types() -> set[int]:
     return set(DispositionType.objects.filter(debtor_contact=True).values_list("pk", flat=True))
 
 
-def disposition_totals(f: Filters, keys=(), *, operator=True) -> dict[tuple, dict]:
-    """Tabulações and right-party tabulações grouped by `keys` (day, operator_id, type_id)."""
-    flagged = _flagged_types()
-    group = (*keys, "type_id") if "type_id" not in keys else keys
-    counted = {}
-    by_campaign = f.campaign_id is not None or f.export_id is not None
-    closed, live = (None, f) if by_campaign else _split(f)
-    if closed:
-        rows = _tenant(DispositionRollup.objects.all(), f).filter(day__gte=closed.start, day__lte=closed.end)
-        if f.creditor_id is not None:
-            rows = rows.filter(creditor_id=f.creditor_id)
-        if operator and f.operator_id is not None:
-            rows = rows.filter(operator_id=f.operator_id)
-        _add(counted, rows.values(*group).annotate(n=Sum("count")).order_by(), group, ("n",))
-    if live:
-        raw = dispositions(live, operator=operator)
-        if "day" in group:
-            raw = raw.annotate(day=TruncDate("created_at"))
-        _add(counted, raw.values(*group).annotate(n=Count("pk")).order_by(), group, ("n",))
-    totals = {}
-    for key, value in counted.items():
-        row = dict(zip(group, key, strict=True))
-        bucket = totals.setdefault(tuple(row[k] for k in keys), {"total": 0, "right_party": 0})
-        bucket["total"] += value["n"]
-        if row["type_id"] in flagged:
-            bucket["right_party"] += value["n"]
-    return totals
+def _rolled_up(model, f: Filters, *, campaign=True, operator_field=None):
+    """A roll-up's rows for the closed days of `f`, filtered by creditor, campaign and operator."""
+    rows = _tenant(model.objects.all(), f).filter(day__gte=f.start, day__lte=f.end)
+    if f.creditor_id is not None:
+        rows = rows.filter(creditor_id=f.creditor_id)
+    if campaign and f.campaign_id is not None:
+        rows = rows.filter(campaign_id=str(f.campaign_id))
+    if operator_field == "agent_id" and f.operator_id is not None:
+        rows = rows.filter(agent_id__in=_agent_ids(f))
+    elif operator_field and f.operator_id is not None:
+        rows = rows.filter(**{operator_field: f.operator_id})
+    return rows.order_by()
 
 
-def sent_total(f: Filters) -> int:
-    if f.export_id is not None:
-        return sent_items(f).count()
-    total = 0
-    closed, live = _split(f)
-    if closed:
-        rows = _tenant(SentRollup.objects.all(), f).filter(day__gte=closed.start, day__lte=closed.end)
-        if f.creditor_id is not None:
-            rows = rows.filter(creditor_id=f.creditor_id)
-        if f.campaign_id is not None:
-            rows = rows.filter(campaign_id=f.campaign_id)
-        total += rows.aggregate(n=Sum("count"))["n"] or 0
-    if live:
-        total += sent_items(live).count()
-    return total
+class Figures:
+    """Every figure of the dashboard for one set of filters.
+
+    Each source is read once, already filtered, at the grain the page needs: the calls per day and agent
+    and per hour, the tabulações per day, operator and type, the agreements per day and operator. The
+    totals, both charts and the operators' table are sums of those rows, so they always agree with each
+    other. Closed days, and today up to its roll-up's `until`, come from the roll-ups, the rest of today
+    from the raw tables, all in one snapshot; with an export filter everything is read raw (an export's
+    clients are few, and its items carry no day to roll up by). An agreement's status changes after its
+    day, so the approval figures alone are read from the agreements over the whole period.
+    """
+
+    def __init__(self, f: Filters):
+        self.f = f
+        last_closed = min(f.end, timezone.localdate() - datetime.timedelta(days=1))
+        if f.export_id is None and f.start <= last_closed:
+            # Before the snapshot: a day another request rolls up meanwhile must be visible to our reads.
+            ensure_rolled_up(f.tenant, f.start, last_closed)
+        with _one_snapshot():
+            # `closed`: the part read from the roll-ups; `raw`: the part read from the raw tables.
+            self.closed, self.raw = (None, f) if f.export_id is not None else _split(f)
+            self._calls_by_agent, self._calls_by_hour = self._read_calls()
+            self._dispositions = self._read_dispositions()
+            self._agreements = self._read_agreements()
+            self._sent = self._read_sent()
+
+    def _raw_calls(self) -> list[dict]:
+        """The raw part's finished calls per day, hour and agent: one read for the totals and the hour chart."""
+        if not self.raw:
+            return []
+        return list(
+            calls(self.raw)
+            .annotate(day=TruncDate("received_at"), hour=ExtractHour("received_at"))
+            .values("day", "hour", "tenant_id", "agent_id")
+            .annotate(
+                dialled=Count("*"),
+                answered=Count("pk", filter=Q(status=ANSWERED_STATUS)),
+                talk=Coalesce(Sum("duration_seconds"), 0),
+            )
+            .order_by()
+        )
+
+    def _read_calls(self) -> tuple[dict, dict]:
+        """({(day, tenant_id, agent_id): [dialled, answered, talk]}, {hour: [dialled, answered]})."""
+        raw = self._raw_calls()
+        by_agent = defaultdict(lambda: [0, 0, 0])
+        rows = []
+        if self.closed:
+            rows = _rolled_up(CallDayRollup, self.closed, operator_field="agent_id")
+            rows = rows.values("day", "tenant_id", "agent_id").annotate(
+                dialled=Sum("dialled"), answered=Sum("answered"), talk=Sum("talk_seconds")
+            )
+        for row in itertools.chain(rows, raw):
+            _add(by_agent[row["day"], row["tenant_id"], row["agent_id"]], row)
+        by_hour = defaultdict(lambda: [0, 0])
+        rows = []
+        if self.closed:
+            # Without the agent the hour table is small; one operator's hours come from the finest grain,
+            # through its agent index.
+            if self.f.operator_id is None:
+                rows = _rolled_up(CallHourRollup, self.closed)
+            else:
+                rows = _rolled_up(CallRollup, self.closed, operator_field="agent_id")
+            rows = rows.values("hour").annotate(dialled=Sum("dialled"), answered=Sum("answered"))
+        for row in itertools.chain(rows, raw):
+            _add(by_hour[row["hour"]], row)
+        return by_agent, by_hour
+
+    def _read_dispositions(self) -> dict[tuple, int]:
+        """{(day, operator_id, type_id): tabulações}."""
+        counted = defaultdict(int)
+        if self.closed:
+            if self.f.campaign_id is None:
+                rows = _rolled_up(DispositionRollup, self.closed, campaign=False, operator_field="operator_id")
+            else:
+                rows = _rolled_up(DispositionCampaignRollup, self.closed, operator_field="operator_id")
+            for row in rows.values("day", "operator_id", "type_id").annotate(n=Sum("count")):
+                counted[row["day"], row["operator_id"], row["type_id"]] += row["n"]
+        if self.raw:
+            raw = dispositions(self.raw).annotate(day=TruncDate("created_at"))
+            for row in raw.values("day", "operator_id", "type_id").annotate(n=Count("*")).order_by():
+                counted[row["day"], row["operator_id"], row["type_id"]] += row["n"]
+        return counted
+
+    def _read_agreements(self) -> dict[tuple, list]:
+        """{(day, operator_id): [agreements, R$]}."""
+        deals = defaultdict(lambda: [0, ZERO])
+        rows = []
+        if self.closed:
+            if self.f.campaign_id is None:
+                rows = _rolled_up(AgreementRollup, self.closed, campaign=False, operator_field="operator_id")
+            else:
+                rows = _rolled_up(AgreementCampaignRollup, self.closed, operator_field="operator_id")
+            rows = rows.values("day", "operator_id").annotate(n=Sum("count"), amount=Sum("amount"))
+        raw = []
+        if self.raw:
+            raw = agreements(self.raw).annotate(day=TruncDate("created_at")).values("day", "operator_id")
+            raw = raw.annotate(n=Count("*"), amount=Sum("total")).order_by()
+        for row in itertools.chain(rows, raw):
+            bucket = deals[row["day"], row["operator_id"]]
+            bucket[0] += row["n"]
+            bucket[1] += row["amount"] or ZERO
+        return deals
+
+    @cached_property
+    def _approvals(self) -> dict:
+        """Of the agreements beyond the rules, the approved and the rejected: read from the agreements, whose
+        status changes after the day they were made."""
+        beyond_rules = agreements(self.f).exclude(approval_reasons=[])
+        return beyond_rules.aggregate(
+            approved=Count("pk", filter=Q(status__in=APPROVED_STATUSES)),
+            rejected=Count("pk", filter=Q(status=Agreement.Status.REJECTED)),
+        )
+
+    @cached_property
+    def _flagged(self) -> set[int]:
+        return _flagged_types()
+
+    def _read_sent(self) -> int:
+        """Sent items are rolled up for closed days only (see rollups.roll_up): today is read whole."""
+        raw = dataclasses.replace(self.raw, since=None) if self.raw else None
+        if self.closed is None:
+            return sent_items(raw).count() if raw else 0
+        rows = _tenant(SentRollup.objects.all(), self.f).filter(day__gte=self.closed.start, day__lte=self.closed.end)
+        if self.f.creditor_id is not None:
+            rows = rows.filter(creditor_id=self.f.creditor_id)
+        if self.f.campaign_id is not None:
+            rows = rows.filter(campaign_id=self.f.campaign_id)
+        total = rows.aggregate(n=Sum("count"))["n"] or 0
+        return total + (sent_items(raw).count() if raw else 0)
+
+    def summary(self) -> dict:
+        dialled = sum(v[0] for v in self._calls_by_agent.values())
+        answered = sum(v[1] for v in self._calls_by_agent.values())
+        tabs = sum(self._dispositions.values())
+        right_party = sum(n for (_, _, kind), n in self._dispositions.items() if kind in self._flagged)
+        deals = self._agreements.values()
+        approved, rejected = self._approvals["approved"], self._approvals["rejected"]
+        received = payments(self.f).aggregate(total=Sum("amount"))["total"] or ZERO
+        balance = sent_balance(self.f)
+        return {
+            "sent": self._sent,
+            "dialled": dialled,
+            "answered": answered,
+            "contact_rate": rate(answered, dialled),
+            "dispositions": tabs,
+            "right_party": right_party,
+            "right_party_rate": rate(right_party, tabs),
+            "agreements": {
+                "count": sum(count for count, _ in deals),
+                "amount": sum((amount for _, amount in deals), ZERO),
+                "approved": approved,
+                "rejected": rejected,
+                "approval_rate": rate(approved, approved + rejected),
+            },
+            "received": received,
+            "sent_balance": balance,
+            "recovery_rate": rate(received, balance) if balance is not None else None,
+        }
+
+    def daily(self) -> list[dict]:
+        """One row per day of the period, zeros included, for the line chart."""
+        days = {
+            day: {"day": day, "dialled": 0, "answered": 0, "right_party": 0, "agreements": 0} for day in self.f.days()
+        }
+        for (day, _, _), (dialled, answered, _) in self._calls_by_agent.items():
+            days[day]["dialled"] += dialled
+            days[day]["answered"] += answered
+        for (day, _, kind), n in self._dispositions.items():
+            if kind in self._flagged:
+                days[day]["right_party"] += n
+        for (day, _), (count, _) in self._agreements.items():
+            days[day]["agreements"] += count
+        return list(days.values())
+
+    def hourly(self) -> list[dict]:
+        """Contact rate by local hour of day, 0 to 23."""
+        rows = []
+        for hour in range(24):
+            dialled, answered = self._calls_by_hour.get(hour, (0, 0))
+            rows.append(
+                {"hour": hour, "dialled": dialled, "answered": answered, "contact_rate": rate(answered, dialled)}
+            )
+        return rows
+
+    def per_operator(self) -> list[dict]:
+        """Calls, talk time, tabulações by type, agreements and callbacks pending, one row per operator."""
+        f = self.f
+        members = _tenant(Membership.objects.select_related("user"), f).filter(role=Role.OPERATOR)
+        if f.operator_id is not None:
+            members = members.filter(user_id=f.operator_id)
+        members = list(members)
+        calls_by_agent = defaultdict(lambda: [0, 0])  # dialled, talk
+        for (_, tenant_id, agent_id), (dialled, _, talk) in self._calls_by_agent.items():
+            calls_by_agent[tenant_id, agent_id][0] += dialled
+            calls_by_agent[tenant_id, agent_id][1] += talk
+        tabs = defaultdict(lambda: defaultdict(int))
+        for (_, operator_id, type_id), n in self._dispositions.items():
+            tabs[operator_id][type_id] += n
+        deals = defaultdict(lambda: [0, ZERO])
+        for (_, operator_id), (count, amount) in self._agreements.items():
+            deals[operator_id][0] += count
+            deals[operator_id][1] += amount
+        pending = dict(
+            _tenant(CallDisposition.objects.all(), f)
+            .filter(callback_at__isnull=False, callback_done=False)
+            .values_list("operator_id")
+            .annotate(n=Count("*"))
+            .order_by()
+        )
+        types = disposition_types(f)
+        rows = []
+        for member in members:
+            agent = member.threecplus_agent_id
+            dialled, talk = calls_by_agent.get((member.tenant_id, agent), (0, 0)) if agent else (0, 0)
+            by_type = tabs.get(member.user_id, {})
+            deal_count, deal_amount = deals.get(member.user_id, (0, ZERO))
+            rows.append(
+                {
+                    "operator_id": member.user_id,
+                    "operator": member.user.get_full_name() or member.user.get_username(),
+                    "calls": dialled,
+                    "talk_seconds": talk,
+                    "by_type": [by_type.get(kind.pk, 0) for kind in types],
+                    "dispositions": sum(by_type.values()),
+                    "agreements": deal_count,
+                    "agreements_amount": deal_amount,
+                    "callbacks_pending": pending.get(member.user_id, 0),
+                }
+            )
+        return rows
+
+
+def _add(bucket: list, row: dict) -> None:
+    """Add a row's dialled, answered (and talk, when the bucket has room for it) to the bucket."""
+    for index, field in enumerate(("dialled", "answered", "talk")[: len(bucket)]):
+        bucket[index] += row[field] or 0
 
 
 def summary(f: Filters) -> dict:
-    call_figures = call_totals(f).get((), dict.fromkeys(CALL_FIELDS, 0))
-    tab = disposition_totals(f).get((), {"total": 0, "right_party": 0})
-    received = payments(f).aggregate(total=Sum("amount"))["total"] or ZERO
-    balance = sent_balance(f)
-    return {
-        "sent": sent_total(f),
-        "dialled": call_figures["dialled"],
-        "answered": call_figures["answered"],
-        "contact_rate": rate(call_figures["answered"], call_figures["dialled"]),
-        "dispositions": tab["total"],
-        "right_party": tab["right_party"],
-        "right_party_rate": rate(tab["right_party"], tab["total"]),
-        "agreements": agreement_figures(agreements(f)),
-        "received": received,
-        "sent_balance": balance,
-        "recovery_rate": rate(received, balance) if balance is not None else None,
-    }
+    return Figures(f).summary()
 
 
 def daily(f: Filters) -> list[dict]:
-    """One row per day of the period, zeros included, for the line chart."""
-    day_calls = call_totals(f, ("day",))
-    day_tabs = disposition_totals(f, ("day",))
-    day_agreements = {
-        row["day"]: row["n"]
-        for row in agreements(f).annotate(day=TruncDate("created_at")).values("day").annotate(n=Count("pk")).order_by()
-    }
-    empty_calls = dict.fromkeys(CALL_FIELDS, 0)
-    return [
-        {
-            "day": day,
-            "dialled": day_calls.get((day,), empty_calls)["dialled"],
-            "answered": day_calls.get((day,), empty_calls)["answered"],
-            "right_party": day_tabs.get((day,), {"right_party": 0})["right_party"],
-            "agreements": day_agreements.get(day, 0),
-        }
-        for day in f.days()
-    ]
+    return Figures(f).daily()
 
 
 def hourly(f: Filters) -> list[dict]:
-    """Contact rate by local hour of day, 0 to 23."""
-    by_hour = call_totals(f, ("hour",))
-    empty = dict.fromkeys(CALL_FIELDS, 0)
-    return [
-        {
-            "hour": hour,
-            "dialled": by_hour.get((hour,), empty)["dialled"],
-            "answered": by_hour.get((hour,), empty)["answered"],
-            "contact_rate": rate(by_hour.get((hour,), empty)["answered"], by_hour.get((hour,), empty)["dialled"]),
-        }
-        for hour in range(24)
-    ]
+    return Figures(f).hourly()
+
+
+def per_operator(f: Filters) -> list[dict]:
+    return Figures(f).per_operator()
 
 
 def disposition_types(f: Filters) -> list[DispositionType]:
     types = DispositionType.objects.all() if f.tenant is None else DispositionType.available_to(f.tenant)
     return list(types.order_by("order", "name"))
-
-
-def per_operator(f: Filters) -> list[dict]:
-    """Calls, talk time, tabulações by type, agreements and callbacks pending, one row per operator."""
-    members = _tenant(Membership.objects.select_related("user"), f).filter(role=Role.OPERATOR)
-    if f.operator_id is not None:
-        members = members.filter(user_id=f.operator_id)
-    members = list(members)
-    by_agent = call_totals(f, ("tenant_id", "agent_id"), operator=False)
-    tabs = defaultdict(dict)
-    for (operator_id, type_id), row in disposition_totals(f, ("operator_id", "type_id"), operator=False).items():
-        tabs[operator_id][type_id] = row["total"]
-    deals = {
-        row["operator_id"]: row
-        for row in agreements(f, operator=False)
-        .values("operator_id")
-        .annotate(n=Count("pk"), amount=Sum("total"))
-        .order_by()
-    }
-    pending = dict(
-        _tenant(CallDisposition.objects.all(), f)
-        .filter(callback_at__isnull=False, callback_done=False)
-        .values_list("operator_id")
-        .annotate(n=Count("pk"))
-        .order_by()
-    )
-    types = disposition_types(f)
-    rows = []
-    for member in members:
-        agent = by_agent.get((member.tenant_id, member.threecplus_agent_id), {}) if member.threecplus_agent_id else {}
-        deal = deals.get(member.user_id, {})
-        rows.append(
-            {
-                "operator_id": member.user_id,
-                "operator": member.user.get_full_name() or member.user.get_username(),
-                "calls": agent.get("dialled", 0),
-                "talk_seconds": agent.get("talk", 0),
-                "by_type": [tabs[member.user_id].get(kind.pk, 0) for kind in types],
-                "dispositions": sum(tabs[member.user_id].values()),
-                "agreements": deal.get("n", 0),
-                "agreements_amount": deal.get("amount") or ZERO,
-                "callbacks_pending": pending.get(member.user_id, 0),
-            }
-        )
-    return rows
 
 
 OPERATOR_SORTS = ("operator", "calls", "talk_seconds", "dispositions", "agreements", "agreements_amount")
@@ -440,6 +561,8 @@ WAITING_WINDOW = datetime.timedelta(seconds=10)
 CALL_WINDOW = datetime.timedelta(hours=4)  # a connected call older than this without history is lost, not live
 AFTER_CALL_WINDOW = datetime.timedelta(minutes=10)
 WEBHOOK_WINDOW = datetime.timedelta(minutes=15)
+# The atendimento page opens as the call connects, possibly before the connected webhook is stored.
+TABULATION_LEEWAY = datetime.timedelta(minutes=10)
 
 
 def live(tenant, now: datetime.datetime | None = None) -> dict:
@@ -478,11 +601,17 @@ def live(tenant, now: datetime.datetime | None = None) -> dict:
     ):
         for key in ((tenant_id, "id", call_id), (tenant_id, "tel", telephony_id)):
             ended_at[key] = max(ended_at.get(key, received_at), received_at)
-    tabulated = set(
-        _tenant(CallDisposition.objects.all(), scope)
-        .filter(call_id__in=[c.call_id for c in calls_on.values()])
-        .values_list("tenant_id", "call_id")
-    )
+    tabulated = set()
+    if calls_on:
+        # A call is tabulated after it connects: the time bound keeps the look-up on the (tenant, created_at)
+        # index instead of reading every tabulação for the call ids.
+        since = min(c.received_at for c in calls_on.values()) - TABULATION_LEEWAY
+        tabulated = set(
+            _tenant(CallDisposition.objects.all(), scope)
+            .filter(call_id__in=[c.call_id for c in calls_on.values()], created_at__gte=since)
+            .values_list("tenant_id", "call_id")
+            .order_by()
+        )
     states = {"waiting": [], "in_call": [], "after_call": []}
     for member in members:
         call = calls_on.get(member.last_call)

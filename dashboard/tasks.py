@@ -6,12 +6,23 @@ from django.utils import timezone
 
 @task
 def roll_up_yesterday() -> int:
-    """Roll up the day that just closed for every tenant (and any earlier day of the week left behind).
+    """Roll up the day that just closed for every tenant, and any earlier day of the longest period left behind.
 
-    Queued once a day by the workers (settings.WORKER_DAILY); a dashboard that finds a day missing rolls it
-    up itself, so a run that has not happened yet only costs that first request time.
+    Queued once a day by the workers (settings.WORKER_DAILY). Looking back the whole longest period costs one
+    query once every day is there, and it is what rolls history up again after a migration that adds a
+    roll-up; a dashboard that finds a day missing rolls it up itself, paying that request's time.
     """
+    from dashboard.forms import MAX_DAYS
     from dashboard.rollups import ensure_rolled_up
 
     today = timezone.localdate()
-    return ensure_rolled_up(None, today - datetime.timedelta(days=7), today - datetime.timedelta(days=1))
+    return ensure_rolled_up(None, today - datetime.timedelta(days=MAX_DAYS), today - datetime.timedelta(days=1))
+
+
+@task
+def roll_up_today(tenant_id: int) -> str | None:
+    """Roll today up to a few minutes ago for a tenant whose dashboard is open (queued by the dashboard)."""
+    from dashboard import rollups
+
+    until = rollups.roll_up_today(tenant_id)
+    return until.isoformat() if until else None

@@ -62,16 +62,17 @@ def dashboard_callback(request, context):
         return context
     form = _form(request)
     f = form.filters()
+    figures = selectors.Figures(f)
     operator_sort = request.GET.get("ordem", "operador")
-    operators = selectors.sort_operators(selectors.per_operator(f), _sort_key(operator_sort))
+    operators = selectors.sort_operators(figures.per_operator(), _sort_key(operator_sort))
     for row in operators:
         row["talk_display"] = duration(row["talk_seconds"])
     context["dashboard"] = {
         "form": form,
         "filters": f,
-        "summary": selectors.summary(f),
-        "daily_chart": json.dumps(daily_chart(selectors.daily(f))),
-        "hourly_chart": json.dumps(hourly_chart(selectors.hourly(f))),
+        "summary": figures.summary(),
+        "daily_chart": json.dumps(daily_chart(figures.daily())),
+        "hourly_chart": json.dumps(hourly_chart(figures.hourly())),
         "types": selectors.disposition_types(f),
         "operators": operators,
         "operator_columns": OPERATOR_COLUMNS,

@@ -111,8 +111,6 @@ def test_operators_csv_is_sorted_and_neutralises_formulas(client, worlds):
     assert rows[1][9:] == ["2", "500,00", "1"]
 
 
-
-
 def test_home_table_sorts_by_the_clicked_column(client, worlds):
     alfa, _beta = worlds
     client.force_login(alfa["users"]["sup"])
