@@ -1,4 +1,5 @@
-"""The planning document's five tabulações, available to every tenant."""
+"""The five standard tabulações, available to every tenant: Caixa Postal, Ligação Interrompida, Contato
+Incorreto, Retornar and Negociar."""
 
 DEFAULT_DISPOSITION_TYPES = [
     ("Caixa Postal", "caixa_postal", 10),

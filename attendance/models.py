@@ -11,7 +11,7 @@ from tenants.models import Tenant, TenantOwned
 
 
 class DispositionType(models.Model):
-    """A tabulação option. The five of the planning document are global (no tenant); a tenant may add its own."""
+    """A tabulação option. The five standard ones are global (no tenant); a tenant may add its own."""
 
     Behavior = DispositionBehavior
 
