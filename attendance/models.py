@@ -98,6 +98,8 @@ class CallDisposition(TenantOwned):
             # The client's timeline pages through its tabulações newest first: with the id in the key, a page is
             # one index range whatever the client's history, ties on the time included.
             models.Index(fields=["client", "-created_at", "-id"], name="disposition_client_recent"),
+            # Whether a call already has its tabulação (one qualification per call), among the client's many.
+            models.Index(fields=["client", "call_id"], name="disposition_client_call"),
             # The dashboard reads today's tabulações live and rolls up each closed day.
             models.Index(fields=["tenant", "created_at"], name="disposition_tenant_created"),
             models.Index(

@@ -19,6 +19,10 @@ class Migration(migrations.Migration):
         ),
         RemoveIndexConcurrentlyOnPostgres(model_name="calldisposition", name="disposition_client_created"),
         AddIndexConcurrentlyOnPostgres(
+            model_name="calldisposition",
+            index=models.Index(fields=["client", "call_id"], name="disposition_client_call"),
+        ),
+        AddIndexConcurrentlyOnPostgres(
             model_name="message",
             index=models.Index(fields=["client", "-sent_at", "-id"], name="message_client_recent"),
         ),
