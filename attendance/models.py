@@ -95,7 +95,11 @@ class CallDisposition(TenantOwned):
             models.UniqueConstraint(fields=["tenant", "submission_token"], name="disposition_unique_submission")
         ]
         indexes = [
-            models.Index(fields=["client", "-created_at"], name="disposition_client_created"),
+            # The client's timeline pages through its tabulações newest first: with the id in the key, a page is
+            # one index range whatever the client's history, ties on the time included.
+            models.Index(fields=["client", "-created_at", "-id"], name="disposition_client_recent"),
+            # Whether a call already has its tabulação (one qualification per call), among the client's many.
+            models.Index(fields=["client", "call_id"], name="disposition_client_call"),
             # The dashboard reads today's tabulações live and rolls up each closed day.
             models.Index(fields=["tenant", "created_at"], name="disposition_tenant_created"),
             models.Index(
@@ -169,7 +173,13 @@ class Agreement(TenantOwned):
             models.UniqueConstraint(fields=["tenant", "submission_token"], name="agreement_unique_submission"),
         ]
         indexes = [
-            models.Index(fields=["client", "-created_at"], name="agreement_client_created"),
+            models.Index(fields=["client", "-created_at", "-id"], name="agreement_client_recent"),
+            # When the client's agreements ended (quitado, quebrado), on its timeline.
+            models.Index(
+                fields=["client", "-closed_at", "-id"],
+                name="agreement_client_closed",
+                condition=Q(closed_at__isnull=False),
+            ),
             models.Index(fields=["tenant", "status", "-created_at"], name="agreement_tenant_status"),
             # The dashboard: the agreements of the last minutes, and the approval figures over its period.
             models.Index(fields=["tenant", "created_at"], name="agreement_tenant_created"),
@@ -305,7 +315,11 @@ class Payment(TenantOwned):
                 condition=Q(installment__isnull=True) | Q(debt__isnull=True), name="payment_one_target"
             ),
         ]
-        indexes = [models.Index(fields=["client", "-paid_on"], name="payment_client_paid")]
+        indexes = [
+            models.Index(fields=["client", "-paid_on"], name="payment_client_paid"),
+            # The client's timeline shows payments by when they were recorded.
+            models.Index(fields=["client", "-created_at", "-id"], name="payment_client_created"),
+        ]
 
     def __str__(self):
         return _("Pagamento de %(v)s em %(d)s") % {"v": self.amount, "d": self.paid_on.strftime("%d/%m/%Y")}
@@ -344,7 +358,8 @@ class Message(TenantOwned):
         verbose_name = _("mensagem de WhatsApp")
         verbose_name_plural = _("mensagens de WhatsApp")
         ordering = ["sent_at", "id"]
-        indexes = [models.Index(fields=["client", "-sent_at"], name="message_client_sent")]
+        # The chat and the timeline read the client's newest messages.
+        indexes = [models.Index(fields=["client", "-sent_at", "-id"], name="message_client_recent")]
 
     def __str__(self):
         return f"{self.get_direction_display()} {self.sent_at:%d/%m/%Y %H:%M}"

@@ -95,7 +95,7 @@ def record_disposition(
                 if earlier:
                     return earlier, False  # already marked wrong: once is enough
             if fields.get("qualification_status") == QualificationStatus.PENDING and (
-                # A call is one client's: the client's index finds its dispositions.
+                # A call is one client's: the (client, call_id) index finds its dispositions.
                 CallDisposition.objects.filter(tenant=tenant, client=client, call_id=fields["call_id"])
                 .exclude(qualification_status=QualificationStatus.NOT_APPLICABLE)
                 .exists()

@@ -120,16 +120,25 @@ def callbacks(request):
     return render(request, "attendance/callbacks.html", workspace_context(request, callbacks=due, now=timezone.now()))
 
 
-def page_context(request, tenant, client, *, tabulation_form=None, negotiation_form=None, simulation=None):
+def client_debts(client) -> list[Debt]:
+    return list(client.debts.order_by("due_date", "installment_number"))
+
+
+def page_context(
+    request, tenant, client, *, tabulation_form=None, negotiation_form=None, simulation=None, debts=None, types=None
+):
+    """Everything the workspace shows. Its reads are bounded whatever the client's history: the timeline and
+    the chat read their newest rows through an index, and nothing counts the whole history."""
     phones = list(client.phones.all())
-    debts = list(client.debts.order_by("due_date", "installment_number"))
-    types = list(DispositionType.available_to(tenant))
+    debts = client_debts(client) if debts is None else debts
+    types = list(DispositionType.available_to(tenant)) if types is None else types
     open_agreement = (
         Agreement.objects.filter(client=client, status__in=Agreement.OPEN_STATUSES).order_by("-created_at").first()
     )
     entries, has_more = timeline.page(client)
-    message_count = Message.objects.filter(client=client).count()
-    chat = list(Message.objects.filter(client=client).order_by("-sent_at", "-id")[:WHATSAPP_LIMIT])[::-1]
+    # One more than shown tells whether older messages exist, without counting them all.
+    newest = list(Message.objects.filter(client=client).order_by("-sent_at", "-id")[: WHATSAPP_LIMIT + 1])
+    chat = newest[:WHATSAPP_LIMIT][::-1]
     call_id = call_id_of(request)
     tabulation_form = tabulation_form or TabulationForm(
         tenant=tenant, client=client, phones=phones, types=types, initial={"call_id": call_id}
@@ -152,7 +161,7 @@ def page_context(request, tenant, client, *, tabulation_form=None, negotiation_f
         entries=entries,
         has_more=has_more,
         chat=chat,
-        chat_truncated=message_count > len(chat),
+        chat_truncated=len(newest) > WHATSAPP_LIMIT,
         call_id=call_id,
         callbacks_today=services.callbacks_due(tenant, request.user).count(),
     )
@@ -185,12 +194,12 @@ def client_page(request, client_id):
     return render(request, "attendance/client.html", page_context(request, tenant, client))
 
 
-def render_after_change(request, tenant, client, **forms):
+def render_after_change(request, tenant, client, **known):
     """htmx gets the parts that changed (header, forms, timeline); a plain form post gets the page again."""
     if not request.htmx:
         return redirect(f"{reverse('attendance:client', args=[client.pk])}?call_id={call_id_of(request)}")
-    client.refresh_from_db()
-    context = page_context(request, tenant, client, **forms)
+    client.refresh_from_db(from_queryset=Client.objects.select_related("creditor"))
+    context = page_context(request, tenant, client, **known)
     response = render(request, "attendance/_after_change.html", context)
     response["HX-Reswap"] = "none"  # everything arrives out of band
     return response
@@ -230,15 +239,11 @@ def tabulate(request, client_id):
         else:
             if created:
                 messages.success(request, _("Tabulação registrada: %(t)s.") % {"t": data["type"].name})
-            return render_after_change(request, tenant, client)
+            return render_after_change(request, tenant, client, types=types)
+    context = page_context(request, tenant, client, tabulation_form=form, types=types)
     if not request.htmx:
-        return render(request, "attendance/client.html", page_context(request, tenant, client, tabulation_form=form))
-    return partial(
-        request,
-        "attendance/_tabulation.html",
-        page_context(request, tenant, client, tabulation_form=form),
-        "#tabulation",
-    )
+        return render(request, "attendance/client.html", context)
+    return partial(request, "attendance/_tabulation.html", context, "#tabulation")
 
 
 def add_errors(form, error: ValidationError):
@@ -293,15 +298,17 @@ def simulate(request, client_id):
     tenant, client = client_or_404(request, client_id)
     form = NegotiationForm(request.POST)
     simulation = None
+    debts = client_debts(client)
     if form.is_valid():
         try:
-            simulation = services.simulate_for(client, form.proposal())
+            open_debts = [d for d in debts if d.status == Debt.Status.OPEN]
+            simulation = services.simulate_for(client, form.proposal(), open_debts)
         except NegotiationError as error:
             form.add_error(None, str(error))
         else:
             if form.cleaned_data["fill_entry"]:
                 form = form.with_simulated_entry(simulation)
-    context = page_context(request, tenant, client, negotiation_form=form, simulation=simulation)
+    context = page_context(request, tenant, client, negotiation_form=form, simulation=simulation, debts=debts)
     return render(request, "attendance/_negotiation.html", context)
 
 

@@ -158,7 +158,8 @@ class DialerCallEvent(TenantOwned):
         ]
         indexes = [
             models.Index(fields=["tenant", "agent_id", "-id"], name="call_event_agent"),
-            models.Index(fields=["client", "-received_at"], name="call_event_client"),
+            # The client's timeline shows its calls (the history events), newest first, a page at a time.
+            models.Index(fields=["client", "event", "-received_at", "-id"], name="call_event_client_recent"),
             # The attempt caps and the dashboard count a tenant's call events of a period, by kind.
             models.Index(fields=["tenant", "event", "received_at"], name="call_event_tenant_recent"),
         ]
@@ -303,6 +304,7 @@ class DialerRemoval(TenantOwned):
         ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(fields=["tenant", "-created_at"], name="removal_tenant_created"),
+            models.Index(fields=["client", "-created_at", "-id"], name="removal_client_recent"),
             models.Index(fields=["status", "next_attempt_at"], name="removal_due"),
         ]
 
