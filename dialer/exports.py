@@ -631,6 +631,7 @@ UNKNOWN_OUTCOME_ATTEMPTS = 5
 # many batches. A worker that dies loses at most this much bookkeeping, which the resume redoes: those items
 # are still "enviando", so they are removed from the campaign and sent again, never twice.
 PROGRESS_SECONDS = 1.0
+RECORD_MAX = 10_000  # clients per "enviado" statement, whatever the pace
 
 
 # Batches acknowledged cleanly (no lost answer) for each more upload allowed in flight.
@@ -745,7 +746,7 @@ class _Uploads:
                     status=DialerExportItem.Status.PENDING
                 )
                 self.failure = self.failure or outcome.error
-        if time.monotonic() - self.recorded_at >= PROGRESS_SECONDS:
+        if len(self.sent_ids) >= RECORD_MAX or time.monotonic() - self.recorded_at >= PROGRESS_SECONDS:
             self._record()
 
     def _record(self):

@@ -163,6 +163,7 @@ class Command(BaseCommand):
         parser.add_argument("--batch-size", type=int, help="contatos por requisição (padrão: DIALER_BATCH_SIZE)")
         parser.add_argument("--latency-ms", type=int, default=20, help="latência por requisição da 2ª medida")
         parser.add_argument("--no-naive", action="store_true", help="não mede o script ingênuo")
+        parser.add_argument("--only-confirm", action="store_true", help="só mede a confirmação (--confirm-tenant)")
         parser.add_argument(
             "--confirm-tenant",
             default="bench-confirm",
@@ -184,7 +185,7 @@ class Command(BaseCommand):
             f"{options['clients']:,} clientes, {phones:,} telefones ativos ({engine}); pico de memória no início "
             f"{peak_rss_mb():.0f} MB; {load()}"
         )
-        for latency in (0, options["latency_ms"]):
+        for latency in () if options["only_confirm"] else (0, options["latency_ms"]):
             title = "loopback" if not latency else f"{latency} ms por requisição"
             with sandbox_process(latency) as base_url:
                 point_at(tenant, base_url)
@@ -276,10 +277,9 @@ class Command(BaseCommand):
                 f"[confirmação] “Enviar para discador” de {count:,} clientes: a requisição respondeu em "
                 f"{elapsed:.2f}s (situação: {export.get_status_display()}); {load()}"
             )
-            prepare = getattr(exports, "prepare_export", None)
-            if prepare is not None and export.status == DialerExport.Status.PREPARING:
+            if not export.selection_frozen:
                 started = time.perf_counter()
-                export = prepare(export.pk)
+                export = exports.prepare_export(export.pk)
                 elapsed = time.perf_counter() - started
                 self.stdout.write(
                     f"[confirmação] o worker congelou a seleção ({export.selected_count:,} clientes, "
