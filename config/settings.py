@@ -274,9 +274,12 @@ THREECPLUS_ALLOWED_HOSTS = env_list("THREECPLUS_ALLOWED_HOSTS", [])
 
 # Enviar para discador: contacts per mailing.json request, and how long a client sent to a
 # campaign is skipped by the next export to the same campaign.
-DIALER_BATCH_SIZE = int(os.environ.get("DIALER_BATCH_SIZE", "500"))
+# 3C Plus documents no maximum; its guide keeps JSON for batches under ~10,000 lines (CSV above).
+DIALER_BATCH_SIZE = int(os.environ.get("DIALER_BATCH_SIZE", "1000"))
 DIALER_RESEND_AFTER_HOURS = int(os.environ.get("DIALER_RESEND_AFTER_HOURS", "24"))
-# A running export renews its lease at every batch; the workers' sweep (every heartbeat) re-queues one
+# How many mailing.json uploads of one export may be in flight at once (over the client's kept-alive connections).
+DIALER_EXPORT_UPLOADS_IN_FLIGHT = int(os.environ.get("DIALER_EXPORT_UPLOADS_IN_FLIGHT", "4"))
+# A running export renews its lease every second or so; the workers' sweep (every heartbeat) re-queues one
 # whose lease ran out and whose worker is gone. 3C Plus failing for now pauses an export, which resumes
 # after a backoff doubling from BASE up to MAX seconds; after MAX_PAUSES pauses in a row it fails.
 DIALER_EXPORT_LEASE_SECONDS = int(os.environ.get("DIALER_EXPORT_LEASE_SECONDS", "45"))

@@ -3,7 +3,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
 from django.db import transaction
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
@@ -441,6 +441,19 @@ class CreditorAdmin(TenantScopedAdmin):
     def save_model(self, request, obj, form, change):
         self.assign_tenant(request, obj)
         core_services.save_creditor(obj, request.user, fields=[f for f in form.fields if f != "tenant"])
+
+
+def wallet_queryset(user, query_string: str):
+    """The Carteira's rows as `user` sees them under a changelist query string (its filters, its search), computed
+    by the changelist itself: how a worker replays, later, a "select all" confirmed on the page. Scoped to the
+    user's tenant like the page; raises IncorrectLookupParameters when the query string no longer applies."""
+    request = HttpRequest()
+    request.method = "GET"
+    request.path = request.path_info = reverse("admin:core_client_changelist")
+    request.GET = QueryDict(query_string)
+    request.user = user
+    model_admin = admin.site.get_model_admin(Client)
+    return model_admin.get_changelist_instance(request).get_queryset(request)
 
 
 def extend_wallet_admin(*, actions=(), list_filters=()):

@@ -632,7 +632,7 @@ def live(tenant, now: datetime.datetime | None = None) -> dict:
     deliveries = _tenant(WebhookDelivery.objects.all(), scope)
     recent = deliveries.filter(received_at__gte=now - WEBHOOK_WINDOW)
     last = deliveries.order_by("-received_at").values_list("received_at", flat=True).first()
-    running = (DialerExport.Status.QUEUED, DialerExport.Status.RUNNING)
+    running = (DialerExport.Status.PREPARING, DialerExport.Status.QUEUED, DialerExport.Status.RUNNING)
     return {
         **states,
         "exports_running": _tenant(DialerExport.objects.filter(status__in=running), scope).count(),

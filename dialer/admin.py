@@ -61,7 +61,8 @@ class SentToDialerFilter(DropdownFilter):
 
 @action(description=_("Enviar para discador"))
 def send_to_dialer(modeladmin, request, queryset):
-    """Confirmation page with the preview; confirming freezes the selection and queues the task."""
+    """Confirmation page with the preview; confirming queues the export at once (the worker freezes the
+    selection, replayed from the Carteira's filters as this user sees them, then sends it)."""
     if not is_back_office(request.user):
         raise PermissionDenied
     tenant = user_tenant(request.user)
@@ -92,19 +93,18 @@ def send_to_dialer(modeladmin, request, queryset):
         campaign_id = form.cleaned_data["campaign"]
     if confirming and form.is_valid():
         campaign = form.campaigns[campaign_id]
-        select_across = request.POST.get("select_across") == "1"
-        export = exports.create_export(
+        selection = {"filtros": request.GET.urlencode()}
+        if request.POST.get("select_across") != "1":
+            selection["ids"] = [int(i) for i in request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME)]
+        export = exports.queue_export(
             tenant,
             request.user,
-            queryset,
+            selection=selection,
             campaign_id=campaign_id,
             campaign_name=campaign["name"],
             list_name=form.cleaned_data["list_name"],
             list_weight=form.cleaned_data["list_weight"],
             submission_token=form.cleaned_data["token"],
-            selection={"filtros": request.GET.urlencode()}
-            if select_across
-            else {"ids": [int(i) for i in request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME)]},
         )
         messages.success(request, _("Envio #%(id)s na fila.") % {"id": export.pk})
         return redirect(reverse("admin:dialer_dialerexport_change", args=[export.pk]))
@@ -190,6 +190,7 @@ class DialerExportAdmin(ReadOnlyMixin, TenantScopedAdmin):
     @display(
         description=_("situação"),
         label={
+            "preparando": "info",
             "na_fila": "info",
             "enviando": "info",
             "pausado": "warning",
@@ -203,6 +204,12 @@ class DialerExportAdmin(ReadOnlyMixin, TenantScopedAdmin):
 
     @display(description=_("progresso"))
     def display_progress(self, obj):
+        if obj.status == DialerExport.Status.PREPARING:
+            return _("preparando: %(done)s/%(total)s (%(percent)s%%)") % {
+                "done": obj.prepare_done,
+                "total": obj.prepare_total,
+                "percent": obj.prepare_percent,
+            }
         return f"{obj.processed}/{obj.to_send_count} ({obj.progress_percent}%)"
 
     @display(description=_("ignorados"))
@@ -273,7 +280,12 @@ class DialerExportAdmin(ReadOnlyMixin, TenantScopedAdmin):
 
     def progress_view(self, request, pk):
         export = self._export_or_404(request, pk)
-        return TemplateResponse(request, "admin/dialer/_export_progress.html", {"export": export})
+        response = TemplateResponse(request, "admin/dialer/_export_progress.html", {"export": export})
+        if request.GET.get("preparando") and export.selection_frozen:
+            # The page was drawn before the selection was frozen: its counts outside the fragment were partial.
+            # Once frozen, the whole page is drawn again.
+            response["HX-Refresh"] = "true"
+        return response
 
     def failures_view(self, request, pk):
         export = self._export_or_404(request, pk)

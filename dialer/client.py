@@ -4,6 +4,7 @@ Built from 3C Plus's OpenAPI description. Every response carries the envelope
 {status, title, detail, transaction_id, data[, meta.pagination]}; errors become the typed DialerError family.
 """
 
+import json
 import logging
 import random
 import re
@@ -56,6 +57,26 @@ def phone_e164(number: str) -> str | None:
     if number and not number.startswith("+") and number.startswith("55") and len(number) >= 12:
         number = "+" + number
     return try_parse_phone(number) if number else None
+
+
+class MailingBatch:
+    """mailing.json items already encoded as JSON: a client's `data` is encoded once and shared by its phones, and
+    the batch is posted as it is, with no encoding at sending time."""
+
+    def __init__(self):
+        self._items: list[str] = []
+
+    def add(self, phone: str, identifier: str, data_json: str) -> None:
+        """One contact; `data_json` is its `data` object as JSON text (json.dumps)."""
+        phone = phone if phone.isdigit() else json.dumps(phone)[1:-1]
+        identifier = identifier if identifier.isdigit() else json.dumps(identifier)[1:-1]
+        self._items.append(f'{{"phone":"{phone}","identifier":"{identifier}","data":{data_json}}}')
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def encode(self) -> bytes:
+        return f"[{','.join(self._items)}]".encode()
 
 
 @dataclass(frozen=True)
@@ -140,9 +161,13 @@ class ThreeCPlusAPI:
     def create_list(self, campaign_id: int, name: str) -> dict:
         return self._request("POST", f"campaigns/{campaign_id}/lists", data={"name": name})["data"]
 
-    def add_mailing(self, campaign_id: int, list_id: int, contacts: list[dict]) -> None:
+    def add_mailing(self, campaign_id: int, list_id: int, contacts: list[dict] | MailingBatch) -> None:
         """POST mailing.json: a JSON array of {phone, identifier, data}; 204 on success."""
-        self._request("POST", f"campaigns/{campaign_id}/lists/{list_id}/mailing.json", json=contacts)
+        path = f"campaigns/{campaign_id}/lists/{list_id}/mailing.json"
+        if isinstance(contacts, MailingBatch):
+            self._request("POST", path, content=contacts.encode())
+        else:
+            self._request("POST", path, json=contacts)
 
     def delete_mailing(self, campaign_id: int, contacts: list[dict]) -> None:
         """DELETE mailing/delete: a JSON array of {phone, identifier}; removes them from the campaign's lists."""
@@ -209,7 +234,7 @@ class ThreeCPlusAPI:
                 return
             page += 1
 
-    def _request(self, method: str, path: str, *, params=None, data=None, json=None) -> dict:
+    def _request(self, method: str, path: str, *, params=None, data=None, json=None, content=None) -> dict:
         """One call, retried while that is safe: GET, PUT and DELETE on any transient failure; a POST
         (not idempotent: a mailing batch, a qualification, a new list) only when 3C Plus provably did
         not process it (no connection, 429). Otherwise a POST raises UnknownOutcomeError at once."""
@@ -221,9 +246,11 @@ class ThreeCPlusAPI:
         while True:
             attempt += 1
             try:
-                response = self._http.request(
-                    method, path, params=params or None, data=data, **({"json": json} if json is not None else {})
-                )
+                if content is not None:  # a JSON body encoded by the caller
+                    body = {"content": content, "headers": {"Content-Type": "application/json"}}
+                else:
+                    body = {"json": json} if json is not None else {}
+                response = self._http.request(method, path, params=params or None, data=data, **body)
             except (httpx.ConnectTimeout, httpx.PoolTimeout) as error:  # nothing was sent
                 failure = UnavailableError("Tempo esgotado ao falar com o 3C Plus.", detail=type(error).__name__)
                 retry_after = None

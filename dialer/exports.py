@@ -2,30 +2,61 @@
 (resumable, each contact exactly once), and the removal from the campaigns of whoever must not be called any more.
 """
 
+import dataclasses
 import json
 import logging
+import time
 from collections import defaultdict
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from datetime import timedelta
+from decimal import Decimal
 
 from django.conf import settings
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, F
+from django.db.models import Count, F, Lookup, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.models import Client, ClientPhone
 from dialer import eligibility, selectors
-from dialer.client import dial_number
+from dialer.client import MailingBatch, dial_number
 from dialer.connection import api_for, is_configured, not_configured_message
 from dialer.errors import TRANSIENT, DialerError, NotConfiguredError, UnknownOutcomeError, ValidationError
 from dialer.models import DialerExport, DialerExportItem, DialerRemoval
 from tenants import audit
+from tenants.roles import is_back_office, user_tenant
 
 logger = logging.getLogger(__name__)
 
 SEND = eligibility.SEND
 EXPORT_LOCK_NAMESPACE = 3  # pg advisory lock key space of dialer exports
+
+
+class _AnyOf(Lookup):
+    """`column IN (ids)` for thousands of ids: on PostgreSQL one array parameter (`= ANY(%s)`) instead of one
+    placeholder per id, which costs more to build and to send than the statement's work. Ids only: the array goes
+    as its text form, which the driver need not inspect value by value."""
+
+    lookup_name = "any_of"
+    prepare_rhs = False
+
+    def get_prep_lookup(self):
+        return [int(value) for value in self.rhs]
+
+    def as_sql(self, compiler, connection):
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        placeholders = ", ".join(["%s"] * len(self.rhs))
+        return f"{lhs} IN ({placeholders})", (*lhs_params, *self.rhs)
+
+    def as_postgresql(self, compiler, connection):
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        return f"{lhs} = ANY(%s::bigint[])", (*lhs_params, "{" + ",".join(map(str, self.rhs)) + "}")
+
+
+def _client_in(ids, field="client_id"):
+    return _AnyOf(F(field), list(ids))
 
 
 def default_list_name() -> str:
@@ -46,7 +77,8 @@ def create_export(
     enqueue: bool = True,
     submission_token=None,
 ) -> DialerExport:
-    """Freeze the selection (one item per client to send) and queue the task that sends it.
+    """Freeze the selection now (one item per client to send) and queue the task that sends it: for the
+    command line and code that holds a queryset. "Enviar" in the admin uses queue_export.
 
     The same submission_token (one per confirmation form) never creates a second export: a double
     click or a resubmitted page gets the first one back.
@@ -58,41 +90,16 @@ def create_export(
         if existing:
             return existing
     queryset = queryset.filter(tenant=tenant)
-    now = timezone.now()  # one instant for the counts and the frozen items
-    counts = eligibility.preview(queryset, tenant, campaign_id, now)
     try:
         with transaction.atomic():
             export = DialerExport.objects.create(
                 submission_token=submission_token,
-                tenant=tenant,
-                requested_by=user,
-                campaign_id=campaign_id,
-                campaign_name=campaign_name[:200],
-                list_name=(list_name or default_list_name())[:200],
-                selection=selection or {},
-                batch_size=batch_size or settings.DIALER_BATCH_SIZE,
+                **_export_fields(tenant, user, campaign_id, campaign_name, list_name, selection, batch_size),
                 list_weight=list_weight,
-                selected_count=counts["selected"],
-                to_send_count=counts["to_send"],
-                skipped=counts["skipped"],
-                phones_count=counts["phones"],
-                open_balance=counts["balance"],
                 heartbeat_at=timezone.now(),
             )
-            _freeze_items(export, eligibility.eligible(queryset, tenant, campaign_id, now))
-            audit.record(
-                tenant,
-                user,
-                audit.Action.DIALER_EXPORT,
-                export,
-                changes={
-                    "campanha": ["", export.campaign_name or str(export.campaign_id)],
-                    "lista": ["", export.list_name],
-                    "clientes a enviar": ["", str(export.to_send_count)],
-                    "saldo em aberto": ["", str(export.open_balance)],
-                    "seleção": ["", json.dumps(export.selection, ensure_ascii=False, default=str)],
-                },
-            )
+            export = _freeze(export, queryset)
+            _record(export, user)
     except IntegrityError:
         if submission_token is None:
             raise
@@ -103,20 +110,212 @@ def create_export(
     return export
 
 
-def _freeze_items(export, queryset):
-    """INSERT … SELECT: the chosen client ids go straight from the filtered query into the items."""
-    client_sql, params = queryset.annotate(frozen_client_id=F("pk")).values("frozen_client_id").query.sql_with_params()
+def queue_export(
+    tenant,
+    user,
+    *,
+    selection: dict,
+    campaign_id: int,
+    campaign_name: str = "",
+    list_name: str = "",
+    list_weight: int | None = None,
+    submission_token=None,
+) -> DialerExport:
+    """ "Enviar" confirmed in the admin: the export is recorded and queued at once, whatever the selection's size;
+    the worker freezes it and then sends it.
+
+    `selection` is what the worker replays, as the user who confirmed: {"filtros": the Carteira's query string}
+    for "select all", plus {"ids": [...]} for rows picked one by one. The submission token rule is create_export's.
+    """
+    if not is_configured(tenant):
+        raise NotConfiguredError(not_configured_message())
+    if submission_token is not None:
+        existing = DialerExport.objects.filter(tenant=tenant, submission_token=submission_token).first()
+        if existing:
+            return existing
+    try:
+        with transaction.atomic():
+            export = DialerExport.objects.create(
+                submission_token=submission_token,
+                **_export_fields(tenant, user, campaign_id, campaign_name, list_name, selection, None),
+                list_weight=list_weight,
+                selection_frozen=False,  # "na fila" until a worker takes it and starts preparing
+                heartbeat_at=timezone.now(),
+            )
+            _record(export, user)
+    except IntegrityError:
+        if submission_token is None:
+            raise
+        return DialerExport.objects.get(tenant=tenant, submission_token=submission_token)
+    transaction.on_commit(lambda: enqueue_export(export))
+    return export
+
+
+def _export_fields(tenant, user, campaign_id, campaign_name, list_name, selection, batch_size) -> dict:
+    return {
+        "tenant": tenant,
+        "requested_by": user,
+        "campaign_id": campaign_id,
+        "campaign_name": campaign_name[:200],
+        "list_name": (list_name or default_list_name())[:200],
+        "selection": selection or {},
+        "batch_size": batch_size or settings.DIALER_BATCH_SIZE,
+    }
+
+
+def _record(export, user):
+    changes = {
+        "campanha": ["", export.campaign_name or str(export.campaign_id)],
+        "lista": ["", export.list_name],
+        "seleção": ["", json.dumps(export.selection, ensure_ascii=False, default=str)],
+    }
+    if export.selection_frozen:
+        changes["clientes a enviar"] = ["", str(export.to_send_count)]
+        changes["saldo em aberto"] = ["", str(export.open_balance)]
+    audit.record(export.tenant, user, audit.Action.DIALER_EXPORT, export, changes=changes)
+
+
+def prepare_export(export_id: int) -> DialerExport:
+    """Only the worker's first half: freeze a queued selection (the send follows in run_export)."""
+    export = DialerExport.objects.select_related("tenant").get(pk=export_id)
+    with export_lock(export.pk) as acquired:
+        export.refresh_from_db()
+        if acquired and not export.selection_frozen and not export.is_finished:
+            export = _prepare(export)
+    return export
+
+
+def _prepare(export) -> DialerExport:
+    DialerExport.objects.filter(pk=export.pk).update(
+        status=DialerExport.Status.PREPARING,
+        started_at=export.started_at or timezone.now(),
+        heartbeat_at=timezone.now(),
+    )
+    try:
+        queryset = _replay_selection(export)
+    except DialerError as error:
+        return _finish(export, DialerExport.Status.FAILED, error.message)
+    export = _freeze(export, queryset)
+    DialerExport.objects.filter(pk=export.pk).update(selection_frozen=True, status=DialerExport.Status.QUEUED)
+    export.refresh_from_db()
+    return export
+
+
+def _replay_selection(export):
+    """The clients the user chose in the Carteira, as the Carteira computes them for that user now."""
+    from core.admin import wallet_queryset
+
+    user = export.requested_by
+    if (
+        user is None
+        or not user.is_active
+        or not is_back_office(user)
+        or (not user.is_superuser and user_tenant(user) != export.tenant)
+    ):
+        raise DialerError(_("Quem pediu o envio não tem mais acesso a esta carteira: confirme o envio de novo."))
+    try:
+        queryset = wallet_queryset(user, export.selection.get("filtros", ""))
+    except IncorrectLookupParameters:
+        raise DialerError(_("Os filtros da Carteira deste envio não valem mais: confirme o envio de novo.")) from None
+    if "ids" in export.selection:
+        queryset = queryset.filter(pk__in=[int(i) for i in export.selection["ids"]])
+    return queryset.filter(tenant=export.tenant)
+
+
+# Clients of the tenant walked per transaction when freezing: small enough for steady progress and a short
+# redo after a crash, large enough that the per-statement work (the rule's subqueries) is paid rarely.
+FREEZE_CHUNK = 20_000
+
+
+def _freeze(export, queryset) -> DialerExport:
+    """Items for the selected clients that may be dialled at the export's creation instant, with the preview's
+    counts. The walk goes through the tenant's clients in id order, a chunk per transaction whose items and counts
+    commit with the watermark: a worker that dies resumes after the last chunk, freezing and counting nothing twice.
+    """
+    tenant_clients = Client.objects.filter(tenant_id=export.tenant_id).order_by("pk").values_list("pk", flat=True)
+    totals = {
+        "selected_count": export.selected_count,
+        "to_send_count": export.to_send_count,
+        "phones_count": export.phones_count,
+        "open_balance": export.open_balance,
+        "skipped": dict(export.skipped or {}),
+        "prepare_done": export.prepare_done,
+        "prepare_total": export.prepare_total or tenant_clients.count(),
+    }
+    last = export.frozen_up_to or 0
+    while True:
+        upper = next(iter(tenant_clients.filter(pk__gt=last)[FREEZE_CHUNK - 1 : FREEZE_CHUNK]), None)
+        among = Q(client_id__gt=last) if upper is None else Q(client_id__gt=last, client_id__lte=upper)
+        chunk = queryset.filter(pk__gt=last) if upper is None else queryset.filter(pk__gt=last, pk__lte=upper)
+        with transaction.atomic():
+            counts = _freeze_chunk(export, chunk, among)
+            totals["selected_count"] += counts["selected"]
+            totals["to_send_count"] += counts["to_send"]
+            totals["phones_count"] += counts["phones"]
+            totals["open_balance"] += counts["balance"]
+            for reason, n in counts["skipped"].items():
+                totals["skipped"][reason] = totals["skipped"].get(reason, 0) + n
+            done = upper is None
+            totals["prepare_done"] = totals["prepare_total"] if done else totals["prepare_done"] + FREEZE_CHUNK
+            DialerExport.objects.filter(pk=export.pk).update(
+                **totals, frozen_up_to=upper or last, heartbeat_at=timezone.now()
+            )
+        if done:
+            break
+        last = upper
+    if connection.vendor == "postgresql":
+        # Thousands of fresh rows: without statistics the planner scans the whole table for every
+        # batch update instead of using the (export, client) index.
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {DialerExportItem._meta.db_table}")
+    export.refresh_from_db()
+    return export
+
+
+def _freeze_chunk(export, queryset, among: Q) -> dict:
+    """One pass of the rule over the chunk: the clients to send become items, and every client is counted under
+    its reason (the preview's figures)."""
+    classified = eligibility.classify(queryset, export.tenant, export.campaign_id, export.created_at, among)
     table = DialerExportItem._meta.db_table
+    item = [export.tenant_id, export.pk, export.campaign_id, DialerExportItem.Status.PENDING, "[]"]
+    if connection.vendor == "postgresql":
+        sql, params = (
+            classified.annotate(c_id=F("pk"), c_balance=F("open_balance"), c_phones=F("active_phones"))
+            .values("c_id", "skip_reason", "c_balance", "c_phones")
+            .query.sql_with_params()
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"WITH classified AS MATERIALIZED ({sql}), frozen AS ("
+                f"INSERT INTO {table} (tenant_id, export_id, client_id, campaign_id, status, phones, error) "
+                f"SELECT %s, %s, c_id, %s, %s, %s, '' FROM classified WHERE skip_reason = %s "
+                f"ON CONFLICT (export_id, client_id) DO NOTHING) "
+                f"SELECT skip_reason, COUNT(*), SUM(c_balance), SUM(c_phones) FROM classified GROUP BY skip_reason",
+                [*params, *item, eligibility.SEND],
+            )
+            groups = [
+                {"skip_reason": reason, "n": n, "balance": balance or Decimal("0"), "phones": phones or 0}
+                for reason, n, balance, phones in cursor.fetchall()
+            ]
+        return eligibility.summarize(groups)
+    # SQLite has no INSERT inside WITH: the rule runs twice over the chunk, at the same instant.
+    groups = classified.values("skip_reason").annotate(
+        n=Count("pk"), balance=Sum("open_balance"), phones=Sum("active_phones")
+    )
+    client_sql, params = (
+        classified.filter(skip_reason=eligibility.SEND)
+        .annotate(frozen_client_id=F("pk"))
+        .values("frozen_client_id")
+        .query.sql_with_params()
+    )
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {table} (tenant_id, export_id, client_id, campaign_id, status, phones, error) "
-            f"SELECT %s, %s, selected.frozen_client_id, %s, %s, %s, '' FROM ({client_sql}) AS selected",
-            [export.tenant_id, export.pk, export.campaign_id, DialerExportItem.Status.PENDING, "[]", *params],
+            f"SELECT %s, %s, selected.frozen_client_id, %s, %s, %s, '' FROM ({client_sql}) AS selected "
+            f"WHERE true ON CONFLICT (export_id, client_id) DO NOTHING",
+            [*item, *params],
         )
-        if connection.vendor == "postgresql":
-            # Thousands of fresh rows: without statistics the planner scans the whole table for every
-            # batch update instead of using the (export, status, client) index.
-            cursor.execute(f"ANALYZE {table}")
+    return eligibility.summarize(groups)
 
 
 def enqueue_export(export):
@@ -125,14 +324,18 @@ def enqueue_export(export):
     send_export.enqueue(export.pk)
 
 
-def contact_data(client: dict, base_url: str) -> dict:
+# The client columns a mailing contact carries, in the order contact_data takes them.
+CONTACT_FIELDS = ("pk", "name", "cpf", "open_balance", "external_id", "creditor__name")
+
+
+def contact_data(client_id, name, cpf, open_balance, external_id, creditor, base_url: str) -> dict:
     return {
-        "nome": client["name"],
-        "cpf": client["cpf"],
-        "valor_em_aberto": f"{client['open_balance']:.2f}",
-        "credor": client["creditor__name"],
-        "external_id": client["external_id"],
-        "url_atendimento": f"{base_url}/atendimento/{client['pk']}/",
+        "nome": name,
+        "cpf": cpf,
+        "valor_em_aberto": f"{open_balance:.2f}",
+        "credor": creditor,
+        "external_id": external_id,
+        "url_atendimento": f"{base_url}/atendimento/{client_id}/",
     }
 
 
@@ -146,10 +349,16 @@ def run_export(export_id: int, *, api_factory=None, progress=None) -> DialerExpo
     if export.is_finished:
         return export
     with export_lock(export.pk) as acquired:
+        export.refresh_from_db()
         if not acquired:
             logger.info("Envio %s já está sendo processado por outro worker.", export.pk)
-            export.refresh_from_db()
             return export
+        if export.is_finished:
+            return export
+        if not export.selection_frozen:
+            export = _prepare(export)
+            if export.is_finished:
+                return export
         return _run(export, api_factory, progress)
 
 
@@ -305,82 +514,107 @@ def _mailing_keys(client_phones) -> list[dict]:
 
 
 def _recover_unacknowledged(export, api):
-    """Items posted by a worker that died before recording the answer: remove, then send again."""
-    stuck = list(
-        DialerExportItem.objects.filter(export=export, status=DialerExportItem.Status.SENDING).values_list(
-            "client_id", "phones"
+    """Items posted by a run that ended before writing the answer down (a worker that died, acknowledged batches
+    not yet recorded): removed from the campaign, then sent again. In chunks: a big run can leave many."""
+    sending = DialerExportItem.objects.filter(export=export, status=DialerExportItem.Status.SENDING)
+    while True:
+        stuck = list(sending.order_by("client_id").values_list("client_id", "phones")[: export.batch_size])
+        if not stuck:
+            return
+        api.delete_mailing(export.campaign_id, _mailing_keys(stuck))
+        DialerExportItem.objects.filter(_client_in(client_id for client_id, _ in stuck), export=export).update(
+            status=DialerExportItem.Status.PENDING, phones=[]
         )
-    )
-    if not stuck:
-        return
-    api.delete_mailing(export.campaign_id, _mailing_keys(stuck))
-    DialerExportItem.objects.filter(export=export, status=DialerExportItem.Status.SENDING).update(
-        status=DialerExportItem.Status.PENDING, phones=[]
-    )
 
 
 def _send_pending(export, api, progress=None):
+    uploads = _Uploads(export, api, progress)
+    try:
+        for batches in _batches(export):
+            uploads.submit(batches)
+        uploads.close()
+    finally:
+        uploads.pool.shutdown(wait=True)  # no upload outlives the run, whatever ended it
+
+
+# Pending items read per round: one query for their clients (with the rule), one for their phones.
+WALK_CHUNK = 5000
+
+
+def _batches(export):
+    """The pending items as mailing.json batches of about batch_size contacts, in client id order, a list of
+    batches per round of WALK_CHUNK clients (bounded memory whatever the export's size). The rule is checked again
+    first; clients who lost every phone since the selection are marked failed on the way."""
     base_url = settings.PUBLIC_BASE_URL
     items = DialerExportItem.objects.filter(export=export, status=DialerExportItem.Status.PENDING)
     last_client_id = 0
-    batch: list[dict] = []
+    batch = MailingBatch()
     batch_phones: dict[int, list[str]] = {}
     while True:
-        # Keyset pagination over the frozen items: bounded memory whatever the export's size.
         client_ids = list(
-            items.filter(client_id__gt=last_client_id).order_by("client_id").values_list("client_id", flat=True)[:2000]
+            items.filter(client_id__gt=last_client_id)
+            .order_by("client_id")
+            .values_list("client_id", flat=True)[:WALK_CHUNK]
         )
         if not client_ids:
             break
         last_client_id = client_ids[-1]
-        client_ids = _drop_ineligible(export, client_ids)
-        # In id order, as the items are walked: batches are the same whichever plan PostgreSQL picks.
-        rows = (
-            Client.objects.filter(pk__in=client_ids)
-            .order_by("pk")
-            .values("pk", "name", "cpf", "open_balance", "external_id", "creditor__name")
-        )
+        rows = _sendable(export, client_ids)
         phones: dict[int, list[str]] = {}
         for client_id, number in (
-            ClientPhone.objects.filter(client_id__in=client_ids, active=True)
+            ClientPhone.objects.filter(_client_in(row[0] for row in rows), active=True)
             .order_by("client_id", "priority", "id")
             .values_list("client_id", "number")
         ):
             phones.setdefault(client_id, []).append(dial_number(number))
+        ready = []
         for row in rows:
-            numbers = phones.get(row["pk"], [])
+            client_id = row[0]
+            numbers = phones.get(client_id)
             if not numbers:
                 continue  # lost its last phone since the selection: marked failed below
-            data = contact_data(row, base_url)
-            identifier = str(row["pk"])
-            batch.extend({"phone": number, "identifier": identifier, "data": data} for number in numbers)
-            batch_phones[row["pk"]] = numbers
+            data = json.dumps(contact_data(*row, base_url), ensure_ascii=False, separators=(",", ":"))
+            identifier = str(client_id)
+            for number in numbers:
+                batch.add(number, identifier, data)
+            batch_phones[client_id] = numbers
             if len(batch) >= export.batch_size:
-                _post_batch(export, api, batch, batch_phones)
-                batch, batch_phones = [], {}
-                if progress:
-                    progress(DialerExport.objects.values_list("sent_count", flat=True).get(pk=export.pk))
-        no_phone = set(client_ids) - set(phones)
+                ready.append((batch, batch_phones))
+                batch, batch_phones = MailingBatch(), {}
+        no_phone = {row[0] for row in rows} - set(phones)
         if no_phone:
             _mark(export, no_phone, DialerExportItem.Status.FAILED, error=str(_("Sem telefone ativo no envio.")))
-    if batch:
-        _post_batch(export, api, batch, batch_phones)
+        if ready:
+            yield ready
+    if batch_phones:
+        yield [(batch, batch_phones)]
 
 
-def _drop_ineligible(export, client_ids) -> list[int]:
-    """The same rule as the preview, again at sending time: who became "não ligar", got an agreement, paid off
-    or reached the attempt cap since the selection is skipped with the reason, not sent."""
-    verdicts = eligibility.classify(Client.objects.filter(pk__in=client_ids), export.tenant, export.campaign_id)
+def _sendable(export, client_ids) -> list[tuple]:
+    """The clients' CONTACT_FIELDS, in id order, for those the rule still lets be dialled. The same rule as the
+    preview, again at sending time: who became "não ligar", got an agreement, paid off or reached the attempt cap
+    since the selection is skipped with the reason, not sent."""
+    rows = list(
+        eligibility.classify(
+            Client.objects.filter(_client_in(client_ids, "pk")),
+            export.tenant,
+            export.campaign_id,
+            among=Q(client_id__gte=client_ids[0], client_id__lte=client_ids[-1]),
+        )
+        .order_by("pk")
+        .values_list("skip_reason", *CONTACT_FIELDS)
+    )
     blocked = defaultdict(list)
-    for client_id, reason in verdicts.exclude(skip_reason=SEND).values_list("pk", "skip_reason"):
-        blocked[eligibility.base_reason(reason)].append(client_id)
+    for row in rows:
+        if row[0] != SEND:
+            blocked[eligibility.base_reason(row[0])].append(row[1])
     if not blocked:
-        return client_ids
+        return [row[1:] for row in rows]
     with transaction.atomic():
         export = DialerExport.objects.select_for_update().get(pk=export.pk)
         skipped = dict(export.skipped or {})
         for reason, ids in blocked.items():
-            DialerExportItem.objects.filter(export=export, client_id__in=ids).update(
+            DialerExportItem.objects.filter(_client_in(ids), export=export).update(
                 status=DialerExportItem.Status.SKIPPED, error=eligibility.reason_label(reason)
             )
             skipped[reason] = skipped.get(reason, 0) + len(ids)
@@ -388,79 +622,186 @@ def _drop_ineligible(export, client_ids) -> list[int]:
         DialerExport.objects.filter(pk=export.pk).update(
             skipped=skipped, to_send_count=F("to_send_count") - dropped, heartbeat_at=timezone.now()
         )
-    gone = {i for ids in blocked.values() for i in ids}
-    return [i for i in client_ids if i not in gone]
+    return [row[1:] for row in rows if row[0] == SEND]
 
 
 # A batch whose answer was lost is removed and posted again at most this many times in one run.
 UNKNOWN_OUTCOME_ATTEMPTS = 5
+# Acknowledged batches are written down (and the run's lease renewed) at most this often: one statement for
+# many batches. A worker that dies loses at most this much bookkeeping, which the resume redoes: those items
+# are still "enviando", so they are removed from the campaign and sent again, never twice.
+PROGRESS_SECONDS = 1.0
+RECORD_MAX = 10_000  # clients per "enviado" statement, whatever the pace
 
 
-def _post_batch(export, api, batch, batch_phones):
-    """POST one batch exactly once: an upload whose outcome is unknown is removed before it is posted again."""
-    _mark_sending(export, batch_phones)
+# Batches acknowledged cleanly (no lost answer) for each more upload allowed in flight.
+RAMP_BATCHES = 4
+
+
+@dataclasses.dataclass
+class _Outcome:
+    """How one batch ended: sent, refused (422: failed with the reason), or not stored (sent again later)."""
+
+    batch_phones: dict
+    status: str
+    error: DialerError | None = None
+    lost: int = 0  # answers lost on the way (each one removed before posting again)
+
+
+def _upload(export, api, batch, batch_phones) -> _Outcome:
+    """POST one batch exactly once: an upload whose outcome is unknown is removed before it is posted again.
+
+    Runs beside other uploads: it touches no database, only 3C Plus and this batch's own pairs. Raises only
+    when the batch's state is unknown (its removal failed too, or the worker is stopping): its items stay
+    "enviando" and the next run removes them first."""
+    lost = 0
     for attempt in range(1, UNKNOWN_OUTCOME_ATTEMPTS + 1):
         try:
             api.add_mailing(export.campaign_id, export.list_id, batch)
         except ValidationError as error:
-            _mark(export, batch_phones, DialerExportItem.Status.FAILED, error=error.message)
-            return
+            return _Outcome(batch_phones, DialerExportItem.Status.FAILED, error, lost)
         except UnknownOutcomeError as error:
-            # 3C Plus may have stored the batch. Posting again would store it twice: take its pairs out
-            # first. If that fails too, the items stay "enviando" and the resume removes them first.
+            # 3C Plus may have stored the batch. Posting again would store it twice: take its pairs out first.
+            lost += 1
             logger.warning("Envio %s: resposta de um lote perdida (%s), tentativa %d", export.pk, error.detail, attempt)
             api.delete_mailing(export.campaign_id, _mailing_keys(batch_phones.items()))
             if attempt == UNKNOWN_OUTCOME_ATTEMPTS:
-                DialerExportItem.objects.filter(export=export, client_id__in=batch_phones).update(
+                return _Outcome(batch_phones, DialerExportItem.Status.PENDING, error, lost)
+        except DialerError as error:
+            # Refused before anything was stored (no connection, rate limited): nothing to undo.
+            return _Outcome(batch_phones, DialerExportItem.Status.PENDING, error, lost)
+        else:
+            return _Outcome(batch_phones, DialerExportItem.Status.SENT, None, lost)
+    raise AssertionError("unreachable")
+
+
+class _Uploads:
+    """The run's uploads, several in flight over the API's kept-alive connections, each batch with its own
+    exactly-once state. The database is written from the run's thread only, in sets: one statement marks a round's
+    batches "enviando" before they go, and the acknowledged ones are marked "enviado" together, with the counters
+    and the lease, every PROGRESS_SECONDS.
+
+    The number in flight ramps up: one at first (a wrong token or campaign costs one request, not several), one
+    more for every RAMP_BATCHES batches acknowledged without a lost answer, up to DIALER_EXPORT_UPLOADS_IN_FLIGHT;
+    a lost answer halves the count of clean ones. The first failure stops new uploads; those in flight finish and
+    are recorded, then it is raised.
+    """
+
+    def __init__(self, export, api, progress):
+        self.export = export
+        self.api = api
+        self.progress = progress
+        self.limit = max(1, settings.DIALER_EXPORT_UPLOADS_IN_FLIGHT)
+        self.pool = ThreadPoolExecutor(max_workers=self.limit, thread_name_prefix=f"envio-{export.pk}")
+        self.in_flight = set()
+        self.clean = 0
+        self.failure: BaseException | None = None
+        self.sent_ids: list[int] = []
+        self.sent_phones = 0
+        self.sent_total = export.sent_count
+        self.recorded_at = time.monotonic()
+
+    def submit(self, batches):
+        """Mark a round's batches "enviando" in one statement, then start each as soon as the window allows."""
+        _mark_sending(
+            self.export, {client_id: numbers for _batch, phones in batches for client_id, numbers in phones.items()}
+        )
+        for index, (batch, batch_phones) in enumerate(batches):
+            while self.failure is None and len(self.in_flight) >= min(self.limit, 1 + self.clean // RAMP_BATCHES):
+                self._collect()
+            if self.failure is not None:
+                never_posted = [client_id for _batch, phones in batches[index:] for client_id in phones]
+                DialerExportItem.objects.filter(_client_in(never_posted), export=self.export).update(
                     status=DialerExportItem.Status.PENDING
                 )
-                raise
-        except DialerError:
-            # Refused before anything was stored (no connection, rate limited): nothing to undo.
-            DialerExportItem.objects.filter(export=export, client_id__in=batch_phones).update(
-                status=DialerExportItem.Status.PENDING
-            )
-            raise
-        else:
-            _mark(export, batch_phones, DialerExportItem.Status.SENT, phones=sum(len(n) for n in batch_phones.values()))
-            return
+                self.close()  # raises the failure
+            self.in_flight.add(self.pool.submit(_upload, self.export, self.api, batch, batch_phones))
+
+    def close(self):
+        """Wait for every upload, write everything down, then raise the first failure if there was one."""
+        while self.in_flight:
+            self._collect()
+        self._record()
+        if self.failure is not None:
+            raise self.failure
+
+    def _collect(self):
+        # Waits at most PROGRESS_SECONDS: the lease is renewed even while a slow batch is in flight.
+        done, _pending = wait(self.in_flight, timeout=PROGRESS_SECONDS, return_when=FIRST_COMPLETED)
+        for future in done:
+            self.in_flight.discard(future)
+            try:
+                outcome = future.result()
+            except BaseException as error:  # the batch's state is unknown: it stays "enviando"
+                self.failure = self.failure or error
+                continue
+            self.clean = self.clean // 2 if outcome.lost else self.clean + 1
+            if outcome.status == DialerExportItem.Status.SENT:
+                self.sent_ids.extend(outcome.batch_phones)
+                self.sent_phones += sum(len(numbers) for numbers in outcome.batch_phones.values())
+            elif outcome.status == DialerExportItem.Status.FAILED:
+                _mark(self.export, outcome.batch_phones, outcome.status, error=outcome.error.message)
+            else:
+                DialerExportItem.objects.filter(_client_in(outcome.batch_phones), export=self.export).update(
+                    status=DialerExportItem.Status.PENDING
+                )
+                self.failure = self.failure or outcome.error
+        if len(self.sent_ids) >= RECORD_MAX or time.monotonic() - self.recorded_at >= PROGRESS_SECONDS:
+            self._record()
+
+    def _record(self):
+        """The acknowledged batches as "enviado", the counters, and the run's lease, in one transaction."""
+        now = timezone.now()
+        ids, self.sent_ids = self.sent_ids, []
+        phones, self.sent_phones = self.sent_phones, 0
+        with transaction.atomic():
+            if ids:
+                DialerExportItem.objects.filter(_client_in(ids), export=self.export).update(
+                    status=DialerExportItem.Status.SENT, sent_at=now
+                )
+                # A batch that went through ends a series of pauses.
+                DialerExport.objects.filter(pk=self.export.pk).update(
+                    sent_count=F("sent_count") + len(ids),
+                    sent_phones=F("sent_phones") + phones,
+                    heartbeat_at=now,
+                    pauses=0,
+                )
+            else:
+                DialerExport.objects.filter(pk=self.export.pk).update(heartbeat_at=now)
+        self.recorded_at = time.monotonic()
+        self.sent_total += len(ids)
+        if ids and self.progress:
+            self.progress(self.sent_total)
 
 
 def _mark_sending(export, batch_phones):
-    """One statement: these clients' phones are about to be posted (so a rerun can find them)."""
+    """One statement: these clients' phones are about to be posted (so a rerun can find them and remove them
+    before sending again, whether or not they went)."""
     table = DialerExportItem._meta.db_table
-    ids = list(batch_phones)
-    values = [json.dumps(batch_phones[i]) for i in ids]
     sending = DialerExportItem.Status.SENDING
     with transaction.atomic(), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
+            # The pairs as one JSON document: a single parameter, encoded in one go.
             cursor.execute(
-                f"UPDATE {table} AS item SET status = %s, phones = data.phones::jsonb "
-                f"FROM unnest(%s::bigint[], %s::text[]) AS data(client_id, phones) "
+                f"UPDATE {table} AS item SET status = %s, phones = data.phones "
+                f"FROM jsonb_to_recordset(%s::jsonb) AS data(client_id bigint, phones jsonb) "
                 f"WHERE item.export_id = %s AND item.client_id = data.client_id",
-                [sending, ids, values, export.pk],
+                [sending, json.dumps([{"client_id": i, "phones": p} for i, p in batch_phones.items()]), export.pk],
             )
         else:
             cursor.executemany(
                 f"UPDATE {table} SET status = %s, phones = %s WHERE export_id = %s AND client_id = %s",
-                [(sending, v, export.pk, i) for i, v in zip(ids, values, strict=True)],
+                [(sending, json.dumps(p), export.pk, i) for i, p in batch_phones.items()],
             )
 
 
-def _mark(export, client_ids, status, *, error="", phones=0):
+def _mark(export, client_ids, status, *, error=""):
+    """Failed items, with the reason, and the export's failure counter."""
     client_ids = list(client_ids)
-    fields = {"status": status, "error": error}
-    if status == DialerExportItem.Status.SENT:
-        fields["sent_at"] = timezone.now()
     with transaction.atomic():
-        DialerExportItem.objects.filter(export=export, client_id__in=client_ids).update(**fields)
-        counter = "sent_count" if status == DialerExportItem.Status.SENT else "failed_count"
-        # Progress renews the run's lease; a batch that went through ends a series of pauses.
+        DialerExportItem.objects.filter(_client_in(client_ids), export=export).update(status=status, error=error)
         DialerExport.objects.filter(pk=export.pk).update(
-            **{counter: F(counter) + len(client_ids)},
-            sent_phones=F("sent_phones") + phones,
-            heartbeat_at=timezone.now(),
-            pauses=0,
+            failed_count=F("failed_count") + len(client_ids), heartbeat_at=timezone.now()
         )
 
 

@@ -10,6 +10,7 @@ class DialerExport(TenantOwned):
     """One "Enviar para discador": a frozen selection of clients sent to a 3C Plus list by a task."""
 
     class Status(models.TextChoices):
+        PREPARING = "preparando", _("Preparando")  # the worker is freezing the selection into items
         QUEUED = "na_fila", _("Na fila")
         RUNNING = "enviando", _("Enviando")
         PAUSED = "pausado", _("Pausado")  # 3C Plus failing for now: resumes by itself at next_attempt_at
@@ -34,6 +35,12 @@ class DialerExport(TenantOwned):
         verbose_name=_("solicitado por"),
     )
     selection = models.JSONField(_("seleção"), default=dict, blank=True, help_text=_("Filtros ou IDs escolhidos."))
+    # False from "Enviar" until the worker has frozen the selection (replayed from `selection`) into items.
+    selection_frozen = models.BooleanField(_("seleção congelada"), default=True, db_default=True)
+    # The freeze walks the tenant's clients in id order: how far it got (it resumes there) and out of how many.
+    frozen_up_to = models.PositiveBigIntegerField(null=True, blank=True, editable=False)
+    prepare_done = models.PositiveIntegerField(_("clientes analisados"), default=0, db_default=0)
+    prepare_total = models.PositiveIntegerField(_("clientes a analisar"), default=0, db_default=0)
     status = models.CharField(_("situação"), max_length=20, choices=Status.choices, default=Status.QUEUED)
     selected_count = models.PositiveIntegerField(_("clientes selecionados"), default=0)
     to_send_count = models.PositiveIntegerField(_("clientes a enviar"), default=0)
@@ -71,6 +78,12 @@ class DialerExport(TenantOwned):
         return _("Envio #%(id)s — %(list)s") % {"id": self.pk, "list": self.list_name}
 
     @property
+    def prepare_percent(self) -> int:
+        if not self.prepare_total:
+            return 0
+        return min(100, round(100 * self.prepare_done / self.prepare_total))
+
+    @property
     def processed(self) -> int:
         return self.sent_count + self.failed_count
 
@@ -95,7 +108,10 @@ class DialerExportItem(TenantOwned):
         FAILED = "falhou", _("Falhou")
         SKIPPED = "ignorado", _("Ignorado")  # no longer eligible when its batch came (the reason is in error)
 
-    export = models.ForeignKey(DialerExport, on_delete=models.CASCADE, related_name="items", verbose_name=_("envio"))
+    # No index of its own: the unique (export, client) index starts with it.
+    export = models.ForeignKey(
+        DialerExport, on_delete=models.CASCADE, related_name="items", verbose_name=_("envio"), db_index=False
+    )
     client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="dialer_items", verbose_name=_("cliente"))
     campaign_id = models.PositiveBigIntegerField(_("campanha (ID)"))
     status = models.CharField(_("situação"), max_length=10, choices=Status.choices, default=Status.PENDING)
@@ -110,7 +126,8 @@ class DialerExportItem(TenantOwned):
         constraints = [models.UniqueConstraint(fields=["export", "client"], name="export_item_unique_client")]
         # Only (export, client) and client are indexed: the batch updates of status, phones and
         # sent_at then touch no index, so PostgreSQL can update in place (HOT, with the fillfactor
-        # set in the migration). The walk goes by (export, client); "recently sent" by client.
+        # set in the migrations: room for the two updates of a send). The walk goes by (export, client);
+        # "recently sent" by client.
 
     def __str__(self):
         return f"{self.export_id}/{self.client_id}"

@@ -21,12 +21,16 @@ def sent_items(*, tenant=None, campaign_id=None, since=None):
     return items
 
 
+# A worker holds these (freezing the selection, or sending) and renews their lease as it goes.
+ACTIVE = (DialerExport.Status.PREPARING, DialerExport.Status.RUNNING)
+
+
 def stranded_exports(now=None):
-    """Running exports whose lease ran out, and paused ones whose next attempt is due."""
+    """Preparing or running exports whose lease ran out, and paused ones whose next attempt is due."""
     now = now or timezone.now()
     expired = now - timedelta(seconds=settings.DIALER_EXPORT_LEASE_SECONDS)
     return DialerExport.objects.filter(
-        Q(status=DialerExport.Status.RUNNING) & (Q(heartbeat_at__lt=expired) | Q(heartbeat_at__isnull=True))
+        Q(status__in=ACTIVE) & (Q(heartbeat_at__lt=expired) | Q(heartbeat_at__isnull=True))
         | Q(status=DialerExport.Status.PAUSED, next_attempt_at__lte=now)
     )
 
@@ -36,10 +40,8 @@ def stuck_exports_count() -> int:
     queued while no export is being sent (a queue behind a long export is busy, not stuck)."""
     since = timezone.now() - timedelta(seconds=settings.DIALER_EXPORT_STUCK_SECONDS)
     stale = Q(heartbeat_at__lt=since) | Q(heartbeat_at__isnull=True, created_at__lt=since)
-    stuck = Q(status=DialerExport.Status.RUNNING) & stale | Q(
-        status=DialerExport.Status.PAUSED, next_attempt_at__lt=since
-    )
-    sending = DialerExport.objects.filter(status=DialerExport.Status.RUNNING, heartbeat_at__gte=since).exists()
+    stuck = Q(status__in=ACTIVE) & stale | Q(status=DialerExport.Status.PAUSED, next_attempt_at__lt=since)
+    sending = DialerExport.objects.filter(status__in=ACTIVE, heartbeat_at__gte=since).exists()
     if not sending:
         stuck |= Q(status=DialerExport.Status.QUEUED) & stale
     return DialerExport.objects.filter(stuck).count()

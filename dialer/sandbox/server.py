@@ -1,6 +1,6 @@
 """The sandbox 3C Plus as its own HTTP server on loopback (tests, benchmarks, or by hand):
 
-uv run python -m dialer.sandbox.server --port 8765 [--count-only]
+uv run python -m dialer.sandbox.server --port 8765 [--count-only] [--latency-ms 20]
 """
 
 import argparse
@@ -87,8 +87,10 @@ def main():
     parser = argparse.ArgumentParser(description="Sandbox 3C Plus em 127.0.0.1")
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--count-only", action="store_true", help="conta os contatos sem guardá-los")
+    parser.add_argument("--latency-ms", type=int, default=0, help="atraso de cada resposta, como numa rede real")
     args = parser.parse_args()
     server = SandboxServer(Sandbox(store_contacts=not args.count_only), port=args.port)
+    server.sandbox.set_faults(latency_ms=args.latency_ms)
     print(f"Sandbox 3C Plus em {server.url} (token: sandbox-<empresa>)", flush=True)
     try:
         server.httpd.serve_forever()

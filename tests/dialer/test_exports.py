@@ -304,3 +304,39 @@ def test_a_lost_answer_is_never_reposted_by_the_client(make_dialer_api, sandbox)
     assert len(posts) == 1 and sandbox.answers_lost == 1
     sandbox.set_faults(lost_answer_rate=0.0, fail_next=1, fail_status=503)
     assert api.list_campaigns(), "a GET is still retried"
+
+
+def test_uploads_in_flight_with_lost_answers_each_contact_once_nothing_stranded(dialer_tenant, sandbox, settings):
+    """Several batches on the wire at once while 3C Plus loses answers: every batch removes only its own pairs
+    before posting again, so the list ends with each contact once, and no item is left behind."""
+    from core.models import ClientPhone
+    from core.seeding import seed_wallet
+    from dialer import selectors
+    from dialer.client import RetryPolicy, dial_number
+    from dialer.connection import api_for
+
+    settings.DIALER_EXPORT_UPLOADS_IN_FLIGHT = 4
+    seed_wallet(dialer_tenant, 600, seed=17)
+    campaign_id = next(c["id"] for c in sandbox.account("alfa").campaigns.values() if not c["paused"])
+    sandbox.set_faults(lost_answer_rate=0.15, latency_ms=30)
+    export = create_export(
+        dialer_tenant, None, Client.objects.all(), campaign_id=campaign_id, enqueue=False, batch_size=25
+    )
+    export = run_export(
+        export.pk, api_factory=lambda t: api_for(t, retry=RetryPolicy(attempts=4, base_delay=0.01, max_delay=0.02))
+    )
+    assert export.status == DialerExport.Status.DONE, export.error_summary
+    assert sandbox.answers_lost >= 5 and sandbox.max_in_flight >= 2, "faults happened with uploads overlapping"
+    keys = [(i["identifier"], i["phone"]) for i in received(sandbox, export)]
+    frozen = set(DialerExportItem.objects.filter(export=export).values_list("client_id", flat=True))
+    expected = {
+        (str(client_id), dial_number(number))
+        for client_id, number in ClientPhone.objects.filter(client_id__in=frozen, active=True).values_list(
+            "client_id", "number"
+        )
+    }
+    assert len(keys) == len(set(keys)) and set(keys) == expected
+    assert sandbox.account("alfa").duplicates[export.list_id] == 0
+    assert export.sent_phones == len(keys) and export.sent_count == export.to_send_count == len(frozen)
+    assert set(DialerExportItem.objects.filter(export=export).values_list("status", flat=True)) == {"enviado"}
+    assert not selectors.stranded_exports().exists()

@@ -1,18 +1,29 @@
+import os
 import resource
 import socket
 import subprocess
 import sys
 import time
+import uuid
+from contextlib import contextmanager
 
+import httpx
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
 
 from core.models import Client, ClientPhone
 from core.seeding import seed_wallet
-from dialer import connection, exports
-from dialer.models import DialerExport
+from dialer import connection as dialer_connection
+from dialer import exports
+from dialer.client import ThreeCPlusAPI, dial_number
+from dialer.eligibility import HOURS_KEY
+from dialer.models import DialerExport, DialerExportItem
 from tenants.models import Tenant
 from tenants.settings_schema import clean_settings
+
+SANDBOX_TOKEN = "sandbox-bench"
+NAIVE_BATCH = 50
 
 
 def free_port() -> int:
@@ -25,16 +36,139 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def load() -> str:
+    return "carga " + " ".join(f"{n:.2f}" for n in os.getloadavg())
+
+
+@contextmanager
+def sandbox_process(latency_ms: int):
+    """The sandbox 3C Plus as its own process on loopback, counting contacts without keeping them."""
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "dialer.sandbox.server",
+            "--port",
+            str(port),
+            "--count-only",
+            "--latency-ms",
+            str(latency_ms),
+        ],
+        cwd=settings.BASE_DIR,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        process.stdout.readline()  # "Sandbox 3C Plus em …": it is listening
+        yield f"http://127.0.0.1:{port}/api/v1"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def settle():
+    """What autovacuum does between exports in production (and may not do on a test server): statistics for the
+    wallet just seeded, and the dead rows of the previous run's items cleared, so each run starts alike."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "VACUUM (ANALYZE) core_client, core_clientphone, dialer_dialerexportitem, dialer_dialerexport"
+            )
+
+
+def point_at(tenant, base_url):
+    """The tenant sends to this sandbox, at any hour: the bench measures the sending, not the calling window."""
+    always = "00:00-24:00"
+    tenant.settings = clean_settings(
+        {
+            "threecplus_base_url": base_url,
+            "threecplus_api_key": SANDBOX_TOKEN,
+            HOURS_KEY: {"weekdays": always, "saturday": always, "sunday": always, "holidays": always},
+        }
+    )
+    tenant.save()
+
+
+def naive_send(tenant, base_url, campaign_id) -> tuple[int, float]:
+    """What a short script would do: read every client with its active phones in one pass and POST 50
+    contacts per request, each on a new TCP connection (nothing kept alive); no eligibility, no bookkeeping.
+    Returns (clients, seconds)."""
+    with ThreeCPlusAPI(base_url, SANDBOX_TOKEN) as api:
+        list_id = api.create_list(campaign_id, "bench ingênuo")["id"]
+    url = f"{base_url}/campaigns/{campaign_id}/lists/{list_id}/mailing.json"
+    headers = {"Authorization": f"Bearer {SANDBOX_TOKEN}"}
+    base = settings.PUBLIC_BASE_URL
+    rows = (
+        ClientPhone.objects.filter(client__tenant=tenant, active=True)
+        .order_by("client_id", "priority", "id")
+        .values_list(
+            "client_id",
+            "number",
+            "client__name",
+            "client__cpf",
+            "client__open_balance",
+            "client__creditor__name",
+            "client__external_id",
+        )
+    )
+    started = time.perf_counter()
+    clients = set()
+    batch = []
+
+    fresh = httpx.Client(headers=headers, timeout=30, limits=httpx.Limits(max_keepalive_connections=0))
+
+    def post():
+        response = fresh.post(url, json=batch)
+        if response.status_code != 204:
+            raise CommandError(f"o sandbox respondeu {response.status_code} ao script ingênuo")
+
+    for client_id, number, name, cpf, balance, creditor, external_id in rows.iterator(chunk_size=5000):
+        clients.add(client_id)
+        batch.append(
+            {
+                "phone": dial_number(number),
+                "identifier": str(client_id),
+                "data": {
+                    "nome": name,
+                    "cpf": cpf,
+                    "valor_em_aberto": f"{balance:.2f}",
+                    "credor": creditor,
+                    "external_id": external_id,
+                    "url_atendimento": f"{base}/atendimento/{client_id}/",
+                },
+            }
+        )
+        if len(batch) == NAIVE_BATCH:
+            post()
+            batch = []
+    if batch:
+        post()
+    elapsed = time.perf_counter() - started
+    fresh.close()
+    return len(clients), elapsed
+
+
 class Command(BaseCommand):
     help = (
         "Mede o envio ao discador de ponta a ponta: N clientes do banco para o sandbox 3C Plus rodando como "
-        "processo próprio em 127.0.0.1 (modo que só conta os contatos), em lotes de 500 e de 50."
+        "processo próprio em 127.0.0.1 (modo que só conta os contatos), sem e com latência por requisição, ao "
+        f"lado de um script ingênuo ({NAIVE_BATCH} contatos por requisição, cada uma numa conexão nova); e o tempo "
+        "da confirmação de “Enviar para discador” para a carteira inteira de outra empresa (--confirm-tenant)."
     )
 
     def add_arguments(self, parser):
         parser.add_argument("--clients", type=int, default=100_000)
         parser.add_argument("--tenant", default="bench-discador")
-        parser.add_argument("--batch-sizes", default="500,50")
+        parser.add_argument("--batch-size", type=int, help="contatos por requisição (padrão: DIALER_BATCH_SIZE)")
+        parser.add_argument("--latency-ms", type=int, default=20, help="latência por requisição da 2ª medida")
+        parser.add_argument("--no-naive", action="store_true", help="não mede o script ingênuo")
+        parser.add_argument("--only-confirm", action="store_true", help="só mede a confirmação (--confirm-tenant)")
+        parser.add_argument(
+            "--confirm-tenant",
+            default="bench-confirm",
+            help="empresa (já populada com seed_wallet) cuja carteira inteira é confirmada; vazio: não mede",
+        )
 
     def handle(self, *args, **options):
         tenant, _ = Tenant.objects.get_or_create(slug=options["tenant"], defaults={"name": options["tenant"]})
@@ -45,55 +179,112 @@ class Command(BaseCommand):
         if missing < 0:
             raise CommandError(f"A empresa {tenant.slug} tem mais de {options['clients']} clientes: use outra.")
         selection = Client.objects.filter(tenant=tenant)
-        port = free_port()
-        sandbox = subprocess.Popen(
-            [sys.executable, "-m", "dialer.sandbox.server", "--port", str(port), "--count-only"],
-            cwd=settings.BASE_DIR,
-            stdout=subprocess.PIPE,
-            text=True,
+        phones = ClientPhone.objects.filter(client__tenant=tenant, active=True).count()
+        engine = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
+        self.stdout.write(
+            f"{options['clients']:,} clientes, {phones:,} telefones ativos ({engine}); pico de memória no início "
+            f"{peak_rss_mb():.0f} MB; {load()}"
         )
-        try:
-            sandbox.stdout.readline()  # "Sandbox 3C Plus em …": it is listening
-            tenant.settings = clean_settings(
-                {
-                    "threecplus_base_url": f"http://127.0.0.1:{port}/api/v1",
-                    "threecplus_api_key": "sandbox-bench",
-                }
+        for latency in () if options["only_confirm"] else (0, options["latency_ms"]):
+            title = "loopback" if not latency else f"{latency} ms por requisição"
+            with sandbox_process(latency) as base_url:
+                point_at(tenant, base_url)
+                campaigns = [c["id"] for c in dialer_connection.campaigns(tenant) if not c["paused"]]
+                ours = self._ours(tenant, selection, campaigns[0], options["batch_size"], title)
+                if options["no_naive"]:
+                    continue
+                settle()
+                clients, elapsed = naive_send(tenant, base_url, campaigns[1])
+                naive = clients / elapsed
+                self.stdout.write(
+                    f"[{title}] script ingênuo: {clients:,} clientes em {elapsed:.1f}s = {naive:,.0f} clientes/s; "
+                    f"{load()}"
+                )
+                self.stdout.write(f"[{title}] envio / script ingênuo = {ours / naive:.2f}×")
+        if options["confirm_tenant"]:
+            self._confirm(options["confirm_tenant"])
+
+    def _ours(self, tenant, selection, campaign_id, batch_size, title) -> float:
+        settle()
+        started = time.perf_counter()
+        export = exports.create_export(
+            tenant,
+            None,
+            selection,
+            campaign_id=campaign_id,
+            enqueue=False,
+            batch_size=batch_size,
+            list_name=f"bench {title}",
+        )
+        frozen = time.perf_counter() - started
+        settle()
+        baseline = peak_rss_mb()
+        started = time.perf_counter()
+        export = exports.run_export(export.pk)
+        elapsed = time.perf_counter() - started
+        assert export.status == DialerExport.Status.DONE, export.error_summary
+        rate = export.sent_count / elapsed
+        self.stdout.write(
+            f"[{title}] envio (lote {export.batch_size}): {export.sent_count:,} clientes / {export.sent_phones:,} "
+            f"telefones em {elapsed:.1f}s = {rate:,.0f} clientes/s (seleção congelada antes em {frozen:.1f}s); "
+            f"pico de memória {peak_rss_mb():.0f} MB (+{peak_rss_mb() - baseline:.0f} MB); {load()}"
+        )
+        DialerExport.objects.filter(pk=export.pk).delete()  # the next run must not skip "recently sent"
+        return rate
+
+    def _confirm(self, slug):
+        """The confirmation POST of "Enviar para discador" with "select all" over the whole wallet, as the browser
+        sends it, timed from request to answer; then the worker's part, when it is separate."""
+        from django.contrib.auth import get_user_model
+        from django.test import Client as HttpClient
+
+        from tenants.models import Membership, Role
+
+        tenant = Tenant.objects.filter(slug=slug).first()
+        if tenant is None:
+            self.stdout.write(
+                f"Confirmação não medida: crie a empresa com `manage.py seed_wallet --tenant {slug} --clients 1100000`."
             )
-            tenant.save()
-            campaigns = [c["id"] for c in connection.campaigns(tenant)]
-            phones = ClientPhone.objects.filter(client__in=selection, active=True).count()
-            engine = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
-            self.stdout.write(f"{options['clients']:,} clientes, {phones:,} telefones ativos ({engine}).")
-            results = {}
-            for index, batch_size in enumerate(int(b) for b in options["batch_sizes"].split(",")):
-                export = exports.create_export(
-                    tenant,
-                    None,
-                    selection,
-                    campaign_id=campaigns[index % len(campaigns)],
-                    enqueue=False,
-                    batch_size=batch_size,
-                    list_name=f"bench lote {batch_size}",
-                )
-                baseline = peak_rss_mb()
+            return
+        settle()
+        wallet = Client.objects.filter(tenant=tenant)
+        count = wallet.count()
+        user, _ = get_user_model().objects.get_or_create(username=f"bench-{slug}", defaults={"is_staff": True})
+        Membership.objects.get_or_create(user=user, defaults={"tenant": tenant, "role": Role.ADMIN})
+        browser = HttpClient(SERVER_NAME="127.0.0.1")
+        browser.force_login(user)
+        with sandbox_process(0) as base_url:
+            point_at(tenant, base_url)
+            campaign = next(c["id"] for c in dialer_connection.campaigns(tenant) if not c["paused"])
+            form = {
+                "action": "send_to_dialer",
+                "select_across": "1",
+                "index": "0",
+                "_selected_action": [wallet.values_list("pk", flat=True).first()],
+                "confirm": "1",
+                "campaign": campaign,
+                "list_name": "bench confirmação",
+                "token": str(uuid.uuid4()),
+            }
+            before = set(DialerExport.objects.filter(tenant=tenant).values_list("pk", flat=True))
+            started = time.perf_counter()
+            response = browser.post("/admin/core/client/", form)
+            elapsed = time.perf_counter() - started
+            if response.status_code != 302:
+                raise CommandError(f"a confirmação respondeu {response.status_code}")
+            export = DialerExport.objects.filter(tenant=tenant).exclude(pk__in=before).get()
+            self.stdout.write(
+                f"[confirmação] “Enviar para discador” de {count:,} clientes: a requisição respondeu em "
+                f"{elapsed:.2f}s (situação: {export.get_status_display()}); {load()}"
+            )
+            if not export.selection_frozen:
                 started = time.perf_counter()
-                export = exports.run_export(export.pk)
+                export = exports.prepare_export(export.pk)
                 elapsed = time.perf_counter() - started
-                growth = peak_rss_mb() - baseline
-                assert export.status == DialerExport.Status.DONE, export.error_summary
-                rate = export.sent_count / elapsed
-                results[batch_size] = rate
                 self.stdout.write(
-                    f"lote {batch_size:>4}: {export.sent_count:,} clientes / {export.sent_phones:,} telefones em "
-                    f"{elapsed:.1f}s = {rate:,.0f} clientes/s; pico de memória +{growth:.0f} MB sobre a base"
+                    f"[confirmação] o worker congelou a seleção ({export.selected_count:,} clientes, "
+                    f"{export.to_send_count:,} a enviar) em {elapsed:.1f}s = {export.selected_count / elapsed:,.0f} "
+                    f"clientes/s; pico de memória {peak_rss_mb():.0f} MB; {load()}"
                 )
-                DialerExport.objects.filter(pk=export.pk).delete()  # the next run must not skip "recently sent"
-            sizes = list(results)
-            if len(sizes) >= 2:
-                self.stdout.write(
-                    f"lote {sizes[0]} é {results[sizes[0]] / results[sizes[1]]:.1f}× mais rápido que lote {sizes[1]}"
-                )
-        finally:
-            sandbox.terminate()
-            sandbox.wait(timeout=10)
+            DialerExportItem.objects.filter(export=export)._raw_delete(DialerExportItem.objects.db)
+            export.delete()
