@@ -151,7 +151,7 @@ async def call_stream(request):
 
 def _stream_start(request):
     """(tenant, membership id, agent id, the last call seen or None), on a database thread; None: no stream."""
-    if not request.user.is_authenticated or not call_stream_url(request):
+    if not call_stream_url(request) or not request.user.is_authenticated:
         return None
     tenant = user_tenant(request.user)
     agent_id = agent_id_of(request) if tenant else ""

@@ -172,10 +172,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
-elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_bool("DATABASE_POOL", True):
-    # A pool of connections per server process (psycopg_pool). Under uvicorn each request runs its database work
-    # on a thread of its own, so a persistent connection (CONN_MAX_AGE) would be a new connection per request;
-    # the pool hands each request one of at most DATABASE_POOL_SIZE and takes it back when the request ends.
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_bool("DATABASE_POOL", False):
+    # A pool of connections per server process (psycopg_pool), on by default under uvicorn (config/asgi.py): there
+    # each request runs its database work on a thread of its own, so a persistent connection (CONN_MAX_AGE) would
+    # be a new connection per request. The pool lends each request one of at most DATABASE_POOL_SIZE.
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": 1,
