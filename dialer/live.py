@@ -58,7 +58,6 @@ class Listener:
     def __init__(self):
         self.waiters: dict[tuple[int, str], set[Waiter]] = defaultdict(set)
         self.task: asyncio.Task | None = None
-        self.listening = False
 
     def add(self, key: tuple[int, str], waiter: Waiter) -> None:
         self.waiters[key].add(waiter)
@@ -75,7 +74,6 @@ class Listener:
             # Nobody waits on this loop: the connection goes; the next waiter opens it again.
             self.task.cancel()
             self.task = None
-            self.listening = False
 
     def dispatch(self, text: str) -> None:
         tenant_id, _event_id, agent_id = text.split(":", 2)
@@ -93,15 +91,14 @@ class Listener:
             try:
                 async with await psycopg.AsyncConnection.connect(**conninfo(), autocommit=True) as conn:
                     await conn.execute(f"LISTEN {CHANNEL}")
-                    self.listening, failures = True, 0
+                    failures = 0
                     self.wake_all()  # whatever was stored before LISTEN took effect is read now
                     async for notify in conn.notifies():
                         try:
                             self.dispatch(notify.payload)
                         except ValueError:
                             logger.warning("Notificação de ligação ilegível: %r", notify.payload[:80])
-            except (psycopg.Error, OSError) as error:
-                self.listening = False
+            except Exception as error:  # the database restarting, a network cut: listen again
                 delay = RECONNECT_DELAYS[min(failures, len(RECONNECT_DELAYS) - 1)]
                 failures += 1
                 logger.warning("Escuta de ligações conectadas caiu (%s); nova tentativa em %ss", error, delay)

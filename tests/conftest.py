@@ -218,7 +218,7 @@ def asgi_server(django_db_setup, django_db_blocker):
     env = {**os.environ, "DATABASE_URL": database_url, "DATABASE_POOL_SIZE": "4", "LOG_LEVEL": "WARNING"}
     env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # the browser tests' setting; the server must stay strict
     command = ["uvicorn", "config.asgi:application", "--host", "127.0.0.1", "--port", str(port)]
-    command += ["--no-access-log", "--log-level", "warning"]
+    command += ["--no-access-log", "--log-level", "warning", "--timeout-graceful-shutdown", "5"]
     process = subprocess.Popen([sys.executable, "-m", *command], cwd=settings.BASE_DIR, env=env)
     url = f"http://127.0.0.1:{port}"
     try:

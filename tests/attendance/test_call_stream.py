@@ -7,6 +7,7 @@ import json
 import time
 
 import httpx
+import psycopg
 import pytest
 from django.db import connection
 from django.test import AsyncClient
@@ -140,6 +141,26 @@ def test_a_reconnection_gets_the_call_it_missed(asgi_server, tenant, operator, m
                 # And it goes on waiting on the same connection.
                 later = (await post(http, tenant, connected("later", "1001"))).json()["id"]
                 assert (await stream.next())[1] == later
+
+    asyncio.run(scenario())
+
+
+def test_a_lost_listening_connection_misses_no_call(asgi_server, tenant, operator):
+    agent(operator, "1001")
+    cookie = session_cookie(operator)
+
+    async def scenario():
+        async with httpx.AsyncClient(base_url=asgi_server.url, timeout=30) as http, Stream(http, cookie) as stream:
+            assert (await stream.next())[0] == "pronto"
+            async with await psycopg.AsyncConnection.connect(**live.conninfo(), autocommit=True) as database:
+                cut = await database.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query = %s",
+                    [f"LISTEN {live.CHANNEL}"],
+                )
+                assert (await cut.fetchall()) == [(True,)]
+            # Sent while the server listens again, or before: read when the connection comes back, either way.
+            call = (await post(http, tenant, connected("during-the-cut", "1001"))).json()["id"]
+            assert (await stream.next())[1] == call
 
     asyncio.run(scenario())
 
