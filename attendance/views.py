@@ -3,9 +3,11 @@ import json
 import random
 from urllib.parse import quote
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ValidationError
 from django.core.handlers.asgi import ASGIRequest
 from django.http import Http404, HttpResponse, JsonResponse, StreamingHttpResponse
@@ -138,9 +140,15 @@ async def call_stream(request):
     `depois` (or, on a reconnection, the Last-Event-ID the browser sends) is the last call seen; without it only
     calls from now on count. Each event's id is the call's, so a reconnection misses none. While waiting the
     stream costs a socket: a webhook's NOTIFY wakes it (dialer.live). 204 when this server cannot stream (WSGI,
-    SQLite, no agent ID): the browser's EventSource then stops and the console polls next_call.
+    SQLite, no agent ID): the browser's EventSource then stops and the console polls next_call. Signed in as with
+    login_required, but the session is read on a database thread (common.async_db), not the request's.
     """
-    start = await async_db.run(_stream_start, request)
+    if isinstance(request, ASGIRequest):
+        start = await async_db.run(_stream_start, request)
+    else:  # WSGI, where this is a refusal: the request's own thread reads the session, as for any view
+        start = await sync_to_async(_stream_start)(request)
+    if start is LOGIN:
+        return redirect_to_login(request.get_full_path())
     if start is None:
         return HttpResponse(status=204)
     response = StreamingHttpResponse(_call_events(*start), content_type="text/event-stream")
@@ -149,9 +157,15 @@ async def call_stream(request):
     return response
 
 
+LOGIN = object()
+
+
 def _stream_start(request):
-    """(tenant, membership id, agent id, the last call seen or None), on a database thread; None: no stream."""
-    if not call_stream_url(request) or not request.user.is_authenticated:
+    """(tenant, membership id, agent id, the last call seen or None), on a database thread; None: no stream here;
+    LOGIN: nobody signed in."""
+    if not request.user.is_authenticated:
+        return LOGIN
+    if not call_stream_url(request):
         return None
     tenant = user_tenant(request.user)
     agent_id = agent_id_of(request) if tenant else ""

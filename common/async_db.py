@@ -2,15 +2,15 @@
 
 A thread-sensitive sync_to_async call inside a request runs on that request's own thread, which keeps its
 database connection while the request lasts: an event stream open for hours would hold one connection per
-waiting operator. These threads are shared by every stream of the process; around each call the connection is
-checked and given back (to the pool, or closed when too old or broken), as Django does around a request.
+waiting operator. These threads are shared by every stream of the process, and each call gives its connection
+back when it ends: to the pool under uvicorn (config/asgi.py), closed elsewhere, so no thread keeps one.
 """
 
 from concurrent.futures import ThreadPoolExecutor
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import connections
 
 _executor: ThreadPoolExecutor | None = None
 
@@ -22,14 +22,13 @@ def executor() -> ThreadPoolExecutor:
     return _executor
 
 
-def _checked(function, args, kwargs):
-    close_old_connections()
+def _call(function, args, kwargs):
     try:
         return function(*args, **kwargs)
     finally:
-        close_old_connections()
+        connections.close_all()
 
 
 async def run(function, *args, **kwargs):
     """function(*args, **kwargs) on one of the shared database threads."""
-    return await sync_to_async(_checked, thread_sensitive=False, executor=executor())(function, args, kwargs)
+    return await sync_to_async(_call, thread_sensitive=False, executor=executor())(function, args, kwargs)
