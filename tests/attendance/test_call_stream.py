@@ -153,11 +153,16 @@ def test_a_lost_listening_connection_misses_no_call(asgi_server, tenant, operato
         async with httpx.AsyncClient(base_url=asgi_server.url, timeout=30) as http, Stream(http, cookie) as stream:
             assert (await stream.next())[0] == "pronto"
             async with await psycopg.AsyncConnection.connect(**live.conninfo(), autocommit=True) as database:
-                cut = await database.execute(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query = %s",
-                    [f"LISTEN {live.CHANNEL}"],
-                )
-                assert (await cut.fetchall()) == [(True,)]
+                for _ in range(100):  # the server may still be opening its listening connection
+                    cut = await database.execute(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query = %s",
+                        [f"LISTEN {live.CHANNEL}"],
+                    )
+                    if await cut.fetchall() == [(True,)]:
+                        break
+                    await asyncio.sleep(0.1)
+                else:
+                    pytest.fail("o servidor não está escutando")
             # Sent while the server listens again, or before: read when the connection comes back, either way.
             call = (await post(http, tenant, connected("during-the-cut", "1001"))).json()["id"]
             assert (await stream.next())[1] == call
