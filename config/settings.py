@@ -179,7 +179,7 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_b
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": 1,
-        "max_size": int(os.environ.get("DATABASE_POOL_SIZE", "8")),
+        "max_size": int(os.environ.get("DATABASE_POOL_SIZE", "12")),
         "timeout": 10,
     }
 
@@ -308,9 +308,9 @@ DIALER_EXPORT_STUCK_SECONDS = int(os.environ.get("DIALER_EXPORT_STUCK_SECONDS", 
 
 # The operator console waits for the next call on a server-sent event stream when served over ASGI (uvicorn)
 # with PostgreSQL (LISTEN/NOTIFY); elsewhere, or with this off, it asks every second. The streams' database
-# reads share ASYNC_DB_THREADS threads (and as many connections) per server process.
+# reads and, under uvicorn, the webhook's statements run on ASYNC_DB_THREADS threads per server process.
 ATTENDANCE_CALL_STREAM = env_bool("ATTENDANCE_CALL_STREAM", True)
-ASYNC_DB_THREADS = int(os.environ.get("ASYNC_DB_THREADS", "4"))
+ASYNC_DB_THREADS = int(os.environ.get("ASYNC_DB_THREADS", "8"))
 
 # The Carteira counts at most this many rows exactly; past it the count is an estimate.
 WALLET_EXACT_COUNT_LIMIT = int(os.environ.get("WALLET_EXACT_COUNT_LIMIT", "10000"))

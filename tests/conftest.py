@@ -215,7 +215,8 @@ def asgi_server(django_db_setup, django_db_blocker):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    env = {**os.environ, "DATABASE_URL": database_url, "DATABASE_POOL_SIZE": "4", "LOG_LEVEL": "WARNING"}
+    env = {**os.environ, "DATABASE_URL": database_url, "LOG_LEVEL": "WARNING"}
+    env.update(DATABASE_POOL_SIZE="4", ASYNC_DB_THREADS="2")  # few connections: other test runs share the server
     env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # the browser tests' setting; the server must stay strict
     command = ["uvicorn", "config.asgi:application", "--host", "127.0.0.1", "--port", str(port)]
     command += ["--no-access-log", "--log-level", "warning", "--timeout-graceful-shutdown", "5"]
