@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("retornos/", views.callbacks, name="callbacks"),
     path("proxima-ligacao/", views.next_call, name="next_call"),
+    path("ligacoes/", views.call_stream, name="call_stream"),
     path("<int:client_id>/", views.client_page, name="client"),
     path("<int:client_id>/tabular/", views.tabulate, name="tabulate"),
     path("<int:client_id>/telefones/<int:phone_id>/errado/", views.mark_phone_wrong, name="phone_wrong"),

@@ -1,10 +1,16 @@
 import datetime
+import json
+import random
 from urllib.parse import quote
 
+from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpResponse, JsonResponse
+from django.core.handlers.asgi import ASGIRequest
+from django.http import Http404, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -12,10 +18,11 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from attendance import selectors, services
+from attendance import presence, selectors, services
 from attendance.forms import NegotiationForm, TabulationForm
 from attendance.models import Agreement, DispositionType, Message
 from attendance.negotiation import NegotiationError
+from common import async_db
 from core import services as core_services
 from core import timeline
 from core.models import Client, ClientPhone, Debt, DoNotCallReason
@@ -75,6 +82,7 @@ def home(request):
             callbacks=callbacks,
             now=timezone.now(),
             agent_id=agent_id_of(request) if tenant else "",
+            call_stream_url=call_stream_url(request),
             q=q,
             found=found,
             call_id=call_id_of(request),
@@ -91,8 +99,7 @@ def agent_id_of(request) -> str:
 def next_call(request):
     """Short polling from the console: the newest call connected to this operator after `depois`.
 
-    Polling every second keeps the promise (the page opens within 2 s) on any WSGI server without
-    holding a worker per waiting operator, as server-sent events would.
+    The console's fallback when the call stream (call_stream) is not served: on any WSGI server, or SQLite.
     """
     tenant = user_tenant(request.user)
     agent_id = agent_id_of(request) if tenant else ""
@@ -105,11 +112,92 @@ def next_call(request):
     connected = core_services.next_connected_call(tenant, agent_id, int(after))
     if connected is None:
         return JsonResponse({"chamada": None, "ultimo": int(after)})
+    return JsonResponse(call_answer(connected))
+
+
+def call_answer(connected) -> dict:
     call = {"telefone": connected.phone, "id": connected.call_id}
     if connected.client is not None:
         call["url"] = f"{reverse('attendance:client', args=[connected.client.pk])}?call_id={quote(connected.call_id)}"
         call["cliente"] = connected.client.name
-    return JsonResponse({"chamada": call, "ultimo": connected.id})
+    return {"chamada": call, "ultimo": connected.id}
+
+
+def call_stream_url(request) -> str:
+    """The console's stream, when this server can hold it open cheaply: ASGI and the dialer's pushed wake-ups."""
+    if settings.ATTENDANCE_CALL_STREAM and isinstance(request, ASGIRequest) and core_services.connected_calls_pushed():
+        return reverse("attendance:call_stream")
+    return ""
+
+
+HEARTBEAT_SECONDS = 15  # a comment line on an idle stream: proxies keep it open, a dead peer is noticed
+
+
+@require_GET
+async def call_stream(request):
+    """Server-sent events from the console: the calls connected to this operator's agent, as they connect.
+
+    `depois` (or, on a reconnection, the Last-Event-ID the browser sends) is the last call seen; without it only
+    calls from now on count. Each event's id is the call's, so a reconnection misses none. While waiting the
+    stream costs a socket: a webhook's NOTIFY wakes it (dialer.live). 204 when this server cannot stream (WSGI,
+    SQLite, no agent ID): the browser's EventSource then stops and the console polls next_call. Signed in as with
+    login_required, but the session is read on a database thread (common.async_db), not the request's.
+    """
+    if isinstance(request, ASGIRequest):
+        start = await async_db.run(_stream_start, request)
+    else:  # WSGI, where this is a refusal: the request's own thread reads the session, as for any view
+        start = await sync_to_async(_stream_start)(request)
+    if start is LOGIN:
+        return redirect_to_login(request.get_full_path())
+    if start is None:
+        return HttpResponse(status=204)
+    response = StreamingHttpResponse(_call_events(*start), content_type="text/event-stream")
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"  # nginx: pass each event on at once
+    return response
+
+
+LOGIN = object()
+
+
+def _stream_start(request):
+    """(tenant, membership id, agent id, the last call seen or None), on a database thread; None: no stream here;
+    LOGIN: nobody signed in."""
+    if not request.user.is_authenticated:
+        return LOGIN
+    if not call_stream_url(request):
+        return None
+    tenant = user_tenant(request.user)
+    agent_id = agent_id_of(request) if tenant else ""
+    if not agent_id:
+        return None
+    after = request.headers.get("Last-Event-ID", "") or request.GET.get("depois", "")
+    return tenant, request.membership.pk, agent_id, int(after) if after.isdigit() else None
+
+
+def _sse(event: str, answer: dict) -> str:
+    return f"id: {answer['ultimo']}\nevent: {event}\ndata: {json.dumps(answer)}\n\n"
+
+
+async def _call_events(tenant, membership_id: int, agent_id: str, after: int | None):
+    # Waiting (and counted as waiting) before the first read: a call connecting from then on wakes the waiter.
+    with core_services.connected_call_waiter(tenant.pk, agent_id) as waiter, presence.waiting(membership_id):
+        # Reconnect within 1 to 5 s: after a restart the consoles come back spread out, not all at once.
+        yield f"retry: {random.randint(1000, 5000)}\n\n"
+        resumed = after is not None
+        if not resumed:  # only calls from now on
+            after = await async_db.run(core_services.last_connected_call, tenant, agent_id)
+        yield _sse("pronto", {"chamada": None, "ultimo": after})
+        woken = resumed  # calls may have connected while a resumed stream was away
+        while True:
+            if woken:
+                connected = await async_db.run(core_services.next_connected_call, tenant, agent_id, after)
+                if connected is not None:
+                    after = connected.id
+                    yield _sse("chamada", call_answer(connected))
+            woken = await waiter.wait(HEARTBEAT_SECONDS)
+            if not woken:
+                yield ": aguardando\n\n"
 
 
 @login_required
@@ -163,6 +251,7 @@ def page_context(
         chat=chat,
         chat_truncated=len(newest) > WHATSAPP_LIMIT,
         call_id=call_id,
+        call_stream_url=call_stream_url(request),
         callbacks_today=services.callbacks_due(tenant, request.user).count(),
     )
 

@@ -174,6 +174,16 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     # The Carteira's covering indexes carry extra columns on PostgreSQL; SQLite builds them without, as it should.
     SILENCED_SYSTEM_CHECKS = ["models.W040"]
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_bool("DATABASE_POOL", False):
+    # A pool of connections per server process (psycopg_pool), on by default under uvicorn (config/asgi.py): there
+    # each request runs its database work on a thread of its own, so a persistent connection (CONN_MAX_AGE) would
+    # be a new connection per request. The pool lends each request one of at most DATABASE_POOL_SIZE.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 1,
+        "max_size": int(os.environ.get("DATABASE_POOL_SIZE", "12")),
+        "timeout": 10,
+    }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -295,8 +305,18 @@ DIALER_REMOVAL_MAX_ATTEMPTS = int(os.environ.get("DIALER_REMOVAL_MAX_ATTEMPTS", 
 DIALER_RECONCILE_EVERY_SECONDS = int(os.environ.get("DIALER_RECONCILE_EVERY_SECONDS", "300"))
 DIALER_RECONCILE_OVERLAP_SECONDS = int(os.environ.get("DIALER_RECONCILE_OVERLAP_SECONDS", "900"))
 DIALER_RECONCILE_FIRST_HOURS = int(os.environ.get("DIALER_RECONCILE_FIRST_HOURS", "24"))
+# A webhook delivery is answered once PostgreSQL has it in memory, not on disk (synchronous_commit off for that
+# statement only): ingestion is several times faster. A database crash can lose the deliveries of its last
+# fraction of a second (3 × wal_writer_delay); the call histories among them come back with the reconciliation.
+DIALER_WEBHOOK_ASYNC_COMMIT = env_bool("DIALER_WEBHOOK_ASYNC_COMMIT", True)
 # /healthz answers 503 while an export has made no progress (or missed its resume) for this long.
 DIALER_EXPORT_STUCK_SECONDS = int(os.environ.get("DIALER_EXPORT_STUCK_SECONDS", "300"))
+
+# The operator console waits for the next call on a server-sent event stream when served over ASGI (uvicorn)
+# with PostgreSQL (LISTEN/NOTIFY); elsewhere, or with this off, it asks every second. The streams' database
+# reads and, under uvicorn, the webhook's statements run on ASYNC_DB_THREADS threads per server process.
+ATTENDANCE_CALL_STREAM = env_bool("ATTENDANCE_CALL_STREAM", True)
+ASYNC_DB_THREADS = int(os.environ.get("ASYNC_DB_THREADS", "8"))
 
 # The Carteira counts at most this many rows exactly; past it the count is an estimate.
 WALLET_EXACT_COUNT_LIMIT = int(os.environ.get("WALLET_EXACT_COUNT_LIMIT", "10000"))

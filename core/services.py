@@ -85,6 +85,12 @@ qualify_call = Port("qualify_call")
 last_connected_call = Port("last_connected_call")
 # (tenant, agent_id, after: int) -> ConnectedCall | None: the newest call connected to the agent after `after`.
 next_connected_call = Port("next_connected_call")
+# () -> bool: the dialer can wake a waiting console when a call connects (PostgreSQL), so it need not poll.
+connected_calls_pushed = Port("connected_calls_pushed")
+# (tenant_id, agent_id) -> a context manager giving a waiter: `await waiter.wait(timeout)` is True when a call may
+# have connected to the agent since the last wait (read it with next_connected_call), False after `timeout`
+# seconds. Enter it before the first read: nothing connected after that read goes unnoticed.
+connected_call_waiter = Port("connected_call_waiter")
 
 
 def save_creditor(creditor: Creditor, user, fields) -> Creditor:

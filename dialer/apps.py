@@ -24,3 +24,5 @@ class DialerConfig(AppConfig):
         core_services.qualify_call.provide(ports.qualify_call)
         core_services.last_connected_call.provide(ports.last_connected_call)
         core_services.next_connected_call.provide(ports.next_connected_call)
+        core_services.connected_calls_pushed.provide(ports.connected_calls_pushed)
+        core_services.connected_call_waiter.provide(ports.connected_call_waiter)

@@ -7,6 +7,7 @@ have (by call id) is stored, and a qualification made inside 3C Plus becomes the
 the qualification mapping.
 """
 
+import dataclasses
 import datetime
 import hmac
 import json
@@ -14,14 +15,16 @@ import logging
 import re
 from zoneinfo import ZoneInfo
 
+import psycopg
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from core import services as core_services
 from core.models import Client, ClientPhone
-from dialer import connection, webhooks
+from dialer import connection as dialer_connection
+from dialer import live, webhooks
 from dialer.client import phone_e164
 from dialer.errors import DialerError, WebhookError
 from dialer.models import CallSync, DialerCallEvent, Qualification, QualificationMapping, WebhookDelivery
@@ -44,10 +47,35 @@ def webhook_tenant(secret: str):
     Found by the secret's digest (an index lookup on a value the caller cannot choose), then compared in
     constant time.
     """
-    tenant = Tenant.objects.filter(webhook_secret_digest=secret_digest(secret), active=True).first()
+    tenant = (
+        Tenant.objects.filter(webhook_secret_digest=secret_digest(secret), active=True)
+        .only("id", "slug", "webhook_secret_encrypted")
+        .first()
+    )
     if tenant is None or not hmac.compare_digest(tenant.webhook_secret, secret):
         return None
     return tenant
+
+
+def receive_webhook(secret: str, raw: bytes) -> tuple[int, dict] | None:
+    """The webhook view's work: (HTTP status, answer), or None when no active tenant has this secret (a 404).
+
+    On PostgreSQL an event we use costs one statement (store_and_log): the tenant found by the secret's digest,
+    the client resolved, the event stored once, the delivery logged and the waiting consoles notified. The rest
+    (bodies that are not JSON or not an event we use, and a delivery racing its own retry) goes through
+    webhook_tenant and ingest_webhook.
+    """
+    reading = read_delivery(raw, secret)
+    if reading.parsed is not None and connection.vendor == "postgresql":
+        stored = store_and_log(secret_digest(secret), reading)
+        if stored is None:
+            return None
+        if stored.event_id is not None:
+            return answer_for(stored.event_id, stored.client_id, stored.created)
+    tenant = webhook_tenant(secret)
+    if tenant is None:
+        return None
+    return _ingest(tenant, reading)
 
 
 def ingest_webhook(tenant, raw: bytes, secret: str = "") -> tuple[int, dict]:
@@ -57,25 +85,141 @@ def ingest_webhook(tenant, raw: bytes, secret: str = "") -> tuple[int, dict]:
     we use are stored, anything else is kept as "não usado" in the delivery log (admin → Entregas do webhook).
     Only a body that is not JSON is answered with a 400. The webhook secret never reaches the log.
     """
-    delivery = WebhookDelivery(tenant=tenant, size=len(raw))
+    return _ingest(tenant, read_delivery(raw, secret))
+
+
+@dataclasses.dataclass
+class Reading:
+    """A delivery as read, before anything is stored: what its log entry says, and the event if it is one."""
+
+    size: int
+    body: str  # as logged: credentials hidden, cut at BODY_LIMIT
+    event: str = ""
+    result: str = ""
+    detail: str = ""
+    status: int = 0
+    answer: dict | None = None
+    parsed: webhooks.ParsedEvent | None = None
+    data: object = None  # the body as stored with the event (credentials hidden)
+    text: str = ""  # the same as JSON text
+
+
+def read_delivery(raw: bytes, secret: str) -> Reading:
     try:
         body = webhooks.clean(webhooks.load(raw))
     except WebhookError as error:
-        delivery.body = webhooks.redact_text(webhooks.clean_text(raw[:BODY_LIMIT].decode("utf-8", "replace")), secret)
-        return _log(delivery, Result.INVALID, error.message, 400, {"erro": error.message})
+        text = webhooks.redact_text(webhooks.clean_text(raw[:BODY_LIMIT].decode("utf-8", "replace")), secret)
+        return Reading(len(raw), text, "", Result.INVALID, error.message, 400, {"erro": error.message})
     body = webhooks.redact(body, secret)
-    delivery.body = json.dumps(body, ensure_ascii=False)[:BODY_LIMIT]
+    text = json.dumps(body, ensure_ascii=False)
+    reading = Reading(len(raw), text[:BODY_LIMIT], data=body, text=text)
     try:
-        parsed = webhooks.parse(body)
+        reading.parsed = webhooks.parse(body)
     except webhooks.UnusedEvent as unused:
-        delivery.event = unused.event
-        return _log(delivery, Result.UNUSED, str(unused), 202, {"usado": False, "motivo": str(unused)})
-    delivery.event = parsed.event
-    event, created = store_event(tenant, parsed, body)
-    delivery.call_event, delivery.client_id = event, event.client_id
+        reading.event, reading.result, reading.detail = unused.event, Result.UNUSED, str(unused)
+        reading.status, reading.answer = 202, {"usado": False, "motivo": str(unused)}
+        return reading
+    reading.event = reading.parsed.event
+    return reading
+
+
+def answer_for(event_id: int, client_id: int | None, created: bool) -> tuple[int, dict]:
     if not created:
-        return _log(delivery, Result.REPEATED, "", 200, {"id": event.pk, "repetido": True})
-    return _log(delivery, Result.PROCESSED, "", 201, {"id": event.pk, "cliente": event.client_id})
+        return 200, {"id": event_id, "repetido": True}
+    return 201, {"id": event_id, "cliente": client_id}
+
+
+def _ingest(tenant, reading: Reading) -> tuple[int, dict]:
+    delivery = WebhookDelivery(tenant=tenant, size=reading.size, body=reading.body, event=reading.event)
+    if reading.parsed is None:
+        return _log(delivery, reading.result, reading.detail, reading.status, reading.answer)
+    event, created = store_event(tenant, reading.parsed, reading.data)
+    delivery.call_event, delivery.client_id = event, event.client_id
+    delivery.result = Result.PROCESSED if created else Result.REPEATED
+    delivery.save()
+    return answer_for(event.pk, event.client_id, created)
+
+
+@dataclasses.dataclass(frozen=True)
+class Stored:
+    event_id: int | None  # None: the same event was being stored concurrently, not visible to this statement
+    client_id: int | None
+    created: bool
+
+
+def store_and_log(digest: str, reading: Reading) -> Stored | None:
+    """PostgreSQL, one statement: the active tenant with this webhook secret digest, the event's client (by
+    identifier within the tenant, else by phone), the event stored once per kind and call, the delivery logged
+    and, for a call connected to an agent, a NOTIFY for the waiting consoles (dialer.live). None when no tenant
+    has the digest."""
+    parsed = reading.parsed
+    fields = event_fields(parsed)
+    columns = [
+        f.column for f in DialerCallEvent._meta.concrete_fields if f.name not in ("id", "tenant", "client", "raw")
+    ]
+    json_columns = {"mailing_data", "qualification"}
+    params = {name: json.dumps(value) if name in json_columns else value for name, value in fields.items()}
+    identifier = parsed.identifier or ""
+    params.update(
+        digest=digest,
+        received_at=timezone.now(),
+        client_pk=int(identifier) if re.fullmatch(r"[0-9]{1,18}", identifier) else None,
+        e164=phone_e164(parsed.phone),
+        # The event keeps the whole body even when the log cuts it.
+        raw=reading.text,
+        size=reading.size,
+        body=reading.body,
+        processed=Result.PROCESSED,
+        repeated=Result.REPEATED,
+        notify=parsed.event == DialerCallEvent.Event.CONNECTED and bool(fields["agent_id"]),
+        # The delivery is answered without waiting for the disk (see the setting).
+        synchronous_commit="off" if settings.DIALER_WEBHOOK_ASYNC_COMMIT else "on",
+        channel=live.CHANNEL,
+    )
+    values = ", ".join(f"%({c})s::jsonb" if c in json_columns else f"%({c})s" for c in columns)
+    event_table, delivery_table = DialerCallEvent._meta.db_table, WebhookDelivery._meta.db_table
+    sql = f"""
+        WITH tenant AS (
+            SELECT id FROM {Tenant._meta.db_table} WHERE webhook_secret_digest = %(digest)s AND active
+        ), found AS (
+            SELECT COALESCE(
+                (SELECT c.id FROM {Client._meta.db_table} c, tenant
+                  WHERE c.tenant_id = tenant.id AND c.id = %(client_pk)s),
+                (SELECT p.client_id FROM {ClientPhone._meta.db_table} p, tenant
+                  WHERE p.tenant_id = tenant.id AND p.number = %(e164)s ORDER BY p.priority, p.id LIMIT 1)
+            ) AS client_id
+        ), stored AS (
+            INSERT INTO {event_table} (tenant_id, {", ".join(columns)}, client_id, raw)
+            SELECT tenant.id, {values}, found.client_id, %(raw)s::jsonb FROM tenant, found
+            ON CONFLICT (tenant_id, event, call_id) DO NOTHING
+            RETURNING id, client_id
+        ), event AS (
+            SELECT id, client_id, true AS created FROM stored
+            UNION ALL
+            SELECT e.id, e.client_id, false FROM {event_table} e, tenant
+             WHERE e.tenant_id = tenant.id AND e.event = %(event)s AND e.call_id = %(call_id)s
+               AND NOT EXISTS (SELECT FROM stored)
+        ), logged AS (
+            INSERT INTO {delivery_table} (tenant_id, received_at, event, result, detail, call_event_id, client_id,
+                                          size, body)
+            SELECT tenant.id, %(received_at)s, %(event)s, CASE WHEN created THEN %(processed)s ELSE %(repeated)s END,
+                   '', event.id, event.client_id, %(size)s, %(body)s
+              FROM tenant, event
+        )
+        SELECT event.id, event.client_id, event.created, set_config('synchronous_commit', %(synchronous_commit)s, true),
+               CASE WHEN event.created AND %(notify)s
+                    THEN pg_notify(%(channel)s, concat(tenant.id, ':', event.id, ':', %(agent_id)s::text)) END
+          FROM tenant LEFT JOIN event ON true
+    """
+    # Bound and prepared on the server (Django's cursors bind on the client): PostgreSQL plans this statement once
+    # per connection instead of at every delivery.
+    connection.ensure_connection()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(sql, params, prepare=True)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    return Stored(row[0], row[1], bool(row[2]))
 
 
 def store_event(tenant, parsed: webhooks.ParsedEvent, body) -> tuple[DialerCallEvent, bool]:
@@ -138,7 +282,7 @@ def reconcile_calls(tenant, *, api_factory=None, now=None) -> int:
     sync, _created = CallSync.objects.get_or_create(tenant=tenant)
     lookback = datetime.timedelta(seconds=settings.DIALER_RECONCILE_OVERLAP_SECONDS)
     since = (sync.watermark or now - datetime.timedelta(hours=settings.DIALER_RECONCILE_FIRST_HOURS)) - lookback
-    factory = api_factory or connection.api_for
+    factory = api_factory or dialer_connection.api_for
     new = 0
     latest = sync.watermark
     try:
@@ -233,7 +377,7 @@ def reconcile_due_tenants() -> list[int]:
     now = timezone.now()
     due_before = now - datetime.timedelta(seconds=settings.DIALER_RECONCILE_EVERY_SECONDS)
     queued = []
-    for tenant in connection.configured_tenants().only("pk"):
+    for tenant in dialer_connection.configured_tenants().only("pk"):
         sync, _created = CallSync.objects.get_or_create(tenant=tenant)
         claimed = (
             CallSync.objects.filter(pk=sync.pk)

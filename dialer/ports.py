@@ -4,7 +4,7 @@ provides them."""
 
 from common.parsing import format_phone
 from core.services import CallNotQualified, ConnectedCall
-from dialer import qualifications
+from dialer import live, qualifications
 from dialer.calls import resolve_client
 from dialer.client import phone_e164
 from dialer.errors import DialerError
@@ -43,3 +43,11 @@ def next_connected_call(tenant, agent_id: str, after: int) -> ConnectedCall | No
             DialerCallEvent.objects.filter(pk=event.pk, client__isnull=True).update(client=event.client)
     phone = format_phone(phone_e164(event.phone) or "") or event.phone
     return ConnectedCall(id=event.pk, call_id=event.call_id, phone=phone, client=event.client)
+
+
+def connected_calls_pushed() -> bool:
+    return live.available()
+
+
+def connected_call_waiter(tenant_id: int, agent_id: str):
+    return live.waiter(tenant_id, agent_id)

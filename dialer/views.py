@@ -8,9 +8,9 @@ from dialer import calls
 @csrf_exempt
 @require_POST
 def threecplus_webhook(request, secret):
-    """The tenant's 3C Plus webhook (see dialer.calls.ingest_webhook)."""
-    tenant = calls.webhook_tenant(secret)
-    if tenant is None:
+    """The tenant's 3C Plus webhook (see dialer.calls.receive_webhook)."""
+    received = calls.receive_webhook(secret, request.body)
+    if received is None:
         raise Http404
-    status, answer = calls.ingest_webhook(tenant, request.body, secret)
+    status, answer = received
     return JsonResponse(answer, status=status)

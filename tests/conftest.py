@@ -186,3 +186,58 @@ def fast_password_hasher():
     override.enable()
     yield
     override.disable()
+
+
+@pytest.fixture(scope="module")
+def asgi_server(django_db_setup, django_db_blocker):
+    """uvicorn on loopback serving config.asgi (the call stream, the webhook's ASGI endpoint) against the test
+    database; PostgreSQL only, as LISTEN/NOTIFY is. Tests using it need django_db(transaction=True): the server
+    sees only committed data."""
+    import os
+    import socket
+    import subprocess
+    import time
+    import types
+    import urllib.error
+    import urllib.request
+    from urllib.parse import quote
+
+    from django.conf import settings
+    from django.db import connection
+
+    with django_db_blocker.unblock():
+        if connection.vendor != "postgresql":
+            pytest.skip("o stream da ligação usa LISTEN/NOTIFY do PostgreSQL")
+        db = connection.settings_dict
+    password = f":{quote(db['PASSWORD'], safe='')}" if db["PASSWORD"] else ""
+    user = quote(db["USER"] or "", safe="")
+    database_url = f"postgres://{user}{password}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "DATABASE_URL": database_url, "LOG_LEVEL": "WARNING"}
+    env.update(DATABASE_POOL_SIZE="4", ASYNC_DB_THREADS="2")  # few connections: other test runs share the server
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # the browser tests' setting; the server must stay strict
+    command = ["uvicorn", "config.asgi:application", "--host", "127.0.0.1", "--port", str(port)]
+    command += ["--no-access-log", "--log-level", "warning", "--timeout-graceful-shutdown", "5"]
+    process = subprocess.Popen([sys.executable, "-m", *command], cwd=settings.BASE_DIR, env=env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/healthz", timeout=2)
+                break
+            except urllib.error.HTTPError:  # 503 without a worker: it answers
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail("o uvicorn não subiu")
+                time.sleep(0.2)
+        yield types.SimpleNamespace(url=url)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()

@@ -1,0 +1,233 @@
+"""The console's call stream (server-sent events) served by a real uvicorn against PostgreSQL: the webhook's
+NOTIFY reaches the right operator's stream and no other, a reconnection resumes after the last event, and
+where the server cannot stream the console keeps polling."""
+
+import asyncio
+import json
+import time
+
+import httpx
+import psycopg
+import pytest
+from django.db import connection
+from django.test import AsyncClient
+from django.test import Client as DjangoClient
+
+from dialer import live
+from dialer.models import DialerCallEvent, WebhookDelivery
+from tenants.models import Membership, Role
+from tests.conftest import make_user
+
+STREAM = "/atendimento/ligacoes/"
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def agent(user, agent_id):
+    Membership.objects.filter(user=user).update(threecplus_agent_id=agent_id)
+    return user
+
+
+def session_cookie(user) -> dict:
+    browser = DjangoClient()
+    browser.force_login(user)
+    return {"Cookie": f"sessionid={browser.cookies['sessionid'].value}"}
+
+
+def connected(call_id, agent_id, client_id=""):
+    return {"call": {"id": call_id, "phone": "5511987654321", "identifier": str(client_id), "agent": agent_id}}
+
+
+class Stream:
+    """An EventSource, as far as the test needs one: (event, id, data) in order, comments skipped."""
+
+    def __init__(self, http, headers):
+        self.http, self.headers = http, headers
+        self.events: asyncio.Queue = asyncio.Queue()
+
+    async def __aenter__(self):
+        request = self.http.build_request("GET", STREAM, headers={**self.headers, "Accept": "text/event-stream"})
+        self.response = await self.http.send(request, stream=True)
+        assert self.response.status_code == 200
+        assert self.response.headers["content-type"].startswith("text/event-stream")
+        self.reader = asyncio.create_task(self.read())
+        return self
+
+    async def __aexit__(self, *exc):
+        self.reader.cancel()
+        await self.response.aclose()
+
+    async def read(self):
+        fields = {}
+        async for line in self.response.aiter_lines():
+            if not line:
+                if "event" in fields:
+                    self.events.put_nowait((fields["event"], int(fields["id"]), json.loads(fields["data"])))
+                fields = {}
+            elif not line.startswith(":"):
+                name, _, value = line.partition(":")
+                fields[name] = value.strip()
+
+    async def next(self, timeout=10.0):
+        """The next event, or None when none comes within `timeout` seconds."""
+        try:
+            return await asyncio.wait_for(self.events.get(), timeout)
+        except TimeoutError:
+            return None
+
+
+async def post(http, tenant, body):
+    response = await http.post(f"/dialer/webhooks/3cplus/{tenant.webhook_secret}/", content=json.dumps(body))
+    return response
+
+
+def test_a_connected_call_reaches_its_operator_only(asgi_server, tenant, other_tenant, make_client):
+    mine = agent(make_user(tenant, Role.OPERATOR, "ana"), "1001")
+    colleague = agent(make_user(tenant, Role.OPERATOR, "bia"), "1002")
+    same_agent_elsewhere = agent(make_user(other_tenant, Role.OPERATOR, "caio"), "1001")
+    wallet_client = make_client(name="Paula Pop")
+    cookies = [session_cookie(user) for user in (mine, colleague, same_agent_elsewhere)]
+
+    async def scenario():
+        async with httpx.AsyncClient(base_url=asgi_server.url, timeout=30) as http:
+            async with (
+                Stream(http, cookies[0]) as ana,
+                Stream(http, cookies[1]) as bia,
+                Stream(http, cookies[2]) as caio,
+            ):
+                for stream in (ana, bia, caio):
+                    event, _id, data = await stream.next()
+                    assert (event, data) == ("pronto", {"chamada": None, "ultimo": 0})
+                started = time.monotonic()
+                response = await post(http, tenant, connected("c-1", "1001", wallet_client.pk))
+                assert response.status_code == 201
+                event, event_id, data = await ana.next()
+                delay = time.monotonic() - started
+                assert event == "chamada" and event_id == data["ultimo"] == response.json()["id"]
+                assert data["chamada"] == {
+                    "telefone": "(11) 98765-4321",
+                    "id": "c-1",
+                    "url": f"/atendimento/{wallet_client.pk}/?call_id=c-1",
+                    "cliente": "Paula Pop",
+                }
+                assert await bia.next(timeout=1.5) is None
+                assert await caio.next(timeout=0.5) is None
+                # The other tenant's agent 1001 gets its own tenant's call, and ana nothing.
+                assert (await post(http, other_tenant, connected("c-2", "1001"))).status_code == 201
+                event, _id, data = await caio.next()
+                assert event == "chamada" and data["chamada"]["id"] == "c-2" and "url" not in data["chamada"]
+                assert await ana.next(timeout=1.5) is None
+                return delay
+
+    delay = asyncio.run(scenario())
+    print(f"webhook -> stream do operador em {delay * 1000:.0f} ms")  # a figure, not an assertion
+
+
+def test_a_reconnection_gets_the_call_it_missed(asgi_server, tenant, operator, make_client):
+    agent(operator, "1001")
+    wallet_client = make_client()
+    cookie = session_cookie(operator)
+
+    async def scenario():
+        async with httpx.AsyncClient(base_url=asgi_server.url, timeout=30) as http:
+            assert (await post(http, tenant, connected("before", "1001"))).status_code == 201
+            async with Stream(http, cookie) as stream:
+                event, seen, _data = await stream.next()
+                assert event == "pronto"  # only calls from now on: "before" is not offered
+            missed = (await post(http, tenant, connected("while-away", "1001", wallet_client.pk))).json()["id"]
+            async with Stream(http, {**cookie, "Last-Event-ID": str(seen)}) as stream:
+                assert await stream.next() == ("pronto", seen, {"chamada": None, "ultimo": seen})
+                event, event_id, data = await stream.next()
+                assert (event, event_id, data["chamada"]["id"]) == ("chamada", missed, "while-away")
+                # And it goes on waiting on the same connection.
+                later = (await post(http, tenant, connected("later", "1001"))).json()["id"]
+                assert (await stream.next())[1] == later
+
+    asyncio.run(scenario())
+
+
+def test_a_lost_listening_connection_misses_no_call(asgi_server, tenant, operator):
+    agent(operator, "1001")
+    cookie = session_cookie(operator)
+
+    async def scenario():
+        async with httpx.AsyncClient(base_url=asgi_server.url, timeout=30) as http, Stream(http, cookie) as stream:
+            assert (await stream.next())[0] == "pronto"
+            async with await psycopg.AsyncConnection.connect(**live.conninfo(), autocommit=True) as database:
+                for _ in range(100):  # the server may still be opening its listening connection
+                    cut = await database.execute(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query = %s",
+                        [f"LISTEN {live.CHANNEL}"],
+                    )
+                    if await cut.fetchall() == [(True,)]:
+                        break
+                    await asyncio.sleep(0.1)
+                else:
+                    pytest.fail("o servidor não está escutando")
+            # Sent while the server listens again, or before: read when the connection comes back, either way.
+            call = (await post(http, tenant, connected("during-the-cut", "1001"))).json()["id"]
+            assert (await stream.next())[1] == call
+
+    asyncio.run(scenario())
+
+
+def test_a_waiting_stream_counts_for_the_live_panel(asgi_server, operator):
+    agent(operator, "1001")
+    cookie = session_cookie(operator)
+
+    async def scenario():
+        async with httpx.AsyncClient(base_url=asgi_server.url, timeout=30) as http, Stream(http, cookie) as stream:
+            assert (await stream.next())[0] == "pronto"
+            await asyncio.sleep(2)  # a new stream is written within about a second
+
+    asyncio.run(scenario())
+    assert Membership.objects.get(user=operator).console_seen_at is not None
+
+
+def test_the_webhook_answers_alike_through_the_asgi_endpoint(asgi_server, tenant):
+    async def scenario():
+        async with httpx.AsyncClient(base_url=asgi_server.url, timeout=30) as http:
+            first = await post(http, tenant, connected("c-9", "1001"))
+            again = await post(http, tenant, {"call-was-connected": connected("c-9", "1001")})
+            url = f"/dialer/webhooks/3cplus/{tenant.webhook_secret}/"
+            broken = await http.post(url, content=b"{nao e json")
+            unused = await post(http, tenant, {"event": "agent-is-idle", "data": {"api_token": "tok-1"}})
+            unknown = await http.post("/dialer/webhooks/3cplus/nao-existe/", content=b"{}")
+            get = await http.get(url)
+            return first, again, broken, unused, unknown, get
+
+    first, again, broken, unused, unknown, get = asyncio.run(scenario())
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.json() == {"id": first.json()["id"], "repetido": True}
+    assert broken.status_code == 400 and broken.json()["erro"] == "JSON inválido."
+    assert unused.status_code == 202 and unused.json()["usado"] is False
+    assert (unknown.status_code, get.status_code) == (404, 405)
+    assert DialerCallEvent.objects.get().call_id == "c-9"
+    results = list(WebhookDelivery.objects.order_by("id").values_list("result", flat=True))
+    assert results == ["processado", "repetido", "invalido", "nao_usado"]
+    assert "tok-1" not in WebhookDelivery.objects.get(result="nao_usado").body
+
+
+def test_where_the_server_cannot_stream_the_console_polls(client, operator, settings):
+    agent(operator, "1001")
+    client.force_login(operator)
+    # A WSGI server (runserver, gunicorn, the test client): no stream on the page, a 204 if asked anyway.
+    assert 'data-stream=""' in client.get("/atendimento/").content.decode()
+    assert client.get(STREAM).status_code == 204
+    assert client.get("/atendimento/proxima-ligacao/").json() == {"chamada": None, "ultimo": 0}
+    # ASGI: SQLite has no LISTEN/NOTIFY; on PostgreSQL the stream can be switched off.
+    if connection.vendor == "postgresql":
+        settings.ATTENDANCE_CALL_STREAM = False
+    asgi = AsyncClient()
+    asgi.force_login(operator)
+    assert asyncio.run(asgi.get(STREAM)).status_code == 204
+
+
+def test_the_listener_routes_by_tenant_and_agent():
+    listener = live.Listener()
+    ours, theirs, colon = live.Waiter(), live.Waiter(), live.Waiter()
+    listener.waiters[(1, "1001")].add(ours)
+    listener.waiters[(2, "1001")].add(theirs)
+    listener.waiters[(1, "a:b")].add(colon)
+    listener.dispatch(live.payload(1, 55, "1001"))
+    listener.dispatch(live.payload(1, 56, "a:b"))
+    assert ours._woken.is_set() and colon._woken.is_set() and not theirs._woken.is_set()
