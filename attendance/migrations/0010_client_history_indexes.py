@@ -10,7 +10,7 @@ from common.migration_operations import AddIndexConcurrentlyOnPostgres, RemoveIn
 class Migration(migrations.Migration):
     atomic = False
 
-    dependencies = [("attendance", "0008_disposition_tenant_created")]
+    dependencies = [("attendance", "0009_agreement_tenant_created")]
 
     operations = [
         AddIndexConcurrentlyOnPostgres(

@@ -9,7 +9,7 @@ from common.migration_operations import AddIndexConcurrentlyOnPostgres, RemoveIn
 class Migration(migrations.Migration):
     atomic = False
 
-    dependencies = [("dialer", "0015_removal_reason_labels")]
+    dependencies = [("dialer", "0017_export_items_two_hot_updates")]
 
     operations = [
         AddIndexConcurrentlyOnPostgres(
