@@ -63,6 +63,15 @@ def default_list_name() -> str:
     return timezone.localtime().strftime("Carteira %d/%m/%Y %H:%M")
 
 
+def _refuse_or_find(tenant, submission_token) -> DialerExport | None:
+    """Refuse a tenant without 3C Plus; the export a submission token already made, if any."""
+    if not is_configured(tenant):
+        raise NotConfiguredError(not_configured_message())
+    if submission_token is None:
+        return None
+    return DialerExport.objects.filter(tenant=tenant, submission_token=submission_token).first()
+
+
 def create_export(
     tenant,
     user,
@@ -83,12 +92,9 @@ def create_export(
     The same submission_token (one per confirmation form) never creates a second export: a double
     click or a resubmitted page gets the first one back.
     """
-    if not is_configured(tenant):
-        raise NotConfiguredError(not_configured_message())
-    if submission_token is not None:
-        existing = DialerExport.objects.filter(tenant=tenant, submission_token=submission_token).first()
-        if existing:
-            return existing
+    existing = _refuse_or_find(tenant, submission_token)
+    if existing is not None:
+        return existing
     queryset = queryset.filter(tenant=tenant)
     try:
         with transaction.atomic():
@@ -127,12 +133,9 @@ def queue_export(
     `selection` is what the worker replays, as the user who confirmed: {"filtros": the Carteira's query string}
     for "select all", plus {"ids": [...]} for rows picked one by one. The submission token rule is create_export's.
     """
-    if not is_configured(tenant):
-        raise NotConfiguredError(not_configured_message())
-    if submission_token is not None:
-        existing = DialerExport.objects.filter(tenant=tenant, submission_token=submission_token).first()
-        if existing:
-            return existing
+    existing = _refuse_or_find(tenant, submission_token)
+    if existing is not None:
+        return existing
     try:
         with transaction.atomic():
             export = DialerExport.objects.create(
