@@ -1,3 +1,5 @@
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -59,3 +61,36 @@ def test_continuar_envio_resumes_a_paused_export(
     expect(page.get_by_role("button", name="Continuar envio")).to_have_count(0)
     export.refresh_from_db()
     assert len(sandbox_server.sandbox.account("alfa").contacts[export.list_id]) == 4
+
+
+def test_a_big_selection_shows_preparando_then_the_whole_page(
+    page, live_server, supervisor, tenant, make_client, sandbox_server, screenshot
+):
+    """While the worker freezes the selection the page shows how far it got; once frozen it is drawn again,
+    so the counts outside the progress fragment are the whole selection's."""
+    tenant.settings = clean_settings({"threecplus_base_url": sandbox_server.url, "threecplus_api_key": TOKEN})
+    tenant.save()
+    export = DialerExport.objects.create(
+        tenant=tenant,
+        requested_by=supervisor,
+        campaign_id=1,
+        list_name="Carteira inteira",
+        status=DialerExport.Status.PREPARING,
+        selection_frozen=False,
+        prepare_done=440_000,
+        prepare_total=1_100_000,
+    )
+    login(page, live_server, supervisor, next_url=f"/admin/dialer/dialerexport/{export.pk}/change/")
+    expect(page.locator("#export-progress")).to_have_attribute("data-status", "preparando")
+    expect(page.locator("#export-preparing")).to_contain_text("440000 de 1100000")
+    screenshot(page, "envio-preparando")
+    DialerExport.objects.filter(pk=export.pk).update(
+        selection_frozen=True,
+        status=DialerExport.Status.RUNNING,
+        selected_count=1_099_998,
+        to_send_count=1_056_131,
+        prepare_done=1_100_000,
+    )
+    expect(page.locator("#export-progress")).to_have_attribute("data-status", "enviando")
+    # "clientes selecionados" lives outside the fragment: only a new page shows it.
+    expect(page.locator("body")).to_contain_text(re.compile(r"1\.?099\.?998"))
