@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 from django.contrib.auth import get_user_model
 
+from common.processes import stop
 from core.models import Client, ClientPhone, Creditor, Debt
 from tenants.models import Membership, Role, Tenant
 from tests.dialer.conftest import make_dialer_api, sandbox, sandbox_server, sleeps  # noqa: F401
@@ -236,8 +237,4 @@ def asgi_server(django_db_setup, django_db_blocker):
                 time.sleep(0.2)
         yield types.SimpleNamespace(url=url)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop(process)

@@ -33,6 +33,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 from django.utils import timezone
 
+from common.processes import stop
 from core.models import Client
 from core.seeding import seed_wallet
 from tenants.models import Membership, Role, Tenant
@@ -177,11 +178,7 @@ class Command(BaseCommand):
             time.sleep(1)  # every worker up
             yield process
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            stop(process, timeout=15)
 
 
 def processes(pid: int) -> list[int]:

@@ -10,6 +10,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from common.processes import stop
 from core.models import Client
 from core.seeding import ensure_demo_creditors, seed_wallet
 from tenants.models import Membership, Role, Tenant
@@ -54,11 +55,7 @@ class Command(BaseCommand):
         try:
             call_command("runserver", f"127.0.0.1:{options['port']}", use_reloader=False)
         finally:
-            worker.terminate()
-            try:
-                worker.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                worker.kill()
+            stop(worker)
 
     @transaction.atomic
     def seed(self) -> Tenant:
