@@ -117,6 +117,12 @@ def redact(value, secret: str = ""):
     return value
 
 
+def may_hold_credentials(text: str, secret: str = "") -> bool:
+    """False when redact() would change nothing in the body whose JSON is `text`: no key or value that names a
+    credential (the ?token=… values included) and not the webhook secret."""
+    return SENSITIVE_KEY.search(text) is not None or bool(secret and secret in text)
+
+
 def redact_text(text: str, secret: str = "") -> str:
     for pattern, hidden in SENSITIVE_TEXT:
         text = pattern.sub(lambda match, hidden=hidden: match.group(1) + hidden.format(HIDDEN), text)

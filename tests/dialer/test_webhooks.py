@@ -304,3 +304,31 @@ def test_the_daily_prune_forgets_only_deliveries_past_the_retention(tenant, othe
     assert prune_webhook_deliveries.call() == 2
     assert WebhookDelivery.objects.filter(tenant=tenant).count() == 1
     assert WebhookDelivery.objects.filter(tenant=other_tenant).count() == 1
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"url_gravacao": "https://3c.plus/rec/1?api_token=tok-123&x=1"},
+        {"Authorization": "Bearer tok-123"},
+        {"nested": [{"senha": "tok-123"}]},
+        {"origem": "https://app/dialer/webhooks/3cplus/SECRET/"},
+    ],
+)
+def test_a_stored_event_keeps_no_credential(client, tenant, make_client, extra):
+    """The delivery log and the stored event: the quick check that skips redaction must not skip these."""
+    body = connected(make_client().pk)
+    body["mailing"]["data"].update(
+        {k: v.replace("SECRET", tenant.webhook_secret) if isinstance(v, str) else v for k, v in extra.items()}
+    )
+    assert post(client, tenant, body).status_code == 201
+    event, delivery = DialerCallEvent.objects.get(), WebhookDelivery.objects.get()
+    for kept in (json.dumps(event.raw), delivery.body):
+        assert "tok-123" not in kept and tenant.webhook_secret not in kept
+        assert "[oculto]" in kept
+
+
+def test_a_body_with_no_credential_is_kept_as_sent(client, tenant, make_client):
+    body = connected(make_client().pk)
+    assert post(client, tenant, body).status_code == 201
+    assert DialerCallEvent.objects.get().raw == body
