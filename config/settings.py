@@ -178,11 +178,15 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_b
     # A pool of connections per server process (psycopg_pool), on by default under uvicorn (config/asgi.py): there
     # each request runs its database work on a thread of its own, so a persistent connection (CONN_MAX_AGE) would
     # be a new connection per request. The pool lends each request one of at most DATABASE_POOL_SIZE.
+    from common.db_pool import check_unless_recent
+
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": 1,
         "max_size": int(os.environ.get("DATABASE_POOL_SIZE", "12")),
         "timeout": 10,
+        # Checked before it is lent, unless lent in the last seconds (common/db_pool.py).
+        "check": check_unless_recent,
     }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
