@@ -19,6 +19,7 @@ from django.test.utils import setup_test_environment
 from django.utils import timezone
 
 from attendance.models import CallDisposition, ClientAccessLog, DispositionType
+from common import bench_figures
 from core import timeline
 from core.models import Client
 from core.seeding import seed_wallet
@@ -186,6 +187,7 @@ class Command(BaseCommand):
         )
         parser.add_argument("--repeat", type=int, default=10)
         parser.add_argument("--explain", action="store_true", help="o plano de cada consulta do histórico longo")
+        bench_figures.add_argument(parser)
 
     def handle(self, *args, **options):
         if connection.vendor != "postgresql":
@@ -250,6 +252,8 @@ class Command(BaseCommand):
             "o trabalho do banco sem o ruído da carga"
         )
         self.stdout.write(f"\ncarga no fim {self.load(os.getloadavg())} ({os.cpu_count()} núcleos)")
+        sizes = {name: sum(targets.values()) for name, _client, targets in histories}
+        bench_figures.save(options, {"histories": sizes, "results": results})
 
     @staticmethod
     def load(averages) -> str:

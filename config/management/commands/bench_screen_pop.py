@@ -33,6 +33,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 from django.utils import timezone
 
+from common import bench_figures
 from common.processes import stop
 from core.models import Client
 from core.seeding import seed_wallet
@@ -75,6 +76,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--gunicorn", action="store_true", help="serve com gunicorn (WSGI, --threads 4), como antes: a base"
         )
+        bench_figures.add_argument(parser)
 
     def handle(self, *args, **options):
         if connection.vendor != "postgresql":
@@ -93,6 +95,7 @@ class Command(BaseCommand):
         with self.server(options) as server:
             bench = Bench(self, server, options, tenant, agents, clients)
             asyncio.run(bench.run(phases))
+        bench_figures.save(options, bench.figures)
         self.stdout.write(
             f"load average ao fim: {' '.join(f'{x:.2f}' for x in os.getloadavg())} ({os.cpu_count()} núcleos)"
         )
@@ -228,6 +231,7 @@ class Bench:
         self.clients = clients
         self.run_id = random.randbytes(4).hex()
         self.sequence = 0
+        self.figures = {}
 
     def say(self, text):
         self.out.write(text)
@@ -303,7 +307,7 @@ class Bench:
             f"  CPU do servidor com todos aguardando: {100 * used / elapsed:.1f}% de um núcleo "
             f"({used:.2f} s em {elapsed:.0f} s; {label}); memória {rss:.0f} MiB, {threads} threads"
         )
-        return used, elapsed
+        return used, elapsed, 100 * used / elapsed
 
     async def fire(self, targets, fired, rate):
         """One call-was-connected per target agent, at `rate` per second; fired[call_id] = (agent, when)."""
@@ -387,7 +391,13 @@ class Bench:
                 f"{time.perf_counter() - opened:.1f}s; CPU do servidor "
                 f"{1000 * connecting / max(1, count):.1f} ms por conexão"
             )
-            await self.idle_cpu(f"{waiting['ready']} streams")
+            _used, _elapsed, idle = await self.idle_cpu(f"{waiting['ready']} streams")
+            self.figures["streams"] = {
+                "operators": count,
+                "open": waiting["ready"],
+                "refused": waiting["failed"],
+                "idle_cpu_pct": idle,
+            }
             fired: dict[str, tuple[str, float]] = {}
             targets = random.sample([agent for agent, _ in self.agents[:count]], min(self.options["events"], count))
             before = cpu_seconds(self.pids())
@@ -400,9 +410,9 @@ class Bench:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-        self.report(fired, received, busy, time.monotonic() - started)
+        self.figures["streams"].update(self.report(fired, received, busy, time.monotonic() - started))
 
-    def report(self, fired, received, busy, elapsed):
+    def report(self, fired, received, busy, elapsed) -> dict:
         delays = []
         wrong = 0
         for call_id, (agent, sent) in fired.items():
@@ -418,6 +428,7 @@ class Bench:
             f"p50 {ms(pct(delays, 50))}, p95 {ms(pct(delays, 95))}, máx {ms(max(delays, default=float('nan')))}; "
             f"perdidas {missed}, no agente errado {wrong}; CPU do servidor {100 * busy / elapsed:.0f}% de um núcleo"
         )
+        return {"calls": len(fired), "p50": pct(delays, 50), "p95": pct(delays, 95), "missed": missed, "wrong": wrong}
 
     # Polling (the fallback, the old way) --------------------------------------------------------------
     async def polling(self):
@@ -451,7 +462,8 @@ class Bench:
         async with httpx.AsyncClient(base_url=self.base, limits=limits, timeout=30) as http:
             tasks = [asyncio.create_task(poller(http, agent, key)) for agent, key in self.agents[:count]]
             await asyncio.sleep(3)
-            used, elapsed = await self.idle_cpu(f"{count} consoles perguntando a cada segundo", answers.clear)
+            used, elapsed, idle = await self.idle_cpu(f"{count} consoles perguntando a cada segundo", answers.clear)
+            self.figures["polling"] = {"consoles": count, "idle_cpu_pct": idle, "answer_p95": pct(answers, 95)}
             self.say(
                 f"  {len(answers) / elapsed:.0f} perguntas/s ({1000 * used / max(1, len(answers)):.1f} ms de CPU do "
                 f"servidor cada); resposta p50 {ms(pct(answers, 50))}, p95 {ms(pct(answers, 95))}"
@@ -467,7 +479,7 @@ class Bench:
             busy = cpu_seconds(self.pids()) - before
             stop.set()
             await asyncio.gather(*tasks, return_exceptions=True)
-        self.report(fired, received, busy, time.monotonic() - started)
+        self.figures["polling"].update(self.report(fired, received, busy, time.monotonic() - started))
 
     # Ingestion ------------------------------------------------------------------------------------------
     async def ingest(self):
@@ -536,6 +548,14 @@ class Bench:
         ok = [done - due for due, done, status in results if status in (200, 201)]
         errors = len(bodies) - len(ok)
         elapsed = max(done for _due, done, _status in results) - started if results else float("nan")
+        self.figures["ingest"] = {
+            "offered_rate": rate,
+            "offered": len(bodies),
+            "rate": len(ok) / elapsed,
+            "p50": pct(ok, 50),
+            "p99": pct(ok, 99),
+            "errors": errors,
+        }
         self.say(
             f"  atendidas {len(ok)} em {elapsed:.1f}s = {len(ok) / elapsed:.0f}/s; latência (desde a hora devida) "
             f"p50 {ms(pct(ok, 50))}, p99 {ms(pct(ok, 99))}, máx {ms(max(ok, default=float('nan')))}; erros {errors}; "

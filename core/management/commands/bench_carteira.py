@@ -16,6 +16,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from unfold.admin import ModelAdmin
 
+from common import bench_figures
 from core.models import Client, Creditor
 from tenants.models import Membership, Role, Tenant
 
@@ -67,6 +68,7 @@ class Command(BaseCommand):
         parser.add_argument("--repeat", type=int, default=5)
         parser.add_argument("--baseline", action="store_true", help="mede também um ModelAdmin padrão (mais lento)")
         parser.add_argument("--only", help="só os casos cujo nome contém este texto")
+        bench_figures.add_argument(parser)
 
     def handle(self, *args, **options):
         try:
@@ -92,6 +94,7 @@ class Command(BaseCommand):
         if plain:
             header += f"  {'padrão':>9s}"
         self.stdout.write(header)
+        figures = {"clients": total, "cases": []}
         for label, params, plain_params in self.cases(tenant, http, total):
             if options["only"] and options["only"].lower() not in label.lower():
                 continue
@@ -107,10 +110,13 @@ class Command(BaseCommand):
                 return response, len(queries)
 
             median, worst, (response, queries) = median_ms(get, options["repeat"])
+            case = {"label": label, "median_ms": median, "status": response.status_code, "plain_ms": None}
+            figures["cases"].append(case)
             if response.status_code != 200:
                 self.stdout.write(f"{label:46s} HTTP {response.status_code} {response.get('Location', '')}")
                 continue
             cl = self.changelist
+            case.update(self.count_check(cl))
             line = (
                 f"{label:46s} {median:7.1f}ms {worst:7.1f}ms {statistics.median(sql_ms):7.1f}ms "
                 f"{statistics.median(cpu_ms):7.1f}ms {queries:5d}  "
@@ -125,7 +131,21 @@ class Command(BaseCommand):
 
                 plain_median, _worst, _response = median_ms(plain_get, options["repeat"])
                 line += f"  {plain_median:7.1f}ms"
+                case["plain_ms"] = plain_median
+            if not case["count_ok"]:
+                line += f"  CONTAGEM ERRADA: {case['true_count']:,} de fato"
             self.stdout.write(line)
+        bench_figures.save(options, figures)
+
+    @staticmethod
+    def count_check(cl) -> dict:
+        """What the page said of the count against COUNT(*) run apart (not timed): exact and equal, or labelled
+        "mais de N" and truly above N."""
+        paginator = cl.paginator
+        true_count = cl.queryset.count()
+        exact = getattr(paginator, "count_is_exact", True)
+        ok = paginator.count == true_count if exact else true_count > paginator.exact_limit
+        return {"true_count": true_count, "shown": paginator.count, "exact": exact, "count_ok": ok}
 
     def watch_changelist(self):
         """Keep the Carteira's last ChangeList (its count) without the test client's template instrumentation,
@@ -205,6 +225,15 @@ class Command(BaseCommand):
         for label, page in (("primeira", 1), ("do meio", last // 2), ("a ¾", last * 3 // 4), ("última", last)):
             yield f"página {label} (p={page})", {"p": page}, {"p": page}
         yield f"página além do fim (p={last + 1})", {"p": last + 1}, None
+        # The last real page and the one after it, for a filter counted exactly and one shown as "mais de N".
+        for label, filters in (
+            ("credor", {"creditor__id__exact": creditor.pk}),
+            ("em aberto", {"status__exact": Client.Status.OPEN}),
+        ):
+            matching = Client.objects.filter(tenant=tenant, **{k.replace("__exact", ""): v for k, v in filters.items()})
+            end = max(math.ceil(matching.count() / per_page), 1)
+            yield f"{label}: última página (p={end})", {**filters, "p": end}, None
+            yield f"{label}: além do fim (p={end + 1})", {**filters, "p": end + 1}, None
 
     @staticmethod
     def sort_param(cl, wanted):

@@ -5,6 +5,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
+from common import bench_figures
 from common.formats import read_rows
 from common.spreadsheets import neutralize_row
 from core.importing import import_wallet_rows
@@ -50,6 +51,7 @@ class Command(BaseCommand):
         parser.add_argument("--errors", type=Path, help="onde gravar o relatório de erros (padrão: ARQUIVO.erros.csv)")
         parser.add_argument("--chunk-size", type=int, default=2000)
         parser.add_argument("--no-progress", action="store_true")
+        bench_figures.add_argument(parser)
 
     def handle(self, *args, **options):
         path, tenant = file_and_tenant(options)
@@ -70,6 +72,16 @@ class Command(BaseCommand):
         self.stdout.write(
             f"{report.rows} linhas lidas, {report.imported} importadas, {report.failed} com erro "
             f"em {elapsed:.1f}s ({rate:,.0f} linhas/s)."
+        )
+        bench_figures.save(
+            options,
+            {
+                "rows": report.rows,
+                "imported": report.imported,
+                "failed": report.failed,
+                "seconds": elapsed,
+                "rate": rate,
+            },
         )
         if report.errors:
             write_error_report(self, options["errors"] or path.with_name(path.name + ".erros.csv"), report.errors)

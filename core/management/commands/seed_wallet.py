@@ -4,6 +4,7 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
+from common import bench_figures
 from core.maintenance import refresh_wallet_statistics
 from core.seeding import seed_wallet
 from tenants.models import Tenant
@@ -21,6 +22,7 @@ class Command(BaseCommand):
             "--workers", type=int, default=os.cpu_count() or 1, help="processos em paralelo (PostgreSQL)"
         )
         parser.add_argument("--no-progress", action="store_true")
+        bench_figures.add_argument(parser)
 
     def handle(self, *args, **options):
         if options["clients"] <= 0:
@@ -41,3 +43,4 @@ class Command(BaseCommand):
         refresh_wallet_statistics()
         elapsed = time.perf_counter() - started
         self.stdout.write(f"{made} clientes criados em {elapsed:.1f}s ({made / elapsed:,.0f} clientes/s).")
+        bench_figures.save(options, {"clients": made, "seconds": elapsed, "rate": made / elapsed})

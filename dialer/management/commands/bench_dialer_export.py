@@ -12,6 +12,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
+from common import bench_figures
 from core.models import Client, ClientPhone
 from core.seeding import seed_wallet
 from dialer import connection as dialer_connection
@@ -169,6 +170,7 @@ class Command(BaseCommand):
             default="bench-confirm",
             help="empresa (já populada com seed_wallet) cuja carteira inteira é confirmada; vazio: não mede",
         )
+        bench_figures.add_argument(parser)
 
     def handle(self, *args, **options):
         tenant, _ = Tenant.objects.get_or_create(slug=options["tenant"], defaults={"name": options["tenant"]})
@@ -185,12 +187,14 @@ class Command(BaseCommand):
             f"{options['clients']:,} clientes, {phones:,} telefones ativos ({engine}); pico de memória no início "
             f"{peak_rss_mb():.0f} MB; {load()}"
         )
+        self.figures = {"clients": options["clients"], "runs": {}}
         for latency in () if options["only_confirm"] else (0, options["latency_ms"]):
             title = "loopback" if not latency else f"{latency} ms por requisição"
             with sandbox_process(latency) as base_url:
                 point_at(tenant, base_url)
                 campaigns = [c["id"] for c in dialer_connection.campaigns(tenant) if not c["paused"]]
                 ours = self._ours(tenant, selection, campaigns[0], options["batch_size"], title)
+                run = self.figures["runs"][str(latency)] = {**self.last_run, "naive": None}
                 if options["no_naive"]:
                     continue
                 settle()
@@ -201,8 +205,10 @@ class Command(BaseCommand):
                     f"{load()}"
                 )
                 self.stdout.write(f"[{title}] envio / script ingênuo = {ours / naive:.2f}×")
+                run["naive"] = naive
         if options["confirm_tenant"]:
             self._confirm(options["confirm_tenant"])
+        bench_figures.save(options, self.figures)
 
     def _ours(self, tenant, selection, campaign_id, batch_size, title) -> float:
         settle()
@@ -230,6 +236,7 @@ class Command(BaseCommand):
             f"pico de memória {peak_rss_mb():.0f} MB (+{peak_rss_mb() - baseline:.0f} MB); {load()}"
         )
         DialerExport.objects.filter(pk=export.pk).delete()  # the next run must not skip "recently sent"
+        self.last_run = {"rate": rate, "sent": export.sent_count, "memory_mb": peak_rss_mb() - baseline}
         return rate
 
     def _confirm(self, slug):
@@ -273,6 +280,7 @@ class Command(BaseCommand):
             if response.status_code != 302:
                 raise CommandError(f"a confirmação respondeu {response.status_code}")
             export = DialerExport.objects.filter(tenant=tenant).exclude(pk__in=before).get()
+            self.figures["confirm"] = {"clients": count, "request_seconds": elapsed, "freeze_rate": None}
             self.stdout.write(
                 f"[confirmação] “Enviar para discador” de {count:,} clientes: a requisição respondeu em "
                 f"{elapsed:.2f}s (situação: {export.get_status_display()}); {load()}"
@@ -286,5 +294,6 @@ class Command(BaseCommand):
                     f"{export.to_send_count:,} a enviar) em {elapsed:.1f}s = {export.selected_count / elapsed:,.0f} "
                     f"clientes/s; pico de memória {peak_rss_mb():.0f} MB; {load()}"
                 )
+                self.figures["confirm"]["freeze_rate"] = export.selected_count / elapsed
             DialerExportItem.objects.filter(export=export)._raw_delete(DialerExportItem.objects.db)
             export.delete()

@@ -1,0 +1,406 @@
+"""Every call-center-scale figure in one run, each beside its baseline and its target (issue: call-center scale).
+
+It makes a database of its own (the configured one's name + "_bench", dropped and made again unless --keep),
+migrates it, seeds the wallet and runs each benchmark command there as a process of its own (so each one's memory
+is its own), reading the figures each writes with --figures. What each prints is shown as it runs, indented; the
+table comes at the end. Load generators are bounded in count and time and talk to 127.0.0.1 only.
+"""
+
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
+
+TENANT = "bench"
+
+FULL = {
+    "clients": 1_000_000,
+    "import_rows": 100_000,
+    "export_clients": 100_000,
+    "operators": 2000,
+    "pollers": 200,
+    "events": 300,
+    "ingest_rate": 1050,
+    "ingest_seconds": 10,
+    "idle_seconds": 10,
+    "repeat": 5,
+    "latency_ms": 20,
+    "history": {},
+}
+# Small enough for the test suite: every step and every row of the table, no figure meaningful.
+QUICK = {
+    "clients": 3000,
+    "import_rows": 500,
+    "export_clients": 1000,
+    "operators": 20,
+    "pollers": 10,
+    "events": 10,
+    "ingest_rate": 50,
+    "ingest_seconds": 1,
+    "idle_seconds": 1,
+    "repeat": 1,
+    "latency_ms": 5,
+    "history": {
+        "--medium": "30",
+        "--dispositions": "60",
+        "--calls": "60",
+        "--messages": "40",
+        "--accesses": "40",
+        "--payments": "30",
+        "--agreements": "5",
+        "--exports": "30",
+        "--removals": "5",
+        "--repeat": "1",
+    },
+}
+
+
+def fmt(value, digits=0) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    return f"{value:,.{digits}f}".replace(",", "\u2009")
+
+
+def ms(seconds) -> str:
+    return "—" if seconds is None or seconds != seconds else f"{fmt(seconds * 1000)} ms"
+
+
+class Command(BaseCommand):
+    help = (
+        "Roda todos os benchmarks de escala num banco próprio (nome do banco + _bench) e imprime a tabela: cada "
+        "número ao lado da sua base e da meta. Leva cerca de 10 minutos com 1 milhão de clientes."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--clients", type=int, help="clientes da carteira grande (padrão: 1.000.000)")
+        parser.add_argument("--database", help="nome do banco do benchmark (padrão: o configurado + _bench)")
+        parser.add_argument(
+            "--keep", action="store_true", help="reusa o banco do benchmark se já existir (não mede a semeadura)"
+        )
+        parser.add_argument("--quick", action="store_true", help="tamanhos mínimos: confere o caminho, não a escala")
+        parser.add_argument("--skip", action="append", default=[], choices=STEPS, help="pula esta etapa (repetível)")
+
+    def handle(self, *args, **options):
+        if connection.vendor != "postgresql":
+            raise CommandError("O benchmark precisa de PostgreSQL: defina DATABASE_URL.")
+        sizes = dict(QUICK if options["quick"] else FULL)
+        if options["clients"]:
+            sizes["clients"] = options["clients"]
+        name = options["database"] or f"{connection.settings_dict['NAME']}_bench"
+        if name == connection.settings_dict["NAME"]:
+            raise CommandError("O banco do benchmark não pode ser o configurado: ele é apagado e refeito.")
+        self.workdir = Path(tempfile.mkdtemp(prefix="bench-"))
+        self.env = {**os.environ, "DATABASE_URL": self.database_url(name)}
+        self.quick = options["quick"]
+        started = time.perf_counter()
+        self.say(
+            f"Benchmark de escala no banco {name}; {os.cpu_count()} núcleos; load average "
+            f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}"
+        )
+        self.figures = {"load_start": os.getloadavg()}
+        fresh = self.prepare_database(name, options["keep"])
+        for step in STEPS:
+            if step in options["skip"]:
+                continue
+            if step == "seed" and not fresh:
+                have = self.manage_capture(["shell", "-c", CLIENT_COUNT.format(tenant=TENANT)]).strip()
+                if int(have or 0) >= sizes["clients"]:
+                    self.say(f"\n[seed] a carteira já existe ({int(have):,} clientes): semeadura não medida (--keep)")
+                    continue
+            getattr(self, f"step_{step}")(sizes)
+        self.figures["load_end"] = os.getloadavg()
+        self.figures["minutes"] = (time.perf_counter() - started) / 60
+        self.print_table(sizes)
+
+    # The database ----------------------------------------------------------------------------------------
+    def database_url(self, name: str) -> str:
+        db = connection.settings_dict
+        auth = quote(db["USER"] or "")
+        if db["PASSWORD"]:
+            auth += ":" + quote(db["PASSWORD"])
+        host = db["HOST"] or "127.0.0.1"
+        port = f":{db['PORT']}" if db["PORT"] else ""
+        return f"postgres://{auth}@{host}{port}/{quote(name)}"
+
+    def prepare_database(self, name: str, keep: bool) -> bool:
+        """True when the database was made now (empty, migrated)."""
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
+            exists = cursor.fetchone() is not None
+        if exists and keep:
+            self.say(f"Banco {name} reusado (--keep).")
+            self.manage(["migrate", "-v0"])
+            return False
+        quoted = connection.ops.quote_name(name)
+        with connection.cursor() as cursor:
+            if exists:
+                cursor.execute(f"DROP DATABASE {quoted} WITH (FORCE)")
+            cursor.execute(f"CREATE DATABASE {quoted}")
+        started = time.perf_counter()
+        self.manage(["migrate", "-v0"])
+        self.say(f"Banco {name} criado e migrado em {time.perf_counter() - started:.1f}s.")
+        return True
+
+    # Running the benchmark commands ------------------------------------------------------------------------
+    def say(self, text: str) -> None:
+        self.stdout.write(text)
+        self.stdout.flush()
+
+    def manage(self, args: list[str], figures: str | None = None) -> dict:
+        """Run `manage.py args` on the benchmark database, echoing its output; its --figures, if asked."""
+        command = [sys.executable, str(settings.BASE_DIR / "manage.py"), *args]
+        path = None
+        if figures:
+            path = self.workdir / f"{figures}.json"
+            path.unlink(missing_ok=True)
+            command += ["--figures", str(path)]
+        errors = self.workdir / "stderr.txt"
+        with open(errors, "w") as stderr:
+            process = subprocess.Popen(
+                command, cwd=settings.BASE_DIR, env=self.env, stdout=subprocess.PIPE, stderr=stderr, text=True
+            )
+            for line in process.stdout:
+                self.say(f"    {line.rstrip()}")
+            code = process.wait()
+        if code != 0:
+            self.stderr.write(errors.read_text()[-4000:])
+            raise CommandError(f"`manage.py {' '.join(args)}` falhou (código {code}).")
+        return json.loads(path.read_text()) if path else {}
+
+    def manage_capture(self, args: list[str]) -> str:
+        command = [sys.executable, str(settings.BASE_DIR / "manage.py"), *args]
+        return subprocess.run(
+            command, cwd=settings.BASE_DIR, env=self.env, capture_output=True, text=True, check=True
+        ).stdout.splitlines()[-1]
+
+    # The steps -----------------------------------------------------------------------------------------------
+    def step_seed(self, sizes):
+        self.say(f"\n[seed] seed_wallet: {sizes['clients']:,} clientes na empresa {TENANT}")
+        args = ["seed_wallet", "--tenant", TENANT, "--clients", str(sizes["clients"]), "--seed", "1", "--no-progress"]
+        self.figures["seed"] = self.manage(args, "seed")
+
+    def step_import(self, sizes):
+        rows = sizes["import_rows"]
+        path = self.workdir / "carteira.csv"
+        self.say(f"\n[import] import_wallet: {rows:,} linhas novas na carteira de {TENANT}")
+        self.manage(["make_wallet_csv", str(path), "--rows", str(rows), "--seed", str(int(time.time()))])
+        self.figures["import"] = self.manage(
+            ["import_wallet", str(path), "--tenant", TENANT, "--no-progress"], "import"
+        )
+
+    def step_carteira(self, sizes):
+        self.say("\n[carteira] bench_carteira: cada filtro, ordem, busca e página, ao lado de um ModelAdmin padrão")
+        args = ["bench_carteira", "--tenant", TENANT, "--repeat", str(sizes["repeat"]), "--baseline"]
+        self.figures["carteira"] = self.manage(args, "carteira")
+
+    def step_export(self, sizes):
+        self.say("\n[export] bench_dialer_export: envio ao sandbox 3C Plus ao lado do script ingênuo; a confirmação")
+        args = ["bench_dialer_export", "--clients", str(sizes["export_clients"]), "--tenant", "bench-discador"]
+        args += ["--latency-ms", str(sizes["latency_ms"]), "--confirm-tenant", TENANT]
+        self.figures["export"] = self.manage(args, "export")
+
+    def step_screen_pop(self, sizes):
+        self.say("\n[screen pop] bench_screen_pop: streams, o polling de base e a ingestão do webhook, no uvicorn")
+        args = ["bench_screen_pop", "--operators", str(sizes["operators"]), "--pollers", str(sizes["pollers"])]
+        args += ["--events", str(sizes["events"]), "--ingest-rate", str(sizes["ingest_rate"])]
+        args += ["--ingest-seconds", str(sizes["ingest_seconds"]), "--idle-seconds", str(sizes["idle_seconds"])]
+        self.figures["screen_pop"] = self.manage(args, "screen_pop")
+
+    def step_atendimento(self, sizes):
+        self.say("\n[atendimento] bench_atendimento: a página com histórico curto, de uma página e longo")
+        args = ["bench_atendimento"]
+        for key, value in sizes["history"].items():
+            args += [key, value]
+        self.figures["atendimento"] = self.manage(args, "atendimento")
+
+    # The table -----------------------------------------------------------------------------------------------
+    def print_table(self, sizes):
+        rows = [row for build in ROWS_BUILDERS for row in build(self.figures, sizes)]
+        headers = ("o quê", "base (nesta execução)", "medido", "meta", "")
+        widths = [max(len(headers[i]), *(len(row[i]) for row in rows)) for i in range(4)]
+        line = "  ".join(f"{{:{w}}}" for w in widths) + "  {}"
+        self.say("\n" + line.format(*headers))
+        self.say("  ".join("-" * w for w in widths) + "  --")
+        for row in rows:
+            self.say(line.format(*row))
+        start = " ".join(f"{x:.2f}" for x in self.figures["load_start"])
+        end = " ".join(f"{x:.2f}" for x in self.figures["load_end"])
+        failed = sum(row[4] == "✗" for row in rows)
+        self.say(
+            f"\n{len(rows) - failed} de {len(rows)} linhas na meta; load average no início {start}, no fim {end} "
+            f"({os.cpu_count()} núcleos); {self.figures['minutes']:.1f} min"
+            + ("; --quick: tamanhos mínimos, os números não valem como medida" if self.quick else "")
+        )
+
+
+CLIENT_COUNT = "from core.models import Client; print(Client.objects.filter(tenant__slug='{tenant}').count())"
+STEPS = ["seed", "import", "carteira", "export", "screen_pop", "atendimento"]
+
+
+def mark(ok: bool) -> str:
+    return "✓" if ok else "✗"
+
+
+def row_waiting(figures, sizes):
+    pop = figures.get("screen_pop", {})
+    streams, polling = pop.get("streams"), pop.get("polling")
+    if not streams:
+        return None
+    base = "—"
+    if polling:
+        base = (
+            f"{polling['consoles']} no polling de 1 s: CPU {fmt(polling['idle_cpu_pct'])}% de um núcleo, "
+            f"p95 {ms(polling['p95'])}"
+        )
+    ok = (
+        streams["open"] == streams["operators"] == sizes["operators"]
+        and streams["missed"] == 0
+        and streams["wrong"] == 0
+        and streams["p95"] <= 1
+        and streams["idle_cpu_pct"] <= 5
+    )
+    measured = (
+        f"{streams['open']:,} no stream: CPU {fmt(streams['idle_cpu_pct'], 1)}% de um núcleo, p95 "
+        f"{ms(streams['p95'])}, {streams['missed']} perdidas, {streams['wrong']} no agente errado"
+    )
+    return ("operadores aguardando", base, measured, "2.000, p95 ≤ 1 s, 0 perdidas, CPU ≤ 5%", mark(ok))
+
+
+def row_ingest(figures, sizes):
+    ingest = figures.get("screen_pop", {}).get("ingest")
+    if not ingest:
+        return None
+    ok = ingest["rate"] >= 1000 and ingest["p99"] <= 0.1 and ingest["errors"] == 0
+    measured = (
+        f"{fmt(ingest['rate'])}/s de {fmt(ingest['offered_rate'])}/s oferecidas, p99 {ms(ingest['p99'])}, "
+        f"{ingest['errors']} erros"
+    )
+    return ("ingestão do webhook", "—", measured, "≥ 1.000/s, p99 ≤ 100 ms", mark(ok))
+
+
+def export_rows(figures, sizes):
+    export = figures.get("export", {})
+    rows = []
+    for latency, run in export.get("runs", {}).items():
+        ratio = run["rate"] / run["naive"] if run.get("naive") else None
+        base = f"script ingênuo {fmt(run['naive'])}/s" if run.get("naive") else "—"
+        measured = f"{fmt(run['rate'])} clientes/s = {fmt(ratio, 2)}× o ingênuo; memória +{fmt(run['memory_mb'])} MB"
+        if latency == "0":
+            ok = run["rate"] >= 20_000 and (ratio or 0) >= 1.5
+            rows.append((f"envio, {fmt(run['sent'])} clientes, loopback", base, measured, "≥ 20.000/s e ≥ 1,5×", ok))
+        else:
+            ok = (ratio or 0) >= 10 and run["memory_mb"] <= 50
+            rows.append((f"envio, {latency} ms por requisição", base, measured, "≥ 10×, memória plana", ok))
+    confirm = export.get("confirm")
+    if confirm:
+        measured = (
+            f"resposta em {fmt(confirm['request_seconds'], 2)} s; o worker congela a "
+            f"{fmt(confirm['freeze_rate'])} clientes/s, com progresso"
+        )
+        ok = confirm["request_seconds"] < 1
+        rows.append((f"“Enviar” de {fmt(confirm['clients'])} clientes", "—", measured, "< 1 s", ok))
+    return [(a, b, c, d, mark(ok)) for a, b, c, d, ok in rows]
+
+
+def carteira_rows(figures, sizes):
+    carteira = figures.get("carteira")
+    if not carteira:
+        return []
+    served = [c for c in carteira["cases"] if c["status"] == 200]
+    worst = max(served, key=lambda c: c["median_ms"])
+    medians = sorted(c["median_ms"] for c in served)
+    plain = [c["plain_ms"] for c in carteira["cases"] if c.get("plain_ms") is not None]
+    base = (
+        f"ModelAdmin padrão: pior {fmt(max(plain))} ms, mediana {fmt(sorted(plain)[len(plain) // 2])} ms"
+        if plain
+        else "—"
+    )
+    measured = (
+        f"{len(served)} casos: pior {fmt(worst['median_ms'])} ms ({worst['label']}), "
+        f"mediana {fmt(medians[len(medians) // 2])} ms"
+    )
+    speed = (
+        f"Carteira, {fmt(carteira['clients'])} clientes",
+        base,
+        measured,
+        "≤ 300 ms (mediana) em todos",
+        mark(worst["median_ms"] <= 300),
+    )
+    wrong = [c["label"] for c in served if not c.get("count_ok", True)]
+    last_pages = [
+        c for c in carteira["cases"] if c["label"].startswith("página última") or ": última pág" in c["label"]
+    ]
+    past_end = [c for c in carteira["cases"] if "além do fim" in c["label"]]
+    labelled = sum(1 for c in served if not c.get("exact", True))
+    pages_ok = all(c["status"] == 200 for c in last_pages) and all(c["status"] == 302 for c in past_end)
+    measured = (
+        f"{len(served) - len(wrong)}/{len(served)} contagens certas ({labelled} como “mais de N”); "
+        f"{sum(c['status'] == 200 for c in last_pages)}/{len(last_pages)} últimas páginas servidas, "
+        f"{sum(c['status'] == 302 for c in past_end)}/{len(past_end)} além do fim recusadas"
+    )
+    counts = (
+        "Carteira, contagens",
+        "—",
+        measured,
+        "exatas ou rotuladas; nenhuma página além do fim",
+        mark(not wrong and pages_ok),
+    )
+    return [speed, counts]
+
+
+def row_import(figures, sizes):
+    report = figures.get("import")
+    if not report:
+        return None
+    measured = f"{fmt(report['rate'])} linhas/s ({fmt(report['rows'])} em {fmt(report['seconds'], 1)} s)"
+    return ("import_wallet", "—", measured, "≥ 5.000 linhas/s", mark(report["rate"] >= 5000 and not report["failed"]))
+
+
+def row_seed(figures, sizes):
+    seed = figures.get("seed")
+    if not seed:
+        return None
+    measured = f"{fmt(seed['rate'])} clientes/s ({fmt(seed['clients'])} em {fmt(seed['seconds'], 1)} s)"
+    return ("seed_wallet", "—", measured, "≥ 20.000 clientes/s", mark(seed["rate"] >= 20_000))
+
+
+def row_atendimento(figures, sizes):
+    page = figures.get("atendimento")
+    if not page:
+        return None
+    results, histories = page["results"], page["histories"]
+    short, full, long = results["curto"], results["médio"], results["longo"]
+    first = next(iter(long))
+    same_queries = all(short[p][0] == full[p][0] == long[p][0] for p in long)
+    flat = all(long[p][1] <= 1.25 * full[p][1] + 8 for p in long)  # pages read: the database's work
+    base = f"histórico de {fmt(histories['curto'])} itens: {short[first][0]} consultas, {fmt(short[first][1])} páginas"
+    measured = (
+        f"{fmt(histories['médio'])} → {fmt(histories['longo'])} itens: {full[first][0]} → {long[first][0]} consultas, "
+        f"{fmt(full[first][1])} → {fmt(long[first][1])} páginas lidas, {fmt(full[first][2], 1)} → "
+        f"{fmt(long[first][2], 1)} ms no banco"
+    )
+    return ("página de atendimento", base, measured, "plana no tamanho do histórico", mark(same_queries and flat))
+
+
+def single(builder):
+    return lambda figures, sizes: [row] if (row := builder(figures, sizes)) else []
+
+
+ROWS_BUILDERS = [
+    single(row_waiting),
+    single(row_ingest),
+    export_rows,
+    carteira_rows,
+    single(row_import),
+    single(row_seed),
+    single(row_atendimento),
+]

@@ -1,0 +1,48 @@
+"""`manage.py bench --quick`: every step runs on a database of its own and every row of the table is printed.
+
+At these sizes the speed figures mean nothing; what must hold at any size does: no call missed or misdelivered,
+every Carteira count exact or labelled, the last page served and the one after it refused.
+"""
+
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+
+pytestmark = [
+    pytest.mark.skipif(connection.vendor != "postgresql", reason="the benchmark needs PostgreSQL"),
+    pytest.mark.django_db(transaction=True),
+]
+
+ROWS = [
+    "operadores aguardando",
+    "ingestão do webhook",
+    "loopback",
+    "ms por requisição",
+    "“Enviar” de",
+    "Carteira, contagens",
+    "import_wallet",
+    "seed_wallet",
+    "página de atendimento",
+]
+
+
+def test_the_quick_bench_prints_every_row_and_the_correctness_holds():
+    name = f"{connection.settings_dict['NAME']}_benchq"
+    out = StringIO()
+    try:
+        call_command("bench", "--quick", "--database", name, stdout=out)
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP DATABASE IF EXISTS {connection.ops.quote_name(name)} WITH (FORCE)")
+    text = out.getvalue()
+    table = text[text.rindex("o quê") :]
+    lines = {row: next((line for line in table.splitlines() if row in line), "") for row in ROWS}
+    assert all(lines.values()), [row for row, line in lines.items() if not line]
+    assert "Carteira, 3" in table  # the speed row, with the wallet's size
+    assert "0 perdidas, 0 no agente errado" in lines["operadores aguardando"]
+    assert lines["Carteira, contagens"].endswith("✓"), lines["Carteira, contagens"]
+    assert "0 erros" in lines["ingestão do webhook"]
+    assert lines["“Enviar” de"].endswith("✓")
+    assert "de 10 linhas na meta" in table
