@@ -11,7 +11,7 @@ class DialerConfig(AppConfig):
         from core.timeline import register
         from dialer import ports
         from dialer.exports import remove_client_from_lists
-        from dialer.settings_admin import ThreeCPlusSection
+        from dialer.settings_admin import CallingRulesSection, ThreeCPlusSection
         from dialer.timeline import calls, exports, removals
         from tenants.settings_schema import register_section
 
@@ -20,6 +20,7 @@ class DialerConfig(AppConfig):
         register(removals)
         core_services.on_stop_calling(remove_client_from_lists)
         register_section(ThreeCPlusSection())
+        register_section(CallingRulesSection())
         core_services.writes_qualifications.provide(ports.writes_qualifications)
         core_services.qualify_call.provide(ports.qualify_call)
         core_services.last_connected_call.provide(ports.last_connected_call)

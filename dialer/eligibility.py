@@ -87,6 +87,46 @@ PER_WEEK_KEY = "dialer_max_calls_per_week"
 DEFAULT_HOURS = {"weekdays": "08:00-20:00", "saturday": "08:00-14:00", "sunday": "", "holidays": ""}
 
 
+DAY_KINDS = {"weekdays": "dias úteis", "saturday": "sábado", "sunday": "domingo", "holidays": "feriados"}
+
+
+def clean_calling_rules(result: dict) -> dict:
+    """{key: message} for the calling rules of a settings object that the eligibility could not read: a window
+    that is not "HH:MM-HH:MM" (or empty), starts after it ends or names an unknown day, a limit that is not a
+    whole number of calls (0: no limit). Saved as they were, they failed every export and the eligibility page."""
+    errors = {}
+    hours = result.get(HOURS_KEY)
+    example = '{"weekdays": "08:00-20:00", "saturday": "08:00-14:00", "sunday": "", "holidays": ""}'
+    if hours not in (None, ""):
+        if not isinstance(hours, dict):
+            errors[HOURS_KEY] = _("Use um objeto com os horários, como %(example)s.") % {"example": example}
+        elif unknown := sorted(set(hours) - set(DAY_KINDS)):
+            errors[HOURS_KEY] = _("Dia desconhecido nos horários de discagem: %(keys)s. Use %(known)s.") % {
+                "keys": ", ".join(unknown),
+                "known": ", ".join(DAY_KINDS),
+            }
+        else:
+            for kind, text in hours.items():
+                try:
+                    window = _parse_window(text) if isinstance(text, str) else ()
+                    valid = window is None or (len(window) == 2 and window[0] < window[1])
+                except ValueError:
+                    valid = False
+                if not valid:
+                    errors[HOURS_KEY] = _(
+                        "Horário inválido para %(day)s: “%(value)s”. Use HH:MM-HH:MM com o início antes do fim, "
+                        "como 08:00-20:00, ou vazio para não discar nesse dia."
+                    ) % {"day": DAY_KINDS[kind], "value": text}
+                    break
+    for key in (PER_DAY_KEY, PER_WEEK_KEY):
+        value = result.get(key)
+        if value in (None, ""):
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            errors[key] = _("Informe um número inteiro de ligações (0 ou vazio: sem limite).")
+    return errors
+
+
 def region_time_zone(region: str) -> ZoneInfo:
     if region == NORONHA:
         return ZoneInfo(NORONHA_TIME_ZONE)
@@ -114,7 +154,7 @@ def _parse_window(text: str) -> tuple[datetime.time, datetime.time] | None:
     """ "08:00-20:00" (the end is exclusive; "24:00" is the end of the day); "" is closed all day."""
     if not text:
         return None
-    start, end = (part.strip() for part in str(text).split("-"))
+    start, end = (part.strip() for part in str(text).split("-"))  # ValueError unless exactly two parts
     return datetime.time.fromisoformat(start), datetime.time.max if end == "24:00" else datetime.time.fromisoformat(end)
 
 

@@ -13,7 +13,7 @@ from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 from unfold.widgets import UnfoldAdminPasswordWidget, UnfoldAdminSelectWidget, UnfoldAdminTextInputWidget
 
-from dialer import settings_schema
+from dialer import eligibility, settings_schema
 from dialer.connection import campaigns, is_configured, test_connection
 from dialer.errors import DialerError
 from dialer.forms import campaign_label
@@ -37,6 +37,17 @@ def webhook(tenant):
         return "—"
     url = settings.PUBLIC_BASE_URL + reverse("threecplus_webhook", args=[tenant.webhook_secret])
     return render_to_string(TEMPLATES + "_webhook.html", {"tenant": tenant, "url": url})
+
+
+class CallingRulesSection(SettingsSection):
+    """The hours and limits the eligibility applies (dialer/eligibility.py): kept in the JSON, checked on save.
+
+    No fields of its own and no editor schema: the JSON editor would fill the limits in with zeros."""
+
+    title = _("Regras de discagem")
+
+    def clean(self, result, stored):
+        return eligibility.clean_calling_rules(result)
 
 
 class ThreeCPlusSection(SettingsSection):

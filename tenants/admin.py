@@ -171,6 +171,7 @@ class TenantAdmin(MissingIsNotFoundMixin, ModelAdmin):
             *(
                 (section.title, {"fields": (*section.form_fields(), *((shown,) for shown in section.displays()))})
                 for section in sections()
+                if section.form_fields() or section.displays()
             ),
             (_("Configurações (JSON)"), {"fields": ("settings",)}),
         )

@@ -54,12 +54,41 @@ def test_clean_settings_encrypts_and_keeps():
         ({"threecplus_base_url": "ftp://x"}, "threecplus_base_url", "URL completa"),
         ({"threecplus_api_key": "curto"}, "threecplus_api_key", "Token inválido"),
         ({"threecplus_api_key": "fernet:forjado"}, "threecplus_api_key", "não pode ser editado"),
+        ({"dialer_calling_hours": {"weekdays": "8h às 20h"}}, "dialer_calling_hours", "para dias úteis: “8h às 20h”"),
+        ({"dialer_calling_hours": {"saturday": "14:00-08:00"}}, "dialer_calling_hours", "início antes do fim"),
+        ({"dialer_calling_hours": {"sunday": "25:00-26:00"}}, "dialer_calling_hours", "para domingo"),
+        ({"dialer_calling_hours": {"sunday": 8}}, "dialer_calling_hours", "para domingo"),
+        ({"dialer_calling_hours": {"domingo": ""}}, "dialer_calling_hours", "Dia desconhecido"),
+        ({"dialer_calling_hours": "08:00-20:00"}, "dialer_calling_hours", "Use um objeto"),
+        ({"dialer_max_calls_per_day": -1}, "dialer_max_calls_per_day", "número inteiro de ligações"),
+        ({"dialer_max_calls_per_week": "três"}, "dialer_max_calls_per_week", "número inteiro de ligações"),
     ],
 )
 def test_clean_settings_messages_per_field(settings, field, fragment):
     with pytest.raises(ValidationError) as error:
         clean_settings(settings)
     assert fragment in " ".join(error.value.message_dict[field])
+
+
+def test_calling_rules_the_eligibility_can_read_are_kept():
+    rules = {
+        "dialer_calling_hours": {"weekdays": "08:00-20:00", "saturday": "", "sunday": "09:00-24:00", "holidays": ""},
+        "dialer_max_calls_per_day": 0,
+        "dialer_max_calls_per_week": 5,
+    }
+    assert {key: clean_settings(rules)[key] for key in rules} == rules
+
+
+def test_admin_refuses_calling_hours_the_eligibility_cannot_read(client, tenant_admin, tenant):
+    import json
+
+    client.force_login(tenant_admin)
+    bad = {"dialer_calling_hours": {"weekdays": "20:00-08:00"}}
+    response = client.post(change_url(tenant), form_data(tenant, settings=json.dumps(bad)))
+    assert response.status_code == 200
+    assert "Horário inválido para dias úteis" in response.content.decode()
+    tenant.refresh_from_db()
+    assert "dialer_calling_hours" not in tenant.settings
 
 
 def test_settings_must_be_an_object():
