@@ -64,6 +64,19 @@ def test_only_the_selected_rows_when_not_select_all(client, tenant_admin, config
     assert 'id="preview-selected" class="font-semibold">1<' in response.content.decode()
 
 
+def test_a_selection_with_nothing_to_send_offers_a_button_that_looks_and_is_disabled(
+    client, tenant_admin, configured, make_client, sandbox
+):
+    no_phone = make_client(name="Sem Fone", phones=())
+    client.force_login(tenant_admin)
+    response = client.post(CHANGELIST, {"action": "send_to_dialer", "index": "0", "_selected_action": [no_phone.pk]})
+    html = response.content.decode()
+    assert 'id="preview-to-send" class="font-semibold">0<' in html
+    button = html[html.rindex("<button", 0, html.index('data-testid="confirm-send"')) : html.index("Enviar 0 clientes")]
+    assert "disabled" in button and "cursor: not-allowed" in button
+    assert "Nenhum cliente da seleção pode ser enviado agora." in button
+
+
 def test_without_3cplus_settings_the_action_explains(client, tenant_admin, tenant, make_client):
     wallet_client = make_client()
     client.force_login(tenant_admin)
