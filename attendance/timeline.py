@@ -1,6 +1,7 @@
 """The atendimento's entries on the client's timeline (registered from AttendanceConfig.ready)."""
 
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from attendance.models import Agreement, CallDisposition, Message, Payment
 from common.parsing import format_brl, format_phone
@@ -42,7 +43,7 @@ def agreements(client, before, limit):
             % {
                 "total": format_brl(a.total),
                 "desc": (_("entrada de %(e)s + ") % {"e": format_brl(a.entry_amount)} if a.entry_amount else "")
-                + _("%(n)s parcela(s)") % {"n": a.installments_count},
+                + ngettext("%(n)s parcela", "%(n)s parcelas", a.installments_count) % {"n": a.installments_count},
             },
             user_name(a.operator),
         )

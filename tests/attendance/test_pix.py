@@ -87,3 +87,10 @@ def test_agreement_admin_page_shows_the_code(client, supervisor, agreement):
     txid = f"AC{agreement.pk}P1"
     assert f"05{len(txid):02d}{txid}" in html
     assert "<svg" in html
+
+
+def test_the_header_counts_the_agreements_installments_in_words(client, operator, agreement):
+    client.force_login(operator)
+    html = client.get(f"/atendimento/{agreement.client_id}/").content.decode()
+    assert f"Acordo #{agreement.pk} ativo:" in html
+    assert "em 3 parcelas." in html and "parcela(s)" not in html
