@@ -172,16 +172,20 @@ def _stream_start(request):
     if not agent_id:
         return None
     after = request.headers.get("Last-Event-ID", "") or request.GET.get("depois", "")
-    return tenant, request.membership.pk, agent_id, int(after) if after.isdigit() else None
+    session_key = request.session.session_key or ""
+    return tenant, request.membership.pk, agent_id, int(after) if after.isdigit() else None, session_key
 
 
 def _sse(event: str, answer: dict) -> str:
     return f"id: {answer['ultimo']}\nevent: {event}\ndata: {json.dumps(answer)}\n\n"
 
 
-async def _call_events(tenant, membership_id: int, agent_id: str, after: int | None):
+async def _call_events(tenant, membership_id: int, agent_id: str, after: int | None, session_key: str):
     # Waiting (and counted as waiting) before the first read: a call connecting from then on wakes the waiter.
-    with core_services.connected_call_waiter(tenant.pk, agent_id) as waiter, presence.waiting(membership_id):
+    with (
+        core_services.connected_call_waiter(tenant.pk, agent_id) as waiter,
+        presence.waiting(membership_id, session_key, on_end=waiter.wake) as seat,
+    ):
         # Reconnect within 1 to 5 s: after a restart the consoles come back spread out, not all at once.
         yield f"retry: {random.randint(1000, 5000)}\n\n"
         resumed = after is not None
@@ -190,6 +194,9 @@ async def _call_events(tenant, membership_id: int, agent_id: str, after: int | N
         yield _sse("pronto", {"chamada": None, "ultimo": after})
         woken = resumed  # calls may have connected while a resumed stream was away
         while True:
+            if seat.ended:  # signed out (or the session expired): no call reaches this console any more
+                yield _sse("encerrado", {"chamada": None, "ultimo": after})
+                return
             if woken:
                 connected = await async_db.run(core_services.next_connected_call, tenant, agent_id, after)
                 if connected is not None:

@@ -9,6 +9,7 @@ import time
 import httpx
 import psycopg
 import pytest
+from django.contrib.sessions.models import Session
 from django.db import connection
 from django.test import AsyncClient
 from django.test import Client as DjangoClient
@@ -231,3 +232,33 @@ def test_the_listener_routes_by_tenant_and_agent():
     listener.dispatch(live.payload(1, 55, "1001"))
     listener.dispatch(live.payload(1, 56, "a:b"))
     assert ours._woken.is_set() and colon._woken.is_set() and not theirs._woken.is_set()
+
+
+def test_signing_out_closes_the_open_stream(asgi_server, operator):
+    """A console left open after its operator signs out (here or in another tab) stops getting calls at once,
+    not at its next reconnection: the stream says "encerrado" within a presence round and ends."""
+    agent(operator, "1001")
+    browser = DjangoClient()
+    browser.force_login(operator)
+    key = browser.cookies["sessionid"].value
+    cookie = {"Cookie": f"sessionid={key}"}
+    other = session_cookie(operator)  # the same operator signed in elsewhere: that stream stays
+
+    async def scenario():
+        async with (
+            httpx.AsyncClient(base_url=asgi_server.url, timeout=30) as http,
+            Stream(http, cookie) as stream,
+            Stream(http, other) as elsewhere,
+        ):
+            assert (await stream.next())[0] == "pronto"
+            assert (await elsewhere.next())[0] == "pronto"
+            await asyncio.to_thread(browser.post, "/sair/")
+            started = time.monotonic()
+            event = await stream.next(timeout=15)
+            assert event is not None and event[0] == "encerrado"
+            assert time.monotonic() - started < 12
+            assert await stream.next(timeout=1) is None  # and nothing after it
+            assert await elsewhere.next(timeout=1) is None  # still open, waiting
+
+    asyncio.run(scenario())
+    assert not Session.objects.filter(session_key=key).exists()

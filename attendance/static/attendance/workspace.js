@@ -66,6 +66,11 @@ document.addEventListener("htmx:afterSettle", () => {
     };
     source.addEventListener("pronto", receive);
     source.addEventListener("chamada", receive);
+    // The session ended (signed out here or elsewhere, or expired): the page reloads into the sign-in page.
+    source.addEventListener("encerrado", () => {
+      source.close();
+      window.location.reload();
+    });
     source.onerror = () => {
       // While the server is away the browser reconnects by itself, resuming after the last event's id. A
       // refusal (204, an error page) closes the stream for good: the page asks every second instead.
