@@ -2,8 +2,9 @@
 
 psycopg_pool's own check (what Django installs with CONN_HEALTH_CHECKS) sends an empty query each time a connection
 leaves the pool: under uvicorn that is every request and every webhook delivery, one more round trip than the work.
-A connection handed out in the last few seconds answered then; only one that sat idle longer is asked again (after
-a database restart, or an idle connection cut by the network, which is what the check is for).
+A connection lent in the last few seconds was working then; only one not lent for longer is asked again (after
+a database restart, or an idle connection cut by the network, which is what the check is for). The price: after
+a restart, each connection lent in the 2 s before it fails one request, and the pool then drops it.
 """
 
 import time

@@ -313,6 +313,9 @@ DIALER_RECONCILE_FIRST_HOURS = int(os.environ.get("DIALER_RECONCILE_FIRST_HOURS"
 # statement only): ingestion is several times faster. A database crash can lose the deliveries of its last
 # fraction of a second (3 × wal_writer_delay); the call histories among them come back with the reconciliation.
 DIALER_WEBHOOK_ASYNC_COMMIT = env_bool("DIALER_WEBHOOK_ASYNC_COMMIT", True)
+# The webhook's statement is prepared once per connection (a third of its database cost). Behind PgBouncer in
+# transaction mode that needs 1.22 or newer with max_prepared_statements set; 0 turns it off for older poolers.
+DIALER_WEBHOOK_PREPARED = env_bool("DIALER_WEBHOOK_PREPARED", True)
 # /healthz answers 503 while an export has made no progress (or missed its resume) for this long.
 DIALER_EXPORT_STUCK_SECONDS = int(os.environ.get("DIALER_EXPORT_STUCK_SECONDS", "300"))
 

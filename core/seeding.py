@@ -88,7 +88,7 @@ class WalletFaker:
         if shape >= 4:  # a few clients have no dialable phone at all
             phones.append(f"+55{area}9{6 + (r >> 59) % 4}{(r >> 61) % 10_000_000:07d}")
             second = f"+55{area}9{6 + (r >> 85) % 4}{(r >> 87) % 10_000_000:07d}"
-            if shape < 60 and second != phones[0]:  # one client in a few million drew the same mobile twice
+            if shape < 60 and second != phones[0]:  # about one client in tens of millions drew the same mobile twice
                 phones.append(second)
             if shape < 90:
                 phones.append(f"+55{area}{2 + (r >> 111) % 4}{(r >> 113) % 10_000_000:07d}")

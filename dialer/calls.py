@@ -223,11 +223,23 @@ def store_and_log(digest: str, reading: Reading) -> Stored | None:
     # would make prepare=True a no-op: this statement alone lifts that, and only while it runs.
     connection.ensure_connection()
     raw = connection.connection
+    prepared = settings.DIALER_WEBHOOK_PREPARED
     threshold = raw.prepare_threshold
-    raw.prepare_threshold = PREPARE_NEVER_BY_COUNT
+    if prepared:
+        raw.prepare_threshold = PREPARE_NEVER_BY_COUNT
     try:
         with connection.wrap_database_errors, psycopg.Cursor(raw) as cursor:
-            cursor.execute(sql, params, prepare=True)
+            try:
+                cursor.execute(sql, params, prepare=prepared)
+            except (psycopg.errors.InvalidSqlStatementName, psycopg.errors.FeatureNotSupported):
+                if not prepared or connection.in_atomic_block:
+                    raise
+                # psycopg thought the statement prepared, but the server no longer has it as it was: a pooler's
+                # DISCARD ALL, or a migration that changed what it returns. Forget every prepared statement on both
+                # sides (psycopg reads this command's result and clears its own cache) and prepare it again.
+                logger.warning("Instrução preparada do webhook perdida no servidor; preparando de novo")
+                cursor.execute("DEALLOCATE ALL")
+                cursor.execute(sql, params, prepare=True)
             row = cursor.fetchone()
     finally:
         raw.prepare_threshold = threshold

@@ -104,10 +104,8 @@ def clean_text(text: str) -> str:
 def redact(value, secret: str = ""):
     """The body with credentials hidden: values under token/secret/password keys, and the webhook secret."""
     if isinstance(value, dict):
-        return {
-            k: HIDDEN if SENSITIVE_KEY.search(k) and not isinstance(v, dict | list) else redact(v, secret)
-            for k, v in value.items()
-        }
+        # Under a credential's key the whole value goes, a list or an object included.
+        return {k: HIDDEN if SENSITIVE_KEY.search(k) else redact(v, secret) for k, v in value.items()}
     if isinstance(value, list):
         return [redact(v, secret) for v in value]
     if isinstance(value, str):
@@ -120,7 +118,10 @@ def redact(value, secret: str = ""):
 def may_hold_credentials(text: str, secret: str = "") -> bool:
     """False when redact() would change nothing in the body whose JSON is `text`: no key or value that names a
     credential (the ?token=… values included) and not the webhook secret."""
-    return SENSITIVE_KEY.search(text) is not None or bool(secret and secret in text)
+    if SENSITIVE_KEY.search(text) is not None:
+        return True
+    # The secret as it appears inside the JSON text (escaped, should it hold a quote or a backslash).
+    return bool(secret) and (secret in text or json.dumps(secret, ensure_ascii=False)[1:-1] in text)
 
 
 def redact_text(text: str, secret: str = "") -> str:

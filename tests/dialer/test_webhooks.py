@@ -1,6 +1,7 @@
 import json
 
 import pytest
+from django.db import connection
 
 from dialer.models import DialerCallEvent, WebhookDelivery
 
@@ -313,6 +314,8 @@ def test_the_daily_prune_forgets_only_deliveries_past_the_retention(tenant, othe
         {"Authorization": "Bearer tok-123"},
         {"nested": [{"senha": "tok-123"}]},
         {"origem": "https://app/dialer/webhooks/3cplus/SECRET/"},
+        {"tokens": ["tok-123"]},
+        {"password": {"valor": "tok-123"}},
     ],
 )
 def test_a_stored_event_keeps_no_credential(client, tenant, make_client, extra):
@@ -332,3 +335,33 @@ def test_a_body_with_no_credential_is_kept_as_sent(client, tenant, make_client):
     body = connected(make_client().pk)
     assert post(client, tenant, body).status_code == 201
     assert DialerCallEvent.objects.get().raw == body
+
+
+def test_a_secret_that_json_escapes_is_still_found():
+    from dialer import webhooks
+
+    secret = 'ab"c\\d'
+    text = json.dumps({"origem": f"x/{secret}/"}, ensure_ascii=False)
+    assert secret not in text  # escaped in the JSON text
+    assert webhooks.may_hold_credentials(text, secret)
+    assert not webhooks.may_hold_credentials(json.dumps({"origem": "x"}), secret)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="prepared statements: PostgreSQL")
+@pytest.mark.django_db(transaction=True)
+def test_the_prepared_statement_survives_the_server_forgetting_it(tenant, make_client):
+    """A pooler's DISCARD ALL (or anything else that deallocates behind psycopg's back) must not fail every
+    later delivery on that connection: the statement is prepared again."""
+    from dialer import calls
+
+    wallet_client = make_client()
+    first = json.dumps(connected(wallet_client.pk, call_id="c:1")).encode()
+    assert calls.receive_webhook(tenant.webhook_secret, first)[0] == 201
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements")
+        assert cursor.fetchone()[0] >= 1  # it was prepared
+        cursor.execute("DEALLOCATE ALL")  # behind psycopg's back (Django's cursors do not prepare)
+    second = json.dumps(connected(wallet_client.pk, call_id="c:2")).encode()
+    assert calls.receive_webhook(tenant.webhook_secret, second)[0] == 201
+    assert connection.connection.prepare_threshold is None  # Django's setting is back
+    assert DialerCallEvent.objects.filter(tenant=tenant).count() == 2

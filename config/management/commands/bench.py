@@ -14,13 +14,14 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
 TENANT = "bench"
+MARK = "manage.py bench"  # the comment on the databases this command made: the only ones it drops or reuses
 
 FULL = {
     "clients": 1_000_000,
@@ -65,9 +66,10 @@ QUICK = {
 
 
 def fmt(value, digits=0) -> str:
+    """A number as pt-BR writes it: 1.234.567,8."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "—"
-    return f"{value:,.{digits}f}".replace(",", "\u2009")
+    return f"{value:,.{digits}f}".replace(",", "_").replace(".", ",").replace("_", ".")
 
 
 def ms(seconds) -> str:
@@ -98,7 +100,11 @@ class Command(BaseCommand):
         name = options["database"] or f"{connection.settings_dict['NAME']}_bench"
         if name == connection.settings_dict["NAME"]:
             raise CommandError("O banco do benchmark não pode ser o configurado: ele é apagado e refeito.")
-        self.workdir = Path(tempfile.mkdtemp(prefix="bench-"))
+        with tempfile.TemporaryDirectory(prefix="bench-") as workdir:
+            self.workdir = Path(workdir)
+            self.run_all(name, sizes, options)
+
+    def run_all(self, name, sizes, options):
         self.env = {**os.environ, "DATABASE_URL": self.database_url(name)}
         self.quick = options["quick"]
         started = time.perf_counter()
@@ -112,10 +118,11 @@ class Command(BaseCommand):
             if step in options["skip"]:
                 continue
             if step == "seed" and not fresh:
-                have = self.manage_capture(["shell", "-c", CLIENT_COUNT.format(tenant=TENANT)]).strip()
-                if int(have or 0) >= sizes["clients"]:
-                    self.say(f"\n[seed] a carteira já existe ({int(have):,} clientes): semeadura não medida (--keep)")
+                have = int(self.manage_capture(["shell", "-c", CLIENT_COUNT.format(tenant=TENANT)]) or 0)
+                if have >= sizes["clients"]:
+                    self.say(f"\n[seed] a carteira já existe ({fmt(have)} clientes): semeadura não medida (--keep)")
                     continue
+                sizes = {**sizes, "clients": sizes["clients"] - have}  # only what is missing
             getattr(self, f"step_{step}")(sizes)
         self.figures["load_end"] = os.getloadavg()
         self.figures["minutes"] = (time.perf_counter() - started) / 60
@@ -123,19 +130,31 @@ class Command(BaseCommand):
 
     # The database ----------------------------------------------------------------------------------------
     def database_url(self, name: str) -> str:
+        """DATABASE_URL as configured, naming the benchmark's database instead (host, socket, options kept)."""
+        configured = os.environ.get("DATABASE_URL", "")
+        if configured.startswith(("postgres://", "postgresql://")):
+            parts = urlsplit(configured)
+            return urlunsplit(parts._replace(path="/" + quote(name, safe="")))
         db = connection.settings_dict
-        auth = quote(db["USER"] or "")
+        auth = quote(db["USER"] or "", safe="")
         if db["PASSWORD"]:
-            auth += ":" + quote(db["PASSWORD"])
-        host = db["HOST"] or "127.0.0.1"
+            auth += ":" + quote(db["PASSWORD"], safe="")
+        host = quote(db["HOST"] or "", safe="")  # a socket directory is %2F-quoted, as libpq reads it
         port = f":{db['PORT']}" if db["PORT"] else ""
-        return f"postgres://{auth}@{host}{port}/{quote(name)}"
+        return f"postgres://{auth}@{host}{port}/{quote(name, safe='')}"
 
     def prepare_database(self, name: str, keep: bool) -> bool:
-        """True when the database was made now (empty, migrated)."""
+        """True when the database was made now (empty, migrated). An existing database is dropped or reused only
+        when this command made it (its comment says so): never one of the configured server's other databases."""
         with connection.cursor() as cursor:
-            cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
-            exists = cursor.fetchone() is not None
+            cursor.execute("SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s", [name])
+            row = cursor.fetchone()
+        exists = row is not None
+        if exists and row[0] != MARK:
+            raise CommandError(
+                f"O banco {name} já existe e não foi criado pelo bench: ele não será apagado. Use --database com "
+                "outro nome ou apague-o você mesmo."
+            )
         if exists and keep:
             self.say(f"Banco {name} reusado (--keep).")
             self.manage(["migrate", "-v0"])
@@ -145,6 +164,7 @@ class Command(BaseCommand):
             if exists:
                 cursor.execute(f"DROP DATABASE {quoted} WITH (FORCE)")
             cursor.execute(f"CREATE DATABASE {quoted}")
+            cursor.execute(f"COMMENT ON DATABASE {quoted} IS %s", [MARK])
         started = time.perf_counter()
         self.manage(["migrate", "-v0"])
         self.say(f"Banco {name} criado e migrado em {time.perf_counter() - started:.1f}s.")
@@ -174,13 +194,18 @@ class Command(BaseCommand):
         if code != 0:
             self.stderr.write(errors.read_text()[-4000:])
             raise CommandError(f"`manage.py {' '.join(args)}` falhou (código {code}).")
+        if path and not path.exists():
+            raise CommandError(f"`manage.py {' '.join(args)}` terminou sem gravar os números (--figures).")
         return json.loads(path.read_text()) if path else {}
 
     def manage_capture(self, args: list[str]) -> str:
+        """The last line `manage.py args` prints."""
         command = [sys.executable, str(settings.BASE_DIR / "manage.py"), *args]
-        return subprocess.run(
-            command, cwd=settings.BASE_DIR, env=self.env, capture_output=True, text=True, check=True
-        ).stdout.splitlines()[-1]
+        done = subprocess.run(command, cwd=settings.BASE_DIR, env=self.env, capture_output=True, text=True)
+        if done.returncode != 0 or not done.stdout.strip():
+            self.stderr.write(done.stderr[-4000:])
+            raise CommandError(f"`manage.py {' '.join(args)}` falhou (código {done.returncode}).")
+        return done.stdout.splitlines()[-1].strip()
 
     # The steps -----------------------------------------------------------------------------------------------
     def step_seed(self, sizes):
@@ -303,7 +328,7 @@ def export_rows(figures, sizes):
     confirm = export.get("confirm")
     if confirm:
         measured = (
-            f"resposta em {fmt(confirm['request_seconds'], 2)} s; o worker congela a "
+            f"resposta em {fmt(confirm['request_seconds'], 2)} s; o worker registra a seleção a "
             f"{fmt(confirm['freeze_rate'])} clientes/s, com progresso"
         )
         ok = confirm["request_seconds"] < 1
@@ -316,6 +341,8 @@ def carteira_rows(figures, sizes):
     if not carteira:
         return []
     served = [c for c in carteira["cases"] if c["status"] == 200]
+    if not served:
+        return [("Carteira", "—", "nenhum caso respondeu 200", "≤ 300 ms (mediana) em todos", mark(False))]
     worst = max(served, key=lambda c: c["median_ms"])
     medians = sorted(c["median_ms"] for c in served)
     plain = [c["plain_ms"] for c in carteira["cases"] if c.get("plain_ms") is not None]
