@@ -241,7 +241,11 @@ WORKER_DAILY = [
     "dashboard.tasks.roll_up_yesterday",
     "attendance.tasks.break_overdue_agreements",
     "dialer.tasks.prune_webhook_deliveries",
+    "core.tasks.prune_import_reports",
 ]
+# An import's error report (its refused rows) is kept this many days after the import ends; the import's record
+# and counts stay.
+WALLET_IMPORT_REPORT_DAYS = int(os.environ.get("WALLET_IMPORT_REPORT_DAYS", "90"))
 
 # Production security defaults; DEBUG keeps plain HTTP on localhost usable.
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)

@@ -1,5 +1,6 @@
 """The admin side of Carteira imports: a large file goes to the worker and its page shows the progress."""
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
@@ -159,6 +160,12 @@ def progress_context(job: WalletImport) -> dict:
     return {
         "job": job,
         "summary": import_jobs.summary(job),
-        "errors_url": reverse("admin:core_walletimport_errors", args=[job.pk]) if job.error_rows else "",
+        "errors_url": (
+            reverse("admin:core_walletimport_errors", args=[job.pk])
+            if job.error_rows and not import_jobs.report_expired(job)
+            else ""
+        ),
+        "report_expired": import_jobs.report_expired(job),
+        "report_days": settings.WALLET_IMPORT_REPORT_DAYS,
         "carteira_url": reverse("admin:core_client_changelist"),
     }

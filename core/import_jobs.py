@@ -291,6 +291,27 @@ def summary(job: WalletImport) -> str:
     }
 
 
+def report_cutoff(now=None):
+    """Imports that ended before this no longer have their error report."""
+    return (now or timezone.now()) - timedelta(days=settings.WALLET_IMPORT_REPORT_DAYS)
+
+
+def report_expired(job: WalletImport, now=None) -> bool:
+    return bool(job.error_rows and job.finished_at and job.finished_at < report_cutoff(now))
+
+
+def prune_error_reports(now=None, batch_size: int = 5000) -> int:
+    """Delete the refused rows of the imports that ended before the cutoff, a batch at a time (a bad file can
+    leave a million); returns how many went."""
+    old = WalletImport.objects.filter(finished_at__lt=report_cutoff(now), error_rows__gt=0).values("pk")
+    deleted = 0
+    while True:
+        batch = list(WalletImportError.objects.filter(wallet_import__in=old).values_list("pk", flat=True)[:batch_size])
+        if not batch:
+            return deleted
+        deleted += WalletImportError.objects.filter(pk__in=batch).delete()[0]
+
+
 def write_error_report(job: WalletImport, response) -> None:
     """The refused rows as CSV (linha;external_id;erro), streamed from the database in line order."""
     writer = csv.writer(response, delimiter=";")

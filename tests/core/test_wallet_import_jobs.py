@@ -175,3 +175,39 @@ def test_a_large_xlsx_file_is_imported_by_the_worker_too(
     job = WalletImport.objects.get()
     assert (job.file_format, job.status, job.total_rows, job.imported_rows) == ("xlsx", "concluida", 5, 5)
     assert Client.objects.filter(tenant=tenant).count() == 5
+
+
+def test_error_reports_older_than_the_retention_are_pruned_daily(client, tenant_admin, tenant, settings):
+    """The daily task deletes the refused rows of imports that ended before WALLET_IMPORT_REPORT_DAYS, in
+    batches; the import's record and counts stay, and its page says the report is gone instead of linking it."""
+    from core.tasks import prune_import_reports
+
+    settings.WALLET_IMPORT_REPORT_DAYS = 90
+    now = timezone.now()
+
+    def job(days_ago, errors):
+        made = WalletImport.objects.create(
+            tenant=tenant,
+            file_name="c.csv",
+            status=WalletImport.Status.DONE,
+            processed_rows=errors,
+            error_rows=errors,
+            finished_at=now - timezone.timedelta(days=days_ago),
+        )
+        WalletImportError.objects.bulk_create(
+            WalletImportError(tenant=tenant, wallet_import=made, line=n + 2, external_id=f"E{n}", message="x")
+            for n in range(errors)
+        )
+        return made
+
+    old, recent = job(91, 7), job(89, 3)
+    assert import_jobs.prune_error_reports(batch_size=3) == 7
+    assert not WalletImportError.objects.filter(wallet_import=old).exists()
+    assert WalletImportError.objects.filter(wallet_import=recent).count() == 3
+    assert WalletImport.objects.get(pk=old.pk).error_rows == 7
+    assert prune_import_reports.call() == 0  # the task runs the same pruning: nothing left to do
+    client.force_login(tenant_admin)
+    gone = client.get(f"/admin/core/walletimport/{old.pk}/progresso/").content.decode()
+    assert "guardado por 90 dias e já foi apagado" in gone and "import-error-report\"" not in gone
+    kept = client.get(f"/admin/core/walletimport/{recent.pk}/progresso/").content.decode()
+    assert 'id="import-error-report"' in kept and "já foi apagado" not in kept
