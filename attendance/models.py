@@ -4,8 +4,10 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
+from common.parsing import format_brl
 from core.models import MONEY, Client, ClientPhone, Creditor, Debt, DispositionBehavior
 from tenants.models import Tenant, TenantOwned
 
@@ -193,6 +195,15 @@ class Agreement(TenantOwned):
 
     def __str__(self):
         return _("Acordo #%(id)s — %(client)s") % {"id": self.pk, "client": self.client}
+
+    def plan_display(self) -> str:
+        """ "R$ 5.836,48: entrada de R$ 500,00 + 3 parcelas", as the atendimento's header and timeline say it."""
+        count = self.installments_count
+        installments = ngettext("%(n)s parcela", "%(n)s parcelas", count) % {"n": count}
+        if self.entry_amount:
+            entry = format_brl(self.entry_amount)
+            installments = gettext("entrada de %(e)s + %(rest)s") % {"e": entry, "rest": installments}
+        return gettext("%(total)s: %(plan)s") % {"total": format_brl(self.total), "plan": installments}
 
 
 class PaymentMethod(models.TextChoices):

@@ -1,7 +1,6 @@
 """The atendimento's entries on the client's timeline (registered from AttendanceConfig.ready)."""
 
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
 
 from attendance.models import Agreement, CallDisposition, Message, Payment
 from common.parsing import format_brl, format_phone
@@ -38,14 +37,31 @@ def agreements(client, before, limit):
             a.created_at,
             "acordo",
             "handshake",
-            _("Acordo #%(id)s — %(status)s") % {"id": a.pk, "status": a.get_status_display()},
-            _("%(total)s em %(desc)s")
-            % {
-                "total": format_brl(a.total),
-                "desc": (_("entrada de %(e)s + ") % {"e": format_brl(a.entry_amount)} if a.entry_amount else "")
-                + ngettext("%(n)s parcela", "%(n)s parcelas", a.installments_count) % {"n": a.installments_count},
-            },
+            _("Acordo #%(id)s gerado — hoje %(status)s") % {"id": a.pk, "status": a.get_status_display().lower()},
+            a.plan_display(),
             user_name(a.operator),
+        )
+        for a in rows
+    ]
+
+
+def agreement_decisions(client, before, limit):
+    """A supervisor's approval or rejection of an agreement that waited for one: when, by whom, and the note."""
+    rows = older(
+        Agreement.objects.filter(client=client, decided_at__isnull=False).select_related("decided_by"),
+        "decided_at",
+        before,
+        limit,
+    )
+    return [
+        Entry(
+            a.decided_at,
+            "acordo",
+            "verified",
+            (_("Acordo #%(id)s rejeitado") if a.status == Agreement.Status.REJECTED else _("Acordo #%(id)s aprovado"))
+            % {"id": a.pk},
+            a.decision_note,
+            user_name(a.decided_by),
         )
         for a in rows
     ]
@@ -107,4 +123,4 @@ def messages(client, before, limit):
     ]
 
 
-SOURCES = [dispositions, agreements, agreement_endings, payments, messages]
+SOURCES = [dispositions, agreements, agreement_decisions, agreement_endings, payments, messages]

@@ -276,6 +276,9 @@ def figures(client, debts):
     return {
         "open": client.open_balance,
         "paid": sum((d.paid_amount for d in debts), 0),
+        # What the títulos in an agreement still owe (the agreement's banner says how it is paid): without it,
+        # "em aberto" reads 0 while the client owes the whole agreement.
+        "in_agreement": sum((d.open_amount for d in debts if d.status == Debt.Status.IN_AGREEMENT), 0),
         "paid_count": sum(1 for d in debts if d.status == Debt.Status.PAID),
         "total_count": len(debts),
         "days_overdue": client.days_overdue if open_debts else 0,

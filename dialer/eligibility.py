@@ -114,16 +114,28 @@ def clean_calling_rules(result: dict) -> dict:
                     valid = False
                 if not valid:
                     errors[HOURS_KEY] = _(
-                        "Horário inválido para %(day)s: “%(value)s”. Use HH:MM-HH:MM com o início antes do fim, "
-                        "como 08:00-20:00, ou vazio para não discar nesse dia."
-                    ) % {"day": DAY_KINDS[kind], "value": text}
+                        "Horário inválido para %(day)s (%(key)s.%(kind)s): “%(value)s”. Use HH:MM-HH:MM com o início "
+                        "antes do fim, como 08:00-20:00, ou vazio para não discar nesse dia."
+                    ) % {"day": DAY_KINDS[kind], "value": text, "key": HOURS_KEY, "kind": kind}
                     break
-    for key in (PER_DAY_KEY, PER_WEEK_KEY):
+    limits = {PER_DAY_KEY: _("por dia"), PER_WEEK_KEY: _("por semana")}
+    for key, period in limits.items():
         value = result.get(key)
         if value in (None, ""):
             continue
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            errors[key] = _("Informe um número inteiro de ligações (0 ou vazio: sem limite).")
+        if isinstance(value, str) and value.strip().isdigit():  # the JSON editor's text fields send "10"
+            value = result[key] = int(value.strip())
+        if isinstance(value, bool) or not isinstance(value, int):
+            errors[key] = _(
+                "Máximo de ligações %(period)s (%(key)s): informe um número inteiro, como 3 (0 ou vazio: sem limite)."
+            ) % {"period": period, "key": key}
+        elif value < 0:
+            errors[key] = _(
+                "Máximo de ligações %(period)s (%(key)s): não pode ser negativo (0 ou vazio: sem limite)."
+            ) % {
+                "period": period,
+                "key": key,
+            }
     return errors
 
 

@@ -28,7 +28,7 @@ from dialer.models import DialerCallEvent, DialerExport, DialerExportItem, Diale
 
 # The requests an operator makes on the page, with their query counts (session, user, membership, client and
 # the page's reads; the tabulação adds its writes and savepoints, the simulation reuses the client's debts).
-EXPECTED = {"page": 23, "more": 12, "tabulate": 31, "simulate": 22}
+EXPECTED = {"page": 24, "more": 13, "tabulate": 32, "simulate": 23}
 
 
 def fill_history(client, user, n):
@@ -56,6 +56,8 @@ def fill_history(client, user, n):
             first_due_date=at(i).date(),
             closed_at=at(i),
             close_reason="Parcela vencida",
+            decided_by=user,  # each one waited for an approval: the timeline shows the decision too
+            decided_at=at(i),
         )
         for i in range(n)
     )

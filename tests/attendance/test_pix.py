@@ -8,6 +8,7 @@ from django.utils import timezone
 from attendance import payments, pix
 from attendance.negotiation import Proposal
 from attendance.services import create_agreement
+from common.parsing import format_brl
 from tenants.settings_schema import clean_settings
 
 # The static example of the Banco Central's Manual do BR Code (Manual de Padrões para Iniciação do Pix).
@@ -89,8 +90,27 @@ def test_agreement_admin_page_shows_the_code(client, supervisor, agreement):
     assert "<svg" in html
 
 
-def test_the_header_counts_the_agreements_installments_in_words(client, operator, agreement):
+def test_the_header_and_timeline_say_the_agreements_plan_in_words(client, operator, agreement):
     client.force_login(operator)
     html = client.get(f"/atendimento/{agreement.client_id}/").content.decode()
-    assert f"Acordo #{agreement.pk} ativo:" in html
-    assert "em 3 parcelas." in html and "parcela(s)" not in html
+    plan = agreement.plan_display()
+    assert plan.endswith(": 3 parcelas") and "entrada" not in plan  # no entry in this one
+    assert f"Acordo #{agreement.pk} ativo: {plan}." in html and "parcela(s)" not in html
+    assert f"Acordo #{agreement.pk} gerado — hoje ativo" in html
+    # The títulos in the agreement still owe: "Em acordo" says how much, beside an "em aberto" of zero.
+    assert 'id="figure-in-agreement"' in html and "Títulos pagos" in html
+
+
+def test_an_agreement_with_an_entry_says_so_and_its_approval_is_on_the_timeline(
+    client, operator, supervisor, agreement
+):
+    from attendance.models import Agreement
+
+    Agreement.objects.filter(pk=agreement.pk).update(
+        entry_amount=Decimal("50.00"), decided_by=supervisor, decided_at=timezone.now(), decision_note="ok do gerente"
+    )
+    agreement.refresh_from_db()
+    assert agreement.plan_display() == f"{format_brl(agreement.total)}: entrada de R$ 50,00 + 3 parcelas"
+    client.force_login(operator)
+    html = client.get(f"/atendimento/{agreement.client_id}/").content.decode()
+    assert f"Acordo #{agreement.pk} aprovado" in html and "ok do gerente" in html

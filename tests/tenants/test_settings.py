@@ -54,14 +54,18 @@ def test_clean_settings_encrypts_and_keeps():
         ({"threecplus_base_url": "ftp://x"}, "threecplus_base_url", "URL completa"),
         ({"threecplus_api_key": "curto"}, "threecplus_api_key", "Token inválido"),
         ({"threecplus_api_key": "fernet:forjado"}, "threecplus_api_key", "não pode ser editado"),
-        ({"dialer_calling_hours": {"weekdays": "8h às 20h"}}, "dialer_calling_hours", "para dias úteis: “8h às 20h”"),
+        (
+            {"dialer_calling_hours": {"weekdays": "8h às 20h"}},
+            "dialer_calling_hours",
+            "para dias úteis (dialer_calling_hours.weekdays): “8h às 20h”",
+        ),
         ({"dialer_calling_hours": {"saturday": "14:00-08:00"}}, "dialer_calling_hours", "início antes do fim"),
         ({"dialer_calling_hours": {"sunday": "25:00-26:00"}}, "dialer_calling_hours", "para domingo"),
         ({"dialer_calling_hours": {"sunday": 8}}, "dialer_calling_hours", "para domingo"),
         ({"dialer_calling_hours": {"domingo": ""}}, "dialer_calling_hours", "Dia desconhecido"),
         ({"dialer_calling_hours": "08:00-20:00"}, "dialer_calling_hours", "Use um objeto"),
-        ({"dialer_max_calls_per_day": -1}, "dialer_max_calls_per_day", "número inteiro de ligações"),
-        ({"dialer_max_calls_per_week": "três"}, "dialer_max_calls_per_week", "número inteiro de ligações"),
+        ({"dialer_max_calls_per_day": -1}, "dialer_max_calls_per_day", "por dia (dialer_max_calls_per_day): não pode"),
+        ({"dialer_max_calls_per_week": "três"}, "dialer_max_calls_per_week", "por semana (dialer_max_calls_per_week)"),
     ],
 )
 def test_clean_settings_messages_per_field(settings, field, fragment):
@@ -77,6 +81,8 @@ def test_calling_rules_the_eligibility_can_read_are_kept():
         "dialer_max_calls_per_week": 5,
     }
     assert {key: clean_settings(rules)[key] for key in rules} == rules
+    # The JSON editor's text fields send numbers as text: a whole number typed there is kept as a number.
+    assert clean_settings({"dialer_max_calls_per_week": " 10 "})["dialer_max_calls_per_week"] == 10
 
 
 def test_admin_refuses_calling_hours_the_eligibility_cannot_read(client, tenant_admin, tenant):
