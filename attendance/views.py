@@ -235,6 +235,7 @@ def page_context(
     newest = list(Message.objects.filter(client=client).order_by("-sent_at", "-id")[: WHATSAPP_LIMIT + 1])
     chat = newest[:WHATSAPP_LIMIT][::-1]
     call_id = call_id_of(request)
+    panel = selectors.agreement_panel(tenant, client, open_agreement)
     tabulation_form = tabulation_form or TabulationForm(
         tenant=tenant, client=client, phones=phones, types=types, initial={"call_id": call_id}
     )
@@ -243,9 +244,9 @@ def page_context(
         client=client,
         phones=phones,
         debts=debts,
-        figures=figures(client, debts),
+        figures=figures(client, debts, open_agreement, panel["agreement_installments"]),
         open_agreement=open_agreement,
-        **selectors.agreement_panel(tenant, client, open_agreement),
+        **panel,
         do_not_call_reasons=DoNotCallReason.choices,
         tabulation_types=[t for t in types if t.behavior != DispositionType.Behavior.NEGOTIATE],
         negotiate_type=next((t for t in types if t.behavior == DispositionType.Behavior.NEGOTIATE), None),
@@ -271,14 +272,15 @@ def chosen_behavior(form, types) -> str:
     return next((t.behavior for t in types if str(t.pk) == chosen), "")
 
 
-def figures(client, debts):
+def figures(client, debts, open_agreement=None, agreement_installments=()):
     open_debts = [d for d in debts if d.status == Debt.Status.OPEN]
+    active = open_agreement is not None and open_agreement.status == Agreement.Status.ACTIVE
     return {
         "open": client.open_balance,
         "paid": sum((d.paid_amount for d in debts), 0),
-        # What the títulos in an agreement still owe (the agreement's banner says how it is paid): without it,
-        # "em aberto" reads 0 while the client owes the whole agreement.
-        "in_agreement": sum((d.open_amount for d in debts if d.status == Debt.Status.IN_AGREEMENT), 0),
+        # What the active agreement's installments still owe: its títulos leave "em aberto", which would read 0
+        # while the client owes the whole agreement.
+        "in_agreement": sum((row["installment"].open_amount for row in agreement_installments), 0) if active else 0,
         "paid_count": sum(1 for d in debts if d.status == Debt.Status.PAID),
         "total_count": len(debts),
         "days_overdue": client.days_overdue if open_debts else 0,

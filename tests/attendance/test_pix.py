@@ -97,8 +97,9 @@ def test_the_header_and_timeline_say_the_agreements_plan_in_words(client, operat
     assert plan.endswith(": 3 parcelas") and "entrada" not in plan  # no entry in this one
     assert f"Acordo #{agreement.pk} ativo: {plan}." in html and "parcela(s)" not in html
     assert f"Acordo #{agreement.pk} gerado — hoje ativo" in html
-    # The títulos in the agreement still owe: "Em acordo" says how much, beside an "em aberto" of zero.
-    assert 'id="figure-in-agreement"' in html and "Títulos pagos" in html
+    # The agreement's installments still owe: "Em acordo (a pagar)" says how much, beside an "em aberto" of zero.
+    owed = sum(i.amount - i.paid_amount for i in agreement.installments.all())
+    assert f'id="figure-in-agreement">{format_brl(owed)}<' in html and "Títulos pagos" in html
 
 
 def test_an_agreement_with_an_entry_says_so_and_its_approval_is_on_the_timeline(
