@@ -294,7 +294,7 @@ def row_waiting(figures, sizes):
         and streams["idle_cpu_pct"] <= 5
     )
     measured = (
-        f"{streams['open']:,} no stream: CPU {fmt(streams['idle_cpu_pct'], 1)}% de um núcleo, p95 "
+        f"{fmt(streams['open'])} no stream: CPU {fmt(streams['idle_cpu_pct'], 1)}% de um núcleo, p95 "
         f"{ms(streams['p95'])}, {streams['missed']} perdidas, {streams['wrong']} no agente errado"
     )
     return ("operadores aguardando", base, measured, "2.000, p95 ≤ 1 s, 0 perdidas, CPU ≤ 5%", mark(ok))
