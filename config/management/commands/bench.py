@@ -209,14 +209,14 @@ class Command(BaseCommand):
 
     # The steps -----------------------------------------------------------------------------------------------
     def step_seed(self, sizes):
-        self.say(f"\n[seed] seed_wallet: {sizes['clients']:,} clientes na empresa {TENANT}")
+        self.say(f"\n[seed] seed_wallet: {fmt(sizes['clients'])} clientes na empresa {TENANT}")
         args = ["seed_wallet", "--tenant", TENANT, "--clients", str(sizes["clients"]), "--seed", "1", "--no-progress"]
         self.figures["seed"] = self.manage(args, "seed")
 
     def step_import(self, sizes):
         rows = sizes["import_rows"]
         path = self.workdir / "carteira.csv"
-        self.say(f"\n[import] import_wallet: {rows:,} linhas novas na carteira de {TENANT}")
+        self.say(f"\n[import] import_wallet: {fmt(rows)} linhas novas na carteira de {TENANT}")
         self.manage(["make_wallet_csv", str(path), "--rows", str(rows), "--seed", str(int(time.time()))])
         self.figures["import"] = self.manage(
             ["import_wallet", str(path), "--tenant", TENANT, "--no-progress"], "import"
