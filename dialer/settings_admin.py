@@ -11,7 +11,12 @@ from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
-from unfold.widgets import UnfoldAdminPasswordWidget, UnfoldAdminSelectWidget, UnfoldAdminTextInputWidget
+from unfold.widgets import (
+    UnfoldAdminIntegerFieldWidget,
+    UnfoldAdminPasswordWidget,
+    UnfoldAdminSelectWidget,
+    UnfoldAdminTextInputWidget,
+)
 
 from dialer import eligibility, settings_schema
 from dialer.connection import campaigns, is_configured, test_connection
@@ -39,15 +44,78 @@ def webhook(tenant):
     return render_to_string(TEMPLATES + "_webhook.html", {"tenant": tenant, "url": url})
 
 
-class CallingRulesSection(SettingsSection):
-    """The hours and limits the eligibility applies (dialer/eligibility.py): kept in the JSON, checked on save.
+class CallingHoursWidget(forms.MultiWidget):
+    """One text input per kind of day, each with its label (the JSON holds them as one object)."""
 
-    No fields of its own and no editor schema: the JSON editor would fill the limits in with zeros."""
+    template_name = "dialer/calling_hours_widget.html"  # app templates: the form renderer reads those
+
+    def __init__(self):
+        super().__init__(
+            [
+                UnfoldAdminTextInputWidget(attrs={"placeholder": "08:00-20:00", "data_label": label.capitalize()})
+                for label in eligibility.DAY_KINDS.values()
+            ]
+        )
+
+    def decompress(self, value):
+        hours = {**eligibility.DEFAULT_HOURS, **(value if isinstance(value, dict) else {})}
+        return [hours.get(kind, "") for kind in eligibility.DAY_KINDS]
+
+    def value_from_datadict(self, data, files, name):
+        # A post without these inputs (a script, a page from before they existed) leaves the hours alone; a
+        # browser always sends them, empty ones included.
+        if not any(f"{name}_{index}" in data for index in range(len(self.widgets))):
+            return None
+        return super().value_from_datadict(data, files, name)
+
+
+class CallingHoursField(forms.MultiValueField):
+    widget = CallingHoursWidget
+
+    def __init__(self, **kwargs):
+        fields = [forms.CharField(required=False) for _kind in eligibility.DAY_KINDS]
+        super().__init__(fields=fields, require_all_fields=False, required=False, **kwargs)
+
+    def has_changed(self, initial, data):
+        return data is not None and super().has_changed(initial, data)
+
+    def compress(self, data_list):
+        values = list(data_list) + [""] * (len(eligibility.DAY_KINDS) - len(data_list))
+        return {kind: (value or "").strip() for kind, value in zip(eligibility.DAY_KINDS, values, strict=True)}
+
+
+class CallingRulesSection(SettingsSection):
+    """The hours and limits the eligibility applies (dialer/eligibility.py): fields of their own, checked on save.
+
+    No editor schema: the JSON editor would fill the limits in with zeros."""
 
     title = _("Regras de discagem")
 
     def clean(self, result, stored):
         return eligibility.clean_calling_rules(result)
+
+    def form_fields(self):
+        limit = {"required": False, "min_value": 0, "widget": UnfoldAdminIntegerFieldWidget}
+        return {
+            eligibility.HOURS_KEY: CallingHoursField(
+                label=_("Horários de discagem"),
+                help_text=_(
+                    "Hora local do cliente (pela UF), como 08:00-20:00; vazio: não disca nesse dia. Feriados "
+                    "nacionais e do estado do cliente seguem a linha de feriados."
+                ),
+            ),
+            eligibility.PER_DAY_KEY: forms.IntegerField(
+                label=_("Máximo de ligações por cliente por dia"), help_text=_("Vazio ou 0: sem limite."), **limit
+            ),
+            eligibility.PER_WEEK_KEY: forms.IntegerField(
+                label=_("Máximo de ligações por cliente por semana"), help_text=_("Vazio ou 0: sem limite."), **limit
+            ),
+        }
+
+    def prepare_form(self, form, stored):
+        super().prepare_form(form, stored)
+        # Unset hours show (and, saved unchanged, store) the defaults the eligibility already applies.
+        form.initial[eligibility.HOURS_KEY] = {**eligibility.DEFAULT_HOURS, **(stored.get(eligibility.HOURS_KEY) or {})}
 
 
 class ThreeCPlusSection(SettingsSection):

@@ -1,4 +1,5 @@
 import functools
+import json
 
 from django import forms
 from django.apps import apps
@@ -132,7 +133,10 @@ class TenantForm(forms.ModelForm):
                 field_edit = bool(field_value)
                 json_edit = json_value not in (None, "") and not is_mask(json_value) and json_value != stored.get(key)
             else:
-                field_edit = _as_text(field_value) != _as_text(stored.get(key))
+                # Changed from what the page showed (a field whose inputs were not posted is not changed).
+                field_edit = key in self.changed_data and _as_text(field_value) != _as_text(
+                    self.initial.get(key, stored.get(key))
+                )
                 json_edit = _as_text(json_value) != _as_text(stored.get(key))
             if field_edit and json_edit and _as_text(field_value) != _as_text(json_value):
                 message = _(
@@ -153,6 +157,8 @@ class TenantForm(forms.ModelForm):
 
 
 def _as_text(value) -> str:
+    if isinstance(value, dict | list):
+        return json.dumps(value, sort_keys=True)
     return "" if value is None else str(value).strip()
 
 

@@ -31,3 +31,28 @@ def test_an_edit_in_the_json_editor_is_saved(page, live_server, tenant_admin, te
     tenant.refresh_from_db()
     assert tenant.settings["threecplus_campaign_id"] == 7
     expect(page.locator("input[name=threecplus_campaign_id]")).to_have_value("7")
+
+
+@pytest.mark.real_calling_hours
+def test_calling_hours_and_limits_are_fields_a_person_can_fill(page, live_server, tenant_admin, tenant, screenshot):
+    login(page, live_server, tenant_admin, next_url=f"/admin/tenants/tenant/{tenant.pk}/change/")
+    hours = page.get_by_test_id("calling-hours")
+    expect(hours).to_be_visible()
+    expect(hours.get_by_label("dias úteis")).to_have_value("08:00-20:00")  # the defaults the eligibility applies
+    expect(hours.get_by_label("domingo")).to_have_value("")
+    hours.get_by_label("sábado").fill("14h às 18h")
+    page.locator("button[name=_continue]").first.click()
+    expect(page.get_by_text("Horário inválido para sábado", exact=False)).to_be_visible()
+    screenshot(page, "configuracoes-horarios-erro")
+    tenant.refresh_from_db()
+    assert "dialer_calling_hours" not in tenant.settings
+
+    hours.get_by_label("sábado").fill("09:00-13:00")
+    page.locator("input[name=dialer_max_calls_per_day]").fill("3")
+    page.locator("button[name=_continue]").first.click()
+    expect(page.get_by_text("Alterações salvas", exact=False)).to_be_visible()
+    tenant.refresh_from_db()
+    assert tenant.settings["dialer_calling_hours"]["saturday"] == "09:00-13:00"
+    assert tenant.settings["dialer_max_calls_per_day"] == 3
+    expect(page.get_by_test_id("calling-hours").get_by_label("sábado")).to_have_value("09:00-13:00")
+    screenshot(page, "configuracoes-horarios")

@@ -325,3 +325,51 @@ def test_default_campaign_is_typed_when_3cplus_cannot_list_them(client, tenant_a
     assert response.status_code == 302
     tenant.refresh_from_db()
     assert tenant.settings["threecplus_campaign_id"] == 12
+
+
+def hours_fields(weekdays="08:00-20:00", saturday="08:00-14:00", sunday="", holidays=""):
+    return {
+        "dialer_calling_hours_0": weekdays,
+        "dialer_calling_hours_1": saturday,
+        "dialer_calling_hours_2": sunday,
+        "dialer_calling_hours_3": holidays,
+    }
+
+
+@pytest.mark.real_calling_hours
+def test_calling_rules_have_fields_of_their_own(client, tenant_admin, tenant):
+    client.force_login(tenant_admin)
+    page = client.get(change_url(tenant)).content.decode()
+    assert "Regras de discagem" in page and 'data-testid="calling-hours"' in page
+    assert 'name="dialer_calling_hours_0" value="08:00-20:00"' in page  # the defaults the eligibility applies
+    fields = {**hours_fields(sunday="09:00-13:00"), "dialer_max_calls_per_day": "3", "dialer_max_calls_per_week": ""}
+    response = client.post(change_url(tenant), form_data(tenant, **fields))
+    assert response.status_code == 302, response.content.decode()[-3000:]
+    tenant.refresh_from_db()
+    assert tenant.settings["dialer_calling_hours"] == {
+        "weekdays": "08:00-20:00",
+        "saturday": "08:00-14:00",
+        "sunday": "09:00-13:00",
+        "holidays": "",
+    }
+    assert tenant.settings["dialer_max_calls_per_day"] == 3
+    # A limit cleared is no limit.
+    response = client.post(change_url(tenant), form_data(tenant, **hours_fields(sunday="09:00-13:00")))
+    assert response.status_code == 302
+    tenant.refresh_from_db()
+    assert tenant.settings.get("dialer_max_calls_per_day") is None
+    assert tenant.settings["dialer_calling_hours"]["sunday"] == "09:00-13:00"
+
+
+def test_a_calling_hours_field_the_eligibility_cannot_read_is_refused_beside_it(client, tenant_admin, tenant):
+    client.force_login(tenant_admin)
+    response = client.post(change_url(tenant), form_data(tenant, **hours_fields(saturday="14h às 18h")))
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Horário inválido para sábado" in html
+    tenant.refresh_from_db()
+    assert "dialer_calling_hours" not in tenant.settings
+    response = client.post(change_url(tenant), form_data(tenant, **hours_fields(), dialer_max_calls_per_week="-2"))
+    assert response.status_code == 200
+    tenant.refresh_from_db()
+    assert "dialer_max_calls_per_week" not in tenant.settings
