@@ -9,7 +9,6 @@ A file that cannot be read is refused at the upload when it shows (no header, mi
 spreadsheet) and otherwise by the worker's first pass over the whole file, before anything is written.
 """
 
-import contextlib
 import csv
 import logging
 import tempfile
@@ -19,11 +18,12 @@ from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
-from django.db import DatabaseError, connection, transaction
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from common import advisory_locks
 from common.formats import csv_encoding_and_dialect, read_rows, spreadsheet_encoding
 from common.spreadsheets import neutralize_row
 from core.importing import import_wallet_rows, normalize_header
@@ -338,7 +338,7 @@ def sweep_imports() -> list[int]:
     requeued = []
     with transaction.atomic():
         candidates = list(stranded_imports().select_for_update(skip_locked=True).values_list("pk", flat=True))
-        with _try_locks(candidates) as free:
+        with advisory_locks.try_locks(LOCK_NAMESPACE, candidates) as free:
             requeued = free
             WalletImport.objects.filter(pk__in=free).update(
                 status=WalletImport.Status.QUEUED, heartbeat_at=timezone.now()
@@ -349,27 +349,6 @@ def sweep_imports() -> list[int]:
     return requeued
 
 
-@contextlib.contextmanager
 def import_lock(job_id: int):
     """Held by the worker running an import; PostgreSQL releases it if the worker dies."""
-    with _try_locks([job_id]) as free:
-        yield bool(free)
-
-
-@contextlib.contextmanager
-def _try_locks(job_ids):
-    if connection.vendor != "postgresql":
-        yield list(job_ids)  # SQLite runs one writer at a time anyway
-        return
-    free = []
-    try:
-        with connection.cursor() as cursor:
-            for job_id in job_ids:
-                cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [LOCK_NAMESPACE, job_id])
-                if cursor.fetchone()[0]:
-                    free.append(job_id)
-        yield free
-    finally:
-        with contextlib.suppress(DatabaseError), connection.cursor() as cursor:
-            for job_id in free:
-                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [LOCK_NAMESPACE, job_id])
+    return advisory_locks.try_lock(LOCK_NAMESPACE, job_id)

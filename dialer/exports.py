@@ -8,7 +8,6 @@ import logging
 import time
 from collections import defaultdict
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
-from contextlib import contextmanager
 from datetime import timedelta
 from decimal import Decimal
 
@@ -19,6 +18,7 @@ from django.db.models import Count, F, Lookup, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from common import advisory_locks
 from core.models import Client, ClientPhone
 from dialer import eligibility, selectors
 from dialer.client import MailingBatch, dial_number
@@ -365,20 +365,9 @@ def run_export(export_id: int, *, api_factory=None, progress=None) -> DialerExpo
         return _run(export, api_factory, progress)
 
 
-@contextmanager
 def export_lock(export_id: int):
-    if connection.vendor != "postgresql":
-        yield True  # SQLite runs one writer at a time anyway
-        return
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [EXPORT_LOCK_NAMESPACE, export_id])
-        acquired = cursor.fetchone()[0]
-    try:
-        yield acquired
-    finally:
-        if acquired:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [EXPORT_LOCK_NAMESPACE, export_id])
+    """Held by the worker running an export; PostgreSQL releases it if the worker dies."""
+    return advisory_locks.try_lock(EXPORT_LOCK_NAMESPACE, export_id)
 
 
 def _run(export, api_factory, progress):
@@ -468,7 +457,7 @@ def sweep_exports() -> list[int]:
     requeued = []
     with transaction.atomic():
         candidates = selectors.stranded_exports().select_for_update(skip_locked=True).values_list("pk", flat=True)
-        with _try_locks(list(candidates)) as free:
+        with advisory_locks.try_locks(EXPORT_LOCK_NAMESPACE, list(candidates)) as free:
             requeued = free  # rows locked above: nobody changed their status since
             DialerExport.objects.filter(pk__in=free).update(
                 status=DialerExport.Status.QUEUED, heartbeat_at=timezone.now(), next_attempt_at=None
@@ -477,26 +466,6 @@ def sweep_exports() -> list[int]:
         logger.warning("Envio %s retomado pela varredura (worker parado ou pausa vencida).", export_id)
         enqueue_export(DialerExport(pk=export_id))
     return requeued
-
-
-@contextmanager
-def _try_locks(export_ids):
-    """The ids whose export lock nobody holds, holding those locks until the block ends."""
-    if connection.vendor != "postgresql":
-        yield list(export_ids)
-        return
-    free = []
-    try:
-        with connection.cursor() as cursor:
-            for export_id in export_ids:
-                cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [EXPORT_LOCK_NAMESPACE, export_id])
-                if cursor.fetchone()[0]:
-                    free.append(export_id)
-        yield free
-    finally:
-        with connection.cursor() as cursor:
-            for export_id in free:
-                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [EXPORT_LOCK_NAMESPACE, export_id])
 
 
 def _create_list(export, api) -> int:
