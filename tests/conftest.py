@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from django.contrib.auth import get_user_model
 
-from common.processes import stop
+from common.processes import database_url, stop, wait_until_answering
 from core.models import Client, ClientPhone, Creditor, Debt
 from tenants.models import Membership, Role, Tenant
 from tests.dialer.conftest import make_dialer_api, sandbox, sandbox_server, sleeps  # noqa: F401
@@ -197,11 +197,7 @@ def asgi_server(django_db_setup, django_db_blocker):
     import os
     import socket
     import subprocess
-    import time
     import types
-    import urllib.error
-    import urllib.request
-    from urllib.parse import quote
 
     from django.conf import settings
     from django.db import connection
@@ -210,13 +206,11 @@ def asgi_server(django_db_setup, django_db_blocker):
         if connection.vendor != "postgresql":
             pytest.skip("o stream da ligação usa LISTEN/NOTIFY do PostgreSQL")
         db = connection.settings_dict
-    password = f":{quote(db['PASSWORD'], safe='')}" if db["PASSWORD"] else ""
-    user = quote(db["USER"] or "", safe="")
-    database_url = f"postgres://{user}{password}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    url_of_database = database_url(db)
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    env = {**os.environ, "DATABASE_URL": database_url, "LOG_LEVEL": "WARNING"}
+    env = {**os.environ, "DATABASE_URL": url_of_database, "LOG_LEVEL": "WARNING"}
     env.update(DATABASE_POOL_SIZE="4", ASYNC_DB_THREADS="2")  # few connections: other test runs share the server
     env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # the browser tests' setting; the server must stay strict
     command = ["uvicorn", "config.asgi:application", "--host", "127.0.0.1", "--port", str(port)]
@@ -224,17 +218,8 @@ def asgi_server(django_db_setup, django_db_blocker):
     process = subprocess.Popen([sys.executable, "-m", *command], cwd=settings.BASE_DIR, env=env)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/healthz", timeout=2)
-                break
-            except urllib.error.HTTPError:  # 503 without a worker: it answers
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail("o uvicorn não subiu")
-                time.sleep(0.2)
+        if not wait_until_answering(f"{url}/healthz", process):
+            pytest.fail("o uvicorn não subiu")
         yield types.SimpleNamespace(url=url)
     finally:
         stop(process)

@@ -20,6 +20,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
+from common.processes import database_url
+
 TENANT = "bench"
 MARK = "manage.py bench"  # the comment on the databases this command made: the only ones it drops or reuses
 
@@ -135,13 +137,7 @@ class Command(BaseCommand):
         if configured.startswith(("postgres://", "postgresql://")):
             parts = urlsplit(configured)
             return urlunsplit(parts._replace(path="/" + quote(name, safe="")))
-        db = connection.settings_dict
-        auth = quote(db["USER"] or "", safe="")
-        if db["PASSWORD"]:
-            auth += ":" + quote(db["PASSWORD"], safe="")
-        host = quote(db["HOST"] or "", safe="")  # a socket directory is %2F-quoted, as libpq reads it
-        port = f":{db['PORT']}" if db["PORT"] else ""
-        return f"postgres://{auth}@{host}{port}/{quote(name, safe='')}"
+        return database_url(connection.settings_dict, name)
 
     def prepare_database(self, name: str, keep: bool) -> bool:
         """True when the database was made now (empty, migrated). An existing database is dropped or reused only

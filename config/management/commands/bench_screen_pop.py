@@ -19,7 +19,6 @@ import resource
 import subprocess
 import sys
 import time
-import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -34,7 +33,7 @@ from django.db import connection
 from django.utils import timezone
 
 from common import bench_figures
-from common.processes import stop
+from common.processes import stop, wait_until_answering
 from core.models import Client
 from core.seeding import seed_wallet
 from tenants.models import Membership, Role, Tenant
@@ -167,17 +166,8 @@ class Command(BaseCommand):
         command = [sys.executable, "-m", *command]
         process = subprocess.Popen(command, cwd=directory, env=env)
         try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    urllib.request.urlopen(f"http://127.0.0.1:{options['port']}/healthz", timeout=2)
-                    break
-                except urllib.error.HTTPError:
-                    break  # 503 (no worker beating): it answers, that is enough
-                except OSError:
-                    if process.poll() is not None or time.monotonic() > deadline:
-                        raise CommandError("O uvicorn não subiu.") from None
-                    time.sleep(0.3)
+            if not wait_until_answering(f"http://127.0.0.1:{options['port']}/healthz", process):
+                raise CommandError("O uvicorn não subiu.")
             time.sleep(1)  # every worker up
             yield process
         finally:
