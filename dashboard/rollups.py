@@ -70,11 +70,7 @@ def roll_up(tenant_id: int, day: datetime.date, until: datetime.datetime | None 
         )
         .annotate(hour=ExtractHour("received_at"), creditor=F("client__creditor_id"))
         .values("hour", "creditor", "campaign_id", "agent_id")
-        .annotate(
-            dialled=Count("pk"),
-            answered=Count("pk", filter=Q(status=ANSWERED_STATUS)),
-            talk=Coalesce(Sum("duration_seconds"), 0),
-        )
+        .annotate(**call_measures())
         .order_by()
     )
     calls = list(calls)
@@ -253,6 +249,15 @@ def roll_up(tenant_id: int, day: datetime.date, until: datetime.datetime | None 
             )
             for row in sent
         )
+
+
+def call_measures() -> dict:
+    """What the panel counts of a group of finished calls, as annotations: the roll-ups and the raw part alike."""
+    return {
+        "dialled": Count("pk"),
+        "answered": Count("pk", filter=Q(status=ANSWERED_STATUS)),
+        "talk": Coalesce(Sum("duration_seconds"), 0),
+    }
 
 
 def ensure_rolled_up(tenant, start: datetime.date, end: datetime.date) -> int:

@@ -24,7 +24,7 @@ from functools import cached_property
 
 from django.db import connection, transaction
 from django.db.models import Count, Exists, OuterRef, Q, Subquery, Sum
-from django.db.models.functions import Coalesce, ExtractHour, TruncDate
+from django.db.models.functions import ExtractHour, TruncDate
 from django.utils import timezone
 
 from attendance.models import Agreement, CallDisposition, DispositionType, Payment
@@ -39,7 +39,7 @@ from dashboard.models import (
     RolledUpDay,
     SentRollup,
 )
-from dashboard.rollups import ANSWERED_STATUS, ensure_rolled_up, sent_items_between
+from dashboard.rollups import ANSWERED_STATUS, call_measures, ensure_rolled_up, sent_items_between
 from dialer.models import DialerCallEvent, DialerExport, DialerExportItem, WebhookDelivery
 from tenants.models import Membership, Role, Tenant
 
@@ -304,11 +304,7 @@ class Figures:
             calls(self.raw)
             .annotate(day=TruncDate("received_at"), hour=ExtractHour("received_at"))
             .values("day", "hour", "tenant_id", "agent_id")
-            .annotate(
-                dialled=Count("*"),
-                answered=Count("pk", filter=Q(status=ANSWERED_STATUS)),
-                talk=Coalesce(Sum("duration_seconds"), 0),
-            )
+            .annotate(**call_measures())
             .order_by()
         )
 
