@@ -79,6 +79,9 @@ INSTALLED_APPS = [
     "import_export",
     "django_htmx",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "tenants",
     "core",
     "attendance",
@@ -98,7 +101,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "tenants.middleware.TenantMiddleware",
+    "tenants.middleware.TwoFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "attendance.middleware.AttendanceFramingMiddleware",
@@ -115,6 +120,12 @@ AXES_COOLOFF_TIME = datetime.timedelta(minutes=int(os.environ.get("AXES_COOLOFF_
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "core.views.locked_out"
+# The second factor's code field: a wrong code counts as a failed login (see core/two_factor_views.py), and what was
+# typed is not kept in the attempt's record.
+AXES_SENSITIVE_PARAMETERS = ["code"]
+
+# Second factor (django-otp): the name authenticator apps show beside the code.
+OTP_TOTP_ISSUER = "Cobrança"
 
 
 def proxy_settings(proxies: int) -> dict:

@@ -1,3 +1,4 @@
+from django.urls import reverse_lazy
 from django.utils.translation import gettext_lazy as _
 
 UNFOLD = {
@@ -10,4 +11,11 @@ UNFOLD = {
     "SHOW_VIEW_ON_SITE": False,
     "DASHBOARD_CALLBACK": "dashboard.views.dashboard_callback",
     "SIDEBAR": {"show_search": True, "show_all_applications": True},
+    # The account menu: unfold shows these instead of its own "change password", so that one is listed too.
+    "ACCOUNT": {
+        "navigation": [
+            {"title": _("Alterar senha"), "link": reverse_lazy("admin:password_change")},
+            {"title": _("Segundo fator"), "link": reverse_lazy("two_factor_setup")},
+        ]
+    },
 }

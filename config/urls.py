@@ -4,13 +4,15 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from config.health import healthz
-from core import views
+from core import two_factor_views, views
 from dialer import views as dialer_views
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("entrar/", views.LoginView.as_view(), name="login"),
+    path("entrar/codigo/", two_factor_views.verify, name="two_factor_verify"),
     path("sair/", auth_views.LogoutView.as_view(), name="logout"),
+    path("conta/segundo-fator/", two_factor_views.setup, name="two_factor_setup"),
     path("", include("dashboard.urls")),
     path("admin/", admin.site.urls),
     path("atendimento/", include("attendance.urls")),

@@ -15,6 +15,8 @@ from django.shortcuts import redirect
 from django.template.loader import render_to_string
 from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from import_export import fields, resources
 from unfold.admin import ModelAdmin, StackedInline
 from unfold.contrib.filters.admin import ChoicesDropdownFilter, RangeDateTimeFilter
@@ -23,7 +25,7 @@ from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationFo
 from unfold.widgets import UnfoldAdminJSONSchemaWidget
 
 from common.formats import EXPORT_FORMATS
-from tenants import audit, services
+from tenants import audit, services, two_factor
 from tenants.admin_base import (
     MissingIsNotFoundMixin,
     ReadOnlyMixin,
@@ -40,6 +42,10 @@ User = get_user_model()
 
 admin.site.unregister(User)
 admin.site.unregister(Group)
+# A user's second factor is seen and reset on the user's page, within the tenant; django-otp's own device pages
+# would list every tenant's devices (and their secrets).
+admin.site.unregister(TOTPDevice)
+admin.site.unregister(StaticDevice)
 
 
 def editor_schema() -> dict:
@@ -279,16 +285,48 @@ class UserAdmin(MissingIsNotFoundMixin, DjangoUserAdmin, ModelAdmin):
     def get_fieldsets(self, request, obj=None):
         if obj is None:
             return ((None, {"fields": ("username", "first_name", "last_name", "email", "password1", "password2")}),)
+        second_factor = (_("Segundo fator"), {"fields": ("second_factor",)})
         if request.user.is_superuser:
-            return super().get_fieldsets(request, obj)
+            return (*super().get_fieldsets(request, obj), second_factor)
         return (
             (None, {"fields": ("username", "password")}),
             (_("Dados pessoais"), {"fields": ("first_name", "last_name", "email")}),
             (_("Acesso"), {"fields": ("is_active", "last_login", "date_joined")}),
+            second_factor,
         )
 
     def get_readonly_fields(self, request, obj=None):
-        return () if request.user.is_superuser else ("last_login", "date_joined")
+        return ("second_factor",) if request.user.is_superuser else ("last_login", "date_joined", "second_factor")
+
+    @admin.display(description=_("aplicativo autenticador"))
+    def second_factor(self, obj):
+        device = TOTPDevice.objects.filter(user=obj, confirmed=True).first() if obj is not None else None
+        return render_to_string("admin/tenants/user/_second_factor.html", {"user": obj, "device": device})
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:pk>/redefinir-segundo-fator/",
+                self.admin_site.admin_view(self.reset_second_factor_view),
+                name="auth_user_reset_second_factor",
+            ),
+            *super().get_urls(),
+        ]
+
+    def reset_second_factor_view(self, request, pk):
+        """A tenant admin removes a user's second factor (a lost phone); only users of their own tenant."""
+        user = self.get_queryset(request).filter(pk=pk).first()
+        if request.method != "POST" or user is None or not self.has_change_permission(request, user):
+            raise Http404
+        if two_factor.reset(user, request.user):
+            messages.success(
+                request,
+                _("Segundo fator de %(user)s removido: na próxima entrada, só a senha (ou um novo cadastro).")
+                % {"user": user.get_username()},
+            )
+        else:
+            messages.info(request, _("%(user)s não tinha segundo fator.") % {"user": user.get_username()})
+        return redirect(reverse("admin:auth_user_change", args=[user.pk]))
 
     @admin.display(description=_("papel"), ordering="membership__role")
     def display_role(self, obj):
@@ -335,6 +373,7 @@ def audit_labels() -> dict:
         if model._meta.app_label in ("core", "attendance", "dialer", "tenants"):
             for field in model._meta.concrete_fields:
                 labels.setdefault(field.name, field.verbose_name)
+    labels.update({key: field.label for section in sections() for key, field in section.form_fields().items()})
     labels.update({key: spec["title"] for key, spec in schema_properties().items()})
     return labels
 

@@ -1,5 +1,8 @@
+from django.contrib.auth.views import redirect_to_login
+from django.urls import reverse
 from django.utils.functional import SimpleLazyObject
 
+from tenants import two_factor
 from tenants.roles import get_membership
 
 
@@ -12,4 +15,21 @@ class TenantMiddleware:
     def __call__(self, request):
         request.membership = SimpleLazyObject(lambda: get_membership(request.user))
         request.tenant = SimpleLazyObject(lambda: getattr(get_membership(request.user), "tenant", None))
+        return self.get_response(request)
+
+
+class TwoFactorMiddleware:
+    """After django-otp's OTPMiddleware: a signed-in session that still owes its second-factor code (or, where the
+    tenant requires one, its enrolment) reaches only that page and the sign-out, whatever it asks for."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.user.is_authenticated:
+            step = two_factor.pending_step(request.user)
+            if step is not None:
+                page = reverse("two_factor_verify" if step == two_factor.VERIFY else "two_factor_setup")
+                if request.path_info not in (page, reverse("logout")):
+                    return redirect_to_login(request.get_full_path(), page)
         return self.get_response(request)

@@ -145,6 +145,9 @@ class AuditEvent(TenantOwned):
         DIALER_EXPORT = "envio_discador", _("Envio ao discador")
         QUALIFICATIONS_CHANGED = "qualificacoes", _("Mapeamento de qualificações alterado")
         DO_NOT_CALL = "nao_ligar", _("Não ligar alterado")
+        TWO_FACTOR_ENROLLED = "segundo_fator_ativado", _("Segundo fator cadastrado")
+        TWO_FACTOR_RESET = "segundo_fator_redefinido", _("Segundo fator redefinido")
+        RECOVERY_CODE_USED = "codigo_recuperacao", _("Código de recuperação usado")
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
