@@ -65,15 +65,27 @@ class MailingBatch:
 
     def __init__(self):
         self._items: list[str] = []
+        self._keys: list[tuple[str, str]] = []  # each item's (identifier, phone): see without()
 
     def add(self, phone: str, identifier: str, data_json: str) -> None:
         """One contact; `data_json` is its `data` object as JSON text (json.dumps)."""
+        self._keys.append((identifier, phone))
         phone = phone if phone.isdigit() else json.dumps(phone)[1:-1]
         identifier = identifier if identifier.isdigit() else json.dumps(identifier)[1:-1]
         self._items.append(f'{{"phone":"{phone}","identifier":"{identifier}","data":{data_json}}}')
 
     def __len__(self) -> int:
         return len(self._items)
+
+    def without(self, keys: set[tuple[str, str]]) -> "MailingBatch":
+        """The batch less the (identifier, phone) contacts in `keys`: those who may no longer be called when their
+        turn to go comes."""
+        kept = MailingBatch()
+        for key, item in zip(self._keys, self._items, strict=True):
+            if key not in keys:
+                kept._keys.append(key)
+                kept._items.append(item)
+        return kept
 
     def encode(self) -> bytes:
         return f"[{','.join(self._items)}]".encode()

@@ -262,6 +262,17 @@ def _capped(tenant, policy: CallingPolicy, now, among: Q) -> Q | None:
     return q
 
 
+def stop_conditions() -> list[tuple[str, Q]]:
+    """The rule's first conditions, on the client alone: what takes a client out of the campaigns it was already sent
+    to (core.services.stop_calling), where the clock, the caps and a recent send only keep it from being sent now."""
+    return [
+        ("nao_ligar_cliente", ~Q(do_not_call_reason="")),
+        ("quitado", Q(status=Client.Status.PAID)),
+        ("saldo_zero", Q(open_balance__lte=Decimal("0"))),
+        ("em_acordo", Q(status__in=[Client.Status.AGREEMENT, Client.Status.NEGOTIATING])),
+    ]
+
+
 def conditions(tenant, campaign_id, now=None, among: Q | None = None) -> list[tuple[str, Q]]:
     """(reason value, Q) in order of precedence; the clock-dependent ones are decided for `now`.
 
@@ -275,10 +286,7 @@ def conditions(tenant, campaign_id, now=None, among: Q | None = None) -> list[tu
     if tenant is not None:
         phones_off = phones_off.filter(tenant=tenant)
     result = [
-        ("nao_ligar_cliente", ~Q(do_not_call_reason="")),
-        ("quitado", Q(status=Client.Status.PAID)),
-        ("saldo_zero", Q(open_balance__lte=Decimal("0"))),
-        ("em_acordo", Q(status__in=[Client.Status.AGREEMENT, Client.Status.NEGOTIATING])),
+        *stop_conditions(),
         ("nao_ligar_telefone", Q(main_phone="") & Q(pk__in=phones_off.values("client_id"))),
         ("sem_telefone", Q(main_phone="")),
     ]

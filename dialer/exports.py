@@ -10,11 +10,12 @@ from collections import defaultdict
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from datetime import timedelta
 from decimal import Decimal
+from typing import NamedTuple
 
 from django.conf import settings
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, F, Lookup, Q, Sum
+from django.db.models import Case, CharField, Count, F, Lookup, Q, Sum, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -580,8 +581,15 @@ def _sendable(export, client_ids) -> list[tuple]:
     for row in rows:
         if row[0] != SEND:
             blocked[eligibility.base_reason(row[0])].append(row[1])
+    _skip(export, blocked)
+    return [row[1:] for row in rows if row[0] == SEND]
+
+
+def _skip(export, blocked: dict[str, list[int]]) -> None:
+    """{reason: client ids} the rule no longer lets be sent: their items are skipped with the reason, and the
+    export's counts follow."""
     if not blocked:
-        return [row[1:] for row in rows]
+        return
     with transaction.atomic():
         export = DialerExport.objects.select_for_update().get(pk=export.pk)
         skipped = dict(export.skipped or {})
@@ -594,7 +602,87 @@ def _sendable(export, client_ids) -> list[tuple]:
         DialerExport.objects.filter(pk=export.pk).update(
             skipped=skipped, to_send_count=F("to_send_count") - dropped, heartbeat_at=timezone.now()
         )
-    return [row[1:] for row in rows if row[0] == SEND]
+
+
+class _Stop(NamedTuple):
+    """A client of a batch who must not be called any more, read at one instant."""
+
+    reason: str  # the rule's (eligibility.REASONS): why its item is skipped if it has not gone yet
+    removal_reason: str  # the removal's (models.REMOVAL_REASONS): why it leaves the campaign if it has
+    numbers: list[str]  # its numbers in the batch (as dialled) that must not go or must leave
+
+
+def _stopped(client_phones: dict[int, list[str]]) -> dict[int, _Stop]:
+    """Of these clients and their numbers, those who must not be called any more, as the database says now: the
+    whole client (the rule's stop conditions: "não ligar", paid off, in an agreement) or its numbers marked "não
+    ligar". The same events make core.services.stop_calling remove a client already sent."""
+    why = Case(
+        *[When(q, then=Value(name)) for name, q in eligibility.stop_conditions()],
+        default=Value(SEND),
+        output_field=CharField(),
+    )
+    clients = Client.objects.filter(_client_in(client_phones, "pk")).annotate(stop=why).exclude(stop=SEND)
+    stopped = {
+        client_id: _Stop(reason, _removal_reason(marked, status), list(client_phones[client_id]))
+        for client_id, reason, marked, status in clients.values_list("pk", "stop", "do_not_call_reason", "status")
+    }
+    others = client_phones.keys() - stopped.keys()
+    if not others:
+        return stopped
+    phones_off = ClientPhone.objects.filter(_client_in(others)).exclude(do_not_call_reason="")
+    for client_id, number, marked in phones_off.order_by("client_id", "pk").values_list(
+        "client_id", "number", "do_not_call_reason"
+    ):
+        number = dial_number(number)
+        if number in client_phones[client_id]:
+            stopped.setdefault(client_id, _Stop("nao_ligar_telefone", marked, [])).numbers.append(number)
+    return stopped
+
+
+def _removal_reason(marked: str, status: str) -> str:
+    """What the removal records, as the event that stopped the client would (an agreement's client also has no
+    open balance left, which the rule names first)."""
+    if marked:
+        return marked
+    return "acordo" if status in (Client.Status.AGREEMENT, Client.Status.NEGOTIATING) else "quitado"
+
+
+def _drop_stopped(export, batch, batch_phones) -> tuple[MailingBatch, dict]:
+    """The batch less whoever was marked not to be called since its round was read (the rule ran then), checked
+    just before it goes: a client stopped as a whole is skipped; a number marked "não ligar" stays behind."""
+    stopped = _stopped(batch_phones)
+    if not stopped:
+        return batch, batch_phones
+    kept, blocked = {}, defaultdict(list)
+    for client_id, numbers in batch_phones.items():
+        stop = stopped.get(client_id)
+        left = numbers if stop is None else [n for n in numbers if n not in stop.numbers]
+        if left:
+            kept[client_id] = left
+        else:
+            blocked[stop.reason].append(client_id)
+    _skip(export, blocked)
+    for client_id in stopped.keys() & kept.keys():
+        DialerExportItem.objects.filter(export=export, client_id=client_id).update(phones=kept[client_id])
+    return batch.without({(str(c), n) for c, stop in stopped.items() for n in stop.numbers}), kept
+
+
+def _remove_landed(export, stopped: dict[int, _Stop]) -> None:
+    """Removals of what landed batches posted for clients who must not be called any more. Created once the
+    batches have landed, so their DELETE cannot overtake the POST; a worker task sends each, like any removal."""
+    removals = DialerRemoval.objects.bulk_create(
+        DialerRemoval(
+            tenant_id=export.tenant_id,
+            client_id=client_id,
+            campaign_id=export.campaign_id,
+            contacts=_mailing_keys([(client_id, stop.numbers)]),
+            reason=stop.removal_reason,
+        )
+        for client_id, stop in sorted(stopped.items())
+    )
+    for removal in removals:
+        transaction.on_commit(lambda r=removal: enqueue_removal(r))
+    logger.info("Envio %s: %d cliente(s) marcados para não ligar durante o envio; removidos.", export.pk, len(removals))
 
 
 # A batch whose answer was lost is removed and posted again at most this many times in one run.
@@ -668,8 +756,7 @@ class _Uploads:
         self.in_flight = set()
         self.clean = 0
         self.failure: BaseException | None = None
-        self.sent_ids: list[int] = []
-        self.sent_phones = 0
+        self.landed: dict[int, list[str]] = {}  # acknowledged, not yet recorded: {client id: numbers posted}
         self.sent_total = export.sent_count
         self.recorded_at = time.monotonic()
 
@@ -687,7 +774,9 @@ class _Uploads:
                     status=DialerExportItem.Status.PENDING
                 )
                 self.close()  # raises the failure
-            self.in_flight.add(self.pool.submit(_upload, self.export, self.api, batch, batch_phones))
+            batch, batch_phones = _drop_stopped(self.export, batch, batch_phones)
+            if batch_phones:
+                self.in_flight.add(self.pool.submit(_upload, self.export, self.api, batch, batch_phones))
 
     def close(self):
         """Wait for every upload, write everything down, then raise the first failure if there was one."""
@@ -709,8 +798,7 @@ class _Uploads:
                 continue
             self.clean = self.clean // 2 if outcome.lost else self.clean + 1
             if outcome.status == DialerExportItem.Status.SENT:
-                self.sent_ids.extend(outcome.batch_phones)
-                self.sent_phones += sum(len(numbers) for numbers in outcome.batch_phones.values())
+                self.landed.update(outcome.batch_phones)
             elif outcome.status == DialerExportItem.Status.FAILED:
                 _mark(self.export, outcome.batch_phones, outcome.status, error=outcome.error.message)
             else:
@@ -718,15 +806,22 @@ class _Uploads:
                     status=DialerExportItem.Status.PENDING
                 )
                 self.failure = self.failure or outcome.error
-        if len(self.sent_ids) >= RECORD_MAX or time.monotonic() - self.recorded_at >= PROGRESS_SECONDS:
+        if len(self.landed) >= RECORD_MAX or time.monotonic() - self.recorded_at >= PROGRESS_SECONDS:
             self._record()
 
     def _record(self):
-        """The acknowledged batches as "enviado", the counters, and the run's lease, in one transaction."""
+        """The acknowledged batches as "enviado", the counters, and the run's lease, in one transaction; and the
+        removal of whoever was marked not to be called while they were on the wire."""
         now = timezone.now()
-        ids, self.sent_ids = self.sent_ids, []
-        phones, self.sent_phones = self.sent_phones, 0
+        landed, self.landed = self.landed, {}
+        ids = list(landed)
+        phones = sum(len(numbers) for numbers in landed.values())
+        # Read after the batches landed: a client marked meanwhile had a removal that found nothing to remove yet,
+        # or none (its item still pending); removed now, after the POST, whatever the interleaving.
+        stopped = _stopped(landed) if landed else {}
         with transaction.atomic():
+            if stopped:
+                _remove_landed(self.export, stopped)
             if ids:
                 DialerExportItem.objects.filter(_client_in(ids), export=self.export).update(
                     status=DialerExportItem.Status.SENT, sent_at=now
