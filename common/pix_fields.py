@@ -110,8 +110,10 @@ def _ascii_form(value) -> str:
 
 
 def brcode_text(value, limit: int) -> str:
-    """What a name or city field of the code holds: its ASCII form, at most `limit` characters."""
-    return _ascii_form(value)[:limit].rstrip()
+    """What a name or city field of the code holds: its ASCII form, at most `limit` characters; empty when no
+    letter or digit is left, for the caller to refuse (a name of dots tells the payer nothing)."""
+    text = _ascii_form(value)[:limit].rstrip()
+    return text if any(c.isalnum() for c in text) else ""
 
 
 def clean_text(value, limit: int, label: str) -> str:
@@ -129,7 +131,7 @@ def clean_text(value, limit: int, label: str) -> str:
             % {"what": label, "chars": shown}
         )
     code_form = _ascii_form(text)
-    if not any(c.isalnum() for c in code_form):  # a name of dots tells the payer nothing
+    if not any(c.isalnum() for c in code_form):
         raise ValidationError(_("%(what)s precisa de letras ou números.") % {"what": label})
     if len(code_form) > limit:
         raise ValidationError(

@@ -154,7 +154,8 @@ def assert_valid_brcode(code: str) -> dict[str, bytes]:
     account = tlv(fields["26"])
     assert account["00"] == b"br.gov.bcb.pix" and DICT_KEY.fullmatch(account["01"].decode())
     assert 0 < len(fields["59"]) <= 25 and 0 < len(fields["60"]) <= 15
-    assert fields["59"] == fields["59"].strip() and re.search(rb"[A-Za-z0-9]", fields["59"] + fields["60"])
+    for text in (fields["59"], fields["60"]):
+        assert text == text.strip() and re.search(rb"[A-Za-z0-9]", text)
     tlv(fields["62"])
     return fields
 
