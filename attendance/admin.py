@@ -491,6 +491,11 @@ class PaymentAdmin(PartialImportMixin, TenantScopedAdmin, ImportExportModelAdmin
 
         return TenantPaymentForm
 
+    def get_fields(self, request, obj=None):
+        fields = super().get_fields(request, obj)
+        # The token belongs to the form being submitted; a recorded payment's page has nothing to show for it.
+        return fields if obj is None else [name for name in fields if name != "token"]
+
     def has_add_permission(self, request, *args):
         return user_tenant(request.user) is not None and super().has_add_permission(request, *args)
 

@@ -64,6 +64,8 @@ def test_the_same_form_posted_twice_posts_one_payment(client, supervisor, titulo
     paid.refresh_from_db()
     assert paid.paid_amount == D("10.00")
     assert AuditEvent.objects.filter(action=AuditEvent.Action.PAYMENT_POSTED).count() == 1
+    recorded = client.get(f"/admin/attendance/payment/{Payment.objects.get().pk}/change/")
+    assert recorded.status_code == 200 and ">Token<" not in recorded.content.decode()  # the form's, not the payment's
 
     url, form = baixa_form(client, query, amount="10,00")  # a new form is a new payment
     assert client.post(url, form).status_code == 302
