@@ -1,10 +1,13 @@
 import datetime
+import uuid
 
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef
+from django.http import HttpResponseRedirect
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
@@ -401,7 +404,11 @@ class AgreementAdmin(TenantScopedAdmin):
 
 
 class PaymentForm(forms.ModelForm):
-    """Baixa by hand: the service validates and posts; its refusal (an overpayment…) shows on the form."""
+    """Baixa by hand: the service validates and posts; its refusal (an overpayment…) shows on the form.
+
+    Each rendered form carries a token of its own: posting it twice (a double click, the browser's resubmit)
+    posts one payment, as "Gerar acordo" does.
+    """
 
     amount = BRLDecimalField(label=_("valor pago"), max_digits=14, decimal_places=2, widget=MoneyInput)
     accept_credit = forms.BooleanField(
@@ -409,6 +416,7 @@ class PaymentForm(forms.ModelForm):
         required=False,
         help_text=_("Só marque se o cliente pagou a mais e o valor excedente deve ficar como crédito."),
     )
+    token = forms.UUIDField(widget=forms.HiddenInput, initial=uuid.uuid4)
 
     class Meta:
         model = Payment
@@ -434,11 +442,13 @@ class PaymentForm(forms.ModelForm):
             method=cleaned["method"],
             accept_credit=cleaned.get("accept_credit", False),
             notes=cleaned.get("notes", ""),
+            submission_token=cleaned["token"],
         )
         # The admin's add view runs in a transaction: a refused form rolls this back with everything else.
-        payment, _created = payments.post_payment(
+        payment, created = payments.post_payment(
             self.tenant, self.user, data, installment=cleaned.get("installment"), debt=cleaned.get("debt")
         )
+        payment.posted_before = not created  # the admin says so instead of "added"
         self.instance = payment
         return cleaned
 
@@ -481,6 +491,11 @@ class PaymentAdmin(PartialImportMixin, TenantScopedAdmin, ImportExportModelAdmin
 
         return TenantPaymentForm
 
+    def get_fields(self, request, obj=None):
+        fields = super().get_fields(request, obj)
+        # The token belongs to the form being submitted; a recorded payment's page has nothing to show for it.
+        return fields if obj is None else [name for name in fields if name != "token"]
+
     def has_add_permission(self, request, *args):
         return user_tenant(request.user) is not None and super().has_add_permission(request, *args)
 
@@ -517,7 +532,8 @@ class PaymentAdmin(PartialImportMixin, TenantScopedAdmin, ImportExportModelAdmin
         if request.GET.get("installment", "").isdigit():
             inst = AgreementInstallment.objects.filter(agreement__tenant=tenant, pk=request.GET["installment"]).first()
             return inst and (
-                _("Baixa de %(i)s do acordo #%(a)s — em aberto %(v)s") % {
+                _("Baixa de %(i)s do acordo #%(a)s — em aberto %(v)s")
+                % {
                     "i": inst,
                     "a": inst.agreement_id,
                     "v": format_brl(inst.open_amount),
@@ -527,7 +543,8 @@ class PaymentAdmin(PartialImportMixin, TenantScopedAdmin, ImportExportModelAdmin
         if request.GET.get("debt", "").isdigit():
             debt = Debt.objects.filter(tenant=tenant, pk=request.GET["debt"]).select_related("client").first()
             return debt and (
-                _("Baixa do título %(d)s de %(c)s — em aberto %(v)s") % {
+                _("Baixa do título %(d)s de %(c)s — em aberto %(v)s")
+                % {
                     "d": debt,
                     "c": debt.client,
                     "v": format_brl(debt.open_amount),
@@ -538,6 +555,16 @@ class PaymentAdmin(PartialImportMixin, TenantScopedAdmin, ImportExportModelAdmin
 
     def save_model(self, request, obj, form, change):
         """The form already posted the payment through the service."""
+
+    def log_addition(self, request, obj, message):
+        if not getattr(obj, "posted_before", False):
+            super().log_addition(request, obj, message)
+
+    def response_add(self, request, obj, post_url_continue=None):
+        if getattr(obj, "posted_before", False):
+            messages.info(request, _("Esta baixa já estava registrada (formulário enviado de novo): nada mudou."))
+            return HttpResponseRedirect(reverse("admin:attendance_payment_changelist"))
+        return super().response_add(request, obj, post_url_continue)
 
     def get_import_resource_kwargs(self, request, *args, **kwargs):
         return {"tenant": user_tenant(request.user), "user": request.user}

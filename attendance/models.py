@@ -303,6 +303,8 @@ class Payment(TenantOwned):
         blank=True,
         help_text=_("Chave das reimportações do arquivo de pagamentos."),
     )
+    # One per submitted baixa form: a double click or a resubmission finds the first payment instead of a second.
+    submission_token = models.UUIDField(null=True, blank=True, editable=False)
     notes = models.TextField(_("observações"), blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -321,6 +323,11 @@ class Payment(TenantOwned):
         constraints = [
             models.UniqueConstraint(
                 fields=["tenant", "external_id"], condition=~Q(external_id=""), name="payment_unique_external_id"
+            ),
+            models.UniqueConstraint(
+                fields=["tenant", "submission_token"],
+                condition=Q(submission_token__isnull=False),
+                name="payment_unique_submission",
             ),
             models.CheckConstraint(
                 condition=Q(installment__isnull=True) | Q(debt__isnull=True), name="payment_one_target"

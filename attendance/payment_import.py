@@ -8,7 +8,6 @@ The admin's import (django-import-export) and `manage.py import_payments` share 
 """
 
 import dataclasses
-import datetime
 import itertools
 from collections import defaultdict
 
@@ -17,7 +16,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from attendance.models import Agreement, AgreementInstallment, Payment
-from attendance.payments import PaymentInput, post_debt_payments, post_payment
+from attendance.payments import PaymentInput, check_paid_on, post_debt_payments, post_payment
 from common.parsing import format_cpf, parse_cpf, parse_date, parse_money
 from core.importing import _cell, normalize_header
 from core.models import Client, Debt
@@ -126,8 +125,7 @@ class PaymentRowParser:
         paid_on = amount = None
         try:
             paid_on = parse_date(row.get("data") or row.get("data_pagamento"), "data")
-            if paid_on < datetime.date(1990, 1, 1):
-                raise ValidationError(_("Data fora do intervalo aceito."))
+            check_paid_on(paid_on)
         except ValidationError as error:
             errors.extend(error.messages)
         try:

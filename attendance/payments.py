@@ -13,6 +13,7 @@ Rules, stated once:
 
 import dataclasses
 import datetime
+import uuid
 from collections import defaultdict
 from decimal import Decimal
 
@@ -31,6 +32,9 @@ from tenants.models import AuditEvent
 
 Installment = AgreementInstallment
 ZERO = Decimal("0")
+# Payments are dated from here to today, by hand or by file: 01/01/0001 or 9999 is a typo that would sit in
+# every report, sum and export that shows the payment.
+PAID_ON_EARLIEST = datetime.date(1990, 1, 1)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,6 +46,8 @@ class PaymentInput:
     accept_credit: bool = False
     notes: str = ""
     source: str = Payment.Source.MANUAL
+    # The baixa form's: the same submitted form (a double click, a resubmission) posts one payment.
+    submission_token: uuid.UUID | None = None
 
 
 def post_payment(
@@ -49,36 +55,55 @@ def post_payment(
 ) -> tuple[Payment, bool]:
     """Record a payment against an installment or a título; (payment, created).
 
-    A payment id already recorded for the tenant returns the first payment and changes nothing.
+    A payment id or a submission token already recorded for the tenant returns the first payment and changes
+    nothing, also when both arrive at once (the second waits for the first's lock, then finds its payment).
     refresh=False leaves the client's balance and situation to the caller's refresh_clients (a file import
     refreshes once per chunk instead of once per row).
     """
     if (installment is None) == (debt is None):
         raise ValidationError(_("Informe a parcela do acordo ou o título pago."))
     _check_input(data)
-    if data.external_id:
-        existing = Payment.objects.filter(tenant=tenant, external_id=data.external_id).first()
-        if existing:
-            return existing, False
+    existing = _already_posted(tenant, data)
+    if existing is not None:
+        return existing, False
     try:
         with transaction.atomic():
             if installment is not None:
-                payment = _pay_installment(tenant, user, data, installment)
-            else:
-                payment = _pay_debt(tenant, user, data, debt, refresh)
+                return _pay_installment(tenant, user, data, installment)
+            return _pay_debt(tenant, user, data, debt, refresh)
     except IntegrityError:
-        if not data.external_id:
+        # The same payment id or token posted at once against another target: the first one won.
+        existing = _already_posted(tenant, data)
+        if existing is None:
             raise
-        # Another import of the same file won the race for this payment id.
-        return Payment.objects.get(tenant=tenant, external_id=data.external_id), False
-    return payment, True
+        return existing, False
+
+
+def _already_posted(tenant, data: PaymentInput) -> Payment | None:
+    if data.external_id:
+        return Payment.objects.filter(tenant=tenant, external_id=data.external_id).first()
+    if data.submission_token:
+        return Payment.objects.filter(tenant=tenant, submission_token=data.submission_token).first()
+    return None
+
+
+def check_paid_on(paid_on: datetime.date) -> None:
+    """ValidationError (on paid_on) for a payment date outside 01/01/1990 to today: the form's and the file's."""
+    if paid_on > timezone.localdate():
+        raise ValidationError({"paid_on": _("A data do pagamento não pode estar no futuro.")})
+    if paid_on < PAID_ON_EARLIEST:
+        raise ValidationError(
+            {
+                "paid_on": _("A data do pagamento é anterior a %(d)s: confira o ano.")
+                % {"d": PAID_ON_EARLIEST.strftime("%d/%m/%Y")}
+            }
+        )
 
 
 def _check_input(data: PaymentInput) -> None:
     if data.amount is None or data.amount <= 0:
         raise ValidationError({"amount": _("O valor pago deve ser maior que zero.")})
-    if data.paid_on > timezone.localdate():
-        raise ValidationError({"paid_on": _("A data do pagamento não pode estar no futuro.")})
+    check_paid_on(data.paid_on)
 
 
 def _split(data: PaymentInput, open_amount: Decimal, what: str) -> tuple[Decimal, Decimal]:
@@ -103,9 +128,13 @@ def _split(data: PaymentInput, open_amount: Decimal, what: str) -> tuple[Decimal
     return open_amount, data.amount - open_amount
 
 
-def _pay_installment(tenant, user, data, installment) -> Payment:
+def _pay_installment(tenant, user, data, installment) -> tuple[Payment, bool]:
     agreement = Agreement.objects.select_for_update().get(pk=installment.agreement_id, tenant=tenant)
     installment = Installment.objects.select_for_update().get(pk=installment.pk)
+    # A twin submission held the lock until it committed: its payment is the answer, not "already paid".
+    existing = _already_posted(tenant, data)
+    if existing is not None:
+        return existing, False
     if agreement.status != Agreement.Status.ACTIVE:
         raise ValidationError(
             _("O acordo #%(id)s está %(status)s: não recebe pagamentos nas parcelas.")
@@ -123,17 +152,20 @@ def _pay_installment(tenant, user, data, installment) -> Payment:
     payment = _create(tenant, user, data, agreement.client_id, credit, installment=installment)
     if not agreement.installments.filter(status=Installment.Status.OPEN).exists():
         _settle(agreement, user)
-    return payment
+    return payment, True
 
 
-def _pay_debt(tenant, user, data, debt, refresh) -> Payment:
+def _pay_debt(tenant, user, data, debt, refresh) -> tuple[Payment, bool]:
     debt = Debt.objects.select_for_update().get(pk=debt.pk, tenant=tenant)
+    existing = _already_posted(tenant, data)
+    if existing is not None:
+        return existing, False
     credit = _apply_to_debt(data, debt)
     debt.save(update_fields=["paid_amount", "status"])
     payment = _create(tenant, user, data, debt.client_id, credit, debt=debt)
     if refresh:
         refresh_clients([debt.client_id])
-    return payment
+    return payment, True
 
 
 def _apply_to_debt(data: PaymentInput, debt: Debt) -> Decimal:
@@ -213,6 +245,7 @@ def _build(tenant, user, data, client_id, credit, **target) -> Payment:
         method=data.method,
         source=data.source,
         external_id=data.external_id,
+        submission_token=data.submission_token,
         notes=data.notes,
         created_by=user if getattr(user, "is_authenticated", False) else None,
         **target,

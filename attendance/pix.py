@@ -1,23 +1,29 @@
 """PIX "copia e cola": the static BR Code (EMV MPM, as the Banco Central's Manual do BR Code defines it).
 
 Each field is ID (2 digits) + length (2 digits) + value; the last field (63) is the CRC16-CCITT-FALSE of the
-whole payload including its own "6304" header. Static codes carry the amount and a txid the payer's bank
-returns with the credit, so a payment can be matched to the installment it pays.
+whole payload including its own "6304" header. Every value is ASCII (common.pix_fields keeps it so), and the
+lengths and the CRC are both counted on the ASCII bytes. Static codes carry the amount and a txid the payer's
+bank returns with the credit, so a payment can be matched to the installment it pays.
 """
 
 import binascii
 import dataclasses
+import logging
 import re
 from decimal import Decimal
 
 import segno
+from django.core.exceptions import ValidationError
 
-from common.parsing import strip_accents
+from common import pix_fields
 from tenants import settings_schema
+
+logger = logging.getLogger(__name__)
 
 GUI = "br.gov.bcb.pix"
 NO_TXID = "***"  # the manual's value for "no identifier"
-TXID_RE = re.compile(r"^[A-Za-z0-9]{1,25}$")
+TXID_RE = re.compile(r"[A-Za-z0-9]{1,25}")
+AMOUNT_MAX_LENGTH = 13  # field 54
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,35 +35,39 @@ class PixReceiver:
 
 def crc16(payload: str) -> str:
     """CRC16-CCITT-FALSE (polynomial 0x1021, initial 0xFFFF) as four upper-case hex digits."""
-    return f"{binascii.crc_hqx(payload.encode('utf-8'), 0xFFFF):04X}"
+    return f"{binascii.crc_hqx(payload.encode('ascii'), 0xFFFF):04X}"
 
 
 def _field(tag: str, value: str) -> str:
-    if len(value) > 99:
-        raise ValueError(f"field {tag} longer than 99 characters")
-    return f"{tag}{len(value):02d}{value}"
-
-
-def _plain(text: str, limit: int) -> str:
-    """Accents removed (payers' apps differ in what they accept), trimmed to the field's limit."""
-    ascii_text = strip_accents(text).encode("ascii", "ignore").decode()
-    return " ".join(ascii_text.split())[:limit]
+    """ID, length and value; a value that is not printable ASCII never reaches a code (UnicodeEncodeError)."""
+    size = len(value.encode("ascii"))
+    if not value.isprintable() or not 0 < size <= 99:
+        raise ValueError(f"field {tag}: 1 to 99 printable ASCII characters")
+    return f"{tag}{size:02d}{value}"
 
 
 def brcode(receiver: PixReceiver, amount: Decimal | None = None, txid: str = NO_TXID) -> str:
-    """The copia-e-cola text of a static PIX charge."""
-    if txid != NO_TXID and not TXID_RE.match(txid):
+    """The copia-e-cola text of a static PIX charge; ValueError when a field cannot be written as the BR Code
+    requires (settings saved before the rules, or a receiver built by hand)."""
+    if txid != NO_TXID and not TXID_RE.fullmatch(txid):
         raise ValueError("txid: up to 25 letters and digits")
-    account = _field("00", GUI) + _field("01", receiver.key.strip())
+    amount_text = f"{amount:.2f}" if amount is not None else ""
+    if amount is not None and (amount <= 0 or len(amount_text) > AMOUNT_MAX_LENGTH):
+        raise ValueError("amount: more than zero, at most 13 characters")
+    try:
+        key = pix_fields.normalize_key(receiver.key)
+    except ValidationError as error:
+        raise ValueError("key: not in a DICT format") from error
+    account = _field("00", GUI) + _field("01", key)
     payload = (
         _field("00", "01")
         + _field("26", account)
         + _field("52", "0000")
         + _field("53", "986")
-        + (_field("54", f"{amount:.2f}") if amount is not None else "")
+        + (_field("54", amount_text) if amount is not None else "")
         + _field("58", "BR")
-        + _field("59", _plain(receiver.name, 25))
-        + _field("60", _plain(receiver.city, 15))
+        + _field("59", pix_fields.brcode_text(receiver.name, pix_fields.NAME_MAX))
+        + _field("60", pix_fields.brcode_text(receiver.city, pix_fields.CITY_MAX))
         + _field("62", _field("05", txid))
         + "6304"
     )
@@ -85,15 +95,22 @@ def qr_svg(payload: str) -> str:
 
 
 def receiver_for(tenant) -> PixReceiver | None:
-    """The tenant's PIX receiver, or None while no PIX key is configured."""
+    """The tenant's PIX receiver, or None while no PIX key is configured or what is stored cannot make a
+    valid code (saved before the BR Code rules were checked): no code at all rather than one that misleads."""
     key = tenant.setting(settings_schema.PIX_KEY)
     if not key:
         return None
-    return PixReceiver(
-        key=key,
-        name=tenant.setting(settings_schema.PIX_NAME, ""),
-        city=tenant.setting(settings_schema.PIX_CITY, ""),
+    receiver = PixReceiver(
+        key=str(key),
+        name=str(tenant.setting(settings_schema.PIX_NAME, "")),
+        city=str(tenant.setting(settings_schema.PIX_CITY, "")),
     )
+    try:
+        brcode(receiver)
+    except ValueError:
+        logger.warning("PIX settings of tenant %s cannot make a BR Code; no PIX is offered", tenant.pk)
+        return None
+    return receiver
 
 
 @dataclasses.dataclass(frozen=True)

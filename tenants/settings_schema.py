@@ -11,6 +11,7 @@ import math
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
+from common import pix_fields
 from tenants import secrets
 
 # PIX receiver of the "copia e cola" codes offered for agreement installments.
@@ -122,24 +123,33 @@ def clean_settings(new: dict, stored: dict | None = None) -> dict:
 
 
 def _clean_pix(result: dict) -> dict:
-    """Normalize the PIX keys in place; {key: message} for the invalid ones."""
+    """Normalize the PIX keys in place (the key to its DICT format); {key: message} for the invalid ones.
+
+    What is saved always makes a valid BR Code: the rules are common.pix_fields', which the codes are built with.
+    """
     errors = {}
-    for key, limit in ((PIX_KEY, 77), (PIX_NAME, 25), (PIX_CITY, 15)):
+    for key in (PIX_KEY, PIX_NAME, PIX_CITY):
         value = result.get(key)
-        if value in (None, ""):
+        if value is None or (isinstance(value, str) and not value.strip()):
             result.pop(key, None)
+    checks = (
+        (PIX_KEY, pix_fields.normalize_key),
+        (PIX_NAME, lambda v: pix_fields.clean_text(v, pix_fields.NAME_MAX, _("O nome do recebedor"))),
+        (PIX_CITY, lambda v: pix_fields.clean_text(v, pix_fields.CITY_MAX, _("A cidade do recebedor"))),
+    )
+    for key, check in checks:
+        if key not in result:
             continue
-        value = str(value).strip()
-        if len(value) > limit:
-            errors[key] = _("No máximo %(n)s caracteres.") % {"n": limit}
-        result[key] = value
-    if result.get(PIX_KEY):
-        if any(c.isspace() for c in result[PIX_KEY]):
-            errors[PIX_KEY] = _(
-                "A chave PIX não tem espaços: CPF/CNPJ só com dígitos, +55DDNÚMERO, e-mail ou chave aleatória."
-            )
+        if not isinstance(result[key], str):
+            errors[key] = _("Informe como texto, entre aspas.")
+            continue
+        try:
+            result[key] = check(result[key])
+        except ValidationError as error:
+            errors[key] = error.messages[0]
+    if PIX_KEY in result:
         for key, label in ((PIX_NAME, _("o nome do recebedor")), (PIX_CITY, _("a cidade do recebedor"))):
-            if not result.get(key):
+            if key not in result and key not in errors:
                 errors[key] = _("Com chave PIX, informe também %(what)s.") % {"what": label}
     return errors
 
@@ -151,4 +161,3 @@ def masked(settings: dict) -> dict:
         if shown.get(key):
             shown[key] = secrets.mask(shown[key])
     return shown
-

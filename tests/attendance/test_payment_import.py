@@ -1,6 +1,7 @@
 import csv
 import datetime
 import io
+import re
 from decimal import Decimal
 
 import pytest
@@ -163,7 +164,8 @@ def test_baixa_by_hand_refuses_an_overpayment_then_posts(client, supervisor, set
     amount_input = page.context["adminform"].form["amount"]
     assert amount_input.value() == D("100.00")
     assert 'name="amount"' in str(amount_input) and "border" in str(amount_input)
-    form = {"debt": debt.pk, "amount": "150,00", "paid_on": YESTERDAY, "method": "pix", "notes": ""}
+    token = re.search(r'name="token" value="([^"]+)"', page.content.decode())[1]
+    form = {"debt": debt.pk, "amount": "150,00", "paid_on": YESTERDAY, "method": "pix", "notes": "", "token": token}
     response = client.post(url, form)
     assert response.status_code == 200
     assert "maior que o saldo de R$ 100,00" in response.content.decode()
