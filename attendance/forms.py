@@ -8,12 +8,26 @@ from django.utils.translation import gettext_lazy as _
 
 from attendance.models import DispositionType
 from attendance.negotiation import MAX_INSTALLMENTS, Proposal
+from common.call_ids import call_id_or_blank
 from core.models import ClientPhone
 from tenants.admin_base import BRLDecimalField
 
 # A sane window for dates people type: beyond it is a typo (9999) that would break every page showing it.
 FIRST_DUE_WINDOW = datetime.timedelta(days=365)
 MAX_AMOUNT = Decimal("999999999999.99")  # what a money column holds (14 digits)
+
+
+class CallIdField(forms.CharField):
+    """The hidden call id the page was opened with: one without a 3C Plus shape is no call (the views drop it
+    the same way), not an error the operator could fix."""
+
+    widget = forms.HiddenInput
+
+    def __init__(self, **kwargs):
+        super().__init__(required=False, **kwargs)
+
+    def clean(self, value):
+        return call_id_or_blank(super().clean(value))
 
 
 class TabulationForm(forms.Form):
@@ -33,7 +47,7 @@ class TabulationForm(forms.Form):
         input_formats=["%Y-%m-%dT%H:%M", "%d/%m/%Y %H:%M"],
     )
     token = forms.UUIDField(widget=forms.HiddenInput, initial=uuid.uuid4)
-    call_id = forms.CharField(widget=forms.HiddenInput, required=False, max_length=120)
+    call_id = CallIdField()
 
     def __init__(self, *args, tenant, client, phones=None, types=None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -69,7 +83,7 @@ class NegotiationForm(forms.Form):
         input_formats=["%Y-%m-%d", "%d/%m/%Y"],
     )
     token = forms.UUIDField(widget=forms.HiddenInput, initial=uuid.uuid4)
-    call_id = forms.CharField(widget=forms.HiddenInput, required=False, max_length=120)
+    call_id = CallIdField()
     notes = forms.CharField(label=_("Observações"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
     # Set by the 3x/6x/12x shortcuts: the entry rises to the creditor's minimum for the simulated total.
     fill_entry = forms.BooleanField(widget=forms.HiddenInput, required=False)

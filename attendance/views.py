@@ -23,6 +23,7 @@ from attendance.forms import NegotiationForm, TabulationForm
 from attendance.models import Agreement, DispositionType, Message
 from attendance.negotiation import NegotiationError
 from common import async_db
+from common.call_ids import call_id_or_blank
 from core import services as core_services
 from core import timeline
 from core.models import Client, ClientPhone, Debt, DoNotCallReason
@@ -52,7 +53,9 @@ def client_or_404(request, client_id) -> tuple:
 
 
 def call_id_of(request) -> str:
-    return (request.POST.get("call_id") or request.GET.get("call_id") or "")[:120]
+    """The call the page was opened for: a 3C Plus call id, or "" for anything else (any site can make a signed-in
+    browser GET this page, and the id goes into the access log and the forms)."""
+    return call_id_or_blank(request.POST.get("call_id") or request.GET.get("call_id") or "")
 
 
 @login_required
@@ -298,7 +301,7 @@ def client_page(request, client_id):
 def render_after_change(request, tenant, client, **known):
     """htmx gets the parts that changed (header, forms, timeline); a plain form post gets the page again."""
     if not request.htmx:
-        return redirect(f"{reverse('attendance:client', args=[client.pk])}?call_id={call_id_of(request)}")
+        return redirect(f"{reverse('attendance:client', args=[client.pk])}?call_id={quote(call_id_of(request))}")
     client.refresh_from_db(from_queryset=Client.objects.select_related("creditor"))
     context = page_context(request, tenant, client, **known)
     response = render(request, "attendance/_after_change.html", context)

@@ -4,18 +4,29 @@ A text cell starting with = + - @ tab or carriage return is a formula to Excel a
 `=HYPERLINK(...)` in a name becomes a link that leaks data when clicked). Such cells are written with a
 leading apostrophe, the spreadsheet convention for "this is text"; imports remove it again, so a file
 exported and imported back gives the same values.
+
+A control character is no text anyone typed on purpose, and a single one fails a whole XLSX (openpyxl refuses
+what XML 1.0 cannot hold, its ILLEGAL_CHARACTERS_RE) and puts NULs in a CSV: every writer drops them here.
 """
+
+import re
 
 import tablib
 from import_export.formats.base_formats import CSV, XLSX
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 QUOTE = "'"
+# openpyxl's ILLEGAL_CHARACTERS_RE (C0 controls but tab, line feed and carriage return), DEL, the C1 controls, and
+# the two non-characters XML 1.0 forbids.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff]")
 
 
 def neutralize(value):
-    """The cell as inert text, or the value untouched when it is not text that a spreadsheet would run."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+    """The cell as inert, writable text, or the value untouched when it is not text."""
+    if not isinstance(value, str):
+        return value
+    value = CONTROL_CHARACTERS.sub("", value)
+    if value.startswith(FORMULA_STARTS):
         return QUOTE + value
     return value
 

@@ -5,6 +5,8 @@ import copy
 import logging
 import re
 import uuid
+from collections.abc import Mapping
+from numbers import Number
 
 from django.core.signals import request_finished
 from django.dispatch import receiver
@@ -43,9 +45,19 @@ class RequestIdFilter(logging.Filter):
 
 
 # Credentials that travel in URLs: the webhook's path secret (config/urls.py) and the sandbox's ?api_token=.
+# The webhook URL is pasted into 3C Plus by a person: a doubled slash, an upper-case 3CPLUS or a missing segment
+# misses the route and the request is logged as a 404, so the secret is found by the path's shape in any case,
+# with any run of separators (/ \ and their %2F %5C), and by its own shape where the path is unrecognisable.
+SEPARATOR = r"(?:/|\\|%2f|%5c)"
+PATH_REST = r"[^\s?#'\"]*"
 URL_SECRETS = [
-    (re.compile(r"(/dialer/webhooks/3cplus/)[^/\s?#'\"]+"), r"\1[segredo]"),
-    (re.compile(r"(api_token=)[^&\s'\"]+"), r"\1[segredo]"),
+    # All that follows webhooks/3cplus, whatever separates it.
+    (re.compile(rf"(?i)(webhooks?{SEPARATOR}+3cplus){PATH_REST}"), r"\1/[segredo]/"),
+    # All that follows dialer/webhooks when 3cplus is missing.
+    (re.compile(rf"(?i)(dialer{SEPARATOR}+webhooks?)(?!{SEPARATOR}+3cplus){SEPARATOR}{PATH_REST}"), r"\1/[segredo]/"),
+    # A path segment with the shape of a generated secret (token_urlsafe(32) has 43 characters) anywhere else.
+    (re.compile(r"(?<=[/\\])[A-Za-z0-9_-]{32,}(?=[/\\?#\s'\"]|$)"), "[segredo]"),
+    (re.compile(r"(?i)(api_token=)[^&\s'\"]+"), r"\1[segredo]"),
 ]
 
 
@@ -57,14 +69,20 @@ def redact(text: str) -> str:
 
 class RedactSecretsFilter(logging.Filter):
     """Django logs the path of every 4xx/5xx (django.request) and every request line (django.server), and
-    attaches the request itself: the webhook's path is its secret. The handler writes a redacted copy."""
+    attaches the request itself; the servers log every request line (uvicorn's args, gunicorn's atoms): the
+    webhook's path is its secret. The handler writes a redacted copy."""
 
     def filter(self, record):
         record = copy.copy(record)
         if isinstance(record.msg, str):
             record.msg = redact(record.msg)
         if isinstance(record.args, tuple):
-            record.args = tuple(redact(arg) if isinstance(arg, str) else arg for arg in record.args)
+            record.args = tuple(_redacted_arg(arg) for arg in record.args)
+        elif isinstance(record.args, Mapping):  # gunicorn's access log: a dict of atoms (its own dict type)
+            args = copy.copy(record.args)
+            for key, value in list(args.items()):
+                args[key] = _redacted_arg(value)
+            record.args = args
         request = getattr(record, "request", None)
         if isinstance(request, HttpRequest):
             record.request = f"{request.method} {redact(request.path)}"
@@ -73,7 +91,27 @@ class RedactSecretsFilter(logging.Filter):
             record.exc_info = None
         elif record.exc_text:
             record.exc_text = redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
         return record
+
+
+def _redacted_arg(arg):
+    if isinstance(arg, str):
+        return redact(arg)
+    if arg is None or isinstance(arg, Number):  # kept as they are for %d and %.2f
+        return arg
+    return redact(str(arg))  # an object (a URL, an exception) logged with %s prints its text
+
+
+def redact_every_handler() -> None:
+    """The redaction on every handler of the process, not only ours: uvicorn and gunicorn configure their
+    access and error logs before Django starts (their own handlers, not propagated to the root)."""
+    loggers = [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]
+    for logger in loggers:
+        for handler in getattr(logger, "handlers", ()):
+            if not any(isinstance(f, RedactSecretsFilter) for f in handler.filters):
+                handler.addFilter(RedactSecretsFilter())
 
 
 class OneLineClientErrors(logging.Filter):

@@ -22,7 +22,7 @@ from common.parsing import format_brl
 from common.spreadsheets import neutralize_row
 from core.admin import extend_wallet_admin
 from core.models import DispositionBehavior
-from dialer import connection, eligibility, exports, selectors
+from dialer import connection, eligibility, exports, selectors, webhooks
 from dialer.errors import DialerError
 from dialer.forms import QualificationMappingForm, SendToDialerForm
 from dialer.models import (
@@ -39,6 +39,7 @@ from dialer.timeline import removal_numbers
 from tenants.admin_base import ReadOnlyMixin, TenantRelatedFilter, TenantScopedAdmin
 from tenants.models import Role
 from tenants.roles import is_back_office, user_role, user_tenant
+from tenants.services import plaintext_secrets
 
 
 class SentToDialerFilter(DropdownFilter):
@@ -358,14 +359,17 @@ class WebhookDeliveryAdmin(ReadOnlyMixin, TenantScopedAdmin):
 
     @display(description=_("corpo recebido (tokens ocultos)"))
     def display_body(self, obj):
-        return format_html('<pre class="whitespace-pre-wrap break-all text-xs">{}</pre>', _pretty(obj.body))
+        # Hidden again on display, with every secret of the tenant: rows kept before a rule existed, a token the
+        # receiver could not know (the 3C Plus ones), a body cut at the size limit that is no longer JSON.
+        body = _pretty(obj.body, plaintext_secrets(obj.tenant))
+        return format_html('<pre class="whitespace-pre-wrap break-all text-xs">{}</pre>', body)
 
 
-def _pretty(body: str) -> str:
+def _pretty(body: str, secrets: list[str]) -> str:
     try:
-        return json.dumps(json.loads(body), ensure_ascii=False, indent=2)
-    except ValueError:
-        return body
+        return json.dumps(webhooks.redact(json.loads(body), *secrets), ensure_ascii=False, indent=2)
+    except (ValueError, RecursionError):  # not JSON, or nested deeper than the reader goes
+        return webhooks.redact_text(body, *secrets)
 
 
 @admin.register(Qualification)

@@ -7,7 +7,6 @@ Built from 3C Plus's OpenAPI description. Every response carries the envelope
 import json
 import logging
 import random
-import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from urllib.parse import quote
 
 import httpx
 
+from common.call_ids import is_call_id
 from common.parsing import try_parse_phone
 from dialer.errors import (
     AuthenticationError,
@@ -32,9 +32,6 @@ from dialer.settings_schema import api_url_allowed
 logger = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = httpx.Timeout(connect=5.0, read=20.0, write=20.0, pool=5.0)
-# 3C Plus call ids are opaque tokens: hexadecimal ids, telephony ids such as 1700000000.12345, the sandbox's
-# call:<account>:<campaign>:<telephony id>. Nothing else may become part of the qualify URL.
-CALL_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,119}$")
 
 
 def path_segment(value) -> str:
@@ -214,7 +211,7 @@ class ThreeCPlusAPI:
         callback_at=None,
     ) -> None:
         """Agent credentials only (a service token with the agent role plus X-Agent-Id)."""
-        if not isinstance(call_id, str) or not CALL_ID_RE.match(call_id):
+        if not is_call_id(call_id):  # nothing else may become part of the qualify URL
             raise ValidationError("ID da ligação inválido: a qualificação não foi enviada ao 3C Plus.")
         call_id = path_segment(call_id)
         data = {"qualification_id": str(qualification_id)}

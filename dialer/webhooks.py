@@ -23,11 +23,23 @@ EVENTS = ("call-was-connected", "call-history-was-created")
 EVENT_KEYS = ("event", "event_type", "type", "evento")
 DATA_KEYS = ("data", "payload", "dados")
 MAX_DEPTH = 32  # deeper parts of a body are kept as a marker: nothing we read is that deep
-SENSITIVE = r"token|secret|senha|password|authorization|api[_-]?key"
+# A key naming a credential, anywhere in the key and in any case (api_token, X-Api-Key, Set-Cookie, client_secret).
+SENSITIVE = (
+    r"token|secret|senha|passw|pwd|pass\b|cookie|credential|access[_-]?key|api[_-]?key|private[_-]?key"
+    r"|authori[sz]ation|signature|jwt"
+)
 SENSITIVE_KEY = re.compile(SENSITIVE, re.IGNORECASE)
-SENSITIVE_TEXT = (  # the same, in a body that is not JSON: "api_token": "…" and ?api_token=…
-    (re.compile(rf'("[^"]*(?:{SENSITIVE})[^"]*"\s*:\s*)"[^"]*"', re.IGNORECASE), '"{}"'),
-    (re.compile(r"((?:api_token|token|secret)=)[^&\s\"']+", re.IGNORECASE), "{}"),
+SENSITIVE_NAME = rf"[\w-]*(?:{SENSITIVE})[\w-]*"
+# The same inside text (a string value, a body that is not JSON), each keeping its name and hiding the value.
+SENSITIVE_TEXT = (
+    # "api_token": "…" or "pwd": 123 in JSON-like text (an object under the key is read key by key)
+    (re.compile(rf'("[^"]*(?:{SENSITIVE})[^"]*"\s*:\s*)(?:"[^"]*"|[^,{{}}\[\]\s]+)', re.IGNORECASE), '"{}"'),
+    # a header line: Authorization: Bearer …, Cookie: a=1; b=2 (the rest of the line)
+    (re.compile(rf"(^[ \t]*{SENSITIVE_NAME}[ \t]*:[ \t]*)[^\r\n]+", re.IGNORECASE | re.MULTILINE), "{}"),
+    # a scheme and its credential anywhere: Bearer …, Basic …
+    (re.compile(r"(\b(?:bearer|basic)\s+)[A-Za-z0-9._~+/=-]{8,}", re.IGNORECASE), "{}"),
+    # name=value or name: value, in a query string, a form-encoded body or free text
+    (re.compile(rf"({SENSITIVE_NAME}\s*[:=]\s*)[^\s&\"',;]+", re.IGNORECASE), "{}"),
 )
 HIDDEN = "[oculto]"
 
@@ -101,33 +113,45 @@ def clean_text(text: str) -> str:
     return text
 
 
-def redact(value, secret: str = ""):
-    """The body with credentials hidden: values under token/secret/password keys, and the webhook secret."""
+def redact(value, *secrets: str):
+    """The body with credentials hidden: whatever is under a credential's key, credentials inside text, and the
+    given secrets (the webhook's, the tenant's 3C Plus tokens) wherever they are, keys included, in any case."""
     if isinstance(value, dict):
         # Under a credential's key the whole value goes, a list or an object included.
-        return {k: HIDDEN if SENSITIVE_KEY.search(k) else redact(v, secret) for k, v in value.items()}
+        return {
+            redact_text(k, *secrets): HIDDEN if SENSITIVE_KEY.search(k) else redact(v, *secrets)
+            for k, v in value.items()
+        }
     if isinstance(value, list):
-        return [redact(v, secret) for v in value]
+        return [redact(v, *secrets) for v in value]
     if isinstance(value, str):
-        pattern, hidden = SENSITIVE_TEXT[1]  # a URL with ?api_token=… inside a value
-        value = pattern.sub(lambda match: match.group(1) + hidden.format(HIDDEN), value)
-        return value.replace(secret, HIDDEN) if secret else value
+        return redact_text(value, *secrets)
     return value
 
 
-def may_hold_credentials(text: str, secret: str = "") -> bool:
+CREDENTIAL_HINT = re.compile(rf"{SENSITIVE}|bearer|basic", re.IGNORECASE)
+
+
+def may_hold_credentials(text: str, *secrets: str) -> bool:
     """False when redact() would change nothing in the body whose JSON is `text`: no key or value that names a
-    credential (the ?token=… values included) and not the webhook secret."""
-    if SENSITIVE_KEY.search(text) is not None:
+    credential (the ?token=… values included) and none of the secrets."""
+    if CREDENTIAL_HINT.search(text) is not None:
         return True
-    # The secret as it appears inside the JSON text (escaped, should it hold a quote or a backslash).
-    return bool(secret) and (secret in text or json.dumps(secret, ensure_ascii=False)[1:-1] in text)
+    # A secret as it appears inside the JSON text (escaped, should it hold a quote or a backslash).
+    folded = text.casefold()
+    return any(
+        secret and (secret.casefold() in folded or json.dumps(secret, ensure_ascii=False)[1:-1].casefold() in folded)
+        for secret in secrets
+    )
 
 
-def redact_text(text: str, secret: str = "") -> str:
+def redact_text(text: str, *secrets: str) -> str:
     for pattern, hidden in SENSITIVE_TEXT:
         text = pattern.sub(lambda match, hidden=hidden: match.group(1) + hidden.format(HIDDEN), text)
-    return text.replace(secret, HIDDEN) if secret else text
+    for secret in secrets:
+        if secret:
+            text = re.sub(re.escape(secret), HIDDEN, text, flags=re.IGNORECASE)
+    return text
 
 
 # Shapes -------------------------------------------------------------------------------------------

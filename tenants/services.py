@@ -2,9 +2,9 @@
 
 from django.contrib.auth import get_user_model
 
-from tenants import audit
+from tenants import audit, secrets
 from tenants.models import BACK_OFFICE_ROLES, Membership, Tenant, new_webhook_secret
-from tenants.settings_schema import masked
+from tenants.settings_schema import masked, secret_keys
 
 
 def _audited(tenant: Tenant) -> dict:
@@ -19,6 +19,18 @@ def save_tenant(tenant: Tenant, user) -> Tenant:
     if changes:
         audit.record(tenant, user, audit.Action.SETTINGS_CHANGED, tenant, changes=changes)
     return tenant
+
+
+def plaintext_secrets(tenant: Tenant) -> list[str]:
+    """The tenant's credentials in clear (webhook secret, the settings' tokens), to hide wherever they appear in
+    what is shown: never to be rendered themselves."""
+    found = []
+    for stored in (tenant.webhook_secret_encrypted, *(tenant.setting(key) for key in secret_keys())):
+        try:
+            found.append(secrets.decrypt(stored))
+        except secrets.SecretError:  # not set, or not decryptable with this deployment's keys: nothing to hide
+            continue
+    return [secret for secret in found if len(secret) >= 8]  # a short value would hide ordinary words
 
 
 def rotate_webhook_secret(tenant: Tenant, user) -> Tenant:
