@@ -230,12 +230,16 @@ WORKER_STALE_SECONDS = int(os.environ.get("WORKER_STALE_SECONDS", "60"))  # /hea
 # Run by every worker at each heartbeat (django-tasks-db has no scheduler); each must be safe to run
 # from several workers at once.
 WORKER_PERIODIC = [
+    "core.task_leases.sweep_orphaned_tasks",
     "dialer.exports.sweep_exports",
     "dialer.exports.sweep_removals",
     "dialer.calls.reconcile_due_tenants",
     "core.daily.queue_daily_tasks",
     "core.import_jobs.sweep_imports",
+    "attendance.services.sweep_qualifications",
 ]
+# /healthz: a removal, qualification or import with no progress for this long is stuck.
+WORKER_STUCK_SECONDS = int(os.environ.get("WORKER_STUCK_SECONDS", "300"))
 # Queued once a day by the workers (see core/daily.py): no cron needed.
 WORKER_DAILY = [
     "dashboard.tasks.roll_up_yesterday",
@@ -243,6 +247,10 @@ WORKER_DAILY = [
     "dialer.tasks.prune_webhook_deliveries",
     "core.tasks.prune_import_reports",
 ]
+# A daily task whose run failed (the database restarted under it) is queued again after this long; /healthz
+# reports one with no successful run today once a worker has been up this long since midnight.
+WORKER_DAILY_RETRY_SECONDS = int(os.environ.get("WORKER_DAILY_RETRY_SECONDS", "300"))
+WORKER_DAILY_GRACE_SECONDS = int(os.environ.get("WORKER_DAILY_GRACE_SECONDS", "3600"))
 # An import's error report (its refused rows) is kept this many days after the import ends; the import's record
 # and counts stay.
 WALLET_IMPORT_REPORT_DAYS = int(os.environ.get("WALLET_IMPORT_REPORT_DAYS", "90"))
