@@ -45,7 +45,7 @@ class Backoff:
     def next(self) -> float:
         delay = min(self.cap, self.base * 2**self.attempts)
         self.attempts += 1
-        return delay * random.uniform(0.5, 1.0)  # noqa: S311 (jitter, not a secret)
+        return delay * random.uniform(0.5, 1.0)  # jitter, so a fleet does not reconnect in step
 
     def reset(self) -> None:
         self.attempts = 0
@@ -73,7 +73,7 @@ class Worker(db_worker.Worker):
             Heartbeat(self, settings.WORKER_HEARTBEAT_SECONDS).start()
         logger.info("Starting worker worker_id=%s queues=%s", self.worker_id, ",".join(self.queue_names))
         if self.startup_delay and self.interval:
-            time.sleep(random.random())  # noqa: S311 (django-tasks-db's spread against a thundering herd)
+            time.sleep(random.random())  # as django-tasks-db: no thundering herd
         outage = Backoff()
         while self.running:
             self.last_tick = time.monotonic()
