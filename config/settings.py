@@ -328,6 +328,10 @@ DIALER_WEBHOOK_ASYNC_COMMIT = env_bool("DIALER_WEBHOOK_ASYNC_COMMIT", True)
 # The webhook's statement is prepared once per connection (a third of its database cost). Behind PgBouncer in
 # transaction mode that needs 1.22 or newer with max_prepared_statements set; 0 turns it off for older poolers.
 DIALER_WEBHOOK_PREPARED = env_bool("DIALER_WEBHOOK_PREPARED", True)
+# A webhook delivery's body is read up to this many bytes (an event is a few KiB), and only once its secret is
+# known good; while the database does not answer within the timeout the delivery gets a 503 (3C Plus retries).
+DIALER_WEBHOOK_MAX_BYTES = int(os.environ.get("DIALER_WEBHOOK_MAX_BYTES", str(512 * 1024)))
+DIALER_WEBHOOK_DB_TIMEOUT_SECONDS = float(os.environ.get("DIALER_WEBHOOK_DB_TIMEOUT_SECONDS", "2"))
 # /healthz answers 503 while an export has made no progress (or missed its resume) for this long.
 DIALER_EXPORT_STUCK_SECONDS = int(os.environ.get("DIALER_EXPORT_STUCK_SECONDS", "300"))
 
