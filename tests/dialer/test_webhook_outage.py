@@ -61,7 +61,7 @@ def test_the_body_is_bounded_by_its_declared_length_and_by_what_arrives(tenant, 
     status, _headers, _answer, read = deliver(tenant.webhook_secret, body, declared=False)
     assert status == 413 and read <= 100_000 + 64 * 1024  # refused at the chunk that crossed the limit
     # A real delivery still goes through.
-    status, _headers, answer, _read = deliver(tenant.webhook_secret, json.dumps(connected()).encode())
+    status, _headers, _answer, _read = deliver(tenant.webhook_secret, json.dumps(connected()).encode())
     assert status in (200, 201, 202) and DialerCallEvent.objects.count() == 1
 
 
