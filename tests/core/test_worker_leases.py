@@ -204,3 +204,29 @@ def test_healthz_reports_missed_daily_tasks_and_orphaned_tasks(client, settings,
     running_task(remove_from_lists, 1)
     response = client.get("/healthz")
     assert response.status_code == 503 and response.json()["tasks_orphaned"] == 1
+
+
+def test_an_import_cut_by_an_outage_is_queued_again_not_failed(tenant, creditor, run_worker, monkeypatch):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from core import import_jobs
+    from core.models import WalletImport
+    from tests.core.test_import import GOOD, csv_bytes
+
+    job = import_jobs.queue_import(tenant, None, SimpleUploadedFile("carteira.csv", csv_bytes([GOOD])), "csv")
+    import_jobs.enqueue_import(job)  # the upload's on-commit hook (the test's transaction never commits)
+    real = import_jobs._run
+
+    def outage(job):
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(import_jobs, "_run", outage)
+    with freeze_time(timezone.now()) as clock:
+        run_worker()
+        job.refresh_from_db()
+        assert job.status == WalletImport.Status.QUEUED  # not "falhou: envie o arquivo de novo"
+        monkeypatch.setattr(import_jobs, "_run", real)
+        clock.tick(datetime.timedelta(seconds=2))
+        run_worker()
+    job.refresh_from_db()
+    assert (job.status, job.imported_rows) == (WalletImport.Status.DONE, 1)
