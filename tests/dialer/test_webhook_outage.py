@@ -39,11 +39,9 @@ def deliver(secret: str, body: bytes, *, chunk: int = 64 * 1024, declared: bool 
 
 
 @pytest.fixture(autouse=True)
-def forget_known_secrets(settings):
+def forget_known_secrets(settings, monkeypatch):
     settings.ALLOWED_HOSTS = ["testserver"]
-    calls._known_secrets.clear()
-    yield
-    calls._known_secrets.clear()
+    monkeypatch.setattr(calls, "_known_secrets", {}, raising=False)
 
 
 def test_an_unknown_secret_is_refused_before_a_byte_of_its_body_is_read(tenant):
