@@ -29,19 +29,22 @@ MAX_RUNS = 5
 OUTAGE_ERRORS = {"django.db.utils.OperationalError", "django.db.utils.InterfaceError"}
 
 
-def live_worker_ids(now=None) -> set[str]:
-    since = (now or timezone.now()) - timedelta(seconds=settings.WORKER_STALE_SECONDS)
-    return set(WorkerHeartbeat.objects.filter(last_seen__gte=since).values_list("worker_id", flat=True))
-
-
 def orphaned_tasks(now=None):
-    """RUNNING tasks whose worker has not beaten for WORKER_STALE_SECONDS (started before that, so a worker
-    that has just started and not yet beaten is not taken for dead)."""
+    """RUNNING tasks whose worker is gone: it has not beaten for WORKER_STALE_SECONDS (and the task was claimed
+    before that, so a worker that has just started and not yet beaten is not taken for dead), or its process
+    started after it claimed the task (a worker restarted under the same --worker-id)."""
     now = now or timezone.now()
-    live = live_worker_ids(now)
     since = now - timedelta(seconds=settings.WORKER_STALE_SECONDS)
-    running = DBTaskResult.objects.filter(status=RUNNING, started_at__lt=since).values_list("pk", "worker_ids")
-    return [pk for pk, workers in running if not workers or workers[-1] not in live]
+    live = dict(WorkerHeartbeat.objects.filter(last_seen__gte=since).values_list("worker_id", "started_at"))
+    orphans = []
+    for pk, workers, started_at in DBTaskResult.objects.filter(status=RUNNING).values_list(
+        "pk", "worker_ids", "started_at"
+    ):
+        worker = workers[-1] if workers else None
+        claimed = started_at or now
+        if (worker in live and claimed < live[worker]) or (worker not in live and claimed < since):
+            orphans.append(pk)
+    return orphans
 
 
 def sweep_orphaned_tasks() -> list[str]:

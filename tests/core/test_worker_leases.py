@@ -100,7 +100,11 @@ def test_the_loop_waits_out_a_lost_connection_and_a_locked_database(monkeypatch)
 def test_a_task_that_died_with_its_worker_runs_again(tenant):
     orphan = running_task(remove_from_lists, 999_999)
     WorkerHeartbeat.objects.create(
-        worker_id="vivo", hostname="h", pid=1, started_at=timezone.now(), last_seen=timezone.now()
+        worker_id="vivo",
+        hostname="h",
+        pid=1,
+        started_at=timezone.now() - datetime.timedelta(minutes=10),
+        last_seen=timezone.now(),
     )
     busy = running_task(remove_from_lists, 888_888, worker_id="vivo")  # its worker is alive: left alone
     assert task_leases.sweep_orphaned_tasks() == [str(orphan.pk)]
@@ -108,6 +112,9 @@ def test_a_task_that_died_with_its_worker_runs_again(tenant):
     orphan.refresh_from_db()
     busy.refresh_from_db()
     assert orphan.status == "READY" and busy.status == "RUNNING"
+    # A worker restarted under the same id: what its previous process had claimed is no longer running.
+    WorkerHeartbeat.objects.filter(worker_id="vivo").update(started_at=timezone.now())
+    assert task_leases.sweep_orphaned_tasks() == [str(busy.pk)]
     # A task that keeps killing its workers is given up after MAX_RUNS runs.
     DBTaskResult.objects.filter(pk=orphan.pk).update(
         status="RUNNING",
