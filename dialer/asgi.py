@@ -77,7 +77,8 @@ async def _answer(scope, receive, headers) -> tuple[int, dict]:
         return 400, {"erro": "Host inválido."}
     secret = PATH.fullmatch(scope["path"]).group(1)
     # The secret first: an unauthenticated request costs one indexed lookup, never its body's memory or parsing.
-    if not await _with_database(calls.webhook_secret_is_valid, secret):
+    known = calls.remembered_webhook_secret(secret) or await _with_database(calls.webhook_secret_is_valid, secret)
+    if not known:
         logger.warning("Webhook do 3C Plus com segredo desconhecido")
         return 404, {"erro": "Não encontrado."}
     limit = settings.DIALER_WEBHOOK_MAX_BYTES
