@@ -3,6 +3,7 @@
 import datetime
 import logging
 
+from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
@@ -12,6 +13,7 @@ from django.utils.translation import gettext as _
 from attendance.models import Agreement, AgreementInstallment, CallDisposition, ClientAccessLog, DispositionType
 from attendance.negotiation import OpenDebt, Proposal, Rules, Simulation, simulate
 from core import services as core_services
+from core import task_leases
 from core.models import Client, ClientPhone, Debt, DoNotCallReason
 from tenants import audit
 from tenants.models import Membership
@@ -185,14 +187,46 @@ def _post_qualification(disposition: CallDisposition) -> None:
 
 
 def retry_qualifications(tenant, dispositions) -> int:
-    """Queue failed write-backs again (from the admin); returns how many."""
-    ids = list(
-        dispositions.filter(tenant=tenant, qualification_status=QualificationStatus.FAILED).values_list("pk", flat=True)
-    )
+    """Queue again (from the admin) the failed write-backs and the pending ones with no task to send them;
+    returns how many."""
+    from attendance.tasks import send_qualification
+
+    chosen = dispositions.filter(tenant=tenant)
+    failed = set(chosen.filter(qualification_status=QualificationStatus.FAILED).values_list("pk", flat=True))
+    pending = set(chosen.filter(qualification_status=QualificationStatus.PENDING).values_list("pk", flat=True))
+    ids = failed | (pending - task_leases.queued_ids(send_qualification))
     CallDisposition.objects.filter(pk__in=ids).update(qualification_status=QualificationStatus.PENDING)
     for disposition in CallDisposition.objects.filter(pk__in=ids):
         transaction.on_commit(lambda d=disposition: enqueue_qualification(d))
     return len(ids)
+
+
+def lost_qualifications(older_than_seconds: int):
+    """Write-backs pending for longer than that with no task queued or running for them."""
+    from attendance.tasks import send_qualification
+
+    since = timezone.now() - datetime.timedelta(seconds=older_than_seconds)
+    return CallDisposition.objects.filter(
+        qualification_status=QualificationStatus.PENDING, created_at__lt=since
+    ).exclude(pk__in=task_leases.queued_ids(send_qualification))
+
+
+def sweep_qualifications() -> list[int]:
+    """Queue again the write-backs left pending with no task: their enqueue was lost (the database went away
+    right after the commit) or their task failed on an outage (run by every worker at each heartbeat; one whose
+    worker died mid-post comes back through core.task_leases)."""
+    from attendance.tasks import send_qualification
+
+    with transaction.atomic():
+        # Several workers sweep: the row locks (skipped when taken) give each write-back to one of them.
+        ids = list(
+            lost_qualifications(settings.WORKER_STALE_SECONDS)
+            .select_for_update(skip_locked=True)
+            .values_list("pk", flat=True)[:500]
+        )
+        for disposition_id in ids:
+            send_qualification.enqueue(disposition_id)
+    return ids
 
 
 def record_dialer_qualification(tenant, client, behavior, *, call_id, operator, note="", at=None):

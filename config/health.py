@@ -9,13 +9,21 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django_tasks_db.models import DBTaskResult
 
+from attendance.services import lost_qualifications
+from core import task_leases
+from core.daily import missed_daily_tasks
+from core.import_jobs import stranded_imports
 from core.models import WorkerHeartbeat
-from dialer.selectors import stuck_exports_count
+from dialer.selectors import stuck_exports_count, stuck_removals_count
+
+# Each kind of background work that /healthz watches: 503 while any of these counts is above zero.
+STUCK = ("exports_stuck", "imports_stuck", "removals_stuck", "qualifications_stuck", "tasks_orphaned")
 
 
 @never_cache
 def healthz(request):
-    """200 when the database answers, a worker beat recently and no dialer export is stuck; 503 otherwise.
+    """200 when the database answers, a worker's task loop beat recently, no background work is stuck and no
+    daily task was missed; 503 otherwise.
 
     No tenant data: only counts.
     """
@@ -31,7 +39,21 @@ def healthz(request):
         if not body["workers_alive"]:
             body["worker"] = "sem sinal"
         body["exports_stuck"] = stuck_exports_count()
+        stuck_since = timezone.now() - timedelta(seconds=settings.WORKER_STUCK_SECONDS)
+        body["imports_stuck"] = stranded_imports(now=stuck_since).count()
+        body["removals_stuck"] = stuck_removals_count()
+        body["qualifications_stuck"] = lost_qualifications(settings.WORKER_STUCK_SECONDS).count()
+        body["tasks_orphaned"] = len(task_leases.orphaned_tasks())
+        oldest = WorkerHeartbeat.objects.filter(last_seen__gte=since).order_by("started_at").first()
+        body["daily_missed"] = [
+            path.rsplit(".", 1)[-1] for path in missed_daily_tasks(oldest.started_at if oldest else None)
+        ]
     except DatabaseError:
         body = {"database": "erro", "worker": "desconhecido"}
-    healthy = body["database"] == "ok" and body["worker"] == "ok" and not body.get("exports_stuck")
+    healthy = (
+        body["database"] == "ok"
+        and body["worker"] == "ok"
+        and not any(body.get(kind) for kind in STUCK)
+        and not body.get("daily_missed")
+    )
     return JsonResponse({"status": "ok" if healthy else "falha", **body}, status=200 if healthy else 503)

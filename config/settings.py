@@ -242,12 +242,16 @@ WORKER_STALE_SECONDS = int(os.environ.get("WORKER_STALE_SECONDS", "60"))  # /hea
 # Run by every worker at each heartbeat (django-tasks-db has no scheduler); each must be safe to run
 # from several workers at once.
 WORKER_PERIODIC = [
+    "core.task_leases.sweep_orphaned_tasks",
     "dialer.exports.sweep_exports",
     "dialer.exports.sweep_removals",
     "dialer.calls.reconcile_due_tenants",
     "core.daily.queue_daily_tasks",
     "core.import_jobs.sweep_imports",
+    "attendance.services.sweep_qualifications",
 ]
+# /healthz: a removal, qualification or import with no progress for this long is stuck.
+WORKER_STUCK_SECONDS = int(os.environ.get("WORKER_STUCK_SECONDS", "300"))
 # Queued once a day by the workers (see core/daily.py): no cron needed.
 WORKER_DAILY = [
     "dashboard.tasks.roll_up_yesterday",
@@ -255,6 +259,10 @@ WORKER_DAILY = [
     "dialer.tasks.prune_webhook_deliveries",
     "core.tasks.prune_import_reports",
 ]
+# A daily task whose run failed (the database restarted under it) is queued again after this long; /healthz
+# reports one with no successful run today once a worker has been up this long since midnight.
+WORKER_DAILY_RETRY_SECONDS = int(os.environ.get("WORKER_DAILY_RETRY_SECONDS", "300"))
+WORKER_DAILY_GRACE_SECONDS = int(os.environ.get("WORKER_DAILY_GRACE_SECONDS", "3600"))
 # An import's error report (its refused rows) is kept this many days after the import ends; the import's record
 # and counts stay.
 WALLET_IMPORT_REPORT_DAYS = int(os.environ.get("WALLET_IMPORT_REPORT_DAYS", "90"))
@@ -332,6 +340,10 @@ DIALER_WEBHOOK_ASYNC_COMMIT = env_bool("DIALER_WEBHOOK_ASYNC_COMMIT", True)
 # The webhook's statement is prepared once per connection (a third of its database cost). Behind PgBouncer in
 # transaction mode that needs 1.22 or newer with max_prepared_statements set; 0 turns it off for older poolers.
 DIALER_WEBHOOK_PREPARED = env_bool("DIALER_WEBHOOK_PREPARED", True)
+# A webhook delivery's body is read up to this many bytes (an event is a few KiB), and only once its secret is
+# known good; while the database does not answer within the timeout the delivery gets a 503 (3C Plus retries).
+DIALER_WEBHOOK_MAX_BYTES = int(os.environ.get("DIALER_WEBHOOK_MAX_BYTES", str(512 * 1024)))
+DIALER_WEBHOOK_DB_TIMEOUT_SECONDS = float(os.environ.get("DIALER_WEBHOOK_DB_TIMEOUT_SECONDS", "2"))
 # /healthz answers 503 while an export has made no progress (or missed its resume) for this long.
 DIALER_EXPORT_STUCK_SECONDS = int(os.environ.get("DIALER_EXPORT_STUCK_SECONDS", "300"))
 

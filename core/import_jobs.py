@@ -9,6 +9,7 @@ A file that cannot be read is refused at the upload when it shows (no header, mi
 spreadsheet) and otherwise by the worker's first pass over the whole file, before anything is written.
 """
 
+import contextlib
 import csv
 import logging
 import tempfile
@@ -18,7 +19,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, InterfaceError, OperationalError, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -163,6 +164,14 @@ def run_import(job_id: int) -> WalletImport:
         WalletImportError.objects.filter(wallet_import=job).delete()
         try:
             _run(job)
+        except (OperationalError, InterfaceError):
+            # The database went away: no verdict on the file. Back in the queue if it can be said now (the worker
+            # runs the task again once the database is back); else the sweep finds it when its lease runs out.
+            with contextlib.suppress(DatabaseError):
+                WalletImport.objects.filter(pk=job.pk, status=WalletImport.Status.RUNNING).update(
+                    status=WalletImport.Status.QUEUED
+                )
+            raise
         except Exception:
             logger.exception("Importação %s falhou", job.pk)
             _finish(

@@ -2,17 +2,23 @@
 
 Django's request cycle under ASGI (a thread per request, each middleware's hops between threads) costs more than
 the ingestion itself, and a delivery needs none of it: no session, no user, no CSRF, no page. This endpoint
-reads the body, runs dialer.calls.receive_webhook (the Django view's own work) on the shared database threads,
-and answers the same statuses and JSON. The host is checked against ALLOWED_HOSTS, the body against
-DATA_UPLOAD_MAX_MEMORY_SIZE, and the request id is taken or made, as the middleware would.
+checks the secret (in constant time) before it reads a byte of the body, reads at most DIALER_WEBHOOK_MAX_BYTES,
+runs dialer.calls.receive_webhook (the Django view's own work) on the shared database threads, and answers the same
+statuses and JSON. The host is checked against ALLOWED_HOSTS and the request id is taken or made, as the
+middleware would.
+
+While the database is away each delivery is answered 503 within DIALER_WEBHOOK_DB_TIMEOUT_SECONDS instead of
+waiting for a connection (3C Plus retries it; 64 deliveries do not pile up behind one another).
 """
 
+import asyncio
 import json
 import logging
 import re
 import uuid
 
 from django.conf import settings
+from django.db import DatabaseError
 from django.http.request import split_domain_port, validate_host
 
 from common import async_db
@@ -33,8 +39,13 @@ async def webhook(scope, receive, send) -> None:
     incoming = headers.get("x-request-id", "")
     request_id = incoming if INCOMING_ID.match(incoming) else uuid.uuid4().hex
     token = request_id_var.set(request_id)
+    extra = []
     try:
         status, answer = await _answer(scope, receive, headers)
+    except (TimeoutError, DatabaseError) as error:  # the pool's timeout reaches here as Django's OperationalError
+        logger.warning("Webhook do 3C Plus sem banco de dados: %s", type(error).__name__)
+        status, answer = 503, {"erro": "Banco de dados indisponível; tente de novo."}
+        extra = [(b"retry-after", b"5")]
     except Exception:
         logger.exception("Erro ao receber o webhook do 3C Plus")
         status, answer = 500, {"erro": "Erro interno."}
@@ -50,6 +61,7 @@ async def webhook(scope, receive, send) -> None:
                 (b"content-length", str(len(body)).encode()),
                 (b"x-request-id", request_id.encode()),
                 (b"x-content-type-options", b"nosniff"),
+                *extra,
             ],
         }
     )
@@ -63,7 +75,16 @@ async def _answer(scope, receive, headers) -> tuple[int, dict]:
         allowed = [".localhost", "127.0.0.1", "[::1]"]
     if not domain or not validate_host(domain, allowed):
         return 400, {"erro": "Host inválido."}
-    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    secret = PATH.fullmatch(scope["path"]).group(1)
+    # The secret first: an unauthenticated request costs one indexed lookup, never its body's memory or parsing.
+    known = calls.remembered_webhook_secret(secret) or await _with_database(calls.webhook_secret_is_valid, secret)
+    if not known:
+        logger.warning("Webhook do 3C Plus com segredo desconhecido")
+        return 404, {"erro": "Não encontrado."}
+    limit = settings.DIALER_WEBHOOK_MAX_BYTES
+    declared = headers.get("content-length", "")
+    if declared.isascii() and declared.isdigit() and len(declared) < 20 and int(declared) > limit:
+        return 413, {"erro": "Corpo grande demais."}
     chunks, size = [], 0
     while True:
         message = await receive()
@@ -71,14 +92,21 @@ async def _answer(scope, receive, headers) -> tuple[int, dict]:
             return 400, {"erro": "Conexão encerrada."}
         chunk = message.get("body", b"")
         size += len(chunk)
-        if limit is not None and size > limit:
+        if size > limit:
             return 413, {"erro": "Corpo grande demais."}
         chunks.append(chunk)
         if not message.get("more_body"):
             break
-    secret = PATH.fullmatch(scope["path"]).group(1)
-    received = await async_db.run(calls.receive_webhook, secret, b"".join(chunks))
+    received = await _with_database(calls.receive_webhook, secret, b"".join(chunks))
     if received is None:
         logger.warning("Webhook do 3C Plus com segredo desconhecido")
         return 404, {"erro": "Não encontrado."}
     return received
+
+
+async def _with_database(function, *args):
+    """function(*args) on the database threads, given up (TimeoutError, a 503) after DIALER_WEBHOOK_DB_TIMEOUT_SECONDS:
+    during an outage a connection would be awaited for the pool's whole timeout. A call given up before its
+    thread took it never runs; one already running finishes on its own (a delivery stored then is a repeat when
+    3C Plus retries it, and is answered as one)."""
+    return await asyncio.wait_for(async_db.run(function, *args), timeout=settings.DIALER_WEBHOOK_DB_TIMEOUT_SECONDS)

@@ -13,6 +13,7 @@ import hmac
 import json
 import logging
 import re
+import time
 from zoneinfo import ZoneInfo
 
 import psycopg
@@ -55,6 +56,38 @@ def webhook_tenant(secret: str):
     if tenant is None or not hmac.compare_digest(tenant.webhook_secret, secret):
         return None
     return tenant
+
+
+# Secrets found valid lately, by digest: a delivery's body is read only once its secret is known good, and the
+# deliveries of a known tenant need no lookup of their own for that (the storing statement checks the secret
+# again, so a secret rotated or a tenant deactivated meanwhile stores nothing).
+_known_secrets: dict[str, tuple[str, float]] = {}
+KNOWN_SECRET_SECONDS = 60.0
+
+
+def remembered_webhook_secret(secret: str) -> bool:
+    """True when this secret was found valid in the last KNOWN_SECRET_SECONDS (compared in constant time); no
+    database, so the ASGI endpoint asks it without a hop to the database threads."""
+    known = _known_secrets.get(secret_digest(secret))
+    return (
+        known is not None
+        and time.monotonic() - known[1] < KNOWN_SECRET_SECONDS
+        and hmac.compare_digest(known[0], secret)
+    )
+
+
+def webhook_secret_is_valid(secret: str) -> bool:
+    """True when an active tenant has this webhook secret: from the recent answers, else webhook_tenant.
+    Both compare in constant time; an unknown secret is never remembered (a new tenant's works at once)."""
+    if remembered_webhook_secret(secret):
+        return True
+    digest = secret_digest(secret)
+    if webhook_tenant(secret) is None:
+        return False
+    if len(_known_secrets) > 10_000:  # bounded whatever happens: tenants are far fewer
+        _known_secrets.clear()
+    _known_secrets[digest] = (secret, time.monotonic())
+    return True
 
 
 def receive_webhook(secret: str, raw: bytes) -> tuple[int, dict] | None:

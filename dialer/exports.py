@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from common import advisory_locks
+from core import task_leases
 from core.models import Client, ClientPhone
 from dialer import eligibility, selectors
 from dialer.client import MailingBatch, dial_number
@@ -974,24 +975,47 @@ def run_removal(removal_id: int, *, api_factory=None) -> DialerRemoval:
 
 
 def sweep_removals() -> list[int]:
-    """Queue again the removals whose retry is due (run by every worker at each heartbeat)."""
-    due = list(
-        DialerRemoval.objects.filter(
-            status=DialerRemoval.Status.PENDING, next_attempt_at__lte=timezone.now()
-        ).values_list("pk", flat=True)[:500]
-    )
+    """Queue again the removals whose retry is due, and those pending with no task in hand: their enqueue was
+    lost (the database went away right after the commit) or their task failed on an outage (run by every worker
+    at each heartbeat; a removal whose worker died mid-attempt comes back through core.task_leases)."""
+    from dialer.tasks import remove_from_lists
+
+    now = timezone.now()
+    lost_before = now - timedelta(seconds=settings.WORKER_STALE_SECONDS)
+    in_hand = task_leases.queued_ids(remove_from_lists)
     claimed = []
-    for removal_id in due:
-        # Several workers sweep: only the one whose update took the row queues it.
-        if DialerRemoval.objects.filter(pk=removal_id, next_attempt_at__isnull=False).update(next_attempt_at=None):
+    with transaction.atomic():
+        # Several workers sweep: the row locks (skipped when taken) give each removal to one of them.
+        due = (
+            DialerRemoval.objects.select_for_update(skip_locked=True)
+            .filter(status=DialerRemoval.Status.PENDING)
+            .filter(Q(next_attempt_at__lte=now) | Q(next_attempt_at__isnull=True, created_at__lt=lost_before))
+            .values_list("pk", flat=True)
+        )
+        for removal_id in list(due[:500]):
+            if removal_id in in_hand:
+                continue
+            DialerRemoval.objects.filter(pk=removal_id).update(next_attempt_at=None)
             claimed.append(removal_id)
-            enqueue_removal(DialerRemoval(pk=removal_id))
+            remove_from_lists.enqueue(removal_id)
     return claimed
 
 
+def stuck_removal(removal) -> bool:
+    """Pending with no task queued or running for it: nothing will send it unless someone does."""
+    from dialer.tasks import remove_from_lists
+
+    return removal.status == DialerRemoval.Status.PENDING and removal.pk not in task_leases.queued_ids(
+        remove_from_lists
+    )
+
+
 def retry_removal(removal) -> bool:
-    """ "Tentar novamente" on a failed removal."""
-    retried = DialerRemoval.objects.filter(pk=removal.pk, status=DialerRemoval.Status.FAILED).update(
+    """ "Tentar novamente" on a failed removal, or on one left pending with no task to send it."""
+    retriable = Q(status=DialerRemoval.Status.FAILED)
+    if stuck_removal(removal):
+        retriable |= Q(status=DialerRemoval.Status.PENDING)
+    retried = DialerRemoval.objects.filter(retriable, pk=removal.pk).update(
         status=DialerRemoval.Status.PENDING, attempts=0, error="", next_attempt_at=None
     )
     if retried:

@@ -6,7 +6,8 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from dialer.models import DialerExport, DialerExportItem
+from core import task_leases
+from dialer.models import DialerExport, DialerExportItem, DialerRemoval
 
 
 def sent_items(*, tenant=None, campaign_id=None, since=None):
@@ -45,3 +46,18 @@ def stuck_exports_count() -> int:
     if not sending:
         stuck |= Q(status=DialerExport.Status.QUEUED) & stale
     return DialerExport.objects.filter(stuck).count()
+
+
+def stuck_removals_count() -> int:
+    """Removals pending for WORKER_STUCK_SECONDS past their retry, or with no task to send them."""
+    from dialer.tasks import remove_from_lists
+
+    since = timezone.now() - timedelta(seconds=settings.WORKER_STUCK_SECONDS)
+    pending = DialerRemoval.objects.filter(status=DialerRemoval.Status.PENDING)
+    overdue = pending.filter(next_attempt_at__lt=since).count()
+    lost = (
+        pending.filter(next_attempt_at__isnull=True, created_at__lt=since)
+        .exclude(pk__in=task_leases.queued_ids(remove_from_lists))
+        .count()
+    )
+    return overdue + lost
