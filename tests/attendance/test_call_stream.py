@@ -5,6 +5,7 @@ where the server cannot stream the console keeps polling."""
 import asyncio
 import json
 import time
+import types
 
 import httpx
 import psycopg
@@ -14,10 +15,12 @@ from django.db import connection
 from django.test import AsyncClient
 from django.test import Client as DjangoClient
 
+from common.processes import database_url, stop
 from dialer import live
 from dialer.models import DialerCallEvent, WebhookDelivery
 from tenants.models import Membership, Role
-from tests.conftest import make_user
+from tests.conftest import free_port, make_user, start_asgi_server
+from tests.db_proxy import DatabaseProxy
 
 STREAM = "/atendimento/ligacoes/"
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -411,3 +414,56 @@ def test_hostile_last_seen_ids_are_ignored_not_a_500(asgi_server, client, operat
                 assert (await stream.next())[0] == "pronto"
 
     asyncio.run(scenario())
+
+
+@pytest.fixture
+def server_behind_a_proxy(asgi_server):
+    """Another uvicorn, reaching the test database through a proxy the test cuts (the database crashed) and
+    restores (it restarted). Requested after asgi_server, so it runs on PostgreSQL only."""
+    db = connection.settings_dict
+    proxy = DatabaseProxy(db["HOST"] or "127.0.0.1", int(db["PORT"] or 5432))
+    port = free_port()
+    process = start_asgi_server(database_url({**db, "HOST": "127.0.0.1", "PORT": proxy.port}), port)
+    try:
+        yield types.SimpleNamespace(url=f"http://127.0.0.1:{port}", proxy=proxy)
+    finally:
+        stop(process)
+        proxy.close()
+
+
+def test_a_stream_holds_through_a_database_outage_and_a_reconnection_during_it_is_503(
+    server_behind_a_proxy, tenant, operator
+):
+    """While the database is away an open stream stays open and delivers the next call once it is back; a stream
+    asked for meanwhile is a 503 (retried by the console), not a 500. A delivery during the outage is refused
+    (not stored): 3C Plus has to send it again."""
+    agent(operator, "1001")
+    cookie = session_cookie(operator)
+    server = server_behind_a_proxy
+
+    async def scenario():
+        async with httpx.AsyncClient(base_url=server.url, timeout=30) as http, Stream(http, cookie) as stream:
+            event, seen, _data = await stream.next()
+            assert event == "pronto"
+            server.proxy.cut()
+            refused, delivery = await asyncio.gather(
+                http.get(STREAM, headers={**cookie, "Last-Event-ID": str(seen)}),
+                post(http, tenant, connected("during-the-outage", "1001")),
+            )
+            assert refused.status_code == 503 and refused.headers["Retry-After"] == "5"
+            assert delivery.status_code >= 500
+            server.proxy.restore()
+            for _ in range(20):  # a pooled connection lent just before the cut fails once, then is dropped
+                response = await post(http, tenant, connected("after-the-outage", "1001"))
+                if response.status_code == 201:
+                    break
+                await asyncio.sleep(0.5)
+            call = response.json()["id"]
+            event = await stream.next(timeout=15)
+            assert event is not None and event[:2] == ("chamada", call)
+            async with Stream(http, {**cookie, "Last-Event-ID": str(seen)}) as again:
+                assert (await again.next())[0] == "pronto"
+                assert (await again.next())[:2] == ("chamada", call)
+
+    asyncio.run(scenario())
+    assert not DialerCallEvent.objects.filter(call_id="during-the-outage").exists()
