@@ -109,3 +109,31 @@ def test_the_console_streams_again_after_a_restart_during_a_database_outage(
     finally:
         stop(process)
         proxy.close()
+
+
+def test_a_call_connected_while_the_console_opens_the_client_is_offered_there(
+    page, asgi_server, operator, tenant, make_client
+):
+    """Two calls back to back: the console opens the first client's page, and that page offers the second,
+    which connected before it started listening (it resumes after the last call the console saw)."""
+    operator.membership.threecplus_agent_id = "1001"
+    operator.membership.save()
+    first, second = make_client(name="Primeira Pessoa"), make_client(name="Segunda Pessoa")
+    browser = Client()
+    browser.force_login(operator)
+    page.context.add_cookies(
+        [{"name": "sessionid", "value": browser.cookies["sessionid"].value, "url": asgi_server.url}]
+    )
+    page.goto(f"{asgi_server.url}/atendimento/")
+    expect(page.locator("#call-watch[data-ready]")).to_have_count(1)
+    for call_id, wallet_client in (("h-1", first), ("h-2", second)):
+        body = {"call": {"id": call_id, "phone": "5511987654321", "identifier": str(wallet_client.pk), "agent": "1001"}}
+        request = urllib.request.Request(
+            f"{asgi_server.url}/dialer/webhooks/3cplus/{tenant.webhook_secret}/", data=json.dumps(body).encode()
+        )
+        with urllib.request.urlopen(request) as response:
+            assert response.status == 201
+    page.wait_for_url(f"**/atendimento/{first.pk}/?call_id=h-1")
+    expect(page.locator("h1")).to_have_text("Primeira Pessoa")
+    expect(page.locator("#call-watch [data-client]")).to_have_text("Segunda Pessoa")
+    expect(page.locator("#call-watch a[data-open]")).to_have_attribute("href", f"/atendimento/{second.pk}/?call_id=h-2")
