@@ -1,15 +1,19 @@
 import datetime
 import json
+import logging
 import random
+import re
 from urllib.parse import quote
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.auth import HASH_SESSION_KEY
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ValidationError
 from django.core.handlers.asgi import ASGIRequest
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -30,6 +34,7 @@ from core.models import Client, ClientPhone, Debt, DoNotCallReason
 from core.selectors import search_clients
 from tenants.roles import user_tenant
 
+logger = logging.getLogger(__name__)
 WHATSAPP_LIMIT = 200
 
 
@@ -97,10 +102,20 @@ def agent_id_of(request) -> str:
     return getattr(request.membership, "threecplus_agent_id", "") or ""
 
 
+# The ids the console sends back (`depois`, Last-Event-ID): ASCII digits that fit a bigint, anything else ignored.
+CALL_ID = re.compile(r"[0-9]{1,18}")
+
+
+def seen_call(value: str) -> int | None:
+    """The last call id a console saw, or None when it sent none or something that is not one."""
+    return int(value) if CALL_ID.fullmatch(value) else None
+
+
 @login_required
 @require_GET
 def next_call(request):
-    """Short polling from the console: the newest call connected to this operator after `depois`.
+    """Short polling from the console: the next call connected to this operator after `depois` (the oldest not
+    yet seen, so each call of a burst is offered in turn).
 
     The console's fallback when the call stream (call_stream) is not served: on any WSGI server, or SQLite.
     """
@@ -109,12 +124,12 @@ def next_call(request):
     if not agent_id:
         return JsonResponse({"chamada": None, "ultimo": 0})
     services.note_console_poll(request.membership)
-    after = request.GET.get("depois", "")
-    if not after.isdigit():  # the console's first poll: only calls from now on
+    after = seen_call(request.GET.get("depois", ""))
+    if after is None:  # the console's first poll: only calls from now on
         return JsonResponse({"chamada": None, "ultimo": core_services.last_connected_call(tenant, agent_id)})
-    connected = core_services.next_connected_call(tenant, agent_id, int(after))
+    connected = core_services.next_connected_call(tenant, agent_id, after)
     if connected is None:
-        return JsonResponse({"chamada": None, "ultimo": int(after)})
+        return JsonResponse({"chamada": None, "ultimo": after})
     return JsonResponse(call_answer(connected))
 
 
@@ -134,22 +149,33 @@ def call_stream_url(request) -> str:
 
 
 HEARTBEAT_SECONDS = 15  # a comment line on an idle stream: proxies keep it open, a dead peer is noticed
+RETRY_DELAYS = (0.5, 1, 2, 5)  # seconds between reads while the database is away, then 5 s
+# The database restarting, crashed or out of reach (the pool timing out): not a bug, so retried, not a 500.
+DATABASE_AWAY = (OperationalError, InterfaceError)
+OUTAGE_RETRY_AFTER = "5"  # seconds, for a stream refused while the database is away
 
 
 @require_GET
 async def call_stream(request):
     """Server-sent events from the console: the calls connected to this operator's agent, as they connect.
 
-    `depois` (or, on a reconnection, the Last-Event-ID the browser sends) is the last call seen; without it only
-    calls from now on count. Each event's id is the call's, so a reconnection misses none. While waiting the
-    stream costs a socket: a webhook's NOTIFY wakes it (dialer.live). 204 when this server cannot stream (WSGI,
-    SQLite, no agent ID): the browser's EventSource then stops and the console polls next_call. Signed in as with
-    login_required, but the session is read on a database thread (common.async_db), not the request's.
+    `depois` (or, on a reconnection, the Last-Event-ID the browser sends) is the last call seen: every call
+    connected since is sent first, oldest first (core's next_connected_call bounds how far back); without it
+    only calls from now on count. Each event's id is the call's, so a reconnection misses none. While waiting
+    the stream costs a socket: a webhook's NOTIFY wakes it (dialer.live), and presence checks every few seconds
+    that its access still holds. 204 when this server cannot stream (WSGI, SQLite, no agent ID): the browser's
+    EventSource then stops and the console polls next_call; 503 while the database is away, which the console
+    retries. Signed in as with login_required, but the session is read on a database thread (common.async_db),
+    not the request's.
     """
-    if isinstance(request, ASGIRequest):
-        start = await async_db.run(_stream_start, request)
-    else:  # WSGI, where this is a refusal: the request's own thread reads the session, as for any view
-        start = await sync_to_async(_stream_start)(request)
+    try:
+        if isinstance(request, ASGIRequest):
+            start = await async_db.run(_stream_start, request)
+        else:  # WSGI, where this is a refusal: the request's own thread reads the session, as for any view
+            start = await sync_to_async(_stream_start)(request)
+    except DATABASE_AWAY:
+        logger.warning("Stream de ligações recusado: banco de dados indisponível", exc_info=True)
+        return HttpResponse(status=503, headers={"Retry-After": OUTAGE_RETRY_AFTER})
     if start is LOGIN:
         return redirect_to_login(request.get_full_path())
     if start is None:
@@ -164,8 +190,8 @@ LOGIN = object()
 
 
 def _stream_start(request):
-    """(tenant, membership id, agent id, the last call seen or None), on a database thread; None: no stream here;
-    LOGIN: nobody signed in."""
+    """(tenant, access, the last call seen), on a database thread; None: no stream here; LOGIN: nobody signed in.
+    Without a last call seen (a new console) it is the newest call so far: only calls from now on count."""
     if not request.user.is_authenticated:
         return LOGIN
     if not call_stream_url(request):
@@ -174,39 +200,70 @@ def _stream_start(request):
     agent_id = agent_id_of(request) if tenant else ""
     if not agent_id:
         return None
-    after = request.headers.get("Last-Event-ID", "") or request.GET.get("depois", "")
-    session_key = request.session.session_key or ""
-    return tenant, request.membership.pk, agent_id, int(after) if after.isdigit() else None, session_key
+    after = seen_call(request.headers.get("Last-Event-ID", "")[:100])
+    if after is None:
+        after = seen_call(request.GET.get("depois", "")[:100])
+    if after is None:
+        after = core_services.last_connected_call(tenant, agent_id)
+    access = presence.Access(
+        session_key=request.session.session_key or "",
+        # What the user was authenticated with: AuthenticationMiddleware has just checked it is current.
+        auth_hash=request.session.get(HASH_SESSION_KEY, ""),
+        user_id=request.user.pk,
+        membership_id=request.membership.pk,
+        tenant_id=tenant.pk,
+        agent_id=agent_id,
+    )
+    return tenant, access, after
+
+
+def _next_call(tenant, access: presence.Access, after: int):
+    """The next call after `after`, or None; REVOKED when there is one but the access no longer holds: a call
+    connected to an agent ID just moved to someone else reaches its new holder only, even between two rounds."""
+    connected = core_services.next_connected_call(tenant, access.agent_id, after)
+    if connected is not None and not presence.allowed(access):
+        return presence.REVOKED
+    return connected
 
 
 def _sse(event: str, answer: dict) -> str:
     return f"id: {answer['ultimo']}\nevent: {event}\ndata: {json.dumps(answer)}\n\n"
 
 
-async def _call_events(tenant, membership_id: int, agent_id: str, after: int | None, session_key: str):
+async def _call_events(tenant, access: presence.Access, after: int):
     # Waiting (and counted as waiting) before the first read: a call connecting from then on wakes the waiter.
     with (
-        core_services.connected_call_waiter(tenant.pk, agent_id) as waiter,
-        presence.waiting(membership_id, session_key, on_end=waiter.wake) as seat,
+        core_services.connected_call_waiter(tenant.pk, access.agent_id) as waiter,
+        presence.waiting(access, on_end=waiter.wake) as seat,
     ):
         # Reconnect within 1 to 5 s: after a restart the consoles come back spread out, not all at once.
         yield f"retry: {random.randint(1000, 5000)}\n\n"
-        resumed = after is not None
-        if not resumed:  # only calls from now on
-            after = await async_db.run(core_services.last_connected_call, tenant, agent_id)
         yield _sse("pronto", {"chamada": None, "ultimo": after})
-        woken = resumed  # calls may have connected while a resumed stream was away
+        unread, failures = True, 0  # calls may have connected while a resumed stream was away
         while True:
-            if seat.ended:  # signed out (or the session expired): no call reaches this console any more
-                yield _sse("encerrado", {"chamada": None, "ultimo": after})
+            if seat.ended:  # revoked, signed out, or replaced: no call reaches this stream any more
+                yield _sse(seat.ended, {"chamada": None, "ultimo": after})
                 return
-            if woken:
-                connected = await async_db.run(core_services.next_connected_call, tenant, agent_id, after)
-                if connected is not None:
+            if unread:
+                try:
+                    connected = await async_db.run(_next_call, tenant, access, after)
+                except DATABASE_AWAY as error:  # the database is away: the stream stays, and reads again
+                    delay = RETRY_DELAYS[min(failures, len(RETRY_DELAYS) - 1)]
+                    failures += 1
+                    logger.warning("Stream de ligações sem banco de dados (%s); nova leitura em %ss", error, delay)
+                    yield ": aguardando\n\n"
+                    await waiter.wait(delay)
+                    continue
+                failures = 0
+                if connected is presence.REVOKED:
+                    seat.end(presence.REVOKED)
+                    continue
+                if connected is not None:  # sent, then the next one read at once: a burst arrives whole
                     after = connected.id
                     yield _sse("chamada", call_answer(connected))
-            woken = await waiter.wait(HEARTBEAT_SECONDS)
-            if not woken:
+                    continue
+            unread = await waiter.wait(HEARTBEAT_SECONDS)
+            if not unread:
                 yield ": aguardando\n\n"
 
 

@@ -352,6 +352,11 @@ DIALER_EXPORT_STUCK_SECONDS = int(os.environ.get("DIALER_EXPORT_STUCK_SECONDS", 
 # reads and, under uvicorn, the webhook's statements run on ASYNC_DB_THREADS threads per server process.
 ATTENDANCE_CALL_STREAM = env_bool("ATTENDANCE_CALL_STREAM", True)
 ASYNC_DB_THREADS = int(os.environ.get("ASYNC_DB_THREADS", "8"))
+# One signed-in session holds at most this many call streams per server process (a console and a few client
+# tabs); opening another closes its oldest.
+ATTENDANCE_STREAMS_PER_SESSION = int(os.environ.get("ATTENDANCE_STREAMS_PER_SESSION", "3"))
+# A console that reconnects is sent every call connected since the last one it received, at most this far back.
+ATTENDANCE_CALL_REPLAY_MINUTES = int(os.environ.get("ATTENDANCE_CALL_REPLAY_MINUTES", "15"))
 
 # The Carteira counts at most this many rows exactly; past it the count is an estimate.
 WALLET_EXACT_COUNT_LIMIT = int(os.environ.get("WALLET_EXACT_COUNT_LIMIT", "10000"))

@@ -83,7 +83,8 @@ writes_qualifications = Port("writes_qualifications")
 qualify_call = Port("qualify_call")
 # (tenant, agent_id) -> int: the id of the newest call connected to the agent, 0 if none.
 last_connected_call = Port("last_connected_call")
-# (tenant, agent_id, after: int) -> ConnectedCall | None: the newest call connected to the agent after `after`.
+# (tenant, agent_id, after: int) -> ConnectedCall | None: the oldest call connected to the agent after `after`
+# (within the last ATTENDANCE_CALL_REPLAY_MINUTES): read again with its id for the next.
 next_connected_call = Port("next_connected_call")
 # () -> bool: the dialer can wake a waiting console when a call connects (PostgreSQL), so it need not poll.
 connected_calls_pushed = Port("connected_calls_pushed")

@@ -2,6 +2,11 @@
 connected to an operator's agent, a tabulação sent back as the call's qualification). DialerConfig.ready()
 provides them."""
 
+import datetime
+
+from django.conf import settings
+from django.utils import timezone
+
 from common.parsing import format_phone
 from core.services import CallNotQualified, ConnectedCall
 from dialer import live, qualifications
@@ -33,7 +38,11 @@ def last_connected_call(tenant, agent_id: str) -> int:
 
 
 def next_connected_call(tenant, agent_id: str, after: int) -> ConnectedCall | None:
-    event = _connected(tenant, agent_id).filter(id__gt=after).select_related("client").first()
+    # The oldest after `after`, so a console replays in order every call that connected while it was away;
+    # calls older than the replay window are over by now, and a console back from hours asleep skips them.
+    since = timezone.now() - datetime.timedelta(minutes=settings.ATTENDANCE_CALL_REPLAY_MINUTES)
+    recent = _connected(tenant, agent_id).filter(id__gt=after, received_at__gte=since)
+    event = recent.select_related("client").order_by("id").first()
     if event is None:
         return None
     if event.client_id is None:

@@ -189,37 +189,50 @@ def fast_password_hasher():
     override.disable()
 
 
-@pytest.fixture(scope="module")
-def asgi_server(django_db_setup, django_db_blocker):
-    """uvicorn on loopback serving config.asgi (the call stream, the webhook's ASGI endpoint) against the test
-    database; PostgreSQL only, as LISTEN/NOTIFY is. Tests using it need django_db(transaction=True): the server
-    sees only committed data."""
-    import os
+def free_port() -> int:
     import socket
-    import subprocess
-    import types
 
-    from django.conf import settings
-    from django.db import connection
-
-    with django_db_blocker.unblock():
-        if connection.vendor != "postgresql":
-            pytest.skip("o stream da ligação usa LISTEN/NOTIFY do PostgreSQL")
-        db = connection.settings_dict
-    url_of_database = database_url(db)
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+        return probe.getsockname()[1]
+
+
+def start_asgi_server(url_of_database: str, port: int, ready_path: str = "/healthz"):
+    """uvicorn on 127.0.0.1:port serving config.asgi against that database, once `ready_path` answers (else the
+    test fails)."""
+    import os
+    import subprocess
+
+    from django.conf import settings
+
     env = {**os.environ, "DATABASE_URL": url_of_database, "LOG_LEVEL": "WARNING"}
     env.update(DATABASE_POOL_SIZE="4", ASYNC_DB_THREADS="2")  # few connections: other test runs share the server
     env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # the browser tests' setting; the server must stay strict
     command = ["uvicorn", "config.asgi:application", "--host", "127.0.0.1", "--port", str(port)]
     command += ["--no-access-log", "--log-level", "warning", "--timeout-graceful-shutdown", "5"]
     process = subprocess.Popen([sys.executable, "-m", *command], cwd=settings.BASE_DIR, env=env)
-    url = f"http://127.0.0.1:{port}"
+    if not wait_until_answering(f"http://127.0.0.1:{port}{ready_path}", process):
+        stop(process)
+        pytest.fail("o uvicorn não subiu")
+    return process
+
+
+@pytest.fixture(scope="module")
+def asgi_server(django_db_setup, django_db_blocker):
+    """uvicorn on loopback serving config.asgi (the call stream, the webhook's ASGI endpoint) against the test
+    database; PostgreSQL only, as LISTEN/NOTIFY is. Tests using it need django_db(transaction=True): the server
+    sees only committed data."""
+    import types
+
+    from django.db import connection
+
+    with django_db_blocker.unblock():
+        if connection.vendor != "postgresql":
+            pytest.skip("o stream da ligação usa LISTEN/NOTIFY do PostgreSQL")
+        db = connection.settings_dict
+    port = free_port()
+    process = start_asgi_server(database_url(db), port)
     try:
-        if not wait_until_answering(f"{url}/healthz", process):
-            pytest.fail("o uvicorn não subiu")
-        yield types.SimpleNamespace(url=url)
+        yield types.SimpleNamespace(url=f"http://127.0.0.1:{port}")
     finally:
         stop(process)

@@ -23,13 +23,19 @@ document.addEventListener("htmx:afterSettle", () => {
 (function () {
   const box = document.getElementById("call-watch");
   if (!box) return;
+  const HANDED = "call-watch-last"; // the last call the console saw, for the page it opens
   let last = null;
+  const handed = JSON.parse(sessionStorage.getItem(HANDED) || "null");
+  sessionStorage.removeItem(HANDED);
+  // A call connected while the console was opening this page is offered here, not lost; an old hand-off is not.
+  if (handed && Date.now() - handed.at < 60000) last = handed.ultimo;
   // Shows an answer ({chamada, ultimo}); true when the page is leaving for the client's.
   function show(data) {
     last = data.ultimo;
     box.dataset.ready = "1"; // the starting point is taken: calls from now on are shown
     const call = data.chamada;
     if (call && call.url && box.dataset.mode === "console") {
+      sessionStorage.setItem(HANDED, JSON.stringify({ ultimo: last, at: Date.now() }));
       window.location.assign(call.url);
       return true;
     }
@@ -49,33 +55,69 @@ document.addEventListener("htmx:afterSettle", () => {
     }
     return false;
   }
+  const after = () => (last === null ? "" : "?depois=" + last);
   async function poll() {
     try {
-      const url = box.dataset.url + (last === null ? "" : "?depois=" + last);
-      const response = await fetch(url, { headers: { Accept: "application/json" } });
+      const response = await fetch(box.dataset.url + after(), { headers: { Accept: "application/json" } });
       if (response.ok && show(await response.json())) return;
     } catch (error) {
       // network hiccup: the next poll tries again
     }
     setTimeout(poll, 1000);
   }
+  let failures = 0; // streams lost in a row: each retry waits longer, up to 30 s, spread so consoles do not flock
+  let refused = 0; // streams refused while the server answered: this server does not stream (204)
+  const backoff = () => Math.min(30000, 1000 * 2 ** Math.min(failures++, 5)) * (0.5 + Math.random() / 2);
   function listen() {
-    const source = new EventSource(box.dataset.stream + (last === null ? "" : "?depois=" + last));
+    const source = new EventSource(box.dataset.stream + after());
     const receive = (message) => {
       if (show(JSON.parse(message.data))) source.close();
     };
-    source.addEventListener("pronto", receive);
+    source.addEventListener("pronto", (message) => {
+      failures = refused = 0;
+      receive(message);
+    });
     source.addEventListener("chamada", receive);
-    // The session ended (signed out here or elsewhere, or expired): the page reloads into the sign-in page.
+    // Access ended (signed out, password reset, deactivated, agent ID moved): the page reloads into the
+    // sign-in page or "sem permissão".
     source.addEventListener("encerrado", () => {
       source.close();
       window.location.reload();
     });
+    // A newer page of this session took this one's place: it stops, without reloading into a tug of war.
+    source.addEventListener("substituido", () => {
+      source.close();
+      box.dataset.replaced = "1";
+    });
     source.onerror = () => {
       // While the server is away the browser reconnects by itself, resuming after the last event's id. A
-      // refusal (204, an error page) closes the stream for good: the page asks every second instead.
-      if (source.readyState === EventSource.CLOSED) poll();
+      // refusal (503 while the database is away, an error page) closes the stream: ask again later.
+      if (source.readyState === EventSource.CLOSED) setTimeout(recover, backoff());
     };
+  }
+  // After a refused stream: one poll tells the server's state. Down (no answer, 5xx): wait longer and ask again.
+  // Up: show what it answers and listen again, or poll if the server keeps refusing a stream it can answer.
+  // Not JSON (the sign-in page after a redirect, a 403): reload, for the page to say so.
+  async function recover() {
+    let response = null;
+    try {
+      response = await fetch(box.dataset.url + after(), { headers: { Accept: "application/json" } });
+    } catch (error) {
+      // the server is away
+    }
+    if (!response || response.status >= 500) {
+      setTimeout(recover, backoff());
+      return;
+    }
+    const json = (response.headers.get("Content-Type") || "").startsWith("application/json");
+    if (!response.ok || response.redirected || !json) {
+      window.location.reload();
+      return;
+    }
+    if (show(await response.json())) return;
+    refused += 1;
+    if (refused >= 3) poll();
+    else listen();
   }
   if (box.dataset.stream && window.EventSource) listen();
   else poll();
