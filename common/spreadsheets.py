@@ -6,8 +6,12 @@ leading apostrophe, the spreadsheet convention for "this is text"; imports remov
 exported and imported back gives the same values.
 """
 
+import io
+
 import tablib
 from import_export.formats.base_formats import CSV, XLSX
+
+from common import uploads
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 QUOTE = "'"
@@ -50,4 +54,18 @@ class SafeCSV(SafeExportMixin, CSV):
 
 
 class SafeXLSX(SafeExportMixin, XLSX):
-    pass
+    def create_dataset(self, in_stream):
+        """The first sheet's rows, read the way the worker reads them (common/uploads.open_xlsx): bounded, and
+        every row the sheet holds rather than those its declared dimension claims, each cut or padded to the
+        header's width (what tablib requires)."""
+        workbook, rows = uploads.open_xlsx(io.BytesIO(in_stream), uploads.inline_limits())
+        try:
+            headers = list(next(rows, ()))
+            width = len(headers)
+            dataset = tablib.Dataset(headers=headers)
+            for values in rows:
+                if any(value not in (None, "") for value in values):
+                    dataset.append((list(values) + [None] * width)[:width])
+        finally:
+            workbook.close()
+        return dataset
