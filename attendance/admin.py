@@ -15,7 +15,7 @@ from import_export import fields, resources
 from import_export.admin import ImportExportModelAdmin
 from unfold.admin import TabularInline
 from unfold.contrib.filters.admin import ChoicesDropdownFilter, DropdownFilter, RangeDateFilter, RangeDateTimeFilter
-from unfold.contrib.import_export.forms import ExportForm, ImportForm
+from unfold.contrib.import_export.forms import ExportForm
 from unfold.decorators import action, display
 
 from attendance import payments, pix, services
@@ -30,8 +30,10 @@ from attendance.models import (
 )
 from attendance.resources import PaymentResource
 from common.formats import WALLET_FORMATS
-from common.parsing import format_brl
+from common.parsing import check_date_window, format_brl
 from core.admin import PartialImportMixin, payment_url
+from core.import_admin import BoundedImportForm
+from core.importing import clean_cells
 from core.models import Client, Debt
 from tenants.admin_base import (
     BRLDecimalField,
@@ -459,7 +461,7 @@ class PaymentAdmin(PartialImportMixin, TenantScopedAdmin, ImportExportModelAdmin
 
     form = PaymentForm
     resource_classes = [PaymentResource]
-    import_form_class = ImportForm
+    import_form_class = BoundedImportForm
     import_formats = WALLET_FORMATS
     list_display = (
         "paid_on",
@@ -583,13 +585,15 @@ class PaymentAdmin(PartialImportMixin, TenantScopedAdmin, ImportExportModelAdmin
 class MessageResource(resources.ModelResource):
     """WhatsApp history import: external_id of the client, direction, text, date and status."""
 
-    external_id = fields.Field(column_name="external_id", attribute="client__external_id")
+    # Exported from the message's client; on import it only names the client (before_import_row finds it).
+    external_id = fields.Field(column_name="external_id", attribute="client__external_id", readonly=True)
 
     class Meta:
         model = Message
         fields = ("external_id", "direction", "body", "sent_at", "status", "phone")
         import_id_fields = ()
         use_transactions = True
+        clean_model_instances = True  # a direction or status outside the choices is the row's error
 
     def __init__(self, tenant=None, **kwargs):
         super().__init__(**kwargs)
@@ -601,22 +605,28 @@ class MessageResource(resources.ModelResource):
     def before_import_row(self, row, **kwargs):
         if self.tenant is None:
             raise ValidationError(_("Importe como usuário de uma empresa."))
+        errors = clean_cells(row)
+        if errors:
+            raise ValidationError(errors)
         external_id = str(row.get("external_id") or "").strip()
         client = Client.objects.filter(tenant=self.tenant, external_id=external_id).only("pk").first()
         if client is None:
-            raise ValidationError(_("Cliente não encontrado: %(id)s.") % {"id": external_id})
+            raise ValidationError(_("Cliente não encontrado: %(id)s.") % {"id": external_id[:64]})
         row["_client_id"] = client.pk
+
+    def init_instance(self, row=None):
+        return Message(tenant=self.tenant, client_id=row["_client_id"])
 
     def import_instance(self, instance, row, **kwargs):
         super().import_instance(instance, row, **kwargs)
-        instance.tenant = self.tenant
-        instance.client_id = row["_client_id"]
+        if instance.sent_at is not None:
+            check_date_window(instance.sent_at.date(), "data e hora")
 
 
 @admin.register(Message)
-class MessageAdmin(TenantScopedAdmin, ImportExportModelAdmin):
+class MessageAdmin(PartialImportMixin, TenantScopedAdmin, ImportExportModelAdmin):
     resource_classes = [MessageResource]
-    import_form_class = ImportForm
+    import_form_class = BoundedImportForm
     export_form_class = ExportForm
     import_formats = WALLET_FORMATS
     export_formats = WALLET_FORMATS

@@ -17,8 +17,8 @@ from django.utils.translation import gettext as _
 
 from attendance.models import Agreement, AgreementInstallment, Payment
 from attendance.payments import PaymentInput, check_paid_on, post_debt_payments, post_payment
-from common.parsing import format_cpf, parse_cpf, parse_date, parse_money
-from core.importing import _cell, normalize_header
+from common.parsing import format_cpf, parse_ascii_int, parse_cpf, parse_date, parse_money
+from core.importing import CONTROL_CHARACTERS, _cell, clean_cells, normalize_header
 from core.models import Client, Debt
 
 TEMPLATE_HEADERS = [
@@ -114,9 +114,11 @@ class PaymentRowParser:
     @staticmethod
     def _cells(raw: dict, line: int) -> _Cells:
         row = {normalize_header(k): v for k, v in raw.items()}
-        errors: list[str] = []
+        errors = clean_cells(row)
+        if errors:  # a NUL or a huge cell: nothing else of the row is read
+            return _Cells(line, payment_id_of(raw), None, errors)
 
-        payment_id = _payment_id(raw)
+        payment_id = payment_id_of(raw)
         if not payment_id:
             errors.append(_("id_pagamento não informado."))
         elif len(payment_id) > 80:
@@ -153,17 +155,16 @@ class PaymentRowParser:
                 except ValidationError as error:
                     errors.extend(error.messages)
         number_text = _cell(row.get("parcela"))
-        try:
-            cells.number = int(number_text) if number_text else None
-        except ValueError:
-            errors.append(_("Parcela inválida: %(p)s.") % {"p": number_text})
+        if number_text:
+            cells.number = parse_ascii_int(number_text, 3)
+            if cells.number is None:
+                errors.append(_("Parcela inválida: %(p)s.") % {"p": number_text})
         agreement_text = _cell(row.get("acordo")).lstrip("#")
         cells.contract = _cell(row.get("contrato"))
         if agreement_text:
-            if agreement_text.isdigit():
-                cells.agreement_id = int(agreement_text)
-            else:
-                errors.append(_("Acordo inválido: %(a)s.") % {"a": agreement_text})
+            cells.agreement_id = parse_ascii_int(agreement_text, 18)  # an id, within PostgreSQL's bigint
+            if cells.agreement_id is None:
+                errors.append(_("Acordo inválido: %(a)s.") % {"a": agreement_text[:40]})
         elif not cells.contract:
             errors.append(_("Informe o acordo ou o contrato pago."))
 
@@ -286,11 +287,11 @@ def import_payment_rows(tenant, user, rows, *, dry_run: bool = False, chunk_size
 
 def _import_chunk(tenant, user, parser, chunk, report) -> None:
     report.rows += len(chunk)
-    ids = {line: _payment_id(raw) for line, raw in chunk}
+    ids = {line: payment_id_of(raw) for line, raw in chunk}
     recorded = set(
-        Payment.objects.filter(tenant=tenant, external_id__in=set(ids.values()) - {""}).values_list(
-            "external_id", flat=True
-        )
+        Payment.objects.filter(
+            tenant=tenant, external_id__in={i for i in ids.values() if i and storable(i)}
+        ).values_list("external_id", flat=True)
     )
     fresh = []
     for line, raw in chunk:
@@ -319,6 +320,14 @@ def _import_chunk(tenant, user, parser, chunk, report) -> None:
             report.errors.append((by_debt[index].line, by_debt[index].payment_id, " ".join(error.messages)))
 
 
-def _payment_id(raw: dict) -> str:
+def payment_id_of(raw: dict) -> str:
+    """The row's payment id as its parsing sees it: control characters removed, a NUL kept for the row's error."""
     row = {normalize_header(k): v for k, v in raw.items()}
-    return _cell(row.get("id_pagamento") or row.get("payment_id"))
+    text = _cell(row.get("id_pagamento") or row.get("payment_id"))
+    return text if "\x00" in text else CONTROL_CHARACTERS.sub("", text)
+
+
+def storable(payment_id: str) -> bool:
+    """Whether the id may reach the database at all (PostgreSQL refuses NUL even in a query): a row with one
+    is refused by its parsing, in Portuguese."""
+    return "\x00" not in payment_id and len(payment_id) <= 80

@@ -24,7 +24,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from attendance.models import Agreement, AgreementInstallment, Payment
-from common.parsing import format_brl
+from common.parsing import DATE_WINDOW, format_brl
 from core import services as core_services
 from core.models import Client, Creditor, Debt
 from tenants import audit
@@ -34,7 +34,7 @@ Installment = AgreementInstallment
 ZERO = Decimal("0")
 # Payments are dated from here to today, by hand or by file: 01/01/0001 or 9999 is a typo that would sit in
 # every report, sum and export that shows the payment.
-PAID_ON_EARLIEST = datetime.date(1990, 1, 1)
+PAID_ON_EARLIEST = DATE_WINDOW[0]  # the window every date from outside falls in; a payment is never future
 
 
 @dataclasses.dataclass(frozen=True)

@@ -3,7 +3,7 @@ from django.utils.translation import gettext as _
 from import_export import fields, resources
 
 from attendance.models import Payment
-from attendance.payment_import import TEMPLATE_HEADERS, PaymentRowParser, write_row
+from attendance.payment_import import TEMPLATE_HEADERS, PaymentRowParser, payment_id_of, storable, write_row
 
 
 class PaymentResource(resources.ModelResource):
@@ -34,13 +34,15 @@ class PaymentResource(resources.ModelResource):
             raise ValidationError(_("Importe como usuário de uma empresa."))
 
     def get_instance(self, instance_loader, row):
-        payment_id = str(row.get("id_pagamento") or "").strip()
-        return Payment.objects.filter(tenant=self.tenant, external_id=payment_id).first() if payment_id else None
+        payment_id = payment_id_of(dict(row))
+        if not payment_id or not storable(payment_id):
+            return None
+        return Payment.objects.filter(tenant=self.tenant, external_id=payment_id).first()
 
     def before_import_row(self, row, row_number=None, **kwargs):
-        payment_id = str(row.get("id_pagamento") or "").strip()
+        payment_id = payment_id_of(dict(row))
         already = Payment.objects.filter(tenant=self.tenant, external_id=payment_id)
-        if payment_id and payment_id not in self._parser.seen and already.exists():
+        if payment_id and storable(payment_id) and payment_id not in self._parser.seen and already.exists():
             self._parser.seen[payment_id] = row_number + 1
             return  # imported by an earlier file: skip_row says so, nothing is parsed or written
         self._parsed[row_number] = self._parser.parse(dict(row), line=row_number + 1)

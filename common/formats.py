@@ -2,6 +2,7 @@ import codecs
 import csv
 from pathlib import Path
 
+from common import uploads
 from common.spreadsheets import SafeCSV, SafeXLSX
 
 # Python's csv refuses a cell over 128 KB and fails the whole file; the importer reports a huge cell as the
@@ -27,13 +28,10 @@ def spreadsheet_encoding(sample: bytes) -> str:
 
 
 def read_rows(path: Path):
-    """(line number, row dict) from a CSV or XLSX file, streamed."""
+    """(line number, row dict) from a CSV or XLSX file, streamed; ValidationError for an XLSX that expands past
+    what the worker takes (common/uploads.py)."""
     if path.suffix.lower() in (".xlsx", ".xlsm"):
-        from openpyxl import load_workbook
-
-        workbook = load_workbook(path, read_only=True, data_only=True)
-        sheet = workbook.active
-        rows = sheet.iter_rows(values_only=True)
+        workbook, rows = uploads.open_xlsx(path, uploads.queued_limits())
         header = [str(h or "") for h in next(rows, [])]
         for line, values in enumerate(rows, 2):
             if any(v not in (None, "") for v in values):

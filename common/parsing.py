@@ -15,10 +15,34 @@ CENTS = Decimal("0.01")
 
 
 NON_DIGITS = re.compile(r"\D")
+ASCII_DIGITS = re.compile(r"[0-9]+")
+# The dates a file or a form may carry: a due date, a payment, a message. Outside them it is a typing mistake
+# (01/01/0001, 9999) that would only break the pages and sums that read it.
+DATE_WINDOW = (datetime.date(1990, 1, 1), datetime.date(2099, 12, 31))
 
 
 def only_digits(value) -> str:
     return NON_DIGITS.sub("", str(value or ""))
+
+
+def parse_ascii_int(text, max_digits: int) -> int | None:
+    """The whole number `text` writes in ASCII digits, at most `max_digits` of them; None for anything else
+    (int() would also read "١", "1_0", "+1" and five thousand digits)."""
+    text = str(text).strip()
+    if len(text) <= max_digits and ASCII_DIGITS.fullmatch(text):
+        return int(text)
+    return None
+
+
+def check_date_window(value: datetime.date, field_label: str = "data") -> datetime.date:
+    """`value` if it falls in DATE_WINDOW, else ValidationError naming the window."""
+    first, last = DATE_WINDOW
+    if not first <= value <= last:
+        raise ValidationError(
+            _("%(field)s fora do intervalo aceito (%(first)s a %(last)s).")
+            % {"field": field_label.capitalize(), "first": f"{first:%d/%m/%Y}", "last": f"{last:%d/%m/%Y}"}
+        )
+    return value
 
 
 def strip_accents(value) -> str:
@@ -126,10 +150,11 @@ def format_phone(e164: str) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
 
 
-MONEY_TEXT = re.compile(r"^\d+(?:[.,]\d+)?$")
+# ASCII digits only: Decimal() would read "١٠٠" as 100.
+MONEY_TEXT = re.compile(r"^\d+(?:[.,]\d+)?$", re.ASCII)
 GROUPED = {  # 1.234.567,89 and 1,234,567.89: the thousands separator, then the decimal one
-    ".": re.compile(r"^\d{1,3}(?:\.\d{3})+(?:,\d+)?$"),
-    ",": re.compile(r"^\d{1,3}(?:,\d{3})+(?:\.\d+)?$"),
+    ".": re.compile(r"^\d{1,3}(?:\.\d{3})+(?:,\d+)?$", re.ASCII),
+    ",": re.compile(r"^\d{1,3}(?:,\d{3})+(?:\.\d+)?$", re.ASCII),
 }
 
 
@@ -199,6 +224,10 @@ def parse_date(value, field_label: str = "data") -> datetime.date:
     text = str(value or "").strip()
     if not text:
         raise ValidationError(_("%(field)s não informada.") % {"field": field_label.capitalize()})
+    if not text.isascii():  # strptime reads other scripts' digits too
+        raise ValidationError(
+            _("%(field)s inválida: %(value)s (use dd/mm/aaaa).") % {"field": field_label.capitalize(), "value": text}
+        )
     brazilian = BRAZILIAN_DATE.fullmatch(text)
     if brazilian:  # what strptime's %d/%m/%Y reads, without its cost on every row of an import
         try:

@@ -9,10 +9,13 @@ A control character is no text anyone typed on purpose, and a single one fails a
 what XML 1.0 cannot hold, its ILLEGAL_CHARACTERS_RE) and puts NULs in a CSV: every writer drops them here.
 """
 
+import io
 import re
 
 import tablib
 from import_export.formats.base_formats import CSV, XLSX
+
+from common import uploads
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 QUOTE = "'"
@@ -61,4 +64,18 @@ class SafeCSV(SafeExportMixin, CSV):
 
 
 class SafeXLSX(SafeExportMixin, XLSX):
-    pass
+    def create_dataset(self, in_stream):
+        """The first sheet's rows, read the way the worker reads them (common/uploads.open_xlsx): bounded, and
+        every row the sheet holds rather than those its declared dimension claims, each cut or padded to the
+        header's width (what tablib requires)."""
+        workbook, rows = uploads.open_xlsx(io.BytesIO(in_stream), uploads.inline_limits())
+        try:
+            headers = list(next(rows, ()))
+            width = len(headers)
+            dataset = tablib.Dataset(headers=headers)
+            for values in rows:
+                if any(value not in (None, "") for value in values):
+                    dataset.append((list(values) + [None] * width)[:width])
+        finally:
+            workbook.close()
+        return dataset

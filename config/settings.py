@@ -266,6 +266,16 @@ WORKER_DAILY_GRACE_SECONDS = int(os.environ.get("WORKER_DAILY_GRACE_SECONDS", "3
 # An import's error report (its refused rows) is kept this many days after the import ends; the import's record
 # and counts stay.
 WALLET_IMPORT_REPORT_DAYS = int(os.environ.get("WALLET_IMPORT_REPORT_DAYS", "90"))
+# Uploads are bounded before anything parses them (common/uploads.py). The Carteira import takes files up to
+# IMPORT_MAX_UPLOAD_MB and imports them in the worker, streaming; a file read whole in the request (a preview, the
+# payment and WhatsApp imports) takes up to IMPORT_INLINE_MAX_UPLOAD_MB. An XLSX is a zip: its members together may
+# expand to the *_XLSX_MAX_UNCOMPRESSED_MB figures, and each member openpyxl reads whole (the shared strings, the
+# styles: all but the sheets) to IMPORT_XLSX_MAX_LOADED_MEMBER_MB.
+IMPORT_MAX_UPLOAD_MB = int(os.environ.get("IMPORT_MAX_UPLOAD_MB", "100"))
+IMPORT_XLSX_MAX_UNCOMPRESSED_MB = int(os.environ.get("IMPORT_XLSX_MAX_UNCOMPRESSED_MB", "1024"))
+IMPORT_XLSX_MAX_LOADED_MEMBER_MB = int(os.environ.get("IMPORT_XLSX_MAX_LOADED_MEMBER_MB", "16"))
+IMPORT_INLINE_MAX_UPLOAD_MB = int(os.environ.get("IMPORT_INLINE_MAX_UPLOAD_MB", "5"))
+IMPORT_INLINE_XLSX_MAX_UNCOMPRESSED_MB = int(os.environ.get("IMPORT_INLINE_XLSX_MAX_UNCOMPRESSED_MB", "25"))
 
 # Production security defaults; DEBUG keeps plain HTTP on localhost usable.
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)

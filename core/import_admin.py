@@ -12,19 +12,45 @@ from unfold.contrib.filters.admin import ChoicesDropdownFilter
 from unfold.contrib.import_export.forms import ImportForm
 from unfold.decorators import display
 
+from common import uploads
 from core import import_jobs
 from core.models import WalletImport
 from tenants.admin_base import ReadOnlyMixin, TenantScopedAdmin, nowrap_moment
 from tenants.roles import user_tenant
 
 
-class WalletImportForm(ImportForm):
-    """The import form, refusing at once (in Portuguese) a file that cannot be read, and counting its rows."""
+class BoundedImportForm(ImportForm):
+    """The form of every admin import page: a file past the page's limit, or an XLSX that expands past it, is
+    refused in Portuguese before anything parses it (common/uploads.py), and the page states the limit."""
+
+    def __init__(self, formats, resources, **kwargs):
+        super().__init__(formats, resources, **kwargs)
+        self.fields["import_file"].help_text = _("Tamanho máximo do arquivo: %(size)s.") % {
+            "size": uploads.megabytes(self.limits().upload)
+        }
+        self.content_size = None
+
+    def limits(self) -> uploads.Limits:
+        """The page reads the file whole in the request, in its preview."""
+        return uploads.inline_limits()
+
+    def clean_import_file(self):
+        upload = self.cleaned_data["import_file"]
+        self.content_size = uploads.content_size(upload, self.limits())
+        return upload
+
+
+class WalletImportForm(BoundedImportForm):
+    """The Carteira's import form: larger files (the worker imports them), refused at once (in Portuguese) when
+    they cannot be read, and their rows counted to choose between the preview and the worker."""
 
     def __init__(self, formats, resources, **kwargs):
         super().__init__(formats, resources, **kwargs)
         self.formats = formats
         self.wallet_rows = None
+
+    def limits(self) -> uploads.Limits:
+        return uploads.queued_limits()
 
     def clean(self):
         cleaned = super().clean()
@@ -33,14 +59,21 @@ class WalletImportForm(ImportForm):
             return cleaned
         self.file_format = self.formats[int(index)]().get_extension()
         try:
-            self.wallet_rows = import_jobs.inspect_upload(upload, self.file_format)
+            read_rows = not self.too_large_inline()
+            self.wallet_rows = import_jobs.inspect_upload(upload, self.file_format, read_rows=read_rows)
         except import_jobs.UnreadableFile as error:
             self.add_error("import_file", error.message)
         return cleaned
 
+    def too_large_inline(self) -> bool:
+        """Whether the file is too large for the request to read (whatever its rows): the worker imports it."""
+        inline = uploads.inline_limits()
+        size = self.cleaned_data["import_file"].size or 0
+        return size > inline.upload or (self.content_size or 0) > inline.uncompressed
+
     def goes_to_worker(self) -> bool:
         rows = self.wallet_rows
-        return rows is None or rows > import_jobs.inline_max_rows()
+        return self.too_large_inline() or rows is None or rows > import_jobs.inline_max_rows()
 
 
 class QueuedImportMixin:

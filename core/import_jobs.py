@@ -11,6 +11,7 @@ spreadsheet) and otherwise by the worker's first pass over the whole file, befor
 
 import contextlib
 import csv
+import itertools
 import logging
 import tempfile
 import time
@@ -19,12 +20,13 @@ from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import DatabaseError, InterfaceError, OperationalError, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from common import advisory_locks
+from common import advisory_locks, uploads
 from common.formats import csv_encoding_and_dialect, read_rows, spreadsheet_encoding
 from common.spreadsheets import neutralize_row
 from core.importing import import_wallet_rows, normalize_header
@@ -57,12 +59,13 @@ class UnreadableFile(Exception):
         self.message = message
 
 
-def inspect_upload(upload, file_format: str) -> int | None:
-    """How many rows the uploaded file has (CSV: counted by lines, so an estimate; XLSX: as the sheet
-    declares, None if it does not), or UnreadableFile with a Portuguese message. Leaves the file rewound."""
+def inspect_upload(upload, file_format: str, read_rows: bool = True) -> int | None:
+    """How many rows the uploaded file has (CSV: counted by lines, so an estimate; XLSX: counted, and None past
+    inline_max_rows(), or unread with `read_rows` false), or UnreadableFile with a Portuguese message. The caller
+    has bounded the file (common/uploads.py). Leaves the file rewound."""
     try:
         if file_format in XLSX_FORMATS:
-            return _inspect_xlsx(upload)
+            return _inspect_xlsx(upload) if read_rows else None
         return _inspect_csv(upload)
     finally:
         upload.seek(0)
@@ -89,21 +92,24 @@ def _inspect_csv(upload) -> int:
 
 
 def _inspect_xlsx(upload) -> int | None:
-    from openpyxl import load_workbook
-
+    """The rows of the sheet, counted as they are read (the dimension a sheet declares can be anything), up to
+    one past what the preview takes: a larger file goes to the worker, whatever its length."""
     upload.seek(0)
     try:
-        workbook = load_workbook(upload, read_only=True, data_only=True)
-        sheet = workbook.active
-        header = [str(h or "") for h in next(sheet.iter_rows(max_row=1, values_only=True), [])]
-        rows = sheet.max_row
-        workbook.close()
+        workbook, rows = uploads.open_xlsx(upload, uploads.inline_limits())
+        try:
+            header = [str(h or "") for h in next(rows, [])]
+            counted = sum(1 for _row in itertools.islice(rows, inline_max_rows() + 1))
+        finally:
+            workbook.close()
+    except ValidationError as error:
+        raise UnreadableFile(" ".join(error.messages)) from None
     except Exception:  # openpyxl raises a dozen types for a file that is not a workbook
         raise UnreadableFile(
             _("Não foi possível ler o arquivo como planilha XLSX. Confira o formato escolhido.")
         ) from None
     _check_header(header, _("XLSX"))
-    return rows - 1 if rows else None
+    return counted if counted <= inline_max_rows() else None
 
 
 def _check_header(header: list, format_name: str) -> None:
@@ -213,6 +219,11 @@ def count_rows(path: Path) -> int:
     """The rows read_rows will give, reading the whole file; UnreadableFile if some of it cannot be read."""
     try:
         if path.suffix in (".xlsx", ".xlsm"):
+            workbook, rows = uploads.open_xlsx(path, uploads.queued_limits())
+            try:  # the upload did not read the header of a file too large for the request
+                _check_header([str(h or "") for h in next(rows, [])], _("XLSX"))
+            finally:
+                workbook.close()
             return sum(1 for _row in read_rows(path))
         encoding, dialect = csv_encoding_and_dialect(path)
         with open(path, encoding=encoding, newline="") as handle:
@@ -227,6 +238,8 @@ def count_rows(path: Path) -> int:
             )
             % {"position": error.start}
         ) from None
+    except ValidationError as error:  # an XLSX that expands past the limits
+        raise UnreadableFile(" ".join(error.messages) + " " + _("Nada foi importado.")) from None
     except (csv.Error, zipfile.BadZipFile, OSError, KeyError, ValueError) as error:
         raise UnreadableFile(
             _("Não foi possível ler o arquivo (%(error)s). Nada foi importado.") % {"error": error}

@@ -10,9 +10,9 @@ few set-based statements per chunk; memory stays flat whatever the file's length
 """
 
 import dataclasses
-import datetime
 import functools
 import queue
+import re
 import sqlite3
 import struct
 import tempfile
@@ -29,7 +29,15 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _l
 
-from common.parsing import parse_cpf, parse_date, parse_money, parse_phone_and_kind, strip_accents
+from common.parsing import (
+    check_date_window,
+    parse_ascii_int,
+    parse_cpf,
+    parse_date,
+    parse_money,
+    parse_phone_and_kind,
+    strip_accents,
+)
 from common.spreadsheets import QUOTE, unneutralize
 from core.models import Client, ClientPhone, Creditor, Debt, DoNotCallReason
 from core.services import mark_do_not_call
@@ -189,6 +197,30 @@ class FirstSeen:
             self.on_disk = bytearray()
 
 
+# C0 and C1 control characters but tab, line feed and carriage return (a note may have lines); NUL among them.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def clean_cells(row: dict) -> list[str]:
+    """The errors of cells no column may hold, checked before anything else reads the row: NUL (the database
+    refuses it) and a huge cell (a mistake). Other control characters are removed from the row in place: invisible,
+    they would only break the XLSX files that export them."""
+    errors = []
+    for column, value in row.items():
+        if value.__class__ is not str or (len(value) <= MAX_CELL_CHARS and not CONTROL_CHARACTERS.search(value)):
+            continue
+        if "\x00" in value:
+            errors.append(_("Coluna %(column)s com caractere nulo (\\0).") % {"column": column or "?"})
+        elif len(value) > MAX_CELL_CHARS:
+            errors.append(
+                _("Coluna %(column)s longa demais (%(n)d caracteres; o máximo é %(max)d).")
+                % {"column": column or "?", "n": len(value), "max": MAX_CELL_CHARS}
+            )
+        else:
+            row[column] = CONTROL_CHARACTERS.sub("", value)
+    return errors
+
+
 @dataclasses.dataclass
 class WalletRow:
     line: int
@@ -225,18 +257,7 @@ class WalletRowParser:
     def parse(self, raw: dict, line: int) -> WalletRow:
         """A WalletRow, or ValidationError listing every problem of the row."""
         row = {normalize_header(k): v for k, v in raw.items()}
-        errors: list[str] = []
-        for column, value in row.items():
-            # Checked before anything else reads the row: the database refuses NUL, and a huge cell is a mistake.
-            if not isinstance(value, str) or ("\x00" not in value and len(value) <= MAX_CELL_CHARS):
-                continue
-            if "\x00" in value:
-                errors.append(_("Coluna %(column)s com caractere nulo (\\0).") % {"column": column or "?"})
-            else:
-                errors.append(
-                    _("Coluna %(column)s longa demais (%(n)d caracteres; o máximo é %(max)d).")
-                    % {"column": column or "?", "n": len(value), "max": MAX_CELL_CHARS}
-                )
+        errors = clean_cells(row)
         if errors:
             raise ValidationError(errors)
 
@@ -304,8 +325,11 @@ class WalletRowParser:
                 _("Os dados do cliente %(id)s diferem dos da linha %(line)s (%(columns)s).")
                 % {"id": external_id, "line": first_line, "columns": ", ".join(differing)}
             )
-        debt_key = f"{external_id}\x1f{debt['contract_code']}\x1f{debt['installment_number']}" if debt else None
-        first_debt_line = self.debts_seen.get(debt_key) if debt and not errors else None
+        # Only a valid título has a key (its parcela may be the very error).
+        debt_key = (
+            f"{external_id}\x1f{debt['contract_code']}\x1f{debt['installment_number']}" if debt and not errors else None
+        )
+        first_debt_line = self.debts_seen.get(debt_key) if debt_key else None
         if first_debt_line is not None:
             errors.append(
                 _("Título repetido no arquivo: contrato %(contract)s, parcela %(n)s (já na linha %(line)s).")
@@ -357,11 +381,8 @@ class WalletRowParser:
             ("total_parcelas", "installment_total", 1),
         ):
             text = _cell(row.get(column))
-            try:
-                debt[field] = int(text) if text else default
-                if not 1 <= debt[field] <= 999:
-                    raise ValueError
-            except ValueError:
+            debt[field] = parse_ascii_int(text, 3) if text else default
+            if debt[field] is None or debt[field] < 1:
                 errors.append(
                     _("%(column)s inválida: %(value)s.")
                     % {"column": column.replace("_", " ").capitalize(), "value": text}
@@ -369,9 +390,7 @@ class WalletRowParser:
         if not errors and debt["installment_number"] > debt["installment_total"]:
             errors.append(_("Parcela maior que o total de parcelas."))
         try:
-            debt["due_date"] = parse_date(row.get("vencimento"), "vencimento")
-            if not datetime.date(1900, 1, 1) <= debt["due_date"] <= datetime.date(2200, 1, 1):
-                raise ValidationError(_("Vencimento fora do intervalo aceito."))
+            debt["due_date"] = check_date_window(parse_date(row.get("vencimento"), "vencimento"), "vencimento")
         except ValidationError as error:
             errors.extend(error.messages)
         try:

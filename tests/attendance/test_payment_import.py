@@ -197,3 +197,48 @@ def test_baixa_of_another_tenants_titulo_is_refused(client, supervisor, make_cli
 def test_operator_has_no_payments_admin(client, operator, setup):
     client.force_login(operator)
     assert client.get("/admin/attendance/payment/add/").status_code in (302, 403)
+
+
+@pytest.mark.parametrize(
+    ("cells", "message"),
+    [
+        ({"acordo": "²"}, "Acordo inválido: ²."),
+        ({"acordo": "9" * 5000}, "Acordo inválido"),
+        ({"parcela": "١"}, "Parcela inválida: ١."),
+        ({"valor": "١٠"}, "Valor inválido"),
+        ({"id_pagamento": "P\x00X"}, "Coluna id_pagamento com caractere nulo"),
+        ({"external_id": "T1\x00"}, "Coluna external_id com caractere nulo"),
+        ({"contrato": "C\x001"}, "Coluna contrato com caractere nulo"),
+        ({"data": "31/12/1989"}, "Data fora do intervalo aceito (01/01/1990 a 31/12/2099)"),
+    ],
+)
+def test_a_hostile_cell_is_an_error_of_its_row_and_the_good_rows_still_import(
+    client, supervisor, setup, cells, message
+):
+    by_titulo, _in_agreement, _agreement = setup
+    good = {"id_pagamento": "OK1", "external_id": "T1", "contrato": by_titulo.debts.first().contract_code,
+            "data": YESTERDAY, "valor": "10,00"}  # fmt: skip
+    client.force_login(supervisor)
+    response = admin_import(client, csv_file([{**good, "id_pagamento": "BAD", **cells}, good]))
+    assert response.status_code == 200
+    result = response.context["result"]
+    assert not result.has_errors(), [e.error for row in result.row_errors() for e in row[1]]
+    [invalid] = result.invalid_rows
+    assert invalid.number == 1 and message in " ".join(invalid.error.messages)
+    assert response.context["confirm_form"] is not None
+
+
+def test_the_command_reports_a_nul_payment_id_as_a_row_error(setup, tmp_path):
+    by_titulo, _in_agreement, _agreement = setup
+    path = tmp_path / "pagamentos.csv"
+    path.write_bytes(
+        csv_file(
+            [
+                {"id_pagamento": "P\x00", "external_id": "T1", "contrato": "C1", "data": YESTERDAY, "valor": "1,00"},
+                {"id_pagamento": "P9", "external_id": "T1", "contrato": by_titulo.debts.first().contract_code,
+                 "data": YESTERDAY, "valor": "1,00"},
+            ]
+        )
+    )  # fmt: skip
+    run_command(path)
+    assert list(Payment.objects.values_list("external_id", flat=True)) == ["P9"]

@@ -420,3 +420,52 @@ def test_the_maintained_columns_written_are_the_ones_a_recount_gives(tenant, cre
     assert (clients["S1"].open_balance, clients["S1"].main_phone, clients["S1"].active_phones) == (0, "", 0)
     assert clients["M1"].open_balance == Decimal("300.00") and clients["M1"].active_phones == 3
     assert clients["E1"].open_balance == Decimal("234.56") and clients["E1"].active_phones == 3
+
+
+def import_command(tenant, tmp_path, rows) -> tuple[str, dict[int, str]]:
+    path = tmp_path / "carteira.csv"
+    path.write_bytes(csv_bytes(rows))
+    out = io.StringIO()
+    call_command("import_wallet", str(path), "--tenant", tenant.slug, "--no-progress", stdout=out)
+    errors = tmp_path / "carteira.csv.erros.csv"
+    report = {}
+    if errors.exists():
+        report = {int(r["linha"]): r["erro"] for r in csv.DictReader(open(errors, encoding="utf-8"), delimiter=";")}
+    return out.getvalue(), report
+
+
+@pytest.mark.parametrize("parcela", ["1,5", "abc", "²", "١", "1_0", "+1", " 2 ", "9" * 5000])
+def test_a_parcela_that_is_not_a_small_whole_number_is_an_error_of_its_row(tenant, creditor, tmp_path, parcela):
+    rows = [{**GOOD, "external_id": "P1", "parcela": parcela}, {**GOOD, "external_id": "P2", "cpf": valid_cpf(2)}]
+    out, report = import_command(tenant, tmp_path, rows)
+    if parcela.strip() == "2":  # blanks around the digits are only blanks
+        assert "2 importadas, 0 com erro" in out
+        return
+    assert "2 linhas lidas, 1 importadas, 1 com erro" in out
+    assert set(report) == {2} and "Parcela inválida" in report[2]
+    assert list(Client.objects.values_list("external_id", flat=True)) == ["P2"]
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "message"),
+    [
+        ("vencimento", "31/12/1989", "Vencimento fora do intervalo aceito (01/01/1990 a 31/12/2099)"),
+        ("vencimento", "01/01/2100", "Vencimento fora do intervalo aceito (01/01/1990 a 31/12/2099)"),
+        ("vencimento", "١٠/٠١/٢٠٢٥", "Vencimento inválida"),
+        ("valor_original", "١٠٠", "Valor original inválido"),
+        ("valor_pago", "٥", "Valor pago inválido"),
+        ("total_parcelas", "١", "Total parcelas inválida"),
+    ],
+)
+def test_numbers_are_ascii_digits_and_dates_fall_in_one_window(tenant, creditor, tmp_path, column, value, message):
+    out, report = import_command(tenant, tmp_path, [{**GOOD, column: value}])
+    assert "1 linhas lidas, 0 importadas, 1 com erro" in out
+    assert message in report[2], report
+
+
+def test_control_characters_are_stripped_from_what_a_file_writes(tenant, creditor, tmp_path):
+    rows = [{**GOOD, "nome": "Maria\x0b da\x1b Silva\x7f", "observacoes": "linha 1\nlinha 2\x08"}]
+    out, _report = import_command(tenant, tmp_path, rows)
+    assert "1 importadas, 0 com erro" in out
+    maria = Client.objects.get(external_id="E1")
+    assert (maria.name, maria.notes) == ("Maria da Silva", "linha 1\nlinha 2")
