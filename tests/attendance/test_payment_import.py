@@ -209,7 +209,7 @@ def test_operator_has_no_payments_admin(client, operator, setup):
         ({"id_pagamento": "P\x00X"}, "Coluna id_pagamento com caractere nulo"),
         ({"external_id": "T1\x00"}, "Coluna external_id com caractere nulo"),
         ({"contrato": "C\x001"}, "Coluna contrato com caractere nulo"),
-        ({"data": "31/12/1989"}, "Data fora do intervalo aceito (01/01/1990 a 31/12/2099)"),
+        ({"data": "31/12/1989"}, "A data do pagamento é anterior a 01/01/1990: confira o ano."),
     ],
 )
 def test_a_hostile_cell_is_an_error_of_its_row_and_the_good_rows_still_import(
