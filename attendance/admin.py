@@ -27,7 +27,7 @@ from attendance.models import (
 )
 from attendance.resources import PaymentResource
 from common.formats import WALLET_FORMATS
-from common.parsing import format_brl
+from common.parsing import format_brl, parse_id
 from core.admin import PartialImportMixin, payment_url
 from core.models import Client, Debt
 from tenants.admin_base import (
@@ -514,20 +514,23 @@ class PaymentAdmin(PartialImportMixin, TenantScopedAdmin, ImportExportModelAdmin
     def _target(self, request):
         """What the baixa pays, as (description, open amount), or None."""
         tenant = user_tenant(request.user)
-        if request.GET.get("installment", "").isdigit():
-            inst = AgreementInstallment.objects.filter(agreement__tenant=tenant, pk=request.GET["installment"]).first()
+        installment_id, debt_id = parse_id(request.GET.get("installment")), parse_id(request.GET.get("debt"))
+        if installment_id is not None:
+            inst = AgreementInstallment.objects.filter(agreement__tenant=tenant, pk=installment_id).first()
             return inst and (
-                _("Baixa de %(i)s do acordo #%(a)s — em aberto %(v)s") % {
+                _("Baixa de %(i)s do acordo #%(a)s — em aberto %(v)s")
+                % {
                     "i": inst,
                     "a": inst.agreement_id,
                     "v": format_brl(inst.open_amount),
                 },
                 inst.open_amount,
             )
-        if request.GET.get("debt", "").isdigit():
-            debt = Debt.objects.filter(tenant=tenant, pk=request.GET["debt"]).select_related("client").first()
+        if debt_id is not None:
+            debt = Debt.objects.filter(tenant=tenant, pk=debt_id).select_related("client").first()
             return debt and (
-                _("Baixa do título %(d)s de %(c)s — em aberto %(v)s") % {
+                _("Baixa do título %(d)s de %(c)s — em aberto %(v)s")
+                % {
                     "d": debt,
                     "c": debt.client,
                     "v": format_brl(debt.open_amount),

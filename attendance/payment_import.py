@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 
 from attendance.models import Agreement, AgreementInstallment, Payment
 from attendance.payments import PaymentInput, post_debt_payments, post_payment
-from common.parsing import format_cpf, parse_cpf, parse_date, parse_money
+from common.parsing import format_cpf, parse_cpf, parse_date, parse_id, parse_int, parse_money
 from core.importing import _cell, normalize_header
 from core.models import Client, Debt
 
@@ -155,16 +155,14 @@ class PaymentRowParser:
                 except ValidationError as error:
                     errors.extend(error.messages)
         number_text = _cell(row.get("parcela"))
-        try:
-            cells.number = int(number_text) if number_text else None
-        except ValueError:
+        cells.number = parse_int(number_text, max_digits=9) if number_text else None
+        if number_text and cells.number is None:
             errors.append(_("Parcela inválida: %(p)s.") % {"p": number_text})
         agreement_text = _cell(row.get("acordo")).lstrip("#")
         cells.contract = _cell(row.get("contrato"))
         if agreement_text:
-            if agreement_text.isdigit():
-                cells.agreement_id = int(agreement_text)
-            else:
+            cells.agreement_id = parse_id(agreement_text)
+            if cells.agreement_id is None:
                 errors.append(_("Acordo inválido: %(a)s.") % {"a": agreement_text})
         elif not cells.contract:
             errors.append(_("Informe o acordo ou o contrato pago."))

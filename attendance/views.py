@@ -23,6 +23,7 @@ from attendance.forms import NegotiationForm, TabulationForm
 from attendance.models import Agreement, DispositionType, Message
 from attendance.negotiation import NegotiationError
 from common import async_db
+from common.parsing import clean_text, parse_id, parse_int
 from core import services as core_services
 from core import timeline
 from core.models import Client, ClientPhone, Debt, DoNotCallReason
@@ -52,7 +53,7 @@ def client_or_404(request, client_id) -> tuple:
 
 
 def call_id_of(request) -> str:
-    return (request.POST.get("call_id") or request.GET.get("call_id") or "")[:120]
+    return clean_text(request.POST.get("call_id") or request.GET.get("call_id") or "", 120)
 
 
 @login_required
@@ -106,12 +107,12 @@ def next_call(request):
     if not agent_id:
         return JsonResponse({"chamada": None, "ultimo": 0})
     services.note_console_poll(request.membership)
-    after = request.GET.get("depois", "")
-    if not after.isdigit():  # the console's first poll: only calls from now on
+    after = parse_int(request.GET.get("depois"))
+    if after is None or after < 0:  # the console's first poll: only calls from now on
         return JsonResponse({"chamada": None, "ultimo": core_services.last_connected_call(tenant, agent_id)})
-    connected = core_services.next_connected_call(tenant, agent_id, int(after))
+    connected = core_services.next_connected_call(tenant, agent_id, after)
     if connected is None:
-        return JsonResponse({"chamada": None, "ultimo": int(after)})
+        return JsonResponse({"chamada": None, "ultimo": after})
     return JsonResponse(call_answer(connected))
 
 
@@ -171,9 +172,9 @@ def _stream_start(request):
     agent_id = agent_id_of(request) if tenant else ""
     if not agent_id:
         return None
-    after = request.headers.get("Last-Event-ID", "") or request.GET.get("depois", "")
+    after = parse_int(request.headers.get("Last-Event-ID", "") or request.GET.get("depois", ""))
     session_key = request.session.session_key or ""
-    return tenant, request.membership.pk, agent_id, int(after) if after.isdigit() else None, session_key
+    return tenant, request.membership.pk, agent_id, after if after is not None and after >= 0 else None, session_key
 
 
 def _sse(event: str, answer: dict) -> str:
@@ -384,7 +385,7 @@ def do_not_call(request, client_id):
         return render_after_change(request, tenant, client)
     label = DoNotCallReason(reason).label
     if request.POST.get("phone"):
-        phone = get_object_or_404(ClientPhone, pk=request.POST["phone"], client=client)
+        phone = get_object_or_404(ClientPhone, pk=parse_id(request.POST["phone"]) or 0, client=client)
         core_services.set_phone_do_not_call(phone, reason, request.user)
         messages.success(request, _("Não ligar para %(p)s (%(r)s).") % {"p": phone.formatted, "r": label})
     else:

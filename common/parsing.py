@@ -13,6 +13,67 @@ from stdnum.br import cpf as stdnum_cpf
 
 CENTS = Decimal("0.01")
 
+# What comes from outside (URLs, query strings, forms, headers, files, 3C Plus) is bounded here, once.
+# str.isdigit() and int() accept "²", "①" and Arabic-Indic digits, and int() reads 5,000 digits: never use
+# them on input; read numbers with parse_id / parse_int.
+MAX_ID_DIGITS = 18  # every id fits a PostgreSQL bigint (9,223,372,036,854,775,807)
+ASCII_INT = re.compile(r"-?[0-9]{1,%d}" % MAX_ID_DIGITS)
+# The dates this business can hold: nothing it stores happened before 1990 or is due after 2100. Python and
+# PostgreSQL both represent years 1 and 9999, but a day added or a time zone crossed there overflows.
+EARLIEST_DATE = datetime.date(1990, 1, 1)
+LATEST_DATE = datetime.date(2100, 12, 31)
+# C0 control characters and DEL, but tab, line feed and carriage return: PostgreSQL refuses NUL in text, XLSX
+# refuses the rest, and no person types them.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def parse_int(value, *, max_digits: int = MAX_ID_DIGITS) -> int | None:
+    """The integer written in ASCII digits (a leading minus allowed, surrounding spaces ignored), or None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if len(str(abs(value))) <= max_digits else None
+    text = str(value if value is not None else "").strip()
+    if not ASCII_INT.fullmatch(text) or len(text.lstrip("-")) > max_digits:
+        return None
+    return int(text)
+
+
+def parse_id(value) -> int | None:
+    """A database id from outside: a positive integer in ASCII digits that fits a bigint, or None."""
+    number = parse_int(value)
+    return number if number is not None and number > 0 else None
+
+
+def parse_ids(values) -> list[int] | None:
+    """Every value an id, or None (one bad id refuses the lot: a form never sends one)."""
+    ids = [parse_id(value) for value in values]
+    return None if None in ids else ids
+
+
+def in_date_window(value: datetime.date) -> bool:
+    day = value.date() if isinstance(value, datetime.datetime) else value
+    return EARLIEST_DATE <= day <= LATEST_DATE
+
+
+def clamp_datetime(value: datetime.datetime) -> datetime.datetime:
+    """A moment read from another system, brought inside the window: a year-1 call sorts first, not a crash."""
+    floor = datetime.datetime.combine(EARLIEST_DATE, datetime.time.min, tzinfo=datetime.UTC)
+    ceiling = datetime.datetime.combine(LATEST_DATE, datetime.time.max, tzinfo=datetime.UTC)
+    if value.tzinfo is None:
+        floor, ceiling = floor.replace(tzinfo=None), ceiling.replace(tzinfo=None)
+    return min(max(value, floor), ceiling)
+
+
+def has_control_characters(value) -> bool:
+    return bool(CONTROL_CHARACTERS.search(str(value or "")))
+
+
+def clean_text(value, max_length: int | None = None) -> str:
+    """Text from outside ready to store: control characters (NUL included) removed, cut to max_length."""
+    text = CONTROL_CHARACTERS.sub("", str(value if value is not None else ""))
+    return text[:max_length] if max_length is not None else text
+
 
 NON_DIGITS = re.compile(r"\D")
 

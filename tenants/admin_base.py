@@ -4,15 +4,18 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.core.exceptions import FieldDoesNotExist, PermissionDenied, ValidationError
 from django.db import models
-from django.http import Http404
+from django.contrib import messages
+from django.contrib.admin import helpers
+from django.http import Http404, HttpResponseRedirect
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.translation import gettext as _
 from import_export.admin import ExportMixin
 from unfold.admin import ModelAdmin, TabularInline
 from unfold.contrib.filters.admin import RangeDateFilter, RelatedDropdownFilter
 from unfold.widgets import UnfoldAdminTextInputWidget, UnfoldForeignKeyRawIdWidget
 
-from common.parsing import parse_decimal_text
+from common.parsing import parse_decimal_text, parse_ids
 from tenants.models import Role
 from tenants.roles import user_role, user_tenant
 
@@ -150,6 +153,15 @@ class TenantScopedMixin(MissingIsNotFoundMixin):
             if found != len(set(values)):
                 del initial[name]
         return initial
+
+    def response_action(self, request, queryset, **kwargs):
+        """An action posted with a selected id that is not one (edited by hand) is refused with a message:
+        Django would pass it to the database's lookup and answer 500."""
+        selected = request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)
+        if selected and parse_ids(selected) is None:
+            messages.error(request, _("Seleção inválida: marque os itens na lista e tente de novo."))
+            return HttpResponseRedirect(request.get_full_path())
+        return super().response_action(request, queryset, **kwargs)
 
     def _role_allows(self, request, roles) -> bool:
         if request.user.is_superuser:

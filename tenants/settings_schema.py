@@ -151,4 +151,3 @@ def masked(settings: dict) -> dict:
         if shown.get(key):
             shown[key] = secrets.mask(shown[key])
     return shown
-
