@@ -17,7 +17,7 @@ CENTS = Decimal("0.01")
 # str.isdigit() and int() accept "²", "①" and Arabic-Indic digits, and int() reads 5,000 digits: never use
 # them on input; read numbers with parse_id / parse_int.
 MAX_ID_DIGITS = 18  # every id fits a PostgreSQL bigint (9,223,372,036,854,775,807)
-ASCII_INT = re.compile(r"-?[0-9]{1,%d}" % MAX_ID_DIGITS)
+ASCII_INT = re.compile(rf"-?[0-9]{{1,{MAX_ID_DIGITS}}}")
 # The dates this business can hold: nothing it stores happened before 1990 or is due after 2100. Python and
 # PostgreSQL both represent years 1 and 9999, but a day added or a time zone crossed there overflows.
 EARLIEST_DATE = datetime.date(1990, 1, 1)
