@@ -377,7 +377,7 @@ class AgreementAdmin(TenantScopedAdmin):
             return False
         if request.method == "POST":
             return True
-        return self.get_queryset(request).filter(pk=object_id, status__in=statuses).exists()
+        return self.get_queryset(request).filter(pk=parse_id(object_id), status__in=statuses).exists()
 
     def has_approve_on_page_permission(self, request, object_id=None):
         return self._offers(request, object_id, [Agreement.Status.PENDING_APPROVAL])

@@ -119,7 +119,13 @@ def test_the_dashboard_refuses_a_period_outside_the_window(client, tenant_admin,
 
 @pytest.mark.parametrize("value", ["30/02/2026", "2026-13-45", "31/12/9999", SUPERSCRIPT])
 @pytest.mark.parametrize(
-    "url, param", [("/admin/attendance/clientaccesslog/", "accessed_at"), ("/admin/tenants/auditevent/", "created_at")]
+    "url, param",
+    [
+        ("/admin/attendance/clientaccesslog/", "accessed_at"),
+        ("/admin/tenants/auditevent/", "created_at"),
+        ("/admin/attendance/agreement/", "created_at"),
+        ("/admin/attendance/calldisposition/", "created_at"),
+    ],
 )
 def test_a_date_range_filter_with_an_invalid_date_answers(client, tenant_admin, url, param, value):
     client.force_login(tenant_admin)
@@ -188,3 +194,28 @@ def test_the_tenant_page_refuses_hostile_call_limits(client, tenant, tenant_admi
         assert answer.status_code == 200, value  # the form again, with the error
     tenant.refresh_from_db()
     assert not tenant.stored_settings.get(eligibility.PER_DAY_KEY)
+
+
+@pytest.mark.parametrize("selected", ["abc", SUPERSCRIPT, HUGE])
+def test_deleting_users_with_a_selected_id_that_is_not_an_id_changes_nothing(client, tenant_admin, operator, selected):
+    client.force_login(tenant_admin)
+    data = {"action": "delete_selected", "_selected_action": [operator.pk, selected], "index": "0"}
+    assert client.post("/admin/auth/user/", data).status_code == 302
+    assert type(operator).objects.filter(pk=operator.pk).exists()
+
+
+@pytest.mark.parametrize("value", [SUPERSCRIPT, HUGE])
+def test_an_agreement_page_with_an_id_that_is_not_one_is_not_found(client, supervisor, value):
+    client.force_login(supervisor)
+    assert client.get(f"/admin/attendance/agreement/{value}/change/").status_code == 404
+
+
+def test_a_client_form_posted_with_hostile_related_ids_is_shown_again_with_errors(client, tenant_admin, make_client):
+    from tests.test_admin_forms import browser_post_data
+
+    debtor = make_client()
+    client.force_login(tenant_admin)
+    url = f"/admin/core/client/{debtor.pk}/change/"
+    data, _unreadable = browser_post_data(client.get(url).content.decode())
+    data.update({"creditor": [SUPERSCRIPT], "assigned_operator": [HUGE], "_save": [""]})
+    assert client.post(url, data).status_code == 200
