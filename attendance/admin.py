@@ -30,7 +30,7 @@ from attendance.models import (
 )
 from attendance.resources import PaymentResource
 from common.formats import WALLET_FORMATS
-from common.parsing import check_date_window, format_brl
+from common.parsing import check_date_window, format_brl, parse_id
 from core.admin import PartialImportMixin, payment_url
 from core.import_admin import BoundedImportForm
 from core.importing import clean_cells
@@ -382,7 +382,7 @@ class AgreementAdmin(TenantScopedAdmin):
             return False
         if request.method == "POST":
             return True
-        return self.get_queryset(request).filter(pk=object_id, status__in=statuses).exists()
+        return self.get_queryset(request).filter(pk=parse_id(object_id), status__in=statuses).exists()
 
     def has_approve_on_page_permission(self, request, object_id=None):
         return self._offers(request, object_id, [Agreement.Status.PENDING_APPROVAL])
@@ -531,8 +531,9 @@ class PaymentAdmin(PartialImportMixin, TenantScopedAdmin, ImportExportModelAdmin
     def _target(self, request):
         """What the baixa pays, as (description, open amount), or None."""
         tenant = user_tenant(request.user)
-        if request.GET.get("installment", "").isdigit():
-            inst = AgreementInstallment.objects.filter(agreement__tenant=tenant, pk=request.GET["installment"]).first()
+        installment_id, debt_id = parse_id(request.GET.get("installment")), parse_id(request.GET.get("debt"))
+        if installment_id is not None:
+            inst = AgreementInstallment.objects.filter(agreement__tenant=tenant, pk=installment_id).first()
             return inst and (
                 _("Baixa de %(i)s do acordo #%(a)s — em aberto %(v)s")
                 % {
@@ -542,8 +543,8 @@ class PaymentAdmin(PartialImportMixin, TenantScopedAdmin, ImportExportModelAdmin
                 },
                 inst.open_amount,
             )
-        if request.GET.get("debt", "").isdigit():
-            debt = Debt.objects.filter(tenant=tenant, pk=request.GET["debt"]).select_related("client").first()
+        if debt_id is not None:
+            debt = Debt.objects.filter(tenant=tenant, pk=debt_id).select_related("client").first()
             return debt and (
                 _("Baixa do título %(d)s de %(c)s — em aberto %(v)s")
                 % {

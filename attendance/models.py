@@ -253,7 +253,8 @@ class AgreementInstallment(models.Model):
         return self.amount - self.paid_amount
 
     def is_overdue(self, today) -> bool:
-        return self.status == self.Status.OPEN and self.due_date < today
+        # due_date is None on an installment a rejected admin form is drawing again
+        return self.status == self.Status.OPEN and self.due_date is not None and self.due_date < today
 
     def situation(self, today) -> str:
         """Em aberto, paga or atrasada: lateness is a fact of the calendar, not a stored state."""

@@ -17,8 +17,8 @@ from django.utils.translation import gettext as _
 
 from attendance.models import Agreement, AgreementInstallment, Payment
 from attendance.payments import PaymentInput, check_paid_on, post_debt_payments, post_payment
-from common.parsing import format_cpf, parse_ascii_int, parse_cpf, parse_date, parse_money
-from core.importing import CONTROL_CHARACTERS, _cell, clean_cells, normalize_header
+from common.parsing import CONTROL_CHARACTERS, format_cpf, parse_ascii_int, parse_cpf, parse_date, parse_id, parse_money
+from core.importing import _cell, clean_cells, normalize_header
 from core.models import Client, Debt
 
 TEMPLATE_HEADERS = [
@@ -155,14 +155,13 @@ class PaymentRowParser:
                 except ValidationError as error:
                     errors.extend(error.messages)
         number_text = _cell(row.get("parcela"))
-        if number_text:
-            cells.number = parse_ascii_int(number_text, 3)
-            if cells.number is None:
-                errors.append(_("Parcela inválida: %(p)s.") % {"p": number_text})
+        cells.number = parse_ascii_int(number_text, 3) if number_text else None
+        if number_text and cells.number is None:
+            errors.append(_("Parcela inválida: %(p)s.") % {"p": number_text})
         agreement_text = _cell(row.get("acordo")).lstrip("#")
         cells.contract = _cell(row.get("contrato"))
         if agreement_text:
-            cells.agreement_id = parse_ascii_int(agreement_text, 18)  # an id, within PostgreSQL's bigint
+            cells.agreement_id = parse_id(agreement_text)
             if cells.agreement_id is None:
                 errors.append(_("Acordo inválido: %(a)s.") % {"a": agreement_text[:40]})
         elif not cells.contract:

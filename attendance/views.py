@@ -2,7 +2,6 @@ import datetime
 import json
 import logging
 import random
-import re
 from urllib.parse import quote
 
 from asgiref.sync import sync_to_async
@@ -28,6 +27,7 @@ from attendance.models import Agreement, DispositionType, Message
 from attendance.negotiation import NegotiationError
 from common import async_db
 from common.call_ids import call_id_or_blank
+from common.parsing import parse_id, parse_int
 from core import services as core_services
 from core import timeline
 from core.models import Client, ClientPhone, Debt, DoNotCallReason
@@ -103,12 +103,12 @@ def agent_id_of(request) -> str:
 
 
 # The ids the console sends back (`depois`, Last-Event-ID): ASCII digits that fit a bigint, anything else ignored.
-CALL_ID = re.compile(r"[0-9]{1,18}")
 
 
 def seen_call(value: str) -> int | None:
     """The last call id a console saw, or None when it sent none or something that is not one."""
-    return int(value) if CALL_ID.fullmatch(value) else None
+    number = parse_int(value)
+    return number if number is not None and number >= 0 else None
 
 
 @login_required
@@ -444,7 +444,7 @@ def do_not_call(request, client_id):
         return render_after_change(request, tenant, client)
     label = DoNotCallReason(reason).label
     if request.POST.get("phone"):
-        phone = get_object_or_404(ClientPhone, pk=request.POST["phone"], client=client)
+        phone = get_object_or_404(ClientPhone, pk=parse_id(request.POST["phone"]) or 0, client=client)
         core_services.set_phone_do_not_call(phone, reason, request.user)
         messages.success(request, _("Não ligar para %(p)s (%(r)s).") % {"p": phone.formatted, "r": label})
     else:

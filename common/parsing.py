@@ -13,12 +13,72 @@ from stdnum.br import cpf as stdnum_cpf
 
 CENTS = Decimal("0.01")
 
+# What comes from outside (URLs, query strings, forms, headers, files, 3C Plus) is bounded here, once.
+# str.isdigit() and int() accept "²", "①" and Arabic-Indic digits, and int() reads 5,000 digits: never use
+# them on input; read numbers with parse_id / parse_int.
+MAX_ID_DIGITS = 18  # every id fits a PostgreSQL bigint (9,223,372,036,854,775,807)
+ASCII_INT = re.compile(rf"-?[0-9]{{1,{MAX_ID_DIGITS}}}")
+# The dates this business can hold: nothing it stores happened before 1990 or is due after 2100. Python and
+# PostgreSQL both represent years 1 and 9999, but a day added or a time zone crossed there overflows.
+EARLIEST_DATE = datetime.date(1990, 1, 1)
+LATEST_DATE = datetime.date(2099, 12, 31)
+# The same window as a pair, for the checks that name both ends in their message.
+DATE_WINDOW = (EARLIEST_DATE, LATEST_DATE)
+# C0 control characters but tab, line feed and carriage return, DEL, the C1 controls and the two non-characters
+# XML 1.0 forbids: PostgreSQL refuses NUL in text, XLSX (openpyxl's ILLEGAL_CHARACTERS_RE) the rest, and no
+# person types them. Every reader and writer of outside text uses this one set.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff]")
+
+
+def parse_int(value, *, max_digits: int = MAX_ID_DIGITS) -> int | None:
+    """The integer written in ASCII digits (a leading minus allowed, surrounding spaces ignored), or None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if len(str(abs(value))) <= max_digits else None
+    text = str(value if value is not None else "").strip()
+    if not ASCII_INT.fullmatch(text) or len(text.lstrip("-")) > max_digits:
+        return None
+    return int(text)
+
+
+def parse_id(value) -> int | None:
+    """A database id from outside: a positive integer in ASCII digits that fits a bigint, or None."""
+    number = parse_int(value)
+    return number if number is not None and number > 0 else None
+
+
+def parse_ids(values) -> list[int] | None:
+    """Every value an id, or None (one bad id refuses the lot: a form never sends one)."""
+    ids = [parse_id(value) for value in values]
+    return None if None in ids else ids
+
+
+def in_date_window(value: datetime.date) -> bool:
+    day = value.date() if isinstance(value, datetime.datetime) else value
+    return EARLIEST_DATE <= day <= LATEST_DATE
+
+
+def clamp_datetime(value: datetime.datetime) -> datetime.datetime:
+    """A moment read from another system, brought inside the window: a year-1 call sorts first, not a crash."""
+    floor = datetime.datetime.combine(EARLIEST_DATE, datetime.time.min, tzinfo=datetime.UTC)
+    ceiling = datetime.datetime.combine(LATEST_DATE, datetime.time.max, tzinfo=datetime.UTC)
+    if value.tzinfo is None:
+        floor, ceiling = floor.replace(tzinfo=None), ceiling.replace(tzinfo=None)
+    return min(max(value, floor), ceiling)
+
+
+def has_control_characters(value) -> bool:
+    return bool(CONTROL_CHARACTERS.search(str(value or "")))
+
+
+def clean_text(value, max_length: int | None = None) -> str:
+    """Text from outside ready to store: control characters (NUL included) removed, cut to max_length."""
+    text = CONTROL_CHARACTERS.sub("", str(value if value is not None else ""))
+    return text[:max_length] if max_length is not None else text
+
 
 NON_DIGITS = re.compile(r"\D")
-ASCII_DIGITS = re.compile(r"[0-9]+")
-# The dates a file or a form may carry: a due date, a payment, a message. Outside them it is a typing mistake
-# (01/01/0001, 9999) that would only break the pages and sums that read it.
-DATE_WINDOW = (datetime.date(1990, 1, 1), datetime.date(2099, 12, 31))
 
 
 def only_digits(value) -> str:
@@ -26,12 +86,9 @@ def only_digits(value) -> str:
 
 
 def parse_ascii_int(text, max_digits: int) -> int | None:
-    """The whole number `text` writes in ASCII digits, at most `max_digits` of them; None for anything else
-    (int() would also read "١", "1_0", "+1" and five thousand digits)."""
-    text = str(text).strip()
-    if len(text) <= max_digits and ASCII_DIGITS.fullmatch(text):
-        return int(text)
-    return None
+    """A whole number of at most `max_digits` ASCII digits, never negative (a count, a parcela); None otherwise."""
+    number = parse_int(text, max_digits=max_digits)
+    return number if number is not None and number >= 0 else None
 
 
 def check_date_window(value: datetime.date, field_label: str = "data") -> datetime.date:

@@ -10,18 +10,15 @@ what XML 1.0 cannot hold, its ILLEGAL_CHARACTERS_RE) and puts NULs in a CSV: eve
 """
 
 import io
-import re
 
 import tablib
 from import_export.formats.base_formats import CSV, XLSX
 
 from common import uploads
+from common.parsing import CONTROL_CHARACTERS
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 QUOTE = "'"
-# openpyxl's ILLEGAL_CHARACTERS_RE (C0 controls but tab, line feed and carriage return), DEL, the C1 controls, and
-# the two non-characters XML 1.0 forbids.
-CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff]")
 
 
 def neutralize(value):

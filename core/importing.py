@@ -12,7 +12,6 @@ few set-based statements per chunk; memory stays flat whatever the file's length
 import dataclasses
 import functools
 import queue
-import re
 import sqlite3
 import struct
 import tempfile
@@ -30,6 +29,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _l
 
 from common.parsing import (
+    CONTROL_CHARACTERS,
     check_date_window,
     parse_ascii_int,
     parse_cpf,
@@ -195,10 +195,6 @@ class FirstSeen:
             self.folder.cleanup()
             self.disk = self.folder = None
             self.on_disk = bytearray()
-
-
-# C0 and C1 control characters but tab, line feed and carriage return (a note may have lines); NUL among them.
-CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
 def clean_cells(row: dict) -> list[str]:

@@ -9,6 +9,8 @@ import dataclasses
 import datetime
 from collections.abc import Callable
 
+from common.parsing import clamp_datetime
+
 PAGE_SIZE = 30
 
 
@@ -22,6 +24,10 @@ class Entry:
     who: str = ""
     link: str = ""  # an external URL (a call's recording)
     link_label: str = ""
+
+    def __post_init__(self):
+        # A moment stored before dates from 3C Plus were bounded (year 1, 9999) overflows in local time.
+        object.__setattr__(self, "at", clamp_datetime(self.at))
 
 
 Source = Callable[..., list[Entry]]

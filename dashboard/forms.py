@@ -5,6 +5,7 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from common.parsing import EARLIEST_DATE, LATEST_DATE, in_date_window, parse_id
 from core.models import Creditor
 from dashboard.selectors import Filters
 from dialer.models import DialerExport
@@ -38,8 +39,8 @@ class DashboardFilterForm(forms.Form):
         super().__init__(data)
         if not user.is_superuser:
             del self.fields["empresa"]
-        elif data.get("empresa", "").isdigit():
-            tenant = Tenant.objects.filter(pk=data["empresa"]).first()
+        elif parse_id(data.get("empresa")) is not None:
+            tenant = Tenant.objects.filter(pk=parse_id(data["empresa"])).first()
         self.tenant = tenant
         scoped = (lambda qs: qs) if tenant is None else (lambda qs: qs.filter(tenant=tenant))
         self.fields["credor"].queryset = scoped(Creditor.objects.all()).order_by("name")
@@ -61,6 +62,11 @@ class DashboardFilterForm(forms.Form):
             start, end = data.get("inicio"), data.get("fim")
             if not start or not end:
                 raise forms.ValidationError(_("Informe o início e o fim do período."))
+            if not (in_date_window(start) and in_date_window(end)):
+                raise forms.ValidationError(
+                    _("Escolha datas entre %(first)s e %(last)s.")
+                    % {"first": EARLIEST_DATE.strftime("%d/%m/%Y"), "last": LATEST_DATE.strftime("%d/%m/%Y")}
+                )
             if start > end:
                 raise forms.ValidationError(_("O início deve ser antes do fim."))
             if (end - start).days >= MAX_DAYS:

@@ -12,6 +12,7 @@ from django.utils import formats
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from common.parsing import parse_id
 from common.spreadsheets import neutralize_row
 from dashboard import selectors
 from dashboard.forms import DEFAULT_PERIOD, PERIODS, DashboardFilterForm
@@ -170,7 +171,8 @@ def export_funnel(request, object_id):
     exports = DialerExport.objects.all()
     if not request.user.is_superuser:
         exports = exports.filter(tenant=user_tenant(request.user))
-    export = exports.filter(pk=object_id).first() if str(object_id).isdigit() else None
+    export_id = parse_id(object_id)
+    export = exports.filter(pk=export_id).first() if export_id is not None else None
     if export is None:
         raise Http404
     funnel = selectors.export_funnel(export)

@@ -18,7 +18,7 @@ from django.views.decorators.http import require_POST
 from unfold.contrib.filters.admin import ChoicesDropdownFilter, DropdownFilter
 from unfold.decorators import action, display
 
-from common.parsing import format_brl
+from common.parsing import format_brl, parse_id
 from common.spreadsheets import neutralize_row
 from core.admin import extend_wallet_admin
 from core.models import DispositionBehavior
@@ -266,7 +266,8 @@ class DialerExportAdmin(ReadOnlyMixin, TenantScopedAdmin):
         )
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
-        export = self.get_queryset(request).filter(pk=object_id).first() if str(object_id).isdigit() else None
+        export_id = parse_id(object_id)
+        export = self.get_queryset(request).filter(pk=export_id).first() if export_id is not None else None
         extra_context = {**(extra_context or {}), "can_resume": bool(export and self.can_resume(request, export))}
         return super().change_view(request, object_id, form_url, extra_context)
 

@@ -22,6 +22,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from common.parsing import clamp_datetime
 from core import services as core_services
 from core.models import Client, ClientPhone
 from dialer import connection as dialer_connection
@@ -348,7 +349,8 @@ def reconcile_calls(tenant, *, api_factory=None, now=None) -> int:
         with factory(tenant) as api:
             for report in api.list_calls(since.astimezone(DIALER_TIME_ZONE).strftime(REPORT_FORMAT)):
                 at = _call_date(report) or now
-                latest = max(latest, at) if latest else at
+                seen = min(at, now)  # a call dated in the future must not move the watermark past calls to come
+                latest = max(latest, seen) if latest else seen
                 new += _store(tenant, report, at)
     except DialerError as error:
         CallSync.objects.filter(pk=sync.pk).update(last_run_at=now, last_error=error.message)
@@ -363,16 +365,23 @@ def reconcile_calls(tenant, *, api_factory=None, now=None) -> int:
 
 
 def _call_date(report) -> datetime.datetime | None:
+    """When the call happened, inside the window of sane dates: a report dated year 1 or 9999 would overflow
+    wherever it is converted to UTC or to local time (every page that shows the client's calls)."""
+    moment = None
     text = report.get("call_date_rfc3339")
-    if text:
+    if isinstance(text, str) and text:
         try:
-            return datetime.datetime.fromisoformat(text)
+            moment = datetime.datetime.fromisoformat(text)
         except ValueError:
             pass
-    try:
-        return datetime.datetime.strptime(report.get("call_date") or "", REPORT_FORMAT).replace(tzinfo=DIALER_TIME_ZONE)
-    except ValueError:
-        return None
+    if moment is None:
+        try:
+            moment = datetime.datetime.strptime(str(report.get("call_date") or ""), REPORT_FORMAT)
+        except ValueError:
+            return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=DIALER_TIME_ZONE)
+    return clamp_datetime(moment)
 
 
 def _store(tenant, report: dict, at) -> int:

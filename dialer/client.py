@@ -67,8 +67,8 @@ class MailingBatch:
     def add(self, phone: str, identifier: str, data_json: str) -> None:
         """One contact; `data_json` is its `data` object as JSON text (json.dumps)."""
         self._keys.append((identifier, phone))
-        phone = phone if phone.isdigit() else json.dumps(phone)[1:-1]
-        identifier = identifier if identifier.isdigit() else json.dumps(identifier)[1:-1]
+        phone = phone if phone.isascii() and phone.isdigit() else json.dumps(phone)[1:-1]
+        identifier = identifier if identifier.isascii() and identifier.isdigit() else json.dumps(identifier)[1:-1]
         self._items.append(f'{{"phone":"{phone}","identifier":"{identifier}","data":{data_json}}}')
 
     def __len__(self) -> int:

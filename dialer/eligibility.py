@@ -27,6 +27,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from common.parsing import parse_int
 from core.models import Client, ClientPhone
 from dialer import selectors
 from dialer.models import DialerCallEvent
@@ -84,6 +85,7 @@ NORONHA_Q = Q(state="PE") & (Q(postal_code__startswith="53990") | Q(city__iexact
 HOURS_KEY = "dialer_calling_hours"
 PER_DAY_KEY = "dialer_max_calls_per_day"
 PER_WEEK_KEY = "dialer_max_calls_per_week"
+MAX_CALLS_LIMIT = 1000  # far above any sane allowance, and a count the database compares without overflow
 DEFAULT_HOURS = {"weekdays": "08:00-20:00", "saturday": "08:00-14:00", "sunday": "", "holidays": ""}
 
 
@@ -123,8 +125,8 @@ def clean_calling_rules(result: dict) -> dict:
         value = result.get(key)
         if value in (None, ""):
             continue
-        if isinstance(value, str) and value.strip().isdigit():  # the JSON editor's text fields send "10"
-            value = result[key] = int(value.strip())
+        if isinstance(value, str) and parse_int(value, max_digits=9) is not None:  # the JSON editor sends "10"
+            value = result[key] = parse_int(value, max_digits=9)
         if isinstance(value, bool) or not isinstance(value, int):
             errors[key] = _(
                 "Máximo de ligações %(period)s (%(key)s): informe um número inteiro, como 3 (0 ou vazio: sem limite)."
@@ -135,6 +137,12 @@ def clean_calling_rules(result: dict) -> dict:
             ) % {
                 "period": period,
                 "key": key,
+            }
+        elif value > MAX_CALLS_LIMIT:
+            errors[key] = _("Máximo de ligações %(period)s (%(key)s): no máximo %(max)s (0 ou vazio: sem limite).") % {
+                "period": period,
+                "key": key,
+                "max": MAX_CALLS_LIMIT,
             }
     return errors
 

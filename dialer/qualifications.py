@@ -7,7 +7,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from common.parsing import strip_accents
+from common.parsing import parse_id, strip_accents
 from core.models import DispositionBehavior
 from dialer.client import dial_number
 from dialer.connection import agent_api_for, api_for
@@ -27,11 +27,9 @@ def writes_qualifications(tenant) -> bool:
 def _campaign_ids(raw) -> list[int]:
     ids = []
     for item in raw or []:
-        value = item.get("id") if isinstance(item, dict) else item
-        try:
-            ids.append(int(value))
-        except (TypeError, ValueError):
-            continue
+        value = parse_id(item.get("id") if isinstance(item, dict) else item)
+        if value is not None:
+            ids.append(value)
     return ids
 
 
@@ -120,9 +118,9 @@ def mapping_for(tenant, behavior: str, campaign_id: str = ""):
         .select_related("qualification")
         .order_by("list_id")
     )
-    if campaign_id and str(campaign_id).isdigit():
+    if parse_id(campaign_id) is not None:
         for mapping in mappings:
-            if int(campaign_id) in mapping.qualification.list_campaigns:
+            if parse_id(campaign_id) in mapping.qualification.list_campaigns:
                 return mapping
     return mappings[0] if mappings else None
 

@@ -95,7 +95,12 @@ class CallingRulesSection(SettingsSection):
         return eligibility.clean_calling_rules(result)
 
     def form_fields(self):
-        limit = {"required": False, "min_value": 0, "widget": UnfoldAdminIntegerFieldWidget}
+        limit = {
+            "required": False,
+            "min_value": 0,
+            "max_value": eligibility.MAX_CALLS_LIMIT,
+            "widget": UnfoldAdminIntegerFieldWidget,
+        }
         return {
             eligibility.HOURS_KEY: CallingHoursField(
                 label=_("Horários de discagem"),

@@ -29,6 +29,7 @@ from tenants import audit, services, two_factor
 from tenants.admin_base import (
     MissingIsNotFoundMixin,
     ReadOnlyMixin,
+    SelectedIdsMixin,
     TenantExportMixin,
     TenantRelatedFilter,
     TenantScopedAdmin,
@@ -169,7 +170,7 @@ def _as_text(value) -> str:
 
 
 @admin.register(Tenant)
-class TenantAdmin(MissingIsNotFoundMixin, ModelAdmin):
+class TenantAdmin(SelectedIdsMixin, MissingIsNotFoundMixin, ModelAdmin):
     """Superusers manage every tenant; a tenant admin sees and edits only their own."""
 
     form = TenantForm
@@ -271,7 +272,7 @@ class MembershipInline(StackedInline):
 
 
 @admin.register(User)
-class UserAdmin(MissingIsNotFoundMixin, DjangoUserAdmin, ModelAdmin):
+class UserAdmin(SelectedIdsMixin, MissingIsNotFoundMixin, DjangoUserAdmin, ModelAdmin):
     """Tenant admins create their tenant's users and give them a role; nothing more."""
 
     form = UserChangeForm

@@ -1,18 +1,22 @@
 """The admin base every tenant-owned model uses: scoping is structural, not remembered."""
 
 from django import forms
+from django.contrib import messages
+from django.contrib.admin import helpers
+from django.contrib.admin.widgets import AutocompleteSelect, AutocompleteSelectMultiple
 from django.contrib.auth import get_user_model
 from django.core.exceptions import FieldDoesNotExist, PermissionDenied, ValidationError
 from django.db import models
-from django.http import Http404
+from django.http import Http404, HttpResponseRedirect
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.translation import gettext as _
 from import_export.admin import ExportMixin
 from unfold.admin import ModelAdmin, TabularInline
 from unfold.contrib.filters.admin import RangeDateFilter, RelatedDropdownFilter
 from unfold.widgets import UnfoldAdminTextInputWidget, UnfoldForeignKeyRawIdWidget
 
-from common.parsing import parse_decimal_text
+from common.parsing import in_date_window, parse_decimal_text, parse_ids
 from tenants.models import Role
 from tenants.roles import user_role, user_tenant
 
@@ -94,7 +98,42 @@ class MissingIsNotFoundMixin:
         raise Http404
 
 
-class TenantScopedMixin(MissingIsNotFoundMixin):
+class SelectedIdsMixin:
+    def response_action(self, request, queryset, **kwargs):
+        """An action posted with a selected id that is not one (edited by hand) is refused with a message:
+        Django would pass it to the database's lookup and answer 500."""
+        selected = request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)
+        if selected and parse_ids(selected) is None:
+            messages.error(request, _("Seleção inválida: marque os itens na lista e tente de novo."))
+            return HttpResponseRedirect(request.get_full_path())
+        return super().response_action(request, queryset, **kwargs)
+
+
+class ValidSelectionAutocompleteMixin:
+    """An autocomplete redrawn with a posted value that is not an id (a rejected form shows what was sent) draws
+    nothing selected: Django's widget passes it to the database's lookup and answers 500."""
+
+    def optgroups(self, name, value, attr=None):
+        target = self.field.remote_field.model._meta.get_field(self.field.remote_field.field_name)
+        valid = []
+        for item in value:
+            try:
+                target.to_python(item)
+            except ValidationError:
+                continue
+            valid.append(item)
+        return super().optgroups(name, valid, attr)
+
+
+class ValidSelectionAutocompleteSelect(ValidSelectionAutocompleteMixin, AutocompleteSelect):
+    pass
+
+
+class ValidSelectionAutocompleteSelectMultiple(ValidSelectionAutocompleteMixin, AutocompleteSelectMultiple):
+    pass
+
+
+class TenantScopedMixin(SelectedIdsMixin, MissingIsNotFoundMixin):
     """Queryset, choices, saves and permissions of an admin or inline, scoped to the user's tenant.
 
     `view_roles` may read; `edit_roles` may add, change and delete. Superusers may do everything.
@@ -113,6 +152,8 @@ class TenantScopedMixin(MissingIsNotFoundMixin):
         return super().formfield_for_dbfield(db_field, request, **kwargs)
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name in self.get_autocomplete_fields(request) and "widget" not in kwargs:
+            kwargs["widget"] = ValidSelectionAutocompleteSelect(db_field, self.admin_site, using=kwargs.get("using"))
         scoped = scoped_related(db_field.remote_field.model, request)
         if scoped is not None:
             kwargs.setdefault("queryset", scoped)
@@ -123,6 +164,10 @@ class TenantScopedMixin(MissingIsNotFoundMixin):
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def formfield_for_manytomany(self, db_field, request, **kwargs):
+        if db_field.name in self.get_autocomplete_fields(request) and "widget" not in kwargs:
+            kwargs["widget"] = ValidSelectionAutocompleteSelectMultiple(
+                db_field, self.admin_site, using=kwargs.get("using")
+            )
         scoped = scoped_related(db_field.remote_field.model, request)
         if scoped is not None:
             kwargs.setdefault("queryset", scoped)
@@ -255,13 +300,16 @@ class DayRangeFilter(RangeDateFilter):
 
     def queryset(self, request, queryset):
         filters = {}
-        for suffix, lookup in (("_from", "__date__gte"), ("_to", "__date__lte")):
-            value = self.used_parameters.get(self.parameter_name + suffix)
-            if isinstance(value, str) and value:
-                filters[self.parameter_name + lookup] = forms.DateField().to_python(value)
         try:
+            for suffix, lookup in (("_from", "__date__gte"), ("_to", "__date__lte")):
+                value = self.used_parameters.get(self.parameter_name + suffix)
+                if isinstance(value, str) and value:
+                    day = forms.DateField().to_python(value)
+                    if not in_date_window(day):
+                        return None
+                    filters[self.parameter_name + lookup] = day
             return queryset.filter(**filters)
-        except (ValueError, ValidationError):
+        except (ValueError, ValidationError):  # not a date: the list unfiltered, as for any filter it cannot read
             return None
 
 

@@ -225,7 +225,10 @@ class Sandbox:
                     "list_id": contact.get("list_id"),
                     "data": contact.get("data") or {},
                 },
-                "agent": {"id": int(agent_id) if str(agent_id).isdigit() else agent_id, "agent_status": 2},
+                "agent": {
+                    "id": int(agent_id) if re.fullmatch(r"[0-9]{1,18}", str(agent_id)) else agent_id,
+                    "agent_status": 2,
+                },
                 "campaign": account.campaigns.get(campaign_id, {}),
                 "qualification": {"qualifications": qualifications, "url": ""},
             }
@@ -587,7 +590,7 @@ class Sandbox:
         for index, item in enumerate(items):
             if not isinstance(item, dict) or not str(item.get("phone") or "").strip():
                 errors[f"{index}.phone"] = ["O campo phone é obrigatório."]
-            elif not str(item["phone"]).isdigit():
+            elif not re.fullmatch(r"[0-9]+", str(item["phone"])):  # ASCII digits: isdigit() takes "²"
                 errors[f"{index}.phone"] = ["O campo phone deve conter apenas dígitos."]
             elif str(item.get("identifier")) in self.faults.reject_identifiers:
                 errors[f"{index}.identifier"] = ["Contato bloqueado pela operadora."]

@@ -4,6 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Q
 from tqdm import tqdm
 
+from common.parsing import parse_id
 from core.models import AGING_BUCKETS, Client, ClientStatus, aging_filter
 from dialer import connection, eligibility, exports
 from dialer.errors import DialerError
@@ -49,7 +50,8 @@ class Command(BaseCommand):
         if options["creditor"]:
             q = Q()
             for creditor in options["creditor"]:
-                q |= Q(creditor_id=int(creditor)) if creditor.isdigit() else Q(creditor__name__iexact=creditor)
+                creditor_id = parse_id(creditor)
+                q |= Q(creditor_id=creditor_id) if creditor_id is not None else Q(creditor__name__iexact=creditor)
             queryset = queryset.filter(q)
         if options["status"]:
             queryset = queryset.filter(status__in=options["status"])
