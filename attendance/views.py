@@ -107,7 +107,7 @@ def agent_id_of(request) -> str:
 
 def seen_call(value: str) -> int | None:
     """The last call id a console saw, or None when it sent none or something that is not one."""
-    number = parse_int(value)
+    number = parse_int(value) if value == value.strip() else None  # the console sends the id as it got it
     return number if number is not None and number >= 0 else None
 
 

@@ -15,6 +15,7 @@ from django.db import connection
 from django.test import AsyncClient
 from django.test import Client as DjangoClient
 
+from common.parsing import has_control_characters
 from common.processes import database_url, stop
 from dialer import live
 from dialer.models import DialerCallEvent, WebhookDelivery
@@ -402,6 +403,9 @@ def test_a_hostile_depois_is_ignored_not_a_500(client, operator):
     client.force_login(operator)
     for value in HOSTILE_IDS:
         response = client.get("/atendimento/proxima-ligacao/", {"depois": value})
+        if has_control_characters(value):  # refused before the view (common.middleware)
+            assert response.status_code == 400, repr(value)
+            continue
         assert (response.status_code, response.json()) == (200, {"chamada": None, "ultimo": 0}), repr(value)
 
 

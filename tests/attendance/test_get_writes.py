@@ -10,6 +10,7 @@ import uuid
 import pytest
 
 from attendance.models import CallDisposition, ClientAccessLog, DispositionType
+from common.parsing import has_control_characters
 from tenants.models import Membership
 
 HOSTILE_CALL_IDS = [
@@ -43,6 +44,10 @@ def wallet_client(make_client):
 def test_the_access_log_keeps_no_call_id_3c_plus_could_not_have_sent(client, operator, wallet_client, call_id):
     client.force_login(operator)
     response = client.get(f"/atendimento/{wallet_client.pk}/", {"call_id": call_id})
+    if has_control_characters(call_id):  # refused before the view (common.middleware): nothing read, nothing kept
+        assert response.status_code == 400
+        assert not ClientAccessLog.objects.exists()
+        return
     assert response.status_code == 200
     assert ClientAccessLog.objects.get().call_id == ""
     # Nor is it put in the page's forms, to come back in their POST.
