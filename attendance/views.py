@@ -32,6 +32,7 @@ from core import services as core_services
 from core import timeline
 from core.models import Client, ClientPhone, Debt, DoNotCallReason
 from core.selectors import search_clients
+from tenants import two_factor
 from tenants.roles import user_tenant
 
 logger = logging.getLogger(__name__)
@@ -192,8 +193,8 @@ LOGIN = object()
 def _stream_start(request):
     """(tenant, access, the last call seen), on a database thread; None: no stream here; LOGIN: nobody signed in.
     Without a last call seen (a new console) it is the newest call so far: only calls from now on count."""
-    if not request.user.is_authenticated:
-        return LOGIN
+    if not request.user.is_authenticated or two_factor.pending_step(request.user) is not None:
+        return LOGIN  # TwoFactorMiddleware leaves this view to check the code the session may still owe
     if not call_stream_url(request):
         return None
     tenant = user_tenant(request.user)

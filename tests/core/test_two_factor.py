@@ -222,3 +222,22 @@ def test_a_wrong_enrolment_code_stores_nothing(supervisor):
         assert response.status_code == 200 and "não confere" in response.content.decode()
         assert not TOTPDevice.objects.exists() and not AuditEvent.objects.exists()
         assert http.session[PENDING_KEY] == key  # the app already scanned still works for the next try
+
+
+def test_the_call_stream_is_closed_to_a_session_that_still_owes_its_code(operator):
+    """The stream checks the second factor itself (TwoFactorMiddleware leaves it, so the check runs on a shared
+    database thread): a password alone opens no stream of client names and phones."""
+    from tenants.models import Membership
+
+    Membership.objects.filter(user=operator).update(threecplus_agent_id="1001")
+    http = HttpClient()
+    with freeze_time(NOW) as clock:
+        key, _codes = enrol(http, operator)
+        http.post("/sair/")
+        sign_in(http, operator)
+        refused = http.get("/atendimento/ligacoes/")
+        assert refused.status_code == 302 and refused["Location"].startswith("/entrar/")
+        clock.tick(31)  # the enrolment's code cannot be used again
+        http.post("/entrar/codigo/", {"code": code_now(key), "next": "/atendimento/"})
+        # Verified: the view goes on (204 here: the test client is no ASGI server that could stream).
+        assert http.get("/atendimento/ligacoes/").status_code == 204
