@@ -193,7 +193,7 @@ LOGIN = object()
 def _stream_start(request):
     """(tenant, access, the last call seen), on a database thread; None: no stream here; LOGIN: nobody signed in.
     Without a last call seen (a new console) it is the newest call so far: only calls from now on count."""
-    if not request.user.is_authenticated or two_factor.pending_step(request.user) is not None:
+    if not request.user.is_authenticated or two_factor.pending_step(request.user, request.session) is not None:
         return LOGIN  # TwoFactorMiddleware leaves this view to check the code the session may still owe
     if not call_stream_url(request):
         return None

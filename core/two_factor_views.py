@@ -66,7 +66,7 @@ def verify(request):
     """After the password: the TOTP code or a recovery code. Wrong codes count as failed logins (django-axes locks
     this user at this address as it would for wrong passwords), besides django-otp's own delay per device."""
     user = request.user
-    if two_factor.pending_step(user) != two_factor.VERIFY:
+    if two_factor.pending_step(user, request.session) != two_factor.VERIFY:
         return redirect(_next_url(request))
     credentials = {"username": user.get_username()}
     if not AxesProxyHandler.is_allowed(request, credentials):

@@ -7,7 +7,10 @@ class TenantsConfig(AppConfig):
     verbose_name = _("Empresas e usuários")
 
     def ready(self):
+        from django.contrib.auth.signals import user_logged_in
+
         from tenants.settings_schema import register_section
-        from tenants.two_factor import TwoFactorSection
+        from tenants.two_factor import TwoFactorSection, note_sign_in
 
         register_section(TwoFactorSection())
+        user_logged_in.connect(note_sign_in, dispatch_uid="two_factor_note_sign_in")

@@ -35,7 +35,7 @@ class TwoFactorMiddleware:
         if self.paths_checked_by_the_view is None:
             self.paths_checked_by_the_view = frozenset(reverse(name) for name in self.CHECKED_BY_THE_VIEW)
         if request.path_info not in self.paths_checked_by_the_view and request.user.is_authenticated:
-            step = two_factor.pending_step(request.user)
+            step = two_factor.pending_step(request.user, request.session)
             if step is not None:
                 page = reverse("two_factor_verify" if step == two_factor.VERIFY else "two_factor_setup")
                 if request.path_info not in (page, reverse("logout")):

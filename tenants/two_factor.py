@@ -55,12 +55,26 @@ def required(user) -> bool:
     )
 
 
-def pending_step(user) -> str | None:
+# Whether the user had an authenticator app when the session signed in: read from the session on every request
+# instead of asking the database (a query on every page). Sessions signed in before it existed ask the database.
+# An app enrolled later is enrolled by the user in a session it verifies at once; a reset removes the app, which
+# has_device then sees.
+OWES_CODE_KEY = "two_factor_owes_code"
+
+
+def note_sign_in(sender, request, user, **kwargs):
+    """user_logged_in: remember in the session whether this sign-in owes a code."""
+    session = getattr(request, "session", None)
+    if session is not None:
+        session[OWES_CODE_KEY] = has_device(user)
+
+
+def pending_step(user, session) -> str | None:
     """VERIFY when the signed-in session has not given its code yet, ENROL when the tenant requires a second factor
     this user does not have; None when the session may go on. `user` is request.user after OTPMiddleware."""
     if not user.is_authenticated or user.is_verified():
         return None
-    if has_device(user):
+    if session.get(OWES_CODE_KEY, True) and has_device(user):
         return VERIFY
     if required(user):
         return ENROL

@@ -53,6 +53,7 @@ def test_a_stream_resumed_from_a_hostile_last_event_id_starts_from_now(rf, agent
     monkeypatch.setattr(views, "call_stream_url", lambda request: "/atendimento/ligacoes/")
     request = rf.get("/atendimento/ligacoes/", headers={"Last-Event-ID": value})
     request.user = agent
+    agent.is_verified = lambda: False  # as django-otp's OTPMiddleware installs it: no second factor given
     request.membership = Membership.objects.get(user=agent)
     request.session = type("Session", (), {"session_key": "k", "get": lambda self, key, default="": default})()
     newest = views.core_services.last_connected_call(request.membership.tenant, "1001")
