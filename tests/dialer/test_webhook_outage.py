@@ -3,6 +3,7 @@
 import asyncio
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from django.db import OperationalError
@@ -32,7 +33,9 @@ def deliver(secret: str, body: bytes, *, chunk: int = 64 * 1024, declared: bool 
     if declared:
         headers.append((b"content-length", str(len(body)).encode()))
     scope = {"type": "http", "method": "POST", "path": f"/dialer/webhooks/3cplus/{secret}/", "headers": headers}
-    asyncio.run(asgi.webhook(scope, receive, send))
+    # On a thread of its own: after a browser test, Playwright's event loop is still running on this one.
+    with ThreadPoolExecutor(max_workers=1) as thread:
+        thread.submit(asyncio.run, asgi.webhook(scope, receive, send)).result()
     start = next(m for m in sent if m["type"] == "http.response.start")
     answer = json.loads(b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body"))
     return start["status"], dict(start["headers"]), answer, read["bytes"]
