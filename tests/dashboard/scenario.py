@@ -152,6 +152,10 @@ def build(tenant, n: int, today: datetime.date = TODAY) -> dict:
             installments_count=1,
             first_due_date=today,
         )
+    # Recorded late in the morning, after the export and the calls, whatever the hour the test runs at (run just
+    # after midnight, "now" came before the export's 08:00 and the funnel lost them).
+    CallDisposition.objects.filter(tenant=tenant).update(created_at=local(today, 11, 30))
+    Agreement.objects.filter(tenant=tenant).update(created_at=local(today, 11, 30))
     installment = AgreementInstallment.objects.create(
         agreement=agreements[1], number=1, due_date=today, amount=D("300.00")
     )
