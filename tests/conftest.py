@@ -1,10 +1,13 @@
 import datetime
+import io
+import logging
 import sys
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
+from pythonjsonlogger.json import JsonFormatter
 
 from common.processes import database_url, stop, wait_until_answering
 from core.models import Client, ClientPhone, Creditor, Debt
@@ -236,3 +239,15 @@ def asgi_server(django_db_setup, django_db_blocker):
         yield types.SimpleNamespace(url=f"http://127.0.0.1:{port}")
     finally:
         stop(process)
+
+
+@pytest.fixture
+def json_log():
+    """What the deployment's console handler writes (JSON, as in production), captured."""
+    handler = next(h for h in logging.getLogger().handlers if h.get_name() == "console")
+    stream, formatter = io.StringIO(), handler.formatter
+    old_stream = handler.setStream(stream)
+    handler.setFormatter(JsonFormatter("%(asctime)s %(levelname)s %(name)s %(request_id)s %(message)s"))
+    yield stream
+    handler.setStream(old_stream)
+    handler.setFormatter(formatter)

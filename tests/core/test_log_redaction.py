@@ -5,8 +5,6 @@ path (django.request), the request line (django.server, uvicorn's and gunicorn's
 printed the secret in clear.
 """
 
-import io
-import logging
 import os
 import secrets
 import socket
@@ -18,7 +16,6 @@ import urllib.request
 import pytest
 from django.conf import settings
 from django.test import Client as HttpClient
-from pythonjsonlogger.json import JsonFormatter
 
 from common.processes import stop, wait_until_answering
 from core.observability import redact
@@ -62,18 +59,6 @@ def test_redact_keeps_the_paths_that_hold_no_secret():
         "GET /sandbox/3cplus/api/v1/campaigns",
     ):
         assert redact(line) == line
-
-
-@pytest.fixture
-def json_log():
-    """What the deployment's console handler writes (JSON, as in production), captured."""
-    handler = next(h for h in logging.getLogger().handlers if h.get_name() == "console")
-    stream, formatter = io.StringIO(), handler.formatter
-    old_stream = handler.setStream(stream)
-    handler.setFormatter(JsonFormatter("%(asctime)s %(levelname)s %(name)s %(request_id)s %(message)s"))
-    yield stream
-    handler.setStream(old_stream)
-    handler.setFormatter(formatter)
 
 
 @pytest.mark.django_db

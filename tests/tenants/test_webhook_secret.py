@@ -9,7 +9,6 @@ from django.core.management import call_command
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.test import Client as HttpClient
-from pythonjsonlogger.json import JsonFormatter
 
 from tenants import secrets
 from tenants.models import Tenant
@@ -38,18 +37,6 @@ def test_no_column_holds_the_secret(client, tenant, tenant_admin):
         client.post(f"/admin/tenants/tenant/{tenant.pk}/rotacionar-webhook/")
         tenant.refresh_from_db()
         assert tenant.webhook_secret != secret
-
-
-@pytest.fixture
-def json_log():
-    """What the deployment's console handler writes (JSON, as in production), captured."""
-    handler = next(h for h in logging.getLogger().handlers if h.get_name() == "console")
-    stream, formatter = io.StringIO(), handler.formatter
-    old_stream = handler.setStream(stream)
-    handler.setFormatter(JsonFormatter("%(asctime)s %(levelname)s %(name)s %(request_id)s %(message)s"))
-    yield stream
-    handler.setStream(old_stream)
-    handler.setFormatter(formatter)
 
 
 @pytest.mark.django_db
