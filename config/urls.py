@@ -7,6 +7,8 @@ from config.health import healthz
 from core import two_factor_views, views
 from dialer import views as dialer_views
 
+handler500 = "core.views.server_error"
+
 urlpatterns = [
     path("", views.home, name="home"),
     path("entrar/", views.LoginView.as_view(), name="login"),

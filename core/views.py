@@ -1,10 +1,16 @@
+import sys
+
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import AuthenticationForm
+from django.db import InterfaceError, OperationalError
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.utils.translation import gettext as _
+from django.views.defaults import server_error as default_server_error
 from unfold.widgets import BASE_INPUT_CLASSES
 
 from tenants.roles import is_back_office
@@ -56,3 +62,19 @@ def locked_out(request, credentials, *args, **kwargs):
         % {"m": minutes},
     }
     return render(request, "registration/locked_out.html", context, status=429)
+
+
+# Seconds a client is asked to wait before trying again while the database is away.
+DATABASE_AWAY_RETRY_AFTER = "5"
+
+
+def server_error(request):
+    """handler500: while the database is away (a restart, a failover) the answer is a 503 with Retry-After, which
+    the console and 3C Plus retry, instead of a 500 that says something is broken for good."""
+    error = sys.exc_info()[1]
+    if isinstance(error, OperationalError | InterfaceError):
+        # Rendered without the request: a context processor reading the session would meet the same outage.
+        response = HttpResponse(render_to_string("503.html"), status=503)
+        response["Retry-After"] = DATABASE_AWAY_RETRY_AFTER
+        return response
+    return default_server_error(request)

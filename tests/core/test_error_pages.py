@@ -6,6 +6,7 @@ import pytest
 from django.test import Client as HttpClient
 from django.urls import path
 
+from config.urls import handler500  # noqa: F401 (the handler this urlconf serves, as the project's does)
 from config.urls import urlpatterns as project_urls
 
 
@@ -46,3 +47,23 @@ def test_a_403_is_one_log_line(client, supervisor, caplog, production):
     records = [r for r in caplog.records if r.name == "django.request"]
     assert len(records) == 1 and records[0].exc_info is None
     assert "Traceback" not in caplog.text
+
+
+def test_the_database_away_is_a_503_to_retry_not_a_500(operator, production, monkeypatch):
+    """A restart or failover of PostgreSQL: the console's poll (and any page) answers 503 with Retry-After, which
+    the console retries, instead of a 500."""
+    from django.db import OperationalError
+
+    from core import services as core_services
+    from tenants.models import Membership
+
+    def away(*args, **kwargs):
+        raise OperationalError("connection refused")
+
+    Membership.objects.filter(user=operator).update(threecplus_agent_id="1001")
+    monkeypatch.setattr(core_services, "next_connected_call", away)
+    server = HttpClient(raise_request_exception=False)
+    server.force_login(operator)
+    response = server.get("/atendimento/proxima-ligacao/", {"depois": "1"})
+    assert response.status_code == 503 and response["Retry-After"] == "5"
+    assert "O sistema está voltando" in response.content.decode()
