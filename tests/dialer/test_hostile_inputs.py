@@ -7,7 +7,7 @@ from django.core.management import call_command
 
 from common.parsing import EARLIEST_DATE, LATEST_DATE
 from dialer import eligibility
-from dialer.models import DialerCallEvent
+from dialer.models import DialerCallEvent, DialerExport
 from tenants.models import Membership
 
 
@@ -61,3 +61,19 @@ def test_send_to_dialer_with_a_limit_when_nobody_is_inside_calling_hours(dialer_
         "send_to_dialer", "--tenant", "alfa", "--campaign", str(campaign_id), "--limit", "5", "--preview", stdout=out
     )
     assert "0 seriam enviados" in out.getvalue()
+
+
+def test_send_to_dialer_with_a_limit_sends_nothing_and_says_why_when_nobody_may_be_dialled(
+    dialer_tenant, campaign_id, make_client
+):
+    """The same, sending: the limit's empty selection crashed the freeze with EmptyResultSet."""
+    make_client()
+    dialer_tenant.settings = {
+        **dialer_tenant.settings,
+        eligibility.HOURS_KEY: {"weekdays": "", "saturday": "", "sunday": "", "holidays": ""},
+    }
+    dialer_tenant.save()
+    out = StringIO()
+    call_command("send_to_dialer", "--tenant", "alfa", "--campaign", str(campaign_id), "--limit", "5", stdout=out)
+    assert "nada foi enviado" in out.getvalue()
+    assert not DialerExport.objects.exists()

@@ -67,6 +67,13 @@ class Command(BaseCommand):
                 .values_list("pk", flat=True)[: options["limit"]]
             )
             queryset = Client.objects.filter(pk__in=ids)
+            if not ids and not options["preview"]:
+                # Nobody may be dialled now (calling hours closed, all skipped): no export of nothing.
+                self.stdout.write(
+                    "Nenhum cliente desses filtros pode ser discado agora: nada foi enviado. "
+                    "Os motivos aparecem com --preview (sem --limit)."
+                )
+                return
 
         if options["preview"]:
             self._print_preview(eligibility.preview(queryset, tenant, campaign_id))
