@@ -241,6 +241,18 @@ def asgi_server(django_db_setup, django_db_blocker):
         stop(process)
 
 
+def post_csv_import(client, admin_class, model, data: bytes, name: str = "arquivo.csv"):
+    """The admin's import page of `model`, posted with `data` as CSV (the format's index read from the admin)."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from common.formats import SniffingCSV
+
+    formats = admin_class(model, None).get_import_formats()
+    index = next(i for i, f in enumerate(formats) if f is SniffingCSV)
+    url = f"/admin/{model._meta.app_label}/{model._meta.model_name}/import/"
+    return client.post(url, {"format": index, "import_file": SimpleUploadedFile(name, data, content_type="text/csv")})
+
+
 @pytest.fixture
 def json_log():
     """What the deployment's console handler writes (JSON, as in production), captured."""

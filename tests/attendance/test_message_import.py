@@ -4,9 +4,9 @@ import csv
 import io
 
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
 
 from attendance.models import Message
+from tests.conftest import post_csv_import
 
 pytestmark = pytest.mark.django_db
 HEADERS = ["external_id", "direction", "body", "sent_at", "status", "phone"]
@@ -22,14 +22,8 @@ def csv_file(rows) -> bytes:
 
 def admin_import(client, data: bytes):
     from attendance.admin import MessageAdmin
-    from common.formats import SniffingCSV as CSV
 
-    formats = MessageAdmin(Message, None).get_import_formats()
-    index = next(i for i, f in enumerate(formats) if f is CSV)
-    return client.post(
-        "/admin/attendance/message/import/",
-        {"format": index, "import_file": SimpleUploadedFile("m.csv", data, content_type="text/csv")},
-    )
+    return post_csv_import(client, MessageAdmin, Message, data, "m.csv")
 
 
 def confirm(client, response):

@@ -5,7 +5,6 @@ import re
 from decimal import Decimal
 
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.utils import timezone
 
@@ -15,6 +14,7 @@ from attendance.payment_import import TEMPLATE_HEADERS
 from attendance.services import create_agreement
 from core.models import Client, Debt
 from tenants.models import AuditEvent
+from tests.conftest import post_csv_import
 
 D = Decimal
 YESTERDAY = (timezone.localdate() - datetime.timedelta(days=1)).strftime("%d/%m/%Y")
@@ -119,14 +119,8 @@ def test_the_last_installment_by_file_settles_the_client(setup, tmp_path):
 
 def admin_import(client, data: bytes):
     from attendance.admin import PaymentAdmin
-    from common.formats import SniffingCSV as CSV
 
-    formats = PaymentAdmin(Payment, None).get_import_formats()
-    index = next(i for i, f in enumerate(formats) if f is CSV)
-    return client.post(
-        "/admin/attendance/payment/import/",
-        {"format": index, "import_file": SimpleUploadedFile("p.csv", data, content_type="text/csv")},
-    )
+    return post_csv_import(client, PaymentAdmin, Payment, data, "p.csv")
 
 
 def test_admin_import_previews_errors_then_imports_the_good_rows_once(client, supervisor, setup):
