@@ -513,5 +513,5 @@ class DialerRemovalAdmin(ReadOnlyMixin, TenantScopedAdmin):
 
     @admin.action(description=_("Tentar remover de novo"))
     def retry(self, request, queryset):
-        count = sum(exports.retry_removal(removal) for removal in queryset)
+        count = exports.retry_removals(queryset)
         messages.success(request, _("%(n)d remoção(ões) na fila de novo.") % {"n": count})

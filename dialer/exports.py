@@ -983,7 +983,6 @@ def sweep_removals() -> list[int]:
     now = timezone.now()
     lost_before = now - timedelta(seconds=settings.WORKER_STALE_SECONDS)
     in_hand = task_leases.queued_ids(remove_from_lists)
-    claimed = []
     with transaction.atomic():
         # Several workers sweep: the row locks (skipped when taken) give each removal to one of them.
         due = (
@@ -992,28 +991,35 @@ def sweep_removals() -> list[int]:
             .filter(Q(next_attempt_at__lte=now) | Q(next_attempt_at__isnull=True, created_at__lt=lost_before))
             .values_list("pk", flat=True)
         )
-        for removal_id in list(due[:500]):
-            if removal_id in in_hand:
-                continue
-            DialerRemoval.objects.filter(pk=removal_id).update(next_attempt_at=None)
-            claimed.append(removal_id)
+        claimed = [removal_id for removal_id in due[:500] if removal_id not in in_hand]
+        DialerRemoval.objects.filter(pk__in=claimed).update(next_attempt_at=None)
+        for removal_id in claimed:
             remove_from_lists.enqueue(removal_id)
     return claimed
 
 
-def stuck_removal(removal) -> bool:
-    """Pending with no task queued or running for it: nothing will send it unless someone does."""
+def stuck_removal(removal, in_hand: set | None = None) -> bool:
+    """Pending with no task queued or running for it: nothing will send it unless someone does. `in_hand`: the
+    queue's removal ids, read once by a caller that asks about many removals."""
     from dialer.tasks import remove_from_lists
 
-    return removal.status == DialerRemoval.Status.PENDING and removal.pk not in task_leases.queued_ids(
-        remove_from_lists
-    )
+    if removal.status != DialerRemoval.Status.PENDING:
+        return False
+    return removal.pk not in (in_hand if in_hand is not None else task_leases.queued_ids(remove_from_lists))
 
 
-def retry_removal(removal) -> bool:
+def retry_removals(removals) -> int:
+    """ "Tentar novamente" on a selection: the queue is read once, not once per removal."""
+    from dialer.tasks import remove_from_lists
+
+    in_hand = task_leases.queued_ids(remove_from_lists)
+    return sum(retry_removal(removal, in_hand) for removal in removals)
+
+
+def retry_removal(removal, in_hand: set | None = None) -> bool:
     """ "Tentar novamente" on a failed removal, or on one left pending with no task to send it."""
     retriable = Q(status=DialerRemoval.Status.FAILED)
-    if stuck_removal(removal):
+    if stuck_removal(removal, in_hand):
         retriable |= Q(status=DialerRemoval.Status.PENDING)
     retried = DialerRemoval.objects.filter(retriable, pk=removal.pk).update(
         status=DialerRemoval.Status.PENDING, attempts=0, error="", next_attempt_at=None
