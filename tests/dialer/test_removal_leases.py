@@ -47,3 +47,27 @@ def test_the_admin_retries_a_removal_stuck_pending(dialer_tenant, make_client, d
     with django_capture_on_commit_callbacks(execute=True):
         assert exports.retry_removal(removal)
     assert not exports.retry_removal(removal)  # now queued: nothing to retry
+
+
+def test_the_retry_action_on_the_removals_page_queues_the_stuck_ones(
+    client, dialer_tenant, tenant_admin, make_client, django_capture_on_commit_callbacks
+):
+    """The admin's "Tentar remover de novo", as a person presses it: a stuck pending removal and a failed one are
+    queued again; one whose task is in hand is left alone."""
+    stuck, failed, queued = (
+        DialerRemoval.objects.create(tenant=dialer_tenant, client=make_client(), campaign_id=1, contacts=[])
+        for _ in range(3)
+    )
+    DialerRemoval.objects.filter(pk=failed.pk).update(status=DialerRemoval.Status.FAILED, error="503")
+    remove_from_lists.enqueue(queued.pk)
+    client.force_login(tenant_admin)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            "/admin/dialer/dialerremoval/",
+            {"action": "retry", "_selected_action": [stuck.pk, failed.pk, queued.pk]},
+            follow=True,
+        )
+    assert "2 remoção(ões) na fila de novo." in response.content.decode()
+    failed.refresh_from_db()
+    assert (failed.status, failed.error) == (DialerRemoval.Status.PENDING, "")
+    assert exports.stuck_removal(stuck) is False and exports.stuck_removal(failed) is False
