@@ -37,5 +37,5 @@ def same_call_ids(tenant, call_id: str, *, telephony_id: str = "", sid: str = ""
     if telephony_ids or sids:
         rows += events.filter(joined).values_list("event", "call_id", "telephony_id", "sid")[:20]
     connected = sorted({row[1] for row in rows if row[0] == DialerCallEvent.Event.CONNECTED})
-    others = sorted({row[1] for row in rows} | ({call_id} - {""}) - set(connected))
+    others = sorted(({row[1] for row in rows} | {call_id}) - set(connected) - {""})
     return connected + others
