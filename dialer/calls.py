@@ -426,15 +426,23 @@ def _note(value) -> str:
 
 def tabulate_delivered_history(event_id: int, parsed: webhooks.ParsedEvent) -> None:
     """A history the webhook stored, qualified inside 3C Plus, becomes the client's tabulação as the same call read
-    back by the reconciliation would (which then finds the history stored and skips it)."""
+    back by the reconciliation would (which then finds the history stored and skips it). The event is stored
+    whatever happens here: a failure is logged, never a 5xx that would make 3C Plus switch the webhook off."""
     if parsed.event != DialerCallEvent.Event.HISTORY or not parsed.qualification:
         return
-    event = DialerCallEvent.objects.select_related("tenant", "client").filter(pk=event_id).first()
-    if event is None or event.client is None:
-        return
-    qualification = _known_qualification(event.tenant, parsed)
-    if qualification is not None:
-        _record_tabulation(event.tenant, event.client, parsed, qualification, "", event.received_at)
+    try:
+        event = DialerCallEvent.objects.select_related("tenant", "client").filter(pk=event_id).first()
+        if event is None:
+            return
+        qualification = _known_qualification(event.tenant, parsed)
+        if qualification is None:
+            return
+        if event.qualification != parsed.qualification:  # the catalogue's {id, name}, for the timeline
+            DialerCallEvent.objects.filter(pk=event.pk).update(qualification=parsed.qualification)
+        if event.client is not None:
+            _record_tabulation(event.tenant, event.client, parsed, qualification, "", event.received_at)
+    except Exception:
+        logger.exception("Tabulação da qualificação do histórico %s não registrada", event_id)
 
 
 def _record_tabulation(tenant, client: Client, parsed, qualification, note: str, at):
