@@ -230,24 +230,30 @@ def sweep_qualifications() -> list[int]:
 
 
 def record_dialer_qualification(tenant, client, behavior, *, call_id, operator, note="", at=None):
-    """A call qualified inside 3C Plus (found by the reconciliation) becomes the client's tabulação, once per
-    call; it is not written back (it came from there). Without a known operator there is no one to record it for.
-    """
+    """A call qualified inside 3C Plus (its history, from the webhook or the reconciliation) becomes the client's
+    tabulação, once per call whichever of the call's ids a tabulação already has (the page's is the connected
+    event's); it is not written back (it came from there). Without a known operator there is no one to record it
+    for: the dialer attributes it to the call's agent, else the client's operator."""
     if operator is None:
         logger.info("Qualificação da ligação %s sem operador vinculado ao agente: não tabulada", call_id)
         return None
-    if CallDisposition.objects.filter(tenant=tenant, client=client, call_id=call_id[:120]).exists():
-        return None
-    disposition = CallDisposition.objects.create(
-        tenant=tenant,
-        client=client,
-        operator=operator,
-        type=disposition_type(tenant, behavior),
-        notes=(note or _("Qualificada no 3C Plus")).strip(),
-        call_id=call_id[:120],
-    )
-    if at is not None:
-        CallDisposition.objects.filter(pk=disposition.pk).update(created_at=at)
+    call_id = call_id[:120]
+    with transaction.atomic():
+        # The page's tabulação of the same call takes this lock too (record_disposition): one of them wins.
+        list(Client.objects.select_for_update().filter(pk=client.pk).values_list("pk", flat=True))
+        same_call = core_services.same_call_ids(tenant, call_id) or [call_id]
+        if CallDisposition.objects.filter(tenant=tenant, client=client, call_id__in=same_call).exists():
+            return None
+        disposition = CallDisposition.objects.create(
+            tenant=tenant,
+            client=client,
+            operator=operator,
+            type=disposition_type(tenant, behavior),
+            notes=(note or _("Qualificada no 3C Plus")).strip(),
+            call_id=same_call[0][:120],
+        )
+        if at is not None:
+            CallDisposition.objects.filter(pk=disposition.pk).update(created_at=at)
     return disposition
 
 

@@ -86,6 +86,9 @@ last_connected_call = Port("last_connected_call")
 # (tenant, agent_id, after: int) -> ConnectedCall | None: the oldest call connected to the agent after `after`
 # (within the last ATTENDANCE_CALL_REPLAY_MINUTES): read again with its id for the next.
 next_connected_call = Port("next_connected_call")
+# (tenant, call_id) -> [call ids]: every id stored for the same 3C Plus call (connected event, history, GET /calls
+# report), the connected event's first when known. One tabulação per call is checked against all of them.
+same_call_ids = Port("same_call_ids")
 # () -> bool: the dialer can wake a waiting console when a call connects (PostgreSQL), so it need not poll.
 connected_calls_pushed = Port("connected_calls_pushed")
 # (tenant_id, agent_id) -> a context manager giving a waiter: `await waiter.wait(timeout)` is True when a call may

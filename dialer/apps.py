@@ -11,6 +11,7 @@ class DialerConfig(AppConfig):
         from core.timeline import register
         from dialer import ports
         from dialer.exports import remove_client_from_lists
+        from dialer.same_call import same_call_ids
         from dialer.settings_admin import CallingRulesSection, ThreeCPlusSection
         from dialer.timeline import calls, exports, removals
         from tenants.settings_schema import register_section
@@ -27,3 +28,4 @@ class DialerConfig(AppConfig):
         core_services.next_connected_call.provide(ports.next_connected_call)
         core_services.connected_calls_pushed.provide(ports.connected_calls_pushed)
         core_services.connected_call_waiter.provide(ports.connected_call_waiter)
+        core_services.same_call_ids.provide(same_call_ids)

@@ -22,14 +22,15 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from common.parsing import clamp_datetime
+from common.parsing import clamp_datetime, clean_text
 from core import services as core_services
 from core.models import Client, ClientPhone
 from dialer import connection as dialer_connection
-from dialer import live, webhooks
+from dialer import live, qualifications, webhooks
 from dialer.client import phone_e164
 from dialer.errors import DialerError, WebhookError
-from dialer.models import CallSync, DialerCallEvent, Qualification, QualificationMapping, WebhookDelivery
+from dialer.models import CallSync, DialerCallEvent, QualificationMapping, WebhookDelivery
+from dialer.same_call import same_call_ids
 from tenants.models import Membership, Tenant, secret_digest
 
 logger = logging.getLogger(__name__)
@@ -105,6 +106,8 @@ def receive_webhook(secret: str, raw: bytes) -> tuple[int, dict] | None:
         if stored is None:
             return None
         if stored.event_id is not None:
+            if stored.created:
+                tabulate_delivered_history(stored.event_id, reading.parsed)
             return answer_for(stored.event_id, stored.client_id, stored.created)
     tenant = webhook_tenant(secret)
     if tenant is None:
@@ -173,6 +176,8 @@ def _ingest(tenant, reading: Reading) -> tuple[int, dict]:
     delivery.call_event, delivery.client_id = event, event.client_id
     delivery.result = Result.PROCESSED if created else Result.REPEATED
     delivery.save()
+    if created:
+        tabulate_delivered_history(event.pk, reading.parsed)
     return answer_for(event.pk, event.client_id, created)
 
 
@@ -392,11 +397,7 @@ def _store(tenant, report: dict, at) -> int:
     event_kind = DialerCallEvent.Event.HISTORY
     if DialerCallEvent.objects.filter(tenant=tenant, event=event_kind, call_id=parsed.call_id).exists():
         return 0
-    qualification = None
-    if parsed.qualification.get("id"):
-        qualification = Qualification.objects.filter(tenant=tenant, remote_id=parsed.qualification["id"]).first()
-        if qualification:
-            parsed.qualification = {"id": qualification.remote_id, "name": qualification.name}
+    qualification = _known_qualification(tenant, parsed)
     client = resolve_client(tenant, parsed)
     fields = event_fields(parsed)
     try:
@@ -407,31 +408,62 @@ def _store(tenant, report: dict, at) -> int:
     except IntegrityError:  # the webhook delivered it meanwhile
         return 0
     if client is not None and qualification is not None:
-        _record_tabulation(tenant, client, parsed, qualification, report, at)
+        _record_tabulation(tenant, client, parsed, qualification, _note(report.get("qualification_note")), at)
     return 1
 
 
-def _record_tabulation(tenant, client: Client, parsed, qualification, report, at):
-    """A qualification made inside 3C Plus becomes the tabulação of the operator who made it."""
+def _known_qualification(tenant, parsed):
+    """The catalogue's qualification the event names (any of its shapes); the event keeps it as {id, name}."""
+    qualification = qualifications.find_qualification(tenant, parsed.qualification)
+    if qualification is not None:
+        parsed.qualification = {"id": qualification.remote_id, "name": qualification.name}
+    return qualification
+
+
+def _note(value) -> str:
+    return clean_text(value, 1000) if isinstance(value, str) else ""
+
+
+def tabulate_delivered_history(event_id: int, parsed: webhooks.ParsedEvent) -> None:
+    """A history the webhook stored, qualified inside 3C Plus, becomes the client's tabulação as the same call read
+    back by the reconciliation would (which then finds the history stored and skips it). The event is stored
+    whatever happens here: a failure is logged, never a 5xx that would make 3C Plus switch the webhook off."""
+    if parsed.event != DialerCallEvent.Event.HISTORY or not parsed.qualification:
+        return
+    try:
+        event = DialerCallEvent.objects.select_related("tenant", "client").filter(pk=event_id).first()
+        if event is None:
+            return
+        qualification = _known_qualification(event.tenant, parsed)
+        if qualification is None:
+            return
+        if event.qualification != parsed.qualification:  # the catalogue's {id, name}, for the timeline
+            DialerCallEvent.objects.filter(pk=event.pk).update(qualification=parsed.qualification)
+        if event.client is not None:
+            _record_tabulation(event.tenant, event.client, parsed, qualification, "", event.received_at)
+    except Exception:
+        logger.exception("Tabulação da qualificação do histórico %s não registrada", event_id)
+
+
+def _record_tabulation(tenant, client: Client, parsed, qualification, note: str, at):
+    """A qualification made inside 3C Plus becomes the tabulação of the operator who made it: the agent of the
+    call's connected event (found by any of the call's ids), else the agent the history names, else the client's
+    operator. The tabulação is keyed by the connected event's id when known, as the operator's page keys it."""
     mapping = QualificationMapping.objects.filter(tenant=tenant, qualification=qualification).first()
     if mapping is None:
         return
+    ids = same_call_ids(tenant, parsed.call_id, telephony_id=parsed.telephony_id, sid=parsed.sid)
     connected = DialerCallEvent.objects.filter(
-        tenant=tenant, call_id=parsed.call_id, event=DialerCallEvent.Event.CONNECTED
+        tenant=tenant, call_id__in=ids, event=DialerCallEvent.Event.CONNECTED
     ).first()
     operator = None
-    if connected and connected.agent_id:
-        membership = Membership.objects.filter(tenant=tenant, threecplus_agent_id=connected.agent_id).first()
-        operator = membership.user if membership else None
+    for agent_id in (connected.agent_id if connected else "", parsed.agent_id):
+        if agent_id and operator is None:
+            membership = Membership.objects.filter(tenant=tenant, threecplus_agent_id=agent_id).first()
+            operator = membership.user if membership else None
     operator = operator or client.assigned_operator
     core_services.call_qualified(
-        tenant,
-        client,
-        mapping.behavior,
-        call_id=parsed.call_id,
-        operator=operator,
-        note=str(report.get("qualification_note") or "") if report.get("qualification_note") is not True else "",
-        at=at,
+        tenant, client, mapping.behavior, call_id=ids[0] if ids else parsed.call_id, operator=operator, note=note, at=at
     )
 
 

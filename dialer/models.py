@@ -143,6 +143,9 @@ class DialerCallEvent(TenantOwned):
     event = models.CharField(_("evento"), max_length=40, choices=Event.choices)
     call_id = models.CharField(_("ID da ligação"), max_length=120)
     telephony_id = models.CharField(_("telephony_id"), max_length=120, blank=True)
+    # The session id: on the connected call and on its GET /calls report (whose id is the history's, not the
+    # connected call's), so it is what joins those two.
+    sid = models.CharField(_("sid"), max_length=120, blank=True, default="", db_default="")
     call_mode = models.CharField(_("modo"), max_length=20, blank=True)
     identifier = models.CharField(_("identifier"), max_length=120, blank=True)
     mailing_data = models.JSONField(_("dados do mailing"), default=dict, blank=True)
@@ -179,6 +182,12 @@ class DialerCallEvent(TenantOwned):
             models.Index(fields=["client", "event", "-received_at", "-id"], name="call_event_client_recent"),
             # The attempt caps and the dashboard count a tenant's call events of a period, by kind.
             models.Index(fields=["tenant", "event", "received_at"], name="call_event_tenant_recent"),
+            # One call, three ids (dialer.calls.same_call_ids): the history and the connected event share the
+            # telephony_id, the report and the connected event the sid.
+            models.Index(
+                fields=["tenant", "telephony_id"], name="call_event_telephony", condition=~models.Q(telephony_id="")
+            ),
+            models.Index(fields=["tenant", "sid"], name="call_event_sid", condition=~models.Q(sid="")),
         ]
 
     def __str__(self):

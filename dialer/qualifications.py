@@ -13,6 +13,7 @@ from dialer.client import dial_number
 from dialer.connection import agent_api_for, api_for
 from dialer.errors import DialerError
 from dialer.models import DialerCallEvent, Qualification, QualificationMapping
+from dialer.same_call import same_call_ids
 from dialer.settings_schema import AGENT_TOKEN
 from tenants import audit
 
@@ -36,6 +37,20 @@ def _campaign_ids(raw) -> list[int]:
 def _name_key(text: str) -> str:
     """Names compared without accents, case or surrounding spaces ("Caixa postal " is "Caixa Postal")."""
     return strip_accents(text).casefold().strip()
+
+
+def find_qualification(tenant, read: dict):
+    """The tenant's Qualification that 3C Plus named (webhooks.read_qualification's {id} and/or {name}): by id,
+    else by name without accents, case or surrounding spaces. None when the catalogue has neither."""
+    if read.get("id"):
+        found = Qualification.objects.filter(tenant=tenant, remote_id=read["id"]).first()
+        if found is not None:
+            return found
+    if read.get("name"):
+        wanted = _name_key(read["name"])
+        # The catalogue is a few dozen names: compared here, where accents are folded as everywhere else.
+        return next((q for q in Qualification.objects.filter(tenant=tenant) if _name_key(q.name) == wanted), None)
+    return None
 
 
 def sync_qualifications(tenant) -> dict:
@@ -132,8 +147,10 @@ def qualify_call(tenant, *, call_id: str, behavior: str, agent_id: str, note="",
     """
     if not agent_id:
         raise DialerError(_("O operador não tem o ID de agente do 3C Plus (Usuários → vínculo)."))
+    # The tabulação's call id is the connected event's when it came from the screen pop; any other id of the call
+    # finds it too.
     event = DialerCallEvent.objects.filter(
-        tenant=tenant, call_id=call_id, event=DialerCallEvent.Event.CONNECTED
+        tenant=tenant, call_id__in=same_call_ids(tenant, call_id), event=DialerCallEvent.Event.CONNECTED
     ).first()
     if not Qualification.objects.filter(tenant=tenant).exists():
         # Never synced: read the catalogue now, so a new tenant's first tabulação already maps by name.

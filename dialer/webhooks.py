@@ -17,6 +17,8 @@ import json
 import math
 import re
 
+from common.parsing import clean_text as clean_parsed_text
+from common.parsing import parse_id
 from dialer.errors import WebhookError
 
 EVENTS = ("call-was-connected", "call-history-was-created")
@@ -68,6 +70,7 @@ class ParsedEvent:
     duration_seconds: int | None = None
     recording_url: str = ""
     agent_name: str = ""
+    sid: str = ""
 
 
 # Reading the body ----------------------------------------------------------------------------------
@@ -216,6 +219,7 @@ def _connected(payload: dict) -> ParsedEvent:
         _text(call.get("status")),
         {},
         agent_name=_text(_dict(payload.get("agent")).get("name")),
+        sid=_text(call.get("sid")),
     )
 
 
@@ -235,10 +239,11 @@ def _history(payload: dict) -> ParsedEvent:
         _text(history.get("number") or mailing.get("phone")),
         _text(campaign.get("id") if isinstance(campaign, dict) else campaign),
         _text(history.get("status")),
-        _dict(history.get("qualification")),
+        read_qualification(history.get("qualification")),
         _seconds(history.get("speaking_time")),
         _url(history.get("recording")),
         _text(_dict(agent).get("name")),
+        _text(history.get("sid")),
     )
 
 
@@ -272,6 +277,40 @@ def _seconds(value) -> int | None:
     return seconds if 0 <= seconds < 10**7 else None
 
 
+def read_qualification(value) -> dict:
+    """The qualification in every shape 3C Plus and relays write it, as {"id": int} and/or {"name": str}; {}
+    for none. An integer or numeric text is the id [swagger CallHistoryReport]; an object {id, name} (the history
+    event's, whose fields are null when the call was not qualified); any other text is the name [consumers of
+    GET /calls]. The name alone is looked up in the tenant's catalogue (dialer.qualifications.find_qualification).
+    """
+    if isinstance(value, dict):
+        found = {}
+        qualification_id = parse_id(value.get("id"))
+        if qualification_id is not None:
+            found["id"] = qualification_id
+        name = _name(value.get("name"))
+        if name:
+            found["name"] = name
+        return found
+    if isinstance(value, bool) or value is None:
+        return {}
+    qualification_id = parse_id(value)
+    if qualification_id is not None:
+        return {"id": qualification_id}
+    if isinstance(value, str):
+        name = _name(value)
+        return {"name": name} if name else {}
+    return {}
+
+
+def _name(value) -> str:
+    """A qualification name as text: "-" (reports' "none") and blanks are no name."""
+    if not isinstance(value, str):
+        return ""
+    name = clean_parsed_text(value, 200).strip()
+    return "" if name in ("", "-") else name
+
+
 def _url(value) -> str:
     text = str(value or "").strip()
     return text[:500] if text.startswith(("https://", "http://")) else ""
@@ -279,24 +318,26 @@ def _url(value) -> str:
 
 # Call reports -----------------------------------------------------------------------------------------
 def parse_report(report: dict) -> ParsedEvent:
-    """A GET /calls CallHistoryReport as the call-history event the webhook would have delivered."""
+    """A GET /calls CallHistoryReport as the call-history event the webhook would have delivered: its id is the
+    history's, and its sid (the connected call's) joins it to the connected event; `agent` is the agent's name."""
     mailing = report.get("mailing_data") if isinstance(report.get("mailing_data"), dict) else {}
-    qualification = report.get("qualification")
+    agent = report.get("agent")
     parsed = ParsedEvent(
         "call-history-was-created",
-        _text(report.get("id")),
-        "",
+        _text(report.get("id") or report.get("_id")),
+        _text(report.get("telephony_id")),
         _text(report.get("mode")),
         _text(mailing.get("identifier")),
         mailing.get("data") if isinstance(mailing.get("data"), dict) else {},
-        "",
+        _agent_id(agent) if isinstance(agent, dict) else "",
         _text(report.get("number")),
         _text(report.get("campaign_id")),
         _text(report.get("status_id")),
-        {"id": qualification} if qualification not in (None, "", 0) else {},
+        read_qualification(report.get("qualification")),
         _seconds(report.get("speaking_time")),
         _url(report.get("recording")),
-        _text(report.get("agent")),
+        _text(agent.get("name") if isinstance(agent, dict) else agent if agent != "-" else ""),
+        _text(report.get("sid")),
     )
     if not parsed.call_id:
         raise WebhookError("O relatório não tem o ID da ligação.")

@@ -7,6 +7,26 @@ server on loopback by the tests and benchmarks (dialer/sandbox/server.py).
 Accounts: any Bearer token `sandbox-<name>` is a manager token of the company <name> (created on
 first use, with demo campaigns); `sandbox-agent-<name>` is an agent token of the same company and
 needs `X-Agent-Id` of one of its agents (1001–1010). Anything else is a 401, as a revoked token.
+
+One call, three ids, as on a real account (sources in the API_NOTES style, [SW] the swagger copied in
+vitoralbuquerque22-rgb/vendaFlow `VENDA FLOW/swagger.json`, [VF] the same repo's notes tested on a real account,
+[TP] other public integrations):
+- call-was-connected: `call.id` is "call:{company id}:{campaign id}:{telephony_id}", `call.telephony_id` a short
+  alphanumeric id ("pvCCpxUvUZ"), `call.sid` the session id, `call.agent` the agent id as text
+  [VF `VENDA FLOW/docs/3cplus/EVENTOS_SOCKET.md` (call-was-created / call-was-connected samples);
+  TP wosiak/socket2webhook `src/components/InteractiveEventFilter.tsx`].
+- call-history-was-created: `callHistory._id` is its own 24-hex (MongoDB) id, beside `telephony_id`; no `sid`;
+  `qualification` an object whose fields are null when the call was not qualified, `agent` {id, name}
+  [VF EVENTOS_SOCKET.md `CallHistoryWasCreatedEvent`; TP socket2webhook].
+- GET /calls: each report's `id` is the history's id (clients dedupe reports and history events by
+  `callData.id || callData._id` [TP]); `sid` as on the connected call; `agent` is the agent's name and
+  `qualification` the qualification id [SW CallHistoryReport]. Public consumers of the same endpoint read
+  `qualification` as a name or as {id, name} [TP: GET /calls → CRM syncs], so the shape is an account option
+  (`qualification_shape`, see QUALIFICATION_SHAPES) and the tests run every one.
+- `recording` is the URL of the recorded call [SW CallHistoryReport.recording], served by
+  GET /calls/{id}/recording, which takes the API token like every other route [SW; VF].
+- A manual call's call-was-connected fires while the phone still rings (no answered_time yet); answering raises
+  manual-call-was-answered [VF INTEGRACAO_3CPLUS.md, EVENTOS_SOCKET.md §3].
 """
 
 import dataclasses
@@ -22,9 +42,20 @@ from urllib.parse import parse_qs, urlencode
 from zoneinfo import ZoneInfo
 
 MANAGER_PREFIX = "sandbox-"
+# How GET /calls writes a report's qualification: the swagger's integer id, the id as text, {id, name}, the name.
+QUALIFICATION_SHAPES = ("id", "id_text", "object", "name")
+TELEPHONY_ID_ALPHABET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 AGENT_PREFIX = "sandbox-agent-"
 AGENT_IDS = {str(n) for n in range(1001, 1011)}
 SAO_PAULO = ZoneInfo("America/Sao_Paulo")
+
+
+def _agent_id(agent_id):
+    return int(agent_id) if re.fullmatch(r"[0-9]{1,18}", str(agent_id)) else agent_id
+
+
+def _agent_name(agent_id) -> str:
+    return f"Agente {agent_id}"
 
 
 def _now() -> str:
@@ -63,7 +94,9 @@ class Account:
     duplicates: dict = dataclasses.field(default_factory=dict)  # list id -> repeated (identifier, phone)
     qualification_lists: dict = dataclasses.field(default_factory=dict)
     qualifications_received: list = dataclasses.field(default_factory=list)
-    calls: dict = dataclasses.field(default_factory=dict)  # simulated calls, by call id
+    calls: dict = dataclasses.field(default_factory=dict)  # simulated calls, by the connected event's call id
+    company_id: int = 0  # the number in "call:{company}:{campaign}:{telephony_id}"
+    qualification_shape: str = "id"  # one of QUALIFICATION_SHAPES
 
 
 class Sandbox:
@@ -81,6 +114,7 @@ class Sandbox:
         self._ids = itertools.count(1)
         self.store = store  # keeps accounts across restarts (the app's: the database); None: memory only
         self._random = random.Random(seed)
+        self.base_url = ""  # the API root as clients reach it (SandboxServer sets it): recordings' URLs
 
     # Control ---------------------------------------------------------------------------------
     def set_faults(self, **changes) -> Faults:
@@ -103,6 +137,16 @@ class Sandbox:
         with self._lock:
             return self._account(name)
 
+    def set_qualification_shape(self, name: str, shape: str) -> Account:
+        """How this account's GET /calls writes the qualification (QUALIFICATION_SHAPES)."""
+        if shape not in QUALIFICATION_SHAPES:
+            raise ValueError(f"qualification_shape must be one of {QUALIFICATION_SHAPES}")
+        with self._lock:
+            account = self._account(name)
+            account.qualification_shape = shape
+            self._save(account)
+            return account
+
     def _account(self, name: str) -> Account:
         if name not in self.accounts and self.store is not None:
             state = self.store.load(name)
@@ -111,7 +155,7 @@ class Sandbox:
                 highest = max(_all_ids(self.accounts[name]), default=0)
                 self._ids = itertools.count(max(highest + 1, next(self._ids)))
         if name not in self.accounts:
-            account = Account(name)
+            account = Account(name, company_id=next(self._ids))
             qualification_list = {"id": next(self._ids), "name": "Cobrança", "campaigns": []}
             account.qualification_lists[qualification_list["id"]] = {
                 **qualification_list,
@@ -185,26 +229,30 @@ class Sandbox:
                         return {**contact, "list_id": list_id, "campaign_id": account.lists[list_id]["campaign_id"]}
         return None
 
-    def connect_call(self, account: Account, *, agent_id: str, phone: str, contact: dict | None = None) -> dict:
-        """A call reaching an agent: returns the call-was-connected webhook body."""
+    def connect_call(
+        self, account: Account, *, agent_id: str, phone: str, contact: dict | None = None, manual: bool = False
+    ) -> dict:
+        """A call reaching an agent: returns the call-was-connected webhook body. A manual call is connected
+        while the phone still rings: no answered_time yet."""
         contact = contact or {}
         with self._lock:
-            telephony_id = uuid.uuid4().hex[:16]
+            telephony_id = "".join(self._random.choice(TELEPHONY_ID_ALPHABET) for _ in range(10))
             campaign_id = contact.get("campaign_id") or next(iter(account.campaigns), 0)
             call = {
-                "id": f"call:{account.name}:{campaign_id}:{telephony_id}",
+                "id": f"call:{account.company_id}:{campaign_id}:{telephony_id}",
                 "telephony_id": telephony_id,
+                "company_id": account.company_id,
                 "phone": phone,
                 "identifier": str(contact.get("identifier") or ""),
                 "mailing_id": contact.get("list_id"),
                 "campaign_id": campaign_id,
-                "call_mode": "dialer",
-                "status": 3,
+                "call_mode": "manual" if manual else "dialer",
+                "status": "1" if manual else "3",
                 "dialed_time": _now(),
-                "answered_time": _now(),
+                "answered_time": "" if manual else _now(),
                 "connected_time": _now(),
                 "agent": str(agent_id),
-                "sid": uuid.uuid4().hex,
+                "sid": uuid.UUID(int=self._random.getrandbits(128)).hex,
             }
             account.calls[call["id"]] = {"call": call, "data": contact.get("data") or {}, "ended": False}
             qualifications = next(
@@ -219,14 +267,15 @@ class Sandbox:
             "call-was-connected": {
                 "call": call,
                 "mailing": {
-                    "_id": uuid.uuid4().hex,
+                    "_id": uuid.uuid4().hex[:24],
                     "identifier": call["identifier"],
                     "phone": phone,
                     "list_id": contact.get("list_id"),
                     "data": contact.get("data") or {},
                 },
                 "agent": {
-                    "id": int(agent_id) if re.fullmatch(r"[0-9]{1,18}", str(agent_id)) else agent_id,
+                    "id": _agent_id(agent_id),
+                    "name": _agent_name(agent_id),
                     "agent_status": 2,
                 },
                 "campaign": account.campaigns.get(campaign_id, {}),
@@ -234,8 +283,12 @@ class Sandbox:
             }
         }
 
-    def hang_up(self, account: Account, call_id: str, *, speaking_seconds: int | None = None) -> dict | None:
-        """End a simulated call: returns the call-history-was-created body, or None."""
+    def hang_up(
+        self, account: Account, call_id: str, *, speaking_seconds: int | None = None, api_root: str = ""
+    ) -> dict | None:
+        """End a simulated call (by its connected id): returns the call-history-was-created body, or None.
+
+        api_root: the API's absolute URL, for the recording's (default: base_url, set by SandboxServer)."""
         with self._lock:
             record = account.calls.get(call_id)
             if record is None or record["ended"]:
@@ -259,46 +312,63 @@ class Sandbox:
                 )
             seconds = speaking_seconds if speaking_seconds is not None else self._random.randint(20, 400)
             campaign = account.campaigns.get(call["campaign_id"], {})
-            record["report"] = self._report(call, record, qualification, campaign, seconds, received)
+            history_id = f"{self._random.getrandbits(96):024x}"
+            recording = f"{(api_root or self.base_url).rstrip('/')}/calls/{history_id}/recording"
+            record["history_id"] = history_id
+            record["report"] = self._report(
+                call, record, history_id, qualification, campaign, seconds, received, recording
+            )
         return {
             "call-history-was-created": {
                 "callHistory": {
-                    "_id": call["id"],
+                    "_id": history_id,
                     "telephony_id": call["telephony_id"],
                     "number": call["phone"],
                     "status": 7,
                     "call_mode": call["call_mode"],
-                    "qualification": qualification,
+                    "company": {"id": account.company_id, "name": account.name},
+                    # Not qualified: the object is there with its fields null [VF EVENTOS_SOCKET.md].
+                    "qualification": {
+                        "id": str(qualification["id"]) if qualification else None,
+                        "name": qualification.get("name"),
+                        "behavior": str(qualification["behavior"]) if qualification else None,
+                        "conversion": qualification.get("conversion"),
+                    },
                     "mailing_data": {
+                        "_id": uuid.uuid4().hex[:24],
                         "identifier": call["identifier"],
                         "data": record["data"],
                         "list_id": call["mailing_id"],
+                        "phone": call["phone"],
                     },
-                    "agent": {"id": call["agent"], "name": f"Agente {call['agent']}"},
+                    "agent": {"id": _agent_id(call["agent"]), "name": _agent_name(call["agent"])},
                     "campaign": {"id": campaign.get("id"), "name": campaign.get("name", "")},
                     "speaking_time": f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}",
-                    "recording": "",  # the sandbox records nothing
+                    "recorded": True,
+                    "recording": recording,
                 }
             }
         }
 
-    def _report(self, call, record, qualification, campaign, seconds, received) -> dict:
-        """The call as GET /calls reports it (swagger CallHistoryReport); dates in São Paulo time."""
+    def _report(self, call, record, history_id, qualification, campaign, seconds, received, recording) -> dict:
+        """The call as GET /calls reports it (swagger CallHistoryReport); dates in São Paulo time. The
+        qualification is kept as its id here and written in the account's shape when listed."""
         ended = datetime.now(SAO_PAULO)
         return {
-            "id": call["id"],
+            "id": history_id,
             "number": call["phone"],
             "call_date": ended.strftime("%Y-%m-%d %H:%M:%S"),
             "call_date_rfc3339": ended.isoformat(timespec="seconds"),
             "campaign_id": campaign.get("id"),
             "campaign": campaign.get("name", ""),
             "has_agent": True,
-            "agent": f"Agente {call['agent']}",
+            "agent": _agent_name(call["agent"]),
             "speaking_time": f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}",
             "qualification": qualification.get("id"),
             "behavior": qualification.get("behavior"),
             "qualification_note": received[-1]["note"] if received else "",
-            "recording": "",
+            "recorded": True,
+            "recording": recording,
             "status_id": "7",
             "readable_status_text": "Finalizada",
             "mode": call["call_mode"],
@@ -310,6 +380,26 @@ class Sandbox:
                 "data": record["data"],
             },
         }
+
+    def _shaped(self, account: Account, report: dict) -> dict:
+        """The report with its qualification written the way this account writes it."""
+        qualification_id = report.get("qualification")
+        if qualification_id is None or account.qualification_shape == "id":
+            return report
+        if account.qualification_shape == "id_text":
+            return {**report, "qualification": str(qualification_id)}
+        name = next(
+            (
+                q["name"]
+                for ql in account.qualification_lists.values()
+                for q in ql["qualifications"]
+                if q["id"] == qualification_id
+            ),
+            "",
+        )
+        if account.qualification_shape == "object":
+            return {**report, "qualification": {"id": qualification_id, "name": name}}
+        return {**report, "qualification": name}
 
     def qualify_in_dialer(self, account: Account, call_id: str, qualification_name: str) -> dict:
         """An agent qualifying the call inside 3C Plus (not through our page)."""
@@ -359,6 +449,7 @@ class Sandbox:
                 continue
             if _first(query.get("identifier")) and report["mailing_data"]["identifier"] != _first(query["identifier"]):
                 continue
+            report = self._shaped(account, report)
             reports.append(report if with_mailing else {k: v for k, v in report.items() if k != "mailing_data"})
         reports.sort(key=lambda r: (r["call_date"], r["id"]))
         return _paginated(reports, query, "calls")
@@ -744,7 +835,10 @@ INT_KEYED = ("campaigns", "lists", "contacts", "counts", "duplicates", "qualific
 
 def account_state(account: Account) -> dict:
     """The account as JSON: sets become lists (keys become strings; account_from_state turns them back)."""
-    state = {field: getattr(account, field) for field in (*INT_KEYED, "qualifications_received", "calls")}
+    state = {
+        field: getattr(account, field)
+        for field in (*INT_KEYED, "qualifications_received", "calls", "company_id", "qualification_shape")
+    }
     state["seen"] = {list_id: sorted(map(list, keys)) for list_id, keys in account.seen.items()}
     return json.loads(json.dumps(state))
 
@@ -756,10 +850,14 @@ def account_from_state(name: str, state: dict) -> Account:
     account.seen = {int(k): {tuple(pair) for pair in v} for k, v in (state.get("seen") or {}).items()}
     account.qualifications_received = list(state.get("qualifications_received") or [])
     account.calls = dict(state.get("calls") or {})
+    account.company_id = _int(state.get("company_id")) or 0
+    if state.get("qualification_shape") in QUALIFICATION_SHAPES:
+        account.qualification_shape = state["qualification_shape"]
     return account
 
 
 def _all_ids(account: Account):
+    yield account.company_id
     yield from account.campaigns
     yield from account.lists
     for qualification_list in account.qualification_lists.values():

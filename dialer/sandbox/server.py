@@ -75,6 +75,7 @@ class SandboxServer:
         return f"http://{host}:{port}{API_ROOT}"
 
     def start(self) -> "SandboxServer":
+        self.sandbox.base_url = self.url
         self.thread.start()
         return self
 

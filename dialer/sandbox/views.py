@@ -160,7 +160,8 @@ def hang_up(request):
     if not is_back_office(request.user):
         raise PermissionDenied
     account = _account_for_post(request)
-    body = SANDBOX.hang_up(account, request.POST.get("call_id", ""))
+    api_root = request.build_absolute_uri(reverse("sandbox_api", args=["calls"])).removesuffix("/calls")
+    body = SANDBOX.hang_up(account, request.POST.get("call_id", ""), api_root=api_root)
     SANDBOX.save(account)
     if body is None:
         messages.error(request, "Ligação não encontrada ou já encerrada.")

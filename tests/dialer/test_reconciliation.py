@@ -1,12 +1,14 @@
 """Reconciliation: GET /calls fills the calls whose webhook never arrived, and a qualification made inside
 3C Plus becomes the client's tabulação."""
 
+import json
+
 import pytest
 
 from attendance.models import CallDisposition
 from core.models import Client
 from dialer import exports, qualifications
-from dialer.calls import reconcile_calls, reconcile_due_tenants
+from dialer.calls import ingest_webhook, reconcile_calls, reconcile_due_tenants
 from dialer.models import CallSync, DialerCallEvent
 from tenants.models import Membership
 
@@ -28,6 +30,11 @@ def call_without_webhooks(tenant, sandbox, debtor, qualification=None):
     return call_id
 
 
+def history_id(sandbox, call_id):
+    """The id 3C Plus gives the call's history (and its GET /calls report): not the connected event's."""
+    return sandbox.account("alfa").calls[call_id]["history_id"]
+
+
 def test_a_lost_call_and_its_qualification_are_recovered_once(dialer_tenant, sandbox, make_client, operator):
     qualifications.sync_qualifications(dialer_tenant)  # maps "Negociar" to the tabulação of the same name
     debtor = make_client(name="Sem webhook", assigned_operator=operator)
@@ -35,12 +42,14 @@ def test_a_lost_call_and_its_qualification_are_recovered_once(dialer_tenant, san
     assert not DialerCallEvent.objects.exists()
 
     assert reconcile_calls(dialer_tenant) == 1
-    event = DialerCallEvent.objects.get(call_id=call_id)
+    event = DialerCallEvent.objects.get(call_id=history_id(sandbox, call_id))
     assert event.event == DialerCallEvent.Event.HISTORY and event.client == debtor
     assert event.duration_seconds == 95 and event.qualification["name"] == "Negociar"
+    assert event.sid == sandbox.account("alfa").calls[call_id]["call"]["sid"]
     disposition = CallDisposition.objects.get(client=debtor)
     assert disposition.type.behavior == "negociar" and disposition.operator == operator
-    assert disposition.call_id == call_id and disposition.qualification_status == ""
+    # No connected event was delivered: the report's id is the only one known.
+    assert disposition.call_id == event.call_id and disposition.qualification_status == ""
 
     assert reconcile_calls(dialer_tenant) == 0, "idempotent by call id"
     assert DialerCallEvent.objects.count() == 1 and CallDisposition.objects.count() == 1
@@ -55,11 +64,12 @@ def test_the_operator_comes_from_the_agent_of_a_delivered_connection(dialer_tena
     Membership.objects.filter(user=operator).update(threecplus_agent_id="1001")
     debtor = make_client()
     call_id = call_without_webhooks(dialer_tenant, sandbox, debtor, qualification="Caixa Postal")
-    DialerCallEvent.objects.create(
-        tenant=dialer_tenant, event=DialerCallEvent.Event.CONNECTED, call_id=call_id, agent_id="1001", client=debtor
-    )
+    connected = {"call-was-connected": {"call": sandbox.account("alfa").calls[call_id]["call"]}}
+    ingest_webhook(dialer_tenant, json.dumps(connected).encode())
     assert reconcile_calls(dialer_tenant) == 1
-    assert CallDisposition.objects.get(client=debtor).operator == operator
+    disposition = CallDisposition.objects.get(client=debtor)
+    # Joined by the sid (the report's id is the history's): the page's key, the connected event's id.
+    assert disposition.operator == operator and disposition.call_id == call_id
 
 
 def test_a_call_the_webhook_delivered_is_not_stored_twice(dialer_tenant, sandbox, make_client, client):
