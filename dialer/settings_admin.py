@@ -45,14 +45,15 @@ def webhook(tenant):
 
 
 class CallingHoursWidget(forms.MultiWidget):
-    """One text input per kind of day, each with its label (the JSON holds them as one object)."""
+    """One text input per kind of day, each with its label (the JSON holds them as one object). An empty box is a day
+    without calls, so it reads "fechado" (a time as placeholder looked like a window that would apply)."""
 
     template_name = "dialer/calling_hours_widget.html"  # app templates: the form renderer reads those
 
     def __init__(self):
         super().__init__(
             [
-                UnfoldAdminTextInputWidget(attrs={"placeholder": "08:00-20:00", "data_label": label.capitalize()})
+                UnfoldAdminTextInputWidget(attrs={"placeholder": _("fechado"), "data_label": label.capitalize()})
                 for label in eligibility.DAY_KINDS.values()
             ]
         )
@@ -105,8 +106,9 @@ class CallingRulesSection(SettingsSection):
             eligibility.HOURS_KEY: CallingHoursField(
                 label=_("Horários de discagem"),
                 help_text=_(
-                    "Hora local do cliente (pela UF), como 08:00-20:00; vazio: não disca nesse dia. Feriados "
-                    "nacionais e do estado do cliente seguem a linha de feriados."
+                    "Hora local do cliente (pela UF), como 08:00-20:00, ou turnos separados por vírgula, como "
+                    "08:00-12:00, 14:00-18:00; vazio: fechado, não disca nesse dia. Feriados nacionais e do estado "
+                    "do cliente seguem a linha de feriados."
                 ),
             ),
             eligibility.PER_DAY_KEY: forms.IntegerField(

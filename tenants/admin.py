@@ -122,18 +122,22 @@ class TenantForm(forms.ModelForm):
         self.secret_fields = set(secret_keys())
 
     def clean(self):
+        """One pass over every field: a bad value anywhere (a section's field, the JSON) never hides the others'
+        errors, and each message names the field by its label."""
         cleaned = super().clean()
-        if "settings" in self.errors:
-            return cleaned
-        new = cleaned.get("settings")
+        stored = self.instance.stored_settings
+        new = cleaned.get("settings") if "settings" not in self.errors else dict(stored)
         if new is None:
             new = {}
         if not isinstance(new, dict):
             self.add_error("settings", _('As configurações devem ser um objeto JSON, por exemplo {"chave": "valor"}.'))
-            return cleaned
+            new = dict(stored)
         new = dict(new)
-        stored = self.instance.stored_settings
+        failed = set()
         for key in self.setting_fields:
+            if key in self.errors:  # the field's own check failed: its message is shown, the rest still checked
+                failed.add(key)
+                continue
             field_value, json_value = cleaned.get(key), new.get(key)
             if key in self.secret_fields:
                 # An empty field and a masked JSON value both mean "keep the stored secret".
@@ -151,16 +155,40 @@ class TenantForm(forms.ModelForm):
                 ) % {"field": self.fields[key].label}
                 self.add_error(key, message)
                 self.add_error("settings", message)
+                failed.add(key)
             elif field_edit:
                 new[key] = field_value
-        if self.errors:
-            return cleaned
+        for key in failed:  # checked as stored, so only the other fields' problems are added
+            if key in stored:
+                new[key] = stored[key]
+            else:
+                new.pop(key, None)
         try:
-            cleaned["settings"] = clean_settings(new, stored=stored)
+            result = clean_settings(new, stored=stored)
         except ValidationError as error:
             for field, messages_ in error.message_dict.items():
-                self.add_error(field if field in self.fields else "settings", messages_)
+                if field in failed:
+                    continue
+                if field in self.fields and field != "settings":
+                    self.add_error(field, messages_)
+                    if _as_text(new.get(field)) == _as_text(cleaned.get(field)):
+                        continue  # typed in the field: shown beside it; typed in the JSON: shown there too
+                label = setting_label(field)
+                self.add_error("settings", [f"{label}: {message}" if label else message for message in messages_])
+        else:
+            if not self.errors:
+                cleaned["settings"] = result
         return cleaned
+
+
+def setting_label(key: str) -> str:
+    """What the page calls a setting (its field's label, else the editor's title); "" for a key it does not know,
+    whose message then stands alone rather than quoting the JSON key."""
+    for section in sections():
+        field = section.form_fields().get(key)
+        if field is not None:
+            return str(field.label)
+    return str(schema_properties().get(key, {}).get("title", ""))
 
 
 def _as_text(value) -> str:
