@@ -128,9 +128,9 @@ def clean_calling_rules(result: dict) -> dict:
                 "Máximo de ligações %(period)s: informe um número inteiro, como 3 (0 ou vazio: sem limite)."
             ) % {"period": period}
         elif value < 0:
-            errors[key] = _(
-                "Máximo de ligações %(period)s: não pode ser negativo (0 ou vazio: sem limite)."
-            ) % {"period": period}
+            errors[key] = _("Máximo de ligações %(period)s: não pode ser negativo (0 ou vazio: sem limite).") % {
+                "period": period
+            }
         elif value > MAX_CALLS_LIMIT:
             errors[key] = _("Máximo de ligações %(period)s: no máximo %(max)s (0 ou vazio: sem limite).") % {
                 "period": period,
