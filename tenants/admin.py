@@ -25,7 +25,7 @@ from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationFo
 from unfold.widgets import UnfoldAdminJSONSchemaWidget
 
 from common.formats import EXPORT_FORMATS
-from tenants import audit, services, two_factor
+from tenants import audit, lockout, services, two_factor
 from tenants.admin_base import (
     MissingIsNotFoundMixin,
     ReadOnlyMixin,
@@ -314,7 +314,7 @@ class UserAdmin(SelectedIdsMixin, MissingIsNotFoundMixin, DjangoUserAdmin, Model
     def get_fieldsets(self, request, obj=None):
         if obj is None:
             return ((None, {"fields": ("username", "first_name", "last_name", "email", "password1", "password2")}),)
-        second_factor = (_("Segundo fator"), {"fields": ("second_factor",)})
+        second_factor = (_("Segundo fator"), {"fields": ("second_factor", "sign_in_lock")})
         if request.user.is_superuser:
             return (*super().get_fieldsets(request, obj), second_factor)
         return (
@@ -325,7 +325,13 @@ class UserAdmin(SelectedIdsMixin, MissingIsNotFoundMixin, DjangoUserAdmin, Model
         )
 
     def get_readonly_fields(self, request, obj=None):
-        return ("second_factor",) if request.user.is_superuser else ("last_login", "date_joined", "second_factor")
+        shown = ("second_factor", "sign_in_lock")
+        return shown if request.user.is_superuser else ("last_login", "date_joined", *shown)
+
+    @admin.display(description=_("bloqueio de entrada"))
+    def sign_in_lock(self, obj):
+        attempts = list(lockout.locked_attempts(obj)[:5]) if obj is not None else []
+        return render_to_string("admin/tenants/user/_sign_in_lock.html", {"user": obj, "attempts": attempts})
 
     @admin.display(description=_("aplicativo autenticador"))
     def second_factor(self, obj):
@@ -339,8 +345,24 @@ class UserAdmin(SelectedIdsMixin, MissingIsNotFoundMixin, DjangoUserAdmin, Model
                 self.admin_site.admin_view(self.reset_second_factor_view),
                 name="auth_user_reset_second_factor",
             ),
+            path(
+                "<int:pk>/desbloquear-entrada/",
+                self.admin_site.admin_view(self.unlock_view),
+                name="auth_user_unlock",
+            ),
             *super().get_urls(),
         ]
+
+    def unlock_view(self, request, pk):
+        """A tenant admin lifts a user's lockout (too many wrong passwords); only users of their own tenant."""
+        user = self.get_queryset(request).filter(pk=pk).first()
+        if request.method != "POST" or user is None or not self.has_change_permission(request, user):
+            raise Http404
+        if lockout.unlock(user, request.user):
+            messages.success(request, _("%(user)s pode entrar de novo.") % {"user": user.get_username()})
+        else:
+            messages.info(request, _("%(user)s não estava bloqueado.") % {"user": user.get_username()})
+        return redirect(reverse("admin:auth_user_change", args=[user.pk]))
 
     def reset_second_factor_view(self, request, pk):
         """A tenant admin removes a user's second factor (a lost phone); only users of their own tenant."""
