@@ -18,7 +18,7 @@ from unfold.widgets import (
     UnfoldAdminTextInputWidget,
 )
 
-from dialer import eligibility, settings_schema
+from dialer import eligibility, settings_schema, setup_checklist
 from dialer.connection import campaigns, is_configured, test_connection
 from dialer.errors import DialerError
 from dialer.forms import campaign_label
@@ -42,6 +42,13 @@ def webhook(tenant):
         return "—"
     url = settings.PUBLIC_BASE_URL + reverse("threecplus_webhook", args=[tenant.webhook_secret])
     return render_to_string(TEMPLATES + "_webhook.html", {"tenant": tenant, "url": url})
+
+
+@display(description=_("Configuração no 3C Plus"))
+def setup_guide(tenant):
+    if tenant is None or tenant.pk is None:
+        return "—"
+    return render_to_string(TEMPLATES + "_setup_guide.html", {"guide": setup_checklist.guide(tenant)})
 
 
 class CallingHoursWidget(forms.MultiWidget):
@@ -229,17 +236,19 @@ class ThreeCPlusSection(SettingsSection):
         ]
 
     def displays(self):
-        return (connection_test, webhook)
+        return (connection_test, webhook, setup_guide)
 
     def admin_urls(self, model_admin):
         def test_connection_view(request, pk):
             tenant = model_admin.get_queryset(request).filter(pk=pk).first()
             if tenant is None or not model_admin.has_change_permission(request, tenant):
                 raise Http404
+            result = test_connection(tenant)
             context = {
                 **model_admin.admin_site.each_context(request),
                 "tenant": tenant,
-                "result": test_connection(tenant),
+                "result": result,
+                "checks": setup_checklist.run(tenant, result),
                 "opts": model_admin.opts,
                 "title": _("Teste de conexão com o 3C Plus"),
             }
