@@ -133,7 +133,7 @@ class TenantForm(forms.ModelForm):
             self.add_error("settings", _('As configurações devem ser um objeto JSON, por exemplo {"chave": "valor"}.'))
             new = dict(stored)
         new = dict(new)
-        failed = set()
+        failed, typed_in_field = set(), set()
         for key in self.setting_fields:
             if key in self.errors:  # the field's own check failed: its message is shown, the rest still checked
                 failed.add(key)
@@ -158,6 +158,7 @@ class TenantForm(forms.ModelForm):
                 failed.add(key)
             elif field_edit:
                 new[key] = field_value
+                typed_in_field.add(key)
         for key in failed:  # checked as stored, so only the other fields' problems are added
             if key in stored:
                 new[key] = stored[key]
@@ -171,8 +172,8 @@ class TenantForm(forms.ModelForm):
                     continue
                 if field in self.fields and field != "settings":
                     self.add_error(field, messages_)
-                    if _as_text(new.get(field)) == _as_text(cleaned.get(field)):
-                        continue  # typed in the field: shown beside it; typed in the JSON: shown there too
+                    if field in typed_in_field:
+                        continue  # shown beside the field; a value from the JSON is shown there too
                 label = setting_label(field)
                 self.add_error("settings", [f"{label}: {message}" if label else message for message in messages_])
         else:
