@@ -54,7 +54,7 @@ def locked_out(request, credentials, *args, **kwargs):
     context = {
         **admin.site.each_context(request),
         "app_path": request.get_full_path(),
-        "form": AuthenticationForm(request),
+        "form": LoginForm(request),
         "lockout_message": _(
             "Muitas tentativas de entrada sem sucesso. Por segurança, este acesso está bloqueado por "
             "%(m)d minutos; tente de novo depois ou peça ao administrador da empresa para liberar."

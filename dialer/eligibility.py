@@ -109,16 +109,12 @@ def clean_calling_rules(result: dict) -> dict:
             }
         else:
             for kind, text in hours.items():
-                try:
-                    window = _parse_window(text) if isinstance(text, str) else ()
-                    valid = window is None or (len(window) == 2 and window[0] < window[1])
-                except ValueError:
-                    valid = False
-                if not valid:
+                if not isinstance(text, str) or _windows_problem(text):
                     errors[HOURS_KEY] = _(
-                        "Horário inválido para %(day)s (%(key)s.%(kind)s): “%(value)s”. Use HH:MM-HH:MM com o início "
-                        "antes do fim, como 08:00-20:00, ou vazio para não discar nesse dia."
-                    ) % {"day": DAY_KINDS[kind], "value": text, "key": HOURS_KEY, "kind": kind}
+                        "Horário inválido para %(day)s: “%(value)s”. Use HH:MM-HH:MM com o início antes do fim, como "
+                        "08:00-20:00, turnos separados por vírgula (08:00-12:00, 14:00-18:00) sem se sobrepor, ou "
+                        "vazio para não discar nesse dia."
+                    ) % {"day": DAY_KINDS[kind], "value": text}
                     break
     limits = {PER_DAY_KEY: _("por dia"), PER_WEEK_KEY: _("por semana")}
     for key, period in limits.items():
@@ -129,19 +125,15 @@ def clean_calling_rules(result: dict) -> dict:
             value = result[key] = parse_int(value, max_digits=9)
         if isinstance(value, bool) or not isinstance(value, int):
             errors[key] = _(
-                "Máximo de ligações %(period)s (%(key)s): informe um número inteiro, como 3 (0 ou vazio: sem limite)."
-            ) % {"period": period, "key": key}
+                "Máximo de ligações %(period)s: informe um número inteiro, como 3 (0 ou vazio: sem limite)."
+            ) % {"period": period}
         elif value < 0:
-            errors[key] = _(
-                "Máximo de ligações %(period)s (%(key)s): não pode ser negativo (0 ou vazio: sem limite)."
-            ) % {
-                "period": period,
-                "key": key,
+            errors[key] = _("Máximo de ligações %(period)s: não pode ser negativo (0 ou vazio: sem limite).") % {
+                "period": period
             }
         elif value > MAX_CALLS_LIMIT:
-            errors[key] = _("Máximo de ligações %(period)s (%(key)s): no máximo %(max)s (0 ou vazio: sem limite).") % {
+            errors[key] = _("Máximo de ligações %(period)s: no máximo %(max)s (0 ou vazio: sem limite).") % {
                 "period": period,
-                "key": key,
                 "max": MAX_CALLS_LIMIT,
             }
     return errors
@@ -170,12 +162,33 @@ def _holidays(region: str, year: int):
     return holidays.Brazil(subdiv=subdiv, years=year)
 
 
-def _parse_window(text: str) -> tuple[datetime.time, datetime.time] | None:
-    """ "08:00-20:00" (the end is exclusive; "24:00" is the end of the day); "" is closed all day."""
+def _parse_window(text: str) -> tuple[tuple[datetime.time, datetime.time], ...]:
+    """ "08:00-20:00", or shifts separated by commas ("08:00-12:00, 14:00-18:00"), in order; the end is exclusive
+    and "24:00" is the end of the day. "" is closed all day (no shift). ValueError for anything else."""
+    text = str(text or "").strip()
     if not text:
-        return None
-    start, end = (part.strip() for part in str(text).split("-"))  # ValueError unless exactly two parts
-    return datetime.time.fromisoformat(start), datetime.time.max if end == "24:00" else datetime.time.fromisoformat(end)
+        return ()
+    shifts = []
+    for part in text.split(","):
+        start, end = (piece.strip() for piece in part.split("-"))  # ValueError unless exactly two parts
+        shifts.append(
+            (
+                datetime.time.fromisoformat(start),
+                datetime.time.max if end == "24:00" else datetime.time.fromisoformat(end),
+            )
+        )
+    return tuple(sorted(shifts))
+
+
+def _windows_problem(text: str) -> bool:
+    """Whether the eligibility could not apply the hours as typed: unreadable, a shift that ends before it starts,
+    or shifts that overlap (a typo the admin should see rather than one long window)."""
+    try:
+        shifts = _parse_window(text)
+    except ValueError:
+        return True
+    ends = [datetime.time.min, *(end for _start, end in shifts)]
+    return any(start >= end or start < previous_end for (start, end), previous_end in zip(shifts, ends, strict=False))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -192,7 +205,8 @@ class CallingPolicy:
         hours = {**DEFAULT_HOURS, **(stored.get(HOURS_KEY) or {})}
         return cls(hours=hours, per_day=stored.get(PER_DAY_KEY) or None, per_week=stored.get(PER_WEEK_KEY) or None)
 
-    def window(self, region: str, day: datetime.date):
+    def window(self, region: str, day: datetime.date) -> tuple[tuple[datetime.time, datetime.time], ...]:
+        """The day's shifts in the region, in order (none: closed)."""
         if day in _holidays(region, day.year):
             return _parse_window(self.hours["holidays"])
         if day.weekday() == 6:
@@ -206,15 +220,13 @@ class CallingPolicy:
         local = now.astimezone(region_time_zone(region))
         for offset in range(0, 15):
             day = local.date() + datetime.timedelta(days=offset)
-            window = self.window(region, day)
-            if window is None:
-                continue
-            start = datetime.datetime.combine(day, window[0], tzinfo=local.tzinfo)
-            end = datetime.datetime.combine(day, window[1], tzinfo=local.tzinfo)
-            if offset == 0 and start <= local < end:
-                return None
-            if local < start:
-                return start
+            for shift_start, shift_end in self.window(region, day):
+                start = datetime.datetime.combine(day, shift_start, tzinfo=local.tzinfo)
+                end = datetime.datetime.combine(day, shift_end, tzinfo=local.tzinfo)
+                if offset == 0 and start <= local < end:
+                    return None
+                if local < start:
+                    return start
         return local + datetime.timedelta(days=15)  # no window configured at all
 
 

@@ -18,7 +18,7 @@ from unfold.widgets import (
     UnfoldAdminTextInputWidget,
 )
 
-from dialer import eligibility, settings_schema
+from dialer import eligibility, settings_schema, setup_checklist
 from dialer.connection import campaigns, is_configured, test_connection
 from dialer.errors import DialerError
 from dialer.forms import campaign_label
@@ -44,15 +44,23 @@ def webhook(tenant):
     return render_to_string(TEMPLATES + "_webhook.html", {"tenant": tenant, "url": url})
 
 
+@display(description=_("Configuração no 3C Plus"))
+def setup_guide(tenant):
+    if tenant is None or tenant.pk is None:
+        return "—"
+    return render_to_string(TEMPLATES + "_setup_guide.html", {"guide": setup_checklist.guide(tenant)})
+
+
 class CallingHoursWidget(forms.MultiWidget):
-    """One text input per kind of day, each with its label (the JSON holds them as one object)."""
+    """One text input per kind of day, each with its label (the JSON holds them as one object). An empty box is a day
+    without calls, so it reads "fechado" (a time as placeholder looked like a window that would apply)."""
 
     template_name = "dialer/calling_hours_widget.html"  # app templates: the form renderer reads those
 
     def __init__(self):
         super().__init__(
             [
-                UnfoldAdminTextInputWidget(attrs={"placeholder": "08:00-20:00", "data_label": label.capitalize()})
+                UnfoldAdminTextInputWidget(attrs={"placeholder": _("fechado"), "data_label": label.capitalize()})
                 for label in eligibility.DAY_KINDS.values()
             ]
         )
@@ -105,8 +113,9 @@ class CallingRulesSection(SettingsSection):
             eligibility.HOURS_KEY: CallingHoursField(
                 label=_("Horários de discagem"),
                 help_text=_(
-                    "Hora local do cliente (pela UF), como 08:00-20:00; vazio: não disca nesse dia. Feriados "
-                    "nacionais e do estado do cliente seguem a linha de feriados."
+                    "Hora local do cliente (pela UF), como 08:00-20:00, ou turnos separados por vírgula, como "
+                    "08:00-12:00, 14:00-18:00; vazio: fechado, não disca nesse dia. Feriados nacionais e do estado "
+                    "do cliente seguem a linha de feriados."
                 ),
             ),
             eligibility.PER_DAY_KEY: forms.IntegerField(
@@ -227,17 +236,19 @@ class ThreeCPlusSection(SettingsSection):
         ]
 
     def displays(self):
-        return (connection_test, webhook)
+        return (connection_test, webhook, setup_guide)
 
     def admin_urls(self, model_admin):
         def test_connection_view(request, pk):
             tenant = model_admin.get_queryset(request).filter(pk=pk).first()
             if tenant is None or not model_admin.has_change_permission(request, tenant):
                 raise Http404
+            result = test_connection(tenant)
             context = {
                 **model_admin.admin_site.each_context(request),
                 "tenant": tenant,
-                "result": test_connection(tenant),
+                "result": result,
+                "checks": setup_checklist.run(tenant, result),
                 "opts": model_admin.opts,
                 "title": _("Teste de conexão com o 3C Plus"),
             }

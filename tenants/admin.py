@@ -25,7 +25,7 @@ from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationFo
 from unfold.widgets import UnfoldAdminJSONSchemaWidget
 
 from common.formats import EXPORT_FORMATS
-from tenants import audit, services, two_factor
+from tenants import audit, lockout, services, two_factor
 from tenants.admin_base import (
     MissingIsNotFoundMixin,
     ReadOnlyMixin,
@@ -122,18 +122,22 @@ class TenantForm(forms.ModelForm):
         self.secret_fields = set(secret_keys())
 
     def clean(self):
+        """One pass over every field: a bad value anywhere (a section's field, the JSON) never hides the others'
+        errors, and each message names the field by its label."""
         cleaned = super().clean()
-        if "settings" in self.errors:
-            return cleaned
-        new = cleaned.get("settings")
+        stored = self.instance.stored_settings
+        new = cleaned.get("settings") if "settings" not in self.errors else dict(stored)
         if new is None:
             new = {}
         if not isinstance(new, dict):
             self.add_error("settings", _('As configurações devem ser um objeto JSON, por exemplo {"chave": "valor"}.'))
-            return cleaned
+            new = dict(stored)
         new = dict(new)
-        stored = self.instance.stored_settings
+        failed, typed_in_field = set(), set()
         for key in self.setting_fields:
+            if key in self.errors:  # the field's own check failed: its message is shown, the rest still checked
+                failed.add(key)
+                continue
             field_value, json_value = cleaned.get(key), new.get(key)
             if key in self.secret_fields:
                 # An empty field and a masked JSON value both mean "keep the stored secret".
@@ -151,16 +155,41 @@ class TenantForm(forms.ModelForm):
                 ) % {"field": self.fields[key].label}
                 self.add_error(key, message)
                 self.add_error("settings", message)
+                failed.add(key)
             elif field_edit:
                 new[key] = field_value
-        if self.errors:
-            return cleaned
+                typed_in_field.add(key)
+        for key in failed:  # checked as stored, so only the other fields' problems are added
+            if key in stored:
+                new[key] = stored[key]
+            else:
+                new.pop(key, None)
         try:
-            cleaned["settings"] = clean_settings(new, stored=stored)
+            result = clean_settings(new, stored=stored)
         except ValidationError as error:
             for field, messages_ in error.message_dict.items():
-                self.add_error(field if field in self.fields else "settings", messages_)
+                if field in failed:
+                    continue
+                if field in self.fields and field != "settings":
+                    self.add_error(field, messages_)
+                    if field in typed_in_field:
+                        continue  # shown beside the field; a value from the JSON is shown there too
+                label = setting_label(field)
+                self.add_error("settings", [f"{label}: {message}" if label else message for message in messages_])
+        else:
+            if not self.errors:
+                cleaned["settings"] = result
         return cleaned
+
+
+def setting_label(key: str) -> str:
+    """What the page calls a setting (its field's label, else the editor's title); "" for a key it does not know,
+    whose message then stands alone rather than quoting the JSON key."""
+    for section in sections():
+        field = section.form_fields().get(key)
+        if field is not None:
+            return str(field.label)
+    return str(schema_properties().get(key, {}).get("title", ""))
 
 
 def _as_text(value) -> str:
@@ -286,7 +315,7 @@ class UserAdmin(SelectedIdsMixin, MissingIsNotFoundMixin, DjangoUserAdmin, Model
     def get_fieldsets(self, request, obj=None):
         if obj is None:
             return ((None, {"fields": ("username", "first_name", "last_name", "email", "password1", "password2")}),)
-        second_factor = (_("Segundo fator"), {"fields": ("second_factor",)})
+        second_factor = (_("Segundo fator"), {"fields": ("second_factor", "sign_in_lock")})
         if request.user.is_superuser:
             return (*super().get_fieldsets(request, obj), second_factor)
         return (
@@ -297,7 +326,13 @@ class UserAdmin(SelectedIdsMixin, MissingIsNotFoundMixin, DjangoUserAdmin, Model
         )
 
     def get_readonly_fields(self, request, obj=None):
-        return ("second_factor",) if request.user.is_superuser else ("last_login", "date_joined", "second_factor")
+        shown = ("second_factor", "sign_in_lock")
+        return shown if request.user.is_superuser else ("last_login", "date_joined", *shown)
+
+    @admin.display(description=_("bloqueio de entrada"))
+    def sign_in_lock(self, obj):
+        attempts = list(lockout.locked_attempts(obj)[:5]) if obj is not None else []
+        return render_to_string("admin/tenants/user/_sign_in_lock.html", {"user": obj, "attempts": attempts})
 
     @admin.display(description=_("aplicativo autenticador"))
     def second_factor(self, obj):
@@ -311,8 +346,24 @@ class UserAdmin(SelectedIdsMixin, MissingIsNotFoundMixin, DjangoUserAdmin, Model
                 self.admin_site.admin_view(self.reset_second_factor_view),
                 name="auth_user_reset_second_factor",
             ),
+            path(
+                "<int:pk>/desbloquear-entrada/",
+                self.admin_site.admin_view(self.unlock_view),
+                name="auth_user_unlock",
+            ),
             *super().get_urls(),
         ]
+
+    def unlock_view(self, request, pk):
+        """A tenant admin lifts a user's lockout (too many wrong passwords); only users of their own tenant."""
+        user = self.get_queryset(request).filter(pk=pk).first()
+        if request.method != "POST" or user is None or not self.has_change_permission(request, user):
+            raise Http404
+        if lockout.unlock(user, request.user):
+            messages.success(request, _("%(user)s pode entrar de novo.") % {"user": user.get_username()})
+        else:
+            messages.info(request, _("%(user)s não estava bloqueado.") % {"user": user.get_username()})
+        return redirect(reverse("admin:auth_user_change", args=[user.pk]))
 
     def reset_second_factor_view(self, request, pk):
         """A tenant admin removes a user's second factor (a lost phone); only users of their own tenant."""

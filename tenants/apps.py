@@ -9,8 +9,10 @@ class TenantsConfig(AppConfig):
     def ready(self):
         from django.contrib.auth.signals import user_logged_in
 
+        from tenants.pix_settings import PixSection
         from tenants.settings_schema import register_section
         from tenants.two_factor import TwoFactorSection, note_sign_in
 
         register_section(TwoFactorSection())
+        register_section(PixSection())
         user_logged_in.connect(note_sign_in, dispatch_uid="two_factor_note_sign_in")

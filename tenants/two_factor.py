@@ -166,10 +166,7 @@ class TwoFactorSection(SettingsSection):
         if value is None:
             return {}
         if not isinstance(value, bool):
-            return {
-                TWO_FACTOR_REQUIRED: _("Exigir segundo fator (%(key)s): use true ou false.")
-                % {"key": TWO_FACTOR_REQUIRED}
-            }
+            return {TWO_FACTOR_REQUIRED: _("Exigir segundo fator: use true ou false.")}
         return {}
 
     def form_fields(self):

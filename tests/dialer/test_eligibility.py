@@ -174,3 +174,24 @@ def test_worker_rechecks_the_rule_when_sending(dialer_tenant, campaign_id, make_
     item = DialerExportItem.objects.get(export=export, client=stop)
     assert item.status == DialerExportItem.Status.SKIPPED and item.error == "não ligar (cliente)"
     assert {c["identifier"] for c in sandbox.account("alfa").contacts[export.list_id]} == {str(keep.pk)}
+
+
+@pytest.mark.real_calling_hours
+def test_a_split_shift_closes_the_gap_between_its_shifts(tenant, make_client):
+    """ "08:00-12:00, 14:00-18:00" on weekdays: at 13:00 (the lunch gap, clock frozen) nobody is sent, and the
+    preview says when the afternoon shift opens; at 12:00 sharp the morning shift is over, at 14:00 it is open."""
+    from freezegun import freeze_time
+
+    tenant.settings = {eligibility.HOURS_KEY: {"weekdays": "08:00-12:00, 14:00-18:00"}}
+    tenant.save()
+    paulistano = make_client(name="Paulistano", state="SP")
+    lunch = datetime.datetime(2026, 12, 2, 13, 0, tzinfo=SAO_PAULO)
+    with freeze_time(lunch):
+        assert not eligibility.eligible(Client.objects.all(), tenant, None).exists()
+        counts = eligibility.preview(Client.objects.all(), tenant, None)
+    assert counts["skipped"] == {"fora_do_horario": 1}
+    assert counts["opens"] == [(lunch.replace(hour=14), 1)]
+    for hour, open_ in ((8, True), (11, True), (12, False), (14, True), (17, True), (18, False)):
+        with freeze_time(lunch.replace(hour=hour, minute=0)):
+            sendable = list(eligibility.eligible(Client.objects.all(), tenant, None).values_list("pk", flat=True))
+        assert sendable == ([paulistano.pk] if open_ else []), hour

@@ -57,15 +57,16 @@ def test_clean_settings_encrypts_and_keeps():
         (
             {"dialer_calling_hours": {"weekdays": "8h às 20h"}},
             "dialer_calling_hours",
-            "para dias úteis (dialer_calling_hours.weekdays): “8h às 20h”",
+            "para dias úteis: “8h às 20h”",
         ),
         ({"dialer_calling_hours": {"saturday": "14:00-08:00"}}, "dialer_calling_hours", "início antes do fim"),
         ({"dialer_calling_hours": {"sunday": "25:00-26:00"}}, "dialer_calling_hours", "para domingo"),
         ({"dialer_calling_hours": {"sunday": 8}}, "dialer_calling_hours", "para domingo"),
+        ({"dialer_calling_hours": {"weekdays": "08:00-13:00, 12:00-18:00"}}, "dialer_calling_hours", "sobrepor"),
         ({"dialer_calling_hours": {"domingo": ""}}, "dialer_calling_hours", "Dia desconhecido"),
         ({"dialer_calling_hours": "08:00-20:00"}, "dialer_calling_hours", "Use um objeto"),
-        ({"dialer_max_calls_per_day": -1}, "dialer_max_calls_per_day", "por dia (dialer_max_calls_per_day): não pode"),
-        ({"dialer_max_calls_per_week": "três"}, "dialer_max_calls_per_week", "por semana (dialer_max_calls_per_week)"),
+        ({"dialer_max_calls_per_day": -1}, "dialer_max_calls_per_day", "por dia: não pode"),
+        ({"dialer_max_calls_per_week": "três"}, "dialer_max_calls_per_week", "por semana: informe um número"),
     ],
 )
 def test_clean_settings_messages_per_field(settings, field, fragment):
