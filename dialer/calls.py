@@ -24,6 +24,7 @@ from django.db import DataError, IntegrityError, connection, transaction
 from django.db.models import F, Max, Q, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from common.parsing import clamp_datetime, clean_text, parse_id
 from core import services as core_services
@@ -384,6 +385,7 @@ class Run:
     bad: int = 0
     last_bad: str = ""
     finished: bool = False  # the pass read its last page
+    warning: str = ""  # the pass ended early for this reason
 
 
 def reconcile_calls(tenant, *, api_factory=None, now=None) -> int:
@@ -414,7 +416,7 @@ def reconcile_calls(tenant, *, api_factory=None, now=None) -> int:
         _record(sync, run, now, pass_state=(start, end, page), error=error.message)
         logger.warning("Reconciliação de ligações da empresa %s falhou: %s", tenant.slug, error)
         return run.new
-    _record(sync, run, now, pass_state=None if run.finished else (start, end, page), watermark=end)
+    _record(sync, run, now, pass_state=None if run.finished else (start, end, page), error=run.warning, watermark=end)
     if run.new:
         logger.info("Reconciliação: %d ligação(ões) da empresa %s recuperada(s) do 3C Plus", run.new, tenant.slug)
     return run.new
@@ -435,11 +437,13 @@ def _read_pages(tenant, api, run: Run, start, end, campaigns, page: int, now) ->
         answer = api.calls_page(*window, campaigns=campaigns, page=page)
         ids = {_reconcile_report(tenant, api, run, report, now) for report in answer.reports} - {None}
         if previous_ids is not None and ids and ids <= previous_ids:
-            # The same page again: 3C Plus is ignoring `page`, and following links.next would read it forever.
-            raise MalformedResponseError(
-                f"O 3C Plus repetiu a página {page - 1} das ligações como página {page}; a leitura parou ali.",
-                excerpt=api.excerpt(answer.reports[:1]),
-            )
+            # The same page again: 3C Plus is ignoring `page`, and following links.next would read it forever. The
+            # pass ends here (nothing more can be read from it) and says so.
+            run.warning = _(
+                "O 3C Plus repetiu a página %(previous)d das ligações como página %(page)d: a leitura parou ali."
+            ) % {"previous": page - 1, "page": page}
+            run.finished = True
+            return page
         if not answer.has_next or not answer.reports:
             run.finished = True
             return page
@@ -496,17 +500,17 @@ def bounded_report(report, excerpt=None) -> dict:
     """
     excerpt = excerpt or (lambda value: "")
     if not isinstance(report, dict):
-        raise _bad_report("o relatório não é um objeto JSON", report, excerpt)
+        raise _bad_report(_("o relatório não é um objeto JSON"), report, excerpt)
     bounded = _bounded(report, 0)
     call_id = bounded.get("id")
     if isinstance(call_id, bool) or not isinstance(call_id, str | int) or not str(call_id).strip():
-        raise _bad_report("sem o ID da ligação", report, excerpt)
+        raise _bad_report(_("sem o ID da ligação"), report, excerpt)
     if len(str(call_id)) > REPORT_MAX_ID:
-        raise _bad_report("ID da ligação longo demais", report, excerpt)
+        raise _bad_report(_("ID da ligação longo demais"), report, excerpt)
     bounded["id"] = str(call_id).strip()
     qualification = bounded.get("qualification")
     if not _qualification_shape(qualification):
-        raise _bad_report("qualificação num formato desconhecido", report, excerpt)
+        raise _bad_report(_("qualificação num formato desconhecido"), report, excerpt)
     return bounded
 
 
@@ -525,7 +529,9 @@ def _qualification_shape(value) -> bool:
 
 def _bad_report(reason: str, report, excerpt) -> MalformedResponseError:
     return MalformedResponseError(
-        f"Relatório de ligação inválido: {reason}.", detail=reason, excerpt=excerpt(_shallow(report))
+        _("Relatório de ligação inválido: %(reason)s.") % {"reason": reason},
+        detail=reason,
+        excerpt=excerpt(_shallow(report)),
     )
 
 
@@ -572,7 +578,8 @@ def _call_date(report) -> datetime.datetime | None:
     if moment is None:
         return None
     zone = moment.tzinfo or DIALER_TIME_ZONE
-    return clamp_datetime(moment.replace(tzinfo=None)).replace(tzinfo=zone)
+    # Far from the edges once the wall clock is inside the window, the moment is clamped again in UTC.
+    return clamp_datetime(clamp_datetime(moment.replace(tzinfo=None)).replace(tzinfo=zone))
 
 
 def _parse_moment(value, parse) -> datetime.datetime | None:

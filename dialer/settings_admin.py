@@ -22,6 +22,7 @@ from dialer import eligibility, settings_schema
 from dialer.connection import campaigns, is_configured, test_connection
 from dialer.errors import DialerError
 from dialer.forms import campaign_label
+from dialer.models import CallSync
 from dialer.settings_schema import AGENT_TOKEN, API_KEY, BASE_URL, CAMPAIGN, DOMAIN
 from tenants.secrets import mask
 from tenants.settings_schema import SettingsSection
@@ -42,6 +43,16 @@ def webhook(tenant):
         return "—"
     url = settings.PUBLIC_BASE_URL + reverse("threecplus_webhook", args=[tenant.webhook_secret])
     return render_to_string(TEMPLATES + "_webhook.html", {"tenant": tenant, "url": url})
+
+
+@display(description=_("Leitura das ligações"))
+def reconciliation(tenant):
+    """How far the reconciliation (GET /calls) has read this tenant's calls, and what went wrong last: the admin
+    sees here why calls qualified inside 3C Plus do not show up."""
+    if tenant is None or tenant.pk is None:
+        return "—"
+    sync = CallSync.objects.filter(tenant=tenant).first()
+    return render_to_string(TEMPLATES + "_reconciliation.html", {"sync": sync})
 
 
 class CallingHoursWidget(forms.MultiWidget):
@@ -227,7 +238,7 @@ class ThreeCPlusSection(SettingsSection):
         ]
 
     def displays(self):
-        return (connection_test, webhook)
+        return (connection_test, webhook, reconciliation)
 
     def admin_urls(self, model_admin):
         def test_connection_view(request, pk):
