@@ -4,6 +4,7 @@ Built from 3C Plus's OpenAPI description. Every response carries the envelope
 {status, title, detail, transaction_id, data[, meta.pagination]}; errors become the typed DialerError family.
 """
 
+import contextlib
 import datetime
 import email.utils
 import json
@@ -228,6 +229,27 @@ class ThreeCPlusAPI:
         if not isinstance(reports, list):
             raise self._malformed("as ligações", "“data” não é uma lista", body)
         return CallsPage(reports, _has_next(body, page))
+
+    @contextlib.contextmanager
+    def open_recording(self, call_id: str, *, byte_range: str | None = None) -> Iterator[httpx.Response]:
+        """GET /calls/{id}/recording (manager token): the recording as a streamed answer (audio/mpeg, audio/wave or
+        audio/gsm), never read whole into memory; `byte_range` is passed on as the Range header (a player seeking).
+        Raises the DialerError of the status 3C Plus answered (NotFoundError: no such call or no recording)."""
+        if not is_call_id(call_id):  # nothing else may become part of the URL
+            raise ValidationError("ID da ligação inválido: a gravação não foi pedida ao 3C Plus.")
+        params = {"api_token": self._token} if self._token_in_query else None
+        headers = {"Range": byte_range} if byte_range else None
+        path = f"calls/{path_segment(call_id)}/recording"
+        try:
+            with self._http.stream("GET", path, params=params, headers=headers) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    raise _error_for(response)
+                yield response
+        except httpx.TransportError as error:
+            raise UnavailableError(
+                "Falha de rede ao buscar a gravação no 3C Plus.", detail=type(error).__name__
+            ) from None
 
     def list_qualification_lists(self) -> list[dict]:
         return list(self._paginate("qualification_lists", {}))
