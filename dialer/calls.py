@@ -384,6 +384,7 @@ class Run:
     new: int = 0
     bad: int = 0
     last_bad: str = ""
+    page: int = 1  # the page being read: where the next run starts unless the pass finished
     finished: bool = False  # the pass read its last page
     warning: str = ""  # the pass ended early for this reason
 
@@ -408,15 +409,16 @@ def reconcile_calls(tenant, *, api_factory=None, now=None) -> int:
     else:
         start, end, page = _window_start(sync, now), now, 1
     factory = api_factory or dialer_connection.api_for
-    run = Run()
+    run = Run(page=page)
     try:
         with factory(tenant) as api:
-            page = _read_pages(tenant, api, run, start, end, campaigns, page, now)
+            _read_pages(tenant, api, run, start, end, campaigns, now)
     except DialerError as error:
-        _record(sync, run, now, pass_state=(start, end, page), error=error.message)
+        _record(sync, run, now, pass_state=(start, end, run.page), error=error.message)
         logger.warning("Reconciliação de ligações da empresa %s falhou: %s", tenant.slug, error)
         return run.new
-    _record(sync, run, now, pass_state=None if run.finished else (start, end, page), error=run.warning, watermark=end)
+    pass_state = None if run.finished else (start, end, run.page)
+    _record(sync, run, now, pass_state=pass_state, error=run.warning, watermark=end)
     if run.new:
         logger.info("Reconciliação: %d ligação(ões) da empresa %s recuperada(s) do 3C Plus", run.new, tenant.slug)
     return run.new
@@ -429,26 +431,26 @@ def _window_start(sync, now) -> datetime.datetime:
     return max(watermark - lookback, now - MAX_LOOKBACK)
 
 
-def _read_pages(tenant, api, run: Run, start, end, campaigns, page: int, now) -> int:
-    """Read pages from `page` on, storing each report; the page the next run starts from (run.finished: none)."""
+def _read_pages(tenant, api, run: Run, start, end, campaigns, now) -> None:
+    """Read pages from run.page on, storing each report, until the last page (run.finished) or the cap."""
     window = [moment.astimezone(DIALER_TIME_ZONE).strftime(REPORT_FORMAT) for moment in (start, end)]
     previous_ids = None
     for _read in range(settings.DIALER_RECONCILE_MAX_PAGES):
-        answer = api.calls_page(*window, campaigns=campaigns, page=page)
+        answer = api.calls_page(*window, campaigns=campaigns, page=run.page)
         ids = {_reconcile_report(tenant, api, run, report, now) for report in answer.reports} - {None}
         if previous_ids is not None and ids and ids <= previous_ids:
             # The same page again: 3C Plus is ignoring `page`, and following links.next would read it forever. The
             # pass ends here (nothing more can be read from it) and says so.
             run.warning = _(
                 "O 3C Plus repetiu a página %(previous)d das ligações como página %(page)d: a leitura parou ali."
-            ) % {"previous": page - 1, "page": page}
+            ) % {"previous": run.page - 1, "page": run.page}
             run.finished = True
-            return page
+            return
         if not answer.has_next or not answer.reports:
             run.finished = True
-            return page
-        previous_ids, page = ids, page + 1
-    return page
+            return
+        previous_ids = ids
+        run.page += 1
 
 
 def _reconcile_report(tenant, api, run: Run, report, now):

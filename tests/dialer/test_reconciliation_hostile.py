@@ -306,3 +306,26 @@ def test_bounded_report_keeps_an_excerpt_without_the_token():
             lambda value: __import__("dialer.client", fromlist=["answer_excerpt"]).answer_excerpt(value, TOKEN),
         )
     assert TOKEN not in error.value.excerpt and '"id": "c1"' in error.value.excerpt
+
+
+def test_a_run_failing_mid_pass_resumes_at_the_failing_page(tampered, tampered_tenant, sandbox, settings):
+    settings.DIALER_RECONCILE_MAX_PAGES = 5
+    with_default_campaign(tampered_tenant, sandbox)
+    broken = {"page": "3"}
+
+    def failing_on_page_three(status, headers, payload, query):
+        if query["page"][0] == broken["page"]:
+            return tampering.answer(500, {"status": 500, "detail": "falha"})
+        return endless_pages(status, headers, payload, query)
+
+    tampered.rewrite("GET", "/calls", failing_on_page_three)
+    assert reconcile_calls(tampered_tenant) == 2
+    sync = CallSync.objects.get(tenant=tampered_tenant)
+    assert sync.next_page == 3 and "indisponível" in sync.last_error and sync.failing_since is not None
+
+    broken["page"] = ""
+    sandbox.requests.clear()
+    assert reconcile_calls(tampered_tenant) == 5
+    assert [q["page"] for q in calls_requests(sandbox)] == [["3"], ["4"], ["5"], ["6"], ["7"]]
+    sync = CallSync.objects.get(tenant=tampered_tenant)
+    assert sync.next_page == 8 and sync.last_error == "" and sync.failing_since is None
