@@ -329,3 +329,11 @@ def test_a_run_failing_mid_pass_resumes_at_the_failing_page(tampered, tampered_t
     assert [q["page"] for q in calls_requests(sandbox)] == [["3"], ["4"], ["5"], ["6"], ["7"]]
     sync = CallSync.objects.get(tenant=tampered_tenant)
     assert sync.next_page == 8 and sync.last_error == "" and sync.failing_since is None
+
+
+def test_testar_conexao_says_the_answer_is_not_a_campaign_list_without_echoing_it(tampered, tampered_tenant):
+    from dialer.connection import test_connection
+
+    tampered.rewrite("GET", "/campaigns", lambda *answer: tampering.answer(200, {"data": "<html>interno</html>"}))
+    result = test_connection(tampered_tenant)
+    assert result == {"ok": False, "error": "A resposta não é uma lista de campanhas do 3C Plus: confira a URL da API."}
