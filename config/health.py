@@ -14,7 +14,7 @@ from core import task_leases
 from core.daily import missed_daily_tasks
 from core.import_jobs import stranded_imports
 from core.models import WorkerHeartbeat
-from dialer.selectors import stuck_exports_count, stuck_removals_count
+from dialer.selectors import failing_reconciliations_count, stuck_exports_count, stuck_removals_count
 
 # Each kind of background work that /healthz watches: 503 while any of these counts is above zero.
 STUCK = ("exports_stuck", "imports_stuck", "removals_stuck", "qualifications_stuck", "tasks_orphaned")
@@ -44,6 +44,9 @@ def healthz(request):
         body["removals_stuck"] = stuck_removals_count()
         body["qualifications_stuck"] = lost_qualifications(settings.WORKER_STUCK_SECONDS).count()
         body["tasks_orphaned"] = len(task_leases.orphaned_tasks())
+        # Reported, not a 503: a tenant's 3C Plus (its token revoked, its account down) is not this server's health,
+        # and the load balancer must not take every tenant's site away for it. Its admin sees why on its page.
+        body["reconciliations_failing"] = failing_reconciliations_count()
         oldest = WorkerHeartbeat.objects.filter(last_seen__gte=since).order_by("started_at").first()
         body["daily_missed"] = [
             path.rsplit(".", 1)[-1] for path in missed_daily_tasks(oldest.started_at if oldest else None)

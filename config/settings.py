@@ -344,6 +344,10 @@ DIALER_REMOVAL_MAX_ATTEMPTS = int(os.environ.get("DIALER_REMOVAL_MAX_ATTEMPTS", 
 DIALER_RECONCILE_EVERY_SECONDS = int(os.environ.get("DIALER_RECONCILE_EVERY_SECONDS", "300"))
 DIALER_RECONCILE_OVERLAP_SECONDS = int(os.environ.get("DIALER_RECONCILE_OVERLAP_SECONDS", "900"))
 DIALER_RECONCILE_FIRST_HOURS = int(os.environ.get("DIALER_RECONCILE_FIRST_HOURS", "24"))
+# Pages of GET /calls (100 reports each) one run reads at most: a longer pass goes on at the tenant's next run, so
+# one tenant never holds the shared worker. A tenant whose runs all failed for FAILING seconds shows in /healthz.
+DIALER_RECONCILE_MAX_PAGES = int(os.environ.get("DIALER_RECONCILE_MAX_PAGES", "50"))
+DIALER_RECONCILE_FAILING_SECONDS = int(os.environ.get("DIALER_RECONCILE_FAILING_SECONDS", "3600"))
 # A webhook delivery is answered once PostgreSQL has it in memory, not on disk (synchronous_commit off for that
 # statement only): ingestion is several times faster. A database crash can lose the deliveries of its last
 # fraction of a second (3 × wal_writer_delay); the call histories among them come back with the reconciliation.

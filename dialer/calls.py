@@ -10,27 +10,38 @@ the qualification mapping.
 import dataclasses
 import datetime
 import hmac
+import itertools
 import json
 import logging
+import math
 import re
 import time
 from zoneinfo import ZoneInfo
 
 import psycopg
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
-from django.db.models import Q
+from django.db import DataError, IntegrityError, connection, transaction
+from django.db.models import F, Max, Q, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
-from common.parsing import clamp_datetime, clean_text
+from common.parsing import clamp_datetime, clean_text, parse_id
 from core import services as core_services
 from core.models import Client, ClientPhone
 from dialer import connection as dialer_connection
 from dialer import live, qualifications, webhooks
 from dialer.client import phone_e164
-from dialer.errors import DialerError, WebhookError
-from dialer.models import CallSync, DialerCallEvent, QualificationMapping, WebhookDelivery
+from dialer.errors import DialerError, MalformedResponseError, WebhookError
+from dialer.models import (
+    CallSync,
+    DialerCallEvent,
+    DialerExport,
+    QualificationMapping,
+    WebhookDelivery,
+)
 from dialer.same_call import same_call_ids
+from dialer.settings_schema import CAMPAIGN
 from tenants.models import Membership, Tenant, secret_digest
 
 logger = logging.getLogger(__name__)
@@ -341,52 +352,252 @@ def event_fields(parsed: webhooks.ParsedEvent) -> dict:
 
 
 # The reconciliation ----------------------------------------------------------------------------------
+# A watermark further back than this (a tenant whose reconciliation was down for weeks, or a date stored before
+# dates were bounded) is read from here: a webhook that old is not coming back, and a pass must end.
+MAX_LOOKBACK = datetime.timedelta(days=30)
+MAX_CAMPAIGNS = 100  # in one GET /calls query string (campaigns[]=…): a tenant pushes to a handful
+# What a report may hold once bounded: deeper, longer or larger than this is not a call report.
+REPORT_MAX_DEPTH = 16
+REPORT_MAX_TEXT = 2000
+REPORT_MAX_ITEMS = 200
+REPORT_MAX_ID = 120  # characters of a call id (our column's length)
+BIGINT = 2**63
+# What reading one report can raise on a hostile value, besides the typed errors: caught per report, so one bad
+# report is counted and skipped and the run goes on. The database being away is not among them: it stops the run.
+REPORT_ERRORS = (DialerError, ValueError, TypeError, LookupError, AttributeError, ArithmeticError, DataError)
+
+
+def pushed_campaigns(tenant) -> list[int]:
+    """The campaigns whose calls can be ours: those the tenant's exports went to (the latest first) and its default
+    campaign. GET /calls is asked for these only, not for every call of the company."""
+    recent = (
+        DialerExport.objects.filter(tenant=tenant)
+        .values("campaign_id")
+        .annotate(last=Max("created_at"))
+        .order_by("-last")
+        .values_list("campaign_id", flat=True)[:MAX_CAMPAIGNS]
+    )
+    default = parse_id(tenant.setting(CAMPAIGN))
+    return list(dict.fromkeys([*([default] if default else []), *recent]))[:MAX_CAMPAIGNS]
+
+
+@dataclasses.dataclass
+class Run:
+    """What one run of the reconciliation did."""
+
+    new: int = 0
+    bad: int = 0
+    last_bad: str = ""
+    page: int = 1  # the page being read: where the next run starts unless the pass finished
+    finished: bool = False  # the pass read its last page
+    warning: str = ""  # the pass ended early for this reason
+
+
 def reconcile_calls(tenant, *, api_factory=None, now=None) -> int:
-    """Read the tenant's call reports since its watermark; store the missing ones. Returns how many were new."""
+    """Read the tenant's call reports since its watermark; store the missing ones. Returns how many were new.
+
+    A pass reads the window [watermark - overlap, start of the pass] of the campaigns we pushed to, at most
+    DIALER_RECONCILE_MAX_PAGES pages per run (one tenant never holds the shared worker): the next run continues it
+    where it stopped, and the watermark moves to the window's end once the last page is read. A report that cannot
+    be read is counted, kept for the admin (bad_reports, last_bad_report) and skipped; a failure of 3C Plus itself
+    ends the run (last_error, failing_since) and the next run asks for the same page again.
+    """
     now = now or timezone.now()
     sync, _created = CallSync.objects.get_or_create(tenant=tenant)
-    lookback = datetime.timedelta(seconds=settings.DIALER_RECONCILE_OVERLAP_SECONDS)
-    since = (sync.watermark or now - datetime.timedelta(hours=settings.DIALER_RECONCILE_FIRST_HOURS)) - lookback
+    campaigns = pushed_campaigns(tenant)
+    if not campaigns:  # nothing was ever sent to 3C Plus: no call can be ours
+        CallSync.objects.filter(pk=sync.pk).update(last_run_at=now, last_error="", failing_since=None)
+        return 0
+    if sync.next_page and sync.pass_start and sync.pass_end:
+        start, end, page = sync.pass_start, sync.pass_end, sync.next_page
+    else:
+        start, end, page = _window_start(sync, now), now, 1
     factory = api_factory or dialer_connection.api_for
-    new = 0
-    latest = sync.watermark
+    run = Run(page=page)
     try:
         with factory(tenant) as api:
-            for report in api.list_calls(since.astimezone(DIALER_TIME_ZONE).strftime(REPORT_FORMAT)):
-                at = _call_date(report) or now
-                seen = min(at, now)  # a call dated in the future must not move the watermark past calls to come
-                latest = max(latest, seen) if latest else seen
-                new += _store(tenant, report, at)
+            _read_pages(tenant, api, run, start, end, campaigns, now)
     except DialerError as error:
-        CallSync.objects.filter(pk=sync.pk).update(last_run_at=now, last_error=error.message)
+        _record(sync, run, now, pass_state=(start, end, run.page), error=error.message)
         logger.warning("Reconciliação de ligações da empresa %s falhou: %s", tenant.slug, error)
-        return new
-    CallSync.objects.filter(pk=sync.pk).update(
-        watermark=latest, last_run_at=now, last_error="", recovered=sync.recovered + new
+        return run.new
+    pass_state = None if run.finished else (start, end, run.page)
+    _record(sync, run, now, pass_state=pass_state, error=run.warning, watermark=end)
+    if run.new:
+        logger.info("Reconciliação: %d ligação(ões) da empresa %s recuperada(s) do 3C Plus", run.new, tenant.slug)
+    return run.new
+
+
+def _window_start(sync, now) -> datetime.datetime:
+    lookback = datetime.timedelta(seconds=settings.DIALER_RECONCILE_OVERLAP_SECONDS)
+    first = now - datetime.timedelta(hours=settings.DIALER_RECONCILE_FIRST_HOURS)
+    watermark = min(clamp_datetime(sync.watermark), now) if sync.watermark else first
+    return max(watermark - lookback, now - MAX_LOOKBACK)
+
+
+def _read_pages(tenant, api, run: Run, start, end, campaigns, now) -> None:
+    """Read pages from run.page on, storing each report, until the last page (run.finished) or the cap."""
+    window = [moment.astimezone(DIALER_TIME_ZONE).strftime(REPORT_FORMAT) for moment in (start, end)]
+    previous_ids = None
+    for _read in range(settings.DIALER_RECONCILE_MAX_PAGES):
+        answer = api.calls_page(*window, campaigns=campaigns, page=run.page)
+        ids = {_reconcile_report(tenant, api, run, report, now) for report in answer.reports} - {None}
+        if previous_ids is not None and ids and ids <= previous_ids:
+            # The same page again: 3C Plus is ignoring `page`, and following links.next would read it forever. The
+            # pass ends here (nothing more can be read from it) and says so.
+            run.warning = _(
+                "O 3C Plus repetiu a página %(previous)d das ligações como página %(page)d: a leitura parou ali."
+            ) % {"previous": run.page - 1, "page": run.page}
+            run.finished = True
+            return
+        if not answer.has_next or not answer.reports:
+            run.finished = True
+            return
+        previous_ids = ids
+        run.page += 1
+
+
+def _reconcile_report(tenant, api, run: Run, report, now):
+    """Store one report (bounded first); a bad one is counted and kept for the admin, never stopping the run.
+    Returns the report's call id (None for a bad one)."""
+    try:
+        bounded = bounded_report(report, api.excerpt)
+        with transaction.atomic():  # a database error of this report (a value the column refuses) is its own
+            run.new += _store(tenant, bounded, _call_date(bounded) or now)
+    except REPORT_ERRORS as error:
+        run.bad += 1
+        reason = getattr(error, "message", "") or f"{type(error).__name__}: {error}"
+        excerpt = getattr(error, "excerpt", "") or api.excerpt(report)
+        run.last_bad = clean_text(
+            f"{timezone.localtime(now):%d/%m/%Y %H:%M} — {reason} — {excerpt}", CallSync.LAST_BAD_REPORT_LENGTH
+        )
+        logger.warning("Reconciliação da empresa %s: relatório ignorado (%s)", tenant.slug, reason, exc_info=True)
+        return None
+    return bounded["id"]
+
+
+def _record(sync, run: Run, now, *, pass_state, error: str = "", watermark=None) -> None:
+    """Write the run down in one statement. A pass under way (pass_state) resumes next run; a finished one moves the
+    watermark to its end."""
+    start, end, page = pass_state or (None, None, None)
+    changes = {
+        "last_run_at": now,
+        "last_error": error,
+        "failing_since": Coalesce(F("failing_since"), Value(now)) if error else None,
+        "recovered": F("recovered") + run.new,
+        "bad_reports": F("bad_reports") + run.bad,
+        "pass_start": start,
+        "pass_end": end,
+        "next_page": page,
+    }
+    if run.last_bad:
+        changes["last_bad_report"] = run.last_bad
+    if pass_state is None and watermark is not None:
+        changes["watermark"] = watermark
+    CallSync.objects.filter(pk=sync.pk).update(**changes)
+
+
+def bounded_report(report, excerpt=None) -> dict:
+    """A GET /calls report as the rest of the reconciliation may read it, or MalformedResponseError saying why not.
+
+    Every value bounded: text without control characters (NUL included) and cut, NaN and Infinity dropped, integers
+    beyond a bigint dropped, nesting, lists and text bounded. The call id must be there and be text or a number; the
+    qualification an id, a name or an {id, name} object (the shapes 3C Plus and the relays in front of it send).
+    """
+    excerpt = excerpt or (lambda value: "")
+    if not isinstance(report, dict):
+        raise _bad_report(_("o relatório não é um objeto JSON"), report, excerpt)
+    bounded = _bounded(report, 0)
+    call_id = bounded.get("id")
+    if isinstance(call_id, bool) or not isinstance(call_id, str | int) or not str(call_id).strip():
+        raise _bad_report(_("sem o ID da ligação"), report, excerpt)
+    if len(str(call_id)) > REPORT_MAX_ID:
+        raise _bad_report(_("ID da ligação longo demais"), report, excerpt)
+    bounded["id"] = str(call_id).strip()
+    qualification = bounded.get("qualification")
+    if not _qualification_shape(qualification):
+        raise _bad_report(_("qualificação num formato desconhecido"), report, excerpt)
+    return bounded
+
+
+def _qualification_shape(value) -> bool:
+    if value is None or isinstance(value, str):
+        return True
+    if isinstance(value, bool) or isinstance(value, float):
+        return False
+    if isinstance(value, int):
+        return value >= 0
+    if isinstance(value, dict):
+        remote_id, name = value.get("id"), value.get("name")
+        return (remote_id in (None, "") or parse_id(remote_id) is not None) and (name is None or isinstance(name, str))
+    return False
+
+
+def _bad_report(reason: str, report, excerpt) -> MalformedResponseError:
+    return MalformedResponseError(
+        _("Relatório de ligação inválido: %(reason)s.") % {"reason": reason},
+        detail=reason,
+        excerpt=excerpt(_shallow(report)),
     )
-    if new:
-        logger.info("Reconciliação: %d ligação(ões) da empresa %s recuperada(s) do 3C Plus", new, tenant.slug)
-    return new
+
+
+def _shallow(value):
+    """Enough of a value for an excerpt, without walking a body nested thousands deep."""
+    return _bounded(value, REPORT_MAX_DEPTH - 2)
+
+
+MISSING = object()
+
+
+def _bounded(value, depth: int):
+    if isinstance(value, dict):
+        if depth >= REPORT_MAX_DEPTH:
+            return MISSING
+        items = ((clean_text(key, REPORT_MAX_ID), _bounded(item, depth + 1)) for key, item in value.items())
+        return {key: item for key, item in itertools.islice(items, REPORT_MAX_ITEMS) if item is not MISSING}
+    if isinstance(value, list | tuple):
+        if depth >= REPORT_MAX_DEPTH:
+            return MISSING
+        items = (_bounded(item, depth + 1) for item in value[:REPORT_MAX_ITEMS])
+        return [item for item in items if item is not MISSING]
+    if isinstance(value, str):
+        return clean_text(value, REPORT_MAX_TEXT)
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int):
+        return value if -BIGINT < value < BIGINT else MISSING
+    if isinstance(value, float):
+        return value if math.isfinite(value) else MISSING
+    return MISSING  # nothing JSON holds
 
 
 def _call_date(report) -> datetime.datetime | None:
-    """When the call happened, inside the window of sane dates: a report dated year 1 or 9999 would overflow
-    wherever it is converted to UTC or to local time (every page that shows the client's calls)."""
-    moment = None
-    text = report.get("call_date_rfc3339")
-    if isinstance(text, str) and text:
-        try:
-            moment = datetime.datetime.fromisoformat(text)
-        except ValueError:
-            pass
+    """When the call happened, inside the window of sane dates. The RFC 3339 date first, else call_date; a date
+    without an offset is the company's local time (São Paulo), so a naive one beside an aware one compares.
+
+    Clamped on the wall clock before any conversion: a report dated year 1 or 9999 would overflow wherever it is
+    converted to UTC or to local time (every page that shows the client's calls).
+    """
+    moment = _parse_moment(report.get("call_date_rfc3339"), datetime.datetime.fromisoformat)
     if moment is None:
-        try:
-            moment = datetime.datetime.strptime(str(report.get("call_date") or ""), REPORT_FORMAT)
-        except ValueError:
-            return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=DIALER_TIME_ZONE)
-    return clamp_datetime(moment)
+        moment = _parse_moment(report.get("call_date"), lambda text: datetime.datetime.strptime(text, REPORT_FORMAT))
+    if moment is None:
+        return None
+    zone = moment.tzinfo or DIALER_TIME_ZONE
+    # Far from the edges once the wall clock is inside the window, the moment is clamped again in UTC.
+    return clamp_datetime(clamp_datetime(moment.replace(tzinfo=None)).replace(tzinfo=zone))
+
+
+def _parse_moment(value, parse) -> datetime.datetime | None:
+    if not isinstance(value, str) or not value or len(value) > 40 or not value.isascii():
+        return None
+    try:
+        moment = parse(value.strip())
+        if moment.tzinfo is not None:
+            moment.utcoffset()  # a zone that cannot say its offset is no date
+    except (ValueError, TypeError, OverflowError):
+        return None
+    return moment
 
 
 def _store(tenant, report: dict, at) -> int:

@@ -4,8 +4,12 @@ Built from 3C Plus's OpenAPI description. Every response carries the envelope
 {status, title, detail, transaction_id, data[, meta.pagination]}; errors become the typed DialerError family.
 """
 
+import contextlib
+import datetime
+import email.utils
 import json
 import logging
+import math
 import random
 import time
 from collections.abc import Iterator
@@ -15,10 +19,11 @@ from urllib.parse import quote
 import httpx
 
 from common.call_ids import is_call_id
-from common.parsing import try_parse_phone
+from common.parsing import clean_text, parse_id, parse_int, try_parse_phone
 from dialer.errors import (
     AuthenticationError,
     DialerError,
+    MalformedResponseError,
     NotConfiguredError,
     NotFoundError,
     RateLimitedError,
@@ -28,10 +33,18 @@ from dialer.errors import (
     ValidationError,
 )
 from dialer.settings_schema import api_url_allowed
+from dialer.webhooks import redact_text
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = httpx.Timeout(connect=5.0, read=20.0, write=20.0, pool=5.0)
+# A Retry-After beyond this (a day) is a broken header, not a plan: treated as absent, like a negative or NaN one.
+RETRY_AFTER_CEILING = 24 * 3600.0
+# A list endpoint (campaigns, lists, qualifications) answering "next page" past this many pages is looping.
+MAX_LIST_PAGES = 100
+PER_PAGE = 100
+EXCERPT_CHARACTERS = 200  # of an unexpected answer, kept with its error for an admin to see
+MAX_NUMBER_DIGITS = 19  # a bigint; longer numbers in an answer are read as absent
 
 
 def path_segment(value) -> str:
@@ -96,7 +109,7 @@ class RetryPolicy:
     max_retry_after: float = 60.0  # a Retry-After longer than this is not worth holding a worker for
 
     def delay(self, attempt: int, retry_after: float | None = None) -> float:
-        if retry_after is not None:
+        if retry_after is not None and math.isfinite(retry_after) and retry_after >= 0:
             return min(retry_after, self.max_retry_after)
         # Exponential backoff with full jitter.
         return random.uniform(0, min(self.max_delay, self.base_delay * 2 ** (attempt - 1)))
@@ -162,13 +175,19 @@ class ThreeCPlusAPI:
         return list(self._paginate("campaigns", params))
 
     def get_campaign(self, campaign_id: int) -> dict:
-        return self._request("GET", f"campaigns/{campaign_id}")["data"]
+        return self._object(self._request("GET", f"campaigns/{campaign_id}"), "a campanha")
 
     def list_lists(self, campaign_id: int) -> list[dict]:
         return list(self._paginate(f"campaigns/{campaign_id}/lists", {}))
 
     def create_list(self, campaign_id: int, name: str) -> dict:
-        return self._request("POST", f"campaigns/{campaign_id}/lists", data={"name": name})["data"]
+        """The new list; its `id` checked (the export writes it down and posts every batch to it)."""
+        body = self._request("POST", f"campaigns/{campaign_id}/lists", data={"name": name})
+        created = self._object(body, "a lista criada")
+        list_id = parse_id(created.get("id"))
+        if list_id is None:
+            raise self._malformed("a lista criada", "sem um ID de lista válido", body)
+        return {**created, "id": list_id}
 
     def add_mailing(self, campaign_id: int, list_id: int, contacts: list[dict] | MailingBatch) -> None:
         """POST mailing.json: a JSON array of {phone, identifier, data}; 204 on success."""
@@ -183,16 +202,54 @@ class ThreeCPlusAPI:
         self._request("DELETE", f"campaigns/{campaign_id}/mailing/delete", json=contacts)
 
     def update_list_weight(self, campaign_id: int, list_id: int, weight: int) -> dict:
-        return self._request(
+        """A 2xx applied the weight: whatever its body holds, nothing of it is needed."""
+        body = self._request(
             "PUT", f"campaigns/{campaign_id}/lists/{list_id}/updateWeight", data={"weight": str(weight)}
-        )["data"]
+        )
+        return body["data"] if isinstance(body.get("data"), dict) else {}
 
-    def list_calls(self, start: str, end: str | None = None) -> Iterator[dict]:
-        """GET /calls (manager token): the call reports since `start` ("Y-m-d H:i:s"), with the mailing data."""
-        params = {"start_date": start, "with_mailing": "true"}
-        if end:
-            params["end_date"] = end
-        return self._paginate("calls", params)
+    def calls_page(self, start: str, end: str, *, campaigns=(), page: int = 1) -> "CallsPage":
+        """One page of GET /calls (manager token): the call reports from `start` to `end` ("Y-m-d H:i:s", the
+        company's local time) of these campaigns, with the mailing data.
+
+        simple_paginate: 3C Plus does not count the pages (it answers faster), and links.next says whether
+        there is one more. The reports come as they are: the caller bounds each one (dialer.calls).
+        """
+        params = {
+            "start_date": start,
+            "end_date": end,
+            "with_mailing": "true",
+            "simple_paginate": "true",
+            "campaigns[]": [str(campaign) for campaign in campaigns],
+            "page": page,
+            "per_page": PER_PAGE,
+        }
+        body = self._request("GET", "calls", params=params)
+        reports = body.get("data")
+        if not isinstance(reports, list):
+            raise self._malformed("as ligações", "“data” não é uma lista", body)
+        return CallsPage(reports, _has_next(body, page))
+
+    @contextlib.contextmanager
+    def open_recording(self, call_id: str, *, byte_range: str | None = None) -> Iterator[httpx.Response]:
+        """GET /calls/{id}/recording (manager token): the recording as a streamed answer (audio/mpeg, audio/wave or
+        audio/gsm), never read whole into memory; `byte_range` is passed on as the Range header (a player seeking).
+        Raises the DialerError of the status 3C Plus answered (NotFoundError: no such call or no recording)."""
+        if not is_call_id(call_id):  # nothing else may become part of the URL
+            raise ValidationError("ID da ligação inválido: a gravação não foi pedida ao 3C Plus.")
+        params = {"api_token": self._token} if self._token_in_query else None
+        headers = {"Range": byte_range} if byte_range else None
+        path = f"calls/{path_segment(call_id)}/recording"
+        try:
+            with self._http.stream("GET", path, params=params, headers=headers) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    raise _error_for(response)
+                yield response
+        except httpx.TransportError as error:
+            raise UnavailableError(
+                "Falha de rede ao buscar a gravação no 3C Plus.", detail=type(error).__name__
+            ) from None
 
     def list_qualification_lists(self) -> list[dict]:
         return list(self._paginate("qualification_lists", {}))
@@ -230,18 +287,39 @@ class ThreeCPlusAPI:
 
     # Plumbing --------------------------------------------------------------------------------
     def _paginate(self, path: str, params: dict) -> Iterator[dict]:
+        """Every item of a list endpoint, each an object; a "next page" that never ends is an error, not a loop."""
         page = 1
         while True:
-            body = self._request("GET", path, params={**params, "page": page, "per_page": 100})
-            data = body.get("data") or []
+            body = self._request("GET", path, params={**params, "page": page, "per_page": PER_PAGE})
+            data = body.get("data")
+            if data is None:
+                data = []
+            if not isinstance(data, list):
+                raise self._malformed(path, "“data” não é uma lista", body)
+            if not all(isinstance(item, dict) for item in data):
+                raise self._malformed(path, "um item não é um objeto", body)
             yield from data
-            pagination = (body.get("meta") or {}).get("pagination") or {}
-            links = pagination.get("links")
-            has_next = bool(links.get("next")) if isinstance(links, dict) else False
-            total_pages = pagination.get("total_pages")
-            if not data or not (has_next or (total_pages and page < int(total_pages))):
+            if not data or not _has_next(body, page):
                 return
+            if page >= MAX_LIST_PAGES:
+                raise self._malformed(path, f"continua depois de {MAX_LIST_PAGES} páginas", body)
             page += 1
+
+    def _object(self, body: dict, what: str) -> dict:
+        data = body.get("data")
+        if not isinstance(data, dict):
+            raise self._malformed(what, "“data” não é um objeto", body)
+        return data
+
+    def _malformed(self, what: str, reason: str, body) -> MalformedResponseError:
+        return MalformedResponseError(
+            f"Resposta inesperada do 3C Plus para {what}: {reason}.", detail=reason, excerpt=self.excerpt(body)
+        )
+
+    def excerpt(self, value) -> str:
+        """The start of what 3C Plus answered, as text an admin may see: credentials (the token above all) hidden,
+        control characters dropped, cut short."""
+        return answer_excerpt(value, self._token)
 
     def _request(self, method: str, path: str, *, params=None, data=None, json=None, content=None) -> dict:
         """One call, retried while that is safe: GET, PUT and DELETE on any transient failure; a POST
@@ -306,14 +384,87 @@ def _unsent_or_unknown(idempotent: bool, message: str, *, detail: str) -> Unavai
     return UnavailableError(message, detail=detail) if idempotent else UnknownOutcomeError(message, detail=detail)
 
 
+@dataclass(frozen=True)
+class CallsPage:
+    reports: list  # as they came: anything, each checked by the caller
+    has_next: bool
+
+
+def _has_next(body: dict, page: int) -> bool:
+    """links.next (simple pagination), else total_pages; any other shape of `meta` is no next page."""
+    meta = body.get("meta")
+    pagination = meta.get("pagination") if isinstance(meta, dict) else None
+    if not isinstance(pagination, dict):
+        return False
+    links = pagination.get("links")
+    if isinstance(links, dict) and links.get("next"):
+        return True
+    total_pages = parse_int(pagination.get("total_pages"))
+    return total_pages is not None and page < total_pages
+
+
+def answer_excerpt(value, *secrets: str) -> str:
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    if not isinstance(value, str):
+        try:
+            value = json.dumps(value, ensure_ascii=False, default=str)
+        except (ValueError, RecursionError):
+            value = "[objeto aninhado demais]"
+    return clean_text(redact_text(value[: EXCERPT_CHARACTERS * 4], *secrets), EXCERPT_CHARACTERS)
+
+
+def decode_json(content: bytes):
+    """JSON as 3C Plus (or whatever answers) sent it, bounded: NaN, Infinity and numbers too large to store read as
+    null, like too long a run of digits (Python refuses to convert those anyway); ValueError if it is not JSON."""
+    try:
+        return json.loads(content, parse_constant=_absent, parse_float=_finite_float, parse_int=_bounded_int)
+    except RecursionError:
+        raise ValueError("JSON aninhado demais") from None
+
+
+def _absent(_name):
+    return None
+
+
+def _finite_float(text: str):
+    value = float(text)
+    return value if math.isfinite(value) else None
+
+
+def _bounded_int(text: str):
+    return int(text) if len(text.lstrip("-")) <= MAX_NUMBER_DIGITS else None
+
+
 def _body(response: httpx.Response) -> dict:
     if response.status_code == 204 or not response.content:
         return {}
     try:
-        body = response.json()
+        body = decode_json(response.content)
     except ValueError:
         raise UnavailableError("Resposta inválida do 3C Plus (não é JSON).", status=response.status_code) from None
     return body if isinstance(body, dict) else {"data": body}
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """Retry-After in seconds, or None when it is absent, unreadable, negative, not finite or absurdly long (the
+    same client serves exports and removals: a broken header must not crash them nor hold a worker)."""
+    if value is None:
+        return None
+    text = value.strip()
+    try:
+        seconds = float(text)
+    except ValueError:
+        try:  # the HTTP-date form
+            when = email.utils.parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+        if when.tzinfo is None:
+            return None
+        seconds = (when - datetime.datetime.now(datetime.UTC)).total_seconds()
+    if not math.isfinite(seconds) or not 0 <= seconds <= RETRY_AFTER_CEILING:
+        return None
+    return seconds
 
 
 def _connect_message(error: httpx.ConnectError) -> str:
@@ -354,11 +505,7 @@ def _error_for(response: httpx.Response) -> DialerError:
             detail=detail,
         )
     if status == 429:
-        retry_after = response.headers.get("Retry-After")
-        try:
-            seconds = float(retry_after) if retry_after is not None else None
-        except ValueError:
-            seconds = None
+        seconds = retry_after_seconds(response.headers.get("Retry-After"))
         return RateLimitedError("O 3C Plus limitou as requisições.", retry_after=seconds, status=status, detail=detail)
     if status >= 500:
         return UnavailableError("O 3C Plus está indisponível no momento.", status=status, detail=detail)

@@ -6,13 +6,23 @@ import logging
 from django.utils.translation import gettext as _
 
 from dialer.client import ThreeCPlusAPI
-from dialer.errors import DialerError, NotConfiguredError, UnexpectedResponseError, ValidationError
+from dialer.errors import (
+    DialerError,
+    MalformedResponseError,
+    NotConfiguredError,
+    UnexpectedResponseError,
+    ValidationError,
+)
 from dialer.settings_schema import AGENT_TOKEN, API_KEY, api_root, threecplus_config
 from tenants import secrets
 from tenants.models import Tenant
 from tenants.secrets import SecretError
 
 logger = logging.getLogger(__name__)
+
+
+def not_campaigns_message() -> str:
+    return _("A resposta não é uma lista de campanhas do 3C Plus: confira a URL da API.")
 
 
 def not_configured_message() -> str:
@@ -67,6 +77,9 @@ def campaigns(tenant) -> list[dict]:
             found = api.list_campaigns()
     except NotConfiguredError:
         raise
+    except MalformedResponseError as error:  # its excerpt is the body: not for this page
+        logger.info("Campanhas 3C Plus da empresa %s: %s", tenant.slug, error.message)
+        raise DialerError(not_campaigns_message()) from error
     except (ValidationError, UnexpectedResponseError) as error:  # their messages quote the body
         logger.info("Campanhas 3C Plus da empresa %s: %s", tenant.slug, error.message)
         raise DialerError(
@@ -76,7 +89,7 @@ def campaigns(tenant) -> list[dict]:
         logger.info("Campanhas 3C Plus da empresa %s: %s", tenant.slug, error.message)
         raise
     if not all(isinstance(c, dict) and type(c.get("id")) is int and isinstance(c.get("name"), str) for c in found):
-        raise DialerError(_("A resposta não é uma lista de campanhas do 3C Plus: confira a URL da API."))
+        raise DialerError(not_campaigns_message())
     return [{"id": c["id"], "name": c["name"][:200], "paused": bool(c.get("paused"))} for c in found]
 
 

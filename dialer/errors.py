@@ -39,6 +39,15 @@ class UnexpectedResponseError(DialerError):
     """A status 3C Plus does not document for the call; the message quotes its detail."""
 
 
+class MalformedResponseError(UnexpectedResponseError):
+    """An answer whose shape is not what 3C Plus documents (a list where an object goes, text for `data`, a report
+    that is not an object...); `excerpt` is the start of what came, credentials hidden, for an admin to see."""
+
+    def __init__(self, message: str, *, excerpt: str = "", **kwargs):
+        super().__init__(message, **kwargs)
+        self.excerpt = excerpt
+
+
 class RateLimitedError(DialerError):
     def __init__(self, message: str, *, retry_after: float | None = None, **kwargs):
         super().__init__(message, **kwargs)

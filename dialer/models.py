@@ -345,6 +345,18 @@ class CallSync(TenantOwned):
     last_run_at = models.DateTimeField(_("última leitura"), null=True, blank=True)
     last_error = models.TextField(_("último erro"), blank=True)
     recovered = models.PositiveIntegerField(_("ligações recuperadas"), default=0)
+    # Since when every run has failed (None: the last one read everything it had to).
+    failing_since = models.DateTimeField(_("falhando desde"), null=True, blank=True)
+    # A pass reads [pass_start, pass_end] page by page; a run stops after DIALER_RECONCILE_MAX_PAGES and the next
+    # run continues it at next_page. None: no pass under way.
+    pass_start = models.DateTimeField(null=True, blank=True, editable=False)
+    pass_end = models.DateTimeField(null=True, blank=True, editable=False)
+    next_page = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    # Reports 3C Plus sent that could not be read: skipped, counted, the last one's reason and excerpt kept.
+    bad_reports = models.PositiveIntegerField(_("relatórios ignorados"), default=0, db_default=0)
+    last_bad_report = models.TextField(_("último relatório ignorado"), blank=True, default="", db_default="")
+
+    LAST_BAD_REPORT_LENGTH = 600  # the reason, a date and the excerpt of what came
 
     class Meta:
         verbose_name = _("reconciliação de ligações")

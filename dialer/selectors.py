@@ -7,7 +7,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from core import task_leases
-from dialer.models import DialerExport, DialerExportItem, DialerRemoval
+from dialer.models import CallSync, DialerExport, DialerExportItem, DialerRemoval
 
 
 def sent_items(*, tenant=None, campaign_id=None, since=None):
@@ -61,3 +61,9 @@ def stuck_removals_count() -> int:
         .count()
     )
     return overdue + lost
+
+
+def failing_reconciliations_count() -> int:
+    """Active tenants whose every reconciliation run (GET /calls) has failed for DIALER_RECONCILE_FAILING_SECONDS."""
+    since = timezone.now() - timedelta(seconds=settings.DIALER_RECONCILE_FAILING_SECONDS)
+    return CallSync.objects.filter(failing_since__lt=since, tenant__active=True).count()

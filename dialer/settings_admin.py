@@ -22,6 +22,7 @@ from dialer import eligibility, settings_schema, setup_checklist
 from dialer.connection import campaigns, is_configured, test_connection
 from dialer.errors import DialerError
 from dialer.forms import campaign_label
+from dialer.models import CallSync
 from dialer.settings_schema import AGENT_TOKEN, API_KEY, BASE_URL, CAMPAIGN, DOMAIN
 from tenants.secrets import mask
 from tenants.settings_schema import SettingsSection
@@ -49,6 +50,16 @@ def setup_guide(tenant):
     if tenant is None or tenant.pk is None:
         return "—"
     return render_to_string(TEMPLATES + "_setup_guide.html", {"guide": setup_checklist.guide(tenant)})
+
+
+@display(description=_("Leitura das ligações"))
+def reconciliation(tenant):
+    """How far the reconciliation (GET /calls) has read this tenant's calls, and what went wrong last: the admin
+    sees here why calls qualified inside 3C Plus do not show up."""
+    if tenant is None or tenant.pk is None:
+        return "—"
+    sync = CallSync.objects.filter(tenant=tenant).first()
+    return render_to_string(TEMPLATES + "_reconciliation.html", {"sync": sync})
 
 
 class CallingHoursWidget(forms.MultiWidget):
@@ -236,7 +247,7 @@ class ThreeCPlusSection(SettingsSection):
         ]
 
     def displays(self):
-        return (connection_test, webhook, setup_guide)
+        return (connection_test, webhook, setup_guide, reconciliation)
 
     def admin_urls(self, model_admin):
         def test_connection_view(request, pk):

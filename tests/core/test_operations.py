@@ -31,6 +31,7 @@ def test_healthz_reports_the_database_and_the_worker(client, settings):
         "removals_stuck": 0,
         "qualifications_stuck": 0,
         "tasks_orphaned": 0,
+        "reconciliations_failing": 0,
         "daily_missed": [],
     }
     beat = WorkerHeartbeat.objects.create(

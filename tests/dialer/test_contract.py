@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from dialer.errors import NotFoundError
 from tests.dialer import threecplus_contract as contract
 from tests.dialer.conftest import AGENT_TOKEN
 
@@ -47,6 +48,9 @@ def exercise_every_method(make_dialer_api):
     agent = make_dialer_api(token=AGENT_TOKEN, agent_id="1002")
     agent.qualify_call("call:1:2:3", qualification["id"], note="n", callback_at=datetime.datetime(2026, 12, 1, 9, 0))
     agent.qualify_call("tel-1", qualification["id"], manual=True, note="n")
+    manager.calls_page("2026-12-01 00:00:00", "2026-12-01 23:59:59", campaigns=[campaign_id], page=1)
+    with pytest.raises(NotFoundError), manager.open_recording("call:1:2:404"):
+        pass  # the request is what is checked here; the sandbox has no such call
     return campaigns[0], mailing_list, qualification_list, qualification
 
 
@@ -70,7 +74,10 @@ def test_every_request_matches_the_contract(make_dialer_api, sandbox):
             assert {name for name, required in form_params.items() if required} <= set(request["body"]), template
             assert set(request["body"]) <= set(form_params), (template, set(request["body"]) - set(form_params))
         declared_query = {name for name, where, _required in params if where == "query"}
-        assert set(request["query"]) <= declared_query | contract.PAGINATION_QUERY, template
+        # An array goes as name[]=…&name[]=… (how 3C Plus, a Laravel application, reads arrays).
+        arrays = operation.get("array_query", set())
+        sent = {name.removesuffix("[]") if name.removesuffix("[]") in arrays else name for name in request["query"]}
+        assert sent <= declared_query | contract.PAGINATION_QUERY, template
         checked.add((request["method"], template))
     assert checked == set(contract.OPERATIONS)
     # The answers the product reads carry the fields the contract says it relies on.
@@ -103,8 +110,13 @@ def test_the_contract_agrees_with_the_official_swagger(swagger):
         ok = official["responses"].get("200")
         if operation["response"] is None:
             assert "204" in official["responses"], template
+        elif operation["response"] == contract.FILE:
+            assert "schema" not in ok and "Content-type" in ok["headers"], template
         else:
             assert ok["schema"]["$ref"] == f"#/definitions/{operation['response']}", template
+        for name in operation.get("array_query", ()):
+            (array,) = (p for p in declared if p["name"] == name)
+            assert array["type"] == "array", (template, name)
         if "body_items" in operation:
             (body,) = (p for p in declared if p["in"] == "body")
             assert body["schema"]["items"]["$ref"] == f"#/definitions/{operation['body_items']}", template

@@ -22,24 +22,22 @@ def test_client_pages_open_after_a_reconciled_call_dated_at_the_edge_of_time(
     dialer_tenant, sandbox, make_client, agent, tenant_admin, client, when
 ):
     from dialer.calls import reconcile_calls
+    from tests.dialer import tampering
     from tests.dialer.test_reconciliation import call_without_webhooks
 
     debtor = make_client(assigned_operator=agent)
     call_without_webhooks(dialer_tenant, sandbox, debtor)
     report = next(iter(sandbox.account("alfa").calls.values()))["report"]
     report = {**report, "call_date": when, "call_date_rfc3339": when.replace(" ", "T") + "+14:00"}
-
-    class Api:  # 3C Plus answering /calls with that report
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc):
-            return False
-
-        def list_calls(self, since):
-            return [report]
-
-    assert reconcile_calls(dialer_tenant, api_factory=lambda tenant: Api()) == 1
+    # 3C Plus answering /calls with that report, over HTTP.
+    tampered, server = tampering.serve(sandbox)
+    tampered.rewrite("GET", "/calls", lambda *answer: tampering.answer(200, {"data": [report]}))
+    dialer_tenant.settings = {**dialer_tenant.settings, "threecplus_base_url": tampered.url}
+    dialer_tenant.save()
+    try:
+        assert reconcile_calls(dialer_tenant) == 1
+    finally:
+        server.stop()
     event = DialerCallEvent.objects.get(client=debtor)
     assert EARLIEST_DATE <= event.received_at.date() <= LATEST_DATE
     client.force_login(agent)

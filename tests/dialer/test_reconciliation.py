@@ -82,7 +82,9 @@ def test_a_call_the_webhook_delivered_is_not_stored_twice(dialer_tenant, sandbox
     assert not CallDisposition.objects.exists(), "no qualification, no tabulação"
 
 
-def test_failures_are_kept_for_the_next_run(dialer_tenant, sandbox):
+def test_failures_are_kept_for_the_next_run(dialer_tenant, sandbox, campaign_id):
+    dialer_tenant.settings = {**dialer_tenant.settings, "threecplus_campaign_id": campaign_id}
+    dialer_tenant.save()
     sandbox.set_faults(fail_next=100, fail_status=401)
     assert reconcile_calls(dialer_tenant) == 0
     sync = CallSync.objects.get(tenant=dialer_tenant)

@@ -15,6 +15,9 @@ JSON = ("application/json",)
 # Documented once in info.description, not per operation: every list endpoint pages with these.
 PAGINATION_QUERY = frozenset({"page", "per_page"})
 
+# An answer that is a file (a recording), not JSON: the swagger gives it no schema.
+FILE = "file"
+
 CAMPAIGN_ID = ("campaign-id", "path", True)
 LIST_ID = ("list-id", "path", True)
 
@@ -55,6 +58,38 @@ OPERATIONS = {
         "params": {CAMPAIGN_ID, LIST_ID, ("weight", "formData", True)},
         "response": "MailingList",
     },
+    # The reconciliation: only the campaigns we pushed to (campaigns[]), simple_paginate (links.next, no count).
+    ("GET", "/calls"): {
+        "params": {
+            ("per_page", "query", True),
+            ("start_date", "query", True),
+            ("end_date", "query", False),
+            ("lists", "query", False),
+            ("identifier", "query", False),
+            ("identifiers", "query", False),
+            ("campaigns", "query", False),
+            ("agents", "query", False),
+            ("qualifications", "query", False),
+            ("numbers", "query", False),
+            ("type", "query", False),
+            ("limit", "query", False),
+            ("offset", "query", False),
+            ("with_mailing", "query", True),
+            ("minimum_duration", "query", False),
+            ("maximum_duration", "query", False),
+            ("sid", "query", False),
+            ("is_consult", "query", False),
+            ("is_transfer", "query", False),
+            ("is_transferred", "query", False),
+            ("simple_paginate", "query", False),
+        },
+        "array_query": {"campaigns", "lists", "identifiers", "agents", "qualifications", "numbers"},
+        "response": "CallHistoryReports",
+    },
+    ("GET", "/calls/{call-id}/recording"): {
+        "params": {("call-id", "path", True), ("original", "query", False)},
+        "response": FILE,
+    },
     ("GET", "/qualification_lists"): {"params": set(), "response": "QualificationLists"},
     ("GET", "/qualification_lists/{qualification-list-id}/qualifications"): {
         "params": {("qualification-list-id", "path", True)},
@@ -90,6 +125,25 @@ DEFINITIONS = {
     "MailingList": {"properties": {"id", "name"}, "required": set()},
     "Qualification": {"properties": {"id", "name", "allow_schedule"}, "required": set()},
     "QualificationList": {"properties": {"id", "name", "campaigns"}, "required": set()},
+    "CallHistoryReport": {
+        "properties": {
+            "id",
+            "number",
+            "call_date",
+            "call_date_rfc3339",
+            "campaign_id",
+            "agent",
+            "speaking_time",
+            "qualification",
+            "qualification_note",
+            "recording",
+            "status_id",
+            "mode",
+            "sid",
+            "mailing_data",
+        },
+        "required": set(),
+    },
 }
 
 
