@@ -148,6 +148,7 @@ class AuditEvent(TenantOwned):
         TWO_FACTOR_ENROLLED = "segundo_fator_ativado", _("Segundo fator cadastrado")
         TWO_FACTOR_RESET = "segundo_fator_redefinido", _("Segundo fator redefinido")
         RECOVERY_CODE_USED = "codigo_recuperacao", _("Código de recuperação usado")
+        DISPOSITION_CHANGED = "tabulacao_alterada", _("Tabulação alterada")
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
