@@ -11,9 +11,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
     ("timezone_id", "hours", "direction"),
     [("Asia/Tokyo", "12 horas", "adiantado"), ("Pacific/Honolulu", "7 horas", "atrasado")],
 )
-def test_date_filters_warn_in_portuguese(
-    browser, browser_context_args, live_server, tenant_admin, timezone_id, hours, direction
-):
+def test_date_filters_warn_in_portuguese(browser, browser_context_args, live_server, tenant_admin, timezone_id, hours,
+                                         direction):
     context = browser.new_context(**{**browser_context_args, "timezone_id": timezone_id})
     page = context.new_page()
     login(page, live_server, tenant_admin, next_url="/admin/attendance/clientaccesslog/")

@@ -208,6 +208,6 @@ def test_error_reports_older_than_the_retention_are_pruned_daily(client, tenant_
     assert prune_import_reports.call() == 0  # the task runs the same pruning: nothing left to do
     client.force_login(tenant_admin)
     gone = client.get(f"/admin/core/walletimport/{old.pk}/progresso/").content.decode()
-    assert "guardado por 90 dias e já foi apagado" in gone and 'import-error-report"' not in gone
+    assert "guardado por 90 dias e já foi apagado" in gone and "import-error-report\"" not in gone
     kept = client.get(f"/admin/core/walletimport/{recent.pk}/progresso/").content.decode()
     assert 'id="import-error-report"' in kept and "já foi apagado" not in kept
