@@ -172,6 +172,13 @@ def test_the_unknown_number_banner_stays_while_searching(page, live_server, oper
     watch = page.locator("#call-watch")
     expect(watch).to_contain_text("Cliente não encontrado")
     watch.locator("form[data-search] input[name=q]").fill("Bruna")
+    # The connection drops on the first try: said, and the search box keeps what was typed.
+    searching = lambda url: "q=" in url  # noqa: E731
+    page.route(searching, lambda route: route.abort("internetdisconnected"))
+    watch.locator("form[data-search] button").click()
+    expect(page.get_by_test_id("action-error")).to_have_text(FAILED)
+    expect(watch.locator("form[data-search] input[name=q]")).to_have_value("Bruna")
+    page.unroute(searching)
     watch.locator("form[data-search] button").click()
     expect(page.locator("#search-results")).to_contain_text("Bruna Buscada")
     expect(watch).to_be_visible()
