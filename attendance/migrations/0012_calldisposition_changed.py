@@ -4,20 +4,21 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('attendance', '0011_payment_submission_token'),
+        ("attendance", "0011_payment_submission_token"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='calldisposition',
-            name='changed_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='alterada em'),
+            model_name="calldisposition",
+            name="changed_at",
+            field=models.DateTimeField(blank=True, null=True, verbose_name="alterada em"),
         ),
         migrations.AddField(
-            model_name='calldisposition',
-            name='changed_from',
-            field=models.CharField(blank=True, db_default='', default='', max_length=100, verbose_name='tabulação anterior'),
+            model_name="calldisposition",
+            name="changed_from",
+            field=models.CharField(
+                blank=True, db_default="", default="", max_length=100, verbose_name="tabulação anterior"
+            ),
         ),
     ]

@@ -4,15 +4,35 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('tenants', '0013_alter_auditevent_action'),
+        ("tenants", "0013_alter_auditevent_action"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='auditevent',
-            name='action',
-            field=models.CharField(choices=[('configuracoes', 'Configurações alteradas'), ('webhook_rotacionado', 'Webhook rotacionado'), ('credor_criado', 'Credor criado'), ('credor_alterado', 'Regras do credor alteradas'), ('acordo_gerado', 'Acordo gerado'), ('acordo_decidido', 'Acordo aprovado, rejeitado ou cancelado'), ('acordo_quebrado', 'Acordo quebrado'), ('acordo_quitado', 'Acordo quitado'), ('pagamento', 'Pagamento registrado'), ('envio_discador', 'Envio ao discador'), ('qualificacoes', 'Mapeamento de qualificações alterado'), ('nao_ligar', 'Não ligar alterado'), ('segundo_fator_ativado', 'Segundo fator cadastrado'), ('segundo_fator_redefinido', 'Segundo fator redefinido'), ('codigo_recuperacao', 'Código de recuperação usado'), ('tabulacao_alterada', 'Tabulação alterada')], max_length=30, verbose_name='ação'),
+            model_name="auditevent",
+            name="action",
+            field=models.CharField(
+                choices=[
+                    ("configuracoes", "Configurações alteradas"),
+                    ("webhook_rotacionado", "Webhook rotacionado"),
+                    ("credor_criado", "Credor criado"),
+                    ("credor_alterado", "Regras do credor alteradas"),
+                    ("acordo_gerado", "Acordo gerado"),
+                    ("acordo_decidido", "Acordo aprovado, rejeitado ou cancelado"),
+                    ("acordo_quebrado", "Acordo quebrado"),
+                    ("acordo_quitado", "Acordo quitado"),
+                    ("pagamento", "Pagamento registrado"),
+                    ("envio_discador", "Envio ao discador"),
+                    ("qualificacoes", "Mapeamento de qualificações alterado"),
+                    ("nao_ligar", "Não ligar alterado"),
+                    ("segundo_fator_ativado", "Segundo fator cadastrado"),
+                    ("segundo_fator_redefinido", "Segundo fator redefinido"),
+                    ("codigo_recuperacao", "Código de recuperação usado"),
+                    ("tabulacao_alterada", "Tabulação alterada"),
+                ],
+                max_length=30,
+                verbose_name="ação",
+            ),
         ),
     ]
