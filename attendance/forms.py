@@ -87,6 +87,8 @@ class NegotiationForm(forms.Form):
     notes = forms.CharField(label=_("Observações"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
     # Set by the 3x/6x/12x shortcuts: the entry rises to the creditor's minimum for the simulated total.
     fill_entry = forms.BooleanField(widget=forms.HiddenInput, required=False)
+    # The shortcut the proposal came from (drawn as chosen); cleared when a field is changed by hand.
+    preset = forms.CharField(widget=forms.HiddenInput, required=False, max_length=3)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -96,8 +98,12 @@ class NegotiationForm(forms.Form):
 
     def clean_first_due_date(self):
         value = self.cleaned_data["first_due_date"]
-        if value < timezone.localdate():
-            raise forms.ValidationError(_("O primeiro vencimento não pode estar no passado."))
+        today = timezone.localdate()
+        if value < today:
+            raise forms.ValidationError(
+                _("O primeiro vencimento (%(d)s) já passou: escolha hoje (%(today)s) ou uma data futura.")
+                % {"d": value.strftime("%d/%m/%Y"), "today": today.strftime("%d/%m/%Y")}
+            )
         if value > timezone.localdate() + FIRST_DUE_WINDOW:
             raise forms.ValidationError(
                 _("O primeiro vencimento deve estar nos próximos %(days)s dias.") % {"days": FIRST_DUE_WINDOW.days}
@@ -118,6 +124,8 @@ class NegotiationForm(forms.Form):
         """The form again, showing the entry the simulation used, so "Gerar acordo" proposes what was shown."""
         data = self.data.copy()
         data["entry"] = f"{simulation.entry:.2f}".replace(".", ",")
+        # The entry is one of the preset's payments: the rest are the installments "Gerar acordo" proposes.
+        data["installments"] = str(max(simulation.installments_count, 1))
         data["fill_entry"] = ""
         form = NegotiationForm(data)
         form.is_valid()

@@ -87,6 +87,9 @@ class CallDisposition(TenantOwned):
     qualification_sent_at = models.DateTimeField(_("qualificação enviada em"), null=True, blank=True)
     # One per submitted form: a double click or a resubmission finds the first record instead of a second.
     submission_token = models.UUIDField(default=uuid.uuid4, editable=False)
+    # "Alterar": the call's tabulação changed after the fact (one per call); the timeline says from what and when.
+    changed_from = models.CharField(_("tabulação anterior"), max_length=100, blank=True, default="", db_default="")
+    changed_at = models.DateTimeField(_("alterada em"), null=True, blank=True)
     created_at = models.DateTimeField(_("registrado em"), auto_now_add=True, db_index=False)
 
     class Meta:

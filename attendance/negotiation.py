@@ -10,7 +10,8 @@ Rules, stated once:
   down to the cent, the remainder on the last one, so the parts add up to the total exactly;
 - the entry is due on the first due date and installments follow monthly; with no entry the
   first installment is due on the first due date;
-- a proposal that asks for it (the 3x/6x/12x shortcuts) has its entry raised to the creditor's minimum.
+- a proposal that asks for it (the 3x/6x/12x shortcuts) has its entry raised to the creditor's minimum, and
+  then counts its installments as payments in all: "12x" with an entry is the entry and 11 installments.
 """
 
 import dataclasses
@@ -151,6 +152,8 @@ def simulate(debts: list[OpenDebt], rules: Rules, proposal: Proposal, today: dat
     parts: list[Installment] = []
     remaining = total - entry
     count = proposal.installments
+    if proposal.fill_minimum_entry and entry > 0 and count > 1:
+        count -= 1
     if entry > 0:
         parts.append(Installment(0, first_due, entry))
         if remaining == 0:

@@ -40,9 +40,23 @@ def log_access(tenant, user, client, call_id: str = "") -> None:
 
 
 def record_disposition(
-    tenant, user, client, disposition_type, *, notes="", phone=None, call_id="", callback_at=None, token=None
+    tenant,
+    user,
+    client,
+    disposition_type,
+    *,
+    notes="",
+    phone=None,
+    call_id="",
+    callback_at=None,
+    token=None,
+    one_per_call=True,
 ) -> tuple[CallDisposition, bool]:
-    """Record a tabulação; (disposition, created). The same submission token never records twice."""
+    """Record a tabulação; (disposition, created). The same submission token never records twice.
+
+    One tabulação per call: a second one for a call already tabulated is refused (change the first instead,
+    change_disposition). What the system records on its own during the call (the agreement's "Negociar", a number
+    marked wrong) passes one_per_call=False: those are facts, not the operator's verdict on the call."""
     if client.tenant_id != tenant.pk:
         raise PermissionDenied
     if disposition_type.tenant_id not in (None, tenant.pk):
@@ -57,14 +71,7 @@ def record_disposition(
     if behavior == Behavior.WRONG_CONTACT and phone is None:
         raise ValidationError({"phone": _("Informe qual telefone está incorreto.")})
     if behavior == Behavior.CALLBACK:
-        if callback_at is None:
-            raise ValidationError({"callback_at": _("Informe a data e a hora do retorno.")})
-        if callback_at <= timezone.now():
-            raise ValidationError({"callback_at": _("O retorno deve ser numa data e hora futuras.")})
-        if callback_at > timezone.now() + CALLBACK_WINDOW:
-            raise ValidationError(
-                {"callback_at": _("O retorno deve estar nos próximos %(days)s dias.") % {"days": CALLBACK_WINDOW.days}}
-            )
+        _check_callback(callback_at)
     else:
         callback_at = None
 
@@ -86,6 +93,10 @@ def record_disposition(
         with transaction.atomic():
             # One writer per client at a time: concurrent clicks wait here and then see what the first did.
             list(Client.objects.select_for_update().filter(pk=client.pk).values_list("pk", flat=True))
+            if one_per_call and fields["call_id"] and call_disposition(tenant, client, fields["call_id"]):
+                raise ValidationError(
+                    _("Esta ligação já foi tabulada; altere a tabulação registrada."), code="already_tabulated"
+                )
             if behavior == Behavior.WRONG_CONTACT and not ClientPhone.objects.filter(pk=phone.pk, active=True).exists():
                 earlier = (
                     CallDisposition.objects.filter(
@@ -118,6 +129,80 @@ def record_disposition(
         tenant=tenant, client=client, operator=user, callback_done=False, callback_at__isnull=False
     ).exclude(pk=disposition.pk).update(callback_done=True)
     return disposition, True
+
+
+def call_disposition(tenant, client, call_id: str) -> CallDisposition | None:
+    """The tabulação already recorded for this call, if any: the first one, the one 3C Plus got as the call's
+    qualification. What "the same call" means (3C Plus names a call by three ids) is decided here only."""
+    if not call_id:
+        return None
+    # 3C Plus names one call by its connected id, its history id and its report id: a tabulação under any of them
+    # is this call's. Within the tenant; the client narrows it to the (client, call_id) index (a call is one client's).
+    same_call = core_services.same_call_ids(tenant, call_id[:120]) or [call_id[:120]]
+    return (
+        CallDisposition.objects.filter(tenant=tenant, client=client, call_id__in=same_call)
+        .exclude(type__behavior=Behavior.NEGOTIATE)
+        .select_related("type")
+        .order_by("created_at", "pk")
+        .first()
+    )
+
+
+def change_disposition(
+    tenant, user, disposition: CallDisposition, disposition_type, *, notes="", phone=None, callback_at=None
+) -> CallDisposition:
+    """Alterar: the call's tabulação becomes another one, audited and marked on the timeline.
+
+    Nothing more is sent to 3C Plus: it takes one qualification per call, so one already sent stays as it was
+    there; one still pending is sent as changed (the task reads the row when it sends)."""
+    if disposition.tenant_id != tenant.pk:
+        raise PermissionDenied
+    if disposition_type.tenant_id not in (None, tenant.pk) or disposition_type.behavior == Behavior.NEGOTIATE:
+        raise ValidationError(_("Tabulação inválida."))
+    behavior = disposition_type.behavior
+    if phone is not None and phone.client_id != disposition.client_id:
+        raise ValidationError(_("Telefone de outro cliente."))
+    if behavior == Behavior.WRONG_CONTACT and phone is None:
+        raise ValidationError({"phone": _("Informe qual telefone está incorreto.")})
+    if behavior == Behavior.CALLBACK:
+        _check_callback(callback_at)
+    else:
+        callback_at = None
+    with transaction.atomic():
+        disposition = CallDisposition.objects.select_for_update().select_related("type").get(pk=disposition.pk)
+        before = {"tabulação": disposition.type.name, "observações": disposition.notes}
+        disposition.changed_from = disposition.type.name[:100]
+        disposition.changed_at = timezone.now()
+        disposition.type = disposition_type
+        disposition.notes = notes.strip()
+        disposition.phone = phone
+        disposition.callback_at = callback_at
+        disposition.callback_done = False
+        disposition.save(
+            update_fields=["type", "notes", "phone", "callback_at", "callback_done", "changed_from", "changed_at"]
+        )
+        after = {"tabulação": disposition_type.name, "observações": disposition.notes}
+        audit.record(
+            tenant,
+            user,
+            audit.Action.DISPOSITION_CHANGED,
+            disposition,
+            changes={k: [before[k], after[k]] for k in before if before[k] != after[k]},
+        )
+        if behavior == Behavior.WRONG_CONTACT:
+            core_services.set_phone_do_not_call(phone, DoNotCallReason.WRONG_NUMBER, user)
+    return disposition
+
+
+def _check_callback(callback_at) -> None:
+    if callback_at is None:
+        raise ValidationError({"callback_at": _("Informe a data e a hora do retorno.")})
+    if callback_at <= timezone.now():
+        raise ValidationError({"callback_at": _("O retorno deve ser numa data e hora futuras.")})
+    if callback_at > timezone.now() + CALLBACK_WINDOW:
+        raise ValidationError(
+            {"callback_at": _("O retorno deve estar nos próximos %(days)s dias.") % {"days": CALLBACK_WINDOW.days}}
+        )
 
 
 def enqueue_qualification(disposition: CallDisposition) -> None:
@@ -342,6 +427,7 @@ def create_agreement(tenant, user, client, proposal: Proposal, *, call_id="", to
             disposition_type(tenant, Behavior.NEGOTIATE),
             notes=f"{note}. {notes}".strip() if notes else note,
             call_id=call_id,
+            one_per_call=False,
         )
     return agreement
 

@@ -23,6 +23,11 @@ def dispositions(client, before, limit):
             parts.append(_("Retornar em %(t)s") % {"t": d.callback_at.astimezone().strftime("%d/%m/%Y %H:%M")})
         if d.notes:
             parts.append(d.notes)
+        if d.changed_at:
+            parts.append(
+                _("Alterada em %(t)s (antes: %(p)s)")
+                % {"t": d.changed_at.astimezone().strftime("%d/%m/%Y %H:%M"), "p": d.changed_from}
+            )
         if d.qualification_status:
             status = d.get_qualification_status_display()
             parts.append(f"{status}: {d.qualification_error}" if d.qualification_error else status)

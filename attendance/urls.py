@@ -11,6 +11,7 @@ urlpatterns = [
     path("ligacoes/", views.call_stream, name="call_stream"),
     path("<int:client_id>/", views.client_page, name="client"),
     path("<int:client_id>/tabular/", views.tabulate, name="tabulate"),
+    path("<int:client_id>/tabulacoes/<int:disposition_id>/alterar/", views.change_tabulation, name="change_tabulation"),
     path("<int:client_id>/telefones/<int:phone_id>/errado/", views.mark_phone_wrong, name="phone_wrong"),
     path("<int:client_id>/nao-ligar/", views.do_not_call, name="do_not_call"),
     path("<int:client_id>/simular/", views.simulate, name="simulate"),

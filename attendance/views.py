@@ -23,7 +23,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from attendance import presence, selectors, services
 from attendance.forms import NegotiationForm, TabulationForm
-from attendance.models import Agreement, DispositionType, Message
+from attendance.models import Agreement, CallDisposition, DispositionType, Message
 from attendance.negotiation import NegotiationError
 from common import async_db
 from common.call_ids import call_id_or_blank
@@ -81,6 +81,9 @@ def home(request):
         callbacks = list(services.pending_callbacks(tenant, request.user)[:50])
         if q:
             found = search_clients(tenant, q)
+    call_id = call_id_of(request)
+    # Searching for the client of a call from an unknown number: its banner stays up while the operator searches.
+    on_line = core_services.call_on_line(tenant, call_id) if tenant and call_id else None
     return render(
         request,
         "attendance/home.html",
@@ -94,7 +97,8 @@ def home(request):
             call_stream_url=call_stream_url(request),
             q=q,
             found=found,
-            call_id=call_id_of(request),
+            call_id=call_id,
+            on_line=on_line,
         ),
     )
 
@@ -297,6 +301,7 @@ def page_context(
     chat = newest[:WHATSAPP_LIMIT][::-1]
     call_id = call_id_of(request)
     panel = selectors.agreement_panel(tenant, client, open_agreement)
+    on_line = core_services.call_on_line(tenant, call_id) if call_id else None
     tabulation_form = tabulation_form or TabulationForm(
         tenant=tenant, client=client, phones=phones, types=types, initial={"call_id": call_id}
     )
@@ -314,15 +319,22 @@ def page_context(
         tabulation_form=tabulation_form,
         tabulation_kind=chosen_behavior(tabulation_form, types),
         negotiation_form=negotiation_form or NegotiationForm(initial={"call_id": call_id}),
+        presets=[n for n in PRESET_PAYMENTS if n <= client.creditor.max_installments],
         simulation=simulation,
         entries=entries,
         has_more=has_more,
         chat=chat,
         chat_truncated=len(newest) > WHATSAPP_LIMIT,
         call_id=call_id,
+        # The call's tabulação once recorded: the form then changes it ("Alterar") instead of adding a second.
+        call_disposition=services.call_disposition(tenant, client, call_id),
+        on_line=on_line,
         call_stream_url=call_stream_url(request),
         callbacks_today=services.callbacks_due(tenant, request.user).count(),
     )
+
+
+PRESET_PAYMENTS = (3, 6, 12)  # the simulator's shortcuts besides "à vista", up to the creditor's maximum
 
 
 def chosen_behavior(form, types) -> str:
@@ -417,6 +429,38 @@ def add_errors(form, error: ValidationError):
 
 @login_required
 @require_POST
+def change_tabulation(request, client_id, disposition_id):
+    """Alterar: the tabulação of a call already tabulated becomes the one chosen now."""
+    tenant, client = client_or_404(request, client_id)
+    disposition = get_object_or_404(CallDisposition, pk=disposition_id, tenant=tenant, client=client)
+    phones = list(client.phones.all())
+    types = list(DispositionType.available_to(tenant))
+    form = TabulationForm(request.POST, tenant=tenant, client=client, phones=phones, types=types)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.change_disposition(
+                tenant,
+                request.user,
+                disposition,
+                data["type"],
+                notes=data["notes"],
+                phone=data["phone"],
+                callback_at=data["callback_at"],
+            )
+        except ValidationError as error:
+            add_errors(form, error)
+        else:
+            messages.success(request, _("Tabulação da ligação alterada para %(t)s.") % {"t": data["type"].name})
+            return render_after_change(request, tenant, client, types=types)
+    context = page_context(request, tenant, client, tabulation_form=form, types=types)
+    if not request.htmx:
+        return render(request, "attendance/client.html", context)
+    return partial(request, "attendance/_tabulation.html", context, "#tabulation")
+
+
+@login_required
+@require_POST
 def mark_phone_wrong(request, client_id, phone_id):
     tenant, client = client_or_404(request, client_id)
     phone = get_object_or_404(ClientPhone, pk=phone_id, client=client)
@@ -429,6 +473,7 @@ def mark_phone_wrong(request, client_id, phone_id):
             phone=phone,
             call_id=call_id_of(request),
             notes=_("Número errado"),
+            one_per_call=False,  # a second wrong number in the same call is marked all the same
         )
         messages.success(request, _("Telefone %(p)s desativado como contato incorreto.") % {"p": phone.formatted})
     return render_after_change(request, tenant, client)
@@ -459,18 +504,19 @@ def do_not_call(request, client_id):
 def simulate(request, client_id):
     tenant, client = client_or_404(request, client_id)
     form = NegotiationForm(request.POST)
-    simulation = None
     debts = client_debts(client)
-    if form.is_valid():
+    context = page_context(request, tenant, client, negotiation_form=form, debts=debts)
+    # A simulation that arrives after "Gerar acordo" shows the agreement (the panel says so), never "no títulos
+    # em aberto" over it.
+    if context["open_agreement"] is None and form.is_valid():
         try:
             open_debts = [d for d in debts if d.status == Debt.Status.OPEN]
-            simulation = services.simulate_for(client, form.proposal(), open_debts)
+            context["simulation"] = services.simulate_for(client, form.proposal(), open_debts)
         except NegotiationError as error:
             form.add_error(None, str(error))
         else:
             if form.cleaned_data["fill_entry"]:
-                form = form.with_simulated_entry(simulation)
-    context = page_context(request, tenant, client, negotiation_form=form, simulation=simulation, debts=debts)
+                context["negotiation_form"] = form.with_simulated_entry(context["simulation"])
     return render(request, "attendance/_negotiation.html", context)
 
 

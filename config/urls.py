@@ -16,6 +16,8 @@ urlpatterns = [
     path("sair/", auth_views.LogoutView.as_view(), name="logout"),
     path("conta/segundo-fator/", two_factor_views.setup, name="two_factor_setup"),
     path("", include("dashboard.urls")),
+    # Before the admin's own: a signed-in user the admin turns away sees "sem permissão", not its login form.
+    path("admin/login/", views.admin_login, name="admin_login"),
     path("admin/", admin.site.urls),
     path("atendimento/", include("attendance.urls")),
     path("healthz", healthz, name="healthz"),

@@ -76,6 +76,14 @@ class ConnectedCall:
     client: Client | None
 
 
+@dataclasses.dataclass(frozen=True)
+class CallOnLine:
+    """The dialer call a client's page was opened for: the number on the line, and whether it is still going."""
+
+    phone: str  # as people read it
+    live: bool  # connected and not yet over (3C Plus has not sent its history)
+
+
 # (tenant) -> bool: the tenant's tabulações of dialer calls are sent back as the calls' qualifications.
 writes_qualifications = Port("writes_qualifications")
 # (tenant, *, call_id, behavior, agent_id, note, callback_at, phone): send a tabulação as the call's
@@ -89,6 +97,8 @@ next_connected_call = Port("next_connected_call")
 # (tenant, call_id) -> [call ids]: every id stored for the same 3C Plus call (connected event, history, GET /calls
 # report), the connected event's first when known. One tabulação per call is checked against all of them.
 same_call_ids = Port("same_call_ids")
+# (tenant, call_id) -> CallOnLine | None: the connected call with that id, None when the dialer never saw it.
+call_on_line = Port("call_on_line")
 # () -> bool: the dialer can wake a waiting console when a call connects (PostgreSQL), so it need not poll.
 connected_calls_pushed = Port("connected_calls_pushed")
 # (tenant_id, agent_id) -> a context manager giving a waiter: `await waiter.wait(timeout)` is True when a call may

@@ -5,6 +5,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import AuthenticationForm
+from django.core.exceptions import PermissionDenied
 from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
@@ -46,6 +47,14 @@ def home(request):
     if is_back_office(request.user) and request.user.is_staff:
         return redirect("admin:index")
     return redirect("attendance:home")
+
+
+def admin_login(request, **kwargs):
+    """The admin's login page, where the admin sends whoever may not use it. Someone signed in already (an
+    operator opening an admin address) is told "sem permissão" instead of being offered another login."""
+    if request.user.is_authenticated and not admin.site.has_permission(request):
+        raise PermissionDenied
+    return admin.site.login(request, **kwargs)
 
 
 def locked_out(request, credentials, *args, **kwargs):

@@ -27,5 +27,6 @@ class DialerConfig(AppConfig):
         core_services.last_connected_call.provide(ports.last_connected_call)
         core_services.next_connected_call.provide(ports.next_connected_call)
         core_services.connected_calls_pushed.provide(ports.connected_calls_pushed)
+        core_services.call_on_line.provide(ports.call_on_line)
         core_services.connected_call_waiter.provide(ports.connected_call_waiter)
         core_services.same_call_ids.provide(same_call_ids)

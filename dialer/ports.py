@@ -8,7 +8,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from common.parsing import format_phone
-from core.services import CallNotQualified, ConnectedCall
+from core.services import CallNotQualified, CallOnLine, ConnectedCall
 from dialer import live, qualifications
 from dialer.calls import resolve_client
 from dialer.client import phone_e164
@@ -52,6 +52,16 @@ def next_connected_call(tenant, agent_id: str, after: int) -> ConnectedCall | No
             DialerCallEvent.objects.filter(pk=event.pk, client__isnull=True).update(client=event.client)
     phone = format_phone(phone_e164(event.phone) or "") or event.phone
     return ConnectedCall(id=event.pk, call_id=event.call_id, phone=phone, client=event.client)
+
+
+def call_on_line(tenant, call_id: str) -> CallOnLine | None:
+    # Both reads use the (tenant, event, call_id) unique index.
+    events = DialerCallEvent.objects.filter(tenant=tenant, call_id=call_id)
+    phone = events.filter(event=DialerCallEvent.Event.CONNECTED).values_list("phone", flat=True).first()
+    if phone is None:
+        return None
+    over = events.filter(event=DialerCallEvent.Event.HISTORY).exists()
+    return CallOnLine(phone=format_phone(phone_e164(phone) or "") or phone, live=not over)
 
 
 def connected_calls_pushed() -> bool:

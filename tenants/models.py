@@ -149,6 +149,7 @@ class AuditEvent(TenantOwned):
         TWO_FACTOR_RESET = "segundo_fator_redefinido", _("Segundo fator redefinido")
         RECOVERY_CODE_USED = "codigo_recuperacao", _("Código de recuperação usado")
         ACCESS_UNLOCKED = "acesso_desbloqueado", _("Acesso desbloqueado")
+        DISPOSITION_CHANGED = "tabulacao_alterada", _("Tabulação alterada")
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,

@@ -49,6 +49,7 @@ User = get_user_model()
 ROLES = (Role.ADMIN, Role.SUPERVISOR, Role.OPERATOR)
 # Reachable without logging in, by design.
 PUBLIC = {"login", "logout", "healthz", "threecplus_webhook", "sandbox_api", "admin:login", "admin:logout"}
+PUBLIC |= {"admin_login"}  # the admin's login page, answered first by core.views.admin_login
 # Pages only a tenant admin (or a superuser) may open in the admin.
 ADMIN_ONLY_MODELS = {"tenants.tenant", "auth.user", "tenants.auditevent", "attendance.clientaccesslog"}
 ADMIN_ONLY_MODELS |= {"dialer.qualification", "dialer.webhookdelivery"}
@@ -207,6 +208,8 @@ def fill(route: str, name: str, world: dict) -> str:
             return str(record.pk) if record is not None else "999999"
         if param == "client_id":
             return str(world["core.client"].pk)
+        if param == "disposition_id":
+            return str(world["attendance.calldisposition"].pk)
         if param == "phone_id":
             return str(world["core.clientphone"].pk)
         if param == "secret":

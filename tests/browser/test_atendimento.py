@@ -51,13 +51,14 @@ def test_operator_works_a_call_from_the_deep_link(
     expect(page.locator("#timeline-list li").first).to_contain_text("Caixa postal cheia")
     assert CallDisposition.objects.get().call_id == "CALL-42"
 
-    # Retornar with a future date and time.
+    # One tabulação per call: the client asks to be called back, so the operator changes it to Retornar.
     page.get_by_role("radio", name="Retornar").check()
     tomorrow = timezone.localtime() + datetime.timedelta(days=1)
     page.fill("#id_callback_at", tomorrow.strftime("%Y-%m-%dT10:30"))
-    page.get_by_role("button", name="Registrar tabulação").click()
+    page.get_by_role("button", name="Alterar tabulação").click()
     expect(page.locator("#timeline-list li").first).to_contain_text("Retornar em")
     assert CallDisposition.objects.filter(callback_at__isnull=False).count() == 1
+    assert CallDisposition.objects.filter(call_id="CALL-42").count() == 1
 
     # Mark a phone as wrong.
     phone = client.phones.get(number="+5511933334444")

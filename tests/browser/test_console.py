@@ -46,10 +46,11 @@ def test_unknown_number_search_open_and_tabulation_errors(page, live_server, ope
     form.get_by_role("button", name="Registrar tabulação").click()
     expect(page.locator("#ws-messages")).to_contain_text("Tabulação registrada")
 
-    # ... which must not stay next to an error: Contato Incorreto without a phone.
+    # ... which must not stay next to an error: Contato Incorreto without a phone (the call has its tabulação now:
+    # the form changes it).
     form.get_by_role("radio", name="Contato Incorreto").check()
     form.locator("[name=notes]").fill("ligou de outro número")
-    form.get_by_role("button", name="Registrar tabulação").click()
+    form.get_by_role("button", name="Alterar tabulação").click()
     expect(form.locator(".ws-error")).to_contain_text("Informe qual telefone está incorreto.")
     expect(form.locator(".ws-error")).to_be_visible()
     expect(page.locator("#ws-messages")).not_to_contain_text("Tabulação registrada")
@@ -57,12 +58,12 @@ def test_unknown_number_search_open_and_tabulation_errors(page, live_server, ope
 
     # Retornar without a date, then with a past one.
     form.get_by_role("radio", name="Retornar", exact=True).check()
-    form.get_by_role("button", name="Registrar tabulação").click()
+    form.get_by_role("button", name="Alterar tabulação").click()
     expect(form.locator(".ws-error")).to_contain_text("Informe a data e a hora do retorno.")
     expect(form.locator(".ws-error")).to_be_visible()
     past = (timezone.localtime() - datetime.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
     form.locator("[name=callback_at]").fill(past)
-    form.get_by_role("button", name="Registrar tabulação").click()
+    form.get_by_role("button", name="Alterar tabulação").click()
     expect(form.locator(".ws-error")).to_contain_text("futuras")
     expect(form.locator(".ws-error")).to_be_visible()
     expect(form.locator("[name=callback_at]")).to_have_value(past)

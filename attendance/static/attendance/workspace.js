@@ -1,20 +1,103 @@
-// Presets of the negotiation simulator: fill the installments and simulate at once.
+// Presets of the negotiation simulator: fill the proposal and simulate at once. "à vista" is one payment with the
+// creditor's cash discount; "Nx" is N payments in all, the entry (raised to the creditor's minimum) being the first.
 function wsPreset(button) {
   const form = document.getElementById("negotiation-form");
-  const installments = form.querySelector("[name=installments]");
-  installments.value = button.dataset.preset;
-  if (button.dataset.preset === "1") {
+  const preset = button.dataset.preset;
+  form.querySelector("[name=installments]").value = preset;
+  form.querySelector("[name=preset]").value = preset;
+  if (preset === "1") {
     form.querySelector("[name=entry]").value = "0";
+    form.querySelector("[name=discount_percent]").value = button.dataset.discount;
   }
   // The server raises the entry to the creditor's minimum for the simulated total.
-  form.querySelector("[name=fill_entry]").value = button.dataset.preset === "1" ? "" : "on";
+  form.querySelector("[name=fill_entry]").value = preset === "1" ? "" : "on";
   htmx.trigger(form, "submit-simulate");
 }
 
-// A message swapped in after a change fades after a few seconds.
-document.addEventListener("htmx:afterSettle", () => {
-  document.querySelectorAll(".ws-flash").forEach((el) => setTimeout(() => el.remove(), 6000));
+// A field changed by hand: the proposal is no longer the preset's.
+document.addEventListener("input", (event) => {
+  const form = event.target.form;
+  if (form && form.id === "negotiation-form" && event.target.name !== "notes") {
+    form.querySelector("[name=preset]").value = "";
+  }
 });
+
+// A message swapped in after a change fades after a few seconds; an error stays until the next action.
+document.addEventListener("htmx:afterSettle", () => {
+  document.querySelectorAll(".ws-flash:not(.ws-flash-error)").forEach((el) => setTimeout(() => el.remove(), 6000));
+});
+
+// Every operator action says what happened. htmx swaps nothing on a 4xx/5xx or a lost connection, so what was
+// typed stays; this says so: the server's own message for a 4xx that has one, else "Não foi possível salvar".
+(function () {
+  const box = () => document.getElementById("ws-messages");
+  function say(text) {
+    const messages = box();
+    if (!messages) return;
+    const flash = document.createElement("div");
+    flash.className = "ws-flash ws-flash-error";
+    flash.setAttribute("role", "alert");
+    flash.dataset.testid = "action-error";
+    flash.textContent = text;
+    messages.replaceChildren(flash);
+  }
+  function serverMessage(xhr) {
+    if (xhr.status < 400 || xhr.status >= 500) return "";
+    const type = xhr.getResponseHeader("Content-Type") || "";
+    const body = xhr.responseText || "";
+    if (type.startsWith("text/plain")) return body.trim().slice(0, 300);
+    if (type.startsWith("application/json")) {
+      try {
+        const data = JSON.parse(body);
+        return String(data.erro || data.error || "").slice(0, 300);
+      } catch (error) {
+        return "";
+      }
+    }
+    // The site's error pages (403, 404) say it in a paragraph of their <main>.
+    const page = new DOMParser().parseFromString(body, "text/html");
+    const paragraph = page.querySelector("main p");
+    return paragraph ? paragraph.textContent.trim().slice(0, 300) : "";
+  }
+  const failed = () => (box() && box().dataset.failed) || "Não foi possível salvar — tente de novo.";
+  document.addEventListener("htmx:responseError", (event) => say(serverMessage(event.detail.xhr) || failed()));
+  document.addEventListener("htmx:sendError", () => say(failed()));
+  document.addEventListener("htmx:timeout", () => say(failed()));
+  // A new action clears the last error: what it says next is about that action.
+  document.addEventListener("htmx:beforeRequest", () => {
+    const messages = box();
+    if (messages) messages.querySelectorAll(".ws-flash-error").forEach((el) => el.remove());
+  });
+})();
+
+// A stale response never overwrites a newer state. Each request is numbered by the part it swaps; a response
+// older than the newest request for that part is dropped. While "Gerar acordo" is on its way no simulation is
+// sent (a late one would find the títulos already in the agreement), and every simulation sent before it is stale.
+(function () {
+  const newest = {};
+  let agreementInFlight = false;
+  const partOf = (detail) => (detail.target && detail.target.id) || "page";
+  const kind = (elt) => (elt && elt.dataset ? elt.dataset.negotiation || "" : "");
+  document.addEventListener("htmx:beforeRequest", (event) => {
+    const detail = event.detail;
+    if (kind(detail.elt) === "simular" && agreementInFlight) {
+      event.preventDefault();
+      return;
+    }
+    if (kind(detail.elt) === "acordo") agreementInFlight = true;
+    const part = partOf(detail);
+    newest[part] = (newest[part] || 0) + 1;
+    detail.xhr.wsPart = part;
+    detail.xhr.wsNumber = newest[part];
+  });
+  document.addEventListener("htmx:afterRequest", (event) => {
+    if (kind(event.detail.elt) === "acordo") agreementInFlight = false;
+  });
+  document.addEventListener("htmx:beforeSwap", (event) => {
+    const xhr = event.detail.xhr;
+    if (xhr.wsPart && xhr.wsNumber < newest[xhr.wsPart]) event.detail.shouldSwap = false;
+  });
+})();
 
 // The screen pop: wait for the next call connected to this operator. On the console it opens the client at
 // once; on a client's page it offers the next call without leaving the current one. Where the server streams
