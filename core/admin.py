@@ -338,6 +338,7 @@ class ClientAdmin(QueuedImportMixin, PartialImportMixin, TenantScopedAdmin, Impo
 
     def get_export_filename(self, request, queryset, file_format):
         return f"carteira-{timezone.localdate():%Y-%m-%d}.{file_format.get_extension()}"
+
     def save_model(self, request, obj, form, change):
         # "Não ligar" goes through its service (who, when, audit, removal from the dialer), not a plain save.
         reason = obj.do_not_call_reason

@@ -40,6 +40,7 @@ from common.parsing import (
 )
 from common.spreadsheets import QUOTE, unneutralize
 from core.models import Client, ClientPhone, Creditor, Debt, DoNotCallReason
+from core.search import client_search_text
 from core.services import mark_do_not_call
 
 # File column -> Client field.
@@ -511,8 +512,8 @@ STAGE_TABLES = [
     """CREATE TEMP TABLE IF NOT EXISTS wallet_stage_client (
         ord integer, external_id text, creditor_id bigint, cpf text, name text, email text, street text,
         number text, complement text, district text, city text, state text, postal_code text, notes text,
-        open_balance numeric, oldest_due_date date, main_phone text, active_phones integer, status text,
-        client_id bigint, inserted boolean NOT NULL DEFAULT false
+        search_text text, open_balance numeric, oldest_due_date date, main_phone text, active_phones integer,
+        status text, client_id bigint, inserted boolean NOT NULL DEFAULT false
     ) ON COMMIT DELETE ROWS""",
     """CREATE TEMP TABLE IF NOT EXISTS wallet_stage_phone (
         external_id text, number text, kind text, whatsapp boolean, priority integer
@@ -528,6 +529,7 @@ STAGE_CLIENT_COLUMNS = [
     "creditor_id",
     "cpf",
     *CLIENT_FIELDS,
+    "search_text",
     "open_balance",
     "oldest_due_date",
     "main_phone",
@@ -537,8 +539,9 @@ STAGE_CLIENT_COLUMNS = [
 STAGE_PHONE_COLUMNS = ["external_id", "number", "kind", "whatsapp", "priority"]
 DEBT_FIELDS = ["contract_code", "installment_number", "installment_total", "due_date", "original_amount", "paid_amount"]
 STAGE_DEBT_COLUMNS = ["external_id", *DEBT_FIELDS, "status"]
-# The file's client columns, compared to decide whether an existing client changes at all.
-CLIENT_FILE_COLUMNS = ["creditor_id", "cpf", *CLIENT_FIELDS]
+# The file's client columns (and the search text made of them), compared to decide whether an existing client
+# changes at all.
+CLIENT_FILE_COLUMNS = ["creditor_id", "cpf", *CLIENT_FIELDS, "search_text"]
 DEBT_FILE_COLUMNS = DEBT_FIELDS[2:]
 
 
@@ -564,6 +567,7 @@ def _copy_upsert(tenant, batch: WalletBatch) -> None:
                         row.creditor_id,
                         row.cpf,
                         *(client[f] for f in CLIENT_FIELDS),
+                        client_search_text(client["name"], client["city"]),
                         *batch.new_client_summary(external_id),
                     )
                 )
