@@ -22,6 +22,7 @@ from unfold.decorators import display
 from common.formats import WALLET_FORMATS, SniffingCSV
 from common.parsing import format_brl, format_phone, parse_cpf, parse_phone
 from common.spreadsheets import SafeXLSX
+from core import import_jobs
 from core import services as core_services
 from core.import_admin import QueuedImportMixin, WalletImportForm
 from core.importing import COLUMN_HELP, TEMPLATE_HEADERS, template_rows
@@ -189,6 +190,16 @@ class PartialImportMixin:
             )
 
 
+def skipped_phones_message(warnings) -> str:
+    """The rows imported with a phone skipped, by line (the first 20), for the import's pages."""
+    lines = sorted({line for line, _external_id, _message in warnings})
+    shown = "; ".join(f"{line}: {message}" for line, _external_id, message in warnings[:20])
+    return _(
+        "%(count)d linha(s) importada(s) sem um telefone inválido, que foi ignorado (o cliente e o título entram): "
+        "%(shown)s"
+    ) % {"count": len(lines), "shown": shown}
+
+
 class WalletChangeList(ChangeList):
     def get_ordering(self, request, queryset):
         """Ties are broken by id in the direction of the sorted column (Django always uses -id): then one
@@ -335,6 +346,40 @@ class ClientAdmin(QueuedImportMixin, PartialImportMixin, TenantScopedAdmin, Impo
             **super().get_import_context_data(**kwargs),
             "column_help": [(column, COLUMN_HELP.get(column, "")) for column in TEMPLATE_HEADERS],
         }
+
+    def import_action(self, request, **kwargs):
+        response = super().import_action(request, **kwargs)
+        context = getattr(response, "context_data", None) or {}
+        warnings = getattr(context.get("result"), "wallet_warnings", None)
+        if warnings:
+            messages.warning(request, skipped_phones_message(warnings))
+        return response
+
+    def process_result(self, result, request):
+        """The confirmed file joins Importações da carteira with its report, like a file the worker imported."""
+        response = super().process_result(result, request)
+        tenant = user_tenant(request.user)
+        if tenant is not None and hasattr(result, "wallet_errors"):
+            job = import_jobs.record_inline_import(
+                tenant,
+                request.user,
+                result.wallet_file_name,
+                result.total_rows,
+                result.wallet_errors,
+                result.wallet_warnings,
+            )
+            if result.wallet_warnings:
+                messages.warning(request, skipped_phones_message(result.wallet_warnings))
+            messages.info(
+                request,
+                format_html(
+                    '{} <a class="underline" href="{}">{}</a>',
+                    _("Importação registrada em Importações da carteira."),
+                    reverse("admin:core_walletimport_change", args=[job.pk]),
+                    _("Ver a importação #%(id)s e o relatório") % {"id": job.pk},
+                ),
+            )
+        return response
 
     def get_export_filename(self, request, queryset, file_format):
         return f"carteira-{timezone.localdate():%Y-%m-%d}.{file_format.get_extension()}"

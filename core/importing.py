@@ -228,6 +228,8 @@ class WalletRow:
     phones: list[tuple[str, bool]]  # (E.164, is mobile)
     debt: dict | None
     do_not_call: str = ""  # a DoNotCallReason; a blank cell never clears an earlier mark
+    # What was skipped and reported without refusing the row (a phone that cannot be dialled).
+    warnings: list[str] = dataclasses.field(default_factory=list)
 
 
 class WalletRowParser:
@@ -294,12 +296,17 @@ class WalletRowParser:
             if len(client[field]) > limit:
                 errors.append(_("%(field)s longo demais.") % {"field": field})
 
+        # A bad phone is skipped and reported: the debtor and the debt are imported all the same.
         phones: list[tuple[str, bool]] = []
+        warnings = []
         for raw_phone in self._phone_cells(row):
             try:
                 phone = parse_phone_and_kind(raw_phone)
             except ValidationError as error:
-                errors.extend(error.messages)
+                warnings.append(
+                    _("Telefone ignorado (%(value)s): %(error)s")
+                    % {"value": raw_phone[:40], "error": " ".join(error.messages)}
+                )
                 continue
             if phone not in phones:
                 phones.append(phone)
@@ -342,7 +349,7 @@ class WalletRowParser:
             self.seen.add(external_id, LINE.pack(line) + identity)
         if debt:
             self.debts_seen.add(debt_key, line)
-        return WalletRow(line, external_id, creditor_id, cpf, client, phones, debt, do_not_call)
+        return WalletRow(line, external_id, creditor_id, cpf, client, phones, debt, do_not_call, warnings)
 
     @staticmethod
     def _identity(creditor_id, cpf, client: dict) -> bytes:
@@ -718,13 +725,18 @@ class ImportReport:
     failed: int = 0
     # (line, external_id, message), sorted by line; empty when the errors went to an `on_error` sink.
     errors: list[tuple[int, str, str]] = dataclasses.field(default_factory=list)
+    warned: int = 0  # rows imported with something skipped (a bad phone)
+    # (line, external_id, message) of those rows, sorted; empty when they went to an `on_warning` sink.
+    warnings: list[tuple[int, str, str]] = dataclasses.field(default_factory=list)
 
 
 # Chunks are cut between clients (a client's rows are usually together), so two transactions write side by side.
 WRITER_THREADS = 2
 
 
-def import_wallet_rows(tenant, rows, chunk_size: int = 2000, progress=None, on_error=None, user=None) -> ImportReport:
+def import_wallet_rows(
+    tenant, rows, chunk_size: int = 2000, progress=None, on_error=None, on_warning=None, user=None
+) -> ImportReport:
     """Import an iterable of (line, dict) rows in chunks: good rows are written, bad rows reported.
 
     Each chunk is one transaction: a client is written whole (with its phones and títulos) or not at all.
@@ -733,7 +745,8 @@ def import_wallet_rows(tenant, rows, chunk_size: int = 2000, progress=None, on_e
     writing the previous ones (database waits release the GIL).
 
     `progress(n)` hears of every row done, good or bad; `on_error(line, external_id, message)`, if given,
-    receives each row error instead of the report keeping them. Both are called one at a time.
+    receives each row error instead of the report keeping them, and `on_warning` likewise each warning of a row
+    imported with something skipped (a bad phone). They are called one at a time.
     """
     parser = WalletRowParser(tenant)
     report = ImportReport()
@@ -784,6 +797,10 @@ def import_wallet_rows(tenant, rows, chunk_size: int = 2000, progress=None, on_e
                         progress(1)
                 continue
             report.rows += 1
+            if row.warnings:
+                report.warned += 1
+                for message in row.warnings:
+                    (on_warning or _keep(report.warnings))(line, row.external_id, message)
             # Cut chunks between clients, so the títulos of one client are written together.
             if len(chunk) >= chunk_size and row.external_id != chunk[-1].external_id:
                 writers.submit(chunk) if writers else write(chunk)
@@ -796,7 +813,12 @@ def import_wallet_rows(tenant, rows, chunk_size: int = 2000, progress=None, on_e
         if writers:
             writers.close()
     report.errors.sort()
+    report.warnings.sort()
     return report
+
+
+def _keep(found: list):
+    return lambda *warning: found.append(warning)
 
 
 class WriterThreads:

@@ -508,6 +508,8 @@ class WalletImport(TenantOwned):
     processed_rows = models.PositiveIntegerField(_("linhas lidas"), default=0)
     imported_rows = models.PositiveIntegerField(_("linhas importadas"), default=0)
     error_rows = models.PositiveIntegerField(_("linhas com erro"), default=0)
+    # Imported with something skipped (a bad phone), reported beside the errors.
+    warning_rows = models.PositiveIntegerField(_("linhas com aviso"), default=0, db_default=0)
     failure = models.TextField(_("motivo da falha"), blank=True)
     created_at = models.DateTimeField(_("enviada em"), auto_now_add=True)
     started_at = models.DateTimeField(_("início"), null=True, blank=True)

@@ -6,7 +6,7 @@ from django.utils.translation import gettext as _
 from import_export import fields, resources
 
 from common.parsing import format_cpf, format_money_plain
-from core.importing import CLIENT_COLUMNS, TEMPLATE_HEADERS, WalletRowParser, upsert_wallet_rows
+from core.importing import CLIENT_COLUMNS, TEMPLATE_HEADERS, WalletRowParser, normalize_header, upsert_wallet_rows
 from core.models import Client, ClientPhone, Debt
 
 
@@ -42,10 +42,37 @@ class ClientResource(resources.ModelResource):
     def before_import(self, dataset, **kwargs):
         if self.tenant is None:
             raise ValidationError(_("Importe como usuário de uma empresa: o superusuário não tem carteira própria."))
+        # Headers as people type them (" Nome ", "CPF", "External ID") are the columns the parser reads.
+        dataset.headers = [normalize_header(header or "") for header in dataset.headers]
+        self._external_ids = {}
+        self._warnings = []
 
     def before_import_row(self, row, row_number=None, **kwargs):
+        self._external_ids[row_number] = str(row.get("external_id") or "").strip()[:64]
         # Row 1 of the data is line 2 of the file (line 1 is the header).
-        self._parsed[row_number] = self._parser.parse(dict(row), line=row_number + 1)
+        parsed = self._parser.parse(dict(row), line=row_number + 1)
+        self._parsed[row_number] = parsed
+        self._warnings.extend((parsed.line, parsed.external_id, message) for message in parsed.warnings)
+
+    def after_import(self, dataset, result, **kwargs):
+        """The result carries the file's report (line, external_id, message): the rows refused and the
+        warnings of rows imported with a phone skipped, for the preview and for Importações da carteira."""
+        super().after_import(dataset, result, **kwargs)
+        result.wallet_file_name = kwargs.get("file_name") or ""
+        result.wallet_warnings = sorted(self._warnings)
+        result.wallet_errors = sorted(
+            [
+                *(
+                    (row.number + 1, self._external_ids.get(row.number, ""), " ".join(row.error.messages))
+                    for row in result.invalid_rows
+                ),
+                *(
+                    (number + 1, self._external_ids.get(number, ""), str(error.error))
+                    for number, errors in result.row_errors()
+                    for error in errors
+                ),
+            ]
+        )
 
     def get_instance(self, instance_loader, row):
         external_id = str(row.get("external_id") or "").strip()
