@@ -25,7 +25,7 @@ from common.spreadsheets import SafeXLSX
 from core import import_jobs
 from core import services as core_services
 from core.import_admin import QueuedImportMixin, WalletImportForm
-from core.importing import COLUMN_HELP, TEMPLATE_HEADERS, template_rows
+from core.importing import COLUMN_HELP, EXPORT_ONLY_HEADERS, TEMPLATE_HEADERS, template_rows
 from core.models import AGING_BUCKETS, Client, ClientPhone, Creditor, Debt, aging_filter
 from core.pagination import WalletPaginator
 from core.resources import ClientResource
@@ -344,7 +344,9 @@ class ClientAdmin(QueuedImportMixin, PartialImportMixin, TenantScopedAdmin, Impo
     def get_import_context_data(self, **kwargs):
         return {
             **super().get_import_context_data(**kwargs),
-            "column_help": [(column, COLUMN_HELP.get(column, "")) for column in TEMPLATE_HEADERS],
+            "column_help": [
+                (column, COLUMN_HELP.get(column, "")) for column in [*TEMPLATE_HEADERS, *EXPORT_ONLY_HEADERS]
+            ],
         }
 
     def import_action(self, request, **kwargs):

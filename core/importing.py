@@ -77,7 +77,13 @@ TEMPLATE_HEADERS = [
     "vencimento",
     "valor_original",
     "valor_pago",
+    "nao_ligar",
 ]
+# What the export adds for people to read (situação, saldo, atraso, último contato); the import ignores them.
+EXPORT_ONLY_HEADERS = ["situacao", "saldo", "dias_atraso", "ultimo_contato"]
+# "nao_ligar" cells that mean yes (marked for the debtor's own request) and no (nothing marked).
+DO_NOT_CALL_YES = ("sim", "s", "x", "true", "verdadeiro", "1", "yes", "y")
+DO_NOT_CALL_NO = ("nao", "n", "false", "falso", "0", "no")
 # Shown on the import page next to the model file.
 COLUMN_HELP = {
     "external_id": _l("Código do cliente no credor (obrigatório): a chave das reimportações."),
@@ -93,6 +99,12 @@ COLUMN_HELP = {
     "vencimento": _l("Vencimento do título, dd/mm/aaaa."),
     "valor_original": _l("Valor do título: 1.234,56 (ou 1234.56)."),
     "valor_pago": _l("Quanto já foi pago do título (0 se vazio)."),
+    "nao_ligar": _l(
+        "Não ligar (opcional): sim, s, x, true ou 1 marca o cliente (pedido do devedor); vazio, não, n, false ou 0 "
+        "não marca; ou o motivo: pedido_devedor, advogado, obito, numero_errado, lgpd (ou o nome, como "
+        '"Pedido do devedor"). Uma célula vazia nunca desmarca um cliente.'
+    ),
+    "situacao": _l("Só na exportação (ignoradas na importação): situação, saldo, dias_atraso e ultimo_contato."),
 }
 PHONE_SEPARATORS = (";", "|", "/", ",")
 # Django's e-mail check, with the domain part's verdict remembered: most of its cost, and a wallet's
@@ -122,8 +134,8 @@ def template_rows(creditor_name: str) -> list[list]:
     client += ["(11) 98765-4321; (11) 3333-4444", "Rua das Flores", "100", "apto 12", "Centro", "São Paulo"]
     client += ["SP", "01001-000", ""]
     return [
-        [*client, "CT-001", 1, 2, "10/01/2025", "1.234,56", "0,00"],
-        [*client, "CT-001", 2, 2, "10/02/2025", "1.234,56", "0,00"],
+        [*client, "CT-001", 1, 2, "10/01/2025", "1.234,56", "0,00", "não"],
+        [*client, "CT-001", 2, 2, "10/02/2025", "1.234,56", "0,00", "não"],
     ]
 
 
@@ -708,10 +720,13 @@ def _insert_columns(model, given: dict[str, tuple[str, object]]) -> tuple[str, s
 
 
 def parse_do_not_call(value) -> str | None:
-    """The "nao_ligar" column: blank, a reason's code or its label (any case/accents); None if unknown."""
+    """The "nao_ligar" column: blank or no (""), yes (the debtor's request), a reason's code or its label (any
+    case/accents); None if unknown."""
     text = normalize_header(_cell(value))
-    if not text:
+    if not text or text in DO_NOT_CALL_NO:
         return ""
+    if text in DO_NOT_CALL_YES:
+        return DoNotCallReason.DEBTOR_REQUEST.value
     for reason in DoNotCallReason:
         if text in (reason.value, normalize_header(reason.label)):
             return reason.value

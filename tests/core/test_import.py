@@ -7,7 +7,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 
-from core.importing import TEMPLATE_HEADERS
+from core.importing import EXPORT_ONLY_HEADERS, TEMPLATE_HEADERS
 from core.models import Client, ClientPhone, Debt
 from tests.conftest import valid_cpf
 
@@ -315,7 +315,7 @@ def test_export_then_import_untouched_changes_nothing_and_an_edit_changes_only_i
     exported = admin_export_csv(client)
     text = exported.decode("utf-8-sig")
     header = text.splitlines()[0].split(";")
-    assert header == TEMPLATE_HEADERS
+    assert header == [*TEMPLATE_HEADERS, *EXPORT_ONLY_HEADERS]
     assert "1.553,60" in text and "27.271,20" in text
     assert datetime.date.today().strftime("%d/%m/%Y")[3:] in text or "/" in text
     assert sum(1 for row in csv.DictReader(io.StringIO(text), delimiter=";")) == 5  # 3 + 1 + 1 títulos

@@ -76,3 +76,62 @@ def test_headers_are_read_whatever_their_case_and_spaces(client, tenant_admin, t
     maria = Client.objects.get(tenant=tenant, external_id="E1")
     assert (maria.name, maria.city, maria.open_balance) == ("Maria Importada", "São Paulo", Decimal("1234.56"))
     assert maria.phones.count() == 2
+
+
+def test_the_export_adds_columns_people_read_and_importing_it_back_changes_nothing(
+    client, tenant_admin, tenant, creditor, operator, make_client
+):
+    import datetime
+
+    from django.utils import timezone
+
+    from attendance.models import CallDisposition, DispositionType
+    from core import services as core_services
+    from tests.core.test_import import admin_export_csv, wallet_state
+
+    marked = make_client(name="Não Ligue", debts=((Decimal("1553.60"), 40),))
+    core_services.set_do_not_call(marked, "lgpd", tenant_admin)
+    CallDisposition.objects.create(
+        tenant=tenant,
+        client=marked,
+        operator=operator,
+        type=DispositionType.objects.get(tenant=None, behavior="caixa_postal"),
+    )
+    contacted = timezone.make_aware(datetime.datetime(2026, 3, 9, 14, 30))
+    CallDisposition.objects.filter(client=marked).update(created_at=contacted)
+    make_client(name="Sem Contato", debts=((Decimal("10.00"), 5),))
+    client.force_login(tenant_admin)
+    exported = admin_export_csv(client)
+    rows = {r["nome"]: r for r in csv.DictReader(io.StringIO(exported.decode("utf-8-sig")), delimiter=";")}
+    assert {k: rows["Não Ligue"][k] for k in ("nao_ligar", "situacao", "saldo", "dias_atraso", "ultimo_contato")} == {
+        "nao_ligar": "LGPD",
+        "situacao": "Em aberto",
+        "saldo": "1.553,60",
+        "dias_atraso": "40",
+        "ultimo_contato": timezone.localtime(contacted).strftime("%d/%m/%Y %H:%M"),
+    }
+    assert (rows["Sem Contato"]["nao_ligar"], rows["Sem Contato"]["ultimo_contato"]) == ("", "")
+
+    before = wallet_state(tenant)
+    admin_import_confirmed(client, exported)
+    assert wallet_state(tenant) == before
+    marked.refresh_from_db()
+    assert marked.do_not_call_reason == "lgpd"
+
+
+def test_nao_ligar_is_documented_and_takes_yes_and_no(client, tenant_admin, tenant, creditor):
+    client.force_login(tenant_admin)
+    page = client.get("/admin/core/client/import/").content.decode()
+    assert "nao_ligar" in page and "sim, s, x, true ou 1" in page
+    model = client.get("/admin/core/client/modelo.csv").content.decode("utf-8-sig")
+    assert "nao_ligar" in model.splitlines()[0]
+    rows = [
+        {**GOOD, "nao_ligar": "Sim"},
+        {**GOOD, "external_id": "E2", "cpf": valid_cpf(2), "nao_ligar": "x"},
+        {**GOOD, "external_id": "E3", "cpf": valid_cpf(3), "nao_ligar": "não"},
+        {**GOOD, "external_id": "E4", "cpf": valid_cpf(4), "nao_ligar": "0"},
+        {**GOOD, "external_id": "E5", "cpf": valid_cpf(5), "nao_ligar": "TRUE"},
+    ]
+    admin_import_confirmed(client, csv_bytes(rows))
+    marks = dict(Client.objects.filter(tenant=tenant).values_list("external_id", "do_not_call_reason"))
+    assert marks == {"E1": "pedido_devedor", "E2": "pedido_devedor", "E3": "", "E4": "", "E5": "pedido_devedor"}
