@@ -86,6 +86,22 @@ class DialablePhoneFilter(DropdownFilter):
         return queryset
 
 
+class DoNotCallFilter(DropdownFilter):
+    title = _("não ligar")
+    parameter_name = "nao_ligar"
+
+    def lookups(self, request, model_admin):
+        return [("sim", _("Marcados para não ligar")), ("nao", _("Podem ser chamados"))]
+
+    def queryset(self, request, queryset):
+        # "sim" reads the small partial index of the marked clients (client_tenant_do_not_call).
+        if self.value() == "sim":
+            return queryset.exclude(do_not_call_reason="")
+        if self.value() == "nao":
+            return queryset.filter(do_not_call_reason="")
+        return queryset
+
+
 class ClientForm(forms.ModelForm):
     cpf = forms.CharField(label=_("CPF"), max_length=20, help_text=_("Com ou sem pontuação."))
 
@@ -235,6 +251,7 @@ class ClientAdmin(QueuedImportMixin, PartialImportMixin, TenantScopedAdmin, Impo
         "display_days_overdue",
         "display_main_phone",
         "display_status",
+        "display_do_not_call",
         "attend_link",
     )
     list_display_links = ("name",)
@@ -248,6 +265,7 @@ class ClientAdmin(QueuedImportMixin, PartialImportMixin, TenantScopedAdmin, Impo
         StateFilter,
         ("city", CityFilter),
         DialablePhoneFilter,
+        DoNotCallFilter,
     )
     list_filter_submit = True
     list_per_page = 50
@@ -444,6 +462,12 @@ class ClientAdmin(QueuedImportMixin, PartialImportMixin, TenantScopedAdmin, Impo
     )
     def display_status(self, obj):
         return obj.status, obj.get_status_display()
+
+    @display(description=_("não ligar"), label={"nao_ligar": "danger"})
+    def display_do_not_call(self, obj):
+        if not obj.do_not_call_reason:
+            return ""
+        return "nao_ligar", _("Não ligar: %(reason)s") % {"reason": obj.get_do_not_call_reason_display()}
 
     @display(description=_("atender"))
     def attend_link(self, obj):

@@ -250,6 +250,10 @@ class Client(DoNotCall, TenantOwned):
             # The city filter matches case-insensitively (UPPER); ANALYZE keeps statistics on the expression,
             # and the included column lets PostgreSQL count a city from the index alone.
             models.Index(F("tenant"), Upper("city"), name="client_tenant_city_upper", include=["city"]),
+            # The few clients marked "não ligar", for the Carteira's filter.
+            models.Index(
+                fields=["tenant", "id"], name="client_tenant_do_not_call", condition=~models.Q(do_not_call_reason="")
+            ),
             # "Sem telefone ativo" is a few percent of a wallet: counted and listed from this small index.
             models.Index(fields=["tenant", "id"], name="client_tenant_no_phone", condition=models.Q(main_phone="")),
             models.Index(

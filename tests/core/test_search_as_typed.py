@@ -95,3 +95,19 @@ def test_seeded_and_bulk_updated_clients_are_found_without_accents(client, tenan
     assert "Zuleica Tavares" in found(client, "zuleica florianopolis")
     Client.objects.filter(pk=seeded.pk).update(city="Maceió")
     assert "Zuleica Tavares" in found(client, "zuleica maceio")
+
+
+def test_the_carteira_filters_and_flags_the_clients_not_to_call(client, tenant_admin, make_client):
+    from core import services as core_services
+
+    marked = make_client(name="Pediu Silêncio")
+    core_services.set_do_not_call(marked, "advogado", tenant_admin)
+    make_client(name="Pode Ligar")
+    client.force_login(tenant_admin)
+    listing = client.get(CHANGELIST).content.decode()
+    assert "Não ligar: Advogado" in listing
+    assert listing.count("Não ligar: ") == 1
+    only_marked = client.get(CHANGELIST, {"nao_ligar": "sim"}).content.decode()
+    assert "Pediu Silêncio" in only_marked and "Pode Ligar" not in only_marked
+    callable_ = client.get(CHANGELIST, {"nao_ligar": "nao"}).content.decode()
+    assert "Pode Ligar" in callable_ and "Pediu Silêncio" not in callable_
