@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from common.parsing import format_cpf, format_phone, parse_cpf, parse_phone, phone_is_mobile
+from common.parsing import format_cpf, format_phone, parse_cnpj, parse_cpf, parse_phone, phone_is_mobile
 from core.search import Fold, client_search_text
 from tenants.models import TenantOwned, TenantQuerySet
 
@@ -73,6 +73,14 @@ class Creditor(TenantOwned):
 
     def __str__(self):
         return self.name
+
+    def clean(self):
+        super().clean()
+        if self.document:
+            try:
+                self.document = parse_cnpj(self.document)
+            except ValidationError as error:
+                raise ValidationError({"document": error.messages}) from None
 
 
 class DoNotCallReason(models.TextChoices):
