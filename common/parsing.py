@@ -9,6 +9,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 import phonenumbers
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
+from stdnum.br import cnpj as stdnum_cnpj
 from stdnum.br import cpf as stdnum_cpf
 
 CENTS = Decimal("0.01")
@@ -106,6 +107,16 @@ def strip_accents(value) -> str:
     """The text without its accents ("Não atende" -> "Nao atende"); every other character is kept."""
     decomposed = unicodedata.normalize("NFKD", str(value or ""))
     return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def parse_cnpj(value) -> str:
+    """A CNPJ with valid check digits, written 12.345.678/0001-95, or ValidationError."""
+    digits = only_digits(value)
+    if len(digits) < 14 and digits and str(value).strip().isdigit():
+        digits = digits.zfill(14)  # spreadsheets drop leading zeros
+    if len(digits) != 14 or not digits.isascii() or len(set(digits)) == 1 or not stdnum_cnpj.is_valid(digits):
+        raise ValidationError(_("CNPJ inválido: %(cnpj)s.") % {"cnpj": value})
+    return stdnum_cnpj.format(digits)
 
 
 def parse_cpf(value) -> str:

@@ -3,6 +3,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
 from django.db import transaction
+from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.urls import path, reverse
 from django.utils import timezone
@@ -18,13 +19,15 @@ from unfold.contrib.filters.admin import (
 )
 from unfold.contrib.import_export.forms import ExportForm
 from unfold.decorators import display
+from unfold.widgets import UnfoldAdminTextInputWidget
 
 from common.formats import WALLET_FORMATS, SniffingCSV
 from common.parsing import format_brl, format_phone, parse_cpf, parse_phone
 from common.spreadsheets import SafeXLSX
+from core import import_jobs
 from core import services as core_services
 from core.import_admin import QueuedImportMixin, WalletImportForm
-from core.importing import COLUMN_HELP, TEMPLATE_HEADERS, template_rows
+from core.importing import COLUMN_HELP, EXPORT_ONLY_HEADERS, TEMPLATE_HEADERS, template_rows
 from core.models import AGING_BUCKETS, Client, ClientPhone, Creditor, Debt, aging_filter
 from core.pagination import WalletPaginator
 from core.resources import ClientResource
@@ -33,7 +36,9 @@ from tenants.admin_base import (
     TenantRelatedFilter,
     TenantScopedAdmin,
     TenantScopedTabularInline,
+    scoped_related,
 )
+from tenants.models import Role
 from tenants.roles import user_tenant
 
 UFS = "AC AL AM AP BA CE DF ES GO MA MG MS MT PA PB PE PI PR RJ RN RO RR RS SC SE SP TO".split()
@@ -85,8 +90,28 @@ class DialablePhoneFilter(DropdownFilter):
         return queryset
 
 
+class DoNotCallFilter(DropdownFilter):
+    title = _("não ligar")
+    parameter_name = "nao_ligar"
+
+    def lookups(self, request, model_admin):
+        return [("sim", _("Marcados para não ligar")), ("nao", _("Podem ser chamados"))]
+
+    def queryset(self, request, queryset):
+        # "sim" reads the small partial index of the marked clients (client_tenant_do_not_call).
+        if self.value() == "sim":
+            return queryset.exclude(do_not_call_reason="")
+        if self.value() == "nao":
+            return queryset.filter(do_not_call_reason="")
+        return queryset
+
+
 class ClientForm(forms.ModelForm):
-    cpf = forms.CharField(label=_("CPF"), max_length=20, help_text=_("Com ou sem pontuação."))
+    # A form field of its own (it takes the punctuation), drawn like unfold's other boxes: a bare TextInput has
+    # no border and no background, and the box could not be seen on "Adicionar cliente".
+    cpf = forms.CharField(
+        label=_("CPF"), max_length=20, help_text=_("Com ou sem pontuação."), widget=UnfoldAdminTextInputWidget
+    )
 
     class Meta:
         model = Client
@@ -96,13 +121,24 @@ class ClientForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         if self.instance.pk and not self.is_bound:
             self.initial["cpf"] = self.instance.formatted_cpf
+        operator = self.fields.get("assigned_operator")
+        if operator is not None and self.instance.assigned_operator_id:
+            # Whoever is responsible now stays selectable, even if no longer an operator.
+            operator.queryset = operator.queryset.model._default_manager.filter(
+                Q(pk__in=operator.queryset.values("pk")) | Q(pk=self.instance.assigned_operator_id)
+            ).order_by("first_name", "last_name", "username")
 
     def clean_cpf(self):
         return parse_cpf(self.cleaned_data["cpf"])
 
 
 class ClientPhoneForm(forms.ModelForm):
-    number = forms.CharField(label=_("número"), max_length=30, help_text=_("Qualquer formato; gravado em E.164."))
+    number = forms.CharField(
+        label=_("número"),
+        max_length=30,
+        help_text=_("Qualquer formato; gravado em E.164."),
+        widget=UnfoldAdminTextInputWidget,
+    )
 
     class Meta:
         model = ClientPhone
@@ -189,6 +225,16 @@ class PartialImportMixin:
             )
 
 
+def skipped_phones_message(warnings) -> str:
+    """The rows imported with a phone skipped, by line (the first 20), for the import's pages."""
+    lines = sorted({line for line, _external_id, _message in warnings})
+    shown = "; ".join(f"{line}: {message}" for line, _external_id, message in warnings[:20])
+    return _(
+        "%(count)d linha(s) importada(s) sem um telefone inválido, que foi ignorado (o cliente e o título entram): "
+        "%(shown)s"
+    ) % {"count": len(lines), "shown": shown}
+
+
 class WalletChangeList(ChangeList):
     def get_ordering(self, request, queryset):
         """Ties are broken by id in the direction of the sorted column (Django always uses -id): then one
@@ -224,6 +270,7 @@ class ClientAdmin(QueuedImportMixin, PartialImportMixin, TenantScopedAdmin, Impo
         "display_days_overdue",
         "display_main_phone",
         "display_status",
+        "display_do_not_call",
         "attend_link",
     )
     list_display_links = ("name",)
@@ -237,6 +284,7 @@ class ClientAdmin(QueuedImportMixin, PartialImportMixin, TenantScopedAdmin, Impo
         StateFilter,
         ("city", CityFilter),
         DialablePhoneFilter,
+        DoNotCallFilter,
     )
     list_filter_submit = True
     list_per_page = 50
@@ -250,7 +298,6 @@ class ClientAdmin(QueuedImportMixin, PartialImportMixin, TenantScopedAdmin, Impo
     ordering = ("-id",)
     inlines = [ClientPhoneInline, DebtInline]
     autocomplete_fields = ("creditor",)
-    raw_id_fields = ("assigned_operator",)
     readonly_fields = (
         "display_open_balance",
         "oldest_due_date",
@@ -291,6 +338,17 @@ class ClientAdmin(QueuedImportMixin, PartialImportMixin, TenantScopedAdmin, Impo
 
     def get_changelist(self, request, **kwargs):
         return WalletChangeList
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name != "assigned_operator":
+            return super().formfield_for_foreignkey(db_field, request, **kwargs)
+        # A select of the tenant's operators by name, not a box for a user's id.
+        users = scoped_related(db_field.remote_field.model, request)
+        operators = users.filter(membership__role=Role.OPERATOR)
+        kwargs["queryset"] = operators.order_by("first_name", "last_name", "username")
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        field.label_from_instance = lambda user: user.get_full_name() or user.username
+        return field
 
     def get_search_results(self, request, queryset, search_term):
         if not search_term.strip():
@@ -333,8 +391,44 @@ class ClientAdmin(QueuedImportMixin, PartialImportMixin, TenantScopedAdmin, Impo
     def get_import_context_data(self, **kwargs):
         return {
             **super().get_import_context_data(**kwargs),
-            "column_help": [(column, COLUMN_HELP.get(column, "")) for column in TEMPLATE_HEADERS],
+            "column_help": [
+                (column, COLUMN_HELP.get(column, "")) for column in [*TEMPLATE_HEADERS, *EXPORT_ONLY_HEADERS]
+            ],
         }
+
+    def import_action(self, request, **kwargs):
+        response = super().import_action(request, **kwargs)
+        context = getattr(response, "context_data", None) or {}
+        warnings = getattr(context.get("result"), "wallet_warnings", None)
+        if warnings:
+            messages.warning(request, skipped_phones_message(warnings))
+        return response
+
+    def process_result(self, result, request):
+        """The confirmed file joins Importações da carteira with its report, like a file the worker imported."""
+        response = super().process_result(result, request)
+        tenant = user_tenant(request.user)
+        if tenant is not None and hasattr(result, "wallet_errors"):
+            job = import_jobs.record_inline_import(
+                tenant,
+                request.user,
+                result.wallet_file_name,
+                result.total_rows,
+                result.wallet_errors,
+                result.wallet_warnings,
+            )
+            if result.wallet_warnings:
+                messages.warning(request, skipped_phones_message(result.wallet_warnings))
+            messages.info(
+                request,
+                format_html(
+                    '{} <a class="underline" href="{}">{}</a>',
+                    _("Importação registrada em Importações da carteira."),
+                    reverse("admin:core_walletimport_change", args=[job.pk]),
+                    _("Ver a importação #%(id)s e o relatório") % {"id": job.pk},
+                ),
+            )
+        return response
 
     def get_export_filename(self, request, queryset, file_format):
         return f"carteira-{timezone.localdate():%Y-%m-%d}.{file_format.get_extension()}"
@@ -397,6 +491,12 @@ class ClientAdmin(QueuedImportMixin, PartialImportMixin, TenantScopedAdmin, Impo
     )
     def display_status(self, obj):
         return obj.status, obj.get_status_display()
+
+    @display(description=_("não ligar"), label={"nao_ligar": "danger"})
+    def display_do_not_call(self, obj):
+        if not obj.do_not_call_reason:
+            return ""
+        return "nao_ligar", _("Não ligar: %(reason)s") % {"reason": obj.get_do_not_call_reason_display()}
 
     @display(description=_("atender"))
     def attend_link(self, obj):

@@ -195,7 +195,7 @@ def progress_context(job: WalletImport) -> dict:
         "summary": import_jobs.summary(job),
         "errors_url": (
             reverse("admin:core_walletimport_errors", args=[job.pk])
-            if job.error_rows and not import_jobs.report_expired(job)
+            if import_jobs.has_report(job) and not import_jobs.report_expired(job)
             else ""
         ),
         "report_expired": import_jobs.report_expired(job),

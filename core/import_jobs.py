@@ -143,6 +143,37 @@ def queue_import(tenant, user, upload, file_format: str, total_rows: int | None 
     return job
 
 
+def record_inline_import(tenant, user, file_name: str, rows: int, errors: list, warnings: list) -> WalletImport:
+    """A file the admin imported in the request (its preview confirmed), listed in Importações da carteira
+    like the worker's, with its report: `errors` the rows refused, `warnings` the rows imported with
+    something skipped, each (line, external_id, message)."""
+    now = timezone.now()
+    failed = len({line for line, _external_id, _message in errors})
+    with transaction.atomic():
+        job = WalletImport.objects.create(
+            tenant=tenant,
+            requested_by=user,
+            file_name=Path(file_name or "carteira").name[:255],
+            file_format="xlsx" if Path(file_name or "").suffix.lower() in (".xlsx", ".xlsm") else "csv",
+            status=WalletImport.Status.DONE,
+            total_rows=rows,
+            processed_rows=rows,
+            imported_rows=rows - failed,
+            error_rows=failed,
+            warning_rows=len({line for line, _external_id, _message in warnings}),
+            started_at=now,
+            finished_at=now,
+            heartbeat_at=now,
+        )
+        WalletImportError.objects.bulk_create(
+            WalletImportError(
+                tenant=tenant, wallet_import=job, line=line, external_id=external_id[:64], message=message
+            )
+            for line, external_id, message in sorted([*errors, *warnings])
+        )
+    return job
+
+
 def enqueue_import(job):
     from core.tasks import import_wallet_file
 
@@ -162,6 +193,7 @@ def run_import(job_id: int) -> WalletImport:
             processed_rows=0,
             imported_rows=0,
             error_rows=0,
+            warning_rows=0,
             failure="",
         )
         job = WalletImport.objects.select_related("tenant", "requested_by").get(pk=job_id)
@@ -206,11 +238,16 @@ def _run(job: WalletImport) -> None:
         WalletImport.objects.filter(pk=job.pk).update(total_rows=total, heartbeat_at=timezone.now())
         progress = JobProgress(job)
         report = import_wallet_rows(
-            job.tenant, read_rows(path), progress=progress.rows_done, on_error=progress.error, user=job.requested_by
+            job.tenant,
+            read_rows(path),
+            progress=progress.rows_done,
+            on_error=progress.error,
+            on_warning=progress.warning,
+            user=job.requested_by,
         )
         progress.flush()
     WalletImport.objects.filter(pk=job.pk).update(
-        processed_rows=report.rows, imported_rows=report.imported, error_rows=report.failed
+        processed_rows=report.rows, imported_rows=report.imported, error_rows=report.failed, warning_rows=report.warned
     )
     _finish(job, WalletImport.Status.DONE, "")
 
@@ -263,6 +300,13 @@ class JobProgress:
 
     def error(self, line: int, external_id: str, message: str) -> None:
         self.failed += 1
+        self._report(line, external_id, message)
+
+    def warning(self, line: int, external_id: str, message: str) -> None:
+        """Something skipped in a row that is imported all the same: in the report, not counted as an error."""
+        self._report(line, external_id, message)
+
+    def _report(self, line: int, external_id: str, message: str) -> None:
         self.errors.append(
             WalletImportError(
                 tenant_id=self.job.tenant_id,
@@ -306,11 +350,24 @@ def summary(job: WalletImport) -> str:
         return _("A importação falhou: %(reason)s") % {"reason": job.failure}
     if job.status != WalletImport.Status.DONE:
         return ""
-    return _("Importação concluída: %(imported)s linha(s) importada(s), %(errors)s com erro, de %(rows)s lida(s).") % {
+    figures = {
         "imported": f"{job.imported_rows:,}".replace(",", "."),
         "errors": f"{job.error_rows:,}".replace(",", "."),
         "rows": f"{job.processed_rows:,}".replace(",", "."),
+        "warnings": f"{job.warning_rows:,}".replace(",", "."),
     }
+    if job.warning_rows:
+        return (
+            _(
+                "Importação concluída: %(imported)s linha(s) importada(s), %(errors)s com erro, de %(rows)s lida(s); "
+                "%(warnings)s importada(s) com telefone ignorado (veja o relatório)."
+            )
+            % figures
+        )
+    return (
+        _("Importação concluída: %(imported)s linha(s) importada(s), %(errors)s com erro, de %(rows)s lida(s).")
+        % figures
+    )
 
 
 def report_cutoff(now=None):
@@ -318,14 +375,23 @@ def report_cutoff(now=None):
     return (now or timezone.now()) - timedelta(days=settings.WALLET_IMPORT_REPORT_DAYS)
 
 
+def has_report(job: WalletImport) -> bool:
+    """Whether the import has rows in its report: refused ones, or imported ones with something skipped."""
+    return bool(job.error_rows or job.warning_rows)
+
+
 def report_expired(job: WalletImport, now=None) -> bool:
-    return bool(job.error_rows and job.finished_at and job.finished_at < report_cutoff(now))
+    return bool(has_report(job) and job.finished_at and job.finished_at < report_cutoff(now))
 
 
 def prune_error_reports(now=None, batch_size: int = 5000) -> int:
     """Delete the refused rows of the imports that ended before the cutoff, a batch at a time (a bad file can
     leave a million); returns how many went."""
-    old = WalletImport.objects.filter(finished_at__lt=report_cutoff(now), error_rows__gt=0).values("pk")
+    old = (
+        WalletImport.objects.filter(finished_at__lt=report_cutoff(now))
+        .filter(Q(error_rows__gt=0) | Q(warning_rows__gt=0))
+        .values("pk")
+    )
     deleted = 0
     while True:
         batch = list(WalletImportError.objects.filter(wallet_import__in=old).values_list("pk", flat=True)[:batch_size])

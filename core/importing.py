@@ -40,6 +40,7 @@ from common.parsing import (
 )
 from common.spreadsheets import QUOTE, unneutralize
 from core.models import Client, ClientPhone, Creditor, Debt, DoNotCallReason
+from core.search import client_search_text
 from core.services import mark_do_not_call
 
 # File column -> Client field.
@@ -76,7 +77,13 @@ TEMPLATE_HEADERS = [
     "vencimento",
     "valor_original",
     "valor_pago",
+    "nao_ligar",
 ]
+# What the export adds for people to read (situação, saldo, atraso, último contato); the import ignores them.
+EXPORT_ONLY_HEADERS = ["situacao", "saldo", "dias_atraso", "ultimo_contato"]
+# "nao_ligar" cells that mean yes (marked for the debtor's own request) and no (nothing marked).
+DO_NOT_CALL_YES = ("sim", "s", "x", "true", "verdadeiro", "1", "yes", "y")
+DO_NOT_CALL_NO = ("nao", "n", "false", "falso", "0", "no")
 # Shown on the import page next to the model file.
 COLUMN_HELP = {
     "external_id": _l("Código do cliente no credor (obrigatório): a chave das reimportações."),
@@ -92,6 +99,12 @@ COLUMN_HELP = {
     "vencimento": _l("Vencimento do título, dd/mm/aaaa."),
     "valor_original": _l("Valor do título: 1.234,56 (ou 1234.56)."),
     "valor_pago": _l("Quanto já foi pago do título (0 se vazio)."),
+    "nao_ligar": _l(
+        "Não ligar (opcional): sim, s, x, true ou 1 marca o cliente (pedido do devedor); vazio, não, n, false ou 0 "
+        "não marca; ou o motivo: pedido_devedor, advogado, obito, numero_errado, lgpd (ou o nome, como "
+        '"Pedido do devedor"). Uma célula vazia nunca desmarca um cliente.'
+    ),
+    "situacao": _l("Só na exportação (ignoradas na importação): situação, saldo, dias_atraso e ultimo_contato."),
 }
 PHONE_SEPARATORS = (";", "|", "/", ",")
 # Django's e-mail check, with the domain part's verdict remembered: most of its cost, and a wallet's
@@ -121,8 +134,8 @@ def template_rows(creditor_name: str) -> list[list]:
     client += ["(11) 98765-4321; (11) 3333-4444", "Rua das Flores", "100", "apto 12", "Centro", "São Paulo"]
     client += ["SP", "01001-000", ""]
     return [
-        [*client, "CT-001", 1, 2, "10/01/2025", "1.234,56", "0,00"],
-        [*client, "CT-001", 2, 2, "10/02/2025", "1.234,56", "0,00"],
+        [*client, "CT-001", 1, 2, "10/01/2025", "1.234,56", "0,00", "não"],
+        [*client, "CT-001", 2, 2, "10/02/2025", "1.234,56", "0,00", "não"],
     ]
 
 
@@ -227,6 +240,8 @@ class WalletRow:
     phones: list[tuple[str, bool]]  # (E.164, is mobile)
     debt: dict | None
     do_not_call: str = ""  # a DoNotCallReason; a blank cell never clears an earlier mark
+    # What was skipped and reported without refusing the row (a phone that cannot be dialled).
+    warnings: list[str] = dataclasses.field(default_factory=list)
 
 
 class WalletRowParser:
@@ -293,12 +308,17 @@ class WalletRowParser:
             if len(client[field]) > limit:
                 errors.append(_("%(field)s longo demais.") % {"field": field})
 
+        # A bad phone is skipped and reported: the debtor and the debt are imported all the same.
         phones: list[tuple[str, bool]] = []
+        warnings = []
         for raw_phone in self._phone_cells(row):
             try:
                 phone = parse_phone_and_kind(raw_phone)
             except ValidationError as error:
-                errors.extend(error.messages)
+                warnings.append(
+                    _("Telefone ignorado (%(value)s): %(error)s")
+                    % {"value": raw_phone[:40], "error": " ".join(error.messages)}
+                )
                 continue
             if phone not in phones:
                 phones.append(phone)
@@ -341,7 +361,7 @@ class WalletRowParser:
             self.seen.add(external_id, LINE.pack(line) + identity)
         if debt:
             self.debts_seen.add(debt_key, line)
-        return WalletRow(line, external_id, creditor_id, cpf, client, phones, debt, do_not_call)
+        return WalletRow(line, external_id, creditor_id, cpf, client, phones, debt, do_not_call, warnings)
 
     @staticmethod
     def _identity(creditor_id, cpf, client: dict) -> bytes:
@@ -511,8 +531,8 @@ STAGE_TABLES = [
     """CREATE TEMP TABLE IF NOT EXISTS wallet_stage_client (
         ord integer, external_id text, creditor_id bigint, cpf text, name text, email text, street text,
         number text, complement text, district text, city text, state text, postal_code text, notes text,
-        open_balance numeric, oldest_due_date date, main_phone text, active_phones integer, status text,
-        client_id bigint, inserted boolean NOT NULL DEFAULT false
+        search_text text, open_balance numeric, oldest_due_date date, main_phone text, active_phones integer,
+        status text, client_id bigint, inserted boolean NOT NULL DEFAULT false
     ) ON COMMIT DELETE ROWS""",
     """CREATE TEMP TABLE IF NOT EXISTS wallet_stage_phone (
         external_id text, number text, kind text, whatsapp boolean, priority integer
@@ -528,6 +548,7 @@ STAGE_CLIENT_COLUMNS = [
     "creditor_id",
     "cpf",
     *CLIENT_FIELDS,
+    "search_text",
     "open_balance",
     "oldest_due_date",
     "main_phone",
@@ -537,8 +558,9 @@ STAGE_CLIENT_COLUMNS = [
 STAGE_PHONE_COLUMNS = ["external_id", "number", "kind", "whatsapp", "priority"]
 DEBT_FIELDS = ["contract_code", "installment_number", "installment_total", "due_date", "original_amount", "paid_amount"]
 STAGE_DEBT_COLUMNS = ["external_id", *DEBT_FIELDS, "status"]
-# The file's client columns, compared to decide whether an existing client changes at all.
-CLIENT_FILE_COLUMNS = ["creditor_id", "cpf", *CLIENT_FIELDS]
+# The file's client columns (and the search text made of them), compared to decide whether an existing client
+# changes at all.
+CLIENT_FILE_COLUMNS = ["creditor_id", "cpf", *CLIENT_FIELDS, "search_text"]
 DEBT_FILE_COLUMNS = DEBT_FIELDS[2:]
 
 
@@ -564,6 +586,7 @@ def _copy_upsert(tenant, batch: WalletBatch) -> None:
                         row.creditor_id,
                         row.cpf,
                         *(client[f] for f in CLIENT_FIELDS),
+                        client_search_text(client["name"], client["city"]),
                         *batch.new_client_summary(external_id),
                     )
                 )
@@ -697,10 +720,13 @@ def _insert_columns(model, given: dict[str, tuple[str, object]]) -> tuple[str, s
 
 
 def parse_do_not_call(value) -> str | None:
-    """The "nao_ligar" column: blank, a reason's code or its label (any case/accents); None if unknown."""
+    """The "nao_ligar" column: blank or no (""), yes (the debtor's request), a reason's code or its label (any
+    case/accents); None if unknown."""
     text = normalize_header(_cell(value))
-    if not text:
+    if not text or text in DO_NOT_CALL_NO:
         return ""
+    if text in DO_NOT_CALL_YES:
+        return DoNotCallReason.DEBTOR_REQUEST.value
     for reason in DoNotCallReason:
         if text in (reason.value, normalize_header(reason.label)):
             return reason.value
@@ -714,13 +740,18 @@ class ImportReport:
     failed: int = 0
     # (line, external_id, message), sorted by line; empty when the errors went to an `on_error` sink.
     errors: list[tuple[int, str, str]] = dataclasses.field(default_factory=list)
+    warned: int = 0  # rows imported with something skipped (a bad phone)
+    # (line, external_id, message) of those rows, sorted; empty when they went to an `on_warning` sink.
+    warnings: list[tuple[int, str, str]] = dataclasses.field(default_factory=list)
 
 
 # Chunks are cut between clients (a client's rows are usually together), so two transactions write side by side.
 WRITER_THREADS = 2
 
 
-def import_wallet_rows(tenant, rows, chunk_size: int = 2000, progress=None, on_error=None, user=None) -> ImportReport:
+def import_wallet_rows(
+    tenant, rows, chunk_size: int = 2000, progress=None, on_error=None, on_warning=None, user=None
+) -> ImportReport:
     """Import an iterable of (line, dict) rows in chunks: good rows are written, bad rows reported.
 
     Each chunk is one transaction: a client is written whole (with its phones and títulos) or not at all.
@@ -729,7 +760,8 @@ def import_wallet_rows(tenant, rows, chunk_size: int = 2000, progress=None, on_e
     writing the previous ones (database waits release the GIL).
 
     `progress(n)` hears of every row done, good or bad; `on_error(line, external_id, message)`, if given,
-    receives each row error instead of the report keeping them. Both are called one at a time.
+    receives each row error instead of the report keeping them, and `on_warning` likewise each warning of a row
+    imported with something skipped (a bad phone). They are called one at a time.
     """
     parser = WalletRowParser(tenant)
     report = ImportReport()
@@ -780,6 +812,10 @@ def import_wallet_rows(tenant, rows, chunk_size: int = 2000, progress=None, on_e
                         progress(1)
                 continue
             report.rows += 1
+            if row.warnings:
+                report.warned += 1
+                for message in row.warnings:
+                    (on_warning or _keep(report.warnings))(line, row.external_id, message)
             # Cut chunks between clients, so the títulos of one client are written together.
             if len(chunk) >= chunk_size and row.external_id != chunk[-1].external_id:
                 writers.submit(chunk) if writers else write(chunk)
@@ -792,7 +828,12 @@ def import_wallet_rows(tenant, rows, chunk_size: int = 2000, progress=None, on_e
         if writers:
             writers.close()
     report.errors.sort()
+    report.warnings.sort()
     return report
+
+
+def _keep(found: list):
+    return lambda *warning: found.append(warning)
 
 
 class WriterThreads:

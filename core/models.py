@@ -6,12 +6,13 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Count, Exists, F, Min, OuterRef, Subquery, Sum, Value
-from django.db.models.functions import Coalesce, Upper
+from django.db.models.functions import Coalesce, Concat, Upper
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from common.parsing import format_cpf, format_phone, parse_cpf, parse_phone, phone_is_mobile
+from common.parsing import format_cpf, format_phone, parse_cnpj, parse_cpf, parse_phone, phone_is_mobile
+from core.search import Fold, client_search_text
 from tenants.models import TenantOwned, TenantQuerySet
 
 PERCENT = [MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))]
@@ -73,6 +74,14 @@ class Creditor(TenantOwned):
     def __str__(self):
         return self.name
 
+    def clean(self):
+        super().clean()
+        if self.document:
+            try:
+                self.document = parse_cnpj(self.document)
+            except ValidationError as error:
+                raise ValidationError({"document": error.messages}) from None
+
 
 class DoNotCallReason(models.TextChoices):
     """Why a client or one of its phones must not be called (the dialer skips them and takes them out of lists)."""
@@ -119,6 +128,25 @@ class ClientStatus(models.TextChoices):
 
 
 class ClientQuerySet(TenantQuerySet):
+    # search_text follows name and city on every write path: save(), these three, and the import's COPY.
+    def bulk_create(self, objs, *args, **kwargs):
+        objs = list(objs)
+        for obj in objs:
+            obj.search_text = client_search_text(obj.name, obj.city)
+        kwargs["update_fields"] = _with_search_text(kwargs.get("update_fields"))
+        return super().bulk_create(objs, *args, **kwargs)
+
+    def bulk_update(self, objs, fields, *args, **kwargs):
+        objs = list(objs)
+        for obj in objs:
+            obj.search_text = client_search_text(obj.name, obj.city)
+        return super().bulk_update(objs, _with_search_text(fields), *args, **kwargs)
+
+    def update(self, **kwargs):
+        if ("name" in kwargs or "city" in kwargs) and "search_text" not in kwargs:
+            kwargs["search_text"] = search_text_expression(kwargs.get("name", F("name")), kwargs.get("city", F("city")))
+        return super().update(**kwargs)
+
     def refresh_situation(self):
         """The situation follows the money: quitado once every título is paid, em aberto if one reopens.
 
@@ -193,6 +221,9 @@ class Client(DoNotCall, TenantOwned):
     open_balance = models.DecimalField(_("saldo em aberto"), **MONEY, default=Decimal("0"), editable=False)
     oldest_due_date = models.DateField(_("vencimento mais antigo em aberto"), null=True, blank=True, editable=False)
     main_phone = models.CharField(_("telefone principal"), max_length=20, blank=True, editable=False)
+    # Name and city folded (core/search.py): the Carteira's accent- and case-insensitive search reads this column
+    # (a trigram index on PostgreSQL, migration 0011). Never edited: see ClientQuerySet and save().
+    search_text = models.TextField(_("texto de busca"), blank=True, default="", db_default="", editable=False)
     # Lets "Enviar para discador" count the phones of 100,000 clients in the same aggregate as the rest.
     active_phones = models.PositiveSmallIntegerField(_("telefones ativos"), default=0, editable=False)
     created_at = models.DateTimeField(_("criado em"), auto_now_add=True)
@@ -227,6 +258,10 @@ class Client(DoNotCall, TenantOwned):
             # The city filter matches case-insensitively (UPPER); ANALYZE keeps statistics on the expression,
             # and the included column lets PostgreSQL count a city from the index alone.
             models.Index(F("tenant"), Upper("city"), name="client_tenant_city_upper", include=["city"]),
+            # The few clients marked "não ligar", for the Carteira's filter.
+            models.Index(
+                fields=["tenant", "id"], name="client_tenant_do_not_call", condition=~models.Q(do_not_call_reason="")
+            ),
             # "Sem telefone ativo" is a few percent of a wallet: counted and listed from this small index.
             models.Index(fields=["tenant", "id"], name="client_tenant_no_phone", condition=models.Q(main_phone="")),
             models.Index(
@@ -238,6 +273,12 @@ class Client(DoNotCall, TenantOwned):
 
     def __str__(self):
         return f"{self.name} ({self.formatted_cpf})"
+
+    def save(self, *args, **kwargs):
+        self.search_text = client_search_text(self.name, self.city)
+        if kwargs.get("update_fields") is not None:
+            kwargs["update_fields"] = _with_search_text(kwargs["update_fields"])
+        super().save(*args, **kwargs)
 
     def get_absolute_url(self):
         """The client's atendimento page (the attendance app's URL, found by name: core does not import it)."""
@@ -261,6 +302,22 @@ class Client(DoNotCall, TenantOwned):
             except ValidationError as error:
                 raise ValidationError({"cpf": error.messages}) from None
         self.state = (self.state or "").upper()
+
+
+def _with_search_text(fields):
+    """The fields of a partial write, with search_text when name or city is among them."""
+    if fields is None or not {"name", "city"}.intersection(fields) or "search_text" in fields:
+        return fields
+    return [*fields, "search_text"]
+
+
+def search_text_expression(name, city):
+    """search_text computed in the database from `name` and `city` (values or expressions), as
+    client_search_text() computes it in Python."""
+    if isinstance(name, str) and isinstance(city, str):
+        return client_search_text(name, city)
+    name, city = (Value(v) if isinstance(v, str) else v for v in (name, city))
+    return Concat(Fold(name), Value(" "), Fold(city), output_field=models.TextField())
 
 
 class ClientPhone(DoNotCall, TenantOwned):
@@ -463,6 +520,8 @@ class WalletImport(TenantOwned):
     processed_rows = models.PositiveIntegerField(_("linhas lidas"), default=0)
     imported_rows = models.PositiveIntegerField(_("linhas importadas"), default=0)
     error_rows = models.PositiveIntegerField(_("linhas com erro"), default=0)
+    # Imported with something skipped (a bad phone), reported beside the errors.
+    warning_rows = models.PositiveIntegerField(_("linhas com aviso"), default=0, db_default=0)
     failure = models.TextField(_("motivo da falha"), blank=True)
     created_at = models.DateTimeField(_("enviada em"), auto_now_add=True)
     started_at = models.DateTimeField(_("início"), null=True, blank=True)

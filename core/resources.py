@@ -1,20 +1,30 @@
 import types
 
+from django.apps import apps
 from django.core.exceptions import ValidationError
-from django.db.models import Prefetch
+from django.db.models import OuterRef, Prefetch, Subquery
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from import_export import fields, resources
 
 from common.parsing import format_cpf, format_money_plain
-from core.importing import CLIENT_COLUMNS, TEMPLATE_HEADERS, WalletRowParser, upsert_wallet_rows
+from core.importing import (
+    CLIENT_COLUMNS,
+    EXPORT_ONLY_HEADERS,
+    TEMPLATE_HEADERS,
+    WalletRowParser,
+    normalize_header,
+    upsert_wallet_rows,
+)
 from core.models import Client, ClientPhone, Debt
 
 
 class ClientResource(resources.ModelResource):
     """Carteira import/export for one tenant, in the same file format both ways (see core/importing.py).
 
-    Export writes one row per client and título, exactly the columns import reads, so a file exported,
-    edited and imported back changes only what was edited.
+    Export writes one row per client and título, the columns import reads and, after them, a few for people
+    to read (EXPORT_ONLY_HEADERS: situação, saldo, atraso, último contato) that import ignores, so a file
+    exported, edited and imported back changes only what was edited.
     """
 
     class Meta:
@@ -32,7 +42,7 @@ class ClientResource(resources.ModelResource):
         self._parser = WalletRowParser(tenant) if tenant is not None else None
         self._parsed = {}
         # The file's columns, read from a row object of the same names (see iter_queryset).
-        for column in TEMPLATE_HEADERS:
+        for column in [*TEMPLATE_HEADERS, *EXPORT_ONLY_HEADERS]:
             self.fields[column] = fields.Field(attribute=column, column_name=column)
 
     # Import -----------------------------------------------------------------
@@ -42,10 +52,37 @@ class ClientResource(resources.ModelResource):
     def before_import(self, dataset, **kwargs):
         if self.tenant is None:
             raise ValidationError(_("Importe como usuário de uma empresa: o superusuário não tem carteira própria."))
+        # Headers as people type them (" Nome ", "CPF", "External ID") are the columns the parser reads.
+        dataset.headers = [normalize_header(header or "") for header in dataset.headers]
+        self._external_ids = {}
+        self._warnings = []
 
     def before_import_row(self, row, row_number=None, **kwargs):
+        self._external_ids[row_number] = str(row.get("external_id") or "").strip()[:64]
         # Row 1 of the data is line 2 of the file (line 1 is the header).
-        self._parsed[row_number] = self._parser.parse(dict(row), line=row_number + 1)
+        parsed = self._parser.parse(dict(row), line=row_number + 1)
+        self._parsed[row_number] = parsed
+        self._warnings.extend((parsed.line, parsed.external_id, message) for message in parsed.warnings)
+
+    def after_import(self, dataset, result, **kwargs):
+        """The result carries the file's report (line, external_id, message): the rows refused and the
+        warnings of rows imported with a phone skipped, for the preview and for Importações da carteira."""
+        super().after_import(dataset, result, **kwargs)
+        result.wallet_file_name = kwargs.get("file_name") or ""
+        result.wallet_warnings = sorted(self._warnings)
+        result.wallet_errors = sorted(
+            [
+                *(
+                    (row.number + 1, self._external_ids.get(row.number, ""), " ".join(row.error.messages))
+                    for row in result.invalid_rows
+                ),
+                *(
+                    (number + 1, self._external_ids.get(number, ""), str(error.error))
+                    for number, errors in result.row_errors()
+                    for error in errors
+                ),
+            ]
+        )
 
     def get_instance(self, instance_loader, row):
         external_id = str(row.get("external_id") or "").strip()
@@ -77,9 +114,13 @@ class ClientResource(resources.ModelResource):
         return Client.objects.filter(tenant=self.tenant)
 
     def filter_export(self, queryset, **kwargs):
-        return queryset.select_related("creditor").prefetch_related(
-            Prefetch("phones", queryset=ClientPhone.objects.filter(active=True).order_by("priority", "id")),
-            Prefetch("debts", queryset=Debt.objects.order_by("contract_code", "installment_number", "id")),
+        return (
+            queryset.annotate(last_contact=last_contact())
+            .select_related("creditor")
+            .prefetch_related(
+                Prefetch("phones", queryset=ClientPhone.objects.filter(active=True).order_by("priority", "id")),
+                Prefetch("debts", queryset=Debt.objects.order_by("contract_code", "installment_number", "id")),
+            )
         )
 
     def iter_queryset(self, queryset):
@@ -87,9 +128,23 @@ class ClientResource(resources.ModelResource):
             yield from wallet_rows(client)
 
 
+def last_contact():
+    """The client's latest tabulação (a call or contact the atendimento recorded), by the relation's name: core
+    does not import the atendimento (pyproject's layers)."""
+    dispositions = apps.get_model("attendance", "CallDisposition")._default_manager
+    latest = dispositions.filter(client=OuterRef("pk")).order_by("-created_at", "-id").values("created_at")[:1]
+    return Subquery(latest)
+
+
 def wallet_rows(client):
     """The file rows of one client: one per título (a client without títulos still has its row)."""
+    contacted = getattr(client, "last_contact", None)
     common = {
+        "nao_ligar": client.get_do_not_call_reason_display() if client.do_not_call_reason else "",
+        "situacao": client.get_status_display(),
+        "saldo": format_money_plain(client.open_balance),
+        "dias_atraso": client.days_overdue,
+        "ultimo_contato": timezone.localtime(contacted).strftime("%d/%m/%Y %H:%M") if contacted else "",
         "external_id": client.external_id,
         "cpf": format_cpf(client.cpf),
         "credor": client.creditor.name,

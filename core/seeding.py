@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from common.parsing import cpf_check_digits
 from core.models import Client, ClientPhone, Creditor, Debt
+from core.search import client_search_text
 
 FIRST_NAMES = (
     "Ana Maria João José Antônio Francisco Carlos Paulo Pedro Lucas Luiz Marcos Luis Gabriel Rafael Daniel "
@@ -139,6 +140,7 @@ CLIENT_COPY_COLUMNS = [
     "state",
     "postal_code",
     "notes",
+    "search_text",
     "status",
     "open_balance",
     "oldest_due_date",
@@ -330,7 +332,8 @@ def _batch_text(tenant_id: int, creditor_ids: list[int], seed, client_ids: list[
         client_lines.append(
             f"{client_id}\t{tenant_id}\t{f['creditor_id']}\t{f['name']}\t{f['cpf']}\t{f['email']}\t"
             f"{f['external_id']}\t{f['street']}\t{f['number']}\t\t{f['district']}\t{f['city']}\t{f['state']}\t"
-            f"{f['postal_code']}\t\t{Client.Status.OPEN.value}\t{f['open_balance']}\t{f['oldest_due_date']}\t"
+            f"{f['postal_code']}\t\t{client_search_text(f['name'], f['city'])}\t{Client.Status.OPEN.value}\t"
+            f"{f['open_balance']}\t{f['oldest_due_date']}\t"
             f"{f['main_phone']}\t{f['active_phones']}\t{now}\t{now}\n"
         )
         for priority, number in enumerate(phones, 1):

@@ -14,7 +14,7 @@ from tests.core.test_import import GOOD
 
 def csv_bytes(rows):
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=[*TEMPLATE_HEADERS, "nao_ligar"], delimiter=";", extrasaction="ignore")
+    writer = csv.DictWriter(buffer, fieldnames=TEMPLATE_HEADERS, delimiter=";", extrasaction="ignore")
     writer.writeheader()
     writer.writerows(rows)
     return buffer.getvalue().encode("utf-8")

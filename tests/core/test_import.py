@@ -7,7 +7,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 
-from core.importing import TEMPLATE_HEADERS
+from core.importing import EXPORT_ONLY_HEADERS, TEMPLATE_HEADERS
 from core.models import Client, ClientPhone, Debt
 from tests.conftest import valid_cpf
 
@@ -41,7 +41,7 @@ def csv_bytes(rows, delimiter=";"):
 def bad_rows():
     return [
         {**GOOD, "external_id": "E2", "cpf": "111.222.333-44"},  # line 3: invalid CPF
-        {**GOOD, "external_id": "E3", "cpf": valid_cpf(3), "telefones": "123"},  # line 4: invalid phone
+        {**GOOD, "external_id": "E3", "cpf": valid_cpf(3), "telefones": "123"},  # line 4: invalid phone, imported
         {**GOOD, "external_id": "E4", "cpf": valid_cpf(4), "vencimento": "31/02/2025"},  # line 5: bad date
         {**GOOD, "external_id": "E5", "cpf": valid_cpf(5), "valor_original": "-10"},  # line 6: negative
         {**GOOD, "external_id": "E6", "cpf": valid_cpf(6), "credor": "Credor Fantasma"},  # line 7: unknown creditor
@@ -52,7 +52,7 @@ def bad_rows():
 
 EXPECTED_ERRORS = {
     3: "CPF inválido",
-    4: "Telefone inválido",
+    4: "Telefone ignorado (123)",  # a warning: the client and its título are imported without the phone
     5: "Vencimento inválida",
     6: "Valor original negativo",
     7: "Credor desconhecido",
@@ -65,7 +65,7 @@ def test_import_wallet_command_imports_good_rows_and_reports_bad_ones(tenant, cr
     path.write_bytes(csv_bytes([GOOD, *bad_rows()]))
     out = io.StringIO()
     call_command("import_wallet", str(path), "--tenant", tenant.slug, "--no-progress", stdout=out)
-    assert "8 linhas lidas, 2 importadas, 6 com erro" in out.getvalue()
+    assert "8 linhas lidas, 3 importadas, 5 com erro, 1 com aviso" in out.getvalue()
     report = list(csv.DictReader(open(f"{path}.erros.csv", encoding="utf-8"), delimiter=";"))
     by_line = {int(r["linha"]): r["erro"] for r in report}
     assert set(by_line) == set(EXPECTED_ERRORS)
@@ -77,9 +77,12 @@ def test_import_wallet_command_imports_good_rows_and_reports_bad_ones(tenant, cr
     assert maria.open_balance == Decimal("1234.56")
     assert list(maria.phones.values_list("number", flat=True)) == ["+5511987654321", "+551133334444"]
     assert maria.main_phone == "+5511987654321"
+    # The bad phone is skipped, the debtor and the debt kept.
+    kept = Client.objects.get(tenant=tenant, external_id="E3")
+    assert (kept.phones.count(), kept.debts.count(), kept.open_balance) == (0, 1, Decimal("1234.56"))
     # Nothing half-written for the bad rows.
-    assert not Client.objects.filter(external_id__in=["E2", "E3", "E4", "E5", "E6"]).exists()
-    assert Client.objects.filter(tenant=tenant).count() == 2
+    assert not Client.objects.filter(external_id__in=["E2", "E4", "E5", "E6"]).exists()
+    assert Client.objects.filter(tenant=tenant).count() == 3
 
 
 def test_reimport_upserts_by_external_id_and_keeps_deactivated_phones(tenant, creditor, tmp_path):
@@ -156,8 +159,9 @@ def test_admin_import_previews_row_errors_then_imports_the_good_rows(client, ten
         },
     )
     assert response.status_code == 302
-    assert set(Client.objects.filter(tenant=tenant).values_list("external_id", flat=True)) == {"E1", "E9"}
+    assert set(Client.objects.filter(tenant=tenant).values_list("external_id", flat=True)) == {"E1", "E3", "E9"}
     assert Client.objects.get(external_id="E1").phones.count() == 2
+    assert Client.objects.get(external_id="E3").debts.count() == 1
 
 
 def test_admin_export_contains_only_the_tenants_clients(client, tenant_admin, make_client, other_tenant):
@@ -311,7 +315,7 @@ def test_export_then_import_untouched_changes_nothing_and_an_edit_changes_only_i
     exported = admin_export_csv(client)
     text = exported.decode("utf-8-sig")
     header = text.splitlines()[0].split(";")
-    assert header == TEMPLATE_HEADERS
+    assert header == [*TEMPLATE_HEADERS, *EXPORT_ONLY_HEADERS]
     assert "1.553,60" in text and "27.271,20" in text
     assert datetime.date.today().strftime("%d/%m/%Y")[3:] in text or "/" in text
     assert sum(1 for row in csv.DictReader(io.StringIO(text), delimiter=";")) == 5  # 3 + 1 + 1 títulos

@@ -55,13 +55,19 @@ def test_a_large_file_is_imported_by_the_worker_with_progress_and_an_error_repor
     run_worker()
 
     job.refresh_from_db()
-    assert (job.status, job.processed_rows, job.imported_rows, job.error_rows) == ("concluida", 8, 2, 6)
+    assert (job.status, job.processed_rows, job.imported_rows, job.error_rows, job.warning_rows) == (
+        "concluida",
+        8,
+        3,
+        5,
+        1,
+    )
     assert job.finished_at is not None and not WalletImportChunk.objects.filter(wallet_import=job).exists()
-    assert set(Client.objects.filter(tenant=tenant).values_list("external_id", flat=True)) == {"E1", "E9"}
+    assert set(Client.objects.filter(tenant=tenant).values_list("external_id", flat=True)) == {"E1", "E3", "E9"}
     assert Client.objects.get(external_id="E1").phones.count() == 2
     progress = client.get(f"/admin/core/walletimport/{job.pk}/progresso/").content.decode()
     assert 'data-status="concluida"' in progress and "hx-get" not in progress
-    assert "Importação concluída: 2 linha(s) importada(s), 6 com erro, de 8 lida(s)." in progress
+    assert "Importação concluída: 3 linha(s) importada(s), 5 com erro, de 8 lida(s); 1 importada(s) com" in progress
     report = client.get(f"/admin/core/walletimport/{job.pk}/erros.csv")
     assert report["Content-Disposition"] == f'attachment; filename="importacao-{job.pk}-erros.csv"'
     rows = list(csv.reader(io.StringIO(report.content.decode("utf-8-sig")), delimiter=";"))

@@ -18,6 +18,7 @@ from unfold.admin import ModelAdmin
 
 from common import bench_figures
 from core.models import Client, Creditor
+from core.search import fold
 from tenants.models import Membership, Role, Tenant
 
 CHANGELIST = "/admin/core/client/"
@@ -221,6 +222,7 @@ class Command(BaseCommand):
         yield "busca por telefone (11) 9…", {"q": f"({digits[:2]}) {digits[2:7]}-{digits[7:]}"}, None
         yield "busca por código externo", {"q": sample.external_id}, {"q": sample.external_id}
         yield "busca sem resultado", {"q": "Xylophone Qwerty"}, {"q": "Xylophone Qwerty"}
+        yield from self.search_as_typed_cases(tenant, sample)
 
         for label, page in (("primeira", 1), ("do meio", last // 2), ("a ¾", last * 3 // 4), ("última", last)):
             yield f"página {label} (p={page})", {"p": page}, {"p": page}
@@ -234,6 +236,27 @@ class Command(BaseCommand):
             end = max(math.ceil(matching.count() / per_page), 1)
             yield f"{label}: última página (p={end})", {**filters, "p": end}, None
             yield f"{label}: além do fim (p={end + 1})", {**filters, "p": end + 1}, None
+
+    @staticmethod
+    def search_as_typed_cases(tenant, sample):
+        """Searches typed without accents or capitals, and phones without DDD (their rows are checked by the
+        count column: an accented name found by its plain spelling)."""
+        recent = Client.objects.filter(tenant=tenant).order_by("-pk").values_list("name", "city")[:500]
+        accented = next(((n, c) for n, c in recent if fold(n) != n.lower()), None)
+        city = next((c for _n, c in recent if c and fold(c) != c.lower()), None)
+        if accented:
+            name = accented[0]
+            first_word = next((w for w in name.split() if fold(w) != w.lower()), name.split()[0])
+            yield f"busca sem acento: {fold(first_word)}", {"q": fold(first_word)}, None
+            yield f"busca sem acento: {fold(name)}", {"q": fold(name)}, None
+            yield f"busca em maiúsculas: {fold(name).upper()}", {"q": fold(name).upper()}, None
+        if city:
+            yield f"busca cidade sem acento: {fold(city)}", {"q": fold(city)}, None
+        yield "busca sem acento, sem resultado: xylophone", {"q": "xylophone"}, None
+        local = sample.main_phone[-9:]
+        yield f"busca telefone sem DDD (9 dígitos) {local[:5]}-{local[5:]}", {"q": f"{local[:5]}-{local[5:]}"}, None
+        yield f"busca telefone sem DDD (8 dígitos) {local[1:5]}-{local[5:]}", {"q": f"{local[1:5]}-{local[5:]}"}, None
+        yield "busca telefone sem DDD, sem resultado", {"q": "0000-0000"}, None
 
     @staticmethod
     def sort_param(cl, wanted):

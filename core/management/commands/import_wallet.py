@@ -70,8 +70,8 @@ class Command(BaseCommand):
 
         rate = report.rows / elapsed if elapsed else 0
         self.stdout.write(
-            f"{report.rows} linhas lidas, {report.imported} importadas, {report.failed} com erro "
-            f"em {elapsed:.1f}s ({rate:,.0f} linhas/s)."
+            f"{report.rows} linhas lidas, {report.imported} importadas, {report.failed} com erro, "
+            f"{report.warned} com aviso em {elapsed:.1f}s ({rate:,.0f} linhas/s)."
         )
         bench_figures.save(
             options,
@@ -83,5 +83,7 @@ class Command(BaseCommand):
                 "rate": rate,
             },
         )
-        if report.errors:
-            write_error_report(self, options["errors"] or path.with_name(path.name + ".erros.csv"), report.errors)
+        if report.errors or report.warnings:
+            # The warnings (a bad phone skipped, the row imported) beside the errors: someone must fix those too.
+            rows = sorted([*report.errors, *report.warnings])
+            write_error_report(self, options["errors"] or path.with_name(path.name + ".erros.csv"), rows)
