@@ -12,6 +12,7 @@ from django.utils import formats
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from attendance.models import Agreement
 from common.parsing import parse_id
 from common.spreadsheets import neutralize_row
 from dashboard import selectors
@@ -79,6 +80,9 @@ def dashboard_callback(request, context):
         "operator_columns": OPERATOR_COLUMNS,
         "operator_sort": operator_sort,
         "live": live_context(f.tenant),
+        "pending_approvals": selectors.pending_approvals(f),
+        "pending_url": reverse("admin:attendance_agreement_changelist")
+        + f"?status__exact={Agreement.Status.PENDING_APPROVAL}",
         "query": request.GET.urlencode(),
         "query_without_sort": _without(request.GET, "ordem"),
     }
