@@ -116,9 +116,7 @@ def test_the_list_offers_no_bulk_rejection(client, supervisor, pending):
     client.force_login(supervisor)
     html = client.get("/admin/attendance/agreement/").content.decode()
     assert 'value="reject"' not in html
-    client.post(
-        "/admin/attendance/agreement/", {"action": "reject", "_selected_action": [pending.pk]}, follow=True
-    )
+    client.post("/admin/attendance/agreement/", {"action": "reject", "_selected_action": [pending.pk]}, follow=True)
     pending.refresh_from_db()
     assert pending.status == Agreement.Status.PENDING_APPROVAL
 

@@ -1,4 +1,3 @@
-
 """The dashboard pages: who reaches them, what they show, the CSV and the live panel."""
 
 import csv
