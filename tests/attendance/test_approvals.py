@@ -163,3 +163,15 @@ def test_money_in_messages_and_on_the_timeline_is_written_as_brl(client, tenant,
     assert "Pagamento de R$ 500,00" in html and "500.00" not in html
     payment = Payment.objects.get()
     assert str(payment) == f"Pagamento de R$ 500,00 em {payment.paid_on:%d/%m/%Y}"
+
+
+def test_months_are_written_in_lower_case(client, supervisor):
+    from django.utils import formats, translation
+
+    with translation.override("pt-br"):
+        assert formats.date_format(datetime.date(2026, 12, 7), "YEAR_MONTH_FORMAT") == "dezembro de 2026"
+        assert formats.date_format(datetime.date(2026, 3, 1), "j \\d\\e F") == "1 de março"
+    client.force_login(supervisor)
+    # The admin's calendar (date fields such as the baixa's) names its months from this catalog.
+    catalog = client.get("/admin/jsi18n/").content.decode()
+    assert '"December": "dezembro"' in catalog and '"Dezembro"' not in catalog
