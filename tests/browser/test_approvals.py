@@ -106,3 +106,33 @@ def test_dar_baixa_starts_as_pix_and_returns_to_the_agreement(
     payment = Payment.objects.get()
     assert payment.method == Payment.Method.PIX
     assert payment.installment.status == AgreementInstallment.Status.PAID
+
+
+def test_dashboard_charts_name_their_series_and_axes_and_the_operator_table_fits(page, live_server, tenant):
+    from tests.dashboard import scenario
+
+    world = scenario.build(tenant, 1, today=timezone.localdate())
+    page.set_viewport_size({"width": 1024, "height": 800})
+    login(page, live_server, world["users"]["sup"], next_url="/admin/?periodo=hoje")
+    expect(page.locator('[data-kpi="dialled"] [data-value]')).to_have_text("5")
+    for selector, x_title, y_title, legend in (
+        (".painel-diario canvas", "Dia", "Quantidade", True),
+        (".painel-por-hora canvas", "Hora do dia", "Taxa de contato (%)", False),
+    ):
+        drawn = page.evaluate(
+            """(selector) => {
+                const chart = Chart.getChart(document.querySelector(selector));
+                const o = chart.options;
+                return [o.plugins.legend.display, o.scales.x.title.text, o.scales.y.title.text,
+                        chart.scales.y.ticks.length > 0 && o.scales.y.ticks.display];
+            }""",
+            selector,
+        )
+        assert drawn == [legend, x_title, y_title, True], selector
+    # The table scrolls inside its box; the page itself never grows past the window and hides the last columns.
+    last = page.locator("#painel-operadores thead th").last
+    expect(last).to_contain_text("Retornos pendentes")
+    assert page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
+    last.scroll_into_view_if_needed()
+    box = last.bounding_box()
+    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 1024
