@@ -1,13 +1,15 @@
 import datetime
 import uuid
+from urllib.parse import quote
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Exists, OuterRef
-from django.http import HttpResponseRedirect
+from django.http import Http404, HttpResponseRedirect
 from django.template.loader import render_to_string
-from django.urls import reverse
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
@@ -17,8 +19,9 @@ from unfold.admin import TabularInline
 from unfold.contrib.filters.admin import ChoicesDropdownFilter, DropdownFilter, RangeDateFilter, RangeDateTimeFilter
 from unfold.contrib.import_export.forms import ExportForm
 from unfold.decorators import action, display
+from unfold.widgets import UnfoldAdminTextareaWidget
 
-from attendance import payments, pix, services
+from attendance import payments, pix, selectors, services
 from attendance.models import (
     Agreement,
     AgreementInstallment,
@@ -30,7 +33,8 @@ from attendance.models import (
 )
 from attendance.resources import PaymentResource
 from common.formats import WALLET_FORMATS
-from common.parsing import check_date_window, format_brl, parse_id
+from common.parsing import check_date_window, clean_text, format_brl, parse_id
+from core import services as core_services
 from core.admin import PartialImportMixin, payment_url
 from core.import_admin import BoundedImportForm
 from core.importing import clean_cells
@@ -266,9 +270,10 @@ class AgreementAdmin(TenantScopedAdmin):
     list_select_related = ("client", "creditor", "operator")
     search_fields = ("client__name", "client__external_id", "id")
     inlines = [InstallmentInline]
-    actions = ["approve", "reject", "cancel"]
+    # No one-click rejection: it takes a reason the operator is told, on a page of its own (reject_view).
+    actions = ["approve", "cancel"]
     # Buttons of the change form: a POST of the form itself (CSRF and all), the note typed there included.
-    actions_submit_line = ["approve_on_page", "reject_on_page", "cancel_on_page"]
+    actions_submit_line = ["approve_on_page", "cancel_on_page"]
     show_full_result_count = False
     readonly_fields = (
         "client",
@@ -290,9 +295,13 @@ class AgreementAdmin(TenantScopedAdmin):
         "decided_at",
         "call_id",
         "created_at",
+        "display_justification",
+        "display_reject",
+        "display_call",
+        "display_history",
     )
     fieldsets = (
-        (None, {"fields": ("client", "creditor", "operator", "status", "call_id", "created_at")}),
+        (None, {"fields": ("client", "creditor", "operator", "status", "created_at")}),
         (
             _("Valores"),
             {
@@ -304,7 +313,21 @@ class AgreementAdmin(TenantScopedAdmin):
                 )
             },
         ),
-        (_("Aprovação"), {"fields": ("display_reasons", "decided_by", "decided_at", "decision_note")}),
+        (
+            _("Aprovação"),
+            {
+                "fields": (
+                    "display_reasons",
+                    "display_justification",
+                    "display_reject",
+                    "decided_by",
+                    "decided_at",
+                    "decision_note",
+                )
+            },
+        ),
+        (_("Ligação"), {"fields": ("call_id", "display_call")}),
+        (_("Histórico do cliente"), {"fields": ("display_history",)}),
     )
 
     def has_add_permission(self, request):
@@ -348,6 +371,83 @@ class AgreementAdmin(TenantScopedAdmin):
     def display_reasons(self, obj):
         return "; ".join(obj.approval_reasons) or "—"
 
+    @display(description=_("justificativa do operador"))
+    def display_justification(self, obj):
+        return obj.justification or "—"
+
+    @display(description=_("rejeitar"))
+    def display_reject(self, obj):
+        if obj.status != Agreement.Status.PENDING_APPROVAL:
+            return "—"
+        return format_html(
+            '<a class="text-red-600 underline" data-testid="reject-link" href="{}">{}</a>',
+            reverse("admin:attendance_agreement_reject", args=[obj.pk]),
+            _("Rejeitar acordo…"),
+        )
+
+    @display(description=_("eventos da ligação"))
+    def display_call(self, obj):
+        entries = core_services.call_entries(obj.tenant, obj.call_id) if obj.call_id else []
+        timeline_url = reverse("attendance:client", args=[obj.client_id])
+        if obj.call_id:
+            timeline_url += f"?call_id={quote(obj.call_id)}"
+        return render_to_string(
+            "admin/attendance/agreement/_call.html",
+            {"agreement": obj, "entries": entries, "timeline_url": timeline_url},
+        )
+
+    @display(description=_("histórico do cliente"))
+    def display_history(self, obj):
+        history = selectors.client_history(obj.client, exclude_agreement=obj)
+        return render_to_string("admin/attendance/agreement/_history.html", {"agreement": obj, **history})
+
+    def get_urls(self):
+        return [
+            path(
+                "<path:object_id>/rejeitar/",
+                self.admin_site.admin_view(self.reject_view),
+                name="attendance_agreement_reject",
+            ),
+            *super().get_urls(),
+        ]
+
+    def reject_view(self, request, object_id):
+        """Rejecting asks for the reason (the operator is told it) and a confirmation, on a page of its own."""
+        agreement = (
+            self.get_queryset(request).select_related("client", "operator").filter(pk=parse_id(object_id)).first()
+        )
+        if agreement is None:
+            raise Http404
+        if not self.has_change_permission(request, agreement):
+            raise PermissionDenied
+        change_url = reverse("admin:attendance_agreement_change", args=[agreement.pk])
+        form = RejectForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            tenant = user_tenant(request.user) or agreement.tenant
+            try:
+                services.reject_agreement(tenant, request.user, agreement, form.cleaned_data["reason"])
+            except ValidationError as error:
+                form.add_error(None, error.messages)
+            else:
+                messages.success(
+                    request,
+                    _("Acordo #%(id)s rejeitado; %(operator)s verá o motivo no console e no histórico do cliente.")
+                    % {"id": agreement.pk, "operator": agreement.operator},
+                )
+                return HttpResponseRedirect(change_url)
+        elif agreement.status != Agreement.Status.PENDING_APPROVAL:
+            messages.error(request, _("Só acordos aguardando aprovação podem ser rejeitados."))
+            return HttpResponseRedirect(change_url)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Rejeitar o acordo #%(id)s") % {"id": agreement.pk},
+            "opts": self.model._meta,
+            "agreement": agreement,
+            "form": form,
+            "change_url": change_url,
+        }
+        return TemplateResponse(request, "admin/attendance/agreement/reject.html", context)
+
     def _decide(self, request, queryset, service, done_message, note=""):
         tenant = user_tenant(request.user)
         done = 0
@@ -363,10 +463,6 @@ class AgreementAdmin(TenantScopedAdmin):
     @action(description=_("Aprovar acordos selecionados"))
     def approve(self, request, queryset, note=""):
         self._decide(request, queryset, services.approve_agreement, _("%(n)d acordo(s) aprovado(s)."), note)
-
-    @action(description=_("Rejeitar acordos selecionados"))
-    def reject(self, request, queryset, note=""):
-        self._decide(request, queryset, services.reject_agreement, _("%(n)d acordo(s) rejeitado(s)."), note)
 
     @action(description=_("Cancelar acordos selecionados (devolve os títulos)"))
     def cancel(self, request, queryset, note=""):
@@ -387,8 +483,6 @@ class AgreementAdmin(TenantScopedAdmin):
     def has_approve_on_page_permission(self, request, object_id=None):
         return self._offers(request, object_id, [Agreement.Status.PENDING_APPROVAL])
 
-    has_reject_on_page_permission = has_approve_on_page_permission
-
     def has_cancel_on_page_permission(self, request, object_id=None):
         return self._offers(request, object_id, Agreement.OPEN_STATUSES)
 
@@ -396,13 +490,25 @@ class AgreementAdmin(TenantScopedAdmin):
     def approve_on_page(self, request, obj):
         self.approve(request, [obj], note=obj.decision_note)
 
-    @action(description=_("Rejeitar acordo"), permissions=["reject_on_page"])
-    def reject_on_page(self, request, obj):
-        self.reject(request, [obj], note=obj.decision_note)
-
     @action(description=_("Cancelar acordo (devolve os títulos)"), permissions=["cancel_on_page"])
     def cancel_on_page(self, request, obj):
         self.cancel(request, [obj], note=obj.decision_note)
+
+
+class RejectForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Motivo da rejeição"),
+        max_length=2000,
+        widget=UnfoldAdminTextareaWidget(attrs={"rows": 3}),
+        help_text=_("O operador vê este motivo no console e no histórico do cliente."),
+        error_messages={"required": _("Informe o motivo da rejeição: o operador recebe esse motivo.")},
+    )
+
+    def clean_reason(self):
+        reason = clean_text(self.cleaned_data["reason"]).strip()
+        if not reason:
+            raise ValidationError(self.fields["reason"].error_messages["required"])
+        return reason
 
 
 class PaymentForm(forms.ModelForm):
@@ -526,6 +632,8 @@ class PaymentAdmin(PartialImportMixin, TenantScopedAdmin, ImportExportModelAdmin
         target = self._target(request)
         if target is not None:
             initial["amount"] = target[1]
+        # What debtors pay with, by far: the supervisor changes it only for the odd boleto or transfer.
+        initial.setdefault("method", Payment.Method.PIX)
         return initial
 
     def _target(self, request):
@@ -567,6 +675,12 @@ class PaymentAdmin(PartialImportMixin, TenantScopedAdmin, ImportExportModelAdmin
         if getattr(obj, "posted_before", False):
             messages.info(request, _("Esta baixa já estava registrada (formulário enviado de novo): nada mudou."))
             return HttpResponseRedirect(reverse("admin:attendance_payment_changelist"))
+        if obj.installment_id and not {"_continue", "_addanother"} & set(request.POST):
+            # The baixa started from the agreement's schedule: back there, to see the installment paid.
+            self.message_user(request, _("Baixa registrada: %(p)s.") % {"p": obj}, messages.SUCCESS)
+            return HttpResponseRedirect(
+                reverse("admin:attendance_agreement_change", args=[obj.installment.agreement_id])
+            )
         return super().response_add(request, obj, post_url_continue)
 
     def get_import_resource_kwargs(self, request, *args, **kwargs):

@@ -85,6 +85,13 @@ class NegotiationForm(forms.Form):
     token = forms.UUIDField(widget=forms.HiddenInput, initial=uuid.uuid4)
     call_id = CallIdField()
     notes = forms.CharField(label=_("Observações"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    justification = forms.CharField(
+        label=_("Justificativa para o supervisor"),
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("Obrigatória quando a proposta está fora das regras do credor."),
+    )
     # Set by the 3x/6x/12x shortcuts: the entry rises to the creditor's minimum for the simulated total.
     fill_entry = forms.BooleanField(widget=forms.HiddenInput, required=False)
     # The shortcut the proposal came from (drawn as chosen); cleared when a field is changed by hand.

@@ -159,6 +159,8 @@ class Agreement(TenantOwned):
     )
     decided_at = models.DateTimeField(_("decidido em"), null=True, blank=True)
     decision_note = models.TextField(_("observação da decisão"), blank=True)
+    # Why the operator proposes terms beyond the creditor's rules: what the supervisor decides on.
+    justification = models.TextField(_("justificativa do operador"), blank=True, default="", db_default="")
     closed_at = models.DateTimeField(_("encerrado em"), null=True, blank=True)
     close_reason = models.TextField(_("motivo do encerramento"), blank=True, default="", db_default="")
     call_id = models.CharField(_("ID da ligação"), max_length=120, blank=True)
@@ -344,7 +346,7 @@ class Payment(TenantOwned):
         ]
 
     def __str__(self):
-        return _("Pagamento de %(v)s em %(d)s") % {"v": self.amount, "d": self.paid_on.strftime("%d/%m/%Y")}
+        return _("Pagamento de %(v)s em %(d)s") % {"v": format_brl(self.amount), "d": self.paid_on.strftime("%d/%m/%Y")}
 
 
 class Message(TenantOwned):

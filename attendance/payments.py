@@ -209,6 +209,10 @@ def post_debt_payments(tenant, user, items: list[tuple[PaymentInput, int]]) -> l
         results.append((index, None))
     _bulk_set(Debt, list(changed.values()), ["paid_amount", "status"])
     Payment.objects.bulk_create(new_payments, batch_size=1000)
+    AuditEvent.objects.bulk_create(
+        (audit.build(tenant, user, audit.Action.PAYMENT_POSTED, p, changes=_audit_changes(p)) for p in new_payments),
+        batch_size=1000,
+    )
     refresh_clients({d.client_id for d in changed.values()})
     return results
 
@@ -255,12 +259,20 @@ def _build(tenant, user, data, client_id, credit, **target) -> Payment:
 def _create(tenant, user, data, client_id, credit, **target) -> Payment:
     payment = _build(tenant, user, data, client_id, credit, **target)
     payment.save()
-    if data.source == Payment.Source.MANUAL:
-        changes = {"valor": ["", str(payment.amount)], "data": ["", payment.paid_on.isoformat()]}
-        if credit:
-            changes["crédito"] = ["", str(credit)]
-        audit.record(tenant, user, audit.Action.PAYMENT_POSTED, payment, changes=changes)
+    audit.record(tenant, user, audit.Action.PAYMENT_POSTED, payment, changes=_audit_changes(payment))
     return payment
+
+
+def _audit_changes(payment: Payment) -> dict:
+    """By hand or from a file, every payment is audited: money that lands is whose and where it came from."""
+    changes = {"valor": ["", str(payment.amount)], "data": ["", payment.paid_on.isoformat()]}
+    if payment.credit_amount:
+        changes["crédito"] = ["", str(payment.credit_amount)]
+    if payment.source != Payment.Source.MANUAL:
+        changes["origem"] = ["", str(payment.get_source_display())]
+        if payment.external_id:
+            changes["ID do pagamento"] = ["", payment.external_id]
+    return changes
 
 
 def _settle(agreement: Agreement, user) -> None:

@@ -7,11 +7,13 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
+from django.dispatch import Signal
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from attendance.models import Agreement, AgreementInstallment, CallDisposition, ClientAccessLog, DispositionType
 from attendance.negotiation import OpenDebt, Proposal, Rules, Simulation, simulate
+from common.parsing import clean_text
 from core import services as core_services
 from core import task_leases
 from core.models import Client, ClientPhone, Debt, DoNotCallReason
@@ -360,8 +362,12 @@ def simulate_for(client, proposal: Proposal, debts: list[Debt] | None = None) ->
     )
 
 
-def create_agreement(tenant, user, client, proposal: Proposal, *, call_id="", token=None, notes="") -> Agreement:
-    """Gerar acordo: active within the creditor's limits, awaiting approval beyond them."""
+def create_agreement(
+    tenant, user, client, proposal: Proposal, *, call_id="", token=None, notes="", justification=""
+) -> Agreement:
+    """Gerar acordo: active within the creditor's limits, awaiting approval beyond them, with the operator's
+    justification (required then: the supervisor decides on it)."""
+    justification = clean_text(justification, 2000).strip()
     if client.tenant_id != tenant.pk:
         raise PermissionDenied
     if token is not None:
@@ -375,6 +381,15 @@ def create_agreement(tenant, user, client, proposal: Proposal, *, call_id="", to
         debts = open_debts(client)
         simulation = simulate_for(client, proposal, debts)
         status = Agreement.Status.ACTIVE if simulation.within_limits else Agreement.Status.PENDING_APPROVAL
+        if status == Agreement.Status.PENDING_APPROVAL and not justification:
+            raise ValidationError(
+                {
+                    "justification": _(
+                        "A proposta está fora das regras do credor: escreva a justificativa para o supervisor "
+                        "decidir (por que o cliente só consegue pagar assim)."
+                    )
+                }
+            )
         agreement = Agreement.objects.create(
             tenant=tenant,
             client=client,
@@ -392,6 +407,7 @@ def create_agreement(tenant, user, client, proposal: Proposal, *, call_id="", to
             installments_count=simulation.installments_count,
             first_due_date=simulation.installments[0].due_date,
             approval_reasons=list(simulation.violations),
+            justification=justification if status == Agreement.Status.PENDING_APPROVAL else "",
             call_id=(call_id or "")[:120],
             **({"submission_token": token} if token else {}),
         )
@@ -415,6 +431,7 @@ def create_agreement(tenant, user, client, proposal: Proposal, *, call_id="", to
                 "entrada": ["", str(agreement.entry_amount)],
                 "parcelas": ["", str(agreement.installments_count)],
                 "desconto (%)": ["", str(agreement.discount_percent)],
+                **({"justificativa": ["", justification]} if agreement.justification else {}),
             },
         )
         # Active or awaiting approval, the client is no longer called: out of the dialer lists now.
@@ -438,6 +455,11 @@ def _move_debts_to_agreement(agreement: Agreement) -> None:
     Client.objects.filter(pk=agreement.client_id).refresh_summaries()
 
 
+# (sender=Agreement, agreement=): an agreement stopped being a deal (rejected or cancelled), inside the transaction
+# that changed it; the dashboard takes it out of the days it already stored.
+agreement_withdrawn = Signal()
+
+
 def _require_decider(user):
     if not is_back_office(user):
         raise PermissionDenied(_("Só supervisores e administradores aprovam acordos."))
@@ -456,6 +478,10 @@ def approve_agreement(tenant, user, agreement: Agreement, note: str = "") -> Agr
 
 
 def reject_agreement(tenant, user, agreement: Agreement, note: str = "") -> Agreement:
+    """The note is the reason the operator is told: a rejection without one is refused."""
+    note = clean_text(note, 2000).strip()
+    if not note:
+        raise ValidationError(_("Informe o motivo da rejeição: o operador recebe esse motivo."))
     return _decide_pending(
         tenant,
         user,
@@ -502,6 +528,8 @@ def _decide(agreement, user, note, status):
     if note:
         changes["observação"] = ["", note]
     audit.record(agreement.tenant, user, audit.Action.AGREEMENT_DECIDED, agreement, changes=changes)
+    if status in (Agreement.Status.REJECTED, Agreement.Status.CANCELLED):
+        agreement_withdrawn.send(sender=Agreement, agreement=agreement)
 
 
 def _restore_client_status(client_id):

@@ -1,6 +1,7 @@
 """The atendimento's entries on the client's timeline (registered from AttendanceConfig.ready)."""
 
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 
 from attendance.models import Agreement, CallDisposition, Message, Payment
 from common.parsing import format_brl, format_phone
@@ -50,6 +51,19 @@ def agreements(client, before, limit):
     ]
 
 
+# A decision's time is kept on the agreement, so a cancellation after the approval is the one shown.
+DECISION_TITLES = {
+    Agreement.Status.REJECTED: _lazy("Acordo #%(id)s rejeitado"),
+    Agreement.Status.CANCELLED: _lazy("Acordo #%(id)s cancelado"),
+}
+
+
+def _decision_detail(agreement) -> str:
+    if agreement.decision_note and agreement.status in DECISION_TITLES:
+        return _("Motivo: %(m)s") % {"m": agreement.decision_note}
+    return agreement.decision_note
+
+
 def agreement_decisions(client, before, limit):
     """A supervisor's approval or rejection of an agreement that waited for one: when, by whom, and the note."""
     rows = older(
@@ -63,9 +77,8 @@ def agreement_decisions(client, before, limit):
             a.decided_at,
             "acordo",
             "verified",
-            (_("Acordo #%(id)s rejeitado") if a.status == Agreement.Status.REJECTED else _("Acordo #%(id)s aprovado"))
-            % {"id": a.pk},
-            a.decision_note,
+            DECISION_TITLES.get(a.status, _("Acordo #%(id)s aprovado")) % {"id": a.pk},
+            _decision_detail(a),
             user_name(a.decided_by),
         )
         for a in rows

@@ -69,7 +69,7 @@ def call_id_of(request) -> str:
 def home(request):
     """The operator's console: waiting for a call, client search, pending callbacks and their clients."""
     tenant = user_tenant(request.user)
-    clients, callbacks, found = Client.objects.none(), [], []
+    clients, callbacks, found, decisions = Client.objects.none(), [], [], []
     q = request.GET.get("q", "").strip()[:100]
     if tenant:
         clients = (
@@ -79,6 +79,7 @@ def home(request):
             .order_by("name")[:100]
         )
         callbacks = list(services.pending_callbacks(tenant, request.user)[:50])
+        decisions = selectors.recent_decisions(tenant, request.user)
         if q:
             found = search_clients(tenant, q)
     call_id = call_id_of(request)
@@ -92,6 +93,7 @@ def home(request):
             clients=clients,
             tenant=tenant,
             callbacks=callbacks,
+            decisions=decisions,
             now=timezone.now(),
             agent_id=agent_id_of(request) if tenant else "",
             call_stream_url=call_stream_url(request),
@@ -350,7 +352,7 @@ def figures(client, debts, open_agreement=None, agreement_installments=()):
     active = open_agreement is not None and open_agreement.status == Agreement.Status.ACTIVE
     return {
         "open": client.open_balance,
-        "paid": sum((d.paid_amount for d in debts), 0),
+        "paid": selectors.paid_total(client, debts),
         # What the active agreement's installments still owe: its títulos leave "em aberto", which would read 0
         # while the client owes the whole agreement.
         "in_agreement": sum((row["installment"].open_amount for row in agreement_installments), 0) if active else 0,
@@ -525,6 +527,7 @@ def simulate(request, client_id):
 def create_agreement(request, client_id):
     tenant, client = client_or_404(request, client_id)
     form = NegotiationForm(request.POST)
+    simulation = None
     if form.is_valid():
         try:
             agreement = services.create_agreement(
@@ -535,9 +538,17 @@ def create_agreement(request, client_id):
                 call_id=form.cleaned_data["call_id"],
                 token=form.cleaned_data["token"],
                 notes=form.cleaned_data["notes"],
+                justification=form.cleaned_data["justification"],
             )
-        except (NegotiationError, ValidationError) as error:
-            form.add_error(None, error.messages[0] if isinstance(error, ValidationError) else str(error))
+        except ValidationError as error:
+            if "justification" in getattr(error, "error_dict", {}):
+                form.add_error("justification", error.error_dict["justification"])
+                # The panel again as simulated, the field and its message beside the rules the proposal breaks.
+                simulation = services.simulate_for(client, form.proposal())
+            else:
+                form.add_error(None, error.messages[0])
+        except NegotiationError as error:
+            form.add_error(None, str(error))
         else:
             if agreement.status == Agreement.Status.ACTIVE:
                 messages.success(request, _("Acordo #%(id)s gerado e ativo.") % {"id": agreement.pk})
@@ -548,7 +559,7 @@ def create_agreement(request, client_id):
                     % {"id": agreement.pk},
                 )
             return render_after_change(request, tenant, client)
-    context = page_context(request, tenant, client, negotiation_form=form)
+    context = page_context(request, tenant, client, negotiation_form=form, simulation=simulation)
     if not request.htmx:
         return render(request, "attendance/client.html", context)
     return partial(request, "attendance/_negotiation.html", context, "#negotiation")

@@ -105,6 +105,9 @@ connected_calls_pushed = Port("connected_calls_pushed")
 # have connected to the agent since the last wait (read it with next_connected_call), False after `timeout`
 # seconds. Enter it before the first read: nothing connected after that read goes unnoticed.
 connected_call_waiter = Port("connected_call_waiter")
+# (tenant, call_id) -> list[core.timeline.Entry]: what the dialer recorded of one call (connected, ended, its
+# recording), oldest first; empty when it knows nothing of that id.
+call_entries = Port("call_entries")
 
 
 def save_creditor(creditor: Creditor, user, fields) -> Creditor:

@@ -7,3 +7,9 @@ class DashboardConfig(AppConfig):
 
     name = "dashboard"
     verbose_name = _("Painel")
+
+    def ready(self):
+        from attendance.services import agreement_withdrawn
+        from dashboard.rollups import uncount_agreement
+
+        agreement_withdrawn.connect(lambda sender, agreement, **kwargs: uncount_agreement(agreement), weak=False)

@@ -28,6 +28,8 @@ ANSWERED_STATUS = "7"  # call history status: finished with an agent
 # Today is rolled up to this long before the roll-up runs: a webhook's or a tabulação's transaction is
 # committed by then, so no row stamped before `until` can still appear after the roll-up read the day.
 TODAY_MARGIN = datetime.timedelta(minutes=2)
+# Agreements that never were deals: the panel counts neither, whatever day they were made on.
+NOT_DEALS = (Agreement.Status.REJECTED, Agreement.Status.CANCELLED)
 
 
 def day_bounds(day: datetime.date) -> tuple[datetime.datetime, datetime.datetime]:
@@ -109,6 +111,7 @@ def roll_up(tenant_id: int, day: datetime.date, until: datetime.datetime | None 
     )
     deals = (
         Agreement.objects.filter(tenant_id=tenant_id, created_at__gte=start, created_at__lt=end)
+        .exclude(status__in=NOT_DEALS)
         .values("creditor_id", "operator_id")
         .annotate(n=Count("pk"), amount=Sum("total"))
         .order_by()
@@ -122,6 +125,7 @@ def roll_up(tenant_id: int, day: datetime.date, until: datetime.datetime | None 
             created_at__lt=end,
             client__dialer_items__export__created_at__lte=F("created_at"),
         )
+        .exclude(status__in=NOT_DEALS)
         .values_list("pk", "client__dialer_items__campaign_id", "creditor_id", "operator_id", "total")
         .distinct()
         .order_by()
@@ -249,6 +253,37 @@ def roll_up(tenant_id: int, day: datetime.date, until: datetime.datetime | None 
             )
             for row in sent
         )
+
+
+def uncount_agreement(agreement: Agreement) -> None:
+    """An agreement rejected or cancelled after its day was rolled up leaves that day's stored figures: the
+    day is not rolled up again once closed, and the panel must not keep counting it as a deal."""
+    day = timezone.localdate(agreement.created_at)
+    rolled = RolledUpDay.objects.filter(tenant_id=agreement.tenant_id, day=day).values_list("until", flat=True)
+    if not any(until is None or until > agreement.created_at for until in rolled):
+        return  # not in the stored rows: the live part of the panel reads its status
+    less = {"count": F("count") - 1, "amount": F("amount") - agreement.total}
+    AgreementRollup.objects.filter(
+        tenant_id=agreement.tenant_id,
+        day=day,
+        creditor_id=agreement.creditor_id,
+        operator_id=agreement.operator_id,
+        count__gt=0,
+    ).update(**less)
+    campaigns = (
+        DialerExportItem.objects.filter(client_id=agreement.client_id, export__created_at__lte=agreement.created_at)
+        .values_list("campaign_id", flat=True)
+        .distinct()
+        .order_by()
+    )
+    AgreementCampaignRollup.objects.filter(
+        tenant_id=agreement.tenant_id,
+        day=day,
+        campaign_id__in=list(campaigns),
+        creditor_id=agreement.creditor_id,
+        operator_id=agreement.operator_id,
+        count__gt=0,
+    ).update(**less)
 
 
 def call_measures() -> dict:

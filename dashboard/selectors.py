@@ -39,7 +39,7 @@ from dashboard.models import (
     RolledUpDay,
     SentRollup,
 )
-from dashboard.rollups import ANSWERED_STATUS, call_measures, ensure_rolled_up, sent_items_between
+from dashboard.rollups import ANSWERED_STATUS, NOT_DEALS, call_measures, ensure_rolled_up, sent_items_between
 from dialer.models import DialerCallEvent, DialerExport, DialerExportItem, WebhookDelivery
 from tenants.models import Membership, Role, Tenant
 
@@ -177,6 +177,16 @@ def dispositions(f: Filters, *, operator=True):
 
 def agreements(f: Filters, *, operator=True):
     return _recorded(Agreement, f, creditor_field="creditor_id", operator=operator)
+
+
+def counted_agreements(f: Filters, *, operator=True):
+    """The agreements the panel counts: neither rejected nor cancelled (the approval rate reads those too)."""
+    return agreements(f, operator=operator).exclude(status__in=NOT_DEALS)
+
+
+def pending_approvals(f: Filters) -> int:
+    """Agreements waiting for a supervisor now, whatever the period: the queue to work through."""
+    return _tenant(Agreement.objects.filter(status=Agreement.Status.PENDING_APPROVAL), f).count()
 
 
 def payments(f: Filters):
@@ -362,7 +372,7 @@ class Figures:
             rows = rows.values("day", "operator_id").annotate(n=Sum("count"), amount=Sum("amount"))
         raw = []
         if self.raw:
-            raw = agreements(self.raw).annotate(day=TruncDate("created_at")).values("day", "operator_id")
+            raw = counted_agreements(self.raw).annotate(day=TruncDate("created_at")).values("day", "operator_id")
             raw = raw.annotate(n=Count("*"), amount=Sum("total")).order_by()
         for row in itertools.chain(rows, raw):
             bucket = deals[row["day"], row["operator_id"]]
@@ -538,19 +548,26 @@ def sort_operators(rows: list[dict], key: str) -> list[dict]:
 
 
 def export_funnel(export: DialerExport) -> list[tuple[str, int]]:
-    """sent → dialled → answered → right-party → agreement → paid, in distinct clients of the export since it ran."""
+    """sent → dialled → answered → right-party → agreement → paid, in distinct clients of the export since it ran.
+
+    Each stage counts the clients that also reached every stage before it, so the funnel never widens downstream
+    (an agreement made without a right-party tabulação, a título paid without an agreement, stop where they fell).
+    """
     f = Filters(tenant=export.tenant, start=timezone.localdate(export.created_at), end=timezone.localdate())
     f = dataclasses.replace(f, export_id=export.pk)
-    sent = export.items.filter(status=DialerExportItem.Status.SENT).count()
+    reached = export.items.filter(status=DialerExportItem.Status.SENT).values("client_id")
     history = calls(f)
-    return [
-        ("sent", sent),
-        ("dialled", history.values("client_id").distinct().count()),
-        ("answered", history.filter(status=ANSWERED_STATUS).values("client_id").distinct().count()),
-        ("right_party", dispositions(f).filter(type__debtor_contact=True).values("client_id").distinct().count()),
-        ("agreement", agreements(f).values("client_id").distinct().count()),
-        ("paid", payments(f).values("client_id").distinct().count()),
-    ]
+    steps = [("sent", reached.distinct().count())]
+    for name, rows in (
+        ("dialled", history),
+        ("answered", history.filter(status=ANSWERED_STATUS)),
+        ("right_party", dispositions(f).filter(type__debtor_contact=True)),
+        ("agreement", counted_agreements(f)),
+        ("paid", payments(f)),
+    ):
+        reached = rows.filter(client_id__in=reached).values("client_id").distinct()
+        steps.append((name, reached.count()))
+    return steps
 
 
 WAITING_WINDOW = datetime.timedelta(seconds=10)

@@ -12,6 +12,7 @@ from django.utils import formats
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from attendance.models import Agreement
 from common.parsing import parse_id
 from common.spreadsheets import neutralize_row
 from dashboard import selectors
@@ -74,11 +75,16 @@ def dashboard_callback(request, context):
         "summary": figures.summary(),
         "daily_chart": json.dumps(daily_chart(figures.daily())),
         "hourly_chart": json.dumps(hourly_chart(figures.hourly())),
+        "daily_options": chart_options(_("Dia"), _("Quantidade")),
+        "hourly_options": chart_options(_("Hora do dia"), _("Taxa de contato (%)"), legend=False),
         "types": selectors.disposition_types(f),
         "operators": operators,
         "operator_columns": OPERATOR_COLUMNS,
         "operator_sort": operator_sort,
         "live": live_context(f.tenant),
+        "pending_approvals": selectors.pending_approvals(f),
+        "pending_url": reverse("admin:attendance_agreement_changelist")
+        + f"?status__exact={Agreement.Status.PENDING_APPROVAL}",
         "query": request.GET.urlencode(),
         "query_without_sort": _without(request.GET, "ordem"),
     }
@@ -106,6 +112,25 @@ def _without(query, key) -> str:
     query = query.copy()
     query.pop(key, None)
     return query.urlencode()
+
+
+def chart_options(x_title: str, y_title: str, *, legend: bool = True) -> str:
+    """Chart.js options with the legend and both axes named: unfold's defaults hide the legend and the y values,
+    which left a chart nobody could read."""
+    axis = {"display": True, "ticks": {"display": True, "color": "#6b7280"}, "grid": {"display": True}}
+    return json.dumps(
+        {
+            "responsive": True,
+            "plugins": {
+                "legend": {"display": legend, "position": "top", "align": "start"},
+                "tooltip": {"enabled": True},
+            },
+            "scales": {
+                "x": {**axis, "title": {"display": True, "text": x_title}},
+                "y": {**axis, "beginAtZero": True, "title": {"display": True, "text": y_title}},
+            },
+        }
+    )
 
 
 def daily_chart(days: list[dict]) -> dict:
@@ -198,6 +223,7 @@ def export_funnel(request, object_id):
                 ],
             }
         ),
+        "chart_options": chart_options(_("Etapa"), _("Clientes"), legend=False),
         "export_url": reverse("admin:dialer_dialerexport_change", args=[export.pk]),
     }
     return render(request, "admin/dashboard/export_funnel.html", context)

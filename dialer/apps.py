@@ -30,3 +30,4 @@ class DialerConfig(AppConfig):
         core_services.call_on_line.provide(ports.call_on_line)
         core_services.connected_call_waiter.provide(ports.connected_call_waiter)
         core_services.same_call_ids.provide(same_call_ids)
+        core_services.call_entries.provide(ports.call_entries)

@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 
 import holidays
 from django.conf import settings
-from django.db.models import Case, CharField, Count, Q, Sum, Value, When
+from django.db.models import Case, CharField, Count, Exists, OuterRef, Q, Sum, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -30,7 +30,7 @@ from django.utils.translation import gettext_lazy
 from common.parsing import parse_int
 from core.models import Client, ClientPhone
 from dialer import selectors
-from dialer.models import DialerCallEvent
+from dialer.models import DialerCallEvent, DialerRemoval
 
 SEND = "enviar"
 OUTSIDE_HOURS = "fora_do_horario"
@@ -39,8 +39,10 @@ OUTSIDE_HOURS = "fora_do_horario"
 REASONS = {
     "nao_ligar_cliente": gettext_lazy("não ligar (cliente)"),
     "quitado": gettext_lazy("quitado"),
-    "saldo_zero": gettext_lazy("saldo zero"),
+    # Before "saldo zero": an agreement moves the títulos out of "em aberto", so the client's open balance
+    # reads zero while the agreement is what actually keeps it from being called.
     "em_acordo": gettext_lazy("acordo ativo ou aguardando aprovação"),
+    "saldo_zero": gettext_lazy("saldo zero"),
     "nao_ligar_telefone": gettext_lazy("não ligar (telefone)"),
     "sem_telefone": gettext_lazy("sem telefone discável"),
     "limite_tentativas": gettext_lazy("limite de tentativas"),
@@ -288,8 +290,8 @@ def stop_conditions() -> list[tuple[str, Q]]:
     return [
         ("nao_ligar_cliente", ~Q(do_not_call_reason="")),
         ("quitado", Q(status=Client.Status.PAID)),
-        ("saldo_zero", Q(open_balance__lte=Decimal("0"))),
         ("em_acordo", Q(status__in=[Client.Status.AGREEMENT, Client.Status.NEGOTIATING])),
+        ("saldo_zero", Q(open_balance__lte=Decimal("0"))),
     ]
 
 
@@ -315,7 +317,19 @@ def conditions(tenant, campaign_id, now=None, among: Q | None = None) -> list[tu
         result.append(("limite_tentativas", capped))
     if campaign_id:
         since = now - datetime.timedelta(hours=settings.DIALER_RESEND_AFTER_HOURS)
-        recent = selectors.sent_items(tenant=tenant, campaign_id=campaign_id, since=since).filter(among)
+        # A send the client was since taken out of (an agreement, later rejected or cancelled) no longer says
+        # "recently sent": the campaign's list lost the contact, so sending again is not a repeat.
+        removed_since = DialerRemoval.objects.filter(
+            client_id=OuterRef("client_id"),
+            campaign_id=OuterRef("campaign_id"),
+            status=DialerRemoval.Status.DONE,
+            done_at__gte=OuterRef("sent_at"),
+        )
+        recent = (
+            selectors.sent_items(tenant=tenant, campaign_id=campaign_id, since=since)
+            .filter(among)
+            .exclude(Exists(removed_since))
+        )
         result.append(("enviado_recentemente", Q(pk__in=recent.values("client_id"))))
     for opening, q in _closed_regions(policy, now).items():
         result.append((f"{OUTSIDE_HOURS}@{opening.isoformat()}", q))

@@ -31,6 +31,7 @@ def pending(tenant, operator, make_client):
             first_due_date=timezone.localdate() + datetime.timedelta(days=5),
             fill_minimum_entry=True,
         ),
+        justification="Cliente desempregado; paga a entrada com o FGTS.",
     )
     assert agreement.status == Agreement.Status.PENDING_APPROVAL
     return agreement
@@ -59,7 +60,7 @@ def test_page_shows_the_schedule_money_as_brl_and_the_decision_buttons(request, 
         assert f"R$ {int(integer):,}".replace(",", ".") + f",{cents}" in html
     assert "Em aberto" in html or "A vencer" in html
     assert "R$ " + f"{pending.total:,.2f}".replace(",", "_").replace(".", ",").replace("_", ".") in html
-    for label in ("Aprovar acordo", "Rejeitar acordo", "Cancelar acordo"):
+    for label in ("Aprovar acordo", "Rejeitar acordo…", "Cancelar acordo"):
         assert label in html
 
 
@@ -89,16 +90,40 @@ def test_approve_from_the_page_records_who_and_the_note(request, client, role, p
     assert pending.debts.filter(status=Debt.Status.OPEN).exists()
 
 
-def test_reject_from_the_page(client, supervisor, pending):
+def reject_page(agreement):
+    return f"/admin/attendance/agreement/{agreement.pk}/rejeitar/"
+
+
+def test_reject_asks_for_a_reason_and_a_confirmation(client, supervisor, pending):
     client.force_login(supervisor)
-    decide(client, pending, "reject_on_page", note="Desconto alto demais")
+    # The change page only links to the confirmation: no button rejects in one click.
+    html = client.get(page(pending)).content.decode()
+    assert reject_page(pending) in html and "attendance_agreement_reject_on_page" not in html
+    confirmation = client.get(reject_page(pending)).content.decode()
+    assert "Confirmar rejeição" in confirmation and "Cliente desempregado" in confirmation
+    response = client.post(reject_page(pending), {"reason": "   "})
+    assert "Informe o motivo da rejeição: o operador recebe esse motivo." in response.content.decode()
+    pending.refresh_from_db()
+    assert pending.status == Agreement.Status.PENDING_APPROVAL
+    response = client.post(reject_page(pending), {"reason": "Desconto alto demais"}, follow=True)
     pending.refresh_from_db()
     assert pending.status == Agreement.Status.REJECTED and pending.decided_by == supervisor
+    assert pending.decision_note == "Desconto alto demais"
+    assert "verá o motivo no console" in response.content.decode()
+
+
+def test_the_list_offers_no_bulk_rejection(client, supervisor, pending):
+    client.force_login(supervisor)
+    html = client.get("/admin/attendance/agreement/").content.decode()
+    assert 'value="reject"' not in html
+    client.post("/admin/attendance/agreement/", {"action": "reject", "_selected_action": [pending.pk]}, follow=True)
+    pending.refresh_from_db()
+    assert pending.status == Agreement.Status.PENDING_APPROVAL
 
 
 def test_a_stale_button_is_refused_with_a_message(client, supervisor, pending):
     client.force_login(supervisor)
-    decide(client, pending, "reject_on_page")
+    client.post(reject_page(pending), {"reason": "Fora da política"})
     response = decide(client, pending, "approve_on_page")
     pending.refresh_from_db()
     assert pending.status == Agreement.Status.REJECTED

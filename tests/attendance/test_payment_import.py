@@ -93,11 +93,15 @@ def test_command_dry_run_then_import_then_reimport_changes_nothing(setup, tmp_pa
     first = agreement.installments.get(number=1)
     assert (first.status, first.payment_method) == (AgreementInstallment.Status.PAID, "boleto")
     snapshot = list(Payment.objects.values_list("pk", "amount").order_by("pk"))
-    assert not AuditEvent.objects.filter(action=AuditEvent.Action.PAYMENT_POSTED).exists()
+    # Imported payments are audited as the ones by hand are, with where they came from.
+    audited = AuditEvent.objects.filter(action=AuditEvent.Action.PAYMENT_POSTED)
+    assert sorted(audited.values_list("object_id", flat=True)) == sorted(str(pk) for pk, _amount in snapshot)
+    assert all(event.changes["origem"] == ["", "Arquivo"] for event in audited)
 
     out = run_command(path)
     assert "0 pagamentos registrados, 2 já importados antes, 4 com erro" in out
     assert list(Payment.objects.values_list("pk", "amount").order_by("pk")) == snapshot
+    assert AuditEvent.objects.filter(action=AuditEvent.Action.PAYMENT_POSTED).count() == len(snapshot)
     debt.refresh_from_db()
     assert debt.paid_amount == D("40.00")
 

@@ -197,7 +197,7 @@ def test_agreement_within_limits_is_active_and_moves_debts(client, operator, wal
 
 def test_agreement_beyond_limits_awaits_approval_then_supervisor_approves(client, operator, supervisor, wallet_client):
     client.force_login(operator)
-    negotiate(client, wallet_client, "acordo", discount_percent="60")
+    negotiate(client, wallet_client, "acordo", discount_percent="60", justification="Só paga com o desconto.")
     agreement = Agreement.objects.get()
     assert agreement.status == Agreement.Status.PENDING_APPROVAL
     assert any("Desconto" in r for r in agreement.approval_reasons)
@@ -218,7 +218,7 @@ def test_agreement_beyond_limits_awaits_approval_then_supervisor_approves(client
 
 def test_operator_cannot_approve(client, operator, wallet_client):
     client.force_login(operator)
-    negotiate(client, wallet_client, "acordo", discount_percent="60")
+    negotiate(client, wallet_client, "acordo", discount_percent="60", justification="Só paga com o desconto.")
     response = client.post(
         "/admin/attendance/agreement/", {"action": "approve", "_selected_action": [Agreement.objects.get().pk]}
     )

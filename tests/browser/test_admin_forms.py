@@ -73,6 +73,7 @@ def test_a_supervisor_approves_an_agreement_on_its_page(page, live_server, super
         operator,
         debtor,
         Proposal(discount_percent=Decimal("60"), installments=3, first_due_date=first, fill_minimum_entry=True),
+        justification="Cliente antigo, sempre pagou",
     )
     assert agreement.status == Agreement.Status.PENDING_APPROVAL
     login(page, live_server, supervisor, next_url=f"/admin/attendance/agreement/{agreement.pk}/change/")

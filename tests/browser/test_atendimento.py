@@ -97,6 +97,7 @@ def test_agreement_beyond_the_limits_awaits_approval(page, live_server, operator
     page.fill("#id_discount_percent", "55")
     page.get_by_role("button", name="Simular").click()
     expect(page.locator("#simulation-violations")).to_contain_text("Desconto de 55% acima do máximo de 30%")
+    page.fill("#id_justification", "Desempregado; paga com o FGTS")
     page.get_by_test_id("create-agreement").click()
     expect(page.locator("#agreement-banner")).to_contain_text("aguardando aprovação")
     assert Agreement.objects.get().status == Agreement.Status.PENDING_APPROVAL

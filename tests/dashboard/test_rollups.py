@@ -84,7 +84,7 @@ def figures_read(f: Filters) -> dict:
 
 def raw_read(f: Filters) -> dict:
     """The same figures straight from the raw tables, whatever the day."""
-    events, tabs, deals = selectors.calls(f), selectors.dispositions(f), selectors.agreements(f)
+    events, tabs, deals = selectors.calls(f), selectors.dispositions(f), selectors.counted_agreements(f)
     answered, right_party = Q(status=ANSWERED_STATUS), Q(type__debtor_contact=True)
 
     def per(queryset, key, **aggregates):
@@ -118,8 +118,9 @@ def raw_read(f: Filters) -> dict:
             tabs.filter(right_party).count(),
             deals.count(),
             deals.aggregate(amount=Sum("total"))["amount"] or Decimal("0"),
-            deals.exclude(approval_reasons=[]).filter(status__in=selectors.APPROVED_STATUSES).count(),
-            deals.exclude(approval_reasons=[]).filter(status="rejeitado").count(),
+            # Rejected agreements are no deals, but they count in the approval figures.
+            selectors.agreements(f).exclude(approval_reasons=[]).filter(status__in=selectors.APPROVED_STATUSES).count(),
+            selectors.agreements(f).exclude(approval_reasons=[]).filter(status="rejeitado").count(),
         ],
         "daily": [
             (

@@ -60,7 +60,7 @@ def test_agreements_and_exports_are_recorded(tenant, operator, supervisor, make_
     proposal = Proposal(
         discount_percent=Decimal("30"), first_due_date=timezone.localdate() + datetime.timedelta(days=1)
     )
-    agreement = attendance.create_agreement(tenant, operator, wallet_client, proposal)
+    agreement = attendance.create_agreement(tenant, operator, wallet_client, proposal, justification="Só paga assim")
     attendance.approve_agreement(tenant, supervisor, agreement, "Aprovado pela supervisão")
     created, decided = AuditEvent.objects.filter(object_id=str(agreement.pk)).order_by("at", "id")
     assert created.action == Action.AGREEMENT_CREATED and created.user == operator

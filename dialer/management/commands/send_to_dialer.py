@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Q
 from tqdm import tqdm
 
-from common.parsing import parse_id
+from common.parsing import format_brl, parse_id
 from core.models import AGING_BUCKETS, Client, ClientStatus, aging_filter
 from dialer import connection, eligibility, exports
 from dialer.errors import DialerError
@@ -123,7 +123,7 @@ class Command(BaseCommand):
     def _print_preview(self, preview):
         self.stdout.write(
             f"{preview['selected']} selecionados; {preview['to_send']} seriam enviados "
-            f"({preview['phones']} telefones, saldo R$ {preview['balance']})."
+            f"({preview['phones']} telefones, saldo {format_brl(preview['balance'])})."
         )
         for label, count in preview["skipped_labels"]:
             self.stdout.write(f"  ignorados — {label}: {count}")
