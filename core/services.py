@@ -39,6 +39,10 @@ on_stop_calling = stop_calling_hooks.register
 # our page. The atendimento registers the tabulação it records.
 call_qualified = Hooks()
 
+# (tenant, client, *, call_id, at): a call qualified inside the dialer with a "retornar" qualification asks for a
+# callback. The atendimento registers the callback it schedules.
+callback_requested = Hooks()
+
 
 class Port:
     """One function an app provides from its ready() (the dialer), for an app that must not import it (the

@@ -26,7 +26,7 @@ from common.parsing import clamp_datetime
 from core import services as core_services
 from core.models import Client, ClientPhone
 from dialer import connection as dialer_connection
-from dialer import live, webhooks
+from dialer import live, qualifications, webhooks
 from dialer.client import phone_e164
 from dialer.errors import DialerError, WebhookError
 from dialer.models import CallSync, DialerCallEvent, Qualification, QualificationMapping, WebhookDelivery
@@ -408,6 +408,9 @@ def _store(tenant, report: dict, at) -> int:
         return 0
     if client is not None and qualification is not None:
         _record_tabulation(tenant, client, parsed, qualification, report, at)
+        qualifications.apply_dialer_qualification(
+            tenant, client, qualification, phone=parsed.phone, call_id=parsed.call_id, at=at
+        )
     return 1
 
 
