@@ -35,8 +35,8 @@ def note_console_poll(membership) -> None:
         Membership.objects.filter(pk=membership.pk).update(console_seen_at=timezone.now())
 
 
-def log_access(tenant, user, client, call_id: str = "") -> None:
-    ClientAccessLog.objects.create(tenant=tenant, user=user, client=client, call_id=call_id[:120])
+def log_access(tenant, user, client, call_id: str = "", kind=ClientAccessLog.Kind.PAGE) -> None:
+    ClientAccessLog.objects.create(tenant=tenant, user=user, client=client, call_id=call_id[:120], kind=kind)
 
 
 def record_disposition(

@@ -27,3 +27,4 @@ class DialerConfig(AppConfig):
         core_services.next_connected_call.provide(ports.next_connected_call)
         core_services.connected_calls_pushed.provide(ports.connected_calls_pushed)
         core_services.connected_call_waiter.provide(ports.connected_call_waiter)
+        core_services.call_recording.provide(ports.call_recording)

@@ -8,11 +8,11 @@ from django.conf import settings
 from django.utils import timezone
 
 from common.parsing import format_phone
-from core.services import CallNotQualified, ConnectedCall
-from dialer import live, qualifications
+from core.services import CallNotQualified, CallRecording, ConnectedCall, RecordingUnavailable
+from dialer import connection, live, qualifications
 from dialer.calls import resolve_client
 from dialer.client import phone_e164
-from dialer.errors import DialerError
+from dialer.errors import DialerError, NotFoundError
 from dialer.models import DialerCallEvent
 
 
@@ -60,3 +60,37 @@ def connected_calls_pushed() -> bool:
 
 def connected_call_waiter(tenant_id: int, agent_id: str):
     return live.waiter(tenant_id, agent_id)
+
+
+def call_recording(tenant, client, call: int, range_header: str = "") -> CallRecording | None:
+    """Streamed from 3C Plus with the tenant's token (GET /calls/{history id}/recording); the browser never sees
+    3C Plus's URL or the token. Only a call on the client's timeline that 3C Plus says was recorded."""
+    event = (
+        DialerCallEvent.objects.filter(tenant=tenant, client=client, pk=call, event=DialerCallEvent.Event.HISTORY)
+        .exclude(recording_url="")
+        .only("call_id")
+        .first()
+    )
+    if event is None:
+        return None
+    try:
+        api = connection.api_for(tenant)
+    except DialerError as error:
+        raise RecordingUnavailable(error.message) from error
+    try:
+        recording = api.recording(event.call_id, range_header)
+    except NotFoundError:
+        api.close()
+        return None
+    except DialerError as error:
+        api.close()
+        raise RecordingUnavailable(error.message) from error
+
+    def chunks():
+        try:
+            yield from recording.chunks
+        finally:
+            recording.close()
+            api.close()
+
+    return CallRecording(event.call_id, recording.status, recording.headers, chunks())
