@@ -544,9 +544,23 @@ def call_recording(request, client_id, call):
         raise Http404(_("Gravação não encontrada."))
     services.log_access(tenant, request.user, client, recording.call_id, kind=ClientAccessLog.Kind.RECORDING)
     # Autocommit: the log is written; nothing of the database is held while the bytes go.
-    response = StreamingHttpResponse(recording.chunks, status=recording.status)
+    chunks = _async_chunks(recording.chunks) if isinstance(request, ASGIRequest) else recording.chunks
+    response = StreamingHttpResponse(chunks, status=recording.status)
     for name, value in recording.headers.items():
         response[name] = value
     response["Cache-Control"] = "private, no-store"
     response["X-Content-Type-Options"] = "nosniff"
     return response
+
+
+async def _async_chunks(chunks):
+    """Under uvicorn Django would read a plain iterator whole into memory before sending a byte: the recording is
+    read a chunk at a time on a worker thread instead, and closed when the player goes away."""
+    iterator = iter(chunks)
+    done = object()
+    read = sync_to_async(next, thread_sensitive=False)
+    try:
+        while (chunk := await read(iterator, done)) is not done:
+            yield chunk
+    finally:
+        await sync_to_async(iterator.close, thread_sensitive=False)()

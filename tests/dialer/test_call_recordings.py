@@ -1,10 +1,12 @@
 """Recordings play in the product: the timeline's player asks our endpoint, which streams GET /calls/{id}/recording
 from the sandbox 3C Plus (real HTTP on loopback) with the tenant's token, byte ranges included."""
 
+import asyncio
 import json
 
 import httpx
 import pytest
+from django.test import AsyncClient
 
 from attendance.models import ClientAccessLog
 from dialer.models import DialerCallEvent
@@ -110,3 +112,17 @@ def test_the_sandbox_recording_needs_the_token_and_honours_ranges(sandbox_server
     assert last.headers["content-range"] == f"bytes {len(WAV) - 10}-{len(WAV) - 1}/{len(WAV)}"
     beyond = httpx.get(recording, headers={"Authorization": f"Bearer {TOKEN}", "Range": f"bytes={len(WAV)}-"})
     assert beyond.status_code == 416
+
+
+@pytest.mark.django_db(transaction=True)
+def test_under_uvicorn_the_recording_is_streamed_not_read_whole_first(call, operator):
+    asgi = AsyncClient()
+    asgi.force_login(operator)
+
+    async def play():
+        response = await asgi.get(url(call), headers={"Range": "bytes=0-"})
+        return response, b"".join([chunk async for chunk in response.streaming_content])
+
+    response, data = asyncio.run(play())
+    assert response.status_code == 206 and data == WAV
+    assert response.is_async, "an async iterator: Django would otherwise read the whole recording into memory"
