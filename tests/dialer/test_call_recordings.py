@@ -6,6 +6,8 @@ import json
 
 import httpx
 import pytest
+from asgiref.sync import sync_to_async
+from django.db import connections
 from django.test import AsyncClient
 
 from attendance.models import ClientAccessLog
@@ -124,5 +126,6 @@ def test_under_uvicorn_the_recording_is_streamed_not_read_whole_first(call, oper
         return response, b"".join([chunk async for chunk in response.streaming_content])
 
     response, data = asyncio.run(play())
+    asyncio.run(sync_to_async(connections.close_all)())  # the view's thread's own connection
     assert response.status_code == 206 and data == WAV
     assert response.is_async, "an async iterator: Django would otherwise read the whole recording into memory"
