@@ -763,10 +763,11 @@ class ClientAccessLogResource(resources.ModelResource):
     client_id = fields.Field(column_name="cliente_id", attribute="client_id")
     client = fields.Field(column_name="cliente", attribute="client__name")
     call_id = fields.Field(column_name="ligacao", attribute="call_id")
+    kind = fields.Field(column_name="acesso_a", attribute="get_kind_display")
 
     class Meta:
         model = ClientAccessLog
-        fields = ("accessed_at", "user", "client_id", "client", "call_id")
+        fields = ("accessed_at", "user", "client_id", "client", "call_id", "kind")
 
 
 @admin.register(ClientAccessLog)
@@ -778,7 +779,7 @@ class ClientAccessLogAdmin(ReadOnlyMixin, TenantExportMixin, TenantScopedAdmin):
     resource_classes = [ClientAccessLogResource]
     export_form_class = ExportForm
     export_formats = WALLET_FORMATS
-    list_display = ("accessed_at", "user", "client", "call_id")
+    list_display = ("accessed_at", "user", "client", "kind", "call_id")
     list_filter = (("accessed_at", RangeDateTimeFilter), ("user", TenantRelatedFilter))
     list_filter_submit = True
     list_select_related = ("user", "client")

@@ -390,7 +390,11 @@ class Message(TenantOwned):
 
 
 class ClientAccessLog(TenantOwned):
-    """Who opened which client's page, and when: LGPD accountability."""
+    """Who opened which client's page, or listened to one of its calls, and when: LGPD accountability."""
+
+    class Kind(models.TextChoices):
+        PAGE = "pagina", _("Página do cliente")
+        RECORDING = "gravacao", _("Gravação da ligação")
 
     client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="+", verbose_name=_("cliente"))
     user = models.ForeignKey(
@@ -398,6 +402,7 @@ class ClientAccessLog(TenantOwned):
     )
     accessed_at = models.DateTimeField(_("acessado em"), auto_now_add=True)
     call_id = models.CharField(_("ID da ligação"), max_length=120, blank=True)
+    kind = models.CharField(_("acesso a"), max_length=10, choices=Kind.choices, default=Kind.PAGE, db_default=Kind.PAGE)
 
     class Meta:
         verbose_name = _("acesso a cliente")

@@ -37,8 +37,8 @@ def note_console_poll(membership) -> None:
         Membership.objects.filter(pk=membership.pk).update(console_seen_at=timezone.now())
 
 
-def log_access(tenant, user, client, call_id: str = "") -> None:
-    ClientAccessLog.objects.create(tenant=tenant, user=user, client=client, call_id=call_id[:120])
+def log_access(tenant, user, client, call_id: str = "", kind=ClientAccessLog.Kind.PAGE) -> None:
+    ClientAccessLog.objects.create(tenant=tenant, user=user, client=client, call_id=call_id[:120], kind=kind)
 
 
 def record_disposition(
@@ -342,6 +342,45 @@ def record_dialer_qualification(tenant, client, behavior, *, call_id, operator, 
         if at is not None:
             CallDisposition.objects.filter(pk=disposition.pk).update(created_at=at)
     return disposition
+
+
+# 3C Plus keeps the date an agent schedules inside it to itself (GET /calls does not carry it): the operator is
+# reminded a day after the call.
+DIALER_CALLBACK_DELAY = datetime.timedelta(days=1)
+
+
+def schedule_dialer_callback(tenant, client, *, call_id, at=None):
+    """A call qualified "retornar" inside 3C Plus: the call's tabulação is a callback, a day after the call and never
+    in the past. One tabulação per call: one the operator made otherwise (or with a date) is left as it is."""
+    call_id = call_id[:120]
+    now = timezone.now()
+    callback_at = max(at or now, now) + DIALER_CALLBACK_DELAY
+    with transaction.atomic():
+        dispositions = list(
+            CallDisposition.objects.select_for_update()
+            .filter(tenant=tenant, client=client, call_id=call_id)
+            .select_related("type")
+            .order_by("-created_at", "-pk")
+        )
+        if any(d.callback_at or d.type.behavior != Behavior.CALLBACK for d in dispositions):
+            return None
+        if dispositions:  # recorded "Retornar" from the qualification's mapping just before, without a date
+            disposition = dispositions[0]
+            CallDisposition.objects.filter(pk=disposition.pk).update(callback_at=callback_at)
+            return disposition
+        operator = client.assigned_operator
+        if operator is None:
+            logger.info("Retorno pedido no 3C Plus para a ligação %s sem operador: não agendado", call_id)
+            return None
+        return CallDisposition.objects.create(
+            tenant=tenant,
+            client=client,
+            operator=operator,
+            type=disposition_type(tenant, Behavior.CALLBACK),
+            notes=_("Retorno pedido no 3C Plus"),
+            call_id=call_id,
+            callback_at=callback_at,
+        )
 
 
 def disposition_type(tenant, behavior) -> DispositionType:

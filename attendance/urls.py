@@ -17,4 +17,5 @@ urlpatterns = [
     path("<int:client_id>/simular/", views.simulate, name="simulate"),
     path("<int:client_id>/acordo/", views.create_agreement, name="agreement"),
     path("<int:client_id>/historico/", views.timeline_more, name="timeline"),
+    path("<int:client_id>/gravacoes/<int:call>/", views.call_recording, name="recording"),
 ]

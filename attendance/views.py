@@ -23,7 +23,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from attendance import presence, selectors, services
 from attendance.forms import NegotiationForm, TabulationForm
-from attendance.models import Agreement, CallDisposition, DispositionType, Message
+from attendance.models import Agreement, CallDisposition, ClientAccessLog, DispositionType, Message
 from attendance.negotiation import NegotiationError
 from common import async_db
 from common.call_ids import call_id_or_blank
@@ -584,3 +584,40 @@ def timeline_more(request, client_id):
     return render(
         request, "attendance/_timeline_items.html", {"client": client, "entries": entries, "has_more": has_more}
     )
+
+
+@require_GET
+def call_recording(request, client_id, call):
+    """One of the client's call recordings, streamed from the dialer for the page's <audio> player (byte ranges, so
+    it can seek). Logged like opening the page; logged out, another tenant's client, or no recording: 404."""
+    if not request.user.is_authenticated:
+        raise Http404
+    tenant, client = client_or_404(request, client_id)
+    try:
+        recording = core_services.call_recording(tenant, client, call, request.headers.get("Range", ""))
+    except core_services.RecordingUnavailable as error:
+        return HttpResponse(error.message, status=502, content_type="text/plain; charset=utf-8")
+    if recording is None:
+        raise Http404(_("Gravação não encontrada."))
+    services.log_access(tenant, request.user, client, recording.call_id, kind=ClientAccessLog.Kind.RECORDING)
+    # Autocommit: the log is written; nothing of the database is held while the bytes go.
+    chunks = _async_chunks(recording.chunks) if isinstance(request, ASGIRequest) else recording.chunks
+    response = StreamingHttpResponse(chunks, status=recording.status)
+    for name, value in recording.headers.items():
+        response[name] = value
+    response["Cache-Control"] = "private, no-store"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+async def _async_chunks(chunks):
+    """Under uvicorn Django would read a plain iterator whole into memory before sending a byte: the recording is
+    read a chunk at a time on a worker thread instead, and closed when the player goes away."""
+    iterator = iter(chunks)
+    done = object()
+    read = sync_to_async(next, thread_sensitive=False)
+    try:
+        while (chunk := await read(iterator, done)) is not done:
+            yield chunk
+    finally:
+        await sync_to_async(iterator.close, thread_sensitive=False)()

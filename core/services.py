@@ -2,7 +2,7 @@
 one of its phones."""
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
@@ -38,6 +38,10 @@ on_stop_calling = stop_calling_hooks.register
 # (tenant, client, behavior, *, call_id, agent_id, note, at): a call was qualified inside the dialer, not on
 # our page. The atendimento registers the tabulação it records.
 call_qualified = Hooks()
+
+# (tenant, client, *, call_id, at): a call qualified inside the dialer with a "retornar" qualification asks for a
+# callback. The atendimento registers the callback it schedules.
+callback_requested = Hooks()
 
 
 class Port:
@@ -84,6 +88,24 @@ class CallOnLine:
     live: bool  # connected and not yet over (3C Plus has not sent its history)
 
 
+class RecordingUnavailable(Exception):
+    """The dialer has the call's recording but could not give it now; `message` says why (pt-BR)."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+@dataclasses.dataclass(frozen=True)
+class CallRecording:
+    """A call's recording as the dialer streams it: 200 or 206 (a byte range), the player's headers, the bytes."""
+
+    call_id: str
+    status: int
+    headers: dict
+    chunks: Iterator[bytes]  # iterate once, to the end or close() it: it holds the connection to the dialer
+
+
 # (tenant) -> bool: the tenant's tabulações of dialer calls are sent back as the calls' qualifications.
 writes_qualifications = Port("writes_qualifications")
 # (tenant, *, call_id, behavior, agent_id, note, callback_at, phone): send a tabulação as the call's
@@ -99,6 +121,11 @@ next_connected_call = Port("next_connected_call")
 same_call_ids = Port("same_call_ids")
 # (tenant, call_id) -> CallOnLine | None: the connected call with that id, None when the dialer never saw it.
 call_on_line = Port("call_on_line")
+
+
+# (tenant, client, call: int, range_header: str) -> CallRecording | None: the recording of one of the client's calls
+# (the timeline's id of the call), None when there is none; raises RecordingUnavailable.
+call_recording = Port("call_recording")
 # () -> bool: the dialer can wake a waiting console when a call connects (PostgreSQL), so it need not poll.
 connected_calls_pushed = Port("connected_calls_pushed")
 # (tenant_id, agent_id) -> a context manager giving a waiter: `await waiter.wait(timeout)` is True when a call may

@@ -22,8 +22,9 @@ class Entry:
     title: str
     detail: str = ""
     who: str = ""
-    link: str = ""  # an external URL (a call's recording)
+    link: str = ""  # an external URL
     link_label: str = ""
+    audio: str = ""  # a recording to play on the page (our URL)
 
     def __post_init__(self):
         # A moment stored before dates from 3C Plus were bounded (year 1, 9999) overflows in local time.

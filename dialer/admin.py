@@ -24,16 +24,23 @@ from core.admin import extend_wallet_admin
 from core.models import DispositionBehavior
 from dialer import connection, eligibility, exports, selectors, webhooks
 from dialer.errors import DialerError
-from dialer.forms import QualificationMappingForm, SendToDialerForm
+from dialer.forms import QualificationActionsForm, QualificationMappingForm, SendToDialerForm
 from dialer.models import (
     DialerExport,
     DialerExportItem,
     DialerRemoval,
     Qualification,
     QualificationMapping,
+    QualifiedAction,
     WebhookDelivery,
 )
-from dialer.qualifications import save_mappings, sync_qualifications, writes_qualifications
+from dialer.qualifications import (
+    actions_for,
+    save_actions,
+    save_mappings,
+    sync_qualifications,
+    writes_qualifications,
+)
 from dialer.settings_schema import CAMPAIGN
 from dialer.timeline import removal_numbers
 from tenants.admin_base import ReadOnlyMixin, TenantRelatedFilter, TenantScopedAdmin
@@ -393,6 +400,11 @@ class QualificationAdmin(TenantScopedAdmin):
                 self.admin_site.admin_view(self.sync_view),
                 name="dialer_qualification_sync",
             ),
+            path(
+                "acoes/",
+                self.admin_site.admin_view(self.actions_view),
+                name="dialer_qualification_actions",
+            ),
             *super().get_urls(),
         ]
 
@@ -429,9 +441,11 @@ class QualificationAdmin(TenantScopedAdmin):
             save_mappings(tenant, form.mappings(), request.user)
             messages.success(request, _("Mapeamento salvo."))
             return redirect("admin:dialer_qualification_changelist")
+        actions = actions_for(tenant)
         rows = [
             {
                 **qualification_list,
+                "actions": [{"qualification": q, "selected": actions[q.pk]} for q in qualification_list["choices"]],
                 "behaviors": [
                     {
                         "value": behavior.value,
@@ -450,10 +464,26 @@ class QualificationAdmin(TenantScopedAdmin):
             "lists": rows,
             "synced_at": max((q.synced_at for q in qualifications), default=None),
             "writes": writes_qualifications(tenant),
+            "action_choices": QualifiedAction.choices,
             "can_change": self.has_change_permission(request),
             "tenant": tenant,
         }
         return TemplateResponse(request, "admin/dialer/qualifications.html", context)
+
+    def actions_view(self, request):
+        """What each qualification does here: one choice per qualification of the tenant's catalogue."""
+        if request.method != "POST":
+            return redirect("admin:dialer_qualification_changelist")
+        tenant = user_tenant(request.user)
+        if tenant is None or not self.has_change_permission(request):
+            raise PermissionDenied
+        form = QualificationActionsForm(request.POST, qualifications=Qualification.objects.filter(tenant=tenant))
+        if not form.is_valid():
+            messages.error(request, _("Escolha uma das ações da lista para cada qualificação."))
+        else:
+            save_actions(tenant, form.actions(), request.user)
+            messages.success(request, _("Ações das qualificações salvas."))
+        return redirect("admin:dialer_qualification_changelist")
 
     def sync_view(self, request):
         if request.method != "POST":

@@ -31,3 +31,4 @@ class DialerConfig(AppConfig):
         core_services.connected_call_waiter.provide(ports.connected_call_waiter)
         core_services.same_call_ids.provide(same_call_ids)
         core_services.call_entries.provide(ports.call_entries)
+        core_services.call_recording.provide(ports.call_recording)

@@ -619,7 +619,7 @@ def _store(tenant, report: dict, at) -> int:
     except IntegrityError:  # the webhook delivered it meanwhile
         return 0
     if client is not None and qualification is not None:
-        _record_tabulation(tenant, client, parsed, qualification, _note(report.get("qualification_note")), at)
+        _qualified_in_dialer(tenant, client, parsed, qualification, _note(report.get("qualification_note")), at)
     return 1
 
 
@@ -651,19 +651,31 @@ def tabulate_delivered_history(event_id: int, parsed: webhooks.ParsedEvent) -> N
         if event.qualification != parsed.qualification:  # the catalogue's {id, name}, for the timeline
             DialerCallEvent.objects.filter(pk=event.pk).update(qualification=parsed.qualification)
         if event.client is not None:
-            _record_tabulation(event.tenant, event.client, parsed, qualification, "", event.received_at)
+            _qualified_in_dialer(event.tenant, event.client, parsed, qualification, "", event.received_at)
     except Exception:
         logger.exception("Tabulação da qualificação do histórico %s não registrada", event_id)
 
 
-def _record_tabulation(tenant, client: Client, parsed, qualification, note: str, at):
+def _qualified_in_dialer(tenant, client: Client, parsed, qualification, note: str, at):
+    """A call qualified inside 3C Plus, whether its history came by the webhook or by the reconciliation: the
+    client's tabulação first (the callback of a mapped "Retornar" dates it rather than adding a second), then what
+    the qualification does here (número errado, não ligar, retornar)."""
+    call_key = _record_tabulation(tenant, client, parsed, qualification, note, at)
+    qualifications.apply_dialer_qualification(
+        tenant, client, qualification, phone=parsed.phone, call_id=call_key, at=at
+    )
+
+
+def _record_tabulation(tenant, client: Client, parsed, qualification, note: str, at) -> str:
     """A qualification made inside 3C Plus becomes the tabulação of the operator who made it: the agent of the
     call's connected event (found by any of the call's ids), else the agent the history names, else the client's
-    operator. The tabulação is keyed by the connected event's id when known, as the operator's page keys it."""
+    operator. The tabulação is keyed by the connected event's id when known, as the operator's page keys it; that
+    key is returned (the call's id for whatever else the qualification does here)."""
+    ids = same_call_ids(tenant, parsed.call_id, telephony_id=parsed.telephony_id, sid=parsed.sid)
+    call_key = ids[0] if ids else parsed.call_id
     mapping = QualificationMapping.objects.filter(tenant=tenant, qualification=qualification).first()
     if mapping is None:
-        return
-    ids = same_call_ids(tenant, parsed.call_id, telephony_id=parsed.telephony_id, sid=parsed.sid)
+        return call_key
     connected = DialerCallEvent.objects.filter(
         tenant=tenant, call_id__in=ids, event=DialerCallEvent.Event.CONNECTED
     ).first()
@@ -674,8 +686,9 @@ def _record_tabulation(tenant, client: Client, parsed, qualification, note: str,
             operator = membership.user if membership else None
     operator = operator or client.assigned_operator
     core_services.call_qualified(
-        tenant, client, mapping.behavior, call_id=ids[0] if ids else parsed.call_id, operator=operator, note=note, at=at
+        tenant, client, mapping.behavior, call_id=call_key, operator=operator, note=note, at=at
     )
+    return call_key
 
 
 def reconcile_due_tenants() -> list[int]:

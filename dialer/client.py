@@ -4,16 +4,16 @@ Built from 3C Plus's OpenAPI description. Every response carries the envelope
 {status, title, detail, transaction_id, data[, meta.pagination]}; errors become the typed DialerError family.
 """
 
-import contextlib
 import datetime
 import email.utils
 import json
 import logging
 import math
 import random
+import re
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import quote
 
 import httpx
@@ -99,6 +99,57 @@ class MailingBatch:
 
     def encode(self) -> bytes:
         return f"[{','.join(self._items)}]".encode()
+
+
+# A recording is streamed to the browser as it comes, bounded: a call of hours in WAV is ~100 MB, so an answer
+# claiming more, or still sending after RECORDING_SECONDS, is cut.
+RECORDING_MAX_BYTES = 200 * 1024 * 1024
+RECORDING_SECONDS = 300.0
+RECORDING_TIMEOUT = httpx.Timeout(connect=5.0, read=20.0, write=10.0, pool=5.0)
+RECORDING_CHUNK = 64 * 1024
+# The swagger: "audio/mpeg, audio/wave or audio/gsm"; the usual spellings of the same formats are taken too, and
+# passed on as browsers name them (Chromium plays "audio/wav", not always "audio/wave").
+RECORDING_TYPES = {
+    "audio/mpeg": "audio/mpeg",
+    "audio/mp3": "audio/mpeg",
+    "audio/wave": "audio/wav",
+    "audio/wav": "audio/wav",
+    "audio/x-wav": "audio/wav",
+    "audio/gsm": "audio/gsm",
+    "audio/ogg": "audio/ogg",
+}
+# One range of bytes (what audio players ask to seek); anything else is dropped and the whole file is asked for.
+BYTE_RANGE_RE = re.compile(r"bytes=(?:[0-9]{1,15}-[0-9]{0,15}|-[0-9]{1,15})")
+
+
+@dataclass
+class Recording:
+    """A call's recording as 3C Plus answers it: 200 (the whole file) or 206 (the range asked for). `headers` are
+    only the ones a player needs, checked (never 3C Plus's others). Iterate `chunks` once; `close()` when done
+    (iterating to the end closes too)."""
+
+    status: int
+    headers: dict
+    _response: httpx.Response = field(repr=False)
+    _deadline: float = field(repr=False)
+
+    @property
+    def chunks(self) -> Iterator[bytes]:
+        sent = 0
+        try:
+            for chunk in self._response.iter_bytes(RECORDING_CHUNK):
+                sent += len(chunk)
+                if sent > RECORDING_MAX_BYTES or time.monotonic() > self._deadline:
+                    logger.warning("Gravação do 3C Plus cortada: grande ou lenta demais (%d bytes)", sent)
+                    return
+                yield chunk
+        except httpx.HTTPError as error:  # the player gets a short file; nothing to answer any more
+            logger.info("Gravação do 3C Plus interrompida: %s", type(error).__name__)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        self._response.close()
 
 
 @dataclass(frozen=True)
@@ -230,27 +281,6 @@ class ThreeCPlusAPI:
             raise self._malformed("as ligações", "“data” não é uma lista", body)
         return CallsPage(reports, _has_next(body, page))
 
-    @contextlib.contextmanager
-    def open_recording(self, call_id: str, *, byte_range: str | None = None) -> Iterator[httpx.Response]:
-        """GET /calls/{id}/recording (manager token): the recording as a streamed answer (audio/mpeg, audio/wave or
-        audio/gsm), never read whole into memory; `byte_range` is passed on as the Range header (a player seeking).
-        Raises the DialerError of the status 3C Plus answered (NotFoundError: no such call or no recording)."""
-        if not is_call_id(call_id):  # nothing else may become part of the URL
-            raise ValidationError("ID da ligação inválido: a gravação não foi pedida ao 3C Plus.")
-        params = {"api_token": self._token} if self._token_in_query else None
-        headers = {"Range": byte_range} if byte_range else None
-        path = f"calls/{path_segment(call_id)}/recording"
-        try:
-            with self._http.stream("GET", path, params=params, headers=headers) as response:
-                if response.status_code >= 400:
-                    response.read()
-                    raise _error_for(response)
-                yield response
-        except httpx.TransportError as error:
-            raise UnavailableError(
-                "Falha de rede ao buscar a gravação no 3C Plus.", detail=type(error).__name__
-            ) from None
-
     def list_qualification_lists(self) -> list[dict]:
         return list(self._paginate("qualification_lists", {}))
 
@@ -284,6 +314,65 @@ class ThreeCPlusAPI:
             if note:
                 data["note"] = note
         self._request("POST", f"agent/call/{call_id}/qualify", data=data)
+
+    def recording(self, call_id: str, range_header: str = "") -> Recording:
+        """GET /calls/{id}/recording, the call-history id (its `_id`): the audio streamed, honouring one byte range.
+
+        Raises NotFoundError (no such call or no recording), AuthenticationError, UnavailableError, or
+        UnexpectedResponseError for an answer that is not audio or too big."""
+        if not is_call_id(call_id):
+            raise NotFoundError("Gravação não encontrada.")
+        headers = {"Accept": "audio/*"}
+        range_header = (range_header or "").strip()
+        if BYTE_RANGE_RE.fullmatch(range_header):
+            headers["Range"] = range_header
+        params = {"api_token": self._token} if self._token_in_query else None
+        request = self._http.build_request(
+            "GET",
+            f"calls/{path_segment(call_id)}/recording",
+            params=params,
+            headers=headers,
+            timeout=RECORDING_TIMEOUT,
+        )
+        try:
+            response = self._http.send(request, stream=True)
+        except httpx.TimeoutException as error:
+            raise UnavailableError(
+                "Tempo esgotado ao buscar a gravação no 3C Plus.", detail=type(error).__name__
+            ) from None
+        except httpx.TransportError as error:
+            raise UnavailableError(
+                "Falha de rede ao buscar a gravação no 3C Plus.", detail=type(error).__name__
+            ) from None
+        try:
+            return self._recording_answer(response)
+        except DialerError:
+            response.close()
+            raise
+
+    def _recording_answer(self, response: httpx.Response) -> Recording:
+        if response.status_code >= 400:
+            response.read()  # an error envelope: small, and _error_for reads its detail
+            raise _error_for(response)
+        if response.status_code not in (200, 206):
+            raise UnexpectedResponseError(
+                f"Erro {response.status_code} do 3C Plus ao buscar a gravação.", status=response.status_code
+            )
+        content_type = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
+        if content_type not in RECORDING_TYPES:
+            raise UnexpectedResponseError("O 3C Plus não respondeu com um áudio.", status=response.status_code)
+        headers = {"Content-Type": RECORDING_TYPES[content_type], "Accept-Ranges": "bytes"}
+        length = response.headers.get("Content-Length", "")
+        if length.isascii() and length.isdigit() and len(length) <= 15:
+            if int(length) > RECORDING_MAX_BYTES:
+                raise UnexpectedResponseError("Gravação grande demais para tocar aqui.", status=response.status_code)
+            headers["Content-Length"] = length
+        if response.status_code == 206:
+            content_range = response.headers.get("Content-Range", "")
+            if not re.fullmatch(r"bytes [0-9]{1,15}-[0-9]{1,15}/(?:[0-9]{1,15}|\*)", content_range):
+                raise UnexpectedResponseError("Resposta parcial do 3C Plus sem Content-Range válido.", status=206)
+            headers["Content-Range"] = content_range
+        return Recording(response.status_code, headers, response, time.monotonic() + RECORDING_SECONDS)
 
     # Plumbing --------------------------------------------------------------------------------
     def _paginate(self, path: str, params: dict) -> Iterator[dict]:

@@ -5,6 +5,7 @@ from django.utils.translation import gettext_lazy as _
 from unfold.widgets import UnfoldAdminSelectWidget, UnfoldAdminTextInputWidget
 
 from core.models import DispositionBehavior
+from dialer.models import QualifiedAction
 
 
 def campaign_label(campaign: dict) -> str:
@@ -63,3 +64,20 @@ class QualificationMappingForm(forms.Form):
             for list_id in self.lists
             for behavior in DispositionBehavior
         }
+
+
+class QualificationActionsForm(forms.Form):
+    """What each 3C Plus qualification does here when a call is qualified with it. Fields are named
+    action-<qualification pk>."""
+
+    prefix = "action"
+
+    def __init__(self, *args, qualifications, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.qualifications = {str(q.pk): q for q in qualifications}
+        for pk, qualification in self.qualifications.items():
+            self.fields[pk] = forms.ChoiceField(label=qualification.name, choices=QualifiedAction.choices)
+
+    def actions(self) -> dict:
+        """{Qualification: action}, once the form is valid."""
+        return {q: self.cleaned_data[pk] for pk, q in self.qualifications.items()}

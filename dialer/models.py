@@ -198,6 +198,15 @@ class DialerCallEvent(TenantOwned):
         return self.call_mode.startswith("manual")
 
 
+class QualifiedAction(models.TextChoices):
+    """What a call qualified so (inside 3C Plus or from our page) does here to the client and the dialled phone."""
+
+    NOTHING = "nada", _("Nada")
+    WRONG_NUMBER = "numero_errado", _("Número errado: desligar o telefone")
+    DO_NOT_CALL = "nao_ligar", _("Não ligar para o cliente")
+    CALLBACK = "retornar", _("Retornar: agendar retorno")
+
+
 class Qualification(TenantOwned):
     """A 3C Plus qualification, as read by "Sincronizar qualificações" (GET /qualification_lists…)."""
 
@@ -208,6 +217,8 @@ class Qualification(TenantOwned):
     list_campaigns = models.JSONField(_("campanhas da lista"), default=list, blank=True)
     allow_schedule = models.BooleanField(_("permite agendar retorno"), default=False)
     synced_at = models.DateTimeField(_("sincronizada em"))
+    # Chosen by the tenant's admin; empty until then, and read as its default (see qualifications.action_of).
+    action = models.CharField(_("ação aqui"), max_length=20, choices=QualifiedAction.choices, null=True, blank=True)
 
     class Meta:
         verbose_name = _("qualificação do 3C Plus")

@@ -9,12 +9,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from common.parsing import format_phone
-from core.services import CallNotQualified, CallOnLine, ConnectedCall
+from core.services import CallNotQualified, CallOnLine, CallRecording, ConnectedCall, RecordingUnavailable
 from core.timeline import Entry
-from dialer import live, qualifications
+from dialer import connection, live, qualifications
 from dialer.calls import resolve_client
 from dialer.client import phone_e164
-from dialer.errors import DialerError
+from dialer.errors import DialerError, NotFoundError
 from dialer.models import DialerCallEvent
 from dialer.timeline import CALL_STATUS
 
@@ -126,3 +126,37 @@ def call_entries(tenant, call_id: str) -> list[Entry]:
             )
         )
     return entries
+
+
+def call_recording(tenant, client, call: int, range_header: str = "") -> CallRecording | None:
+    """Streamed from 3C Plus with the tenant's token (GET /calls/{history id}/recording); the browser never sees
+    3C Plus's URL or the token. Only a call on the client's timeline that 3C Plus says was recorded."""
+    event = (
+        DialerCallEvent.objects.filter(tenant=tenant, client=client, pk=call, event=DialerCallEvent.Event.HISTORY)
+        .exclude(recording_url="")
+        .only("call_id")
+        .first()
+    )
+    if event is None:
+        return None
+    try:
+        api = connection.api_for(tenant)
+    except DialerError as error:
+        raise RecordingUnavailable(error.message) from error
+    try:
+        recording = api.recording(event.call_id, range_header)
+    except NotFoundError:
+        api.close()
+        return None
+    except DialerError as error:
+        api.close()
+        raise RecordingUnavailable(error.message) from error
+
+    def chunks():
+        try:
+            yield from recording.chunks
+        finally:
+            recording.close()
+            api.close()
+
+    return CallRecording(event.call_id, recording.status, recording.headers, chunks())

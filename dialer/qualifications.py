@@ -1,5 +1,6 @@
-"""Tabulação → qualificação: the 3C Plus qualification catalogue, its mapping to our tabulações, and the
-operator's tabulação written back to 3C Plus as the call's qualification."""
+"""Tabulação → qualificação: the 3C Plus qualification catalogue, its mapping to our tabulações, the operator's
+tabulação written back to 3C Plus as the call's qualification, and what a qualification made inside 3C Plus does
+here (its action: the phone or the client off, or a callback)."""
 
 import logging
 
@@ -8,11 +9,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from common.parsing import parse_id, strip_accents
-from core.models import DispositionBehavior
-from dialer.client import dial_number
+from core import services as core_services
+from core.models import Client, ClientPhone, DispositionBehavior, DoNotCallReason
+from dialer.client import dial_number, phone_e164
 from dialer.connection import agent_api_for, api_for
 from dialer.errors import DialerError
-from dialer.models import DialerCallEvent, Qualification, QualificationMapping
+from dialer.models import DialerCallEvent, Qualification, QualificationMapping, QualifiedAction
 from dialer.same_call import same_call_ids
 from dialer.settings_schema import AGENT_TOKEN
 from tenants import audit
@@ -175,3 +177,93 @@ def qualify_call(tenant, *, call_id: str, behavior: str, agent_id: str, note="",
         logger.info("Qualificação da ligação %s (empresa %s) falhou: %s", call_id, tenant.slug, error)
         raise
     return mapping.qualification
+
+
+# A qualification's action until the admin chooses one: what the tabulações mapped to it do on our page...
+MAPPED_ACTIONS = {
+    DispositionBehavior.WRONG_CONTACT: QualifiedAction.WRONG_NUMBER,
+    DispositionBehavior.CALLBACK: QualifiedAction.CALLBACK,
+}
+# ...else what its name says (compared as _name_key), the first match in this order.
+NAMED_ACTIONS = (
+    (
+        QualifiedAction.WRONG_NUMBER,
+        ("numero errado", "numero incorreto", "telefone errado", "telefone incorreto", "contato incorreto", "engano"),
+    ),
+    (QualifiedAction.DO_NOT_CALL, ("nao ligar", "nao perturbe", "nao contatar", "bloquear")),
+    (QualifiedAction.CALLBACK, ("retornar", "retorno", "agendar", "agendamento", "ligar depois")),
+)
+
+
+def default_action(qualification: Qualification, mapped_behaviors) -> str:
+    """The action a qualification has until the admin chooses one: from the tabulações mapped to it
+    (`mapped_behaviors`), else from its name (accents and case ignored)."""
+    for behavior, action in MAPPED_ACTIONS.items():
+        if behavior in mapped_behaviors:
+            return action
+    key = _name_key(qualification.name)
+    for action, words in NAMED_ACTIONS:
+        if any(word in key for word in words):
+            return action
+    return QualifiedAction.NOTHING
+
+
+def actions_for(tenant) -> dict[int, str]:
+    """{qualification pk: its action} for the tenant's catalogue, in two queries."""
+    mapped: dict[int, set] = {}
+    for qualification_id, behavior in QualificationMapping.objects.filter(tenant=tenant).values_list(
+        "qualification_id", "behavior"
+    ):
+        mapped.setdefault(qualification_id, set()).add(behavior)
+    return {
+        q.pk: q.action or default_action(q, mapped.get(q.pk, set()))
+        for q in Qualification.objects.filter(tenant=tenant)
+    }
+
+
+def action_of(qualification: Qualification) -> str:
+    if qualification.action:
+        return qualification.action
+    return default_action(qualification, set(qualification.mappings.values_list("behavior", flat=True)))
+
+
+def save_actions(tenant, chosen: dict, user=None) -> None:
+    """chosen: {Qualification: action}; every one is stored as chosen (no longer read from the defaults)."""
+    before = _actions_view(tenant)
+    with transaction.atomic():
+        for qualification, action in chosen.items():
+            if qualification.tenant_id != tenant.pk:
+                raise DialerError(_("Qualificação de outra empresa."))
+            Qualification.objects.filter(pk=qualification.pk).update(action=QualifiedAction(action))
+        changes = audit.diff(before, _actions_view(tenant))
+        if changes:
+            audit.record(
+                tenant, user, audit.Action.QUALIFICATIONS_CHANGED, changes=changes, object_repr="Qualificações"
+            )
+
+
+def _actions_view(tenant) -> dict:
+    names = {q.pk: f"{q.list_name} · {q.name}" for q in Qualification.objects.filter(tenant=tenant)}
+    return {names[pk]: str(QualifiedAction(action).label) for pk, action in actions_for(tenant).items()}
+
+
+def apply_dialer_qualification(tenant, client: Client, qualification: Qualification, *, phone: str, call_id: str, at):
+    """What a call qualified so does here (the qualification's action), once: a phone or a client already off
+    (by our page's tabulação, or an earlier report of the same call) is not marked again, and the callback is one
+    tabulação per call. Returns the action."""
+    action = action_of(qualification)
+    if action == QualifiedAction.WRONG_NUMBER:
+        e164 = phone_e164(phone or "")
+        number = (
+            ClientPhone.objects.filter(tenant=tenant, client=client, number=e164, do_not_call_reason="").first()
+            if e164
+            else None
+        )
+        if number is not None:
+            core_services.set_phone_do_not_call(number, DoNotCallReason.WRONG_NUMBER)
+    elif action == QualifiedAction.DO_NOT_CALL:
+        if Client.objects.filter(pk=client.pk, do_not_call_reason="").exists():
+            core_services.set_do_not_call(client, DoNotCallReason.DEBTOR_REQUEST)
+    elif action == QualifiedAction.CALLBACK:
+        core_services.callback_requested(tenant, client, call_id=call_id, at=at)
+    return action

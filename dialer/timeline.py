@@ -1,5 +1,6 @@
 """The dialer's entries on the client's timeline (registered from DialerConfig.ready)."""
 
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -64,8 +65,8 @@ def calls(client, before, limit):
                 _("Ligação do discador"),
                 " · ".join(parts),
                 event.agent_name or (_("agente %(a)s") % {"a": event.agent_id} if event.agent_id else ""),
-                link=event.recording_url,
-                link_label=_("ouvir gravação") if event.recording_url else "",
+                # Played through our endpoint: 3C Plus's own link needs the token.
+                audio=reverse("attendance:recording", args=[client.pk, event.pk]) if event.recording_url else "",
             )
         )
     return entries

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('attendance', '0011_payment_submission_token'),
+        ("attendance", "0011_payment_submission_token"),
     ]
 
     operations = [

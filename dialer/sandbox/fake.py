@@ -30,13 +30,18 @@ vitoralbuquerque22-rgb/vendaFlow `VENDA FLOW/swagger.json`, [VF] the same repo's
 """
 
 import dataclasses
+import functools
+import io
 import itertools
 import json
+import math
 import random
 import re
+import struct
 import threading
 import time
 import uuid
+import wave
 from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlencode
 from zoneinfo import ZoneInfo
@@ -538,7 +543,7 @@ class Sandbox:
             return _envelope(faults.lost_answer_status, "Bad Gateway", "sandbox_lost_answer")
         if lost:
             raise AnswerLost
-        return response
+        return _byte_range(response, headers)
 
     def _route(self, account, method, path, query, data, agent_id):
         for route_method, pattern, handler in ROUTES:
@@ -654,6 +659,20 @@ class Sandbox:
         )
         return 204, {}, b""
 
+    def _recording(self, account, args, query, data, agent_id):
+        """GET /calls/{call-id}/recording: the recording of an ended call, found by its call-history id (the id
+        GET /calls reports) or its connected call id. Swagger: "Download a recording for the given call", answered
+        as audio/mpeg, audio/wave or audio/gsm with Content-Disposition: attachment; the manager token is needed
+        like on every route (the recording links 3C Plus puts in events do not play without it, which is why public
+        integrations fetch this endpoint server-side). Byte ranges: see _byte_range."""
+        wanted = args["call"]
+        for call_id, record in account.calls.items():
+            report = record.get("report")
+            if report is not None and wanted in (report["id"], call_id):
+                disposition = f"attachment; filename={report.get('sid') or 'gravacao'}.wav"
+                return 200, {"Content-Type": "audio/wave", "Content-Disposition": disposition}, _sample_recording()
+        return _envelope(404, "Not Found", "recording_not_found")
+
     def _method_not_allowed(self, account, args, query, data, agent_id):
         return _envelope(405, "Method Not Allowed", "method_not_allowed")
 
@@ -721,12 +740,51 @@ ROUTES = [
         ("*", LIST + r"(?:/.*)?", Sandbox._unknown_under_campaign),
         ("*", CAMPAIGN + r"(?:/.*)?", Sandbox._unknown_under_campaign),
         ("GET", r"/calls", Sandbox._calls_report),
+        ("GET", r"/calls/(?P<call>[^/]+)/recording", Sandbox._recording),
         ("GET", r"/qualification_lists", Sandbox._list_qualification_lists),
         ("GET", r"/qualification_lists/(?P<qualification_list>[^/]*)/qualifications", Sandbox._list_qualifications),
         ("POST", QUALIFY, Sandbox._qualify),
         ("*", QUALIFY, Sandbox._method_not_allowed),
     )
 ]
+
+
+@functools.cache
+def _sample_recording() -> bytes:
+    """Two seconds of a 440 Hz tone as 8 kHz mono 16-bit WAV: small, and a real file every browser plays."""
+    rate, seconds = 8000, 2
+    frames = b"".join(
+        struct.pack("<h", int(8000 * math.sin(2 * math.pi * 440 * n / rate))) for n in range(rate * seconds)
+    )
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as sound:
+        sound.setnchannels(1)
+        sound.setsampwidth(2)
+        sound.setframerate(rate)
+        sound.writeframes(frames)
+    return buffer.getvalue()
+
+
+def _byte_range(response, headers: dict):
+    """Audio is served as a file server serves it (RFC 9110 §14): Accept-Ranges, and one `Range: bytes=a-b` (or
+    `a-`, or the last `-n`) answered 206 with Content-Range, a range past the end 416. Other answers pass as they
+    are."""
+    status, response_headers, body = response
+    if status != 200 or not response_headers.get("Content-Type", "").startswith("audio/"):
+        return response
+    response_headers = {**response_headers, "Accept-Ranges": "bytes"}
+    match = re.fullmatch(r"bytes=([0-9]*)-([0-9]*)", headers.get("range", "").strip())
+    if not match or match.groups() == ("", ""):
+        return status, response_headers, body
+    first, last = match.groups()
+    size = len(body)
+    if first:
+        start, end = int(first), min(int(last), size - 1) if last else size - 1
+    else:
+        start, end = max(size - int(last), 0), size - 1
+    if start >= size or start > end:
+        return 416, {"Content-Range": f"bytes */{size}"}, b""
+    return 206, {**response_headers, "Content-Range": f"bytes {start}-{end}/{size}"}, body[start : end + 1]
 
 
 def _campaign(account: Account, args: dict):

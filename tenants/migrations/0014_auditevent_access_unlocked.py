@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('tenants', '0013_alter_auditevent_action'),
+        ("tenants", "0013_alter_auditevent_action"),
     ]
 
     operations = [

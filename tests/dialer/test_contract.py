@@ -49,8 +49,8 @@ def exercise_every_method(make_dialer_api):
     agent.qualify_call("call:1:2:3", qualification["id"], note="n", callback_at=datetime.datetime(2026, 12, 1, 9, 0))
     agent.qualify_call("tel-1", qualification["id"], manual=True, note="n")
     manager.calls_page("2026-12-01 00:00:00", "2026-12-01 23:59:59", campaigns=[campaign_id], page=1)
-    with pytest.raises(NotFoundError), manager.open_recording("call:1:2:404"):
-        pass  # the request is what is checked here; the sandbox has no such call
+    with pytest.raises(NotFoundError):  # the request is what is checked here; the sandbox has no such call
+        manager.recording("0123456789abcdef01234567", "bytes=0-99")
     return campaigns[0], mailing_list, qualification_list, qualification
 
 

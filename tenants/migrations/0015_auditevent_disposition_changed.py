@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("tenants", "0013_alter_auditevent_action"),
+        ("tenants", "0014_auditevent_access_unlocked"),
     ]
 
     operations = [

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('dialer', '0018_client_history_indexes'),
+        ("dialer", "0019_callevent_sid"),
     ]
 
     operations = [

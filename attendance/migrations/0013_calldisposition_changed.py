@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("attendance", "0011_payment_submission_token"),
+        ("attendance", "0012_agreement_justification"),
     ]
 
     operations = [
