@@ -17,7 +17,7 @@ import re
 import threading
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from urllib.parse import parse_qs, urlencode
 from zoneinfo import ZoneInfo
 
@@ -28,7 +28,8 @@ SAO_PAULO = ZoneInfo("America/Sao_Paulo")
 
 
 def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
+    # Local time with no offset, as the real 3C Plus writes its dates.
+    return datetime.now(SAO_PAULO).strftime("%Y-%m-%d %H:%M:%S")
 
 
 @dataclasses.dataclass
