@@ -1,3 +1,4 @@
+from django.templatetags.static import static
 from django.urls import reverse_lazy
 from django.utils.translation import gettext_lazy as _
 
@@ -7,6 +8,7 @@ UNFOLD = {
     "SITE_SUBHEADER": _("Back office integrado ao 3C Plus"),
     "SITE_URL": "/",
     "SITE_SYMBOL": "account_balance_wallet",
+    "SITE_FAVICONS": [{"rel": "icon", "type": "image/svg+xml", "href": lambda request: static("core/favicon.svg")}],
     "SHOW_HISTORY": True,
     "SHOW_VIEW_ON_SITE": False,
     "DASHBOARD_CALLBACK": "dashboard.views.dashboard_callback",
