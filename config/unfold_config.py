@@ -1,4 +1,3 @@
-from django.templatetags.static import static
 from django.urls import reverse_lazy
 from django.utils.translation import gettext_lazy as _
 
@@ -8,7 +7,7 @@ UNFOLD = {
     "SITE_SUBHEADER": _("Back office integrado ao 3C Plus"),
     "SITE_URL": "/",
     "SITE_SYMBOL": "account_balance_wallet",
-    "SITE_FAVICONS": [{"rel": "icon", "type": "image/svg+xml", "href": lambda request: static("core/favicon.svg")}],
+    "SITE_FAVICONS": [{"rel": "icon", "type": "image/svg+xml", "href": "/favicon.ico"}],
     "SHOW_HISTORY": True,
     "SHOW_VIEW_ON_SITE": False,
     "DASHBOARD_CALLBACK": "dashboard.views.dashboard_callback",

@@ -2,7 +2,6 @@
 a favicon where the browser asks for one."""
 
 import pytest
-from django.contrib.staticfiles import finders
 
 pytestmark = pytest.mark.django_db
 
@@ -25,9 +24,11 @@ def test_an_operators_unknown_client_is_the_portuguese_404_with_debug_on(client,
     assert response.status_code == 404 and "Página não encontrada" in response.content.decode()
 
 
-def test_the_favicon_is_served(client):
+def test_the_favicon_is_served_and_linked(client, settings):
     response = client.get("/favicon.ico")
-    assert response.status_code == 302 and response["Location"].endswith("core/favicon.svg")
-    assert finders.find("core/favicon.svg")
+    assert response.status_code == 200 and response["Content-Type"] == "image/svg+xml"
+    assert response.content.startswith(b"<svg")
     login_page = client.get("/entrar/").content.decode()
-    assert 'rel="icon"' in login_page and "core/favicon.svg" in login_page
+    assert '<link rel="icon" href="/favicon.ico"' in login_page
+    settings.DEBUG = False
+    assert 'rel="icon" type="image/svg+xml" href="/favicon.ico"' in client.get("/nao-existe/").content.decode()
