@@ -58,9 +58,9 @@ def seed_activity(tenant, users: dict, *, seed: int = 2026) -> bool:
 
     def agree(client, proposal, *, when):
         try:
-            agreement = attendance.create_agreement(
-                tenant, operator, client, proposal, call_id=f"demo-{client.pk}", notes="Acordo da demonstração"
-            )
+            # No call id: these calls never happened in the sandbox, and a tabulação with one is written back to it
+            # (the demo's worker would spend its first minutes posting qualifications the sandbox cannot place).
+            agreement = attendance.create_agreement(tenant, operator, client, proposal, notes="Acordo da demonstração")
         except ValidationError:  # this client's títulos do not fit the proposal: another one will
             return None
         Agreement.objects.filter(pk=agreement.pk).update(created_at=when)
