@@ -85,6 +85,9 @@ class CallDisposition(TenantOwned):
     qualification_error = models.TextField(_("erro da qualificação"), blank=True)
     qualification_attempts = models.PositiveSmallIntegerField(_("tentativas de qualificação"), default=0)
     qualification_sent_at = models.DateTimeField(_("qualificação enviada em"), null=True, blank=True)
+    # Set while a worker posts the qualification (its lease): a second run of the same write-back finds it taken
+    # instead of posting again, and no transaction or row lock is held across the POST.
+    qualification_claimed_at = models.DateTimeField(null=True, blank=True, editable=False)
     # One per submitted form: a double click or a resubmission finds the first record instead of a second.
     submission_token = models.UUIDField(default=uuid.uuid4, editable=False)
     # "Alterar": the call's tabulação changed after the fact (one per call); the timeline says from what and when.

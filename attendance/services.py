@@ -7,6 +7,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.dispatch import Signal
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -26,6 +27,9 @@ QualificationStatus = CallDisposition.QualificationStatus
 logger = logging.getLogger(__name__)
 # Callbacks further out are typos (9999-12-31), and a date near the calendar's end breaks every page showing it.
 CALLBACK_WINDOW = datetime.timedelta(days=365)
+# Longer than the slowest write-back (the dialer client's timeouts and retries, a first catalogue sync): a claim
+# older than this was left by a worker that died mid-post, and the write-back may be sent again.
+QUALIFICATION_LEASE = datetime.timedelta(minutes=5)
 
 
 CONSOLE_SEEN_EVERY_SECONDS = 3
@@ -224,22 +228,23 @@ def enqueue_qualification(disposition: CallDisposition) -> None:
 def send_qualification(disposition_id: int) -> CallDisposition:
     """The task's work: post the tabulação to 3C Plus as the call's qualification, and record how it went.
 
-    The disposition's row stays locked while posting, so the same write-back queued twice (a retry
-    clicked twice, two workers) posts once: the second finds it no longer pending.
+    The write-back is claimed first (a conditional UPDATE that only one run wins), then posted with no
+    transaction open, then its result recorded: the same write-back queued twice (a retry clicked twice, two
+    workers) posts once, and nobody's save waits on 3C Plus (on SQLite a transaction open across the POST
+    locked the whole database for as long as the dialer took to answer).
     """
-    with transaction.atomic():
-        status = (
-            CallDisposition.objects.select_for_update()
-            .filter(pk=disposition_id)
-            .values_list("qualification_status", flat=True)
-            .first()
-        )
-        disposition = CallDisposition.objects.select_related(
-            "tenant", "type", "operator__membership", "phone", "client"
-        ).get(pk=disposition_id)
-        if status != QualificationStatus.PENDING:
-            return disposition  # already sent, or a retry is not wanted any more
+    now = timezone.now()
+    claimed = CallDisposition.objects.filter(
+        Q(qualification_claimed_at__isnull=True) | Q(qualification_claimed_at__lt=now - QUALIFICATION_LEASE),
+        pk=disposition_id,
+        qualification_status=QualificationStatus.PENDING,
+    ).update(qualification_claimed_at=now)
+    disposition = CallDisposition.objects.select_related(
+        "tenant", "type", "operator__membership", "phone", "client"
+    ).get(pk=disposition_id)
+    if claimed:
         _post_qualification(disposition)
+    # Otherwise it was already sent, a retry is not wanted any more, or another run is posting it.
     return disposition
 
 
@@ -268,8 +273,15 @@ def _post_qualification(disposition: CallDisposition) -> None:
         disposition.qualification_status = QualificationStatus.SENT
         disposition.qualification_error = ""
         disposition.qualification_sent_at = timezone.now()
+    disposition.qualification_claimed_at = None
     disposition.save(
-        update_fields=["qualification_status", "qualification_error", "qualification_attempts", "qualification_sent_at"]
+        update_fields=[
+            "qualification_status",
+            "qualification_error",
+            "qualification_attempts",
+            "qualification_sent_at",
+            "qualification_claimed_at",
+        ]
     )
 
 
@@ -292,10 +304,13 @@ def lost_qualifications(older_than_seconds: int):
     """Write-backs pending for longer than that with no task queued or running for them."""
     from attendance.tasks import send_qualification
 
-    since = timezone.now() - datetime.timedelta(seconds=older_than_seconds)
-    return CallDisposition.objects.filter(
-        qualification_status=QualificationStatus.PENDING, created_at__lt=since
-    ).exclude(pk__in=task_leases.queued_ids(send_qualification))
+    now = timezone.now()
+    since = now - datetime.timedelta(seconds=older_than_seconds)
+    return (
+        CallDisposition.objects.filter(qualification_status=QualificationStatus.PENDING, created_at__lt=since)
+        .exclude(pk__in=task_leases.queued_ids(send_qualification))
+        .exclude(qualification_claimed_at__gte=now - QUALIFICATION_LEASE)  # being posted right now
+    )
 
 
 def sweep_qualifications() -> list[int]:

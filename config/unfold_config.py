@@ -7,6 +7,7 @@ UNFOLD = {
     "SITE_SUBHEADER": _("Back office integrado ao 3C Plus"),
     "SITE_URL": "/",
     "SITE_SYMBOL": "account_balance_wallet",
+    "SITE_FAVICONS": [{"rel": "icon", "type": "image/svg+xml", "href": "/favicon.ico"}],
     "SHOW_HISTORY": True,
     "SHOW_VIEW_ON_SITE": False,
     "DASHBOARD_CALLBACK": "dashboard.views.dashboard_callback",

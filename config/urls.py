@@ -4,6 +4,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from config.health import healthz
+from config.pages import favicon
 from core import two_factor_views, views
 from dialer import views as dialer_views
 
@@ -21,6 +22,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("atendimento/", include("attendance.urls")),
     path("healthz", healthz, name="healthz"),
+    path("favicon.ico", favicon, name="favicon"),
     path("dialer/webhooks/3cplus/<str:secret>/", dialer_views.threecplus_webhook, name="threecplus_webhook"),
 ]
 

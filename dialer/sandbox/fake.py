@@ -42,7 +42,7 @@ import threading
 import time
 import uuid
 import wave
-from datetime import UTC, datetime
+from datetime import datetime
 from urllib.parse import parse_qs, urlencode
 from zoneinfo import ZoneInfo
 
@@ -64,7 +64,8 @@ def _agent_name(agent_id) -> str:
 
 
 def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
+    # Local time with no offset, as the real 3C Plus writes its dates.
+    return datetime.now(SAO_PAULO).strftime("%Y-%m-%d %H:%M:%S")
 
 
 @dataclasses.dataclass

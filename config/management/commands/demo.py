@@ -11,6 +11,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from common.processes import stop
+from config.demo_activity import seed_activity
 from core.models import Client
 from core.seeding import ensure_demo_creditors, seed_wallet
 from tenants.models import Membership, Role, Tenant
@@ -89,6 +90,7 @@ class Command(BaseCommand):
             random.Random(7).shuffle(picked)
             Client.objects.filter(pk__in=picked[:40]).update(assigned_operator=users[Role.OPERATOR])
             self.seed_messages(tenant, picked[:40])
+        seed_activity(tenant, users)
         return tenant
 
     def point_at_sandbox(self, tenant):
