@@ -2,6 +2,7 @@
 
 from django.http import HttpResponse
 from django.views.decorators.cache import cache_control
+from django.views.decorators.http import require_safe
 from django.views.defaults import page_not_found
 
 # Django's DEBUG page for an unknown address (English, listing every URL pattern) starts with this title.
@@ -17,6 +18,7 @@ FAVICON_SVG = (
 )
 
 
+@require_safe
 @cache_control(max_age=86400, public=True)
 def favicon(request):
     """Browsers ask for /favicon.ico whatever the page links (the sandbox's JSON, a file download): the icon."""

@@ -50,6 +50,7 @@ ROLES = (Role.ADMIN, Role.SUPERVISOR, Role.OPERATOR)
 # Reachable without logging in, by design.
 PUBLIC = {"login", "logout", "healthz", "threecplus_webhook", "sandbox_api", "admin:login", "admin:logout"}
 PUBLIC |= {"admin_login"}  # the admin's login page, answered first by core.views.admin_login
+PUBLIC |= {"favicon"}  # the icon every page links, error pages included
 # Pages only a tenant admin (or a superuser) may open in the admin.
 ADMIN_ONLY_MODELS = {"tenants.tenant", "auth.user", "tenants.auditevent", "attendance.clientaccesslog"}
 ADMIN_ONLY_MODELS |= {"dialer.qualification", "dialer.webhookdelivery"}
@@ -122,6 +123,13 @@ def populate(tenant: Tenant, marker: str, n: int) -> dict:
     event = DialerCallEvent.objects.create(
         tenant=tenant, event="call-was-connected", call_id=f"call-{marker}", agent_id="9", client=client
     )
+    recorded = DialerCallEvent.objects.create(
+        tenant=tenant,
+        event="call-history-was-created",
+        call_id=f"{n:024x}",
+        client=client,
+        recording_url=f"https://{marker.lower()}.3c.plus/api/v1/calls/{n:024x}/recording",
+    )
     qualification = Qualification.objects.create(
         tenant=tenant,
         remote_id=n,
@@ -160,6 +168,7 @@ def populate(tenant: Tenant, marker: str, n: int) -> dict:
         "dialer.dialerexport": export,
         "dialer.dialerexportitem": item,
         "dialer.dialercallevent": event,
+        "recorded_call": recorded,
         "dialer.qualification": qualification,
         "tenants.auditevent": audit,
         "dialer.webhookdelivery": delivery,
@@ -210,6 +219,8 @@ def fill(route: str, name: str, world: dict) -> str:
             return str(world["core.client"].pk)
         if param == "disposition_id":
             return str(world["attendance.calldisposition"].pk)
+        if param == "call":
+            return str(world["recorded_call"].pk)
         if param == "phone_id":
             return str(world["core.clientphone"].pk)
         if param == "secret":
