@@ -25,7 +25,7 @@ from dialer.forms import campaign_label
 from dialer.models import CallSync
 from dialer.settings_schema import AGENT_TOKEN, API_KEY, BASE_URL, CAMPAIGN, DOMAIN
 from tenants.secrets import mask
-from tenants.settings_schema import SettingsSection
+from tenants.settings_schema import NOT_FETCHED, SettingsSection, fetched
 
 TEMPLATES = "admin/dialer/tenant_settings/"
 
@@ -210,19 +210,28 @@ class ThreeCPlusSection(SettingsSection):
             ) + (" " + str(form.fields[key].help_text) if key == AGENT_TOKEN else "")
         self._campaign_choice(form, stored)
 
+    def fetch(self, tenant):
+        """The campaigns 3C Plus lists now (or the DialerError saying why not); None before it is configured."""
+        if tenant is None or tenant.pk is None or not is_configured(tenant):
+            return None
+        try:
+            return campaigns(tenant)
+        except DialerError as error:
+            return error
+
     def _campaign_choice(self, form, stored):
         """The default campaign is picked among those 3C Plus lists now, paused ones marked; typed as an id only
         when they cannot be listed (nothing saved yet, or 3C Plus unreachable: the reason is shown)."""
         form.paused_campaigns = {}
-        tenant = form.instance
-        if tenant is None or tenant.pk is None or not is_configured(tenant):
+        listed = fetched(self)
+        if listed is NOT_FETCHED:
+            listed = self.fetch(form.instance)
+        if listed is None:
             return
-        try:
-            listed = campaigns(tenant)
-        except DialerError as error:
+        if isinstance(listed, DialerError):
             form.fields[CAMPAIGN].help_text = _(
                 "Não foi possível listar as campanhas do 3C Plus (%(error)s): informe o ID da campanha."
-            ) % {"error": error.message}
+            ) % {"error": listed.message}
             return
         current = stored.get(CAMPAIGN)
         choices = [("", _("— nenhuma —")), *((str(c["id"]), campaign_label(c)) for c in listed)]

@@ -25,6 +25,7 @@ from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationFo
 from unfold.widgets import UnfoldAdminJSONSchemaWidget
 
 from common.formats import EXPORT_FORMATS
+from common.parsing import parse_id
 from tenants import audit, lockout, services, two_factor
 from tenants.admin_base import (
     MissingIsNotFoundMixin,
@@ -37,7 +38,7 @@ from tenants.admin_base import (
 from tenants.models import AuditEvent, Membership, Role, Tenant
 from tenants.roles import is_tenant_admin, user_tenant
 from tenants.secrets import is_mask
-from tenants.settings_schema import clean_settings, masked, schema_properties, secret_keys, sections
+from tenants.settings_schema import clean_settings, fetching, masked, schema_properties, secret_keys, sections
 
 User = get_user_model()
 
@@ -217,6 +218,17 @@ class TenantAdmin(SelectedIdsMixin, MissingIsNotFoundMixin, ModelAdmin):
             ),
             (_("Configurações (JSON)"), {"fields": ("settings",)}),
         )
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        # The admin builds and saves the form inside one transaction; what the sections read from other systems
+        # (3C Plus's campaigns) is read before it, so no network call ever holds the database.
+        tenant = None
+        if object_id is not None and request.method in ("GET", "POST"):
+            tenant = self.get_queryset(request).filter(pk=parse_id(object_id)).first()
+        if tenant is None:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        with fetching(tenant):
+            return super().changeform_view(request, object_id, form_url, extra_context)
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         # The sections' fields are not the model's: TenantForm adds them itself.

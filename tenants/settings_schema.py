@@ -6,6 +6,8 @@ AppConfig.ready(): clean_settings runs its validation, masked() hides its secret
 page shows its fields and tools. tenants never imports those apps.
 """
 
+import contextlib
+import contextvars
 import math
 
 from django.core.exceptions import ValidationError
@@ -37,6 +39,12 @@ class SettingsSection:
         """{settings key: form field}: the keys the page edits as fields of their own (beside the JSON)."""
         return {}
 
+    def fetch(self, tenant):
+        """What this section's form needs from another system (3C Plus's campaigns), read before the admin opens
+        its transaction: a network call inside it would hold the database (on SQLite, its write lock) for as long
+        as the other system takes. prepare_form reads it back with fetched(self)."""
+        return None
+
     def prepare_form(self, form, stored: dict) -> None:
         """Initial values (and help texts) of this section's fields; secrets never go back to the browser."""
         for key in form.fields.keys() & self.form_fields().keys():
@@ -57,6 +65,24 @@ class SettingsSection:
 
 
 _sections: list[SettingsSection] = []
+_fetched: contextvars.ContextVar[dict | None] = contextvars.ContextVar("settings_sections_fetched", default=None)
+NOT_FETCHED = object()
+
+
+@contextlib.contextmanager
+def fetching(tenant):
+    """Each section's fetch(tenant), run now (outside any transaction), for the forms built inside this block."""
+    token = _fetched.set({type(section): section.fetch(tenant) for section in _sections})
+    try:
+        yield
+    finally:
+        _fetched.reset(token)
+
+
+def fetched(section: SettingsSection):
+    """What section.fetch read for the page being built, or NOT_FETCHED (a form built outside `fetching`)."""
+    found = _fetched.get()
+    return NOT_FETCHED if found is None else found.get(type(section), NOT_FETCHED)
 
 
 def register_section(section: SettingsSection) -> SettingsSection:
