@@ -14,7 +14,7 @@ from core.timeline import Entry
 from dialer import connection, live, qualifications
 from dialer.calls import resolve_client
 from dialer.client import phone_e164
-from dialer.errors import DialerError, NotFoundError
+from dialer.errors import DialerError, NotConfiguredError, NotFoundError
 from dialer.models import DialerCallEvent
 from dialer.timeline import CALL_STATUS
 
@@ -141,6 +141,8 @@ def call_recording(tenant, client, call: int, range_header: str = "") -> CallRec
         return None
     try:
         api = connection.api_for(tenant)
+    except NotConfiguredError:  # no 3C Plus connection (any more): nothing to play here
+        return None
     except DialerError as error:
         raise RecordingUnavailable(error.message) from error
     try:
