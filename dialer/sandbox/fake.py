@@ -445,6 +445,9 @@ class Sandbox:
         except ValueError:
             return _validation({"start_date": ["Use o formato Y-m-d H:i:s."]})
         with_mailing = _first(query["with_mailing"]) in ("1", "true", "True")
+        # campaigns[] narrows the report to those campaigns (swagger: GET /calls `campaigns`, an array); without it
+        # every call of the company comes, receptive and other campaigns included.
+        campaigns = {value for value in query.get("campaigns[]", []) + query.get("campaigns", []) if value}
         reports = []
         for record in account.calls.values():
             report = record.get("report")
@@ -455,10 +458,15 @@ class Sandbox:
                 continue
             if _first(query.get("identifier")) and report["mailing_data"]["identifier"] != _first(query["identifier"]):
                 continue
+            if campaigns and str(report.get("campaign_id")) not in campaigns:
+                continue
             report = self._shaped(account, report)
             reports.append(report if with_mailing else {k: v for k, v in report.items() if k != "mailing_data"})
         reports.sort(key=lambda r: (r["call_date"], r["id"]))
-        return _paginated(reports, query, "calls")
+        # simple_paginate: Laravel's simple pagination, no count of the whole (swagger: GET /calls
+        # `simple_paginate`); the next page is only in links.next.
+        simple = _first(query.get("simple_paginate")) in ("1", "true", "True")
+        return _paginated(reports, query, "calls", simple=simple)
 
     # Requests --------------------------------------------------------------------------------
     def handle(self, method: str, path: str, query: dict, headers: dict, body: bytes) -> tuple[int, dict, bytes]:
@@ -859,13 +867,16 @@ def _validation(errors: dict) -> tuple[int, dict, bytes]:
     )
 
 
-def _paginated(items: list, query: dict, path: str) -> tuple[int, dict, bytes]:
+def _paginated(items: list, query: dict, path: str, *, simple: bool = False) -> tuple[int, dict, bytes]:
     per_page = max(1, min(_int(_first(query.get("per_page"))) or 15, 500))
     page = max(1, _int(_first(query.get("page"))) or 1)
     total = len(items)
     total_pages = max(1, -(-total // per_page))
     chunk = items[(page - 1) * per_page : page * per_page]
     links = {"next": f"/{path}?{urlencode({'page': page + 1, 'per_page': per_page})}"} if page < total_pages else []
+    pagination = {"count": len(chunk), "per_page": per_page, "current_page": page, "links": links}
+    if not simple:
+        pagination.update(total=total, total_pages=total_pages)
     return _json(
         200,
         {
@@ -874,16 +885,7 @@ def _paginated(items: list, query: dict, path: str) -> tuple[int, dict, bytes]:
             "detail": "",
             "transaction_id": str(uuid.uuid4()),
             "data": chunk,
-            "meta": {
-                "pagination": {
-                    "total": total,
-                    "count": len(chunk),
-                    "per_page": per_page,
-                    "current_page": page,
-                    "total_pages": total_pages,
-                    "links": links,
-                }
-            },
+            "meta": {"pagination": pagination},
         },
     )
 

@@ -12,6 +12,7 @@ from freezegun import freeze_time
 
 from attendance.models import CallDisposition
 from common.parsing import EARLIEST_DATE, LATEST_DATE
+from dialer import connection as dialer_connection
 from dialer import exports, qualifications
 from dialer.calls import bounded_report, reconcile_calls
 from dialer.client import RetryPolicy
@@ -338,3 +339,16 @@ def test_testar_conexao_says_the_answer_is_not_a_campaign_list_without_echoing_i
     tampered.rewrite("GET", "/campaigns", lambda *answer: tampering.answer(200, {"data": "<html>interno</html>"}))
     result = test_connection(tampered_tenant)
     assert result == {"ok": False, "error": "A resposta não é uma lista de campanhas do 3C Plus: confira a URL da API."}
+
+
+def test_the_sandbox_answers_only_the_campaigns_asked_for_without_counting_pages(dialer_tenant, sandbox, make_client):
+    """The fake does what the real GET /calls does with campaigns[] and simple_paginate (swagger), so the
+    reconciliation's narrowing is exercised, not only its request."""
+    call_without_webhooks(dialer_tenant, sandbox, make_client())
+    exported = DialerExport.objects.get().campaign_id
+    other = next(c["id"] for c in sandbox.account("alfa").campaigns.values() if c["id"] != exported)
+    window = ("2000-01-01 00:00:00", "2099-12-31 23:59:59")
+    with dialer_connection.api_for(dialer_tenant) as api:
+        assert len(api.calls_page(*window, campaigns=[exported], page=1).reports) == 1
+        assert api.calls_page(*window, campaigns=[other], page=1).reports == []
+    assert [q["campaigns[]"] for q in calls_requests(sandbox)] == [[str(exported)], [str(other)]]
