@@ -183,7 +183,11 @@ def test_an_import_keeps_the_debtor_of_a_bad_phone_and_lists_the_nao_ligar(
     nina = Client.objects.get(tenant=tenant, external_id="N1")
     assert nina.do_not_call_reason == DoNotCallReason.DEBTOR_REQUEST
 
-    page.goto(f"{live_server.url}{CARTEIRA}?nao_ligar=sim")
+    page.goto(f"{live_server.url}{CARTEIRA}")
+    page.locator(".filter-open-button").click()
+    page.locator("#filter-form select[name=nao_ligar]").select_option("sim")
+    page.locator("#filter-form button[type=submit]").click()
+    expect(page).to_have_url(f"{live_server.url}{CARTEIRA}?nao_ligar=sim")
     listed = page.locator("#result_list tbody tr")
     expect(listed).to_have_count(1)
     expect(listed).to_contain_text("Nina Não Ligar")
