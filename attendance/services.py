@@ -72,14 +72,7 @@ def record_disposition(
         if existing:
             return existing, False
     behavior = disposition_type.behavior
-    if phone is not None and phone.client_id != client.pk:
-        raise ValidationError(_("Telefone de outro cliente."))
-    if behavior == Behavior.WRONG_CONTACT and phone is None:
-        raise ValidationError({"phone": _("Informe qual telefone está incorreto.")})
-    if behavior == Behavior.CALLBACK:
-        _check_callback(callback_at)
-    else:
-        callback_at = None
+    callback_at = _checked_details(behavior, client.pk, phone, callback_at)
 
     fields = {
         "tenant": tenant,
@@ -166,14 +159,7 @@ def change_disposition(
     if disposition_type.tenant_id not in (None, tenant.pk) or disposition_type.behavior == Behavior.NEGOTIATE:
         raise ValidationError(_("Tabulação inválida."))
     behavior = disposition_type.behavior
-    if phone is not None and phone.client_id != disposition.client_id:
-        raise ValidationError(_("Telefone de outro cliente."))
-    if behavior == Behavior.WRONG_CONTACT and phone is None:
-        raise ValidationError({"phone": _("Informe qual telefone está incorreto.")})
-    if behavior == Behavior.CALLBACK:
-        _check_callback(callback_at)
-    else:
-        callback_at = None
+    callback_at = _checked_details(behavior, disposition.client_id, phone, callback_at)
     with transaction.atomic():
         disposition = CallDisposition.objects.select_for_update().select_related("type").get(pk=disposition.pk)
         before = {"tabulação": disposition.type.name, "observações": disposition.notes}
@@ -198,6 +184,19 @@ def change_disposition(
         if behavior == Behavior.WRONG_CONTACT:
             core_services.set_phone_do_not_call(phone, DoNotCallReason.WRONG_NUMBER, user)
     return disposition
+
+
+def _checked_details(behavior, client_id, phone, callback_at):
+    """What a tabulação of this behaviour needs, checked: the client's own phone (the wrong one, for "contato
+    incorreto") and a return date (for "retornar"; dropped for any other). Returns the return date to keep."""
+    if phone is not None and phone.client_id != client_id:
+        raise ValidationError(_("Telefone de outro cliente."))
+    if behavior == Behavior.WRONG_CONTACT and phone is None:
+        raise ValidationError({"phone": _("Informe qual telefone está incorreto.")})
+    if behavior != Behavior.CALLBACK:
+        return None
+    _check_callback(callback_at)
+    return callback_at
 
 
 def _check_callback(callback_at) -> None:

@@ -416,6 +416,11 @@ def tabulate(request, client_id):
             if created:
                 messages.success(request, _("Tabulação registrada: %(t)s.") % {"t": data["type"].name})
             return render_after_change(request, tenant, client, types=types)
+    return tabulation_refused(request, tenant, client, form, types)
+
+
+def tabulation_refused(request, tenant, client, form, types):
+    """The tabulação form again with its errors and what was typed (the whole page without htmx)."""
     context = page_context(request, tenant, client, tabulation_form=form, types=types)
     if not request.htmx:
         return render(request, "attendance/client.html", context)
@@ -455,10 +460,7 @@ def change_tabulation(request, client_id, disposition_id):
         else:
             messages.success(request, _("Tabulação da ligação alterada para %(t)s.") % {"t": data["type"].name})
             return render_after_change(request, tenant, client, types=types)
-    context = page_context(request, tenant, client, tabulation_form=form, types=types)
-    if not request.htmx:
-        return render(request, "attendance/client.html", context)
-    return partial(request, "attendance/_tabulation.html", context, "#tabulation")
+    return tabulation_refused(request, tenant, client, form, types)
 
 
 @login_required
