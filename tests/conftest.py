@@ -83,6 +83,15 @@ def creditor(tenant):
 
 
 @pytest.fixture
+def lenient(creditor):
+    """A creditor whose rules take no entry and up to 30% off: the negotiations of the tests stay within them."""
+    creditor.min_entry_percent = Decimal("0")
+    creditor.max_discount_percent = Decimal("30")
+    creditor.save()
+    return creditor
+
+
+@pytest.fixture
 def make_client(tenant, creditor):
     counter = {"n": 0}
 

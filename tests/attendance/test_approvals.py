@@ -17,14 +17,6 @@ from dialer.models import DialerCallEvent
 D = Decimal
 
 
-@pytest.fixture
-def lenient(creditor):
-    creditor.min_entry_percent = D("0")
-    creditor.max_discount_percent = D("30")
-    creditor.save()
-    return creditor
-
-
 def beyond_rules():
     return Proposal(discount_percent=D("55"), first_due_date=timezone.localdate() + datetime.timedelta(days=3))
 

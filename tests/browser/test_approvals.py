@@ -17,14 +17,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 D = Decimal
 
 
-@pytest.fixture
-def lenient(creditor):
-    creditor.min_entry_percent = D("0")
-    creditor.max_discount_percent = D("30")
-    creditor.save()
-    return creditor
-
-
 def pending_agreement(tenant, operator, debtor):
     first_due = timezone.localdate() + datetime.timedelta(days=3)
     return create_agreement(

@@ -11,17 +11,7 @@ from tests.browser.conftest import login
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.fixture
-def lenient_creditor(creditor):
-    creditor.min_entry_percent = Decimal("0")
-    creditor.max_discount_percent = Decimal("30")
-    creditor.save()
-    return creditor
-
-
-def test_operator_works_a_call_from_the_deep_link(
-    page, live_server, operator, make_client, lenient_creditor, screenshot
-):
+def test_operator_works_a_call_from_the_deep_link(page, live_server, operator, make_client, lenient, screenshot):
     client = make_client(
         name="Carla Cliente", phones=("+5511987654321", "+5511933334444"), debts=((Decimal("1200.00"), 60),)
     )
@@ -90,7 +80,7 @@ def test_operator_works_a_call_from_the_deep_link(
     screenshot(page, "atendimento-whatsapp")
 
 
-def test_agreement_beyond_the_limits_awaits_approval(page, live_server, operator, make_client, lenient_creditor):
+def test_agreement_beyond_the_limits_awaits_approval(page, live_server, operator, make_client, lenient):
     client = make_client(name="Bruno Acima", debts=((Decimal("900.00"), 30),))
     login(page, live_server, operator, next_url=f"/atendimento/{client.pk}/")
     page.get_by_test_id("open-negotiation").click()

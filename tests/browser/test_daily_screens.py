@@ -25,14 +25,6 @@ D = Decimal
 CARTEIRA = "/admin/core/client/"
 
 
-@pytest.fixture
-def lenient(creditor):
-    creditor.min_entry_percent = D("0")
-    creditor.max_discount_percent = D("30")
-    creditor.save()
-    return creditor
-
-
 # Item 4: figures people trust.
 
 

@@ -18,14 +18,6 @@ D = Decimal
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def lenient(creditor):
-    creditor.min_entry_percent = D("0")
-    creditor.max_discount_percent = D("30")
-    creditor.save()
-    return creditor
-
-
 def made_yesterday(agreement):
     yesterday = timezone.localdate() - datetime.timedelta(days=1)
     Agreement.objects.filter(pk=agreement.pk).update(created_at=day_bounds(yesterday)[0] + datetime.timedelta(hours=11))
