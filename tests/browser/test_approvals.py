@@ -111,6 +111,8 @@ def test_dashboard_charts_name_their_series_and_axes_and_the_operator_table_fits
         (".painel-diario canvas", "Dia", "Quantidade", True),
         (".painel-por-hora canvas", "Hora do dia", "Taxa de contato (%)", False),
     ):
+        # The charts are drawn once their script has run: wait for them rather than race it.
+        page.wait_for_function("(s) => window.Chart && Chart.getChart(document.querySelector(s))", arg=selector)
         drawn = page.evaluate(
             """(selector) => {
                 const chart = Chart.getChart(document.querySelector(selector));
