@@ -56,11 +56,18 @@ def seed_activity(tenant, users: dict, *, seed: int = 2026) -> bool:
     def days_ago(low=1, high=DAYS):
         return now - datetime.timedelta(days=rng.randint(low, high), minutes=rng.randint(0, 600))
 
-    def agree(client, proposal, *, when):
+    def agree(client, proposal, *, when, justification=""):
         try:
             # No call id: these calls never happened in the sandbox, and a tabulação with one is written back to it
             # (the demo's worker would spend its first minutes posting qualifications the sandbox cannot place).
-            agreement = attendance.create_agreement(tenant, operator, client, proposal, notes="Acordo da demonstração")
+            agreement = attendance.create_agreement(
+                tenant,
+                operator,
+                client,
+                proposal,
+                notes="Acordo da demonstração",
+                justification=justification,
+            )
         except ValidationError:  # this client's títulos do not fit the proposal: another one will
             return None
         Agreement.objects.filter(pk=agreement.pk).update(created_at=when)
@@ -81,10 +88,12 @@ def seed_activity(tenant, users: dict, *, seed: int = 2026) -> bool:
         if agreement is not None and n % 2 == 0:
             _pay(tenant, operator, agreement.installments.order_by("number").first(), today, rng)
     # Awaiting a supervisor, and rejected by one.
+    # Beyond the creditor's rules the operator says why (the supervisor decides with it).
+    reason = "Cliente desempregado; só consegue pagar com desconto maior e prazo longo."
     for client in take(4):
-        agree(client, beyond_rules, when=days_ago(0, 3))
+        agree(client, beyond_rules, when=days_ago(0, 3), justification=reason)
     for client in take(3):
-        agreement = agree(client, beyond_rules, when=days_ago(5, 25))
+        agreement = agree(client, beyond_rules, when=days_ago(5, 25), justification=reason)
         if agreement is not None and agreement.status == Agreement.Status.PENDING_APPROVAL:
             attendance.reject_agreement(tenant, supervisor, agreement, note="Desconto acima do permitido pelo credor.")
     # Paid off through an agreement (à vista), and paid off directly.

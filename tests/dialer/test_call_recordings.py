@@ -3,6 +3,7 @@ from the sandbox 3C Plus (real HTTP on loopback) with the tenant's token, byte r
 
 import asyncio
 import json
+import threading
 
 import httpx
 import pytest
@@ -116,6 +117,24 @@ def test_the_sandbox_recording_needs_the_token_and_honours_ranges(sandbox_server
     assert beyond.status_code == 416
 
 
+def run_apart(coroutine_function):
+    """asyncio.run in a thread of its own: after a Playwright test the main thread already has a running loop."""
+    outcome = {}
+
+    def run():
+        try:
+            outcome["value"] = asyncio.run(coroutine_function())
+        except BaseException as error:  # raised again in the test's thread
+            outcome["error"] = error
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
 @pytest.mark.django_db(transaction=True)
 def test_under_uvicorn_the_recording_is_streamed_not_read_whole_first(call, operator):
     asgi = AsyncClient()
@@ -125,7 +144,11 @@ def test_under_uvicorn_the_recording_is_streamed_not_read_whole_first(call, oper
         response = await asgi.get(url(call), headers={"Range": "bytes=0-"})
         return response, b"".join([chunk async for chunk in response.streaming_content])
 
-    response, data = asyncio.run(play())
-    asyncio.run(sync_to_async(connections.close_all)())  # the view's thread's own connection
+    async def play_and_close():
+        played = await play()
+        await sync_to_async(connections.close_all)()  # the view's thread's own connection
+        return played
+
+    response, data = run_apart(play_and_close)
     assert response.status_code == 206 and data == WAV
     assert response.is_async, "an async iterator: Django would otherwise read the whole recording into memory"

@@ -150,7 +150,8 @@ def test_what_is_marked_while_its_batch_waits_or_is_on_the_wire_leaves_the_campa
             items = DialerExportItem.objects.filter(export=export).exclude(client_id__in=[*marked, *api.started])
             waiting = items.filter(status=DialerExportItem.Status.SENDING).order_by("client_id")
             pending = items.filter(status=DialerExportItem.Status.PENDING).order_by("client_id")
-            picks = [(pk, "no ar") for pk in (held[0][:2] if held else [])]
+            # A held batch may carry a client already marked while it waited its turn: each client is marked once.
+            picks = [(pk, "no ar") for pk in ([pk for pk in held[0] if pk not in marked][:2] if held else [])]
             picks += [(pk, "na vez") for pk in waiting.values_list("client_id", flat=True)[:2]]
             picks += [(pk, "pendente") for pk in pending.values_list("client_id", flat=True)[:1]]
         for client_id, state in picks:
