@@ -34,11 +34,11 @@ from attendance.models import (
 from attendance.resources import PaymentResource
 from common.formats import WALLET_FORMATS
 from common.parsing import check_date_window, clean_text, format_brl, parse_id
-from core import services as core_services
 from core.admin import PartialImportMixin, payment_url
 from core.import_admin import BoundedImportForm
 from core.importing import clean_cells
 from core.models import Client, Debt
+from dialer.timeline import call_entries
 from tenants.admin_base import (
     BRLDecimalField,
     DayRangeFilter,
@@ -387,7 +387,7 @@ class AgreementAdmin(TenantScopedAdmin):
 
     @display(description=_("eventos da ligação"))
     def display_call(self, obj):
-        entries = core_services.call_entries(obj.tenant, obj.call_id) if obj.call_id else []
+        entries = call_entries(obj.tenant, obj.call_id) if obj.call_id else []
         timeline_url = reverse("attendance:client", args=[obj.client_id])
         if obj.call_id:
             timeline_url += f"?call_id={quote(obj.call_id)}"

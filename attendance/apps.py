@@ -9,10 +9,9 @@ class AttendanceConfig(AppConfig):
     def ready(self):
         from attendance import timeline
         from attendance.services import record_dialer_qualification, schedule_dialer_callback
-        from core.services import call_qualified, callback_requested
-        from core.timeline import register
+        from core import hooks
 
         for source in timeline.SOURCES:
-            register(source)
-        call_qualified.register(record_dialer_qualification)
-        callback_requested.register(schedule_dialer_callback)
+            hooks.timeline_sources.register(source)
+        hooks.call_qualified.register(record_dialer_qualification)
+        hooks.callback_requested.register(schedule_dialer_callback)

@@ -8,7 +8,8 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from common.parsing import format_brl
-from core.models import MONEY, Client, ClientPhone, Creditor, Debt, DispositionBehavior
+from core.models import MONEY, Client, ClientPhone, Creditor, Debt
+from dialer.types import DispositionBehavior
 from tenants.models import Tenant, TenantOwned
 
 

@@ -18,6 +18,9 @@ from common.parsing import clean_text
 from core import services as core_services
 from core import task_leases
 from core.models import Client, ClientPhone, Debt, DoNotCallReason
+from dialer.errors import DialerError
+from dialer.qualifications import qualify_call, writes_qualifications
+from dialer.same_call import same_call_ids
 from tenants import audit
 from tenants.models import Membership
 from tenants.roles import is_back_office
@@ -86,7 +89,7 @@ def record_disposition(
     }
     if token is not None:
         fields["submission_token"] = token
-    if fields["call_id"] and core_services.writes_qualifications(tenant):
+    if fields["call_id"] and writes_qualifications(tenant):
         fields["qualification_status"] = QualificationStatus.PENDING
     try:
         with transaction.atomic():
@@ -137,7 +140,7 @@ def call_disposition(tenant, client, call_id: str) -> CallDisposition | None:
         return None
     # 3C Plus names one call by its connected id, its history id and its report id: a tabulação under any of them
     # is this call's. Within the tenant; the client narrows it to the (client, call_id) index (a call is one client's).
-    same_call = core_services.same_call_ids(tenant, call_id[:120]) or [call_id[:120]]
+    same_call = same_call_ids(tenant, call_id[:120]) or [call_id[:120]]
     return (
         CallDisposition.objects.filter(tenant=tenant, client=client, call_id__in=same_call)
         .exclude(type__behavior=Behavior.NEGOTIATE)
@@ -252,7 +255,7 @@ def _post_qualification(disposition: CallDisposition) -> None:
     phone = disposition.phone.number if disposition.phone_id else disposition.client.main_phone
     disposition.qualification_attempts += 1
     try:
-        core_services.qualify_call(
+        qualify_call(
             disposition.tenant,
             call_id=disposition.call_id,
             behavior=disposition.type.behavior,
@@ -261,7 +264,7 @@ def _post_qualification(disposition: CallDisposition) -> None:
             callback_at=disposition.callback_at,
             phone=phone,
         )
-    except core_services.CallNotQualified as error:
+    except DialerError as error:
         disposition.qualification_status = QualificationStatus.FAILED
         disposition.qualification_error = error.message
     except Exception:  # a bug must not leave the tabulação "sending" forever: show it, keep the traceback
@@ -342,7 +345,7 @@ def record_dialer_qualification(tenant, client, behavior, *, call_id, operator, 
     with transaction.atomic():
         # The page's tabulação of the same call takes this lock too (record_disposition): one of them wins.
         list(Client.objects.select_for_update().filter(pk=client.pk).values_list("pk", flat=True))
-        same_call = core_services.same_call_ids(tenant, call_id) or [call_id]
+        same_call = same_call_ids(tenant, call_id) or [call_id]
         if CallDisposition.objects.filter(tenant=tenant, client=client, call_id__in=same_call).exists():
             return None
         disposition = CallDisposition.objects.create(

@@ -32,6 +32,9 @@ from core import services as core_services
 from core import timeline
 from core.models import Client, ClientPhone, Debt, DoNotCallReason
 from core.selectors import search_clients
+from dialer import live, recordings
+from dialer import selectors as dialer_selectors
+from dialer.errors import DialerError
 from tenants import two_factor
 from tenants.roles import user_tenant
 
@@ -84,7 +87,7 @@ def home(request):
             found = search_clients(tenant, q)
     call_id = call_id_of(request)
     # Searching for the client of a call from an unknown number: its banner stays up while the operator searches.
-    on_line = core_services.call_on_line(tenant, call_id) if tenant and call_id else None
+    on_line = dialer_selectors.call_on_line(tenant, call_id) if tenant and call_id else None
     return render(
         request,
         "attendance/home.html",
@@ -133,8 +136,8 @@ def next_call(request):
     services.note_console_poll(request.membership)
     after = seen_call(request.GET.get("depois", ""))
     if after is None:  # the console's first poll: only calls from now on
-        return JsonResponse({"chamada": None, "ultimo": core_services.last_connected_call(tenant, agent_id)})
-    connected = core_services.next_connected_call(tenant, agent_id, after)
+        return JsonResponse({"chamada": None, "ultimo": dialer_selectors.last_connected_call(tenant, agent_id)})
+    connected = dialer_selectors.next_connected_call(tenant, agent_id, after)
     if connected is None:
         return JsonResponse({"chamada": None, "ultimo": after})
     return JsonResponse(call_answer(connected))
@@ -150,7 +153,7 @@ def call_answer(connected) -> dict:
 
 def call_stream_url(request) -> str:
     """The console's stream, when this server can hold it open cheaply: ASGI and the dialer's pushed wake-ups."""
-    if settings.ATTENDANCE_CALL_STREAM and isinstance(request, ASGIRequest) and core_services.connected_calls_pushed():
+    if settings.ATTENDANCE_CALL_STREAM and isinstance(request, ASGIRequest) and live.available():
         return reverse("attendance:call_stream")
     return ""
 
@@ -167,7 +170,7 @@ async def call_stream(request):
     """Server-sent events from the console: the calls connected to this operator's agent, as they connect.
 
     `depois` (or, on a reconnection, the Last-Event-ID the browser sends) is the last call seen: every call
-    connected since is sent first, oldest first (core's next_connected_call bounds how far back); without it
+    connected since is sent first, oldest first (the dialer's next_connected_call bounds how far back); without it
     only calls from now on count. Each event's id is the call's, so a reconnection misses none. While waiting
     the stream costs a socket: a webhook's NOTIFY wakes it (dialer.live), and presence checks every few seconds
     that its access still holds. 204 when this server cannot stream (WSGI, SQLite, no agent ID): the browser's
@@ -211,7 +214,7 @@ def _stream_start(request):
     if after is None:
         after = seen_call(request.GET.get("depois", "")[:100])
     if after is None:
-        after = core_services.last_connected_call(tenant, agent_id)
+        after = dialer_selectors.last_connected_call(tenant, agent_id)
     access = presence.Access(
         session_key=request.session.session_key or "",
         # What the user was authenticated with: AuthenticationMiddleware has just checked it is current.
@@ -227,7 +230,7 @@ def _stream_start(request):
 def _next_call(tenant, access: presence.Access, after: int):
     """The next call after `after`, or None; REVOKED when there is one but the access no longer holds: a call
     connected to an agent ID just moved to someone else reaches its new holder only, even between two rounds."""
-    connected = core_services.next_connected_call(tenant, access.agent_id, after)
+    connected = dialer_selectors.next_connected_call(tenant, access.agent_id, after)
     if connected is not None and not presence.allowed(access):
         return presence.REVOKED
     return connected
@@ -240,7 +243,7 @@ def _sse(event: str, answer: dict) -> str:
 async def _call_events(tenant, access: presence.Access, after: int):
     # Waiting (and counted as waiting) before the first read: a call connecting from then on wakes the waiter.
     with (
-        core_services.connected_call_waiter(tenant.pk, access.agent_id) as waiter,
+        live.waiter(tenant.pk, access.agent_id) as waiter,
         presence.waiting(access, on_end=waiter.wake) as seat,
     ):
         # Reconnect within 1 to 5 s: after a restart the consoles come back spread out, not all at once.
@@ -303,7 +306,7 @@ def page_context(
     chat = newest[:WHATSAPP_LIMIT][::-1]
     call_id = call_id_of(request)
     panel = selectors.agreement_panel(tenant, client, open_agreement)
-    on_line = core_services.call_on_line(tenant, call_id) if call_id else None
+    on_line = dialer_selectors.call_on_line(tenant, call_id) if call_id else None
     tabulation_form = tabulation_form or TabulationForm(
         tenant=tenant, client=client, phones=phones, types=types, initial={"call_id": call_id}
     )
@@ -596,8 +599,8 @@ def call_recording(request, client_id, call):
         raise Http404
     tenant, client = client_or_404(request, client_id)
     try:
-        recording = core_services.call_recording(tenant, client, call, request.headers.get("Range", ""))
-    except core_services.RecordingUnavailable as error:
+        recording = recordings.call_recording(tenant, client, call, request.headers.get("Range", ""))
+    except DialerError as error:
         return HttpResponse(error.message, status=502, content_type="text/plain; charset=utf-8")
     if recording is None:
         raise Http404(_("Gravação não encontrada."))

@@ -20,9 +20,10 @@ from attendance import services as attendance
 from attendance.models import Agreement, CallDisposition, DispositionType, Payment
 from attendance.negotiation import Proposal
 from core import services as core_services
-from core.models import Client, DispositionBehavior, DoNotCallReason
+from core.models import Client, DoNotCallReason
 from dialer.models import DialerCallEvent
 from dialer.sandbox.fake import SAO_PAULO
+from dialer.types import DispositionBehavior
 from tenants.models import Role
 
 DAYS = 30

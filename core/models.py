@@ -19,17 +19,6 @@ PERCENT = [MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))]
 MONEY = {"max_digits": 14, "decimal_places": 2}
 
 
-class DispositionBehavior(models.TextChoices):
-    """What a tabulação means. Shared vocabulary: the atendimento records it, the dialer maps it to 3C Plus."""
-
-    VOICEMAIL = "caixa_postal", _("Caixa Postal")
-    INTERRUPTED = "ligacao_interrompida", _("Ligação Interrompida")
-    WRONG_CONTACT = "contato_incorreto", _("Contato Incorreto")
-    CALLBACK = "retornar", _("Retornar")
-    NEGOTIATE = "negociar", _("Negociar")
-    OTHER = "outro", _("Outro")
-
-
 class Creditor(TenantOwned):
     """The creditor (credor) whose debts the agency collects, and its negotiation rules."""
 

@@ -1,140 +1,14 @@
 """Wallet workflows with side effects: creditor rules (audited), a client's figures, "não ligar" for a client or
 one of its phones."""
 
-import dataclasses
-from collections.abc import Callable, Iterator
-
-from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core import hooks
 from core.models import Client, ClientPhone, Creditor, DoNotCallReason, phone_deactivation_for
 from tenants import audit
 from tenants.models import AuditEvent
-
-
-class Hooks:
-    """Functions other apps register here, so that core can call into them without importing them."""
-
-    def __init__(self):
-        self._hooks: list[Callable[..., None]] = []
-
-    def register(self, hook):
-        if hook not in self._hooks:
-            self._hooks.append(hook)
-        return hook
-
-    def __call__(self, *args, **kwargs) -> None:
-        for hook in list(self._hooks):
-            hook(*args, **kwargs)
-
-
-# (client, phones=None | [E.164], reason, user): these contacts must not be called any more. The dialer
-# registers its removal from the 3C Plus lists.
-stop_calling_hooks = Hooks()
-on_stop_calling = stop_calling_hooks.register
-
-# (tenant, client, behavior, *, call_id, agent_id, note, at): a call was qualified inside the dialer, not on
-# our page. The atendimento registers the tabulação it records.
-call_qualified = Hooks()
-
-# (tenant, client, *, call_id, at): a call qualified inside the dialer with a "retornar" qualification asks for a
-# callback. The atendimento registers the callback it schedules.
-callback_requested = Hooks()
-
-
-class Port:
-    """One function an app provides from its ready() (the dialer), for an app that must not import it (the
-    atendimento): the atendimento and the dialer both build on the wallet and never on each other."""
-
-    def __init__(self, name: str):
-        self.name = name
-        self._function: Callable | None = None
-
-    def provide(self, function):
-        self._function = function
-        return function
-
-    def __call__(self, *args, **kwargs):
-        if self._function is None:
-            raise ImproperlyConfigured(f"Nenhum app fornece {self.name}.")
-        return self._function(*args, **kwargs)
-
-
-class CallNotQualified(Exception):
-    """The dialer could not take a tabulação as the call's qualification; `message` says why (pt-BR)."""
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
-
-
-@dataclasses.dataclass(frozen=True)
-class ConnectedCall:
-    """A dialer call connected to an operator: what the console needs to open the client's page."""
-
-    id: int  # increasing: the console asks for calls after the last id it saw
-    call_id: str
-    phone: str  # as people read it
-    client: Client | None
-
-
-@dataclasses.dataclass(frozen=True)
-class CallOnLine:
-    """The dialer call a client's page was opened for: the number on the line, and whether it is still going."""
-
-    phone: str  # as people read it
-    live: bool  # connected and not yet over (3C Plus has not sent its history)
-
-
-class RecordingUnavailable(Exception):
-    """The dialer has the call's recording but could not give it now; `message` says why (pt-BR)."""
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
-
-
-@dataclasses.dataclass(frozen=True)
-class CallRecording:
-    """A call's recording as the dialer streams it: 200 or 206 (a byte range), the player's headers, the bytes."""
-
-    call_id: str
-    status: int
-    headers: dict
-    chunks: Iterator[bytes]  # iterate once, to the end or close() it: it holds the connection to the dialer
-
-
-# (tenant) -> bool: the tenant's tabulações of dialer calls are sent back as the calls' qualifications.
-writes_qualifications = Port("writes_qualifications")
-# (tenant, *, call_id, behavior, agent_id, note, callback_at, phone): send a tabulação as the call's
-# qualification; raises CallNotQualified.
-qualify_call = Port("qualify_call")
-# (tenant, agent_id) -> int: the id of the newest call connected to the agent, 0 if none.
-last_connected_call = Port("last_connected_call")
-# (tenant, agent_id, after: int) -> ConnectedCall | None: the oldest call connected to the agent after `after`
-# (within the last ATTENDANCE_CALL_REPLAY_MINUTES): read again with its id for the next.
-next_connected_call = Port("next_connected_call")
-# (tenant, call_id) -> [call ids]: every id stored for the same 3C Plus call (connected event, history, GET /calls
-# report), the connected event's first when known. One tabulação per call is checked against all of them.
-same_call_ids = Port("same_call_ids")
-# (tenant, call_id) -> CallOnLine | None: the connected call with that id, None when the dialer never saw it.
-call_on_line = Port("call_on_line")
-
-
-# (tenant, client, call: int, range_header: str) -> CallRecording | None: the recording of one of the client's calls
-# (the timeline's id of the call), None when there is none; raises RecordingUnavailable.
-call_recording = Port("call_recording")
-# () -> bool: the dialer can wake a waiting console when a call connects (PostgreSQL), so it need not poll.
-connected_calls_pushed = Port("connected_calls_pushed")
-# (tenant_id, agent_id) -> a context manager giving a waiter: `await waiter.wait(timeout)` is True when a call may
-# have connected to the agent since the last wait (read it with next_connected_call), False after `timeout`
-# seconds. Enter it before the first read: nothing connected after that read goes unnoticed.
-connected_call_waiter = Port("connected_call_waiter")
-# (tenant, call_id) -> list[core.timeline.Entry]: what the dialer recorded of one call (connected, ended, its
-# recording), oldest first; empty when it knows nothing of that id.
-call_entries = Port("call_entries")
 
 
 def save_creditor(creditor: Creditor, user, fields) -> Creditor:
@@ -157,7 +31,7 @@ def refresh_client(client: Client) -> None:
 
 def stop_calling(client, *, phones=None, reason: str = "", user=None) -> None:
     """After the current transaction commits, every registered hook hears that these contacts are off limits."""
-    transaction.on_commit(lambda: stop_calling_hooks(client, phones=phones, reason=reason, user=user))
+    transaction.on_commit(lambda: hooks.stop_calling_hooks(client, phones=phones, reason=reason, user=user))
 
 
 def set_do_not_call(client: Client, reason: str, user=None) -> Client:

@@ -2,14 +2,14 @@
 
 Each source returns at most `limit` entries older than `before`; merging them and keeping the
 newest `limit` gives a page in one query per source, whatever the client's history. Apps register
-their sources from their AppConfig.ready(), so core imports none of them.
+their sources in core.hooks.timeline_sources from their AppConfig.ready(), so core imports none of them.
 """
 
 import dataclasses
 import datetime
-from collections.abc import Callable
 
 from common.parsing import clamp_datetime
+from core import hooks
 
 PAGE_SIZE = 30
 
@@ -31,16 +31,6 @@ class Entry:
         object.__setattr__(self, "at", clamp_datetime(self.at))
 
 
-Source = Callable[..., list[Entry]]
-SOURCES: list[Source] = []
-
-
-def register(source: Source) -> Source:
-    if source not in SOURCES:
-        SOURCES.append(source)
-    return source
-
-
 def older(queryset, field: str, before, limit: int):
     """A source's page: at most `limit` rows older than `before`, newest first."""
     if before is not None:
@@ -54,6 +44,6 @@ def user_name(user) -> str:
 
 def page(client, before: datetime.datetime | None = None, limit: int = PAGE_SIZE) -> tuple[list[Entry], bool]:
     """(entries newest first, whether older entries exist)."""
-    entries = [entry for source in SOURCES for entry in source(client, before, limit + 1)]
+    entries = [entry for source in hooks.timeline_sources for entry in source(client, before, limit + 1)]
     entries.sort(key=lambda e: e.at, reverse=True)
     return entries[:limit], len(entries) > limit

@@ -21,7 +21,6 @@ from unfold.decorators import action, display
 from common.parsing import format_brl, parse_id
 from common.spreadsheets import neutralize_row
 from core.admin import extend_wallet_admin
-from core.models import DispositionBehavior
 from dialer import connection, eligibility, exports, selectors, webhooks
 from dialer.errors import DialerError
 from dialer.forms import QualificationActionsForm, QualificationMappingForm, SendToDialerForm
@@ -43,6 +42,7 @@ from dialer.qualifications import (
 )
 from dialer.settings_schema import CAMPAIGN
 from dialer.timeline import removal_numbers
+from dialer.types import DispositionBehavior
 from tenants.admin_base import ReadOnlyMixin, TenantRelatedFilter, TenantScopedAdmin
 from tenants.models import Role
 from tenants.roles import is_back_office, user_role, user_tenant

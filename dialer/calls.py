@@ -27,7 +27,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from common.parsing import clamp_datetime, clean_text, parse_id
-from core import services as core_services
+from core import hooks
 from core.models import Client, ClientPhone
 from dialer import connection as dialer_connection
 from dialer import live, qualifications, webhooks
@@ -685,9 +685,7 @@ def _record_tabulation(tenant, client: Client, parsed, qualification, note: str,
             membership = Membership.objects.filter(tenant=tenant, threecplus_agent_id=agent_id).first()
             operator = membership.user if membership else None
     operator = operator or client.assigned_operator
-    core_services.call_qualified(
-        tenant, client, mapping.behavior, call_id=call_key, operator=operator, note=note, at=at
-    )
+    hooks.call_qualified(tenant, client, mapping.behavior, call_id=call_key, operator=operator, note=note, at=at)
     return call_key
 
 

@@ -4,8 +4,8 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 from unfold.widgets import UnfoldAdminSelectWidget, UnfoldAdminTextInputWidget
 
-from core.models import DispositionBehavior
 from dialer.models import QualifiedAction
+from dialer.types import DispositionBehavior
 
 
 def campaign_label(campaign: dict) -> str:

@@ -2,7 +2,8 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from core.models import MONEY, Client, DispositionBehavior, DoNotCallReason
+from core.models import MONEY, Client, DoNotCallReason
+from dialer.types import DispositionBehavior
 from tenants.models import TenantOwned
 
 

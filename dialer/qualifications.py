@@ -9,14 +9,16 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from common.parsing import parse_id, strip_accents
+from core import hooks
 from core import services as core_services
-from core.models import Client, ClientPhone, DispositionBehavior, DoNotCallReason
+from core.models import Client, ClientPhone, DoNotCallReason
 from dialer.client import dial_number, phone_e164
 from dialer.connection import agent_api_for, api_for
 from dialer.errors import DialerError
 from dialer.models import DialerCallEvent, Qualification, QualificationMapping, QualifiedAction
 from dialer.same_call import same_call_ids
 from dialer.settings_schema import AGENT_TOKEN
+from dialer.types import DispositionBehavior
 from tenants import audit
 
 logger = logging.getLogger(__name__)
@@ -265,5 +267,5 @@ def apply_dialer_qualification(tenant, client: Client, qualification: Qualificat
         if Client.objects.filter(pk=client.pk, do_not_call_reason="").exists():
             core_services.set_do_not_call(client, DoNotCallReason.DEBTOR_REQUEST)
     elif action == QualifiedAction.CALLBACK:
-        core_services.callback_requested(tenant, client, call_id=call_id, at=at)
+        hooks.callback_requested(tenant, client, call_id=call_id, at=at)
     return action

@@ -1,4 +1,5 @@
-"""Dialer reads used in several places (the workers' sweep, /healthz, the send preview, the Carteira filter)."""
+"""Dialer reads used in several places (the workers' sweep, /healthz, the send preview, the Carteira filter, the
+atendimento's console and page)."""
 
 from datetime import timedelta
 
@@ -6,8 +7,12 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
+from common.parsing import format_phone
 from core import task_leases
-from dialer.models import CallSync, DialerExport, DialerExportItem, DialerRemoval
+from dialer.calls import resolve_client
+from dialer.client import phone_e164
+from dialer.models import CallSync, DialerCallEvent, DialerExport, DialerExportItem, DialerRemoval
+from dialer.types import CallOnLine, ConnectedCall
 
 
 def sent_items(*, tenant=None, campaign_id=None, since=None):
@@ -67,3 +72,44 @@ def failing_reconciliations_count() -> int:
     """Active tenants whose every reconciliation run (GET /calls) has failed for DIALER_RECONCILE_FAILING_SECONDS."""
     since = timezone.now() - timedelta(seconds=settings.DIALER_RECONCILE_FAILING_SECONDS)
     return CallSync.objects.filter(failing_since__lt=since, tenant__active=True).count()
+
+
+def _connected(tenant, agent_id: str):
+    return DialerCallEvent.objects.filter(
+        tenant=tenant, agent_id=agent_id, event=DialerCallEvent.Event.CONNECTED
+    ).order_by("-id")
+
+
+def last_connected_call(tenant, agent_id: str) -> int:
+    """The id of the newest call connected to the agent, 0 if none."""
+    return _connected(tenant, agent_id).values_list("id", flat=True).first() or 0
+
+
+def next_connected_call(tenant, agent_id: str, after: int) -> ConnectedCall | None:
+    """The oldest call connected to the agent after `after` (within the last ATTENDANCE_CALL_REPLAY_MINUTES): read
+    again with its id for the next."""
+    # The oldest after `after`, so a console replays in order every call that connected while it was away;
+    # calls older than the replay window are over by now, and a console back from hours asleep skips them.
+    since = timezone.now() - timedelta(minutes=settings.ATTENDANCE_CALL_REPLAY_MINUTES)
+    recent = _connected(tenant, agent_id).filter(id__gt=after, received_at__gte=since)
+    event = recent.select_related("client").order_by("id").first()
+    if event is None:
+        return None
+    if event.client_id is None:
+        # The number was unknown when the call arrived; the client may have been found or added since.
+        event.client = resolve_client(tenant, event)
+        if event.client is not None:
+            DialerCallEvent.objects.filter(pk=event.pk, client__isnull=True).update(client=event.client)
+    phone = format_phone(phone_e164(event.phone) or "") or event.phone
+    return ConnectedCall(id=event.pk, call_id=event.call_id, phone=phone, client=event.client)
+
+
+def call_on_line(tenant, call_id: str) -> CallOnLine | None:
+    """The connected call with that id, None when the dialer never saw it."""
+    # Both reads use the (tenant, event, call_id) unique index.
+    events = DialerCallEvent.objects.filter(tenant=tenant, call_id=call_id)
+    phone = events.filter(event=DialerCallEvent.Event.CONNECTED).values_list("phone", flat=True).first()
+    if phone is None:
+        return None
+    over = events.filter(event=DialerCallEvent.Event.HISTORY).exists()
+    return CallOnLine(phone=format_phone(phone_e164(phone) or "") or phone, live=not over)

@@ -1,4 +1,4 @@
-"""The dialer's entries on the client's timeline (registered from DialerConfig.ready)."""
+"""The dialer's entries on the client's timeline (registered from DialerConfig.ready), and one call's entries."""
 
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -100,6 +100,59 @@ def removals(client, before, limit):
                 _("Removido do discador") if removal.status == "removido" else _("Remoção do discador"),
                 detail,
                 user_name(removal.requested_by),
+            )
+        )
+    return entries
+
+
+def call_entries(tenant, call_id: str) -> list[Entry]:
+    """The call's connection and its history (status, duration, recording), as the client's timeline shows them."""
+    if not call_id:
+        return []
+    events = list(
+        DialerCallEvent.objects.filter(tenant=tenant, event__in=list(DialerCallEvent.Event), call_id=call_id).order_by(
+            "received_at", "id"
+        )
+    )
+    connected = next((e for e in events if e.event == DialerCallEvent.Event.CONNECTED), None)
+    history = [e for e in events if e.event == DialerCallEvent.Event.HISTORY]
+    if not history and connected is not None and connected.telephony_id and connected.client_id:
+        # 3C Plus may give the history event another id than the connected one; the telephony id ties them.
+        history = list(
+            DialerCallEvent.objects.filter(
+                client_id=connected.client_id,
+                event=DialerCallEvent.Event.HISTORY,
+                telephony_id=connected.telephony_id,
+            )
+        )
+    entries = []
+    if connected is not None:
+        phone = phone_e164(connected.phone)
+        entries.append(
+            Entry(
+                connected.received_at,
+                "ligacao",
+                "call",
+                _("Ligação conectada"),
+                format_phone(phone) if phone else connected.phone,
+                connected.agent_name or connected.agent_id,
+            )
+        )
+    for event in history:
+        parts = [str(CALL_STATUS.get(event.status, event.status or _("status desconhecido")))]
+        if event.duration_seconds is not None:
+            minutes, seconds = divmod(event.duration_seconds, 60)
+            parts.append(_("duração %(m)d:%(s)02d") % {"m": minutes, "s": seconds})
+        entries.append(
+            Entry(
+                event.received_at,
+                "ligacao",
+                "phone_in_talk",
+                _("Ligação encerrada"),
+                " · ".join(parts),
+                event.agent_name or event.agent_id,
+                link=event.recording_url,
+                link_label=_("ouvir gravação") if event.recording_url else "",
             )
         )
     return entries

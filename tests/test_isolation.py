@@ -30,7 +30,7 @@ from attendance.models import (
     Message,
     Payment,
 )
-from core.models import Client, ClientPhone, Creditor, Debt, DispositionBehavior, WalletImport, WalletImportError
+from core.models import Client, ClientPhone, Creditor, Debt, WalletImport, WalletImportError
 from dialer.models import (
     DialerCallEvent,
     DialerExport,
@@ -39,6 +39,7 @@ from dialer.models import (
     QualificationMapping,
     WebhookDelivery,
 )
+from dialer.types import DispositionBehavior
 from tenants.models import AuditEvent, Membership, Role, Tenant
 from tests.conftest import PASSWORD, valid_cpf
 from tests.urlconf import walk

@@ -32,7 +32,7 @@ def no_minimum_entry(creditor):
 def removed(monkeypatch):
     calls = []
     # The dialer hears it through core's stop-calling hooks (it registers its removal from the lists there).
-    monkeypatch.setattr("core.services.stop_calling_hooks", lambda client, **_: calls.append(client.pk))
+    monkeypatch.setattr("core.hooks.stop_calling_hooks", lambda client, **_: calls.append(client.pk))
     return calls
 
 

@@ -54,14 +54,14 @@ def test_the_database_away_is_a_503_to_retry_not_a_500(operator, production, mon
     the console retries, instead of a 500."""
     from django.db import OperationalError
 
-    from core import services as core_services
+    from dialer import selectors as dialer_selectors
     from tenants.models import Membership
 
     def away(*args, **kwargs):
         raise OperationalError("connection refused")
 
     Membership.objects.filter(user=operator).update(threecplus_agent_id="1001")
-    monkeypatch.setattr(core_services, "next_connected_call", away)
+    monkeypatch.setattr(dialer_selectors, "next_connected_call", away)
     server = HttpClient(raise_request_exception=False)
     server.force_login(operator)
     response = server.get("/atendimento/proxima-ligacao/", {"depois": "1"})

@@ -152,7 +152,7 @@ def test_a_qualification_left_pending_is_sent_again(tenant, operator, make_clien
 
 @pytest.fixture
 def overdue(tenant, operator, make_client, creditor, monkeypatch):
-    monkeypatch.setattr("core.services.stop_calling_hooks", lambda client, **_: None)
+    monkeypatch.setattr("core.hooks.stop_calling_hooks", lambda client, **_: None)
     creditor.min_entry_percent = 0
     creditor.save()
     with freeze_time(at(TODAY)):

@@ -10,8 +10,9 @@ from django.urls import reverse
 
 from attendance import services as attendance
 from attendance.models import CallDisposition, DispositionType
-from core.models import ClientPhone, DispositionBehavior
+from core.models import ClientPhone
 from dialer.models import DialerCallEvent
+from dialer.types import DispositionBehavior
 
 pytestmark = pytest.mark.django_db(transaction=True)
 Status = CallDisposition.QualificationStatus

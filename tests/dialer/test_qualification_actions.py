@@ -10,10 +10,11 @@ from django.utils import timezone
 
 from attendance import services as attendance
 from attendance.models import CallDisposition, DispositionType
-from core.models import Client, ClientPhone, DispositionBehavior, DoNotCallReason
+from core.models import Client, ClientPhone, DoNotCallReason
 from dialer import exports, qualifications
 from dialer.calls import ingest_webhook, reconcile_calls
 from dialer.models import DialerRemoval, Qualification, QualificationMapping, QualifiedAction
+from dialer.types import DispositionBehavior
 from tenants.models import AuditEvent
 
 

@@ -14,7 +14,7 @@ from django.test import Client as HttpClient
 
 from attendance import services as attendance
 from attendance.models import CallDisposition, DispositionType
-from core.models import DispositionBehavior
+from dialer.types import DispositionBehavior
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -8,10 +8,10 @@ from django.utils import timezone
 
 from attendance import services as attendance
 from attendance.models import CallDisposition, DispositionType
-from core.models import DispositionBehavior
 from dialer.errors import DialerError
 from dialer.models import DialerCallEvent, Qualification, QualificationMapping
 from dialer.qualifications import sync_qualifications
+from dialer.types import DispositionBehavior
 from tenants.settings_schema import clean_settings
 
 Status = CallDisposition.QualificationStatus

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from attendance import services as attendance
 from attendance.models import CallDisposition, DispositionType
-from core.models import DispositionBehavior
+from dialer.types import DispositionBehavior
 from tenants.models import AuditEvent
 from tests.dialer.test_qualifications import connected_event, tabulate
 

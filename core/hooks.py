@@ -1,0 +1,44 @@
+"""The registries: where an open set of apps contributes to something a lower app runs, without it importing them.
+
+Only for an open set (any app may add a timeline source or hear that a contact is off limits). A function with one
+provider and one consumer is imported where it is used instead. The settings sections are the same kind of
+registry one layer down, in tenants.settings_schema, since tenants registers its own.
+"""
+
+from collections.abc import Callable, Iterator
+
+
+class Hooks:
+    """Functions other apps register here from their AppConfig.ready(), for a lower app to call."""
+
+    def __init__(self):
+        self._hooks: list[Callable] = []
+
+    def register(self, hook):
+        if hook not in self._hooks:
+            self._hooks.append(hook)
+        return hook
+
+    def __iter__(self) -> Iterator[Callable]:
+        return iter(list(self._hooks))
+
+    def __call__(self, *args, **kwargs) -> None:
+        for hook in self:
+            hook(*args, **kwargs)
+
+
+# (client, before, limit) -> [core.timeline.Entry]: a source of the client's timeline (core.timeline.page).
+timeline_sources = Hooks()
+
+# (client, phones=None | [E.164], reason, user): these contacts must not be called any more (core.services.
+# stop_calling). The dialer registers its removal from the 3C Plus lists.
+stop_calling_hooks = Hooks()
+on_stop_calling = stop_calling_hooks.register
+
+# (tenant, client, behavior, *, call_id, operator, note, at): a call was qualified inside the dialer, not on our
+# page. The dialer cannot import what sits above it; the atendimento registers the tabulação it records.
+call_qualified = Hooks()
+
+# (tenant, client, *, call_id, at): a call qualified inside the dialer with a "retornar" qualification asks for a
+# callback. The atendimento registers the callback it schedules.
+callback_requested = Hooks()
