@@ -22,7 +22,7 @@ from attendance.negotiation import Proposal
 from core import services as core_services
 from core.models import Client, DispositionBehavior, DoNotCallReason
 from dialer.models import DialerCallEvent
-from dialer.sandbox.fake import SAO_PAULO
+from sandbox.fake import SAO_PAULO
 from tenants.models import Role
 
 DAYS = 30
