@@ -88,6 +88,7 @@ INSTALLED_APPS = [
     "dialer",
     "dashboard",
     "config",  # the project's own commands (demo), above every app
+    "benchmarks",  # the bench* commands (manage.py bench and its steps), above every app
     "django_tasks_db",  # after core: core's db_worker (with the heartbeat) overrides its command
 ]
 
