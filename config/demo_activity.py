@@ -22,8 +22,8 @@ from attendance.negotiation import Proposal
 from core import services as core_services
 from core.models import Client, DoNotCallReason
 from dialer.models import DialerCallEvent
-from dialer.sandbox.fake import SAO_PAULO
 from dialer.types import DispositionBehavior
+from sandbox.fake import SAO_PAULO
 from tenants.models import Role
 
 DAYS = 30

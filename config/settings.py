@@ -88,6 +88,7 @@ INSTALLED_APPS = [
     "dialer",
     "dashboard",
     "config",  # the project's own commands (demo), above every app
+    "benchmarks",  # the bench* commands (manage.py bench and its steps), above every app
     "django_tasks_db",  # after core: core's db_worker (with the heartbeat) overrides its command
 ]
 
@@ -318,6 +319,9 @@ SECURE_REFERRER_POLICY = "same-origin"
 
 # The fake 3C Plus under /sandbox/3cplus/ (the demo's dialer); never on in production by default.
 DIALER_SANDBOX = env_bool("DIALER_SANDBOX", DEBUG)
+if DIALER_SANDBOX:
+    # Its app (and so its state table) only where the sandbox runs: never in a production schema.
+    INSTALLED_APPS.insert(INSTALLED_APPS.index("config"), "sandbox")
 # The 3C Plus API URL of a tenant must be https://<company>.3c.plus; these hosts are allowed besides
 # (a staging stand-in), in ALLOWED_HOSTS syntax (".exemplo.com.br" takes its subdomains). The sandbox allows any.
 THREECPLUS_ALLOWED_HOSTS = env_list("THREECPLUS_ALLOWED_HOSTS", [])

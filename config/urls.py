@@ -27,6 +27,4 @@ urlpatterns = [
 ]
 
 if settings.DIALER_SANDBOX:
-    from dialer.urls import sandbox_urlpatterns
-
-    urlpatterns += sandbox_urlpatterns
+    urlpatterns += [path("", include("sandbox.urls"))]

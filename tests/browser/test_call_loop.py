@@ -6,7 +6,7 @@ from playwright.sync_api import expect
 
 from core.models import Client
 from dialer import exports
-from dialer.sandbox.views import SANDBOX
+from sandbox.views import SANDBOX
 from tenants.settings_schema import clean_settings
 from tests.browser.conftest import login
 

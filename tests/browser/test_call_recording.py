@@ -5,8 +5,8 @@ import pytest
 from django.test import Client as DjangoClient
 from playwright.sync_api import expect
 
-from dialer.sandbox.fake import Sandbox
-from dialer.sandbox.server import SandboxServer
+from sandbox.fake import Sandbox
+from sandbox.server import SandboxServer
 from tenants.settings_schema import clean_settings
 from tests.browser.conftest import login
 from tests.dialer.test_call_recordings import recorded_call

@@ -28,9 +28,9 @@ from core.models import Client, ClientPhone, Creditor, Debt, WalletImport, Worke
 from dialer import exports
 from dialer.eligibility import HOURS_KEY
 from dialer.models import DialerExport, DialerRemoval
-from dialer.sandbox.fake import Sandbox
-from dialer.sandbox.server import SandboxServer
 from dialer.tasks import remove_from_lists
+from sandbox.fake import Sandbox
+from sandbox.server import SandboxServer
 from tenants.models import Tenant
 from tenants.settings_schema import clean_settings
 from tests.conftest import ALWAYS_OPEN, valid_cpf

@@ -1,8 +1,8 @@
 import pytest
 
 from dialer.client import RetryPolicy, ThreeCPlusAPI
-from dialer.sandbox.fake import Sandbox
-from dialer.sandbox.server import SandboxServer
+from sandbox.fake import Sandbox
+from sandbox.server import SandboxServer
 from tenants.settings_schema import clean_settings
 
 TOKEN = "sandbox-alfa"

@@ -4,7 +4,7 @@ rewrites per endpoint. Everything else is the sandbox as it is (its accounts, ca
 import json
 import re
 
-from dialer.sandbox.server import SandboxServer
+from sandbox.server import SandboxServer
 
 
 class Tampering:

@@ -13,7 +13,7 @@ from django.test import AsyncClient
 
 from attendance.models import ClientAccessLog
 from dialer.models import DialerCallEvent
-from dialer.sandbox.fake import _sample_recording
+from sandbox.fake import _sample_recording
 from tests.conftest import make_user
 from tests.dialer.conftest import TOKEN
 

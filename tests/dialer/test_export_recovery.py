@@ -18,8 +18,8 @@ from dialer import exports
 from dialer.client import dial_number
 from dialer.eligibility import HOURS_KEY
 from dialer.models import DialerExport, DialerExportItem
-from dialer.sandbox.fake import Sandbox
-from dialer.sandbox.server import SandboxServer
+from sandbox.fake import Sandbox
+from sandbox.server import SandboxServer
 from tenants.models import Role
 from tenants.settings_schema import clean_settings
 from tests.conftest import ALWAYS_OPEN, make_user

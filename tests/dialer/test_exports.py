@@ -10,8 +10,8 @@ from core.models import Client
 from dialer import eligibility
 from dialer.exports import create_export, retry_failures, run_export
 from dialer.models import DialerExport, DialerExportItem
-from dialer.sandbox.fake import Sandbox
-from dialer.sandbox.server import SandboxServer
+from sandbox.fake import Sandbox
+from sandbox.server import SandboxServer
 from tenants.settings_schema import clean_settings
 
 

@@ -15,8 +15,8 @@ from dialer import exports, qualifications
 from dialer.calls import reconcile_calls
 from dialer.models import DialerCallEvent, Qualification
 from dialer.same_call import same_call_ids
-from dialer.sandbox.fake import QUALIFICATION_SHAPES
 from dialer.webhooks import read_qualification
+from sandbox.fake import QUALIFICATION_SHAPES
 
 pytestmark = pytest.mark.django_db
 

@@ -17,8 +17,8 @@ from core.timeline import page as timeline_page
 from dialer import exports
 from dialer.eligibility import HOURS_KEY
 from dialer.models import DialerRemoval
-from dialer.sandbox.fake import Sandbox
-from dialer.sandbox.server import SandboxServer
+from sandbox.fake import Sandbox
+from sandbox.server import SandboxServer
 from tenants.settings_schema import clean_settings
 from tests.attendance.test_views import negotiate
 from tests.conftest import ALWAYS_OPEN

@@ -2,8 +2,8 @@ import json
 
 import pytest
 
-from dialer.sandbox.fake import Sandbox
-from dialer.sandbox.views import SANDBOX, tenants_of
+from sandbox.fake import Sandbox
+from sandbox.views import SANDBOX, tenants_of
 from tenants.models import Role
 from tenants.settings_schema import clean_settings
 from tests.conftest import make_user
@@ -118,8 +118,8 @@ def test_a_tenant_cannot_open_another_tenants_sandbox_company(
 
 
 def test_the_in_app_sandbox_keeps_its_lists_and_contacts_across_a_restart(db, demo_sandbox):
-    from dialer.sandbox.fake import Sandbox
-    from dialer.sandbox.views import DatabaseStore
+    from sandbox.fake import Sandbox
+    from sandbox.views import DatabaseStore
 
     campaign_id = next(iter(demo_sandbox.account("demo").campaigns))
     _status, created = call(

@@ -5,7 +5,7 @@ import json
 
 from freezegun import freeze_time
 
-from dialer.sandbox.fake import Sandbox
+from sandbox.fake import Sandbox
 
 
 @freeze_time("2026-12-07 15:30:00")

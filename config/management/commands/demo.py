@@ -96,8 +96,8 @@ class Command(BaseCommand):
     def point_at_sandbox(self, tenant):
         """The demo dials the built-in sandbox 3C Plus unless someone configured a real one."""
         from dialer.connection import is_configured
-        from dialer.sandbox.views import SANDBOX
         from dialer.settings_schema import AGENT_TOKEN, API_KEY, BASE_URL, CAMPAIGN
+        from sandbox.views import SANDBOX
         from tenants.settings_schema import clean_settings
 
         current = tenant.stored_settings
@@ -148,6 +148,6 @@ class Command(BaseCommand):
 
 def uses_sandbox(tenant) -> bool:
     """The demo tenant still dials the built-in sandbox (a real 3C Plus configured by someone is kept)."""
-    from dialer.sandbox.views import account_name
+    from sandbox.views import account_name
 
     return account_name(tenant) == tenant.slug

@@ -2,7 +2,7 @@
 
 Framework-free: `Sandbox.handle()` takes a request and returns (status, headers, body). It is
 mounted in the app under /sandbox/3cplus/api/v1/ (DIALER_SANDBOX) and served as its own HTTP
-server on loopback by the tests and benchmarks (dialer/sandbox/server.py).
+server on loopback by the tests and benchmarks (sandbox/server.py).
 
 Accounts: any Bearer token `sandbox-<name>` is a manager token of the company <name> (created on
 first use, with demo campaigns); `sandbox-agent-<name>` is an agent token of the same company and

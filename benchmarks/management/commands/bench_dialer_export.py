@@ -49,7 +49,7 @@ def sandbox_process(latency_ms: int):
         [
             sys.executable,
             "-m",
-            "dialer.sandbox.server",
+            "sandbox.server",
             "--port",
             str(port),
             "--count-only",

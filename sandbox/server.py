@@ -1,6 +1,6 @@
 """The sandbox 3C Plus as its own HTTP server on loopback (tests, benchmarks, or by hand):
 
-uv run python -m dialer.sandbox.server --port 8765 [--count-only] [--latency-ms 20]
+uv run python -m sandbox.server --port 8765 [--count-only] [--latency-ms 20]
 """
 
 import argparse
@@ -9,7 +9,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-from dialer.sandbox.fake import AnswerLost, Sandbox
+from sandbox.fake import AnswerLost, Sandbox
 
 API_ROOT = "/api/v1"
 

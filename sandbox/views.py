@@ -13,8 +13,8 @@ from django.views.decorators.http import require_POST
 from common.parsing import try_parse_phone
 from dialer import connection
 from dialer.client import dial_number
-from dialer.sandbox.fake import AGENT_IDS, MANAGER_PREFIX, Sandbox
 from dialer.settings_schema import threecplus_config
+from sandbox.fake import AGENT_IDS, MANAGER_PREFIX, Sandbox
 from tenants.roles import is_back_office, user_tenant
 from tenants.secrets import SecretError
 
@@ -23,17 +23,17 @@ class DatabaseStore:
     """The sandbox's companies in the database, so a restart of the demo keeps its lists and contacts."""
 
     def load(self, name):
-        from dialer.models import SandboxAccount
+        from sandbox.models import SandboxAccount
 
         return SandboxAccount.objects.filter(name=name).values_list("state", flat=True).first()
 
     def save(self, name, state):
-        from dialer.models import SandboxAccount
+        from sandbox.models import SandboxAccount
 
         SandboxAccount.objects.update_or_create(name=name, defaults={"state": state})
 
     def clear(self):
-        from dialer.models import SandboxAccount
+        from sandbox.models import SandboxAccount
 
         SandboxAccount.objects.all().delete()
 
@@ -211,7 +211,7 @@ def page(request):
         "agents": sorted(AGENT_IDS),
         "title": "Sandbox 3C Plus",
     }
-    return render(request, "dialer/sandbox.html", context)
+    return render(request, "sandbox/sandbox.html", context)
 
 
 def _contacts_to_call(account) -> list[dict]:

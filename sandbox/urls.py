@@ -1,0 +1,11 @@
+from django.urls import path
+
+from sandbox import views
+
+# Mounted by config/urls.py only when DIALER_SANDBOX is on (the app is installed only then).
+urlpatterns = [
+    path("sandbox/3cplus/", views.page, name="sandbox"),
+    path("sandbox/3cplus/simular-ligacao/", views.simulate_call, name="sandbox_simulate"),
+    path("sandbox/3cplus/desligar/", views.hang_up, name="sandbox_hang_up"),
+    path("sandbox/3cplus/api/v1/<path:path>", views.api, name="sandbox_api"),
+]
