@@ -22,7 +22,7 @@ from common.parsing import format_brl, parse_id
 from common.spreadsheets import neutralize_row
 from core.admin import extend_wallet_admin
 from core.models import DispositionBehavior
-from dialer import connection, eligibility, exports, selectors, webhooks
+from dialer import connection, eligibility, exports, removals, selectors, webhooks
 from dialer.errors import DialerError
 from dialer.forms import QualificationActionsForm, QualificationMappingForm, SendToDialerForm
 from dialer.models import (
@@ -543,5 +543,5 @@ class DialerRemovalAdmin(ReadOnlyMixin, TenantScopedAdmin):
 
     @admin.action(description=_("Tentar remover de novo"))
     def retry(self, request, queryset):
-        count = exports.retry_removals(queryset)
+        count = removals.retry_removals(queryset)
         messages.success(request, _("%(n)d remoção(ões) na fila de novo.") % {"n": count})

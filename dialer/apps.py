@@ -10,7 +10,7 @@ class DialerConfig(AppConfig):
         from core import services as core_services
         from core.timeline import register
         from dialer import ports
-        from dialer.exports import remove_client_from_lists
+        from dialer.removals import remove_client_from_lists
         from dialer.same_call import same_call_ids
         from dialer.settings_admin import CallingRulesSection, ThreeCPlusSection
         from dialer.timeline import calls, exports, removals
