@@ -27,7 +27,7 @@ CREDITOR = "creditor__id__exact"
 CREDITOR_NAME = "credor"  # the command line's --creditor by name; no box of the page writes it
 STATUS = "status__exact"
 AGING = "atraso"
-DUE = "oldest_due_date"  # _from, _to (dd/mm/aaaa)
+DUE = "oldest_due_date"  # _from, _to (settings.DATE_INPUT_FORMATS, as the box reads them)
 BALANCE = "open_balance"  # _from, _to
 STATE = "uf"
 CITY = "city__icontains"
@@ -109,7 +109,7 @@ class WalletFilter:
         query.setlist(STATUS, list(self.statuses))
         query.setlist(AGING, list(self.aging))
         for name, low, high, text in (
-            (DUE, self.due_from, self.due_to, lambda day: day.strftime("%d/%m/%Y")),
+            (DUE, self.due_from, self.due_to, datetime.date.isoformat),
             (BALANCE, self.balance_from, self.balance_to, str),
         ):
             query.setlist(f"{name}_from", [text(low)] if low is not None else [])
