@@ -247,7 +247,7 @@ WORKER_STALE_SECONDS = int(os.environ.get("WORKER_STALE_SECONDS", "60"))  # /hea
 WORKER_PERIODIC = [
     "core.task_leases.sweep_orphaned_tasks",
     "dialer.exports.sweep_exports",
-    "dialer.exports.sweep_removals",
+    "dialer.removals.sweep_removals",
     "dialer.calls.reconcile_due_tenants",
     "core.daily.queue_daily_tasks",
     "core.import_jobs.sweep_imports",

@@ -1,10 +1,11 @@
 import tablib
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ChangeList
 from django.db import transaction
 from django.db.models import Q
-from django.http import Http404, HttpRequest, HttpResponse, QueryDict
+from django.http import Http404, HttpResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
@@ -28,10 +29,10 @@ from core import import_jobs
 from core import services as core_services
 from core.import_admin import QueuedImportMixin, WalletImportForm
 from core.importing import COLUMN_HELP, EXPORT_ONLY_HEADERS, TEMPLATE_HEADERS, template_rows
-from core.models import AGING_BUCKETS, Client, ClientPhone, Creditor, Debt, aging_filter
+from core.models import AGING_BUCKETS, Client, ClientPhone, Creditor, Debt
 from core.pagination import WalletPaginator
 from core.resources import ClientResource
-from core.selectors import client_search_q
+from core.wallet_filter import AGING, DIALABLE, DO_NOT_CALL, STATE, InvalidWalletFilter, WalletFilter
 from tenants.admin_base import (
     TenantRelatedFilter,
     TenantScopedAdmin,
@@ -44,66 +45,82 @@ from tenants.roles import user_tenant
 UFS = "AC AL AM AP BA CE DF ES GO MA MG MS MT PA PB PE PI PR RJ RN RO RR RS SC SE SP TO".split()
 
 
-class AgingFilter(DropdownFilter):
+def wallet_filter(request) -> WalletFilter:
+    """The Carteira's query string as a WalletFilter, read once per request (an unreadable one is the page's usual
+    "invalid filter" error)."""
+    if not hasattr(request, "_wallet_filter"):
+        try:
+            request._wallet_filter = WalletFilter.from_query(request.GET)
+        except InvalidWalletFilter as error:
+            raise IncorrectLookupParameters(error) from None
+    return request._wallet_filter
+
+
+class SelectsByWalletFilter:
+    """A Carteira box that only draws itself: its rows are the WalletFilter's fields named here, the same the worker
+    replays for a confirmed "select all" and the command line builds from its options."""
+
+    wallet_fields: tuple[str, ...] = ()
+
+    def queryset(self, request, queryset):
+        return queryset.filter(wallet_filter(request).part(*self.wallet_fields).q())
+
+
+class CreditorFilter(SelectsByWalletFilter, TenantRelatedFilter):
+    wallet_fields = ("creditor_ids",)
+
+
+class StatusFilter(SelectsByWalletFilter, ChoicesDropdownFilter):
+    wallet_fields = ("statuses",)
+
+
+class AgingFilter(SelectsByWalletFilter, DropdownFilter):
     title = _("faixa de atraso")
-    parameter_name = "atraso"
+    parameter_name = AGING
+    wallet_fields = ("aging",)
 
     def lookups(self, request, model_admin):
         return [(key, label) for key, label, _low, _high in AGING_BUCKETS]
 
-    def queryset(self, request, queryset):
-        q = aging_filter(self.value()) if self.value() else None
-        return queryset.filter(q) if q is not None else queryset
+
+class DueDateFilter(SelectsByWalletFilter, RangeDateFilter):
+    wallet_fields = ("due_from", "due_to")
 
 
-class StateFilter(DropdownFilter):
+class BalanceFilter(SelectsByWalletFilter, RangeNumericFilter):
+    wallet_fields = ("balance_from", "balance_to")
+
+
+class StateFilter(SelectsByWalletFilter, DropdownFilter):
     title = _("UF")
-    parameter_name = "uf"
+    parameter_name = STATE
+    wallet_fields = ("state",)
 
     def lookups(self, request, model_admin):
         return [(uf, uf) for uf in UFS]
 
-    def queryset(self, request, queryset):
-        return queryset.filter(state=self.value()) if self.value() else queryset
 
-
-class CityFilter(FieldTextFilter):
+class CityFilter(SelectsByWalletFilter, FieldTextFilter):
     title = _("cidade")
-
-    def queryset(self, request, queryset):
-        value = self.value()
-        return queryset.filter(city__iexact=value.strip()) if value else queryset
+    wallet_fields = ("city",)
 
 
-class DialablePhoneFilter(DropdownFilter):
+class DialablePhoneFilter(SelectsByWalletFilter, DropdownFilter):
     title = _("telefone discável")
-    parameter_name = "discavel"
+    parameter_name = DIALABLE
+    wallet_fields = ("dialable",)
 
     def lookups(self, request, model_admin):
         return [("sim", _("Com telefone ativo")), ("nao", _("Sem telefone ativo"))]
 
-    def queryset(self, request, queryset):
-        if self.value() == "sim":
-            return queryset.exclude(main_phone="")
-        if self.value() == "nao":
-            return queryset.filter(main_phone="")
-        return queryset
 
-
-class DoNotCallFilter(DropdownFilter):
+class DoNotCallFilter(SelectsByWalletFilter, DropdownFilter):
     title = _("não ligar")
-    parameter_name = "nao_ligar"
+    parameter_name = DO_NOT_CALL
+    wallet_fields = ("do_not_call",)
 
     def lookups(self, request, model_admin):
         return [("sim", _("Marcados para não ligar")), ("nao", _("Podem ser chamados"))]
-
-    def queryset(self, request, queryset):
-        # "sim" reads the small partial index of the marked clients (client_tenant_do_not_call).
-        if self.value() == "sim":
-            return queryset.exclude(do_not_call_reason="")
-        if self.value() == "nao":
-            return queryset.filter(do_not_call_reason="")
-        return queryset
 
 
 class ClientForm(forms.ModelForm):
@@ -276,11 +293,11 @@ class ClientAdmin(QueuedImportMixin, PartialImportMixin, TenantScopedAdmin, Impo
     list_display_links = ("name",)
     list_select_related = ("creditor",)
     list_filter = (
-        ("creditor", TenantRelatedFilter),
-        ("status", ChoicesDropdownFilter),
+        ("creditor", CreditorFilter),
+        ("status", StatusFilter),
         AgingFilter,
-        ("oldest_due_date", RangeDateFilter),
-        ("open_balance", RangeNumericFilter),
+        ("oldest_due_date", DueDateFilter),
+        ("open_balance", BalanceFilter),
         StateFilter,
         ("city", CityFilter),
         DialablePhoneFilter,
@@ -354,7 +371,7 @@ class ClientAdmin(QueuedImportMixin, PartialImportMixin, TenantScopedAdmin, Impo
         if not search_term.strip():
             return queryset, False
         tenant = None if request.user.is_superuser else user_tenant(request.user)
-        return queryset.filter(client_search_q(search_term, tenant)), False
+        return queryset.filter(WalletFilter(search=search_term).q(tenant)), False
 
     def get_resource_kwargs(self, request, *args, **kwargs):
         return {"tenant": user_tenant(request.user)}
@@ -542,19 +559,6 @@ class CreditorAdmin(TenantScopedAdmin):
     def save_model(self, request, obj, form, change):
         self.assign_tenant(request, obj)
         core_services.save_creditor(obj, request.user, fields=[f for f in form.fields if f != "tenant"])
-
-
-def wallet_queryset(user, query_string: str):
-    """The Carteira's rows as `user` sees them under a changelist query string (its filters, its search), computed
-    by the changelist itself: how a worker replays, later, a "select all" confirmed on the page. Scoped to the
-    user's tenant like the page; raises IncorrectLookupParameters when the query string no longer applies."""
-    request = HttpRequest()
-    request.method = "GET"
-    request.path = request.path_info = reverse("admin:core_client_changelist")
-    request.GET = QueryDict(query_string)
-    request.user = user
-    model_admin = admin.site.get_model_admin(Client)
-    return model_admin.get_changelist_instance(request).get_queryset(request)
 
 
 def extend_wallet_admin(*, actions=(), list_filters=()):

@@ -1,16 +1,13 @@
 import csv
 import json
-from datetime import timedelta
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Exists, OuterRef
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
@@ -21,8 +18,9 @@ from unfold.decorators import action, display
 from common.parsing import format_brl, parse_id
 from common.spreadsheets import neutralize_row
 from core.admin import extend_wallet_admin
-from dialer import connection, eligibility, exports, selectors, webhooks
+from dialer import connection, eligibility, exports, removals, selectors, webhooks
 from dialer.errors import DialerError
+from dialer.exports.selection import CarteiraSelection
 from dialer.forms import QualificationActionsForm, QualificationMappingForm, SendToDialerForm
 from dialer.models import (
     DialerExport,
@@ -50,21 +48,16 @@ from tenants.services import plaintext_secrets
 
 
 class SentToDialerFilter(DropdownFilter):
+    """The dialer's box of the Carteira; what it selects is selectors.sent_to_dialer_q, which the worker replays."""
+
     title = _("enviado ao discador")
-    parameter_name = "discador"
+    parameter_name = selectors.SENT_TO_DIALER
 
     def lookups(self, request, model_admin):
-        return [("nunca", _("Nunca")), ("24h", _("Últimas 24 h")), ("7d", _("Últimos 7 dias"))]
+        return [(selectors.NEVER_SENT, _("Nunca")), ("24h", _("Últimas 24 h")), ("7d", _("Últimos 7 dias"))]
 
     def queryset(self, request, queryset):
-        value = self.value()
-        if not value:
-            return queryset
-        if value == "nunca":
-            return queryset.filter(~Exists(selectors.sent_items().filter(client=OuterRef("pk"))))
-        hours = 24 if value == "24h" else 24 * 7
-        recent = selectors.sent_items(since=timezone.now() - timedelta(hours=hours))
-        return queryset.filter(Exists(recent.filter(client=OuterRef("pk"))))
+        return queryset.filter(selectors.sent_to_dialer_q(self.value()))
 
 
 @action(description=_("Enviar para discador"))
@@ -101,13 +94,13 @@ def send_to_dialer(modeladmin, request, queryset):
         campaign_id = form.cleaned_data["campaign"]
     if confirming and form.is_valid():
         campaign = form.campaigns[campaign_id]
-        selection = {"filtros": request.GET.urlencode()}
+        ids = None
         if request.POST.get("select_across") != "1":
-            selection["ids"] = [int(i) for i in request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME)]
+            ids = [int(i) for i in request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME)]
         export = exports.queue_export(
             tenant,
             request.user,
-            selection=selection,
+            selection=CarteiraSelection.from_query(request.GET, ids=ids).to_json(),
             campaign_id=campaign_id,
             campaign_name=campaign["name"],
             list_name=form.cleaned_data["list_name"],
@@ -543,5 +536,5 @@ class DialerRemovalAdmin(ReadOnlyMixin, TenantScopedAdmin):
 
     @admin.action(description=_("Tentar remover de novo"))
     def retry(self, request, queryset):
-        count = exports.retry_removals(queryset)
+        count = removals.retry_removals(queryset)
         messages.success(request, _("%(n)d remoção(ões) na fila de novo.") % {"n": count})

@@ -8,7 +8,7 @@ class DialerConfig(AppConfig):
 
     def ready(self):
         from core import hooks
-        from dialer.exports import remove_client_from_lists
+        from dialer.removals import remove_client_from_lists
         from dialer.settings_admin import CallingRulesSection, ThreeCPlusSection
         from dialer.timeline import calls, exports, removals
         from tenants.settings_schema import register_section

@@ -4,7 +4,7 @@ atendimento's console and page)."""
 from datetime import timedelta
 
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from common.parsing import format_phone
@@ -25,6 +25,22 @@ def sent_items(*, tenant=None, campaign_id=None, since=None):
     if since is not None:
         items = items.filter(sent_at__gte=since)
     return items
+
+
+# "Enviado ao discador", the dialer's own filter of the Carteira: its values and their windows.
+SENT_TO_DIALER = "discador"
+NEVER_SENT = "nunca"
+
+
+def sent_to_dialer_q(value: str | None) -> Q:
+    """The clients never sent to the dialer ("nunca"), or sent in the last 24 hours ("24h") or 7 days ("7d")."""
+    if not value:
+        return Q()
+    if value == NEVER_SENT:
+        return Q(~Exists(sent_items().filter(client=OuterRef("pk"))))
+    hours = 24 if value == "24h" else 24 * 7
+    recent = sent_items(since=timezone.now() - timedelta(hours=hours))
+    return Q(Exists(recent.filter(client=OuterRef("pk"))))
 
 
 # A worker holds these (freezing the selection, or sending) and renews their lease as it goes.

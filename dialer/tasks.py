@@ -1,6 +1,6 @@
 from django.tasks import task
 
-from dialer import exports
+from dialer import exports, removals
 
 
 @task
@@ -12,7 +12,7 @@ def send_export(export_id: int) -> str:
 @task
 def remove_from_lists(removal_id: int) -> str:
     """Take contacts who must not be called out of a 3C Plus campaign."""
-    return exports.run_removal(removal_id).status
+    return removals.run_removal(removal_id).status
 
 
 @task

@@ -8,6 +8,7 @@ from django.urls import reverse
 
 from core.models import Client
 from dialer import eligibility, exports
+from dialer.exports import freeze
 from dialer.models import DialerExport, DialerExportItem
 from tenants.models import Membership
 
@@ -124,7 +125,7 @@ def test_a_worker_dying_mid_freeze_resumes_without_duplicates(
     from core.seeding import seed_wallet
 
     seed_wallet(dialer_tenant, 120, seed=4)
-    monkeypatch.setattr(exports, "FREEZE_CHUNK", 25)
+    monkeypatch.setattr(freeze, "FREEZE_CHUNK", 25)
     export = exports.queue_export(dialer_tenant, supervisor, selection={"filtros": ""}, campaign_id=campaign_id)
     expected = eligibility.preview(
         Client.objects.filter(tenant=dialer_tenant), dialer_tenant, campaign_id, export.created_at
@@ -133,7 +134,7 @@ def test_a_worker_dying_mid_freeze_resumes_without_duplicates(
     class Killed(BaseException):
         pass
 
-    original, chunks = exports._freeze_chunk, {"n": 0}
+    original, chunks = freeze.freeze_chunk, {"n": 0}
 
     def dying(export, queryset, among):
         chunks["n"] += 1
@@ -141,7 +142,7 @@ def test_a_worker_dying_mid_freeze_resumes_without_duplicates(
             raise Killed  # the worker dies in the middle of the third chunk
         return original(export, queryset, among)
 
-    monkeypatch.setattr(exports, "_freeze_chunk", dying)
+    monkeypatch.setattr(freeze, "freeze_chunk", dying)
     with pytest.raises(Killed):
         exports.run_export(export.pk)
     export.refresh_from_db()
@@ -150,7 +151,7 @@ def test_a_worker_dying_mid_freeze_resumes_without_duplicates(
     frozen = DialerExportItem.objects.filter(export=export).count()
     assert frozen == DialerExportItem.objects.filter(export=export, client_id__lte=export.frozen_up_to).count() > 0
 
-    monkeypatch.setattr(exports, "_freeze_chunk", original)
+    monkeypatch.setattr(freeze, "freeze_chunk", original)
     export = exports.run_export(export.pk)  # the sweep queued it again
     assert export.status == DialerExport.Status.DONE, export.error_summary
     assert (export.selected_count, export.to_send_count, export.phones_count) == (

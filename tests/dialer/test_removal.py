@@ -14,7 +14,7 @@ from attendance.models import Agreement
 from core import services as core_services
 from core.models import Client
 from core.timeline import page as timeline_page
-from dialer import exports
+from dialer import exports, removals
 from dialer.eligibility import HOURS_KEY
 from dialer.models import DialerRemoval
 from sandbox.fake import Sandbox
@@ -116,10 +116,10 @@ def test_failures_are_retried_with_backoff_then_succeed(
     removal = DialerRemoval.objects.get()
     assert removal.status == DialerRemoval.Status.PENDING and removal.attempts == 1
     assert removal.next_attempt_at > timezone.now() and "indisponível" in removal.error
-    assert exports.sweep_removals() == [], "not due yet"
+    assert removals.sweep_removals() == [], "not due yet"
     sandbox.set_faults(fail_next=0)
     DialerRemoval.objects.filter(pk=removal.pk).update(next_attempt_at=timezone.now())
-    assert exports.sweep_removals() == [removal.pk]
+    assert removals.sweep_removals() == [removal.pk]
     run_worker()
     removal.refresh_from_db()
     assert removal.status == DialerRemoval.Status.DONE and removal.attempts == 2 and removal.error == ""

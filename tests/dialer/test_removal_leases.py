@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from core.task_leases import sweep_orphaned_tasks
-from dialer import exports
+from dialer import removals
 from dialer.models import DialerRemoval
 from dialer.tasks import remove_from_lists
 from tests.core.test_worker_leases import running_task
@@ -32,11 +32,11 @@ def test_a_removal_whose_task_was_lost_or_died_is_sent_again(
     running_task(remove_from_lists, died.pk)
     # Nothing will send `lost` (its enqueue never happened): /healthz says so, and the admin may retry it.
     assert client.get("/healthz").json()["removals_stuck"] == 1
-    assert exports.stuck_removal(lost) and not exports.stuck_removal(fresh)
+    assert removals.stuck_removal(lost) and not removals.stuck_removal(fresh)
 
     sweep_orphaned_tasks()  # `died` comes back to the queue
-    assert exports.sweep_removals() == [lost.pk]  # `lost` is queued; `died` and `fresh` are in hand
-    assert exports.sweep_removals() == []
+    assert removals.sweep_removals() == [lost.pk]  # `lost` is queued; `died` and `fresh` are in hand
+    assert removals.sweep_removals() == []
     run_worker()
     assert set(DialerRemoval.objects.values_list("status", flat=True)) == {DialerRemoval.Status.DONE}
     assert client.get("/healthz").json()["removals_stuck"] == 0
@@ -45,8 +45,8 @@ def test_a_removal_whose_task_was_lost_or_died_is_sent_again(
 def test_the_admin_retries_a_removal_stuck_pending(dialer_tenant, make_client, django_capture_on_commit_callbacks):
     removal = DialerRemoval.objects.create(tenant=dialer_tenant, client=make_client(), campaign_id=1, contacts=[])
     with django_capture_on_commit_callbacks(execute=True):
-        assert exports.retry_removal(removal)
-    assert not exports.retry_removal(removal)  # now queued: nothing to retry
+        assert removals.retry_removal(removal)
+    assert not removals.retry_removal(removal)  # now queued: nothing to retry
 
 
 def test_the_retry_action_on_the_removals_page_queues_the_stuck_ones(
@@ -70,4 +70,4 @@ def test_the_retry_action_on_the_removals_page_queues_the_stuck_ones(
     assert "2 remoção(ões) na fila de novo." in response.content.decode()
     failed.refresh_from_db()
     assert (failed.status, failed.error) == (DialerRemoval.Status.PENDING, "")
-    assert exports.stuck_removal(stuck) is False and exports.stuck_removal(failed) is False
+    assert removals.stuck_removal(stuck) is False and removals.stuck_removal(failed) is False

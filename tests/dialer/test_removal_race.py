@@ -18,6 +18,7 @@ from core.models import Client
 from dialer import exports
 from dialer.client import dial_number
 from dialer.connection import api_for
+from dialer.exports import sending, uploads
 from dialer.models import DialerExport, DialerExportItem, DialerRemoval
 from tests.attendance.test_views import negotiate
 
@@ -32,9 +33,9 @@ def slow_sandbox(sandbox, settings, monkeypatch):
     # Each landed batch is recorded (and reported to `progress`) at once, the number in flight grows after each
     # batch, and the walk goes in several rounds: the marks below meet batches waiting their turn, a batch on the
     # wire and items the rule has not read again yet.
-    monkeypatch.setattr(exports, "PROGRESS_SECONDS", 0.01)
-    monkeypatch.setattr(exports, "RAMP_BATCHES", 1)
-    monkeypatch.setattr(exports, "WALK_CHUNK", 25)
+    monkeypatch.setattr(uploads, "PROGRESS_SECONDS", 0.01)
+    monkeypatch.setattr(uploads, "RAMP_BATCHES", 1)
+    monkeypatch.setattr(sending, "WALK_CHUNK", 25)
     return sandbox
 
 

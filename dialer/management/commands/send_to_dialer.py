@@ -1,11 +1,11 @@
 import time
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db.models import Q
 from tqdm import tqdm
 
-from common.parsing import format_brl, parse_id
-from core.models import AGING_BUCKETS, Client, ClientStatus, aging_filter
+from common.parsing import format_brl
+from core.models import AGING_BUCKETS, Client, ClientStatus
+from core.wallet_filter import WalletFilter
 from dialer import connection, eligibility, exports
 from dialer.errors import DialerError
 from dialer.models import DialerExport
@@ -46,20 +46,10 @@ class Command(BaseCommand):
         if campaign is None:
             raise CommandError(f"Campanha {campaign_id} não encontrada no 3C Plus.")
 
-        queryset = Client.objects.for_tenant(tenant)
-        if options["creditor"]:
-            q = Q()
-            for creditor in options["creditor"]:
-                creditor_id = parse_id(creditor)
-                q |= Q(creditor_id=creditor_id) if creditor_id is not None else Q(creditor__name__iexact=creditor)
-            queryset = queryset.filter(q)
-        if options["status"]:
-            queryset = queryset.filter(status__in=options["status"])
-        if options["aging"]:
-            q = Q()
-            for bucket in options["aging"]:
-                q |= aging_filter(bucket)
-            queryset = queryset.filter(q)
+        wallet = WalletFilter.from_options(
+            creditors=options["creditor"], statuses=options["status"], aging=options["aging"]
+        )
+        queryset = wallet.select(tenant)
         if options["limit"]:
             ids = list(
                 eligibility.eligible(queryset, tenant, campaign_id)
