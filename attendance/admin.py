@@ -33,6 +33,7 @@ from attendance.models import (
 )
 from attendance.resources import PaymentResource
 from common.formats import WALLET_FORMATS
+from common.money_fields import BRLDecimalField, MoneyInput
 from common.parsing import check_date_window, clean_text, format_brl, parse_id
 from core.admin import PartialImportMixin, payment_url
 from core.import_admin import BoundedImportForm
@@ -40,9 +41,7 @@ from core.importing import clean_cells
 from core.models import Client, Debt
 from dialer.timeline import call_entries
 from tenants.admin_base import (
-    BRLDecimalField,
     DayRangeFilter,
-    MoneyInput,
     ReadOnlyMixin,
     TenantExportMixin,
     TenantRelatedFilter,

@@ -9,8 +9,8 @@ from django.utils.translation import gettext_lazy as _
 from attendance.models import DispositionType
 from attendance.negotiation import MAX_INSTALLMENTS, Proposal
 from common.call_ids import call_id_or_blank
+from common.money_fields import BRLDecimalField
 from core.models import ClientPhone
-from tenants.admin_base import BRLDecimalField
 
 # A sane window for dates people type: beyond it is a typo (9999) that would break every page showing it.
 FIRST_DUE_WINDOW = datetime.timedelta(days=365)

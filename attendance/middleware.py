@@ -1,10 +1,8 @@
 from django.conf import settings
 from django.http import HttpResponseForbidden
-from django.urls import Resolver404, resolve
+from django.urls import Resolver404, resolve, reverse
 from django.utils.csp import CSP
 from django.utils.translation import gettext as _
-
-FRAMEABLE_PREFIXES = ("/atendimento/", "/entrar/")
 
 
 class AttendanceFramingMiddleware:
@@ -17,11 +15,14 @@ class AttendanceFramingMiddleware:
 
     def __init__(self, get_response):
         self.get_response = get_response
+        self.frameable_prefixes = None  # the atendimento pages and the login, by name; reversed at the first request
 
     def __call__(self, request):
         response = self.get_response(request)
         origins = settings.ATTENDANCE_FRAME_ANCESTORS
-        if origins and request.path.startswith(FRAMEABLE_PREFIXES):
+        if origins and self.frameable_prefixes is None:
+            self.frameable_prefixes = (reverse("attendance:home"), reverse("login"))
+        if origins and request.path.startswith(self.frameable_prefixes):
             response.xframe_options_exempt = True
             response._csp_config = {**settings.SECURE_CSP, "frame-ancestors": [CSP.SELF, *origins]}
         return response

@@ -46,30 +46,28 @@ def read_rows(path: Path):
                 yield line, row
 
 
-def csv_encoding_and_dialect(path: Path):
-    with open(path, "rb") as binary:
-        sample = binary.read(64 * 1024)
-    encoding = spreadsheet_encoding(sample)
-    try:
-        dialect = csv.Sniffer().sniff(sample.decode(encoding, errors="ignore"), delimiters=",;\t|")
-    except csv.Error:
-        dialect = csv.excel
-    return encoding, dialect
-
-
-def decode_spreadsheet_text(data: bytes) -> str:
-    return data.decode(spreadsheet_encoding(data))
-
-
 SNIFF_SIZE = 64 * 1024  # how much of a file's start is read to find its encoding and delimiter
 
 
 def sniff_dialect(sample: str) -> type[csv.Dialect] | None:
-    """The CSV dialect of a file's start, delimited by ';' ',' tab or '|'; None when it cannot be told."""
+    """The CSV dialect of a file's start, delimited by ';' ',' tab or '|'; None when it cannot be told.
+
+    Every reader of an uploaded CSV asks here (the import's worker, its preview, the admin's import format)."""
     try:
         return csv.Sniffer().sniff(sample, delimiters=",;\t|")
     except csv.Error:
         return None
+
+
+def csv_encoding_and_dialect(path: Path):
+    with open(path, "rb") as binary:
+        sample = binary.read(SNIFF_SIZE)
+    encoding = spreadsheet_encoding(sample)
+    return encoding, sniff_dialect(sample.decode(encoding, errors="ignore")) or csv.excel
+
+
+def decode_spreadsheet_text(data: bytes) -> str:
+    return data.decode(spreadsheet_encoding(data))
 
 
 class SniffingCSV(SafeCSV):

@@ -451,16 +451,11 @@ class ClientAdmin(QueuedImportMixin, PartialImportMixin, TenantScopedAdmin, Impo
         return f"carteira-{timezone.localdate():%Y-%m-%d}.{file_format.get_extension()}"
 
     def save_model(self, request, obj, form, change):
-        # "Não ligar" goes through its service (who, when, audit, removal from the dialer), not a plain save.
-        reason = obj.do_not_call_reason
+        self.assign_tenant(request, obj)
+        was = None
         if "do_not_call_reason" in form.changed_data:
-            obj.do_not_call_reason = form.initial.get("do_not_call_reason", "") if change else ""
-        super().save_model(request, obj, form, change)
-        if "do_not_call_reason" in form.changed_data:
-            if reason:
-                core_services.set_do_not_call(obj, reason, request.user)
-            else:
-                core_services.clear_do_not_call(obj, request.user)
+            was = form.initial.get("do_not_call_reason", "") if change else ""
+        core_services.save_client(obj, request.user, do_not_call_was=was)
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)

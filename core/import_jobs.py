@@ -27,7 +27,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from common import advisory_locks, uploads
-from common.formats import csv_encoding_and_dialect, read_rows, spreadsheet_encoding
+from common.formats import SNIFF_SIZE, csv_encoding_and_dialect, read_rows, sniff_dialect, spreadsheet_encoding
 from common.spreadsheets import neutralize_row
 from core.importing import import_wallet_rows, normalize_header
 from core.models import WalletImport, WalletImportChunk, WalletImportError
@@ -82,12 +82,9 @@ def inspect_upload(upload, file_format: str, read_rows: bool = True) -> int | No
 
 def _inspect_csv(upload) -> int:
     upload.seek(0)
-    sample = upload.read(64 * 1024)
+    sample = upload.read(SNIFF_SIZE)
     text = sample.decode(spreadsheet_encoding(sample), errors="ignore").lstrip("\ufeff")
-    try:
-        dialect = csv.Sniffer().sniff(text, delimiters=",;\t|")
-    except csv.Error:
-        dialect = csv.excel
+    dialect = sniff_dialect(text) or csv.excel
     try:
         header = next(csv.reader(text.splitlines()[:1], dialect=dialect), [])
     except csv.Error:

@@ -23,6 +23,21 @@ def save_creditor(creditor: Creditor, user, fields) -> Creditor:
     return creditor
 
 
+def save_client(client: Client, user=None, *, do_not_call_was: str | None = None) -> Client:
+    """Save a client edited by hand. When its "não ligar" was changed, `do_not_call_was` is the reason it was changed
+    from: the plain save keeps that one, and the new mark goes through set_do_not_call or clear_do_not_call (who,
+    when, audit, removal from the dialer)."""
+    if do_not_call_was is None:
+        client.save()
+        return client
+    reason = client.do_not_call_reason
+    client.do_not_call_reason = do_not_call_was
+    client.save()
+    if reason:
+        return set_do_not_call(client, reason, user)
+    return clear_do_not_call(client, user)
+
+
 def refresh_client(client: Client) -> None:
     """The maintained columns (balance, oldest due date, main phone) and the situation, after a hand edit."""
     Client.objects.filter(pk=client.pk).refresh_summaries()

@@ -7,7 +7,8 @@ the queue; the work behind each task is idempotent (a removal or a qualification
 already broken, an export or import resumed from its checkpoint do nothing the second time).
 
 The apps' own sweeps use `queued_ids` to find work whose task was lost before it was even queued (the database
-went away between a commit and its enqueue).
+went away between a commit and its enqueue); `queued_since` tells an app whether it asked for a call lately. The
+queue's table is read here only: the other apps ask these functions.
 """
 
 import logging
@@ -93,3 +94,10 @@ def queued_ids(task) -> set:
         "args_kwargs", flat=True
     )
     return {value["args"][0] for value in args if value.get("args")}
+
+
+def queued_since(task, args: list, since) -> bool:
+    """Whether a call of `task` with these arguments was queued at or after `since`, whatever became of it."""
+    return DBTaskResult.objects.filter(
+        task_path=task.module_path, args_kwargs__args=args, enqueued_at__gte=since
+    ).exists()

@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from common.parsing import EARLIEST_DATE, LATEST_DATE, in_date_window, parse_id
 from core.models import Creditor
+from dashboard.rollups import MAX_DAYS
 from dashboard.selectors import Filters
 from dialer.models import DialerExport
 from tenants.models import Role, Tenant
@@ -14,7 +15,6 @@ from tenants.models import Role, Tenant
 PERIODS = [("hoje", _("Hoje")), ("7d", _("7 dias")), ("30d", _("30 dias")), ("personalizado", _("Personalizado"))]
 PERIOD_DAYS = {"hoje": 1, "7d": 7, "30d": 30}
 DEFAULT_PERIOD = "7d"
-MAX_DAYS = 366
 
 
 class DashboardFilterForm(forms.Form):

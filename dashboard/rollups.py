@@ -30,6 +30,8 @@ ANSWERED_STATUS = "7"  # call history status: finished with an agent
 TODAY_MARGIN = datetime.timedelta(minutes=2)
 # Agreements that never were deals: the panel counts neither, whatever day they were made on.
 NOT_DEALS = (Agreement.Status.REJECTED, Agreement.Status.CANCELLED)
+# The longest period a dashboard shows: the worker keeps that many closed days rolled up.
+MAX_DAYS = 366
 
 
 def day_bounds(day: datetime.date) -> tuple[datetime.datetime, datetime.datetime]:

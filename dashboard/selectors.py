@@ -1,5 +1,8 @@
 """The supervisor's figures: one place computes each rate, the home page, the CSV and the funnel read it.
 
+These functions only read. The roll-ups they read are made by dashboard.rollups, asked for by
+dashboard.services.figures before a page reads them.
+
 Definitions (the tests count them by hand):
 - sent: export items confirmed by 3C Plus (status "enviado") in the period, by `sent_at`;
 - dialled: `call-history-was-created` events (3C Plus sends one per finished call, answered or not);
@@ -39,12 +42,10 @@ from dashboard.models import (
     RolledUpDay,
     SentRollup,
 )
-from dashboard.rollups import ANSWERED_STATUS, NOT_DEALS, call_measures, ensure_rolled_up, sent_items_between
+from dashboard.rollups import ANSWERED_STATUS, NOT_DEALS, call_measures, sent_items_between
 from dialer.models import DialerCallEvent, DialerExport, DialerExportItem, WebhookDelivery
 from tenants.models import Membership, Role, Tenant
 
-# While a dashboard is open the worker rolls today up again this often: the raw part stays a few minutes.
-TODAY_REFRESH = datetime.timedelta(minutes=10)
 APPROVED_STATUSES = (Agreement.Status.ACTIVE, Agreement.Status.COMPLETED, Agreement.Status.BROKEN)
 ZERO = Decimal("0")
 
@@ -211,8 +212,9 @@ def sent_balance(f: Filters) -> Decimal | None:
     return exports.aggregate(total=Sum("open_balance"))["total"] or ZERO
 
 
-def _split(f: Filters) -> tuple[Filters | None, Filters | None]:
-    """The part of the period read from the roll-ups and the part read raw, either possibly absent.
+def _split(f: Filters) -> tuple[Filters | None, Filters | None, datetime.datetime | None]:
+    """The part of the period read from the roll-ups and the part read raw, either possibly absent, and the
+    `until` of today's partial roll-up.
 
     Closed days come from the roll-ups; so does today up to its partial roll-up's `until`, if the worker
     made one, and the raw part is what was stored since (the whole of today otherwise).
@@ -221,16 +223,14 @@ def _split(f: Filters) -> tuple[Filters | None, Filters | None]:
     last_closed = min(f.end, today - datetime.timedelta(days=1))
     rolled = dataclasses.replace(f, end=last_closed) if f.start <= last_closed else None
     if not f.start <= today <= f.end:
-        return rolled, None
+        return rolled, None, None
     raw = dataclasses.replace(f, start=today, end=today)
     if f.tenant is None:  # each tenant's today is rolled up to its own moment: read today raw
-        return rolled, raw
+        return rolled, raw, None
     until = RolledUpDay.objects.filter(tenant=f.tenant, day=today).values_list("until", flat=True).first()
-    if until is None or until < timezone.now() - TODAY_REFRESH:
-        _queue_today_roll_up(f.tenant)
     if until is None:
-        return rolled, raw
-    return dataclasses.replace(f, end=today), dataclasses.replace(raw, since=until)
+        return rolled, raw, None
+    return dataclasses.replace(f, end=today), dataclasses.replace(raw, since=until), until
 
 
 @contextlib.contextmanager
@@ -245,21 +245,6 @@ def _one_snapshot():
             with connection.cursor() as cursor:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         yield
-
-
-def _queue_today_roll_up(tenant) -> None:
-    """Ask the worker to roll today up, unless that was asked within TODAY_REFRESH."""
-    from django_tasks_db.models import DBTaskResult
-
-    from dashboard.tasks import roll_up_today
-
-    asked = DBTaskResult.objects.filter(
-        task_path=roll_up_today.module_path,
-        args_kwargs__args=[tenant.pk],
-        enqueued_at__gte=timezone.now() - TODAY_REFRESH,
-    )
-    if not asked.exists():
-        roll_up_today.enqueue(tenant.pk)
 
 
 def _flagged_types() -> set[int]:
@@ -290,17 +275,16 @@ class Figures:
     from the raw tables, all in one snapshot; with an export filter everything is read raw (an export's
     clients are few, and its items carry no day to roll up by). An agreement's status changes after its
     day, so the approval figures alone are read from the agreements over the whole period.
+
+    Reads only: a closed day not rolled up yet reads as empty. dashboard.services.figures rolls them up first.
     """
 
     def __init__(self, f: Filters):
         self.f = f
-        last_closed = min(f.end, timezone.localdate() - datetime.timedelta(days=1))
-        if f.export_id is None and f.start <= last_closed:
-            # Before the snapshot: a day another request rolls up meanwhile must be visible to our reads.
-            ensure_rolled_up(f.tenant, f.start, last_closed)
         with _one_snapshot():
-            # `closed`: the part read from the roll-ups; `raw`: the part read from the raw tables.
-            self.closed, self.raw = (None, f) if f.export_id is not None else _split(f)
+            # `closed`: the part read from the roll-ups; `raw`: the part read from the raw tables;
+            # `today_until`: where today's partial roll-up stops (None: the worker made none, or it is not read).
+            self.closed, self.raw, self.today_until = (None, f, None) if f.export_id is not None else _split(f)
             self._calls_by_agent, self._calls_by_hour = self._read_calls()
             self._dispositions = self._read_dispositions()
             self._agreements = self._read_agreements()
@@ -513,22 +497,6 @@ def _add(bucket: list, row: dict) -> None:
     """Add a row's dialled, answered (and talk, when the bucket has room for it) to the bucket."""
     for index, field in enumerate(("dialled", "answered", "talk")[: len(bucket)]):
         bucket[index] += row[field] or 0
-
-
-def summary(f: Filters) -> dict:
-    return Figures(f).summary()
-
-
-def daily(f: Filters) -> list[dict]:
-    return Figures(f).daily()
-
-
-def hourly(f: Filters) -> list[dict]:
-    return Figures(f).hourly()
-
-
-def per_operator(f: Filters) -> list[dict]:
-    return Figures(f).per_operator()
 
 
 def disposition_types(f: Filters) -> list[DispositionType]:

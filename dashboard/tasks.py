@@ -3,6 +3,8 @@ import datetime
 from django.tasks import task
 from django.utils import timezone
 
+from dashboard import rollups
+
 
 @task
 def roll_up_yesterday() -> int:
@@ -12,17 +14,14 @@ def roll_up_yesterday() -> int:
     query once every day is there, and it is what rolls history up again after a migration that adds a
     roll-up; a dashboard that finds a day missing rolls it up itself, paying that request's time.
     """
-    from dashboard.forms import MAX_DAYS
-    from dashboard.rollups import ensure_rolled_up
-
     today = timezone.localdate()
-    return ensure_rolled_up(None, today - datetime.timedelta(days=MAX_DAYS), today - datetime.timedelta(days=1))
+    return rollups.ensure_rolled_up(
+        None, today - datetime.timedelta(days=rollups.MAX_DAYS), today - datetime.timedelta(days=1)
+    )
 
 
 @task
 def roll_up_today(tenant_id: int) -> str | None:
     """Roll today up to a few minutes ago for a tenant whose dashboard is open (queued by the dashboard)."""
-    from dashboard import rollups
-
     until = rollups.roll_up_today(tenant_id)
     return until.isoformat() if until else None

@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy
 from attendance.models import Agreement
 from common.parsing import parse_id
 from common.spreadsheets import neutralize_row
-from dashboard import selectors
+from dashboard import selectors, services
 from dashboard.forms import DEFAULT_PERIOD, PERIODS, DashboardFilterForm
 from dialer.models import DialerExport
 from tenants.roles import is_back_office, user_tenant
@@ -64,7 +64,7 @@ def dashboard_callback(request, context):
         return context
     form = _form(request)
     f = form.filters()
-    figures = selectors.Figures(f)
+    figures = services.figures(f)
     operator_sort = request.GET.get("ordem", "operador")
     operators = selectors.sort_operators(figures.per_operator(), _sort_key(operator_sort))
     for row in operators:
@@ -163,7 +163,7 @@ def operators_csv(request):
     form = _form(request)
     f = form.filters()
     types = selectors.disposition_types(f)
-    rows = selectors.sort_operators(selectors.per_operator(f), _sort_key(request.GET.get("ordem", "operador")))
+    rows = selectors.sort_operators(services.per_operator(f), _sort_key(request.GET.get("ordem", "operador")))
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="operadores_{f.start:%Y%m%d}_{f.end:%Y%m%d}.csv"'
     response.write("\ufeff")  # Excel reads UTF-8 only with the BOM

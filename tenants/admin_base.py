@@ -14,34 +14,12 @@ from django.utils.translation import gettext as _
 from import_export.admin import ExportMixin
 from unfold.admin import ModelAdmin, TabularInline
 from unfold.contrib.filters.admin import RangeDateFilter, RelatedDropdownFilter
-from unfold.widgets import UnfoldAdminTextInputWidget, UnfoldForeignKeyRawIdWidget
+from unfold.widgets import UnfoldForeignKeyRawIdWidget
 
-from common.parsing import in_date_window, parse_decimal_text, parse_ids
+from common.money_fields import BRLDecimalField, MoneyInput
+from common.parsing import in_date_window, parse_ids
 from tenants.models import Role
 from tenants.roles import user_role, user_tenant
-
-
-class MoneyInput(UnfoldAdminTextInputWidget):
-    """A text box for decimals: a number input cannot show 1553,60 and would come back empty."""
-
-    def __init__(self, attrs=None):
-        super().__init__(attrs={"inputmode": "decimal", "autocomplete": "off", **(attrs or {})})
-
-
-class BRLDecimalField(forms.DecimalField):
-    """A decimal typed the Brazilian way or not: 1.234,56, 1234,56, 1234.56 and 1,234.56; shown as 1234,56."""
-
-    def __init__(self, *args, **kwargs):
-        kwargs["localize"] = True
-        super().__init__(*args, **kwargs)
-
-    def to_python(self, value):
-        if isinstance(value, str) and value.strip():
-            try:
-                return parse_decimal_text(value)
-            except (ValueError, ArithmeticError):
-                raise forms.ValidationError(self.error_messages["invalid"], code="invalid") from None
-        return super().to_python(value)
 
 
 def has_tenant_field(model) -> bool:

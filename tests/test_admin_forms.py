@@ -215,7 +215,7 @@ def test_every_decimal_field_in_the_admin_uses_the_money_input():
     from django.contrib.admin.utils import flatten_fieldsets
     from django.test import RequestFactory
 
-    from tenants.admin_base import MoneyInput
+    from common.money_fields import MoneyInput
 
     request = RequestFactory().get("/")
     request.user = type("U", (), {"is_superuser": True, "is_active": True, "is_staff": True})()

@@ -12,6 +12,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from common.reversing import url_with_id
 from core.models import Client, ClientPhone
 from dialer import eligibility
 from dialer.client import MailingBatch, dial_number
@@ -60,14 +61,14 @@ def _prepare(export) -> DialerExport:
 CONTACT_FIELDS = ("pk", "name", "cpf", "open_balance", "external_id", "creditor__name")
 
 
-def contact_data(client_id, name, cpf, open_balance, external_id, creditor, base_url: str) -> dict:
+def contact_data(client_id, name, cpf, open_balance, external_id, creditor, client_url) -> dict:
     return {
         "nome": name,
         "cpf": cpf,
         "valor_em_aberto": f"{open_balance:.2f}",
         "credor": creditor,
         "external_id": external_id,
-        "url_atendimento": f"{base_url}/atendimento/{client_id}/",
+        "url_atendimento": client_url(client_id),
     }
 
 
@@ -182,7 +183,7 @@ def _batches(export):
     """The pending items as mailing.json batches of about batch_size contacts, in client id order, a list of
     batches per round of WALK_CHUNK clients (bounded memory whatever the export's size). The rule is checked again
     first; clients who lost every phone since the selection are marked failed on the way."""
-    base_url = settings.PUBLIC_BASE_URL
+    client_url = url_with_id("attendance:client", base=settings.PUBLIC_BASE_URL)  # the atendimento page
     items = DialerExportItem.objects.filter(export=export, status=DialerExportItem.Status.PENDING)
     last_client_id = 0
     batch = MailingBatch()
@@ -210,7 +211,7 @@ def _batches(export):
             numbers = phones.get(client_id)
             if not numbers:
                 continue  # lost its last phone since the selection: marked failed below
-            data = json.dumps(contact_data(*row, base_url), ensure_ascii=False, separators=(",", ":"))
+            data = json.dumps(contact_data(*row, client_url), ensure_ascii=False, separators=(",", ":"))
             identifier = str(client_id)
             for number in numbers:
                 batch.add(number, identifier, data)

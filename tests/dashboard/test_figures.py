@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from freezegun import freeze_time
 
-from dashboard import selectors
+from dashboard import selectors, services
 from dashboard.selectors import Filters
 from tests.dashboard import scenario
 from tests.dashboard.scenario import NOW, TODAY
@@ -52,7 +52,7 @@ def headline(summary):
 
 
 def test_today_unfiltered(alfa):
-    assert headline(selectors.summary(today(alfa))) == {
+    assert headline(services.summary(today(alfa))) == {
         "sent": 4,  # clients 1, 2, 3 and 5; client 4 failed
         "dialled": 5,
         "answered": 3,  # status 7 only; 5 (not answered) and 9 (voicemail) are not contacts
@@ -70,12 +70,12 @@ def test_today_unfiltered(alfa):
 
 def test_seven_days_include_the_older_call(alfa):
     f = dataclasses.replace(today(alfa), start=TODAY - datetime.timedelta(days=6))
-    summary = selectors.summary(f)
+    summary = services.summary(f)
     assert (summary["dialled"], summary["answered"], summary["contact_rate"]) == (6, 4, D("66.7"))
 
 
 def test_campaign_filter(alfa):
-    assert headline(selectors.summary(today(alfa, campaign_id=10))) == {
+    assert headline(services.summary(today(alfa, campaign_id=10))) == {
         "sent": 3,
         "dialled": 4,
         "answered": 2,
@@ -93,7 +93,7 @@ def test_campaign_filter(alfa):
 
 def test_creditor_filter(alfa):
     creditor_b = alfa["creditors"][1]
-    assert headline(selectors.summary(today(alfa, creditor_id=creditor_b.pk))) == {
+    assert headline(services.summary(today(alfa, creditor_id=creditor_b.pk))) == {
         "sent": 1,
         "dialled": 1,
         "answered": 1,
@@ -110,7 +110,7 @@ def test_creditor_filter(alfa):
 
 
 def test_operator_filter(alfa):
-    summary = headline(selectors.summary(today(alfa, operator_id=alfa["users"]["op1"].pk)))
+    summary = headline(services.summary(today(alfa, operator_id=alfa["users"]["op1"].pk)))
     assert summary == {
         "sent": 4,  # the dialer, not the operator, chooses whom to call
         "dialled": 3,
@@ -128,7 +128,7 @@ def test_operator_filter(alfa):
 
 
 def test_export_filter(alfa):
-    summary = headline(selectors.summary(today(alfa, export_id=alfa["exports"][0].pk)))
+    summary = headline(services.summary(today(alfa, export_id=alfa["exports"][0].pk)))
     assert summary == {
         "sent": 3,
         "dialled": 4,
@@ -147,20 +147,20 @@ def test_export_filter(alfa):
 
 def test_another_tenants_export_or_operator_counts_nothing(alfa):
     beta = alfa["beta"]
-    assert selectors.summary(today(alfa, export_id=beta["exports"][0].pk))["dialled"] == 0
-    assert selectors.summary(today(alfa, operator_id=beta["users"]["op1"].pk))["dialled"] == 0
-    assert selectors.summary(today(alfa, creditor_id=beta["creditors"][1].pk))["sent"] == 0
+    assert services.summary(today(alfa, export_id=beta["exports"][0].pk))["dialled"] == 0
+    assert services.summary(today(alfa, operator_id=beta["users"]["op1"].pk))["dialled"] == 0
+    assert services.summary(today(alfa, creditor_id=beta["creditors"][1].pk))["sent"] == 0
 
 
 def test_every_tenant_for_the_platform(alfa):
-    summary = selectors.summary(Filters(tenant=None, start=TODAY, end=TODAY))
+    summary = services.summary(Filters(tenant=None, start=TODAY, end=TODAY))
     assert (summary["dialled"], summary["answered"], summary["agreements"]["count"]) == (10, 6, 6)
     assert summary["received"] == D("300.00")
 
 
 def test_daily_series(alfa):
     f = dataclasses.replace(today(alfa), start=TODAY - datetime.timedelta(days=2))
-    assert [(d["day"], d["dialled"], d["answered"], d["right_party"], d["agreements"]) for d in selectors.daily(f)] == [
+    assert [(d["day"], d["dialled"], d["answered"], d["right_party"], d["agreements"]) for d in services.daily(f)] == [
         (TODAY - datetime.timedelta(days=2), 1, 1, 0, 0),
         (TODAY - datetime.timedelta(days=1), 0, 0, 0, 0),
         (TODAY, 5, 3, 3, 3),
@@ -168,7 +168,7 @@ def test_daily_series(alfa):
 
 
 def test_contact_rate_by_local_hour(alfa):
-    hours = {h["hour"]: (h["dialled"], h["answered"], h["contact_rate"]) for h in selectors.hourly(today(alfa))}
+    hours = {h["hour"]: (h["dialled"], h["answered"], h["contact_rate"]) for h in services.hourly(today(alfa))}
     assert hours[9] == (3, 2, D("66.7"))
     assert hours[11] == (2, 1, D("50.0"))
     assert hours[12] == (0, 0, None)
@@ -176,7 +176,7 @@ def test_contact_rate_by_local_hour(alfa):
 
 
 def test_per_operator(alfa):
-    rows = {row["operator"]: row for row in selectors.per_operator(today(alfa))}
+    rows = {row["operator"]: row for row in services.per_operator(today(alfa))}
     assert set(rows) == {"OP1", "OP2"}
     op1, op2 = rows["OP1"], rows["OP2"]
     names = [kind.name for kind in selectors.disposition_types(today(alfa))]
@@ -188,7 +188,7 @@ def test_per_operator(alfa):
 
 
 def test_operator_sort(alfa):
-    rows = selectors.per_operator(today(alfa))
+    rows = services.per_operator(today(alfa))
     assert [r["operator"] for r in selectors.sort_operators(rows, "-calls")] == ["OP1", "OP2"]
     assert [r["operator"] for r in selectors.sort_operators(rows, "talk_seconds")] == ["OP2", "OP1"]
     assert [r["operator"] for r in selectors.sort_operators(rows, "no_such_column")] == ["OP1", "OP2"]
@@ -226,29 +226,29 @@ def test_closed_days_come_from_the_rollups_and_today_live(alfa):
 
     two_days_ago = TODAY - datetime.timedelta(days=2)
     f = dataclasses.replace(today(alfa), start=two_days_ago)
-    assert selectors.summary(f)["dialled"] == 6
+    assert services.summary(f)["dialled"] == 6
     assert RolledUpDay.objects.filter(tenant=alfa["tenant"], day=two_days_ago).exists()
     rolled = CallRollup.objects.get(tenant=alfa["tenant"], day=two_days_ago)
     assert (rolled.hour, rolled.agent_id, rolled.dialled, rolled.answered, rolled.talk_seconds) == (10, "101", 1, 1, 10)
     # The closed day is read from its roll-up, not from the events any more ...
     DialerCallEvent.objects.filter(tenant=alfa["tenant"], call_id="old").delete()
-    assert selectors.summary(f)["dialled"] == 6
+    assert services.summary(f)["dialled"] == 6
     # ... while today is read live.
     DialerCallEvent.objects.filter(tenant=alfa["tenant"], call_id="c0").delete()
-    assert selectors.summary(f)["dialled"] == 5
+    assert services.summary(f)["dialled"] == 5
 
 
 def test_rolled_up_days_match_the_live_figures(alfa):
     """The whole scenario read live today, then rolled up and read tomorrow: the same figures."""
     from dashboard.rollups import roll_up
 
-    expected = headline(selectors.summary(today(alfa)))
-    expected_rows = selectors.per_operator(today(alfa))
+    expected = headline(services.summary(today(alfa)))
+    expected_rows = services.per_operator(today(alfa))
     with freeze_time(NOW + datetime.timedelta(days=1)):
         roll_up(alfa["tenant"].pk, TODAY)
-        assert headline(selectors.summary(today(alfa))) == expected
-        assert selectors.per_operator(today(alfa)) == expected_rows
-        assert selectors.hourly(today(alfa))[9]["dialled"] == 3
+        assert headline(services.summary(today(alfa))) == expected
+        assert services.per_operator(today(alfa)) == expected_rows
+        assert services.hourly(today(alfa))[9]["dialled"] == 3
 
 
 def test_roll_up_command_and_rerun(alfa):

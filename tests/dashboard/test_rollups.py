@@ -10,10 +10,10 @@ from django.db.models.functions import Coalesce, ExtractHour, TruncDate
 from freezegun import freeze_time
 
 from attendance.models import CallDisposition, DispositionType
-from dashboard import selectors
+from dashboard import selectors, services
 from dashboard.models import DispositionCampaignRollup, RolledUpDay
 from dashboard.rollups import ANSWERED_STATUS, TODAY_MARGIN, ensure_rolled_up, roll_up_today
-from dashboard.selectors import Figures, Filters
+from dashboard.selectors import Filters
 from dialer.models import DialerCallEvent, DialerExport, DialerExportItem
 from tenants.models import Membership, Role
 from tests.dashboard import scenario
@@ -69,7 +69,7 @@ OPERATOR_FIELDS = ("operator_id", "calls", "talk_seconds", "dispositions", "by_t
 
 
 def figures_read(f: Filters) -> dict:
-    figures = Figures(f)
+    figures = services.figures(f)
     summary = figures.summary()
     return {
         "summary": [summary[k] for k in ("sent", "dialled", "answered", "dispositions", "right_party")]
@@ -188,25 +188,25 @@ def test_a_campaign_counts_the_tabulacoes_after_its_export_and_keeps_them_once_r
         f = Filters(world["tenant"], TODAY - datetime.timedelta(days=6), TODAY, campaign_id=20)
         # Two days ago client 5 (campaign 20) was tabulated; client 1 only joined campaign 20 today, so only
         # today's tabulação of client 1 counts, beside client 5's of today.
-        assert Figures(f).summary()["dispositions"] == 3
+        assert services.figures(f).summary()["dispositions"] == 3
         rolled = DispositionCampaignRollup.objects.get(tenant=world["tenant"], day=EARLIER, campaign_id=20)
         assert (rolled.creditor_id, rolled.count) == (world["creditors"][1].pk, 1)
         # The closed day is read from its roll-up, not from the tabulações any more.
         CallDisposition.objects.filter(
             tenant=world["tenant"], client=world["clients"][5], created_at__date=EARLIER
         ).delete()
-        assert Figures(f).summary()["dispositions"] == 3
+        assert services.figures(f).summary()["dispositions"] == 3
 
 
 def test_the_page_reads_each_table_once(world, django_assert_max_num_queries):
     with freeze_time(NOW):
         f = Filters(world["tenant"], TODAY - datetime.timedelta(days=29), TODAY)
-        Figures(f).summary()  # rolls the closed days up
+        services.figures(f).summary()  # rolls the closed days up
         # A filter may add one membership lookup for the agent ids.
         for choice in FILTERS.values():
             g = dataclasses.replace(filters(world, f.start, f.end, choice))
             with django_assert_max_num_queries(20):
-                figures = Figures(g)
+                figures = services.figures(g)
                 figures.summary()
                 figures.daily()
                 figures.hourly()
@@ -223,15 +223,15 @@ def test_an_open_dashboard_asks_the_worker_to_roll_today_up(world):
 
     f = Filters(world["tenant"], TODAY - datetime.timedelta(days=6), TODAY)
     with freeze_time(NOW):
-        Figures(f)
-        Figures(f)
+        services.figures(f)
+        services.figures(f)
         assert [row["args"] for row in queued()] == [[world["tenant"].pk]]  # once per TODAY_REFRESH
         task.call(world["tenant"].pk)  # what the worker runs
         assert RolledUpDay.objects.get(tenant=world["tenant"], day=TODAY).until == NOW - TODAY_MARGIN
-        Figures(f)
+        services.figures(f)
         assert len(queued()) == 1  # fresh: nothing more to ask
-    with freeze_time(NOW + selectors.TODAY_REFRESH + datetime.timedelta(minutes=1)):
-        Figures(f)
+    with freeze_time(NOW + services.TODAY_REFRESH + datetime.timedelta(minutes=1)):
+        services.figures(f)
         assert len(queued()) == 2  # stale again
     with freeze_time(NOW + datetime.timedelta(days=1)):
         # The day rolled up while open is rolled up again whole once it is over.

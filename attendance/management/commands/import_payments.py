@@ -5,7 +5,8 @@ from django.core.management.base import BaseCommand
 from tqdm import tqdm
 
 from attendance.payment_import import import_payment_rows
-from core.management.commands.import_wallet import count_rows, file_and_tenant, read_rows, write_error_report
+from common.formats import read_rows
+from core.import_commands import count_rows, file_and_tenant, write_error_report
 
 
 class Command(BaseCommand):

@@ -16,7 +16,7 @@ from django.utils import timezone
 from attendance import payments
 from attendance.models import Agreement, AgreementInstallment
 from attendance.payment_import import TEMPLATE_HEADERS, import_payment_rows
-from core.management.commands.import_wallet import read_rows
+from common.formats import read_rows
 from core.models import Client, Debt
 from core.seeding import seed_wallet
 from tenants.models import Tenant
