@@ -18,7 +18,7 @@ from unfold.decorators import action, display
 from common.parsing import format_brl, parse_id
 from common.spreadsheets import neutralize_row
 from core.admin import extend_wallet_admin
-from dialer import connection, eligibility, exports, removals, selectors, webhooks
+from dialer import eligibility, exports, removals, selectors, tenant_api, webhooks
 from dialer.errors import DialerError
 from dialer.exports.selection import CarteiraSelection
 from dialer.forms import QualificationActionsForm, QualificationMappingForm, SendToDialerForm
@@ -72,7 +72,7 @@ def send_to_dialer(modeladmin, request, queryset):
         return None
     settings_url = reverse("admin:tenants_tenant_change", args=[tenant.pk])
     try:
-        campaigns = connection.campaigns(tenant)
+        campaigns = tenant_api.campaigns(tenant)
     except DialerError as error:
         link = format_html('<a class="underline" href="{}">{}</a>', settings_url, _("configurações do 3C Plus"))
         messages.error(request, format_html("{} {} {}", error.message, _("Confira as"), link))

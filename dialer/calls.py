@@ -29,8 +29,7 @@ from django.utils.translation import gettext as _
 from common.parsing import clamp_datetime, clean_text, parse_id
 from core import hooks
 from core.models import Client, ClientPhone
-from dialer import connection as dialer_connection
-from dialer import live, qualifications, webhooks
+from dialer import live, qualifications, tenant_api, webhooks
 from dialer.client import phone_e164
 from dialer.errors import DialerError, MalformedResponseError, WebhookError
 from dialer.models import (
@@ -412,7 +411,7 @@ def reconcile_calls(tenant, *, api_factory=None, now=None) -> int:
         start, end, page = sync.pass_start, sync.pass_end, sync.next_page
     else:
         start, end, page = _window_start(sync, now), now, 1
-    factory = api_factory or dialer_connection.api_for
+    factory = api_factory or tenant_api.api_for
     run = Run(page=page)
     try:
         with factory(tenant) as api:
@@ -699,7 +698,7 @@ def reconcile_due_tenants() -> list[int]:
     now = timezone.now()
     due_before = now - datetime.timedelta(seconds=settings.DIALER_RECONCILE_EVERY_SECONDS)
     queued = []
-    for tenant in dialer_connection.configured_tenants().only("pk"):
+    for tenant in tenant_api.configured_tenants().only("pk"):
         sync, _created = CallSync.objects.get_or_create(tenant=tenant)
         claimed = (
             CallSync.objects.filter(pk=sync.pk)

@@ -13,11 +13,11 @@ from core import hooks
 from core import services as core_services
 from core.models import Client, ClientPhone, DoNotCallReason
 from dialer.client import dial_number, phone_e164
-from dialer.connection import agent_api_for, api_for
 from dialer.errors import DialerError
 from dialer.models import DialerCallEvent, Qualification, QualificationMapping, QualifiedAction
 from dialer.same_call import same_call_ids
 from dialer.settings_schema import AGENT_TOKEN
+from dialer.tenant_api import agent_api_for, api_for
 from dialer.types import DispositionBehavior
 from tenants import audit
 

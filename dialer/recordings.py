@@ -1,6 +1,6 @@
 """A call's recording, streamed from 3C Plus for the atendimento's player."""
 
-from dialer import connection
+from dialer import tenant_api
 from dialer.errors import DialerError, NotConfiguredError, NotFoundError
 from dialer.models import DialerCallEvent
 from dialer.types import CallRecording
@@ -19,7 +19,7 @@ def call_recording(tenant, client, call: int, range_header: str = "") -> CallRec
     if event is None:
         return None
     try:
-        api = connection.api_for(tenant)
+        api = tenant_api.api_for(tenant)
     except NotConfiguredError:  # no 3C Plus connection (any more): nothing to play here
         return None
     try:

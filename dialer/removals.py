@@ -12,9 +12,9 @@ from django.utils import timezone
 
 from core import task_leases
 from dialer.client import dial_number
-from dialer.connection import api_for
 from dialer.errors import TRANSIENT, DialerError
 from dialer.models import DialerExportItem, DialerRemoval
+from dialer.tenant_api import api_for
 
 logger = logging.getLogger(__name__)
 

@@ -19,11 +19,11 @@ from unfold.widgets import (
 )
 
 from dialer import eligibility, settings_schema, setup_checklist
-from dialer.connection import campaigns, is_configured, test_connection
 from dialer.errors import DialerError
 from dialer.forms import campaign_label
 from dialer.models import CallSync
 from dialer.settings_schema import AGENT_TOKEN, API_KEY, BASE_URL, CAMPAIGN, DOMAIN
+from dialer.tenant_api import campaigns, is_configured, test_connection
 from tenants.secrets import mask
 from tenants.settings_schema import NOT_FETCHED, SettingsSection, fetched
 

@@ -15,10 +15,10 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
-from dialer.connection import api_for
 from dialer.errors import DialerError
 from dialer.models import WebhookDelivery
 from dialer.settings_schema import AGENT_TOKEN, CAMPAIGN
+from dialer.tenant_api import api_for
 from dialer.webhooks import EVENTS
 from tenants.models import Membership, Role
 

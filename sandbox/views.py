@@ -11,7 +11,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from common.parsing import try_parse_phone
-from dialer import connection
+from dialer import tenant_api
 from dialer.client import dial_number
 from dialer.settings_schema import threecplus_config
 from sandbox.fake import AGENT_IDS, MANAGER_PREFIX, Sandbox
@@ -60,7 +60,7 @@ def account_name(tenant) -> str | None:
     The sandbox opens a company for any token, so another tenant's sandbox-<slug> would otherwise show
     that tenant's lists on this page and send simulated calls to its webhook.
     """
-    if tenant is None or not connection.is_configured(tenant):
+    if tenant is None or not tenant_api.is_configured(tenant):
         return None
     try:
         config = threecplus_config(tenant.stored_settings)
@@ -82,7 +82,7 @@ def visible_accounts(request):
 
 def tenants_of(name: str) -> list:
     """The tenants whose 3C Plus webhook this sandbox company calls (a real company has one configured)."""
-    tenants = connection.configured_tenants().filter(slug=name)
+    tenants = tenant_api.configured_tenants().filter(slug=name)
     return [t for t in tenants if account_name(t) == name]
 
 

@@ -7,11 +7,11 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from dialer.connection import is_configured, not_configured_message
 from dialer.errors import NotConfiguredError
 from dialer.exports.freeze import freeze
 from dialer.exports.items import enqueue_export
 from dialer.models import DialerExport
+from dialer.tenant_api import is_configured, not_configured_message
 from tenants import audit
 
 

@@ -16,7 +16,6 @@ from common.reversing import url_with_id
 from core.models import Client, ClientPhone
 from dialer import eligibility
 from dialer.client import MailingBatch, dial_number
-from dialer.connection import api_for
 from dialer.errors import TRANSIENT, DialerError, UnknownOutcomeError
 from dialer.exports.any_of import client_in
 from dialer.exports.freeze import freeze
@@ -25,6 +24,7 @@ from dialer.exports.recovery import recover_unacknowledged
 from dialer.exports.selection import replay_selection
 from dialer.exports.uploads import UNKNOWN_OUTCOME_ATTEMPTS, Uploads
 from dialer.models import DialerExport, DialerExportItem
+from dialer.tenant_api import api_for
 
 logger = logging.getLogger(__name__)
 

@@ -27,7 +27,7 @@ from tests.conftest import ALWAYS_OPEN, make_user
 
 def fast_api(tenant):
     from dialer.client import RetryPolicy
-    from dialer.connection import api_for
+    from dialer.tenant_api import api_for
 
     return api_for(tenant, retry=RetryPolicy(attempts=2, base_delay=0.01, max_delay=0.01))
 

@@ -114,7 +114,7 @@ def test_transient_faults_every_contact_arrives_exactly_once(dialer_tenant, camp
 
     def fast_api(tenant):
         from dialer.client import RetryPolicy
-        from dialer.connection import api_for
+        from dialer.tenant_api import api_for
 
         return api_for(tenant, timeout=0.3, retry=RetryPolicy(attempts=8, base_delay=0.01, max_delay=0.02))
 
@@ -138,7 +138,7 @@ def test_killed_worker_resumes_without_duplicates(dialer_tenant, campaign_id, ma
         pass
 
     def dying_api(tenant):
-        from dialer.connection import api_for
+        from dialer.tenant_api import api_for
 
         api = api_for(tenant)
         original = api.add_mailing
@@ -260,7 +260,7 @@ def test_lost_answers_store_every_contact_exactly_once(dialer_tenant, sandbox, l
     exactly the contacts of a clean run."""
     from core.seeding import seed_wallet
     from dialer.client import RetryPolicy
-    from dialer.connection import api_for
+    from dialer.tenant_api import api_for
 
     seed_wallet(dialer_tenant, 1500, seed=11)
     campaigns = [c["id"] for c in sandbox.account("alfa").campaigns.values() if not c["paused"]]
@@ -313,7 +313,7 @@ def test_uploads_in_flight_with_lost_answers_each_contact_once_nothing_stranded(
     from core.seeding import seed_wallet
     from dialer import selectors
     from dialer.client import RetryPolicy, dial_number
-    from dialer.connection import api_for
+    from dialer.tenant_api import api_for
 
     settings.DIALER_EXPORT_UPLOADS_IN_FLIGHT = 4
     seed_wallet(dialer_tenant, 600, seed=17)

@@ -12,8 +12,7 @@ from freezegun import freeze_time
 
 from attendance.models import CallDisposition
 from common.parsing import EARLIEST_DATE, LATEST_DATE
-from dialer import connection as dialer_connection
-from dialer import exports, qualifications
+from dialer import exports, qualifications, tenant_api
 from dialer.calls import bounded_report, reconcile_calls
 from dialer.client import RetryPolicy
 from dialer.errors import MalformedResponseError
@@ -334,7 +333,7 @@ def test_a_run_failing_mid_pass_resumes_at_the_failing_page(tampered, tampered_t
 
 
 def test_testar_conexao_says_the_answer_is_not_a_campaign_list_without_echoing_it(tampered, tampered_tenant):
-    from dialer.connection import test_connection
+    from dialer.tenant_api import test_connection
 
     tampered.rewrite("GET", "/campaigns", lambda *answer: tampering.answer(200, {"data": "<html>interno</html>"}))
     result = test_connection(tampered_tenant)
@@ -348,7 +347,7 @@ def test_the_sandbox_answers_only_the_campaigns_asked_for_without_counting_pages
     exported = DialerExport.objects.get().campaign_id
     other = next(c["id"] for c in sandbox.account("alfa").campaigns.values() if c["id"] != exported)
     window = ("2000-01-01 00:00:00", "2099-12-31 23:59:59")
-    with dialer_connection.api_for(dialer_tenant) as api:
+    with tenant_api.api_for(dialer_tenant) as api:
         assert len(api.calls_page(*window, campaigns=[exported], page=1).reports) == 1
         assert api.calls_page(*window, campaigns=[other], page=1).reports == []
     assert [q["campaigns[]"] for q in calls_requests(sandbox)] == [[str(exported)], [str(other)]]

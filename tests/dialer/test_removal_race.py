@@ -17,9 +17,9 @@ from attendance.models import DispositionType
 from core.models import Client
 from dialer import exports
 from dialer.client import dial_number
-from dialer.connection import api_for
 from dialer.exports import sending, uploads
 from dialer.models import DialerExport, DialerExportItem, DialerRemoval
+from dialer.tenant_api import api_for
 from tests.attendance.test_views import negotiate
 
 CLIENTS = 80

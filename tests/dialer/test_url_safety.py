@@ -9,7 +9,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from dialer import client as threecplus
-from dialer import connection, errors
+from dialer import errors, tenant_api
 from dialer.settings_schema import BASE_URL, DOMAIN
 from tenants.settings_schema import clean_settings
 from tests.dialer.conftest import AGENT_TOKEN, TOKEN
@@ -69,10 +69,10 @@ def test_a_stored_foreign_url_is_never_called(production, tenant, sandbox_server
     """A URL saved before the rule (or while the sandbox was on) does not receive the token afterwards."""
     tenant.settings = {BASE_URL: sandbox_server.url, **clean_settings({"threecplus_api_key": TOKEN})}
     tenant.save()
-    result = connection.test_connection(tenant)
+    result = tenant_api.test_connection(tenant)
     assert not result["ok"] and "3c.plus" in result["error"]
     with pytest.raises(errors.NotConfiguredError):
-        connection.api_for(tenant)
+        tenant_api.api_for(tenant)
     assert sandbox.requests == []
 
 

@@ -15,8 +15,7 @@ from django.db import connection
 from common import bench_figures
 from core.models import Client, ClientPhone
 from core.seeding import seed_wallet
-from dialer import connection as dialer_connection
-from dialer import exports
+from dialer import exports, tenant_api
 from dialer.client import ThreeCPlusAPI, dial_number
 from dialer.eligibility import HOURS_KEY
 from dialer.models import DialerExport, DialerExportItem
@@ -192,7 +191,7 @@ class Command(BaseCommand):
             title = "loopback" if not latency else f"{latency} ms por requisição"
             with sandbox_process(latency) as base_url:
                 point_at(tenant, base_url)
-                campaigns = [c["id"] for c in dialer_connection.campaigns(tenant) if not c["paused"]]
+                campaigns = [c["id"] for c in tenant_api.campaigns(tenant) if not c["paused"]]
                 ours = self._ours(tenant, selection, campaigns[0], options["batch_size"], title)
                 run = self.figures["runs"][str(latency)] = {**self.last_run, "naive": None}
                 if options["no_naive"]:
@@ -262,7 +261,7 @@ class Command(BaseCommand):
         browser.force_login(user)
         with sandbox_process(0) as base_url:
             point_at(tenant, base_url)
-            campaign = next(c["id"] for c in dialer_connection.campaigns(tenant) if not c["paused"])
+            campaign = next(c["id"] for c in tenant_api.campaigns(tenant) if not c["paused"])
             form = {
                 "action": "send_to_dialer",
                 "select_across": "1",

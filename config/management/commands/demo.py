@@ -95,8 +95,8 @@ class Command(BaseCommand):
 
     def point_at_sandbox(self, tenant):
         """The demo dials the built-in sandbox 3C Plus unless someone configured a real one."""
-        from dialer.connection import is_configured
         from dialer.settings_schema import AGENT_TOKEN, API_KEY, BASE_URL, CAMPAIGN
+        from dialer.tenant_api import is_configured
         from sandbox.views import SANDBOX
         from tenants.settings_schema import clean_settings
 

@@ -6,7 +6,7 @@ from tqdm import tqdm
 from common.parsing import format_brl
 from core.models import AGING_BUCKETS, Client, ClientStatus
 from core.wallet_filter import WalletFilter
-from dialer import connection, eligibility, exports
+from dialer import eligibility, exports, tenant_api
 from dialer.errors import DialerError
 from dialer.models import DialerExport
 from dialer.settings_schema import CAMPAIGN
@@ -40,7 +40,7 @@ class Command(BaseCommand):
         if not campaign_id:
             raise CommandError("Informe --campaign: a empresa não tem campanha padrão.")
         try:
-            campaign = next((c for c in connection.campaigns(tenant) if c["id"] == campaign_id), None)
+            campaign = next((c for c in tenant_api.campaigns(tenant) if c["id"] == campaign_id), None)
         except DialerError as error:
             raise CommandError(error.message) from None
         if campaign is None:
