@@ -35,13 +35,14 @@ from attendance.resources import PaymentResource
 from common.formats import WALLET_FORMATS
 from common.money_fields import BRLDecimalField, MoneyInput
 from common.parsing import check_date_window, clean_text, format_brl, parse_id
-from core.admin import PartialImportMixin, payment_url
-from core.import_admin import BoundedImportForm
+from common.reversing import admin_add_url
 from core.importing import clean_cells
 from core.models import Client, Debt
 from dialer.timeline import call_entries
 from tenants.admin_base import (
+    BoundedImportForm,
     DayRangeFilter,
+    PartialImportMixin,
     ReadOnlyMixin,
     TenantExportMixin,
     TenantRelatedFilter,
@@ -206,7 +207,9 @@ class InstallmentInline(TabularInline):
         if obj.status != AgreementInstallment.Status.OPEN or obj.agreement.status != Agreement.Status.ACTIVE:
             return "—"
         return format_html(
-            '<a class="text-primary-600" href="{}">{}</a>', payment_url("installment", obj.pk), _("Dar baixa")
+            '<a class="text-primary-600" href="{}">{}</a>',
+            admin_add_url("attendance_payment", installment=obj.pk),
+            _("Dar baixa"),
         )
 
 

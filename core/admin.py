@@ -3,7 +3,6 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ChangeList
-from django.db import transaction
 from django.db.models import Q
 from django.http import Http404, HttpResponse
 from django.urls import path, reverse
@@ -24,6 +23,7 @@ from unfold.widgets import UnfoldAdminTextInputWidget
 
 from common.formats import WALLET_FORMATS, SniffingCSV
 from common.parsing import format_brl, format_phone, parse_cpf, parse_phone
+from common.reversing import admin_add_url
 from common.spreadsheets import SafeXLSX
 from core import import_jobs
 from core import services as core_services
@@ -34,6 +34,7 @@ from core.pagination import WalletPaginator
 from core.resources import ClientResource
 from core.wallet_filter import AGING, DIALABLE, DO_NOT_CALL, STATE, InvalidWalletFilter, WalletFilter
 from tenants.admin_base import (
+    PartialImportMixin,
     TenantRelatedFilter,
     TenantScopedAdmin,
     TenantScopedTabularInline,
@@ -196,50 +197,11 @@ class DebtInline(TenantScopedTabularInline):
     def display_payment_link(self, obj):
         if not obj.pk or obj.status != Debt.Status.OPEN:
             return "—"
-        return format_html('<a class="text-primary-600" href="{}">{}</a>', payment_url("debt", obj.pk), _("Dar baixa"))
-
-
-def payment_url(target: str, pk: int) -> str:
-    """The payment (baixa) form for a título or an installment; the payments admin lives with agreements."""
-    return f"{reverse('admin:attendance_payment_add')}?{target}={pk}"
-
-
-class PartialImportMixin:
-    """An import whose bad rows are listed and skipped while the good rows can still be confirmed."""
-
-    def import_action(self, request, **kwargs):
-        """Lets the good rows be imported when some rows are invalid: the bad ones are listed and skipped."""
-        response = super().import_action(request, **kwargs)
-        context = getattr(response, "context_data", None)
-        result = context.get("result") if context else None
-        if (
-            result is not None
-            and "confirm_form" not in context
-            and not result.has_errors()
-            and result.has_validation_errors()
-            and len(result.invalid_rows) < result.total_rows
-        ):
-            context["confirm_form"] = self.create_confirm_form(request, import_form=context["form"])
-            messages.warning(
-                request,
-                _("%(bad)d linha(s) com erro serão ignoradas; as demais %(good)d podem ser importadas.")
-                % {"bad": len(result.invalid_rows), "good": result.total_rows - len(result.invalid_rows)},
-            )
-        return response
-
-    def process_import(self, request, **kwargs):
-        with transaction.atomic():
-            return super().process_import(request, **kwargs)
-
-    def add_success_message(self, result, request):
-        super().add_success_message(result, request)
-        if result.invalid_rows:
-            lines = ", ".join(str(row.number + 1) for row in result.invalid_rows[:20])
-            messages.warning(
-                request,
-                _("%(count)d linha(s) ignoradas por erro (linhas do arquivo: %(lines)s).")
-                % {"count": len(result.invalid_rows), "lines": lines},
-            )
+        return format_html(
+            '<a class="text-primary-600" href="{}">{}</a>',
+            admin_add_url("attendance_payment", debt=obj.pk),
+            _("Dar baixa"),
+        )
 
 
 def skipped_phones_message(warnings) -> str:
@@ -554,9 +516,3 @@ class CreditorAdmin(TenantScopedAdmin):
     def save_model(self, request, obj, form, change):
         self.assign_tenant(request, obj)
         core_services.save_creditor(obj, request.user, fields=[f for f in form.fields if f != "tenant"])
-
-
-def extend_wallet_admin(*, actions=(), list_filters=()):
-    """For apps that build on the wallet (the dialer): add Carteira actions and filters without core importing them."""
-    ClientAdmin.actions = [*(ClientAdmin.actions or []), *actions]
-    ClientAdmin.list_filter = (*ClientAdmin.list_filter, *list_filters)

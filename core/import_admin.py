@@ -9,35 +9,13 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 from unfold.contrib.filters.admin import ChoicesDropdownFilter
-from unfold.contrib.import_export.forms import ImportForm
 from unfold.decorators import display
 
 from common import uploads
 from core import import_jobs
 from core.models import WalletImport
-from tenants.admin_base import ReadOnlyMixin, TenantScopedAdmin, nowrap_moment
+from tenants.admin_base import BoundedImportForm, ReadOnlyMixin, TenantScopedAdmin, nowrap_moment
 from tenants.roles import user_tenant
-
-
-class BoundedImportForm(ImportForm):
-    """The form of every admin import page: a file past the page's limit, or an XLSX that expands past it, is
-    refused in Portuguese before anything parses it (common/uploads.py), and the page states the limit."""
-
-    def __init__(self, formats, resources, **kwargs):
-        super().__init__(formats, resources, **kwargs)
-        self.fields["import_file"].help_text = _("Tamanho máximo do arquivo: %(size)s.") % {
-            "size": uploads.megabytes(self.limits().upload)
-        }
-        self.content_size = None
-
-    def limits(self) -> uploads.Limits:
-        """The page reads the file whole in the request, in its preview."""
-        return uploads.inline_limits()
-
-    def clean_import_file(self):
-        upload = self.cleaned_data["import_file"]
-        self.content_size = uploads.content_size(upload, self.limits())
-        return upload
 
 
 class WalletImportForm(BoundedImportForm):

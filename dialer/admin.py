@@ -17,7 +17,7 @@ from unfold.decorators import action, display
 
 from common.parsing import format_brl, parse_id
 from common.spreadsheets import neutralize_row
-from core.admin import extend_wallet_admin
+from core.models import Client
 from dialer import eligibility, exports, removals, selectors, tenant_api, webhooks
 from dialer.errors import DialerError
 from dialer.exports.selection import CarteiraSelection
@@ -122,7 +122,11 @@ def send_to_dialer(modeladmin, request, queryset):
     return TemplateResponse(request, "admin/dialer/send_to_dialer.html", context)
 
 
-extend_wallet_admin(actions=[send_to_dialer], list_filters=[SentToDialerFilter])
+# The Carteira (core's ClientAdmin) gets the dialer's action and filter through the admin site: core stands below
+# the dialer and never names it, and the dialer reads the registered admin instead of importing core's admin module.
+carteira = admin.site.get_model_admin(Client)
+carteira.actions = [*(carteira.actions or []), send_to_dialer]
+carteira.list_filter = (*carteira.list_filter, SentToDialerFilter)
 
 
 @admin.register(DialerExport)

@@ -6,7 +6,7 @@ from django.contrib.admin import helpers
 from django.contrib.admin.widgets import AutocompleteSelect, AutocompleteSelectMultiple
 from django.contrib.auth import get_user_model
 from django.core.exceptions import FieldDoesNotExist, PermissionDenied, ValidationError
-from django.db import models
+from django.db import models, transaction
 from django.http import Http404, HttpResponseRedirect
 from django.utils import timezone
 from django.utils.html import format_html
@@ -14,8 +14,10 @@ from django.utils.translation import gettext as _
 from import_export.admin import ExportMixin
 from unfold.admin import ModelAdmin, TabularInline
 from unfold.contrib.filters.admin import RangeDateFilter, RelatedDropdownFilter
+from unfold.contrib.import_export.forms import ImportForm
 from unfold.widgets import UnfoldForeignKeyRawIdWidget
 
+from common import uploads
 from common.money_fields import BRLDecimalField, MoneyInput
 from common.parsing import in_date_window, parse_ids
 from tenants.models import Role
@@ -302,3 +304,65 @@ def nowrap_moment(moment):
 
 def nowrap(text):
     return format_html('<span class="whitespace-nowrap">{}</span>', text)
+
+
+# Import pages: what every app's admin import shares (the Carteira, payments, messages).
+
+
+class BoundedImportForm(ImportForm):
+    """The form of every admin import page: a file past the page's limit, or an XLSX that expands past it, is
+    refused in Portuguese before anything parses it (common/uploads.py), and the page states the limit."""
+
+    def __init__(self, formats, resources, **kwargs):
+        super().__init__(formats, resources, **kwargs)
+        self.fields["import_file"].help_text = _("Tamanho máximo do arquivo: %(size)s.") % {
+            "size": uploads.megabytes(self.limits().upload)
+        }
+        self.content_size = None
+
+    def limits(self) -> uploads.Limits:
+        """The page reads the file whole in the request, in its preview."""
+        return uploads.inline_limits()
+
+    def clean_import_file(self):
+        upload = self.cleaned_data["import_file"]
+        self.content_size = uploads.content_size(upload, self.limits())
+        return upload
+
+
+class PartialImportMixin:
+    """An import whose bad rows are listed and skipped while the good rows can still be confirmed."""
+
+    def import_action(self, request, **kwargs):
+        """Lets the good rows be imported when some rows are invalid: the bad ones are listed and skipped."""
+        response = super().import_action(request, **kwargs)
+        context = getattr(response, "context_data", None)
+        result = context.get("result") if context else None
+        if (
+            result is not None
+            and "confirm_form" not in context
+            and not result.has_errors()
+            and result.has_validation_errors()
+            and len(result.invalid_rows) < result.total_rows
+        ):
+            context["confirm_form"] = self.create_confirm_form(request, import_form=context["form"])
+            messages.warning(
+                request,
+                _("%(bad)d linha(s) com erro serão ignoradas; as demais %(good)d podem ser importadas.")
+                % {"bad": len(result.invalid_rows), "good": result.total_rows - len(result.invalid_rows)},
+            )
+        return response
+
+    def process_import(self, request, **kwargs):
+        with transaction.atomic():
+            return super().process_import(request, **kwargs)
+
+    def add_success_message(self, result, request):
+        super().add_success_message(result, request)
+        if result.invalid_rows:
+            lines = ", ".join(str(row.number + 1) for row in result.invalid_rows[:20])
+            messages.warning(
+                request,
+                _("%(count)d linha(s) ignoradas por erro (linhas do arquivo: %(lines)s).")
+                % {"count": len(result.invalid_rows), "lines": lines},
+            )
