@@ -16,6 +16,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 from django.test import Client as HttpClient
 from django.test.utils import setup_test_environment
+from django.urls import reverse
 from django.utils import timezone
 
 from attendance.models import CallDisposition, ClientAccessLog, DispositionType
@@ -346,7 +347,7 @@ class Command(BaseCommand):
 
     @staticmethod
     def requests(http, client, params) -> dict:
-        base = f"/atendimento/{client.pk}/"
+        base = reverse("attendance:client", args=[client.pk])
         before = timeline.page(client)[0][-1].at.isoformat()
         htmx = {"HTTP_HX_REQUEST": "true"}
         due = (timezone.localdate() + datetime.timedelta(days=7)).isoformat()

@@ -13,6 +13,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
 from common import bench_figures
+from common.reversing import url_with_id
 from core.models import Client, ClientPhone
 from core.seeding import seed_wallet
 from dialer import exports, tenant_api
@@ -98,7 +99,7 @@ def naive_send(tenant, base_url, campaign_id) -> tuple[int, float]:
         list_id = api.create_list(campaign_id, "bench ingênuo")["id"]
     url = f"{base_url}/campaigns/{campaign_id}/lists/{list_id}/mailing.json"
     headers = {"Authorization": f"Bearer {SANDBOX_TOKEN}"}
-    base = settings.PUBLIC_BASE_URL
+    client_url = url_with_id("attendance:client", base=settings.PUBLIC_BASE_URL)
     rows = (
         ClientPhone.objects.filter(client__tenant=tenant, active=True)
         .order_by("client_id", "priority", "id")
@@ -135,7 +136,7 @@ def naive_send(tenant, base_url, campaign_id) -> tuple[int, float]:
                     "valor_em_aberto": f"{balance:.2f}",
                     "credor": creditor,
                     "external_id": external_id,
-                    "url_atendimento": f"{base}/atendimento/{client_id}/",
+                    "url_atendimento": client_url(client_id),
                 },
             }
         )

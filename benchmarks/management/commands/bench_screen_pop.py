@@ -30,6 +30,7 @@ from django.contrib.sessions.backends.db import SessionStore
 from django.contrib.sessions.models import Session
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
+from django.urls import reverse
 from django.utils import timezone
 
 from common import bench_figures
@@ -335,7 +336,7 @@ class Bench:
                     response = await http.send(
                         http.build_request(
                             "GET",
-                            "/atendimento/ligacoes/",
+                            reverse("attendance:call_stream"),
                             headers={"Cookie": f"sessionid={key}", "Accept": "text/event-stream"},
                         ),
                         stream=True,
@@ -436,7 +437,7 @@ class Bench:
                 started = time.perf_counter()
                 try:
                     response = await http.get(
-                        "/atendimento/proxima-ligacao/" + ("" if last is None else f"?depois={last}"), headers=headers
+                        reverse("attendance:next_call") + ("" if last is None else f"?depois={last}"), headers=headers
                     )
                     data = response.json()
                 except (httpx.HTTPError, ValueError):
