@@ -23,7 +23,7 @@ urlpatterns = [
     path("atendimento/", include("attendance.urls")),
     path("healthz", healthz, name="healthz"),
     path("favicon.ico", favicon, name="favicon"),
-    path("dialer/webhooks/3cplus/<str:secret>/", dialer_views.threecplus_webhook, name="threecplus_webhook"),
+    path(dialer_views.WEBHOOK_ROUTE, dialer_views.threecplus_webhook, name="threecplus_webhook"),
 ]
 
 if settings.DIALER_SANDBOX:

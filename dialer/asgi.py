@@ -14,24 +14,32 @@ waiting for a connection (3C Plus retries it; 64 deliveries do not pile up behin
 import asyncio
 import json
 import logging
-import re
 import uuid
 
 from django.conf import settings
 from django.db import DatabaseError
 from django.http.request import split_domain_port, validate_host
+from django.urls.resolvers import RoutePattern
 
 from common import async_db
 from core.observability import INCOMING_ID, request_id_var
-from dialer import calls
+from dialer import calls, ingestion
+from dialer.views import WEBHOOK_ROUTE
 
 logger = logging.getLogger(__name__)
 
-PATH = re.compile(r"/dialer/webhooks/3cplus/([^/]+)/")
+# The route config/urls.py mounts the Django view on, matched as Django's resolver matches it (after the leading "/").
+ROUTE = RoutePattern(WEBHOOK_ROUTE, is_endpoint=True)
+
+
+def webhook_secret(path: str) -> str | None:
+    """The secret in a path of the webhook's route, or None for any other path."""
+    match = ROUTE.match(path[1:]) if path.startswith("/") else None
+    return match[2]["secret"] if match else None
 
 
 def handles(scope) -> bool:
-    return scope["type"] == "http" and scope["method"] == "POST" and PATH.fullmatch(scope["path"]) is not None
+    return scope["type"] == "http" and scope["method"] == "POST" and webhook_secret(scope["path"]) is not None
 
 
 async def webhook(scope, receive, send) -> None:
@@ -75,9 +83,11 @@ async def _answer(scope, receive, headers) -> tuple[int, dict]:
         allowed = [".localhost", "127.0.0.1", "[::1]"]
     if not domain or not validate_host(domain, allowed):
         return 400, {"erro": "Host inválido."}
-    secret = PATH.fullmatch(scope["path"]).group(1)
+    secret = webhook_secret(scope["path"])
     # The secret first: an unauthenticated request costs one indexed lookup, never its body's memory or parsing.
-    known = calls.remembered_webhook_secret(secret) or await _with_database(calls.webhook_secret_is_valid, secret)
+    known = ingestion.remembered_webhook_secret(secret) or await _with_database(
+        ingestion.webhook_secret_is_valid, secret
+    )
     if not known:
         logger.warning("Webhook do 3C Plus com segredo desconhecido")
         return 404, {"erro": "Não encontrado."}

@@ -9,8 +9,8 @@ from django.utils import timezone
 
 from common.parsing import format_phone
 from core import task_leases
-from dialer.calls import resolve_client
 from dialer.client import phone_e164
+from dialer.ingestion import resolve_client
 from dialer.models import CallSync, DialerCallEvent, DialerExport, DialerExportItem, DialerRemoval
 from dialer.types import CallOnLine, ConnectedCall
 

@@ -4,7 +4,10 @@ from django.http import Http404, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from dialer import calls
+from dialer import calls, ingestion
+
+# The webhook's one route: config/urls.py mounts the view on it, dialer.asgi matches it before Django's request cycle.
+WEBHOOK_ROUTE = "dialer/webhooks/3cplus/<str:secret>/"
 
 
 @csrf_exempt
@@ -16,7 +19,7 @@ def threecplus_webhook(request, secret):
     database is away the answer is a 503 (3C Plus retries), not a 500.
     """
     try:
-        if not calls.webhook_secret_is_valid(secret):
+        if not ingestion.webhook_secret_is_valid(secret):
             raise Http404
         declared = request.META.get("CONTENT_LENGTH", "")
         if not (declared.isascii() and declared.isdigit() and len(declared) < 20):

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from django.db import OperationalError
 
-from dialer import asgi, calls
+from dialer import asgi, calls, ingestion
 from dialer.models import DialerCallEvent
 from tests.dialer.test_webhooks import connected
 
@@ -44,7 +44,7 @@ def deliver(secret: str, body: bytes, *, chunk: int = 64 * 1024, declared: bool 
 @pytest.fixture(autouse=True)
 def forget_known_secrets(settings, monkeypatch):
     settings.ALLOWED_HOSTS = ["testserver"]
-    monkeypatch.setattr(calls, "_known_secrets", {}, raising=False)
+    monkeypatch.setattr(ingestion, "_known_secrets", {}, raising=False)
 
 
 def test_an_unknown_secret_is_refused_before_a_byte_of_its_body_is_read(tenant):
@@ -68,13 +68,13 @@ def test_the_body_is_bounded_by_its_declared_length_and_by_what_arrives(tenant, 
 
 def test_a_known_secret_is_remembered_and_compared_in_constant_time(tenant, monkeypatch):
     compared = []
-    real = calls.hmac.compare_digest
-    monkeypatch.setattr(calls.hmac, "compare_digest", lambda a, b: compared.append(1) or real(a, b))
-    assert calls.webhook_secret_is_valid(tenant.webhook_secret)
+    real = ingestion.hmac.compare_digest
+    monkeypatch.setattr(ingestion.hmac, "compare_digest", lambda a, b: compared.append(1) or real(a, b))
+    assert ingestion.webhook_secret_is_valid(tenant.webhook_secret)
     lookups = []
-    monkeypatch.setattr(calls, "webhook_tenant", lambda secret: lookups.append(secret))
-    assert calls.webhook_secret_is_valid(tenant.webhook_secret)  # from memory, no lookup
-    assert not calls.webhook_secret_is_valid(tenant.webhook_secret[:-1] + "x")  # a near miss is looked up
+    monkeypatch.setattr(ingestion, "webhook_tenant", lambda secret: lookups.append(secret))
+    assert ingestion.webhook_secret_is_valid(tenant.webhook_secret)  # from memory, no lookup
+    assert not ingestion.webhook_secret_is_valid(tenant.webhook_secret[:-1] + "x")  # a near miss is looked up
     assert lookups == [tenant.webhook_secret[:-1] + "x"] and len(compared) == 2
 
 
@@ -85,14 +85,14 @@ def test_during_an_outage_a_delivery_is_a_fast_503_not_a_slow_500(tenant, monkey
     def down(*args):
         raise OperationalError("connection refused")
 
-    monkeypatch.setattr(calls, "webhook_tenant", down)
+    monkeypatch.setattr(ingestion, "webhook_tenant", down)
     status, headers, answer, _read = deliver(tenant.webhook_secret, body)
     assert status == 503 and headers[b"retry-after"] == b"5" and "indisponível" in answer["erro"]
 
     def waiting_for_a_connection(*args):  # what the pool does while PostgreSQL is down: waits its whole timeout
         time.sleep(5)
 
-    monkeypatch.setattr(calls, "webhook_tenant", waiting_for_a_connection)
+    monkeypatch.setattr(ingestion, "webhook_tenant", waiting_for_a_connection)
     started = time.monotonic()
     status, _headers, _answer, _read = deliver(tenant.webhook_secret, body)
     assert status == 503 and time.monotonic() - started < 2
