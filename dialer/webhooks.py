@@ -31,7 +31,8 @@ SENSITIVE = (
     r"|authori[sz]ation|signature|jwt"
 )
 SENSITIVE_KEY = re.compile(SENSITIVE, re.IGNORECASE)
-SENSITIVE_NAME = rf"[\w-]*(?:{SENSITIVE})[\w-]*"
+# A whole word that holds a sensitive name, tried from its start only (tried at every letter, the pattern was cubic).
+SENSITIVE_NAME = rf"(?<![\w-])(?=[\w-]*?(?:{SENSITIVE}))[\w-]+"
 # The same inside text (a string value, a body that is not JSON), each keeping its name and hiding the value.
 SENSITIVE_TEXT = (
     # "api_token": "…" or "pwd": 123 in JSON-like text (an object under the key is read key by key)
