@@ -396,28 +396,37 @@ def partial(request, template, context, target):
 @require_POST
 def tabulate(request, client_id):
     tenant, client = client_or_404(request, client_id)
-    phones = list(client.phones.all())
+
+    def record(data):
+        _disposition, created = services.record_disposition(
+            tenant,
+            request.user,
+            client,
+            data["type"],
+            notes=data["notes"],
+            phone=data["phone"],
+            call_id=data["call_id"],
+            callback_at=data["callback_at"],
+            token=data["token"],
+        )
+        return _("Tabulação registrada: %(t)s.") % {"t": data["type"].name} if created else None
+
+    return submit_tabulation(request, tenant, client, record)
+
+
+def submit_tabulation(request, tenant, client, save):
+    """The tabulação form posted: `save(cleaned_data)` records it and returns the success message (None for a
+    repeated submission); a refusal (ValidationError) shows the form again with what was typed."""
     types = list(DispositionType.available_to(tenant))
-    form = TabulationForm(request.POST, tenant=tenant, client=client, phones=phones, types=types)
+    form = TabulationForm(request.POST, tenant=tenant, client=client, phones=list(client.phones.all()), types=types)
     if form.is_valid():
-        data = form.cleaned_data
         try:
-            _disposition, created = services.record_disposition(
-                tenant,
-                request.user,
-                client,
-                data["type"],
-                notes=data["notes"],
-                phone=data["phone"],
-                call_id=data["call_id"],
-                callback_at=data["callback_at"],
-                token=data["token"],
-            )
+            message = save(form.cleaned_data)
         except ValidationError as error:
             add_errors(form, error)
         else:
-            if created:
-                messages.success(request, _("Tabulação registrada: %(t)s.") % {"t": data["type"].name})
+            if message:
+                messages.success(request, message)
             return render_after_change(request, tenant, client, types=types)
     return tabulation_refused(request, tenant, client, form, types)
 
@@ -443,27 +452,20 @@ def change_tabulation(request, client_id, disposition_id):
     """Alterar: the tabulação of a call already tabulated becomes the one chosen now."""
     tenant, client = client_or_404(request, client_id)
     disposition = get_object_or_404(CallDisposition, pk=disposition_id, tenant=tenant, client=client)
-    phones = list(client.phones.all())
-    types = list(DispositionType.available_to(tenant))
-    form = TabulationForm(request.POST, tenant=tenant, client=client, phones=phones, types=types)
-    if form.is_valid():
-        data = form.cleaned_data
-        try:
-            services.change_disposition(
-                tenant,
-                request.user,
-                disposition,
-                data["type"],
-                notes=data["notes"],
-                phone=data["phone"],
-                callback_at=data["callback_at"],
-            )
-        except ValidationError as error:
-            add_errors(form, error)
-        else:
-            messages.success(request, _("Tabulação da ligação alterada para %(t)s.") % {"t": data["type"].name})
-            return render_after_change(request, tenant, client, types=types)
-    return tabulation_refused(request, tenant, client, form, types)
+
+    def change(data):
+        services.change_disposition(
+            tenant,
+            request.user,
+            disposition,
+            data["type"],
+            notes=data["notes"],
+            phone=data["phone"],
+            callback_at=data["callback_at"],
+        )
+        return _("Tabulação da ligação alterada para %(t)s.") % {"t": data["type"].name}
+
+    return submit_tabulation(request, tenant, client, change)
 
 
 @login_required
