@@ -5,6 +5,7 @@ import sys
 from decimal import Decimal
 from pathlib import Path
 
+import freezegun
 import pytest
 from django.contrib.auth import get_user_model
 from pythonjsonlogger.json import JsonFormatter
@@ -15,6 +16,10 @@ from tenants.models import Membership, Role, Tenant
 from tests.dialer.conftest import make_dialer_api, sandbox, sandbox_server, sleeps  # noqa: F401
 
 PASSWORD = "senha-de-teste-123"
+
+# A frozen clock is the test's, not the runner's: without this, freezegun swaps the time functions pytest and
+# xdist time the tests with, and --durations prints the frozen date in seconds since 1970.
+freezegun.configure(extend_ignore_list=["_pytest", "pluggy", "xdist", "execnet"])
 
 
 ALWAYS_OPEN = {"weekdays": "00:00-24:00", "saturday": "00:00-24:00", "sunday": "00:00-24:00", "holidays": "00:00-24:00"}
