@@ -5,6 +5,7 @@ import sys
 from decimal import Decimal
 from pathlib import Path
 
+import freezegun
 import pytest
 from django.contrib.auth import get_user_model
 from pythonjsonlogger.json import JsonFormatter
@@ -15,6 +16,10 @@ from tenants.models import Membership, Role, Tenant
 from tests.dialer.conftest import make_dialer_api, sandbox, sandbox_server, sleeps  # noqa: F401
 
 PASSWORD = "senha-de-teste-123"
+
+# A frozen clock is the test's, not the runner's: without this, freezegun swaps the time functions pytest and
+# xdist time the tests with, and --durations prints the frozen date in seconds since 1970.
+freezegun.configure(extend_ignore_list=["_pytest", "pluggy", "xdist", "execnet"])
 
 
 ALWAYS_OPEN = {"weekdays": "00:00-24:00", "saturday": "00:00-24:00", "sunday": "00:00-24:00", "holidays": "00:00-24:00"}
@@ -272,3 +277,39 @@ def json_log():
     yield stream
     handler.setStream(old_stream)
     handler.setFormatter(formatter)
+
+
+# The generated matrices are many cases, spread over the xdist workers; each case adds its figures (requests
+# sent, answers >= 500, pages saved) to its matrix's total, carried to the controller in the report's
+# user_properties, and the totals are printed once at the end of the run, as the single tests printed them.
+TALLY_PREFIX = "matriz\t"
+MATRIX_TOTALS: dict[str, dict[str, int]] = {}
+
+
+@pytest.fixture
+def tally(request):
+    """`tally(matrix, {figure: count})`: add this case's figures to `matrix`'s total for the end-of-run summary."""
+
+    def add(matrix: str, figures: dict[str, int]) -> None:
+        request.node.user_properties.append((TALLY_PREFIX + matrix, figures))
+
+    return add
+
+
+def pytest_runtest_logreport(report):
+    if report.when != "teardown":  # the last report of a test: it carries what its call and fixtures added
+        return
+    for key, figures in report.user_properties:
+        if isinstance(key, str) and key.startswith(TALLY_PREFIX):
+            totals = MATRIX_TOTALS.setdefault(key.removeprefix(TALLY_PREFIX), {"casos": 0})
+            totals["casos"] += 1
+            for name, value in figures.items():
+                totals[name] = totals.get(name, 0) + value
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not MATRIX_TOTALS:
+        return
+    terminalreporter.write_sep("-", "totais dos testes gerados")
+    for matrix, totals in sorted(MATRIX_TOTALS.items()):
+        terminalreporter.write_line(f"{matrix}: " + ", ".join(f"{value} {name}" for name, value in totals.items()))

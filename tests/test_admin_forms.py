@@ -4,7 +4,7 @@ The cases are generated from the admin registry: a new ModelAdmin is checked wit
 As the tenant admin and as the supervisor, each add page and each change page of one of every record opens;
 the change page is then posted back the way a browser would submit it (the rendered inputs with their
 initial values, inlines and management forms included, and a number input whose text a browser cannot read
-sent empty), and must save with no form error and leave the row as it was.
+sent empty), and must save with no form error and leave the row as it was. One case per registered model.
 """
 
 import datetime
@@ -140,55 +140,79 @@ def record_for(model, world):
     return record
 
 
-def test_every_admin_page_opens_and_saves_unchanged(world, capsys):
+# The matrix's cases, generated at collection from the admin registry: one per registered model, both roles in
+# turn, so that xdist spreads them over its workers.
+MODELS = list(admin.site._registry)
+
+
+def opens_add_and_change(model_admin, user, record) -> tuple[bool, bool]:
+    """Whether the matrix opens the add page, and the change page of `record`, as `user`."""
+    request = type("R", (), {"user": user})()
+    return model_admin.has_add_permission(request), record is not None and model_admin.has_view_permission(request)
+
+
+def test_the_registry_walk_opens_enough_pages(world):
+    """The pages the matrix's cases open, counted without opening them: a broken registry walk must not pass
+    quietly."""
+    pages = 0
+    for role in ROLES:
+        for model, model_admin in admin.site._registry.items():
+            pages += sum(opens_add_and_change(model_admin, world["users"][role], record_for(model, world)))
+    assert len(MODELS) == len(admin.site._registry)
+    assert pages >= 20
+
+
+@pytest.mark.parametrize("model", MODELS, ids=[model._meta.label_lower for model in MODELS])
+def test_every_admin_page_opens_and_saves_unchanged(world, model, tally):
     pages = 0
     saved = 0
     problems = []
+    model_admin = admin.site._registry[model]
     for role in ROLES:
         user = world["users"][role]
         http = HttpClient()
         http.force_login(user)
-        for model, model_admin in admin.site._registry.items():
-            base = f"/admin/{model._meta.app_label}/{model._meta.model_name}/"
-            request = type("R", (), {"user": user})()
-            if model_admin.has_add_permission(request):
-                pages += 1
-                response = http.get(f"{base}add/")
-                if response.status_code != 200:
-                    problems.append(f"GET {base}add/ como {role}: {response.status_code}")
-                else:
-                    _data, unreadable = browser_post_data(response.content.decode())
-                    if unreadable:
-                        problems.append(f"{base}add/ como {role}: o navegador não mostra {unreadable}")
-            record = record_for(model, world)
-            if record is None or not model_admin.has_view_permission(request):
-                continue
-            url = f"{base}{record.pk}/change/"
+        base = f"/admin/{model._meta.app_label}/{model._meta.model_name}/"
+        request = type("R", (), {"user": user})()
+        record = record_for(model, world)
+        opens_add, opens_change = opens_add_and_change(model_admin, user, record)
+        if opens_add:
             pages += 1
-            response = http.get(url)
-            if response.status_code == 302 and response["Location"] == base:
-                continue  # an admin whose change page is its list (the qualification mapping): nothing to save
+            response = http.get(f"{base}add/")
             if response.status_code != 200:
-                problems.append(f"GET {url} como {role}: {response.status_code}")
-                continue
-            data, unreadable = browser_post_data(response.content.decode())
-            if unreadable:
-                problems.append(f"{url} como {role}: o navegador não mostra {unreadable}")
-            if not model_admin.has_change_permission(request, record):
-                continue
-            before = row_values(record)
-            data["_save"] = [""]
-            response = http.post(url, data)
-            saved += 1
-            if response.status_code != 302:
-                problems.append(f"POST {url} como {role}: {response.status_code} {form_errors(response)}")
-                continue
-            after = row_values(record)
-            if after != before:
-                changed = {k: (before[k], after[k]) for k in before if before[k] != after.get(k)}
-                problems.append(f"POST {url} como {role} alterou a linha: {changed}")
-    print(f"\nFormulários do admin: {pages} páginas abertas, {saved} salvas sem alteração")
-    assert pages >= 20  # a broken registry walk must not pass quietly
+                problems.append(f"GET {base}add/ como {role}: {response.status_code}")
+            else:
+                _data, unreadable = browser_post_data(response.content.decode())
+                if unreadable:
+                    problems.append(f"{base}add/ como {role}: o navegador não mostra {unreadable}")
+        if not opens_change:
+            continue
+        url = f"{base}{record.pk}/change/"
+        pages += 1
+        response = http.get(url)
+        if response.status_code == 302 and response["Location"] == base:
+            continue  # an admin whose change page is its list (the qualification mapping): nothing to save
+        if response.status_code != 200:
+            problems.append(f"GET {url} como {role}: {response.status_code}")
+            continue
+        data, unreadable = browser_post_data(response.content.decode())
+        if unreadable:
+            problems.append(f"{url} como {role}: o navegador não mostra {unreadable}")
+        if not model_admin.has_change_permission(request, record):
+            continue
+        before = row_values(record)
+        data["_save"] = [""]
+        response = http.post(url, data)
+        saved += 1
+        if response.status_code != 302:
+            problems.append(f"POST {url} como {role}: {response.status_code} {form_errors(response)}")
+            continue
+        after = row_values(record)
+        if after != before:
+            changed = {k: (before[k], after[k]) for k in before if before[k] != after.get(k)}
+            problems.append(f"POST {url} como {role} alterou a linha: {changed}")
+    tally("Formulários do admin", {"páginas abertas": pages, "salvas sem alteração": saved})
+    print(f"\nFormulários do admin, {model._meta.label}: {pages} páginas abertas, {saved} salvas sem alteração")
     assert not problems, "\n".join(problems)
 
 

@@ -9,8 +9,9 @@ its own). A new URL, parameter, filter, action or form field is fuzzed without a
 
 Each role of a tenant signs in and sends the cases: the operator all of them (an admin page it cannot open is
 tried once); the tenant admin and the supervisor share the admin's cases, every other one each (the admin runs
-the same code for both), and both send all the others. The only acceptable answers are below 500; the number
-of requests sent is printed (run with -s).
+the same code for both), and both send all the others. The only acceptable answers are below 500. One case per
+URL and one per admin model, generated at collection; the number of requests sent and of answers >= 500 is
+printed at the end of the run, summed over the cases.
 """
 
 import inspect
@@ -135,60 +136,63 @@ def hostile_requests(source: str, path: str, params: set[tuple[str, str]]) -> li
     return cases
 
 
-def build_cases(world) -> list[tuple[str, str, dict, int | None]]:
-    """(method, path, data, turn): every path parameter, read parameter and admin filter or action of every URL,
+# The matrix's cases, generated at collection from the URL and admin registries: one per URL (its path
+# parameters, the parameters its view reads, its changelist's filters and actions) and one per admin model (the
+# fields of its add and change forms), so that xdist spreads them over its workers.
+ROUTES = [(route, name, view) for route, name, view in walk() if not route.startswith(SKIP_ROUTES)]
+MODELS = list(admin.site._registry)
+
+
+def route_cases(route, name, view, world) -> list[tuple[str, str, dict, int | None]]:
+    """(method, path, data, turn): every path parameter, read parameter and admin filter or action of the URL,
     with each hostile value."""
     cases = []
-    routes = [(route, name, view) for route, name, view in walk() if not route.startswith(SKIP_ROUTES)]
-    assert len(routes) > 100  # a broken walk must not pass quietly
     admin_user = world["users"][Role.ADMIN]
-    for route, name, view in routes:
-        path = fill(route, name, world)
-        for param in sorted({m.group(2) or m.group(3) for m in PARAM.finditer(route)}):
-            for value in PATH_HOSTILE.values():
-                hostile_path = with_path_param(route, name, world, param, value)
-                cases.append(("get", hostile_path, {}, None))
-                if not route.startswith("admin/"):  # the admin reads a path the same way whatever the method
-                    cases.append(("post", hostile_path, {}, None))
-        params = reads_of(view)
-        if name == "admin:index":  # unfold renders the dashboard there
-            params |= reads_of(import_string(settings.UNFOLD["DASHBOARD_CALLBACK"]))
-        model_admin = admin_for(route)
-        if model_admin is not None and name.endswith(("_changelist", "_add", "_change")):
-            params |= admin_reads(model_admin)
-            if name.endswith("_changelist"):
-                params |= changelist_params(model_admin, admin_user)
-                for action in [*(model_admin.actions or []), "delete_selected"]:
-                    action_name = action if isinstance(action, str) else action.__name__
-                    for turn, value in enumerate(HOSTILE.values()):
-                        data = {"action": action_name, "_selected_action": value, "index": "0"}
-                        cases.append(("post", path, data, turn))
-        cases += hostile_requests(route, path, params)
+    path = fill(route, name, world)
+    for param in sorted({m.group(2) or m.group(3) for m in PARAM.finditer(route)}):
+        for value in PATH_HOSTILE.values():
+            hostile_path = with_path_param(route, name, world, param, value)
+            cases.append(("get", hostile_path, {}, None))
+            if not route.startswith("admin/"):  # the admin reads a path the same way whatever the method
+                cases.append(("post", hostile_path, {}, None))
+    params = reads_of(view)
+    if name == "admin:index":  # unfold renders the dashboard there
+        params |= reads_of(import_string(settings.UNFOLD["DASHBOARD_CALLBACK"]))
+    model_admin = admin_for(route)
+    if model_admin is not None and name.endswith(("_changelist", "_add", "_change")):
+        params |= admin_reads(model_admin)
+        if name.endswith("_changelist"):
+            params |= changelist_params(model_admin, admin_user)
+            for action in [*(model_admin.actions or []), "delete_selected"]:
+                action_name = action if isinstance(action, str) else action.__name__
+                for turn, value in enumerate(HOSTILE.values()):
+                    data = {"action": action_name, "_selected_action": value, "index": "0"}
+                    cases.append(("post", path, data, turn))
+    cases += hostile_requests(route, path, params)
     return cases
 
 
 FORMSET_COUNTS = ("TOTAL_FORMS", "INITIAL_FORMS", "MIN_NUM_FORMS", "MAX_NUM_FORMS")
 
 
-def form_cases(http, world) -> list[tuple[str, str, dict, int | None]]:
-    """Each field of each admin add and change form the user opens, posted with each hostile value in every field
-    at once: a form cleans each field on its own, so none hides another."""
+def form_cases(http, world, model) -> list[tuple[str, str, dict, int | None]]:
+    """Each field of the model's admin add and change form the user opens, posted with each hostile value in every
+    field at once: a form cleans each field on its own, so none hides another."""
     cases = []
-    for model in admin.site._registry:
-        base = f"/admin/{model._meta.app_label}/{model._meta.model_name}/"
-        record = record_for(model, world)
-        pages = [f"{base}add/"] + ([f"{base}{record.pk}/change/"] if record is not None else [])
-        for page in pages:
-            response = http.get(page)
-            if response.status_code != 200:
-                continue
-            data, _unreadable = browser_post_data(response.content.decode())
-            data["_save"] = [""]
-            fields = [
-                key for key in data if not key.endswith(FORMSET_COUNTS) and key not in ("_save", "csrfmiddlewaretoken")
-            ]
-            for turn, value in enumerate(HOSTILE.values()):
-                cases.append(("post", page, {**data, **{field: [value] for field in fields}}, turn))
+    base = f"/admin/{model._meta.app_label}/{model._meta.model_name}/"
+    record = record_for(model, world)
+    pages = [f"{base}add/"] + ([f"{base}{record.pk}/change/"] if record is not None else [])
+    for page in pages:
+        response = http.get(page)
+        if response.status_code != 200:
+            continue
+        data, _unreadable = browser_post_data(response.content.decode())
+        data["_save"] = [""]
+        fields = [
+            key for key in data if not key.endswith(FORMSET_COUNTS) and key not in ("_save", "csrfmiddlewaretoken")
+        ]
+        for turn, value in enumerate(HOSTILE.values()):
+            cases.append(("post", page, {**data, **{field: [value] for field in fields}}, turn))
     return cases
 
 
@@ -204,17 +208,36 @@ def refused(response) -> bool:
     )
 
 
-def test_no_hostile_value_in_any_parameter_answers_500():
+@pytest.fixture
+def world():
     tenant = Tenant.objects.create(name="Agência Alfa", slug="alfa")
-    world = populate(tenant, "ALFA", 1)
-    cases = build_cases(world)
+    return populate(tenant, "ALFA", 1)
+
+
+def test_the_url_walk_finds_every_url():
+    assert len(ROUTES) > 100  # a broken walk must not pass quietly
+
+
+@pytest.mark.parametrize(("route", "name", "view"), ROUTES, ids=[name or route for route, name, _view in ROUTES])
+def test_no_hostile_value_in_any_parameter_answers_500(world, route, name, view, tally):
+    cases = route_cases(route, name, view, world)
+    send_as_each_role(world, lambda http: cases, tally)
+
+
+@pytest.mark.parametrize("model", MODELS, ids=[model._meta.label_lower for model in MODELS])
+def test_no_hostile_value_in_any_admin_form_field_answers_500(world, model, tally):
+    send_as_each_role(world, lambda http: form_cases(http, world, model), tally)
+
+
+def send_as_each_role(world, cases_for, tally):
+    """Each role signs in and sends the cases `cases_for(its client)` gives; none may answer 500 or more."""
     problems = []
     sent = 0
     for role in ROLES:
         http = HttpClient(raise_request_exception=False)
         http.force_login(world["users"][role])
         opens = {}  # an admin page the role cannot open refuses before it reads any parameter
-        for method, path, data, turn in cases + form_cases(http, world):
+        for method, path, data, turn in cases_for(http):
             # The admin runs the same code for its two staff roles: they share its cases (a quarter of the
             # suite's time otherwise), each sending every other hostile value to each parameter.
             if (
@@ -237,6 +260,7 @@ def test_no_hostile_value_in_any_parameter_answers_500():
             if response.status_code >= 500 and not path.startswith("/healthz"):
                 shown = {k: (v if len(str(v)) < 40 else f"{str(v)[:20]}…({len(str(v))})") for k, v in data.items()}
                 problems.append(f"{method.upper()} {path[:120]} {shown} como {role}: {response.status_code}")
+    tally("Fuzz de entradas", {"requisições": sent, "respostas >= 500": len(problems)})
     print(f"\nFuzz de entradas: {sent} requisições, {len(problems)} respostas >= 500")
     unique = sorted(set(problems))
     assert not unique, f"{len(unique)} casos:\n" + "\n".join(unique[:80])

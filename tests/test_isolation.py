@@ -284,64 +284,81 @@ def is_login_redirect(response) -> bool:
     return response.status_code == 302 and ("/entrar/" in response["Location"] or "/login/" in response["Location"])
 
 
-def test_every_url_role_and_tenant(worlds, root, capsys):
+# The matrix's cases, generated at collection: one per identity (3 roles × 2 tenants + anonymous), so that xdist
+# spreads them over its workers. Each case requests every URL, by GET and POST, with the other tenant's records.
+ROUTES = [(route, name) for route, name, _view in walk() if not route.startswith("static/")]
+IDENTITIES = [(slug, role) for slug in ("alfa", "beta") for role in ROLES] + [(None, None)]
+
+
+def identity_id(identity) -> str:
+    slug, role = identity
+    return f"{role}-{slug}" if slug else "anonimo"
+
+
+def test_the_url_walk_finds_every_url():
+    assert len(ROUTES) > 100  # the admin alone has more: a broken walk must not pass quietly
+    assert len(IDENTITIES) == 7
+
+
+@pytest.mark.parametrize(("slug", "role"), IDENTITIES, ids=map(identity_id, IDENTITIES))
+def test_every_url_role_and_tenant(worlds, root, slug, role, tally):
     """The matrix: (URL × method) × (3 roles × 2 tenants + anonymous), each with the other tenant's records."""
-    routes = [(route, name) for route, name, _view in walk() if not route.startswith("static/")]
-    assert len(routes) > 100  # the admin alone has more: a broken walk must not pass quietly
-    identities = [(slug, role) for slug in worlds for role in ROLES] + [(None, None)]
+    routes = ROUTES
     cases = 0
     problems = []
-    for slug, role in identities:
-        http = HttpClient()
-        if slug:
-            http.force_login(worlds[slug]["users"][role])
-        mine = worlds[slug or "alfa"]
-        other = worlds["beta" if slug == "alfa" else "alfa"] if slug else worlds["beta"]
-        untouchable = [w["tenants.tenant"] for w in worlds.values() if w is not mine or slug is None]
-        before = [snapshot(t) for t in untouchable]
-        for route, name in routes:
-            path = fill(route, name, other)
-            for method in ("get", "post"):
-                cases += 1
-                response = getattr(http, method)(path)
-                if name in ("logout", "admin:logout") and slug:
-                    http.force_login(worlds[slug]["users"][role])  # carry on as the same identity
-                status = response.status_code
-                body = response.content.decode(errors="replace") if not response.streaming else ""
-                where = f"{method.upper()} {path} ({name or route}) como {role or 'anônimo'} de {slug or '-'}: {status}"
-                if status >= 500 and name != "healthz":  # healthz answers 503 while no worker runs
-                    problems.append(f"erro {where}")
-                shown = [text for text in revealing(other, root) if text in body]
-                if slug and shown:
-                    problems.append(f"dado da outra empresa ({shown}) em {where}")
-                if name in PUBLIC or route.startswith("admin/r/"):
-                    continue  # public by design; view_on_site only redirects to a page that answers 404
-                if slug is None:
-                    if not (is_login_redirect(response) or status in (403, 404, 405)):
-                        problems.append(f"anônimo alcançou {where}")
-                    continue
-                if role == Role.OPERATOR and route.startswith("admin/") and status == 200:
-                    problems.append(f"operador no admin: {where}")
-                takes_record = bool(PARAM.search(route)) and not route.startswith(("admin/^", "admin/(?P<url>"))
-                label = admin_model_label(name, route)
-                reachable = status not in (302, 403, 404, 405)
-                if takes_record and reachable and (label is None or label in other):
-                    problems.append(f"registro da outra empresa alcançável: {where}")
-                if (
-                    role == Role.SUPERVISOR
-                    and label in ADMIN_ONLY_MODELS
-                    and status == 200
-                    and not route.endswith("autocomplete/")
-                ):
-                    problems.append(f"supervisor em página de administrador: {where}")
-        cases += check_admin_actions(http, mine, other, slug, role, problems)
-        for tenant, rows_before in zip(untouchable, before, strict=True):
-            rows_after = snapshot(tenant)
-            for table, rows in rows_before.items():
-                if rows != rows_after[table]:
-                    changed = sorted(set(rows_after[table]) ^ set(rows))[:2]
-                    problems.append(f"{role or 'anônimo'} de {slug or '-'} alterou {tenant.slug} em {table}: {changed}")
-    print(f"\nMatriz de isolamento: {len(routes)} URLs × 7 identidades, {cases} requisições verificadas")
+    http = HttpClient()
+    if slug:
+        http.force_login(worlds[slug]["users"][role])
+    mine = worlds[slug or "alfa"]
+    other = worlds["beta" if slug == "alfa" else "alfa"] if slug else worlds["beta"]
+    untouchable = [w["tenants.tenant"] for w in worlds.values() if w is not mine or slug is None]
+    before = [snapshot(t) for t in untouchable]
+    for route, name in routes:
+        path = fill(route, name, other)
+        for method in ("get", "post"):
+            cases += 1
+            response = getattr(http, method)(path)
+            if name in ("logout", "admin:logout") and slug:
+                http.force_login(worlds[slug]["users"][role])  # carry on as the same identity
+            status = response.status_code
+            body = response.content.decode(errors="replace") if not response.streaming else ""
+            where = f"{method.upper()} {path} ({name or route}) como {role or 'anônimo'} de {slug or '-'}: {status}"
+            if status >= 500 and name != "healthz":  # healthz answers 503 while no worker runs
+                problems.append(f"erro {where}")
+            shown = [text for text in revealing(other, root) if text in body]
+            if slug and shown:
+                problems.append(f"dado da outra empresa ({shown}) em {where}")
+            if name in PUBLIC or route.startswith("admin/r/"):
+                continue  # public by design; view_on_site only redirects to a page that answers 404
+            if slug is None:
+                if not (is_login_redirect(response) or status in (403, 404, 405)):
+                    problems.append(f"anônimo alcançou {where}")
+                continue
+            if role == Role.OPERATOR and route.startswith("admin/") and status == 200:
+                problems.append(f"operador no admin: {where}")
+            takes_record = bool(PARAM.search(route)) and not route.startswith(("admin/^", "admin/(?P<url>"))
+            label = admin_model_label(name, route)
+            reachable = status not in (302, 403, 404, 405)
+            if takes_record and reachable and (label is None or label in other):
+                problems.append(f"registro da outra empresa alcançável: {where}")
+            if (
+                role == Role.SUPERVISOR
+                and label in ADMIN_ONLY_MODELS
+                and status == 200
+                and not route.endswith("autocomplete/")
+            ):
+                problems.append(f"supervisor em página de administrador: {where}")
+    cases += check_admin_actions(http, mine, other, slug, role, problems)
+    for tenant, rows_before in zip(untouchable, before, strict=True):
+        rows_after = snapshot(tenant)
+        for table, rows in rows_before.items():
+            if rows != rows_after[table]:
+                changed = sorted(set(rows_after[table]) ^ set(rows))[:2]
+                problems.append(f"{role or 'anônimo'} de {slug or '-'} alterou {tenant.slug} em {table}: {changed}")
+    tally(f"Matriz de isolamento ({len(routes)} URLs, uma identidade por caso)", {"requisições verificadas": cases})
+    print(
+        f"\nMatriz de isolamento: {len(routes)} URLs como {identity_id((slug, role))}, {cases} requisições verificadas"
+    )
     assert not problems, "\n".join(problems[:40])
 
 
@@ -365,49 +382,64 @@ def check_admin_actions(http, mine, other, slug, role, problems) -> int:
     return cases
 
 
-def test_every_foreign_key_in_the_query_string(worlds, root):
+# Every relation field of every registered admin's model (but the global ones), generated at collection.
+FIELDS = [
+    (model, field)
+    for model in admin.site._registry
+    for field in relation_fields(model)
+    if field.related_model._meta.label_lower not in GLOBAL_MODELS
+]
+STAFF = [(slug, role) for slug in ("alfa", "beta") for role in ROLES]
+
+
+def test_the_relation_fields_are_found():
+    assert len(FIELDS) > 20  # a broken enumeration must not pass quietly
+
+
+@pytest.mark.parametrize(("slug", "role"), STAFF, ids=map(identity_id, STAFF))
+def test_every_foreign_key_in_the_query_string(worlds, root, slug, role, tally):
     """Every add and change page, prefilled from the query string with the other tenant's ids in each relation
-    field, and every autocomplete of those fields: nothing of the other tenant (nor a superuser) is shown."""
+    field, and every autocomplete of those fields: nothing of the other tenant (nor a superuser) is shown.
+    One case per tenant and role."""
     cases = 0
     problems = []
-    fields = [
-        (model, field)
-        for model in admin.site._registry
-        for field in relation_fields(model)
-        if field.related_model._meta.label_lower not in GLOBAL_MODELS
-    ]
-    assert len(fields) > 20  # a broken enumeration must not pass quietly
-    for slug, world in worlds.items():
-        other = worlds["beta" if slug == "alfa" else "alfa"]
-        hidden = revealing(other, root)
-        for role in ROLES:
-            http = HttpClient()
-            http.force_login(world["users"][role])
-            for model, field in fields:
-                opts = model._meta
-                base = f"/admin/{opts.app_label}/{opts.model_name}/"
-                own = world.get(opts.label_lower) or model.objects.filter(tenant=world["tenants.tenant"]).first()
-                pages = [f"{base}add/"] + ([f"{base}{own.pk}/change/"] if own is not None else [])
-                ids = foreign_ids(field, other, root)
-                # Prefilled by the query string, and posted back (a rejected form prints what was sent).
-                requests = [("get", page, {field.name: value}) for page in pages for value in ids]
-                requests += [("post", pages[0], {field.name: value}) for value in ids]
-                if field.many_to_many:
-                    requests += [("get", page, {field.name: ",".join(ids)}) for page in pages]
-                autocomplete = {"app_label": opts.app_label, "model_name": opts.model_name, "field_name": field.name}
-                terms = ("", other["marker"])
-                requests += [("get", "/admin/autocomplete/", {**autocomplete, "term": term}) for term in terms]
-                for method, path, query in requests:
-                    cases += 1
-                    response = getattr(http, method)(path, query)
-                    body = response.content.decode(errors="replace")
-                    where = f"{method.upper()} {path} {query} como {role} de {slug}: {response.status_code}"
-                    if response.status_code >= 500:
-                        problems.append(f"erro {where}")
-                    shown = [text for text in hidden if text in body]
-                    if shown:
-                        problems.append(f"{shown} em {where}")
-    print(f"\nMatriz de chaves estrangeiras: {len(fields)} campos × 6 identidades, {cases} requisições verificadas")
+    fields = FIELDS
+    world = worlds[slug]
+    other = worlds["beta" if slug == "alfa" else "alfa"]
+    hidden = revealing(other, root)
+    http = HttpClient()
+    http.force_login(world["users"][role])
+    for model, field in fields:
+        opts = model._meta
+        base = f"/admin/{opts.app_label}/{opts.model_name}/"
+        own = world.get(opts.label_lower) or model.objects.filter(tenant=world["tenants.tenant"]).first()
+        pages = [f"{base}add/"] + ([f"{base}{own.pk}/change/"] if own is not None else [])
+        ids = foreign_ids(field, other, root)
+        # Prefilled by the query string, and posted back (a rejected form prints what was sent).
+        requests = [("get", page, {field.name: value}) for page in pages for value in ids]
+        requests += [("post", pages[0], {field.name: value}) for value in ids]
+        if field.many_to_many:
+            requests += [("get", page, {field.name: ",".join(ids)}) for page in pages]
+        autocomplete = {"app_label": opts.app_label, "model_name": opts.model_name, "field_name": field.name}
+        terms = ("", other["marker"])
+        requests += [("get", "/admin/autocomplete/", {**autocomplete, "term": term}) for term in terms]
+        for method, path, query in requests:
+            cases += 1
+            response = getattr(http, method)(path, query)
+            body = response.content.decode(errors="replace")
+            where = f"{method.upper()} {path} {query} como {role} de {slug}: {response.status_code}"
+            if response.status_code >= 500:
+                problems.append(f"erro {where}")
+            shown = [text for text in hidden if text in body]
+            if shown:
+                problems.append(f"{shown} em {where}")
+    tally(
+        f"Matriz de chaves estrangeiras ({len(fields)} campos, uma identidade por caso)",
+        {"requisições verificadas": cases},
+    )
+    print(
+        f"\nMatriz de chaves estrangeiras: {len(fields)} campos como {role} de {slug}, {cases} requisições verificadas"
+    )
     assert not problems, "\n".join(problems[:40])
 
 

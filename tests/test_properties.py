@@ -2,7 +2,7 @@
 
 Every generated input must give a valid result or a clear Portuguese error: never an unexpected
 exception, never a 500, never part of a record written. The number of inputs each property tried is
-printed (run with -s) and summed at the end of the module.
+summed over the tests and printed at the end of the run.
 """
 
 import collections
@@ -40,10 +40,13 @@ typed = st.one_of(
 )
 
 
-@pytest.fixture(scope="module", autouse=True)
-def report_tried():
+@pytest.fixture(autouse=True)
+def report_tried(tally):
+    """What each property tried, summed at the end of the run over the tests (and the xdist workers)."""
+    before = TRIED.copy()
     yield
-    print(f"\nEntradas geradas pelos testes de propriedade: {sum(TRIED.values())} — {dict(TRIED)}")
+    tried = TRIED - before
+    tally("Entradas geradas pelos testes de propriedade", {"entradas": sum(tried.values()), **tried})
 
 
 def is_portuguese_error(error: ValidationError) -> bool:
