@@ -29,8 +29,9 @@ from django.utils.translation import gettext_lazy
 
 from common.parsing import parse_int
 from core.models import Client, ClientPhone
-from dialer import selectors
-from dialer.models import DialerCallEvent, DialerRemoval
+from dialer import calling_rules, selectors
+from dialer.calling_rules import VOICE, city_key, city_regex
+from dialer.models import CallingWindowOverride, DialerCallEvent, DialerRemoval, MunicipalHoliday
 
 SEND = "enviar"
 OUTSIDE_HOURS = "fora_do_horario"
@@ -193,36 +194,102 @@ def _windows_problem(text: str) -> bool:
     return any(start >= end or start < previous_end for (start, end), previous_end in zip(shifts, ends, strict=False))
 
 
+def _intersect(first, second) -> tuple[tuple[datetime.time, datetime.time], ...]:
+    """The shifts both windows allow, in order."""
+    result = []
+    for start_a, end_a in first:
+        for start_b, end_b in second:
+            start, end = max(start_a, start_b), min(end_a, end_b)
+            if start < end:
+                result.append((start, end))
+    return tuple(sorted(result))
+
+
+def _contains(outer, inner) -> bool:
+    """Whether every shift of `inner` lies within one shift of `outer`."""
+    return all(any(o_start <= start and end <= o_end for o_start, o_end in outer) for start, end in inner)
+
+
+def wider_than_law(region: str, hours: dict) -> list[str]:
+    """The day kinds (weekdays, saturday, ...) where `hours` allows calls the law's window for the region does not."""
+    law = calling_rules.rule_for(region).hours()
+    return [kind for kind in DAY_KINDS if not _contains(_parse_window(law[kind]), _parse_window(hours.get(kind, "")))]
+
+
+# How long ahead the municipal holidays are read: next_opening looks 15 days ahead, window() callers a week.
+CITY_HOLIDAYS_BEHIND = datetime.timedelta(days=7)
+CITY_HOLIDAYS_AHEAD = datetime.timedelta(days=60)
+
+
 @dataclasses.dataclass(frozen=True)
 class CallingPolicy:
-    """A tenant's calling rules (tenant settings, with defaults)."""
+    """A tenant's calling rules: the law of each UF (dialer/calling_rules.py) or the tenant's own window for it,
+    intersected with the tenant's general hours (tenant settings, with defaults), and its municipal holidays."""
 
     hours: dict
     per_day: int | None
     per_week: int | None
+    overrides: dict = dataclasses.field(default_factory=dict)  # region -> {day kind: window}
+    city_holidays: dict = dataclasses.field(default_factory=dict)  # (UF, city key) -> frozenset of dates
 
     @classmethod
     def for_tenant(cls, tenant) -> "CallingPolicy":
         stored = tenant.stored_settings if tenant is not None else {}
         hours = {**DEFAULT_HOURS, **(stored.get(HOURS_KEY) or {})}
-        return cls(hours=hours, per_day=stored.get(PER_DAY_KEY) or None, per_week=stored.get(PER_WEEK_KEY) or None)
+        overrides, city_holidays = {}, defaultdict(set)
+        if tenant is not None and tenant.pk is not None:
+            overrides = {o.state: o.hours() for o in CallingWindowOverride.objects.filter(tenant=tenant)}
+            today = timezone.now().date()
+            rows = MunicipalHoliday.objects.filter(
+                tenant=tenant, date__gte=today - CITY_HOLIDAYS_BEHIND, date__lte=today + CITY_HOLIDAYS_AHEAD
+            ).values_list("state", "city_key", "date")
+            for state, key, day in rows:
+                city_holidays[(state, key)].add(day)
+        return cls(
+            hours=hours,
+            per_day=stored.get(PER_DAY_KEY) or None,
+            per_week=stored.get(PER_WEEK_KEY) or None,
+            overrides=overrides,
+            city_holidays={key: frozenset(days) for key, days in city_holidays.items()},
+        )
 
-    def window(self, region: str, day: datetime.date) -> tuple[tuple[datetime.time, datetime.time], ...]:
-        """The day's shifts in the region, in order (none: closed)."""
-        if day in _holidays(region, day.year):
-            return _parse_window(self.hours["holidays"])
-        if day.weekday() == 6:
-            return _parse_window(self.hours["sunday"])
-        if day.weekday() == 5:
-            return _parse_window(self.hours["saturday"])
-        return _parse_window(self.hours["weekdays"])
+    def override_for(self, region: str) -> dict | None:
+        """The tenant's own window for the region (Noronha falls back to Pernambuco's)."""
+        found = self.overrides.get(region)
+        if found is None and region == NORONHA:
+            found = self.overrides.get("PE")
+        return found
 
-    def next_opening(self, region: str, now: datetime.datetime) -> datetime.datetime | None:
+    def legal_hours(self, region: str, channel: str = VOICE) -> dict:
+        """{day kind: window} for the region before the tenant's general hours: its own window or the law's."""
+        return self.override_for(region) or calling_rules.rule_for(region, channel).hours()
+
+    def municipal_holiday(self, region: str, day: datetime.date, city: str | None) -> bool:
+        if not city:
+            return False
+        uf = "PE" if region == NORONHA else region
+        return day in self.city_holidays.get((uf, city_key(city)), ())
+
+    def day_kind(self, region: str, day: datetime.date, *, city: str | None = None) -> str:
+        if day in _holidays(region, day.year) or self.municipal_holiday(region, day, city):
+            return "holidays"
+        return {6: "sunday", 5: "saturday"}.get(day.weekday(), "weekdays")
+
+    def window(
+        self, region: str, day: datetime.date, *, city: str | None = None, channel: str = VOICE
+    ) -> tuple[tuple[datetime.time, datetime.time], ...]:
+        """The day's shifts in the region (and city, for its municipal holidays), in order (none: closed)."""
+        kind = self.day_kind(region, day, city=city)
+        return _intersect(_parse_window(self.legal_hours(region, channel)[kind]), _parse_window(self.hours[kind]))
+
+    def next_opening(
+        self, region: str, now: datetime.datetime, *, city: str | None = None, channel: str = VOICE
+    ) -> datetime.datetime | None:
         """None when the region's window is open at `now`, else when it opens next (aware, region's zone)."""
         local = now.astimezone(region_time_zone(region))
         for offset in range(0, 15):
             day = local.date() + datetime.timedelta(days=offset)
-            for shift_start, shift_end in self.window(region, day):
+            for shift_start, shift_end in self.window(region, day, city=city, channel=channel):
                 start = datetime.datetime.combine(day, shift_start, tzinfo=local.tzinfo)
                 end = datetime.datetime.combine(day, shift_end, tzinfo=local.tzinfo)
                 if offset == 0 and start <= local < end:
@@ -230,6 +297,10 @@ class CallingPolicy:
                 if local < start:
                     return start
         return local + datetime.timedelta(days=15)  # no window configured at all
+
+    def holiday_cities(self) -> list[tuple[str, str]]:
+        """(UF, city key) of every city with a municipal holiday the policy knows of."""
+        return sorted(self.city_holidays)
 
 
 def _region_q(region: str) -> Q:
@@ -242,20 +313,33 @@ def _region_q(region: str) -> Q:
     return Q(state=region)
 
 
-def _closed_regions(policy: CallingPolicy, now) -> dict[datetime.datetime, Q]:
-    """{when it opens: Q of the clients whose window is closed now}, one entry per opening time."""
+def _closed_regions(policy: CallingPolicy, now) -> list[tuple[datetime.datetime, Q]]:
+    """(when it opens, Q of the clients whose window is closed now), one entry per opening time; first the cities
+    whose municipal holiday puts them apart from their region (the Case takes the first match), then the regions."""
     by_opening: dict[datetime.datetime, list[str]] = defaultdict(list)
+    region_openings = {}
     for region in [*UF_TIME_ZONES, NORONHA, UNKNOWN_UF]:
-        opening = policy.next_opening(region, now)
+        opening = region_openings[region] = policy.next_opening(region, now)
         if opening is not None:
             by_opening[opening.astimezone(datetime.UTC)].append(region)
-    result = {}
+    cities: dict[datetime.datetime, Q] = {}
+    for uf, key in policy.holiday_cities():
+        for region in [uf, NORONHA] if uf == "PE" else [uf]:
+            if region not in region_openings:
+                continue
+            opening = policy.next_opening(region, now, city=key)
+            if opening is None or opening == region_openings[region]:
+                continue
+            q = _region_q(region) & Q(city__regex=city_regex(key))
+            at = opening.astimezone(datetime.UTC)
+            cities[at] = cities[at] | q if at in cities else q
+    result = sorted(cities.items())
     for opening, regions in sorted(by_opening.items()):
         plain = [r for r in regions if r not in (NORONHA, "PE", UNKNOWN_UF)]
         q = Q(state__in=plain) if plain else Q(pk__in=[])
         for special in {NORONHA, "PE", UNKNOWN_UF} & set(regions):
             q |= _region_q(special)
-        result[opening] = q
+        result.append((opening, q))
     return result
 
 
@@ -331,7 +415,7 @@ def conditions(tenant, campaign_id, now=None, among: Q | None = None) -> list[tu
             .exclude(Exists(removed_since))
         )
         result.append(("enviado_recentemente", Q(pk__in=recent.values("client_id"))))
-    for opening, q in _closed_regions(policy, now).items():
+    for opening, q in _closed_regions(policy, now):
         result.append((f"{OUTSIDE_HOURS}@{opening.isoformat()}", q))
     return result
 

@@ -3,6 +3,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from core.models import MONEY, Client, DoNotCallReason
+from dialer.calling_rules import ALL_UFS, city_key
 from dialer.types import DispositionBehavior
 from tenants.models import TenantOwned
 
@@ -362,3 +363,77 @@ class CallSync(TenantOwned):
 
     def __str__(self):
         return str(self.tenant)
+
+
+def _region_choices():
+    return [*_uf_choices(), ("NORONHA", _("Fernando de Noronha (PE)"))]
+
+
+def _uf_choices():
+    return [(uf, uf) for uf in ALL_UFS]
+
+
+class CallingWindowOverride(TenantOwned):
+    """A tenant's own calling window for one UF, in place of the law's (dialer/calling_rules.py): tighter at will,
+    wider only with a written reason (audited). The tenant's general hours still apply on top."""
+
+    state = models.CharField(_("UF"), max_length=7, choices=_region_choices)
+    weekdays = models.CharField(_("dias úteis"), max_length=100, blank=True, help_text=_("Vazio: não ligar."))
+    saturday = models.CharField(_("sábado"), max_length=100, blank=True, help_text=_("Vazio: não ligar."))
+    sunday = models.CharField(_("domingo"), max_length=100, blank=True, help_text=_("Vazio: não ligar."))
+    holidays = models.CharField(_("feriados"), max_length=100, blank=True, help_text=_("Vazio: não ligar."))
+    reason = models.TextField(
+        _("motivo"),
+        blank=True,
+        max_length=2000,
+        help_text=_("Obrigatório quando a janela é mais ampla que a lei do estado."),
+    )
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("alterada por"),
+        editable=False,
+    )
+    updated_at = models.DateTimeField(_("alterada em"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("janela de discagem por UF")
+        verbose_name_plural = _("janelas de discagem por UF")
+        ordering = ["state"]
+        constraints = [models.UniqueConstraint(fields=["tenant", "state"], name="calling_window_one_per_state")]
+
+    def __str__(self):
+        return _("Janela de %(uf)s") % {"uf": self.get_state_display()}
+
+    def hours(self) -> dict:
+        return {kind: getattr(self, kind) for kind in ("weekdays", "saturday", "sunday", "holidays")}
+
+
+class MunicipalHoliday(TenantOwned):
+    """A city's holiday, added to the national and state ones: its debtors are not called that day."""
+
+    state = models.CharField(_("UF"), max_length=2, choices=_uf_choices)
+    city = models.CharField(_("cidade"), max_length=100)
+    # The city without accents, in lower case and single spaces: how a client's city is matched.
+    city_key = models.CharField(max_length=100, editable=False)
+    date = models.DateField(_("data"))
+    name = models.CharField(_("feriado"), max_length=100)
+
+    class Meta:
+        verbose_name = _("feriado municipal")
+        verbose_name_plural = _("feriados municipais")
+        ordering = ["date", "state", "city"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "state", "city_key", "date"], name="municipal_holiday_unique")
+        ]
+        indexes = [models.Index(fields=["tenant", "date"], name="municipal_holiday_day")]
+
+    def __str__(self):
+        return f"{self.name} — {self.city}/{self.state} ({self.date:%d/%m/%Y})"
+
+    def save(self, *args, **kwargs):
+        self.city_key = city_key(self.city)
+        super().save(*args, **kwargs)

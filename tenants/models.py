@@ -150,6 +150,7 @@ class AuditEvent(TenantOwned):
         RECOVERY_CODE_USED = "codigo_recuperacao", _("Código de recuperação usado")
         ACCESS_UNLOCKED = "acesso_desbloqueado", _("Acesso desbloqueado")
         DISPOSITION_CHANGED = "tabulacao_alterada", _("Tabulação alterada")
+        CALLING_WINDOW_CHANGED = "janela_discagem", _("Janela de discagem por UF alterada")
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,

@@ -1,3 +1,4 @@
+import dataclasses
 import datetime
 import io
 import logging
@@ -30,6 +31,14 @@ def calling_hours_always_open(request, monkeypatch):
     """Tests run at any hour: the calling window is always open unless a test asks for the real default."""
     if request.node.get_closest_marker("real_calling_hours") is None:
         monkeypatch.setattr("dialer.eligibility.DEFAULT_HOURS", ALWAYS_OPEN)
+        # The law's windows per UF too (dialer/calling_rules.py): a test of them asks for the real ones.
+        from dialer import calling_rules
+
+        def always_open(rule):
+            return dataclasses.replace(rule, **ALWAYS_OPEN)
+
+        monkeypatch.setattr(calling_rules, "NATIONAL", always_open(calling_rules.NATIONAL))
+        monkeypatch.setattr(calling_rules, "RULES", {uf: always_open(r) for uf, r in calling_rules.RULES.items()})
 
 
 @pytest.fixture(autouse=True)
