@@ -32,7 +32,7 @@ from core import services as core_services
 from core import timeline
 from core.models import Client, ClientPhone, Debt, DoNotCallReason
 from core.selectors import search_clients
-from dialer import live, recordings
+from dialer import live, recordings, rule_text
 from dialer import selectors as dialer_selectors
 from dialer.errors import DialerError
 from tenants import two_factor
@@ -336,6 +336,7 @@ def page_context(
         on_line=on_line,
         call_stream_url=call_stream_url(request),
         callbacks_today=services.callbacks_due(tenant, request.user).count(),
+        calling_rule=rule_text.client_rule(client, tenant),
     )
 
 

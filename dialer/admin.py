@@ -1,8 +1,9 @@
 import csv
 import json
 
+from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
 from django.template.loader import render_to_string
@@ -12,20 +13,26 @@ from django.utils.decorators import method_decorator
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
+from import_export import fields as import_fields
+from import_export import resources
+from import_export.admin import ImportExportModelAdmin
 from unfold.contrib.filters.admin import ChoicesDropdownFilter, DropdownFilter
 from unfold.decorators import action, display
 
-from common.parsing import format_brl, parse_id
+from common.formats import WALLET_FORMATS
+from common.parsing import check_date_window, format_brl, has_control_characters, parse_id
 from common.spreadsheets import neutralize_row
 from core.models import Client
-from dialer import eligibility, exports, removals, selectors, tenant_api, webhooks
+from dialer import calling_windows, eligibility, exports, removals, rule_text, selectors, tenant_api, webhooks
 from dialer.errors import DialerError
 from dialer.exports.selection import CarteiraSelection
 from dialer.forms import QualificationActionsForm, QualificationMappingForm, SendToDialerForm
 from dialer.models import (
+    CallingWindowOverride,
     DialerExport,
     DialerExportItem,
     DialerRemoval,
+    MunicipalHoliday,
     Qualification,
     QualificationMapping,
     QualifiedAction,
@@ -41,7 +48,14 @@ from dialer.qualifications import (
 from dialer.settings_schema import CAMPAIGN
 from dialer.timeline import removal_numbers
 from dialer.types import DispositionBehavior
-from tenants.admin_base import ReadOnlyMixin, TenantRelatedFilter, TenantScopedAdmin
+from tenants import audit
+from tenants.admin_base import (
+    BoundedImportForm,
+    PartialImportMixin,
+    ReadOnlyMixin,
+    TenantRelatedFilter,
+    TenantScopedAdmin,
+)
 from tenants.models import Role
 from tenants.roles import is_back_office, user_role, user_tenant
 from tenants.services import plaintext_secrets
@@ -115,6 +129,7 @@ def send_to_dialer(modeladmin, request, queryset):
         "opts": modeladmin.model._meta,
         "form": form,
         "preview": eligibility.preview(queryset, tenant, campaign_id),
+        "calling_rules": rule_text.selection_rules(queryset, tenant),
         "selected_ids": request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME),
         "select_across": request.POST.get("select_across", "0"),
         "action_url": request.get_full_path(),
@@ -542,3 +557,178 @@ class DialerRemovalAdmin(ReadOnlyMixin, TenantScopedAdmin):
     def retry(self, request, queryset):
         count = removals.retry_removals(queryset)
         messages.success(request, _("%(n)d remoção(ões) na fila de novo.") % {"n": count})
+
+
+class CallingWindowOverrideForm(forms.ModelForm):
+    """A UF's window for the tenant: tighter than the law at will, wider only with a reason (dialer/calling_windows)."""
+
+    tenant = None  # set per request by the admin
+
+    class Meta:
+        model = CallingWindowOverride
+        fields = ("state", "weekdays", "saturday", "sunday", "holidays", "reason")
+
+    def clean(self):
+        cleaned = super().clean()
+        state = cleaned.get("state")
+        tenant = cleaned.get("tenant") or self.tenant
+        if state and tenant is not None:
+            others = CallingWindowOverride.objects.filter(tenant=tenant, state=state)
+            if self.instance.pk:
+                others = others.exclude(pk=self.instance.pk)
+            if others.exists():
+                self.add_error("state", _("Já existe uma janela para esta UF: altere a existente."))
+        hours = {kind: cleaned.get(kind) or "" for kind in eligibility.DAY_KINDS}
+        for field, message in calling_windows.window_errors(state or "", hours, cleaned.get("reason") or "").items():
+            self.add_error(field, message)
+        return cleaned
+
+
+@admin.register(CallingWindowOverride)
+class CallingWindowOverrideAdmin(TenantScopedAdmin):
+    """The tenant's calling window per UF, beside the law's; every change is audited."""
+
+    form = CallingWindowOverrideForm
+    edit_roles = frozenset({Role.ADMIN})
+    list_display = ("state", "weekdays", "saturday", "sunday", "holidays", "display_law", "updated_by", "updated_at")
+    readonly_fields = ("display_law_rule",)
+    fields = ("state", "display_law_rule", "weekdays", "saturday", "sunday", "holidays", "reason")
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+        return type(form.__name__, (form,), {"tenant": user_tenant(request.user)})
+
+    def get_fields(self, request, obj=None):
+        fields = list(super().get_fields(request, obj))
+        if request.user.is_superuser and "tenant" not in fields:
+            fields.insert(0, "tenant")
+        return fields
+
+    @display(description=_("lei do estado"))
+    def display_law(self, obj):
+        return rule_text.law_summary(obj.state)
+
+    @display(description=_("o que a lei permite"))
+    def display_law_rule(self, obj):
+        if obj is None or not obj.state:
+            return _("Escolha a UF e salve: a lei de cada estado aparece aqui e na lista.")
+        return rule_text.law_summary(obj.state)
+
+    def save_model(self, request, obj, form, change):
+        self.assign_tenant(request, obj)
+        before = None
+        if change:
+            stored = CallingWindowOverride.objects.get(pk=obj.pk)
+            before = audit.snapshot(stored, calling_windows.AUDITED_FIELDS)
+        calling_windows.save_override(obj, request.user, before=before)
+
+    def delete_model(self, request, obj):
+        calling_windows.delete_override(obj, request.user)
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            calling_windows.delete_override(obj, request.user)
+
+
+class MunicipalHolidayForm(forms.ModelForm):
+    tenant = None  # set per request by the admin
+
+    class Meta:
+        model = MunicipalHoliday
+        fields = ("state", "city", "date", "name")
+
+    def clean_city(self):
+        city = " ".join((self.cleaned_data.get("city") or "").split())
+        if not city or has_control_characters(city):
+            raise forms.ValidationError(_("Informe o nome da cidade."))
+        return city
+
+    def clean_date(self):
+        return check_date_window(self.cleaned_data["date"], "data")
+
+    def clean(self):
+        cleaned = super().clean()
+        tenant = cleaned.get("tenant") or self.tenant
+        state, city, day = cleaned.get("state"), cleaned.get("city"), cleaned.get("date")
+        if tenant is not None and state and city and day:
+            if calling_windows.holiday_exists(tenant, state, city, day, exclude_pk=self.instance.pk):
+                self.add_error("date", _("Esta cidade já tem um feriado nesta data."))
+        return cleaned
+
+
+class MunicipalHolidayResource(resources.ModelResource):
+    """Municipal holidays by file: columns uf, cidade, data (dd/mm/aaaa), feriado; a bad row is listed and skipped,
+    a holiday already registered is skipped."""
+
+    class Meta:
+        model = MunicipalHoliday
+        fields = ("state", "city", "date", "name")
+        import_id_fields = ()
+        use_transactions = True
+
+    def __init__(self, tenant=None, **kwargs):
+        super().__init__(**kwargs)
+        self.tenant = tenant
+        self._parsed = {}
+
+    def get_import_fields(self):
+        return [import_fields.Field(column_name=name) for name in calling_windows.HOLIDAY_COLUMNS]
+
+    def get_user_visible_fields(self):
+        return self.get_import_fields()
+
+    def get_export_fields(self, selected_fields=None):
+        attributes = ("state", "city", "date", "name")
+        return [
+            import_fields.Field(column_name=column, attribute=attribute)
+            for column, attribute in zip(calling_windows.HOLIDAY_COLUMNS, attributes, strict=True)
+        ]
+
+    def get_queryset(self):
+        return MunicipalHoliday.objects.filter(tenant=self.tenant)
+
+    def before_import(self, dataset, **kwargs):
+        if self.tenant is None:
+            raise ValidationError(_("Importe como usuário de uma empresa."))
+
+    def before_import_row(self, row, row_number=None, **kwargs):
+        self._parsed[row_number] = calling_windows.parse_holiday_row(dict(row))
+
+    def init_instance(self, row=None):
+        return MunicipalHoliday(tenant=self.tenant)
+
+    def import_instance(self, instance, row, **kwargs):
+        for name, value in self._parsed[kwargs["row_number"]].items():
+            setattr(instance, name, value)
+
+    def skip_row(self, instance, original, row, import_validation_errors=None):
+        return calling_windows.holiday_exists(self.tenant, instance.state, instance.city, instance.date)
+
+    def validate_instance(self, instance, import_validation_errors=None, validate_unique=True):
+        if import_validation_errors:
+            raise ValidationError(import_validation_errors)
+
+
+@admin.register(MunicipalHoliday)
+class MunicipalHolidayAdmin(PartialImportMixin, TenantScopedAdmin, ImportExportModelAdmin):
+    """Municipal holidays, added to the national and state ones: nobody in that city is called that day."""
+
+    form = MunicipalHolidayForm
+    resource_classes = [MunicipalHolidayResource]
+    import_form_class = BoundedImportForm
+    import_formats = WALLET_FORMATS
+    export_formats = WALLET_FORMATS
+    list_display = ("date", "state", "city", "name")
+    list_filter = (("state", ChoicesDropdownFilter),)
+    list_filter_submit = True
+    search_fields = ("city", "name")
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+        return type(form.__name__, (form,), {"tenant": user_tenant(request.user)})
+
+    def get_import_resource_kwargs(self, request, *args, **kwargs):
+        return {"tenant": user_tenant(request.user)}
+
+    def get_export_resource_kwargs(self, request, *args, **kwargs):
+        return {"tenant": user_tenant(request.user)}

@@ -126,3 +126,10 @@ def selection_rules(queryset, tenant, now=None) -> list[AppliedRule]:
     rows = queryset.order_by().annotate(region=region).values("region").annotate(n=Count("pk")).order_by("region")
     policy = CallingPolicy.for_tenant(tenant)
     return [applied_rule(policy, row["region"], now, count=row["n"]) for row in rows]
+
+
+def law_summary(region: str, channel: str = VOICE) -> str:
+    """The law's window for a region, with its source, before any tenant's hours."""
+    rule = calling_rules.rule_for(region, channel)
+    law_only = CallingPolicy(hours=dict.fromkeys(KIND_LABELS, "00:00-24:00"), per_day=None, per_week=None)
+    return f"{windows_text(law_only, region, channel)} — {rule.source}"
