@@ -124,9 +124,11 @@ class CallingRulesSection(SettingsSection):
             eligibility.HOURS_KEY: CallingHoursField(
                 label=_("Horários de discagem"),
                 help_text=_(
-                    "Hora local do cliente (pela UF), como 08:00-20:00, ou turnos separados por vírgula, como "
-                    "08:00-12:00, 14:00-18:00; vazio: fechado, não disca nesse dia. Feriados nacionais e do estado "
-                    "do cliente seguem a linha de feriados."
+                    "O horário da própria empresa, na hora local do cliente (pela UF), como 08:00-20:00, ou turnos "
+                    "separados por vírgula, como 08:00-12:00, 14:00-18:00; vazio: fechado, não disca nesse dia. "
+                    "Vale junto com a lei de cada estado: disca-se só quando os dois permitem (janelas por UF e "
+                    "feriados municipais no menu do Discador). Feriados nacionais, do estado e do município do "
+                    "cliente seguem a linha de feriados."
                 ),
             ),
             eligibility.PER_DAY_KEY: forms.IntegerField(
