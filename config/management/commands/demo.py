@@ -91,6 +91,7 @@ class Command(BaseCommand):
             Client.objects.filter(pk__in=picked[:40]).update(assigned_operator=users[Role.OPERATOR])
             self.seed_messages(tenant, picked[:40])
         seed_activity(tenant, users)
+        seed_municipal_holidays(tenant)
         return tenant
 
     def point_at_sandbox(self, tenant):
@@ -151,3 +152,29 @@ def uses_sandbox(tenant) -> bool:
     from sandbox.views import account_name
 
     return account_name(tenant) == tenant.slug
+
+
+# A few real municipal holidays of capitals, this year and next: the calling rule shows them in the demo.
+DEMO_MUNICIPAL_HOLIDAYS = [
+    ("SP", "São Paulo", 1, 25, "Aniversário de São Paulo"),
+    ("RJ", "Rio de Janeiro", 1, 20, "Dia de São Sebastião"),
+    ("BA", "Salvador", 12, 8, "Nossa Senhora da Conceição da Praia"),
+    ("PE", "Recife", 12, 8, "Nossa Senhora da Conceição"),
+    ("MG", "Belo Horizonte", 12, 8, "Imaculada Conceição"),
+]
+
+
+def seed_municipal_holidays(tenant):
+    import datetime
+
+    from django.utils import timezone
+
+    from dialer.calling_rules import city_key
+    from dialer.models import MunicipalHoliday
+
+    year = timezone.localdate().year
+    for state, city, month, day, name in DEMO_MUNICIPAL_HOLIDAYS:
+        for when in (datetime.date(year, month, day), datetime.date(year + 1, month, day)):
+            known = MunicipalHoliday.objects.filter(tenant=tenant, state=state, city_key=city_key(city), date=when)
+            if not known.exists():
+                MunicipalHoliday.objects.create(tenant=tenant, state=state, city=city, date=when, name=name)
