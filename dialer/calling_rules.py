@@ -45,9 +45,10 @@ class StateRule:
         return {kind: getattr(self, kind) for kind in DAY_KINDS}
 
 
-NATIONAL_SOURCE = (
-    "CDC (Lei federal nº 8.078/1990), arts. 42 e 71 — cobrança não pode interferir no trabalho, descanso ou lazer; "
-    "prática de mercado: seg–sex 08–20, sábado 08–14, nunca domingo ou feriado"
+NATIONAL_SOURCE = "CDC, Lei federal nº 8.078/1990, arts. 42 e 71"
+NATIONAL_PRACTICE = (
+    "A cobrança não pode interferir no trabalho, descanso ou lazer do devedor; prática de mercado: seg–sex 08–20, "
+    "sábado 08–14, nunca domingo ou feriado."
 )
 NATIONAL_URL = "https://www.planalto.gov.br/ccivil_03/leis/l8078compilado.htm"
 
@@ -59,11 +60,11 @@ def _national(uf: str, note: str = "") -> StateRule:
         saturday="08:00-14:00",
         sunday="",
         holidays="",
-        source=f"{NOT_FOUND} — {NATIONAL_SOURCE}",
+        source=f"{NOT_FOUND} ({NATIONAL_SOURCE})",
         url=NATIONAL_URL,
         channels=frozenset({VOICE, SMS, WHATSAPP}),
         state_law=False,
-        note=note,
+        note=f"{NATIONAL_PRACTICE} {note}".strip(),
     )
 
 
