@@ -7,12 +7,12 @@ window is open now, in the debtor's own time.
 import dataclasses
 import datetime
 
-from django.db.models import Case, CharField, Count, F, Value, When
+from django.db.models import Case, CharField, Count, F, Q, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from dialer import calling_rules
-from dialer.calling_rules import VOICE
+from dialer.calling_rules import VOICE, city_regex
 from dialer.eligibility import (
     NORONHA,
     NORONHA_Q,
@@ -21,9 +21,11 @@ from dialer.eligibility import (
     CallingPolicy,
     _intersect,
     _parse_window,
+    _region_q,
     client_region,
     region_time_zone,
 )
+from dialer.models import MunicipalHoliday
 
 KIND_LABELS = {"weekdays": "seg–sex", "saturday": "sábado", "sunday": "domingo", "holidays": "feriados"}
 
@@ -116,16 +118,48 @@ def client_rule(client, tenant, now=None, *, channel: str = VOICE) -> AppliedRul
 
 
 def selection_rules(queryset, tenant, now=None) -> list[AppliedRule]:
-    """One rule per region present in the selection, with its count: a single grouped aggregate."""
+    """One rule per region present in the selection, with its count, and apart the clients of a city on municipal
+    holiday today: a single grouped aggregate."""
+    now = now or timezone.now()
+    policy = CallingPolicy.for_tenant(tenant)
     region = Case(
         When(NORONHA_Q, then=Value(NORONHA)),
         When(state__in=list(UF_TIME_ZONES), then=F("state")),
         default=Value(UNKNOWN_UF),
         output_field=CharField(),
     )
-    rows = queryset.order_by().annotate(region=region).values("region").annotate(n=Count("pk")).order_by("region")
-    policy = CallingPolicy.for_tenant(tenant)
-    return [applied_rule(policy, row["region"], now, count=row["n"]) for row in rows]
+    on_holiday = []
+    for uf, key in policy.holiday_cities():
+        for place in [uf, NORONHA] if uf == "PE" else [uf]:
+            if policy.municipal_holiday(place, now.astimezone(region_time_zone(place)).date(), key):
+                on_holiday.append((place, key))
+    holiday_city = Value("")
+    if on_holiday:
+        holiday_city = Case(
+            *[When(_region_q(place) & Q(city__regex=city_regex(key)), then=Value(key)) for place, key in on_holiday],
+            default=Value(""),
+            output_field=CharField(),
+        )
+    rows = (
+        queryset.order_by()
+        .annotate(region=region, holiday_city=holiday_city)
+        .values("region", "holiday_city")
+        .annotate(n=Count("pk"))
+        .order_by("region", "holiday_city")
+    )
+    names = {}
+    if on_holiday:
+        today = timezone.localdate(now)
+        for state, key, city in MunicipalHoliday.objects.filter(
+            tenant=tenant, date__gte=today - datetime.timedelta(days=1), date__lte=today + datetime.timedelta(days=1)
+        ).values_list("state", "city_key", "city"):
+            names[(state, key)] = city
+    result = []
+    for row in rows:
+        key = row["holiday_city"] or None
+        city = names.get(("PE" if row["region"] == NORONHA else row["region"], key), key) if key else None
+        result.append(applied_rule(policy, row["region"], now, city=city, count=row["n"]))
+    return result
 
 
 def law_summary(region: str, channel: str = VOICE) -> str:

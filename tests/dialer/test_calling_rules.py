@@ -243,6 +243,10 @@ def test_the_send_preview_names_the_rule_of_each_group(
     make_client(state="RJ")
     make_client(state="RJ")
     make_client(state="SP")
+    make_client(state="SP", city="SÃO JOSÉ DOS CAMPOS")
+    MunicipalHoliday.objects.create(
+        tenant=tenant, state="SP", city="São José dos Campos", date=SATURDAY_10.date(), name="Feriado de teste"
+    )
     client.force_login(supervisor)
     with freeze_time(SATURDAY_10):
         response = client.post(
@@ -259,3 +263,7 @@ def test_the_send_preview_names_the_rule_of_each_group(
     ) in html
     assert "SP — Lei estadual nº 15.426/2014 (SP), art. 2º: seg–sex 08:00–20:00; sábado 08:00–14:00" in html
     assert "<strong>aberta agora</strong> (1 cliente)" in html
+    assert (
+        "sábado 08:00–14:00; domingo e feriados: não — hoje é feriado municipal em São José dos Campos — "
+        "<strong>fechada agora; abre 07/12 às 08:00 (horário local)</strong> (1 cliente)"
+    ) in html
