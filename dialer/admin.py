@@ -591,6 +591,7 @@ class CallingWindowOverrideAdmin(TenantScopedAdmin):
     form = CallingWindowOverrideForm
     edit_roles = frozenset({Role.ADMIN})
     list_display = ("state", "weekdays", "saturday", "sunday", "holidays", "display_law", "updated_by", "updated_at")
+    list_select_related = ("updated_by",)
     readonly_fields = ("display_law_rule",)
     fields = ("state", "display_law_rule", "weekdays", "saturday", "sunday", "holidays", "reason")
 
