@@ -298,9 +298,10 @@ def row_waiting(figures, sizes):
         f"{ms(streams['p95'])}, {streams['missed']} perdidas, {streams['wrong']} no agente errado"
     )
     if "threads" in streams:
-        ok = ok and streams["threads"] - streams["threads_before"] <= 10
+        added = streams["threads"] - streams["threads_before"]
+        ok = ok and added <= streams["thread_budget"]
         measured += (
-            f"; {streams['threads'] - streams['threads_before']:+d} threads, "
+            f"; {added:+d} threads (teto fixo {streams['thread_budget']}, não por console), "
             f"{fmt(streams['mb_per_1000'])} MiB por 1.000 consoles"
         )
     target = f"{fmt(sizes['operators'])}, p95 ≤ 1 s, 0 perdidas, CPU ≤ 5%, sem thread por console"

@@ -422,6 +422,10 @@ class Bench:
                 "rss_before_mb": rss_before,
                 "rss_mb": self.sampled["rss_mb"],
                 "mb_per_1000": 1000 * (self.sampled["rss_mb"] - rss_before) / opened,
+                # What a process may start whatever its consoles: its database threads, the streams' shared
+                # threads, the pool's and the listener's; past that, threads would be growing with the consoles.
+                "thread_budget": self.options["workers"]
+                * (settings.ASYNC_DB_THREADS + settings.ATTENDANCE_STREAM_THREADS + 6),
             }
             self.say(
                 f"  {self.sampled['threads'] - threads_before:+d} threads para {waiting['ready']} consoles; memória "
