@@ -34,7 +34,7 @@ def store_group(deliveries: list[tuple[str, bytes]]) -> list:
     try:
         with transaction.atomic():
             stored = [calls.store_webhook(secret, raw) for secret, raw in deliveries]
-    except DatabaseError:
+    except Exception:  # a database error, or a bug one delivery brought: each again alone, in its own transaction
         if len(deliveries) == 1:
             raise
         return [alone(secret, raw) for secret, raw in deliveries]

@@ -181,3 +181,25 @@ def test_a_group_is_answered_only_after_its_commit(monkeypatch, settings):
     answers = asyncio.run(three())
     assert all(isinstance(answer, group_commit.DatabaseError) for answer in answers)
     assert not [e for e in events if isinstance(e, tuple) and not isinstance(e[1], Exception)]
+
+
+@pytest.mark.django_db
+def test_one_bad_delivery_costs_only_itself_not_its_group(tenant, monkeypatch):
+    """A delivery that fails inside a group undoes the group's transaction; the group is stored again one delivery
+    per transaction, so the others are stored and answered 201 and only the bad one gets its error."""
+    from dialer import ingestion
+    from tests.dialer.test_webhooks import connected as full_connected
+
+    real = ingestion.store
+
+    def store(secret, reading):
+        if reading.parsed.call_id == "bad":
+            raise group_commit.DatabaseError("value too long")
+        return real(secret, reading)
+
+    monkeypatch.setattr(ingestion, "store", store)
+    bodies = [json.dumps(full_connected(call_id=call_id)).encode() for call_id in ("good-1", "bad", "good-2")]
+    answers = group_commit.store_group([(tenant.webhook_secret, body) for body in bodies])
+    assert answers[0][0] == 201 and answers[2][0] == 201
+    assert isinstance(answers[1], group_commit.DatabaseError)
+    assert sorted(DialerCallEvent.objects.values_list("call_id", flat=True)) == ["good-1", "good-2"]
