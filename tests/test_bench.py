@@ -18,6 +18,7 @@ pytestmark = [
 ROWS = [
     "consoles aguardando",
     "ingestão durável",
+    "dois nós",
     "loopback",
     "ms por requisição",
     "“Enviar” de",
@@ -44,5 +45,6 @@ def test_the_quick_bench_prints_every_row_and_the_correctness_holds():
     assert "0 perdidas, 0 no agente errado" in lines["consoles aguardando"]
     assert lines["Carteira, contagens"].endswith("✓"), lines["Carteira, contagens"]
     assert "0 erros" in lines["ingestão durável"]
+    assert "0 perdidas, 0 no agente errado" in lines["dois nós"]
     assert "resposta em" in lines["“Enviar” de"]
-    assert "de 10 linhas na meta" in table
+    assert "de 11 linhas na meta" in table

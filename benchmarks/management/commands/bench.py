@@ -240,6 +240,13 @@ class Command(BaseCommand):
         args += ["--ingest-baseline"]
         self.figures["screen_pop"] = self.manage(args, "screen_pop")
 
+    def step_two_nodes(self, sizes):
+        self.say("\n[dois nós] bench_screen_pop --nodes 2: consoles no nó A, webhooks no nó B, um banco")
+        consoles = min(sizes["operators"], 2000)
+        args = ["bench_screen_pop", "--only", "streams", "--nodes", "2", "--consoles", str(consoles)]
+        args += ["--events", str(sizes["events"]), "--idle-seconds", str(sizes["idle_seconds"]), "--workers", "1"]
+        self.figures["two_nodes"] = self.manage(args, "two_nodes")
+
     def step_atendimento(self, sizes):
         self.say("\n[atendimento] bench_atendimento: a página com histórico curto, de uma página e longo")
         args = ["bench_atendimento"]
@@ -268,7 +275,7 @@ class Command(BaseCommand):
 
 
 CLIENT_COUNT = "from core.models import Client; print(Client.objects.filter(tenant__slug='{tenant}').count())"
-STEPS = ["seed", "import", "carteira", "export", "screen_pop", "atendimento"]
+STEPS = ["seed", "import", "carteira", "export", "screen_pop", "two_nodes", "atendimento"]
 
 
 def mark(ok: bool) -> str:
@@ -306,6 +313,19 @@ def row_waiting(figures, sizes):
         )
     target = f"{fmt(sizes['operators'])}, p95 ≤ 1 s, 0 perdidas, CPU ≤ 5%, sem thread por console"
     return ("consoles aguardando", base, measured, target, mark(ok))
+
+
+def row_two_nodes(figures, sizes):
+    streams = figures.get("two_nodes", {}).get("streams")
+    if not streams:
+        return None
+    ok = streams["open"] == streams["operators"] and streams["missed"] == 0 and streams["wrong"] == 0
+    ok = ok and streams["p95"] <= 1
+    measured = (
+        f"{fmt(streams['open'])} consoles no nó A, {streams['calls']} ligações entregues ao nó B: p95 "
+        f"{ms(streams['p95'])}, {streams['missed']} perdidas, {streams['wrong']} no agente errado"
+    )
+    return ("dois nós (webhook no B → console no A)", "—", measured, "p95 ≤ 1 s, 0 perdidas, 0 erradas", mark(ok))
 
 
 def row_ingest(figures, sizes):
@@ -438,6 +458,7 @@ def single(builder):
 ROWS_BUILDERS = [
     single(row_waiting),
     single(row_ingest),
+    single(row_two_nodes),
     export_rows,
     carteira_rows,
     single(row_import),

@@ -12,6 +12,7 @@ Everything it sends goes to 127.0.0.1 and stops by itself. Use a disposable data
 """
 
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -71,6 +72,13 @@ class Command(BaseCommand):
         parser.add_argument("--connections", type=int, default=64, help="conexões keep-alive da ingestão")
         parser.add_argument("--idle-seconds", type=float, default=10, help="janela da medida de CPU ociosa")
         parser.add_argument("--workers", type=int, default=2, help="processos do uvicorn")
+        parser.add_argument(
+            "--nodes",
+            type=int,
+            choices=[1, 2],
+            default=1,
+            help="2: dois servidores em portas diferentes; os consoles no nó A, os webhooks no nó B",
+        )
         parser.add_argument("--port", type=int, default=0, help="porta do servidor (padrão: uma livre)")
         parser.add_argument(
             "--ingest-baseline",
@@ -102,9 +110,16 @@ class Command(BaseCommand):
         )
         server = "gunicorn --threads 4" if options["gunicorn"] else "uvicorn (uvloop, httptools)"
         self.stdout.write(f"servidor: {server}, --workers {options['workers']}, DEBUG desligado")
-        with self.server(options) as server:
+        with contextlib.ExitStack() as nodes:
+            server = nodes.enter_context(self.server(options))
             bench = Bench(self, server, options, tenant, agents, clients)
+            if options["nodes"] == 2:
+                node_b = {**options, "port": free_port()}
+                bench.others.append(nodes.enter_context(self.server(node_b)))
+                bench.webhook_base = f"http://127.0.0.1:{node_b['port']}"
+                self.stdout.write(f"dois nós: consoles no :{options['port']}, webhooks no :{node_b['port']}")
             asyncio.run(bench.run(phases))
+        bench.figures["nodes"] = options["nodes"]
         if "ingest" in phases and options["ingest_baseline"]:
             self.stdout.write("\nbase da rodada anterior: commit assíncrono (DIALER_WEBHOOK_ASYNC_COMMIT=1), sem grupo")
             async_commit = {"DIALER_WEBHOOK_ASYNC_COMMIT": "1", "DIALER_WEBHOOK_GROUP_COMMIT": "0"}
@@ -241,6 +256,8 @@ class Bench:
         self.server = server
         self.options = options
         self.base = f"http://127.0.0.1:{options['port']}"
+        self.webhook_base = self.base  # another node's with --nodes 2: the call pops across nodes
+        self.others = []  # the other nodes' server processes
         self.webhook = f"/dialer/webhooks/3cplus/{tenant.webhook_secret}/"
         self.agents = agents
         self.clients = clients
@@ -306,7 +323,7 @@ class Bench:
         return call_id, json.dumps(body).encode()
 
     def pids(self):
-        return processes(self.server.pid)
+        return [pid for server in (self.server, *self.others) for pid in processes(server.pid)]
 
     async def idle_cpu(self, label, on_start=None):
         await asyncio.sleep(2)
@@ -327,7 +344,7 @@ class Bench:
 
     async def fire(self, targets, fired, rate):
         """One call-was-connected per target agent, at `rate` per second; fired[call_id] = (agent, when)."""
-        async with httpx.AsyncClient(base_url=self.base, timeout=30) as http:
+        async with httpx.AsyncClient(base_url=self.webhook_base, timeout=30) as http:
             interval = 1 / rate
             started = time.perf_counter()
             pending = []
