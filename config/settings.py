@@ -353,10 +353,19 @@ DIALER_RECONCILE_FIRST_HOURS = int(os.environ.get("DIALER_RECONCILE_FIRST_HOURS"
 # one tenant never holds the shared worker. A tenant whose runs all failed for FAILING seconds shows in /healthz.
 DIALER_RECONCILE_MAX_PAGES = int(os.environ.get("DIALER_RECONCILE_MAX_PAGES", "50"))
 DIALER_RECONCILE_FAILING_SECONDS = int(os.environ.get("DIALER_RECONCILE_FAILING_SECONDS", "3600"))
-# A webhook delivery is answered once PostgreSQL has it in memory, not on disk (synchronous_commit off for that
-# statement only): ingestion is several times faster. A database crash can lose the deliveries of its last
-# fraction of a second (3 × wal_writer_delay); the call histories among them come back with the reconciliation.
-DIALER_WEBHOOK_ASYNC_COMMIT = env_bool("DIALER_WEBHOOK_ASYNC_COMMIT", True)
+# A webhook delivery is answered 2xx only once it is on PostgreSQL's disk (a synchronous commit), the deliveries of
+# a few milliseconds committed together (dialer/group_commit.py): one flush per group, not per delivery. Groups of
+# at most GROUP_COMMIT_MAX deliveries gathered for GROUP_COMMIT_MS; at most GROUP_COMMIT_BATCHES committing at once
+# per process. GROUP_COMMIT=0: each delivery commits alone (as the Django view always does).
+DIALER_WEBHOOK_GROUP_COMMIT = env_bool("DIALER_WEBHOOK_GROUP_COMMIT", True)
+DIALER_WEBHOOK_GROUP_COMMIT_MS = float(os.environ.get("DIALER_WEBHOOK_GROUP_COMMIT_MS", "2"))
+DIALER_WEBHOOK_GROUP_COMMIT_MAX = int(os.environ.get("DIALER_WEBHOOK_GROUP_COMMIT_MAX", "64"))
+DIALER_WEBHOOK_GROUP_COMMIT_BATCHES = int(os.environ.get("DIALER_WEBHOOK_GROUP_COMMIT_BATCHES", "4"))
+# DIALER_WEBHOOK_ASYNC_COMMIT=1 answers before the disk (synchronous_commit off for the webhook's transactions):
+# a PostgreSQL crash then loses the deliveries answered in its last 3 × wal_writer_delay (600 ms by default), and a
+# lost "call connected" never comes back (its screen pop is gone; histories come back with the reconciliation).
+# Off by default: with group commit it buys little (docs/deploy.md has the figures).
+DIALER_WEBHOOK_ASYNC_COMMIT = env_bool("DIALER_WEBHOOK_ASYNC_COMMIT", False)
 # The webhook's statement is prepared once per connection (a third of its database cost). Behind PgBouncer in
 # transaction mode that needs 1.22 or newer with max_prepared_statements set; 0 turns it off for older poolers.
 DIALER_WEBHOOK_PREPARED = env_bool("DIALER_WEBHOOK_PREPARED", True)
@@ -375,6 +384,9 @@ ASYNC_DB_THREADS = int(os.environ.get("ASYNC_DB_THREADS", "8"))
 # One signed-in session holds at most this many call streams per server process (a console and a few client
 # tabs); opening another closes its oldest.
 ATTENDANCE_STREAMS_PER_SESSION = int(os.environ.get("ATTENDANCE_STREAMS_PER_SESSION", "3"))
+# Under uvicorn the call streams' sync parts (middleware: session, user, tenant) run on this many threads shared by
+# all the streams of a process (config/asgi.py), not on a thread per open stream.
+ATTENDANCE_STREAM_THREADS = int(os.environ.get("ATTENDANCE_STREAM_THREADS", "2"))
 # A console that reconnects is sent every call connected since the last one it received, at most this far back.
 ATTENDANCE_CALL_REPLAY_MINUTES = int(os.environ.get("ATTENDANCE_CALL_REPLAY_MINUTES", "15"))
 

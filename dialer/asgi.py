@@ -4,8 +4,9 @@ Django's request cycle under ASGI (a thread per request, each middleware's hops 
 the ingestion itself, and a delivery needs none of it: no session, no user, no CSRF, no page. This endpoint
 checks the secret (in constant time) before it reads a byte of the body, reads at most DIALER_WEBHOOK_MAX_BYTES,
 runs dialer.calls.receive_webhook (the Django view's own work) on the shared database threads, and answers the same
-statuses and JSON. The host is checked against ALLOWED_HOSTS and the request id is taken or made, as the
-middleware would.
+statuses and JSON. On PostgreSQL the deliveries go through dialer.group_commit: stored with the others arriving
+within a few milliseconds in one transaction, each answered once that transaction's synchronous commit returned.
+The host is checked against ALLOWED_HOSTS and the request id is taken or made, as the middleware would.
 
 While the database is away each delivery is answered 503 within DIALER_WEBHOOK_DB_TIMEOUT_SECONDS instead of
 waiting for a connection (3C Plus retries it; 64 deliveries do not pile up behind one another).
@@ -23,7 +24,7 @@ from django.urls.resolvers import RoutePattern
 
 from common import async_db
 from core.observability import INCOMING_ID, request_id_var
-from dialer import calls, ingestion
+from dialer import calls, group_commit, ingestion
 from dialer.views import WEBHOOK_ROUTE
 
 logger = logging.getLogger(__name__)
@@ -107,7 +108,13 @@ async def _answer(scope, receive, headers) -> tuple[int, dict]:
         chunks.append(chunk)
         if not message.get("more_body"):
             break
-    received = await _with_database(calls.receive_webhook, secret, b"".join(chunks))
+    body = b"".join(chunks)
+    if group_commit.available():  # answered once its group's synchronous commit returned
+        received = await asyncio.wait_for(
+            group_commit.receive(secret, body), timeout=settings.DIALER_WEBHOOK_DB_TIMEOUT_SECONDS
+        )
+    else:
+        received = await _with_database(calls.receive_webhook, secret, body)
     if received is None:
         logger.warning("Webhook do 3C Plus com segredo desconhecido")
         return 404, {"erro": "Não encontrado."}

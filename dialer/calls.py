@@ -57,19 +57,36 @@ def receive_webhook(secret: str, raw: bytes) -> tuple[int, dict] | None:
     consoles notified), the secret compared in constant time first. The rest (bodies that are not JSON or not an
     event we use, and a delivery racing its own retry) goes through webhook_tenant and ingest_webhook.
     """
+    stored = store_webhook(secret, raw)
+    if stored is None:
+        return None
+    answer, after = stored
+    after_commit(after)
+    return answer
+
+
+def store_webhook(secret: str, raw: bytes) -> tuple[tuple[int, dict], tuple | None] | None:
+    """What receive_webhook stores, nothing else: (the answer, what after_commit does once it is committed), or
+    None for an unknown secret. dialer.group_commit stores many deliveries in one transaction this way."""
     reading = read_delivery(raw, secret)
     if reading.parsed is not None:
         stored = ingestion.store(secret, reading)
         if stored is None:
             return None
         if stored.event_id is not None:
-            if stored.created:
-                tabulate_delivered_history(stored.event_id, reading.parsed)
-            return answer_for(stored.event_id, stored.client_id, stored.created)
+            after = (stored.event_id, reading.parsed) if stored.created else None
+            return answer_for(stored.event_id, stored.client_id, stored.created), after
     tenant = webhook_tenant(secret)
     if tenant is None:
         return None
-    return _ingest(tenant, reading)
+    return _store_delivery(tenant, reading)
+
+
+def after_commit(after: tuple | None) -> None:
+    """The follow-up of a stored delivery (a history qualified inside 3C Plus becomes a tabulação), in its own
+    transactions: never inside a batch's, where its failure would undo the other deliveries."""
+    if after is not None:
+        tabulate_delivered_history(*after)
 
 
 def ingest_webhook(tenant, raw: bytes, secret: str = "") -> tuple[int, dict]:
@@ -110,13 +127,18 @@ def answer_for(event_id: int, client_id: int | None, created: bool) -> tuple[int
 
 
 def _ingest(tenant, reading: Reading) -> tuple[int, dict]:
+    answer, after = _store_delivery(tenant, reading)
+    after_commit(after)
+    return answer
+
+
+def _store_delivery(tenant, reading: Reading) -> tuple[tuple[int, dict], tuple | None]:
     if reading.parsed is None:
         delivery = WebhookDelivery(tenant=tenant, size=reading.size, body=reading.body, event=reading.event)
-        return _log(delivery, reading.result, reading.detail, reading.status, reading.answer)
+        return _log(delivery, reading.result, reading.detail, reading.status, reading.answer), None
     stored = ingestion.store_for_tenant(tenant, reading)
-    if stored.created:
-        tabulate_delivered_history(stored.event_id, reading.parsed)
-    return answer_for(stored.event_id, stored.client_id, stored.created)
+    after = (stored.event_id, reading.parsed) if stored.created else None
+    return answer_for(stored.event_id, stored.client_id, stored.created), after
 
 
 def _log(delivery: WebhookDelivery, result, detail: str, status: int, answer: dict) -> tuple[int, dict]:

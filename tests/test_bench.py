@@ -16,8 +16,9 @@ pytestmark = [
 ]
 
 ROWS = [
-    "operadores aguardando",
-    "ingestão do webhook",
+    "consoles aguardando",
+    "ingestão durável",
+    "dois nós",
     "loopback",
     "ms por requisição",
     "“Enviar” de",
@@ -41,8 +42,9 @@ def test_the_quick_bench_prints_every_row_and_the_correctness_holds():
     lines = {row: next((line for line in table.splitlines() if row in line), "") for row in ROWS}
     assert all(lines.values()), [row for row, line in lines.items() if not line]
     assert "Carteira, 3" in table  # the speed row, with the wallet's size
-    assert "0 perdidas, 0 no agente errado" in lines["operadores aguardando"]
+    assert "0 perdidas, 0 no agente errado" in lines["consoles aguardando"]
     assert lines["Carteira, contagens"].endswith("✓"), lines["Carteira, contagens"]
-    assert "0 erros" in lines["ingestão do webhook"]
+    assert "0 erros" in lines["ingestão durável"]
+    assert "0 perdidas, 0 no agente errado" in lines["dois nós"]
     assert "resposta em" in lines["“Enviar” de"]
-    assert "de 10 linhas na meta" in table
+    assert "de 11 linhas na meta" in table

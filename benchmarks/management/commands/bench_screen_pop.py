@@ -12,10 +12,12 @@ Everything it sends goes to 127.0.0.1 and stops by itself. Use a disposable data
 """
 
 import asyncio
+import contextlib
 import json
 import os
 import random
 import resource
+import socket
 import subprocess
 import sys
 import time
@@ -59,7 +61,9 @@ class Command(BaseCommand):
     help = "Mede o console aguardando ligação (SSE e polling) e a ingestão do webhook sob carga, no uvicorn."
 
     def add_arguments(self, parser):
-        parser.add_argument("--operators", type=int, default=2000, help="consoles abertos no stream (SSE)")
+        parser.add_argument(
+            "--consoles", "--operators", dest="operators", type=int, default=2000, help="consoles no stream (SSE)"
+        )
         parser.add_argument("--pollers", type=int, default=200, help="consoles no polling de 1 s (a base)")
         parser.add_argument("--events", type=int, default=300, help="ligações conectadas disparadas por fase")
         parser.add_argument("--event-rate", type=float, default=50, help="ligações por segundo nessas fases")
@@ -68,7 +72,19 @@ class Command(BaseCommand):
         parser.add_argument("--connections", type=int, default=64, help="conexões keep-alive da ingestão")
         parser.add_argument("--idle-seconds", type=float, default=10, help="janela da medida de CPU ociosa")
         parser.add_argument("--workers", type=int, default=2, help="processos do uvicorn")
-        parser.add_argument("--port", type=int, default=8791)
+        parser.add_argument(
+            "--nodes",
+            type=int,
+            choices=[1, 2],
+            default=1,
+            help="2: dois servidores em portas diferentes; os consoles no nó A, os webhooks no nó B",
+        )
+        parser.add_argument("--port", type=int, default=0, help="porta do servidor (padrão: uma livre)")
+        parser.add_argument(
+            "--ingest-baseline",
+            action="store_true",
+            help="mede também a ingestão como na rodada anterior (commit assíncrono, sem grupo), ao lado da durável",
+        )
         parser.add_argument(
             "--only", action="append", choices=["streams", "polling", "ingest"], help="só estas fases (repetível)"
         )
@@ -81,6 +97,8 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         if connection.vendor != "postgresql":
             raise CommandError("Este benchmark precisa de PostgreSQL (DATABASE_URL).")
+        if not options["port"]:
+            options["port"] = free_port()
         _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # thousands of sockets here and in the server
         phases = options["only"] or ["streams", "polling", "ingest"]
@@ -92,9 +110,23 @@ class Command(BaseCommand):
         )
         server = "gunicorn --threads 4" if options["gunicorn"] else "uvicorn (uvloop, httptools)"
         self.stdout.write(f"servidor: {server}, --workers {options['workers']}, DEBUG desligado")
-        with self.server(options) as server:
+        with contextlib.ExitStack() as nodes:
+            server = nodes.enter_context(self.server(options))
             bench = Bench(self, server, options, tenant, agents, clients)
+            if options["nodes"] == 2:
+                node_b = {**options, "port": free_port()}
+                bench.others.append(nodes.enter_context(self.server(node_b)))
+                bench.webhook_base = f"http://127.0.0.1:{node_b['port']}"
+                self.stdout.write(f"dois nós: consoles no :{options['port']}, webhooks no :{node_b['port']}")
             asyncio.run(bench.run(phases))
+        bench.figures["nodes"] = options["nodes"]
+        if "ingest" in phases and options["ingest_baseline"]:
+            self.stdout.write("\nbase da rodada anterior: commit assíncrono (DIALER_WEBHOOK_ASYNC_COMMIT=1), sem grupo")
+            async_commit = {"DIALER_WEBHOOK_ASYNC_COMMIT": "1", "DIALER_WEBHOOK_GROUP_COMMIT": "0"}
+            with self.server(options, async_commit) as server:
+                baseline = Bench(self, server, options, tenant, agents, clients)
+                asyncio.run(baseline.ingest())
+            bench.figures["ingest_async"] = baseline.figures["ingest"]
         bench_figures.save(options, bench.figures)
         self.stdout.write(
             f"load average ao fim: {' '.join(f'{x:.2f}' for x in os.getloadavg())} ({os.cpu_count()} núcleos)"
@@ -144,9 +176,10 @@ class Command(BaseCommand):
 
     # The server ----------------------------------------------------------------------------------------
     @contextmanager
-    def server(self, options):
+    def server(self, options, extra_env=None):
         env = {
             **os.environ,
+            **(extra_env or {}),
             "DEBUG": "0",
             "SECRET_KEY": settings.SECRET_KEY,
             "FIELD_ENCRYPTION_KEY": ",".join(settings.FIELD_ENCRYPTION_KEY.split(",")),
@@ -173,6 +206,12 @@ class Command(BaseCommand):
             yield process
         finally:
             stop(process, timeout=15)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def processes(pid: int) -> list[int]:
@@ -217,6 +256,8 @@ class Bench:
         self.server = server
         self.options = options
         self.base = f"http://127.0.0.1:{options['port']}"
+        self.webhook_base = self.base  # another node's with --nodes 2: the call pops across nodes
+        self.others = []  # the other nodes' server processes
         self.webhook = f"/dialer/webhooks/3cplus/{tenant.webhook_secret}/"
         self.agents = agents
         self.clients = clients
@@ -282,7 +323,7 @@ class Bench:
         return call_id, json.dumps(body).encode()
 
     def pids(self):
-        return processes(self.server.pid)
+        return [pid for server in (self.server, *self.others) for pid in processes(server.pid)]
 
     async def idle_cpu(self, label, on_start=None):
         await asyncio.sleep(2)
@@ -294,6 +335,7 @@ class Bench:
         used = cpu_seconds(pids) - before
         elapsed = time.monotonic() - started
         rss, threads = memory_and_threads(pids)
+        self.sampled = {"rss_mb": rss, "threads": threads}
         self.say(
             f"  CPU do servidor com todos aguardando: {100 * used / elapsed:.1f}% de um núcleo "
             f"({used:.2f} s em {elapsed:.0f} s; {label}); memória {rss:.0f} MiB, {threads} threads"
@@ -302,7 +344,7 @@ class Bench:
 
     async def fire(self, targets, fired, rate):
         """One call-was-connected per target agent, at `rate` per second; fired[call_id] = (agent, when)."""
-        async with httpx.AsyncClient(base_url=self.base, timeout=30) as http:
+        async with httpx.AsyncClient(base_url=self.webhook_base, timeout=30) as http:
             interval = 1 / rate
             started = time.perf_counter()
             pending = []
@@ -368,6 +410,9 @@ class Bench:
 
         limits = httpx.Limits(max_connections=None, max_keepalive_connections=0)
         timeout = httpx.Timeout(None, connect=60)
+        await asyncio.sleep(1)
+        rss_before, threads_before = memory_and_threads(self.pids())
+        self.say(f"  servidor antes dos streams: memória {rss_before:.0f} MiB, {threads_before} threads")
         async with httpx.AsyncClient(base_url=self.base, limits=limits, timeout=timeout) as http:
             gate = asyncio.Semaphore(100)  # at most this many connecting at once
             opened, cpu_before = time.perf_counter(), cpu_seconds(self.pids())
@@ -383,12 +428,26 @@ class Bench:
                 f"{1000 * connecting / max(1, count):.1f} ms por conexão"
             )
             _used, _elapsed, idle = await self.idle_cpu(f"{waiting['ready']} streams")
+            opened = max(1, waiting["ready"])
             self.figures["streams"] = {
                 "operators": count,
                 "open": waiting["ready"],
                 "refused": waiting["failed"],
                 "idle_cpu_pct": idle,
+                "threads_before": threads_before,
+                "threads": self.sampled["threads"],
+                "rss_before_mb": rss_before,
+                "rss_mb": self.sampled["rss_mb"],
+                "mb_per_1000": 1000 * (self.sampled["rss_mb"] - rss_before) / opened,
+                # What a process may start whatever its consoles: its database threads, the streams' shared
+                # threads, the pool's and the listener's; past that, threads would be growing with the consoles.
+                "thread_budget": self.options["workers"]
+                * (settings.ASYNC_DB_THREADS + settings.ATTENDANCE_STREAM_THREADS + 6),
             }
+            self.say(
+                f"  {self.sampled['threads'] - threads_before:+d} threads para {waiting['ready']} consoles; memória "
+                f"{self.figures['streams']['mb_per_1000']:.0f} MiB por 1.000 consoles"
+            )
             fired: dict[str, tuple[str, float]] = {}
             targets = random.sample([agent for agent, _ in self.agents[:count]], min(self.options["events"], count))
             before = cpu_seconds(self.pids())
