@@ -35,15 +35,6 @@ def browser_context_args(browser_context_args):
     return {**browser_context_args, "viewport": {"width": 1440, "height": 1000}, "locale": "pt-BR"}
 
 
-@pytest.fixture(autouse=True)
-def default_disposition_types(transactional_db):
-    """Transactional tests flush the tables, migration data included; put the five tabulações back."""
-    from attendance.defaults import ensure_default_disposition_types
-    from attendance.models import DispositionType
-
-    ensure_default_disposition_types(DispositionType)
-
-
 @pytest.fixture
 def screenshot():
     ARTIFACTS.mkdir(exist_ok=True)
