@@ -29,6 +29,7 @@ FULL = {
     "clients": 1_000_000,
     "import_rows": 100_000,
     "export_clients": 100_000,
+    "export_sizes": [10_000, 100_000],
     "operators": 2000,
     "pollers": 200,
     "events": 300,
@@ -44,6 +45,7 @@ QUICK = {
     "clients": 3000,
     "import_rows": 500,
     "export_clients": 1000,
+    "export_sizes": [300, 1000],
     "operators": 20,
     "pollers": 10,
     "events": 10,
@@ -227,6 +229,7 @@ class Command(BaseCommand):
         self.say("\n[export] bench_dialer_export: envio ao sandbox 3C Plus ao lado do script ingênuo; a confirmação")
         args = ["bench_dialer_export", "--clients", str(sizes["export_clients"]), "--tenant", "bench-discador"]
         args += ["--latency-ms", str(sizes["latency_ms"]), "--confirm-tenant", TENANT]
+        args += ["--sizes", *map(str, sizes["export_sizes"])]
         self.figures["export"] = self.manage(args, "export")
 
     def step_screen_pop(self, sizes):
@@ -309,18 +312,24 @@ def row_ingest(figures, sizes):
 
 
 def export_rows(figures, sizes):
+    """End to end, "Enviar" to the last contact stored (the freeze of the selection included), against the naive
+    script on the same clients: each loopback size, then the whole tenant at the bench's latency."""
     export = figures.get("export", {})
     rows = []
-    for latency, run in export.get("runs", {}).items():
+    for key, run in export.get("runs", {}).items():
+        latency, _, size = key.partition(":")
         ratio = run["rate"] / run["naive"] if run.get("naive") else None
         base = f"script ingênuo {fmt(run['naive'])}/s" if run.get("naive") else "—"
-        measured = f"{fmt(run['rate'])} clientes/s = {fmt(ratio, 2)}× o ingênuo; memória +{fmt(run['memory_mb'])} MB"
+        measured = (
+            f"{fmt(run['rate'])} clientes/s = {fmt(ratio, 2)}× o ingênuo (congelamento {fmt(run['freeze_seconds'], 1)}"
+            f" s de {fmt(run['seconds'], 1)} s); memória +{fmt(run['memory_mb'])} MB"
+        )
         if latency == "0":
-            ok = run["rate"] >= 20_000 and (ratio or 0) >= 1.5
-            rows.append((f"envio, {fmt(run['sent'])} clientes, loopback", base, measured, "≥ 20.000/s e ≥ 1,5×", ok))
+            what = f"envio de ponta a ponta, {fmt(int(size or run['sent']))} clientes, loopback"
+            rows.append((what, base, measured, "≥ 1,5× o ingênuo", (ratio or 0) >= 1.5))
         else:
-            ok = (ratio or 0) >= 10 and run["memory_mb"] <= 50
-            rows.append((f"envio, {latency} ms por requisição", base, measured, "≥ 10×, memória plana", ok))
+            what = f"envio de ponta a ponta, {latency} ms por requisição"
+            rows.append((what, base, measured, "≥ 10×, memória plana", (ratio or 0) >= 10 and run["memory_mb"] <= 50))
     confirm = export.get("confirm")
     if confirm:
         measured = (
