@@ -2,7 +2,6 @@
 two permission reads, the rows) in a wallet below the exact-count limit: a small wallet pays none of the big-wallet
 machinery (the planner's estimate, the count under a statement timeout)."""
 
-import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
