@@ -25,6 +25,7 @@ ROWS = [
     "import_wallet",
     "seed_wallet",
     "página de atendimento",
+    "disco,",
 ]
 
 
@@ -45,4 +46,4 @@ def test_the_quick_bench_prints_every_row_and_the_correctness_holds():
     assert lines["Carteira, contagens"].endswith("✓"), lines["Carteira, contagens"]
     assert "0 erros" in lines["ingestão do webhook"]
     assert "resposta em" in lines["“Enviar” de"]
-    assert "de 10 linhas na meta" in table
+    assert "de 12 linhas na meta" in table  # the export at two loopback sizes and at latency, and the disk
