@@ -119,7 +119,13 @@ MIDDLEWARE = [
 # Login throttling (django-axes): after AXES_FAILURE_LIMIT wrong passwords for one user from one
 # address, that pair is locked for AXES_COOLOFF_TIME. Per pair, not per address: a call centre's
 # operators share one public IP, and one person's typos must not lock everybody out.
-AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+# TenantModelBackend is ModelBackend reading the user with their membership and their permissions in fewer
+# statements; ModelBackend stays last for the sessions opened before it (their backend is recorded in the session).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "tenants.backends.TenantModelBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 AXES_FAILURE_LIMIT = int(os.environ.get("AXES_FAILURE_LIMIT", "5"))
 AXES_COOLOFF_TIME = datetime.timedelta(minutes=int(os.environ.get("AXES_COOLOFF_MINUTES", "15")))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]

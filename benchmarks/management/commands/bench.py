@@ -446,7 +446,30 @@ def carteira_rows(figures, sizes):
         "exatas ou rotuladas; nenhuma página além do fim",
         mark(not wrong and pages_ok),
     )
-    return [speed, counts]
+    return [speed, counts, *carteira_against_stock(carteira, served)]
+
+
+def carteira_against_stock(carteira, served):
+    """Never slower than stock: each case's ratio (the stock changelist's median over the Carteira's, measured in
+    turns), the queries per page, and the time to render a page of 50 rows."""
+    rows = []
+    ratios = [(c["plain_ms"] / c["median_ms"], c["label"]) for c in served if c.get("plain_ms")]
+    if ratios:
+        worst, label = min(ratios)
+        faster = sum(ratio >= 1 for ratio, _label in ratios)
+        middle = sorted(r for r, _label in ratios)[len(ratios) // 2]
+        measured = f"{faster}/{len(ratios)} casos ≥ 1,0×; pior {fmt(worst, 2)}× ({label}), mediana {fmt(middle, 2)}×"
+        rows.append(("Carteira / ModelAdmin padrão", "—", measured, "≥ 1,0× em todos", mark(worst >= 1)))
+    queries = [c["queries"] for c in served if c.get("queries") is not None]
+    renders = sorted(c["render_ms"] for c in served if c.get("render_ms") is not None)
+    if queries and renders:
+        measured = (
+            f"até {max(queries)} consultas por página; renderização de 50 linhas: mediana "
+            f"{ms(renders[len(renders) // 2] / 1000)}, pior {ms(renders[-1] / 1000)}"
+        )
+        ok = max(queries) <= 8 and renders[-1] <= 40
+        rows.append(("Carteira, consultas e renderização", "—", measured, "≤ 8 consultas; < 40 ms", mark(ok)))
+    return rows
 
 
 def row_import(figures, sizes):
