@@ -26,6 +26,8 @@ ROWS = [
     "seed_wallet",
     "página de atendimento",
     "disco,",
+    "Carteira / ModelAdmin padrão",
+    "Carteira, consultas e renderização",
 ]
 
 
@@ -46,4 +48,5 @@ def test_the_quick_bench_prints_every_row_and_the_correctness_holds():
     assert lines["Carteira, contagens"].endswith("✓"), lines["Carteira, contagens"]
     assert "0 erros" in lines["ingestão do webhook"]
     assert "resposta em" in lines["“Enviar” de"]
-    assert "de 12 linhas na meta" in table  # the export at two loopback sizes and at latency, and the disk
+    # The export at two loopback sizes and at latency, the Carteira against stock and its queries, and the disk.
+    assert "de 14 linhas na meta" in table
