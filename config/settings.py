@@ -105,6 +105,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "attendance.middleware.CrossSiteRequestsMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "common.replica.ReadYourWritesMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "tenants.middleware.TenantMiddleware",
     "tenants.middleware.TwoFactorMiddleware",
@@ -118,7 +119,13 @@ MIDDLEWARE = [
 # Login throttling (django-axes): after AXES_FAILURE_LIMIT wrong passwords for one user from one
 # address, that pair is locked for AXES_COOLOFF_TIME. Per pair, not per address: a call centre's
 # operators share one public IP, and one person's typos must not lock everybody out.
-AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+# TenantModelBackend is ModelBackend reading the user with their membership and their permissions in fewer
+# statements; ModelBackend stays last for the sessions opened before it (their backend is recorded in the session).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "tenants.backends.TenantModelBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 AXES_FAILURE_LIMIT = int(os.environ.get("AXES_FAILURE_LIMIT", "5"))
 AXES_COOLOFF_TIME = datetime.timedelta(minutes=int(os.environ.get("AXES_COOLOFF_MINUTES", "15")))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
@@ -203,6 +210,19 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_b
         # Checked before it is lent, unless lent in the last seconds (common/db_pool.py).
         "check": check_unless_recent,
     }
+
+# A streaming replica of the primary (docs/database.md): the Carteira's and the dashboard's reads go there while it
+# lags by at most DATABASE_REPLICA_MAX_LAG seconds (checked at most once every DATABASE_REPLICA_LAG_CHECK_SECONDS),
+# except for a user who wrote in the last DATABASE_REPLICA_STICKY_SECONDS (common/replica.py).
+if os.environ.get("DATABASE_REPLICA_URL"):
+    DATABASES["replica"] = dj_database_url.parse(
+        os.environ["DATABASE_REPLICA_URL"], conn_max_age=60, conn_health_checks=True
+    )
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+DATABASE_ROUTERS = ["common.replica.ReplicaRouter"]
+DATABASE_REPLICA_MAX_LAG = float(os.environ.get("DATABASE_REPLICA_MAX_LAG", "5"))
+DATABASE_REPLICA_LAG_CHECK_SECONDS = float(os.environ.get("DATABASE_REPLICA_LAG_CHECK_SECONDS", "1"))
+DATABASE_REPLICA_STICKY_SECONDS = float(os.environ.get("DATABASE_REPLICA_STICKY_SECONDS", "15"))
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -23,6 +23,7 @@ from unfold.widgets import UnfoldAdminTextInputWidget
 
 from common.formats import WALLET_FORMATS, SniffingCSV
 from common.parsing import format_brl, format_phone, parse_cpf, parse_phone
+from common.replica import replica_reads
 from common.reversing import admin_add_url
 from common.spreadsheets import SafeXLSX
 from core import import_jobs
@@ -317,6 +318,14 @@ class ClientAdmin(QueuedImportMixin, PartialImportMixin, TenantScopedAdmin, Impo
 
     def get_changelist(self, request, **kwargs):
         return WalletChangeList
+
+    def changelist_view(self, request, extra_context=None):
+        """Read (and drawn) on the streaming replica when one is configured and fresh (common/replica.py)."""
+        with replica_reads(request):
+            response = super().changelist_view(request, extra_context)
+            if hasattr(response, "render"):
+                response.render()
+        return response
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name != "assigned_operator":

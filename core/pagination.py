@@ -18,7 +18,8 @@ def count_within(queryset, timeout_ms: int) -> int | None:
         return queryset.count()
     from psycopg.errors import QueryCanceled
 
-    nested = connection.in_atomic_block
+    if not connection.in_atomic_block:
+        return _count_in_one_statement(connection, queryset, timeout_ms)
     try:
         with transaction.atomic(using=queryset.db):
             with connection.cursor() as cursor:
@@ -28,10 +29,28 @@ def count_within(queryset, timeout_ms: int) -> int | None:
                 )
                 previous = cursor.fetchone()[0]
             total = queryset.count()
-            if nested:  # a local setting lasts until the caller's transaction ends: put the old one back
-                with connection.cursor() as cursor:
-                    cursor.execute("SELECT set_config('statement_timeout', %s, true)", [previous])
+            # A local setting lasts until the caller's transaction ends: put the old one back.
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT set_config('statement_timeout', %s, true)", [previous])
             return total
+    except OperationalError as error:
+        if isinstance(error.__cause__, QueryCanceled):
+            return None
+        raise
+
+
+def _count_in_one_statement(connection, queryset, timeout_ms: int) -> int | None:
+    """Outside a transaction: the timeout and the count sent together (one round trip). PostgreSQL runs the
+    statements of one simple query as one implicit transaction, which the local timeout does not outlive."""
+    from psycopg.errors import QueryCanceled
+
+    sql, params = queryset.order_by().values("pk").query.sql_with_params()
+    counting = connection.ops.compose_sql(f"SELECT COUNT(*) FROM ({sql}) AS counted", params)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(f"SET LOCAL statement_timeout = {int(timeout_ms)}; {counting}")
+            cursor.nextset()
+            return cursor.fetchone()[0]
     except OperationalError as error:
         if isinstance(error.__cause__, QueryCanceled):
             return None
@@ -64,13 +83,12 @@ class WalletPage(Page):
 class WalletPaginator(Paginator):
     """Counts exactly whenever that is cheap, says "mais de N" when it is not, and reads deep pages fast.
 
-    - Up to `exact_limit` rows (WALLET_EXACT_COUNT_LIMIT) the count is exact, from a COUNT over a
-      LIMIT exact_limit + 1 subquery, which stops reading at the limit.
-    - Past it a full COUNT(*) is run when the planner says it is cheap, within `count_timeout_ms`; most
-      filters count from an index within that. Otherwise the count is only known to be above the limit and
-      is shown as "mais de N": no number is made up (the planner's row estimate is per column and can be
-      several times off for a combination of filters, so it is not shown). The page links then stop at the
-      pages known to exist.
+    - The planner prices the count first (EXPLAIN, no rows read). A full COUNT(*) is run when it says it is
+      cheap, within `count_timeout_ms`; most filters count from an index within that. Otherwise a COUNT over
+      a LIMIT exact_limit + 1 subquery (WALLET_EXACT_COUNT_LIMIT) stops reading at the limit: exact below it;
+      above it the count is only known to be above the limit and is shown as "mais de N": no number is made
+      up (the planner's row estimate is per column and can be several times off for a combination of
+      filters, so it is not shown). The page links then stop at the pages known to exist.
     - A page past the known count is served when it has rows and refused when it has none (the admin
       then redirects), so no page link points past the end and no real page is refused.
     - A deep page skips rows on a subquery of primary keys (an index-only scan where the ordering's
@@ -94,20 +112,25 @@ class WalletPaginator(Paginator):
 
     @cached_property
     def count(self):
+        """On PostgreSQL the planner's price, then one count: a cheap one exactly under the statement timeout, an
+        expensive one (or one that ran out of time) only up to the exact limit ("mais de N" above it)."""
         if not isinstance(self.object_list, QuerySet):
             return len(self.object_list)
         queryset = self.object_list.order_by()
+        cost = count_cost(queryset)
+        if cost is not None and cost <= self.count_cost_limit:
+            total = count_within(queryset, self.count_timeout_ms)
+            if total is not None:
+                return total
         capped = queryset[: self.exact_limit + 1].count()
         if capped <= self.exact_limit:
             return capped
-        cost = count_cost(queryset)
-        total = None
-        if cost is None or cost <= self.count_cost_limit:
+        if cost is None:  # no planner to ask (SQLite): count, as the page always did there
             total = count_within(queryset, self.count_timeout_ms)
-        if total is None:
-            self.count_is_exact = False
-            return capped
-        return total
+            if total is not None:
+                return total
+        self.count_is_exact = False
+        return capped
 
     @property
     def count_label(self) -> str:

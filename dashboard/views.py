@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy
 
 from attendance.models import Agreement
 from common.parsing import parse_id
+from common.replica import replica_reads
 from common.spreadsheets import neutralize_row
 from dashboard import selectors, services
 from dashboard.forms import DEFAULT_PERIOD, PERIODS, DashboardFilterForm
@@ -62,6 +63,11 @@ def _require_back_office(request):
 def dashboard_callback(request, context):
     if not is_back_office(request.user):
         return context
+    with replica_reads(request):  # the streaming replica, when one is configured and fresh (common/replica.py)
+        return _dashboard(request, context)
+
+
+def _dashboard(request, context):
     form = _form(request)
     f = form.filters()
     figures = services.figures(f)

@@ -12,21 +12,40 @@ from django.db import connection, transaction
 from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
 
-from core.models import Client
 from dialer import eligibility
 from dialer.models import DialerExport, DialerExportItem
 
-# Clients of the tenant walked per transaction when freezing: small enough for steady progress and a short
-# redo after a crash, large enough that the per-statement work (the rule's subqueries) is paid rarely.
+# Selected clients frozen per transaction: small enough for steady progress and a short redo after a crash, large
+# enough that the per-statement work (the rule's subqueries) is paid rarely.
 FREEZE_CHUNK = 20_000
+
+
+def chunk_bounds(queryset, after: int) -> tuple[list[int], int]:
+    """The selection's clients after `after`, cut in chunks: the last id of each chunk (the last one is the
+    selection's last id) and how many clients there are. One statement that reads the selection's ids only (what
+    its filters select, through their indexes), never the rest of the tenant: a small selection in a big tenant is
+    cut in few chunks, read once."""
+    selected = queryset.filter(pk__gt=after).order_by().annotate(selected_id=F("pk")).values("selected_id")
+    sql, params = selected.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT selected_id, total FROM (SELECT selected_id, ROW_NUMBER() OVER (ORDER BY selected_id) AS n, "
+            "COUNT(*) OVER () AS total "
+            f"FROM ({sql}) AS selection) AS numbered WHERE n %% %s = 0 OR n = total ORDER BY selected_id",
+            [*params, FREEZE_CHUNK],
+        )
+        rows = cursor.fetchall()
+    return [pk for pk, _total in rows], (rows[0][1] if rows else 0)
 
 
 def freeze(export, queryset) -> DialerExport:
     """Items for the selected clients that may be dialled at the export's creation instant, with the preview's
-    counts. The walk goes through the tenant's clients in id order, a chunk per transaction whose items and counts
-    commit with the watermark: a worker that dies resumes after the last chunk, freezing and counting nothing twice.
+    counts. The walk goes through the selection in id order, a chunk per transaction whose items and counts commit
+    with the watermark: a worker that dies resumes after the last chunk, freezing and counting nothing twice. Its
+    cost follows the selection, not the tenant: the chunks are cut on the selection's own ids.
     """
-    tenant_clients = Client.objects.filter(tenant_id=export.tenant_id).order_by("pk").values_list("pk", flat=True)
+    last = export.frozen_up_to or 0
+    bounds, remaining = chunk_bounds(queryset, last)
     totals = {
         "selected_count": export.selected_count,
         "to_send_count": export.to_send_count,
@@ -34,13 +53,11 @@ def freeze(export, queryset) -> DialerExport:
         "open_balance": export.open_balance,
         "skipped": dict(export.skipped or {}),
         "prepare_done": export.prepare_done,
-        "prepare_total": export.prepare_total or tenant_clients.count(),
+        "prepare_total": export.prepare_total or remaining,
     }
-    last = export.frozen_up_to or 0
-    while True:
-        upper = next(iter(tenant_clients.filter(pk__gt=last)[FREEZE_CHUNK - 1 : FREEZE_CHUNK]), None)
-        among = Q(client_id__gt=last) if upper is None else Q(client_id__gt=last, client_id__lte=upper)
-        chunk = queryset.filter(pk__gt=last) if upper is None else queryset.filter(pk__gt=last, pk__lte=upper)
+    for upper in bounds:
+        among = Q(client_id__gt=last, client_id__lte=upper)
+        chunk = queryset.filter(pk__gt=last, pk__lte=upper)
         with transaction.atomic():
             counts = freeze_chunk(export, chunk, among)
             totals["selected_count"] += counts["selected"]
@@ -49,13 +66,9 @@ def freeze(export, queryset) -> DialerExport:
             totals["open_balance"] += counts["balance"]
             for reason, n in counts["skipped"].items():
                 totals["skipped"][reason] = totals["skipped"].get(reason, 0) + n
-            done = upper is None
-            totals["prepare_done"] = totals["prepare_total"] if done else totals["prepare_done"] + FREEZE_CHUNK
-            DialerExport.objects.filter(pk=export.pk).update(
-                **totals, frozen_up_to=upper or last, heartbeat_at=timezone.now()
-            )
-        if done:
-            break
+            done = upper == bounds[-1]
+            totals["prepare_done"] = totals["prepare_total"] if done else totals["prepare_done"] + counts["selected"]
+            DialerExport.objects.filter(pk=export.pk).update(**totals, frozen_up_to=upper, heartbeat_at=timezone.now())
         last = upper
     if connection.vendor == "postgresql":
         # Thousands of fresh rows: without statistics the planner scans the whole table for every

@@ -187,6 +187,20 @@ def test_count_within_gives_up_after_its_budget_and_leaves_the_transaction_usabl
 
 
 @postgresql_only
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_the_budget_and_the_count_are_one_statement(tenant):
+    seed_wallet(tenant, 5, seed=8)
+    slow = Client.objects.filter(tenant=tenant).extra(where=["pg_sleep(0.05) IS NOT NULL"])
+    with CaptureQueriesContext(connection) as queries:
+        assert count_within(slow, timeout_ms=20) is None
+        assert count_within(Client.objects.filter(tenant=tenant), timeout_ms=500) == 5
+    assert len(queries.captured_queries) == 2
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW statement_timeout")
+        assert cursor.fetchone()[0] == "0", "the budget does not outlive its count"
+
+
+@postgresql_only
 def test_statistics_are_refreshed_after_a_large_write(tenant):
     seed_wallet(tenant, 40, seed=8)
     refresh_wallet_statistics()

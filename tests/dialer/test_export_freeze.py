@@ -4,6 +4,7 @@ and the same counts on the same data: each is checked against the rule's own pre
 import pytest
 from django.db import connection, transaction
 from django.db.models import Q
+from django.test.utils import CaptureQueriesContext
 
 from core.models import Client
 from core.seeding import seed_wallet
@@ -81,3 +82,41 @@ def test_both_implementations_agree_on_the_same_data(tenant, make_client, campai
     (portable_counts, portable_items), (postgresql_counts, postgresql_items) = results
     assert portable_counts == postgresql_counts
     assert portable_items == postgresql_items
+
+
+def _freeze_queries(tenant, campaign_id, selection):
+    export = DialerExport.objects.create(tenant=tenant, campaign_id=campaign_id, list_name="L", selection_frozen=False)
+    with CaptureQueriesContext(connection) as queries:
+        export = freeze.freeze(export, selection)
+    return export, queries.captured_queries
+
+
+def test_the_freeze_of_a_small_selection_reads_the_selection_not_the_tenant(tenant, campaign_id, monkeypatch):
+    """Five clients picked in a tenant of 300, in chunks of 10: the freeze cuts its chunks on the selection's ids,
+    so it runs as many statements as for the same five clients in a tenant of 30 (one chunk), where walking the
+    tenant cost one chunk per 10 of its clients."""
+    monkeypatch.setattr(freeze, "FREEZE_CHUNK", 10)
+    seed_wallet(tenant, 30, seed=5)
+    ids = list(Client.objects.filter(tenant=tenant).order_by("pk").values_list("pk", flat=True)[::7])[:5]
+    _small, small_queries = _freeze_queries(tenant, campaign_id, Client.objects.filter(tenant=tenant, pk__in=ids))
+
+    seed_wallet(tenant, 270, seed=6)
+    picked = Client.objects.filter(tenant=tenant, pk__in=ids)
+    big, big_queries = _freeze_queries(tenant, campaign_id, picked)
+
+    assert len(big_queries) <= len(small_queries) <= 12  # (the first run may also warm a cache)
+    assert (big.selected_count, big.prepare_done, big.prepare_total) == (5, 5, 5)
+    assert big.frozen_up_to == max(ids)
+    frozen = set(DialerExportItem.objects.filter(export=big).values_list("client_id", flat=True))
+    assert frozen == set(eligibility.eligible(picked, tenant, campaign_id, big.created_at).values_list("pk", flat=True))
+
+
+def test_a_selection_of_many_chunks_is_frozen_whole_once(tenant, campaign_id, monkeypatch):
+    monkeypatch.setattr(freeze, "FREEZE_CHUNK", 7)
+    seed_wallet(tenant, 60, seed=9)
+    selection = Client.objects.filter(tenant=tenant, pk__in=Client.objects.filter(tenant=tenant).values("pk")[5:50])
+    export, _queries = _freeze_queries(tenant, campaign_id, selection)
+    expected = eligibility.preview(selection, tenant, campaign_id, export.created_at)
+    assert (export.selected_count, export.to_send_count) == (45, expected["to_send"])
+    assert export.prepare_done == export.prepare_total == 45
+    assert DialerExportItem.objects.filter(export=export).count() == expected["to_send"]

@@ -1,3 +1,4 @@
+import contextlib
 import datetime
 import math
 import os
@@ -10,6 +11,7 @@ from django.contrib.admin.utils import label_for_field
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
+from django.template.response import SimpleTemplateResponse
 from django.test import Client as HttpClient
 from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
@@ -47,13 +49,38 @@ class PlainClientAdmin(ModelAdmin):
     has_module_permission = has_change_permission = has_add_permission = has_delete_permission = has_view_permission
 
 
-def median_ms(run, repeat):
-    timings = []
+@contextlib.contextmanager
+def timed_rendering(into: list):
+    """The time the response's template takes to render (the rows drawn), appended to `into`."""
+    original = SimpleTemplateResponse.rendered_content
+
+    def rendered_content(self):
+        started = time.perf_counter()
+        try:
+            return original.fget(self)
+        finally:
+            into.append((time.perf_counter() - started) * 1000)
+
+    SimpleTemplateResponse.rendered_content = property(rendered_content)
+    try:
+        yield
+    finally:
+        SimpleTemplateResponse.rendered_content = original
+
+
+def interleaved(run, other, repeat):
+    """(median, worst, last result) of `run` and of `other` (None without it), run in turns."""
+    mine, theirs, result = [], [], None
     for _ in range(repeat):
         started = time.perf_counter()
         result = run()
-        timings.append((time.perf_counter() - started) * 1000)
-    return statistics.median(timings), max(timings), result
+        mine.append((time.perf_counter() - started) * 1000)
+        if other is not None:
+            started = time.perf_counter()
+            other()
+            theirs.append((time.perf_counter() - started) * 1000)
+    ours = (statistics.median(mine), max(mine), result)
+    return ours, ((statistics.median(theirs), max(theirs)) if theirs else None)
 
 
 class Command(BaseCommand):
@@ -92,26 +119,39 @@ class Command(BaseCommand):
             f"mediana de {options['repeat']}."
         )
         header = f"{'caso':46s} {'mediana':>9s} {'máx':>9s} {'SQL':>9s} {'CPU':>9s} {'cons.':>5s}  {'resultados':>22s}"
+        header += f"  {'render':>8s}"
         if plain:
-            header += f"  {'padrão':>9s}"
+            header += f"  {'padrão':>9s}  {'razão':>6s}"
         self.stdout.write(header)
         figures = {"clients": total, "cases": []}
         for label, params, plain_params in self.cases(tenant, http, total):
             if options["only"] and options["only"].lower() not in label.lower():
                 continue
 
-            sql_ms, cpu_ms = [], []
+            sql_ms, cpu_ms, render_ms = [], [], []
 
-            def get(params=params, sql_ms=sql_ms, cpu_ms=cpu_ms):
+            def get(params=params, sql_ms=sql_ms, cpu_ms=cpu_ms, render_ms=render_ms):
                 started = time.process_time()
-                with CaptureQueriesContext(connection) as queries:
+                with CaptureQueriesContext(connection) as queries, timed_rendering(render_ms):
                     response = http.get(CHANGELIST, params)
                 cpu_ms.append((time.process_time() - started) * 1000)
                 sql_ms.append(sum(float(q["time"]) for q in queries) * 1000)
                 return response, len(queries)
 
-            median, worst, (response, queries) = median_ms(get, options["repeat"])
+            plain_get = None
+            if plain and plain_params is not None:
+
+                def plain_get(plain_params=plain_params):
+                    request = factory.get(CHANGELIST, plain_params)
+                    request.user = user
+                    return plain.changelist_view(request).render()
+
+            # Interleaved: each repetition runs the Carteira and then the stock changelist, so a burst of load on
+            # the machine weighs on both alike.
+            ours, theirs = interleaved(get, plain_get, options["repeat"])
+            median, worst, (response, queries) = ours
             case = {"label": label, "median_ms": median, "status": response.status_code, "plain_ms": None}
+            case.update(queries=queries, render_ms=statistics.median(render_ms) if render_ms else None)
             figures["cases"].append(case)
             if response.status_code != 200:
                 self.stdout.write(f"{label:46s} HTTP {response.status_code} {response.get('Location', '')}")
@@ -123,15 +163,10 @@ class Command(BaseCommand):
                 f"{statistics.median(cpu_ms):7.1f}ms {queries:5d}  "
                 f"{getattr(cl.paginator, 'count_label', f'{cl.result_count:,}'):>22s}"
             )
-            if plain and plain_params is not None:
-
-                def plain_get(plain_params=plain_params):
-                    request = factory.get(CHANGELIST, plain_params)
-                    request.user = user
-                    return plain.changelist_view(request).render()
-
-                plain_median, _worst, _response = median_ms(plain_get, options["repeat"])
-                line += f"  {plain_median:7.1f}ms"
+            line += f"  {case['render_ms'] or 0:6.1f}ms"
+            if theirs is not None:
+                plain_median = theirs[0]
+                line += f"  {plain_median:7.1f}ms  {plain_median / median:5.2f}×"
                 case["plain_ms"] = plain_median
             if not case["count_ok"]:
                 line += f"  CONTAGEM ERRADA: {case['true_count']:,} de fato"

@@ -91,27 +91,26 @@ def point_at(tenant, base_url):
     tenant.save()
 
 
-def naive_send(tenant, base_url, campaign_id) -> tuple[int, float]:
-    """What a short script would do: read every client with its active phones in one pass and POST 50
-    contacts per request, each on a new TCP connection (nothing kept alive); no eligibility, no bookkeeping.
+def naive_send(tenant, base_url, campaign_id, up_to=None) -> tuple[int, float]:
+    """What a short script would do: read every client (up to id `up_to`) with its active phones in one pass and
+    POST 50 contacts per request, each on a new TCP connection (nothing kept alive); no eligibility, no bookkeeping.
     Returns (clients, seconds)."""
     with ThreeCPlusAPI(base_url, SANDBOX_TOKEN) as api:
         list_id = api.create_list(campaign_id, "bench ingênuo")["id"]
     url = f"{base_url}/campaigns/{campaign_id}/lists/{list_id}/mailing.json"
     headers = {"Authorization": f"Bearer {SANDBOX_TOKEN}"}
     client_url = url_with_id("attendance:client", base=settings.PUBLIC_BASE_URL)
-    rows = (
-        ClientPhone.objects.filter(client__tenant=tenant, active=True)
-        .order_by("client_id", "priority", "id")
-        .values_list(
-            "client_id",
-            "number",
-            "client__name",
-            "client__cpf",
-            "client__open_balance",
-            "client__creditor__name",
-            "client__external_id",
-        )
+    phones = ClientPhone.objects.filter(client__tenant=tenant, active=True)
+    if up_to is not None:
+        phones = phones.filter(client_id__lte=up_to)
+    rows = phones.order_by("client_id", "priority", "id").values_list(
+        "client_id",
+        "number",
+        "client__name",
+        "client__cpf",
+        "client__open_balance",
+        "client__creditor__name",
+        "client__external_id",
     )
     started = time.perf_counter()
     clients = set()
@@ -163,6 +162,13 @@ class Command(BaseCommand):
         parser.add_argument("--tenant", default="bench-discador")
         parser.add_argument("--batch-size", type=int, help="contatos por requisição (padrão: DIALER_BATCH_SIZE)")
         parser.add_argument("--latency-ms", type=int, default=20, help="latência por requisição da 2ª medida")
+        parser.add_argument(
+            "--sizes",
+            type=int,
+            nargs="+",
+            default=[10_000, 100_000],
+            help="seleções medidas no loopback (os N primeiros clientes da empresa; padrão: 10.000 e 100.000)",
+        )
         parser.add_argument("--no-naive", action="store_true", help="não mede o script ingênuo")
         parser.add_argument("--only-confirm", action="store_true", help="só mede a confirmação (--confirm-tenant)")
         parser.add_argument(
@@ -180,7 +186,6 @@ class Command(BaseCommand):
             seed_wallet(tenant, missing)
         if missing < 0:
             raise CommandError(f"A empresa {tenant.slug} tem mais de {options['clients']} clientes: use outra.")
-        selection = Client.objects.filter(tenant=tenant)
         phones = ClientPhone.objects.filter(client__tenant=tenant, active=True).count()
         engine = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
         self.stdout.write(
@@ -188,55 +193,84 @@ class Command(BaseCommand):
             f"{peak_rss_mb():.0f} MB; {load()}"
         )
         self.figures = {"clients": options["clients"], "runs": {}}
+        self.user = self._back_office_user(tenant)
+        ids = Client.objects.filter(tenant=tenant).order_by("pk").values_list("pk", flat=True)
         for latency in () if options["only_confirm"] else (0, options["latency_ms"]):
             title = "loopback" if not latency else f"{latency} ms por requisição"
+            # On loopback every size of --sizes (a selection of the N first clients of the tenant: the freeze reads
+            # the selection, not the tenant); with latency the whole tenant.
+            sizes = sorted({min(n, options["clients"]) for n in options["sizes"]}) if not latency else []
+            sizes = sizes or [options["clients"]]
             with sandbox_process(latency) as base_url:
                 point_at(tenant, base_url)
                 campaigns = [c["id"] for c in tenant_api.campaigns(tenant) if not c["paused"]]
-                ours = self._ours(tenant, selection, campaigns[0], options["batch_size"], title)
-                run = self.figures["runs"][str(latency)] = {**self.last_run, "naive": None}
-                if options["no_naive"]:
-                    continue
-                settle()
-                clients, elapsed = naive_send(tenant, base_url, campaigns[1])
-                naive = clients / elapsed
-                self.stdout.write(
-                    f"[{title}] script ingênuo: {clients:,} clientes em {elapsed:.1f}s = {naive:,.0f} clientes/s; "
-                    f"{load()}"
-                )
-                self.stdout.write(f"[{title}] envio / script ingênuo = {ours / naive:.2f}×")
-                run["naive"] = naive
+                for size in sizes:
+                    up_to = ids[size - 1] if size < options["clients"] else None
+                    label = f"{title}, {size:,} de {options['clients']:,} clientes"
+                    ours = self._ours(tenant, up_to, campaigns[0], options["batch_size"], label)
+                    run = self.figures["runs"][f"{latency}:{size}"] = {**self.last_run, "naive": None}
+                    if options["no_naive"]:
+                        continue
+                    settle()
+                    clients, elapsed = naive_send(tenant, base_url, campaigns[1], up_to)
+                    naive = clients / elapsed
+                    self.stdout.write(
+                        f"[{label}] script ingênuo: {clients:,} clientes em {elapsed:.1f}s = {naive:,.0f} "
+                        f"clientes/s; {load()}"
+                    )
+                    self.stdout.write(f"[{label}] de ponta a ponta / script ingênuo = {ours / naive:.2f}×")
+                    run["naive"] = naive
         if options["confirm_tenant"]:
             self._confirm(options["confirm_tenant"])
         bench_figures.save(options, self.figures)
 
-    def _ours(self, tenant, selection, campaign_id, batch_size, title) -> float:
-        settle()
-        started = time.perf_counter()
-        export = exports.create_export(
-            tenant,
-            None,
-            selection,
-            campaign_id=campaign_id,
-            enqueue=False,
-            batch_size=batch_size,
-            list_name=f"bench {title}",
-        )
-        frozen = time.perf_counter() - started
+    def _back_office_user(self, tenant):
+        """The supervisor who presses "Enviar": the worker replays the selection as this user sees it."""
+        from django.contrib.auth import get_user_model
+
+        from tenants.models import Membership, Role
+
+        user, _ = get_user_model().objects.get_or_create(username=f"bench-{tenant.slug}", defaults={"is_staff": True})
+        Membership.objects.update_or_create(user=user, defaults={"tenant": tenant, "role": Role.SUPERVISOR})
+        return user
+
+    def _ours(self, tenant, up_to, campaign_id, batch_size, title) -> float:
+        """End to end, as "Enviar" does it: the export queued with the Carteira's filter (the clients up to `up_to`),
+        then the worker's run: the freeze of the selection, the list, the batches, the last contact stored."""
         settle()
         baseline = peak_rss_mb()
         started = time.perf_counter()
+        export = exports.queue_export(
+            tenant,
+            self.user,
+            selection={"filtros": f"id__lte={up_to}" if up_to else ""},
+            campaign_id=campaign_id,
+            list_name=f"bench {title}",
+        )
+        if batch_size:
+            DialerExport.objects.filter(pk=export.pk).update(batch_size=batch_size)
+        export = exports.prepare_export(export.pk)
+        frozen = time.perf_counter() - started
         export = exports.run_export(export.pk)
         elapsed = time.perf_counter() - started
         assert export.status == DialerExport.Status.DONE, export.error_summary
         rate = export.sent_count / elapsed
         self.stdout.write(
-            f"[{title}] envio (lote {export.batch_size}): {export.sent_count:,} clientes / {export.sent_phones:,} "
-            f"telefones em {elapsed:.1f}s = {rate:,.0f} clientes/s (seleção congelada antes em {frozen:.1f}s); "
-            f"pico de memória {peak_rss_mb():.0f} MB (+{peak_rss_mb() - baseline:.0f} MB); {load()}"
+            f"[{title}] de ponta a ponta (lote {export.batch_size}): {export.sent_count:,} clientes / "
+            f"{export.sent_phones:,} telefones em {elapsed:.1f}s = {rate:,.0f} clientes/s, congelamento da seleção "
+            f"incluído ({frozen:.1f}s, {export.selected_count / max(frozen, 1e-9):,.0f} clientes/s); pico de memória "
+            f"{peak_rss_mb():.0f} MB (+{peak_rss_mb() - baseline:.0f} MB); {load()}"
         )
+        DialerExportItem.objects.filter(export=export)._raw_delete(DialerExportItem.objects.db)
         DialerExport.objects.filter(pk=export.pk).delete()  # the next run must not skip "recently sent"
-        self.last_run = {"rate": rate, "sent": export.sent_count, "memory_mb": peak_rss_mb() - baseline}
+        self.last_run = {
+            "rate": rate,
+            "sent": export.sent_count,
+            "selected": export.selected_count,
+            "freeze_seconds": frozen,
+            "seconds": elapsed,
+            "memory_mb": peak_rss_mb() - baseline,
+        }
         return rate
 
     def _confirm(self, slug):
