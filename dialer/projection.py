@@ -30,7 +30,7 @@ from collections import defaultdict
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import BooleanField, Case, Exists, OuterRef, Q, Value, When
 from django.utils import timezone
 
 from common import advisory_locks
@@ -144,31 +144,41 @@ def project_tenant(tenant, now=None, *, api_factory=None, lead: datetime.timedel
             return result
         policy = eligibility.CallingPolicy.for_tenant(tenant)
         closing_q = _regions_q(closing_regions(policy, now, lead))
+        changed = _changed_clients(tenant, now, closing_q)
         live = DialerExportItem.objects.filter(tenant=tenant, status__in=LIVE, export__list_id__isnull=False)
         with _LazyApi(api_factory or tenant_api.api_for, tenant) as api:
-            last = 0
-            while True:
-                ids = list(
-                    live.filter(client_id__gt=last)
-                    .order_by("client_id")
-                    .values_list("client_id", flat=True)
-                    .distinct()[:CHUNK]
-                )
-                if not ids:
-                    break
-                lo, last = ids[0], ids[-1]
-                _project_chunk(
-                    tenant, api, live.filter(client_id__gte=lo, client_id__lte=last), ids, now, closing_q, result
-                )
+            for start in range(0, len(changed), CHUNK):
+                part = changed[start : start + CHUNK]
+                reasons = {client_id: reason for client_id, reason, _closing in part}
+                closing = {client_id for client_id, _reason, is_closing in part if is_closing}
+                items = live.filter(client_in(reasons))
+                _project_chunk(api, tenant, items, reasons, closing, now, result)
     result.seconds = (timezone.now() - started).total_seconds()
     return result
 
 
-def _project_chunk(tenant, api, items, ids, now, closing_q, result: Sweep):
-    among = Q(client_id__gte=ids[0], client_id__lte=ids[-1])
-    clients = Client.objects.filter(client_in(ids, "pk"))
-    reasons = dict(eligibility.classify(clients, tenant, None, now, among).values_list("pk", "skip_reason").order_by())
-    closing = set(clients.filter(closing_q).values_list("pk", flat=True))
+def _changed_clients(tenant, now, closing_q) -> list[tuple[int, str, bool]]:
+    """(client id, reason, closing soon) of the clients whose items must move, in one query over the wallet: on the
+    list while something holds them or must stop them (or their window closes before the next tick), or held while
+    nothing holds them (or something now stops them). A tick where nobody moves returns nothing."""
+    items = DialerExportItem.objects.filter(client_id=OuterRef("pk"), export__list_id__isnull=False)
+    on_list = Exists(items.filter(status=DialerExportItem.Status.SENT))
+    held = Exists(items.filter(status=DialerExportItem.Status.HELD))
+    held_reason = Q(skip_reason__in=sorted(eligibility.HOLD_REASONS)) | Q(
+        skip_reason__startswith=f"{eligibility.OUTSIDE_HOURS}@"
+    )
+    send = Q(skip_reason=eligibility.SEND)
+    classified = eligibility.classify(Client.objects.filter(tenant=tenant), tenant, None, now).annotate(
+        closing=Case(When(closing_q, then=Value(True)), default=Value(False), output_field=BooleanField())
+    )
+    return list(
+        classified.filter((on_list & (~send | Q(closing=True))) | (held & ~held_reason & ~(send & Q(closing=True))))
+        .order_by("pk")
+        .values_list("pk", "skip_reason", "closing")
+    )
+
+
+def _project_chunk(api, tenant, items, reasons, closing, now, result: Sweep):
     to_remove: dict[int, list] = defaultdict(list)  # campaign -> [(item pk, client id, phones, next status)]
     to_add: dict[tuple[int, int], list] = defaultdict(list)  # (campaign, list) -> [(item pk, client id)]
     drop_held: dict[str, list[int]] = defaultdict(list)

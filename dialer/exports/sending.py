@@ -2,6 +2,7 @@
 rounds, checked against the rule again, and posted to 3C Plus in batches (dialer.exports.uploads); paused on a
 transient failure, resumed after a crash (dialer.exports.recovery)."""
 
+import functools
 import json
 import logging
 from collections import defaultdict
@@ -76,8 +77,13 @@ def contact_data(
         "external_id": external_id,
         "url_atendimento": client_url(client_id),
         "uf": state,
-        "fuso": eligibility.region_time_zone(region).key,
+        "fuso": _zone_name(region),
     }
+
+
+@functools.lru_cache(maxsize=64)
+def _zone_name(region: str) -> str:
+    return eligibility.region_time_zone(region).key
 
 
 def run_export(export_id: int, *, api_factory=None, progress=None) -> DialerExport:
