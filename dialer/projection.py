@@ -171,11 +171,18 @@ def _changed_clients(tenant, now, closing_q) -> list[tuple[int, str, bool]]:
     classified = eligibility.classify(Client.objects.filter(tenant=tenant), tenant, None, now).annotate(
         closing=Case(When(closing_q, then=Value(True)), default=Value(False), output_field=BooleanField())
     )
-    return list(
+    changed = (
         classified.filter((on_list & (~send | Q(closing=True))) | (held & ~held_reason & ~(send & Q(closing=True))))
         .order_by("pk")
         .values_list("pk", "skip_reason", "closing")
     )
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            # The rule's CASE is repeated in the filter: PostgreSQL's JIT spent 9 of the 10 s of a sweep over 100,000
+            # clients compiling it (EXPLAIN ANALYZE), for a query that runs in well under a second without it.
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL jit = off")
+        return list(changed)
 
 
 def _project_chunk(api, tenant, items, reasons, closing, now, result: Sweep):

@@ -6,6 +6,7 @@ from django.utils.translation import gettext_lazy
 
 from common.parsing import format_phone
 from core.timeline import Entry, older, user_name
+from dialer import holds
 from dialer.client import phone_e164
 from dialer.models import DialerCallEvent, DialerExportItem, DialerRemoval
 
@@ -57,6 +58,8 @@ def calls(client, before, limit):
         e164 = phone_e164(event.phone)
         if e164 or event.phone:
             parts.append(format_phone(e164) if e164 else event.phone)
+        if note := holds.rework_note(client.tenant, event):  # the re-work rule re-queues this outcome
+            parts.append(note)
         entries.append(
             Entry(
                 event.received_at,
