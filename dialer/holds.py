@@ -139,9 +139,8 @@ def conditions(tenant, now, among: Q) -> list[tuple[str, Q]]:
     return result
 
 
-def rework_note(tenant, event) -> str | None:
-    """The timeline's line for a call the rule re-queues: "volta à lista às 14:00 (sem resposta)"."""
-    rule = rework_rule(tenant)
+def rework_note(rule: dict, event) -> str | None:
+    """The timeline line for a call the rule (rework_rule) re-queues: "volta à lista em 20/04 14:00 (ocupado)"."""
     hours = rule["hours"].get(str(event.status))
     if not hours:
         return None

@@ -12,6 +12,7 @@ from attendance.models import CallDisposition, DispositionType
 from core import services as core_services
 from core.models import Client
 from dialer import exports, projection
+from dialer import timeline as dialer_timeline
 from dialer.models import DialerCallEvent, DialerExport, DialerExportItem
 from tests.dialer.test_send_action import CHANGELIST
 
@@ -129,6 +130,9 @@ def test_the_rework_rule_holds_a_number_for_its_hours(dialer_tenant, campaign_id
             )
         projection.project_tenant(dialer_tenant, MONDAY)
     assert on_list(sandbox, export) == {str(bia.pk)}
+    # The client's timeline says when the number comes back.
+    details = [repr(entry) for entry in dialer_timeline.calls(ana, None, 10)]
+    assert any("Reciclagem: volta à lista em 20/04 15:00 (ocupado)" in d for d in details), details
     for hours, expected in ((3, {str(bia.pk)}), (4, {str(ana.pk), str(bia.pk)})):
         at = MONDAY + datetime.timedelta(hours=hours, minutes=1)
         with freeze_time(at):
