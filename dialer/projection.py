@@ -27,6 +27,7 @@ import datetime
 import json
 import logging
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor, as_completed
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -49,6 +50,7 @@ logger = logging.getLogger(__name__)
 PROJECTION_LOCK_NAMESPACE = 26
 CHUNK = 5000  # clients classified per query
 BATCH = 1000  # contacts per mailing.json / mailing/delete request
+IN_FLIGHT = 4  # requests to 3C Plus at once (as the export's uploads)
 LIVE = (DialerExportItem.Status.SENT, DialerExportItem.Status.HELD)
 
 _last_run: dict[int, datetime.datetime] = {}  # tenant id -> last sweep by this process
@@ -212,14 +214,34 @@ def _project_chunk(api, tenant, items, reasons, closing, now, result: Sweep):
         _add(tenant, api, campaign_id, list_id, rows, now, result)
 
 
+def _in_flight(api, calls):
+    """Run each (key, function) with up to IN_FLIGHT requests at once over the API's kept-alive connections; yield
+    (key, error or None) in the order they finish. The database is touched only by the caller, in its thread."""
+    calls = list(calls)
+    if not calls:
+        return
+    getattr(api, "delete_mailing")  # noqa: B009 — the lazy client opens here, in this thread, not in the pool's
+    with ThreadPoolExecutor(max_workers=IN_FLIGHT, thread_name_prefix="projecao") as pool:
+        futures = {pool.submit(function): key for key, function in calls}
+        for future in as_completed(futures):
+            try:
+                future.result()
+            except DialerError as error:
+                yield futures[future], error
+            else:
+                yield futures[future], None
+
+
 def _remove(api, campaign_id, rows, result: Sweep):
-    for start in range(0, len(rows), BATCH):
-        part = rows[start : start + BATCH]
+    parts = [rows[start : start + BATCH] for start in range(0, len(rows), BATCH)]
+
+    def delete(part):
         pairs = mailing_keys([(client_id, phones) for _pk, client_id, phones, _r in part if phones])
-        try:
-            if pairs:
-                api.delete_mailing(campaign_id, pairs)
-        except DialerError as error:
+        return lambda: api.delete_mailing(campaign_id, pairs) if pairs else None
+
+    for index, error in _in_flight(api, ((index, delete(part)) for index, part in enumerate(parts))):
+        part = parts[index]
+        if error is not None:
             # Still SENT: the next tick removes them again (the delete is idempotent).
             logger.warning("Projeção: remoção na campanha %s falhou: %s", campaign_id, error.message)
             result.failed += len(part)
@@ -271,6 +293,7 @@ def _add(tenant, api, campaign_id, list_id, rows, now, result: Sweep):
         .values_list("client_id", "number")
     ):
         phones[client_id].append(dial_number(number))
+    ready = []
     for start in range(0, len(rows), BATCH):
         part = [(pk, client_id) for pk, client_id in rows[start : start + BATCH] if phones.get(client_id)]
         if not part:
@@ -280,16 +303,23 @@ def _add(tenant, api, campaign_id, list_id, rows, now, result: Sweep):
             for number in phones[client_id]:
                 batch.add(number, str(client_id), data[client_id])
         pairs = mailing_keys([(client_id, phones[client_id]) for _pk, client_id in part])
-        pks = [pk for pk, _c in part]
-        # Written first: a crash after the POST then leaves it SENT, and the next closing takes it out, where a
-        # HELD one on the list would stay there past the window.
-        _mark_sent({pk: phones[client_id] for pk, client_id in part}, now)
-        try:
+        ready.append((part, batch, pairs))
+    # Written first: a crash after the POST then leaves them SENT, and the next closing takes them out, where a
+    # HELD one on the list would stay there past the window.
+    _mark_sent({pk: phones[client_id] for part, _b, _p in ready for pk, client_id in part}, now)
+
+    def post(batch, pairs):
+        def run():
             api.delete_mailing(campaign_id, pairs)  # never twice on the list, whatever a lost answer did before
             api.add_mailing(campaign_id, list_id, batch)
-        except DialerError as error:
+
+        return run
+
+    for index, error in _in_flight(api, ((i, post(batch, pairs)) for i, (_part, batch, pairs) in enumerate(ready))):
+        part = ready[index][0]
+        if error is not None:
             logger.warning("Projeção: inclusão na lista %s falhou: %s", list_id, error.message)
-            DialerExportItem.objects.filter(pk__in=pks).update(status=DialerExportItem.Status.HELD)
+            DialerExportItem.objects.filter(pk__in=[pk for pk, _c in part]).update(status=DialerExportItem.Status.HELD)
             result.failed += len(part)
             continue
         result.added += len(part)
