@@ -8,10 +8,11 @@ class AttendanceConfig(AppConfig):
 
     def ready(self):
         from attendance import timeline
-        from attendance.services import record_dialer_qualification, schedule_dialer_callback
+        from attendance.services import callbacks_holding, record_dialer_qualification, schedule_dialer_callback
         from core import hooks
 
         for source in timeline.SOURCES:
             hooks.timeline_sources.register(source)
         hooks.call_qualified.register(record_dialer_qualification)
         hooks.callback_requested.register(schedule_dialer_callback)
+        hooks.dial_holds.register(callbacks_holding)

@@ -614,3 +614,11 @@ def pending_callbacks(tenant, user):
         .select_related("client")
         .order_by("callback_at")
     )
+
+
+def callbacks_holding(tenant, now, among):
+    """hooks.dial_holds: clients with a callback scheduled for later leave the dialer's lists until its time."""
+    later = CallDisposition.objects.filter(
+        tenant=tenant, callback_done=False, callback_at__gt=now, client__isnull=False
+    ).filter(among)
+    return Q(pk__in=later.values("client_id"))

@@ -268,6 +268,7 @@ WORKER_PERIODIC = [
     "core.task_leases.sweep_orphaned_tasks",
     "dialer.exports.sweep_exports",
     "dialer.removals.sweep_removals",
+    "dialer.projection.sweep_projection",
     "dialer.calls.reconcile_due_tenants",
     "core.daily.queue_daily_tasks",
     "core.import_jobs.sweep_imports",
@@ -350,6 +351,12 @@ THREECPLUS_ALLOWED_HOSTS = env_list("THREECPLUS_ALLOWED_HOSTS", [])
 # campaign is skipped by the next export to the same campaign.
 # 3C Plus documents no maximum; its guide keeps JSON for batches under ~10,000 lines (CSV above).
 DIALER_BATCH_SIZE = int(os.environ.get("DIALER_BATCH_SIZE", "1000"))
+# The dial lists' projection (dialer/projection.py): each tenant swept at most this often, and a client taken off
+# the list this long before its window closes. The lead must cover the tick plus the time the removals of everyone
+# closing at once take (bench_dial_projection: ~20 s per 100,000 contacts on a loaded 2-core machine, so ~200 s at
+# 1,000,000): 10 minutes, dialling stops a little early rather than a little late.
+DIALER_PROJECTION_TICK_SECONDS = int(os.environ.get("DIALER_PROJECTION_TICK_SECONDS", "60"))
+DIALER_PROJECTION_LEAD_SECONDS = int(os.environ.get("DIALER_PROJECTION_LEAD_SECONDS", "600"))
 DIALER_RESEND_AFTER_HOURS = int(os.environ.get("DIALER_RESEND_AFTER_HOURS", "24"))
 # How many mailing.json uploads of one export may be in flight at once (over the client's kept-alive connections).
 DIALER_EXPORT_UPLOADS_IN_FLIGHT = int(os.environ.get("DIALER_EXPORT_UPLOADS_IN_FLIGHT", "4"))

@@ -42,3 +42,7 @@ call_qualified = Hooks()
 # (tenant, client, *, call_id, at): a call qualified inside the dialer with a "retornar" qualification asks for a
 # callback. The atendimento registers the callback it schedules.
 callback_requested = Hooks()
+
+# (tenant, now, among: Q on client_id) -> Q of clients | None: clients held off the dialer's lists for now (a
+# callback scheduled for later). The atendimento registers its pending callbacks; dialer.holds reads them.
+dial_holds = Hooks()

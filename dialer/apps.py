@@ -8,6 +8,7 @@ class DialerConfig(AppConfig):
 
     def ready(self):
         from core import hooks
+        from dialer.holds import ReworkSection
         from dialer.removals import remove_client_from_lists
         from dialer.settings_admin import CallingRulesSection, ThreeCPlusSection
         from dialer.timeline import calls, exports, removals
@@ -19,3 +20,4 @@ class DialerConfig(AppConfig):
         hooks.on_stop_calling(remove_client_from_lists)
         register_section(ThreeCPlusSection())
         register_section(CallingRulesSection())
+        register_section(ReworkSection())

@@ -47,9 +47,15 @@ REASONS = {
     "nao_ligar_telefone": gettext_lazy("não ligar (telefone)"),
     "sem_telefone": gettext_lazy("sem telefone discável"),
     "limite_tentativas": gettext_lazy("limite de tentativas"),
+    "retorno_agendado": gettext_lazy("retorno agendado para mais tarde"),
+    "nova_tentativa": gettext_lazy("nova tentativa pela regra de resultado"),
     "enviado_recentemente": gettext_lazy("enviado recentemente a esta campanha"),
     OUTSIDE_HOURS: gettext_lazy("fora do horário permitido no estado do devedor"),
 }
+
+# The reasons that hold a client instead of skipping it: "Enviar" accepts it, and the projection
+# (dialer/projection.py) puts it on the 3C Plus list only while none of them applies.
+HOLD_REASONS = frozenset({"limite_tentativas", "retorno_agendado", "nova_tentativa", OUTSIDE_HOURS})
 
 UF_TIME_ZONES = {
     "AC": "America/Rio_Branco",
@@ -399,6 +405,10 @@ def conditions(tenant, campaign_id, now=None, among: Q | None = None) -> list[tu
     capped = _capped(tenant, policy, now, among) if tenant is not None else None
     if capped is not None:
         result.append(("limite_tentativas", capped))
+    if tenant is not None:
+        from dialer import holds
+
+        result.extend(holds.conditions(tenant, now, among))
     if campaign_id:
         since = now - datetime.timedelta(hours=settings.DIALER_RESEND_AFTER_HOURS)
         # A send the client was since taken out of (an agreement, later rejected or cancelled) no longer says
@@ -440,6 +450,11 @@ def base_reason(value: str) -> str:
     return value.split("@", 1)[0]
 
 
+def is_held(value: str) -> bool:
+    """A reason that holds the client (sent later, when it no longer applies) rather than skipping it."""
+    return base_reason(value) in HOLD_REASONS
+
+
 def reason_label(value: str) -> str:
     return str(REASONS.get(base_reason(value), value))
 
@@ -449,12 +464,18 @@ def preview(queryset, tenant, campaign_id, now=None) -> dict:
 
     Outside the calling window, `opens` lists when each group's window opens (in the debtor's time).
     """
+    now = now or timezone.now()
     groups = (
         classify(queryset, tenant, campaign_id, now)
         .values("skip_reason")
         .annotate(n=Count("pk"), balance=Sum("open_balance"), phones=Sum("active_phones"))
     )
-    return summarize(groups)
+    result = summarize(groups)
+    if tenant is not None:
+        from dialer.projection import window_text
+
+        result["window_text"] = window_text(result, queryset, tenant, now)
+    return result
 
 
 def summarize(groups) -> dict:
@@ -463,25 +484,36 @@ def summarize(groups) -> dict:
     skipped: dict[str, int] = {}
     opens = []
     send = {}
+    held_phones, held_balance = 0, Decimal("0")
     for row in groups:
         value = row["skip_reason"]
         if value == SEND:
             send = row
             continue
+        if is_held(value):
+            held_phones += row.get("phones") or 0
+            held_balance += row.get("balance") or Decimal("0")
         name = base_reason(value)
         skipped[name] = skipped.get(name, 0) + row["n"]
         if name == OUTSIDE_HOURS:
             opens.append((datetime.datetime.fromisoformat(value.split("@", 1)[1]), row["n"]))
     skipped = {name: skipped[name] for name in REASONS if name in skipped}
+    held = {name: n for name, n in skipped.items() if name in HOLD_REASONS}
     opens.sort()
     return {
         "selected": sum(row["n"] for row in groups),
         "to_send": send.get("n", 0),
-        "skipped": skipped,
-        "skipped_labels": [(str(REASONS[name]), count) for name, count in skipped.items()],
+        "skipped": skipped,  # every client not sent now, held ones included (the export's "skipped" leaves them out)
+        "held": held,
+        "held_total": sum(held.values()),
+        "accepted": send.get("n", 0) + sum(held.values()),
+        "held_labels": [(str(REASONS[name]), count) for name, count in held.items()],
+        "skipped_labels": [(str(REASONS[name]), count) for name, count in skipped.items() if name not in held],
         "opens": [(timezone.localtime(at), count) for at, count in opens],
         "phones": send.get("phones") or 0,
         "balance": send.get("balance") or Decimal("0"),
+        "held_phones": held_phones,
+        "held_balance": held_balance,
     }
 
 

@@ -109,6 +109,9 @@ class DialerExportItem(TenantOwned):
         SENT = "enviado", _("Enviado")
         FAILED = "falhou", _("Falhou")
         SKIPPED = "ignorado", _("Ignorado")  # no longer eligible when its batch came (the reason is in error)
+        # Accepted, not on the 3C Plus list now (window closed, a cap, a callback, the re-work rule): the projection
+        # (dialer/projection.py) adds it when nothing holds it and takes it out when something does.
+        HELD = "aguardando", _("Aguardando")
 
     # No index of its own: the unique (export, client) index starts with it.
     export = models.ForeignKey(

@@ -6,6 +6,7 @@ from django.utils.translation import gettext_lazy
 
 from common.parsing import format_phone
 from core.timeline import Entry, older, user_name
+from dialer import holds
 from dialer.client import phone_e164
 from dialer.models import DialerCallEvent, DialerExportItem, DialerRemoval
 
@@ -45,9 +46,12 @@ def exports(client, before, limit):
 
 
 def calls(client, before, limit):
-    events = DialerCallEvent.objects.filter(client=client, event=DialerCallEvent.Event.HISTORY)
+    # The tenant comes with the events (its re-work rule, no query of its own).
+    events = DialerCallEvent.objects.filter(client=client, event=DialerCallEvent.Event.HISTORY).select_related("tenant")
+    rule = None
     entries = []
     for event in older(events, "received_at", before, limit):
+        rule = rule or holds.rework_rule(event.tenant)
         parts = [str(CALL_STATUS.get(event.status, event.status or _("status desconhecido")))]
         if event.duration_seconds is not None:
             minutes, seconds = divmod(event.duration_seconds, 60)
@@ -57,6 +61,8 @@ def calls(client, before, limit):
         e164 = phone_e164(event.phone)
         if e164 or event.phone:
             parts.append(format_phone(e164) if e164 else event.phone)
+        if note := holds.rework_note(rule, event):  # the re-work rule re-queues this outcome
+            parts.append(note)
         entries.append(
             Entry(
                 event.received_at,

@@ -27,6 +27,25 @@ vitoralbuquerque22-rgb/vendaFlow `VENDA FLOW/swagger.json`, [VF] the same repo's
   GET /calls/{id}/recording, which takes the API token like every other route [SW; VF].
 - A manual call's call-was-connected fires while the phone still rings (no answered_time yet); answering raises
   manual-call-was-answered [VF INTEGRACAO_3CPLUS.md, EVENTOS_SOCKET.md §3].
+
+The simulated clock and dialler (`set_clock`, `advance`): the predictive dialler of a real account calls the
+contacts of the lists of its running campaigns on its own, with no request from us [SW: a campaign's `paused`,
+`start_time`/`end_time` and `is_on_active_time`; VF GUIAS.md: the mailing flow ends with the list in the campaign,
+which then dials]. Here it runs only when told to advance the clock:
+- who is called: every contact present in a list of a campaign that is not paused, at each step of the clock
+  (`dial_step_minutes`); a contact deleted with mailing/delete is no longer called, one added again is [SW
+  `DELETE /campaigns/{id}/mailing/delete`, `POST …/mailing.json`].
+- the campaign's `start_time`/`end_time` are ignored (they are one schedule for the whole campaign; the product
+  never sets them), so only what the lists hold decides who is called: the worst case for the back office.
+- an unanswered contact is tried again after `redial_minutes`, an answered one is done: a stand-in for the
+  campaign's own retry settings, which the swagger names but does not describe [SW DialerSettings; our choice].
+- each call ends with call-history-was-created, and an answered one is first connected (call-was-connected), the
+  two webhook events a real account sends [VF GUIAS.md]; the history's `status` is the outcome [VF
+  EVENTOS_SOCKET.md: 5 not answered, 7 finished with an agent, 8 failed, 9 voicemail], per contact from
+  `outcomes` (identifier -> status; default 5).
+- each call is also recorded in `account.dialled` with the UTC instant and the debtor's local time, read from the
+  contact's `data.fuso` (the IANA zone the back office sends; São Paulo when absent): that record is the sandbox's,
+  a real account reports calls in São Paulo time (see `_report`).
 """
 
 import dataclasses
@@ -42,7 +61,7 @@ import threading
 import time
 import uuid
 import wave
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlencode
 from zoneinfo import ZoneInfo
 
@@ -103,6 +122,9 @@ class Account:
     calls: dict = dataclasses.field(default_factory=dict)  # simulated calls, by the connected event's call id
     company_id: int = 0  # the number in "call:{company}:{campaign}:{telephony_id}"
     qualification_shape: str = "id"  # one of QUALIFICATION_SHAPES
+    dialled: list = dataclasses.field(default_factory=list)  # the simulated dialler's calls (see advance)
+    last_dialled: dict = dataclasses.field(default_factory=dict)  # "identifier|phone" -> UTC ISO of its last call
+    completed: set = dataclasses.field(default_factory=set)  # "identifier|phone" answered: not called again
 
 
 class Sandbox:
@@ -121,6 +143,11 @@ class Sandbox:
         self.store = store  # keeps accounts across restarts (the app's: the database); None: memory only
         self._random = random.Random(seed)
         self.base_url = ""  # the API root as clients reach it (SandboxServer sets it): recordings' URLs
+        # The simulated clock (aware, UTC) and dialler: None is the real time, and the dialler runs only in advance().
+        self.clock: datetime | None = None
+        self.dial_step_minutes = 5
+        self.redial_minutes = 60
+        self.outcomes: dict[str, int] = {}  # identifier -> call-history status of its calls (default 5)
 
     # Control ---------------------------------------------------------------------------------
     def set_faults(self, **changes) -> Faults:
@@ -138,6 +165,8 @@ class Sandbox:
             self.calls = 0
             self.injected = 0
             self.max_in_flight = 0
+            self.clock = None
+            self.outcomes.clear()
 
     def account(self, name: str) -> Account:
         with self._lock:
@@ -222,6 +251,119 @@ class Sandbox:
             "allow_schedule": allow_schedule,
             "days_limit": 7 if allow_schedule else 0,
         }
+
+    # The simulated clock and dialler --------------------------------------------------------------
+    def now(self) -> datetime:
+        return self.clock or datetime.now(UTC)
+
+    def set_clock(self, at: datetime) -> datetime:
+        if at.tzinfo is None:
+            raise ValueError("the sandbox clock takes an aware datetime")
+        with self._lock:
+            self.clock = at.astimezone(UTC)
+            return self.clock
+
+    def advance(self, name: str, to: datetime) -> list[tuple[datetime, dict]]:
+        """Move the clock to `to`, dialling at each step on the way (the step after the current instant up to `to`
+        included): returns the webhook bodies, in order, each with the simulated instant it is sent at."""
+        step = timedelta(minutes=self.dial_step_minutes)
+        bodies = []
+        with self._lock:
+            account = self._account(name)
+            at = self.clock or datetime.now(UTC)
+            to = to.astimezone(UTC)
+            while at + step <= to:
+                at += step
+                bodies.extend((at, body) for body in self._dial(account, at))
+            self.clock = max(to, at)
+            self._save(account)
+        return bodies
+
+    def _dial(self, account: Account, at: datetime) -> list[dict]:
+        bodies = []
+        redial = timedelta(minutes=self.redial_minutes)
+        for list_id, contacts in account.contacts.items():
+            mailing_list = account.lists.get(list_id) or {}
+            campaign = account.campaigns.get(mailing_list.get("campaign_id"), {})
+            if not campaign or campaign.get("paused"):
+                continue
+            for contact in contacts:
+                key = f"{contact.get('identifier') or ''}|{contact['phone']}"
+                last = account.last_dialled.get(key)
+                if key in account.completed or (last and at - datetime.fromisoformat(last) < redial):
+                    continue
+                account.last_dialled[key] = at.isoformat()
+                bodies.extend(self._simulated_call(account, campaign, list_id, contact, at))
+        return bodies
+
+    def _simulated_call(self, account, campaign, list_id, contact, at) -> list[dict]:
+        identifier = str(contact.get("identifier") or "")
+        status = int(self.outcomes.get(identifier, 5))
+        data = contact.get("data") or {}
+        try:
+            zone = ZoneInfo(str(data.get("fuso") or "America/Sao_Paulo"))
+        except (ValueError, KeyError):  # ZoneInfoNotFoundError is a KeyError
+            zone = SAO_PAULO
+        telephony_id = "".join(self._random.choice(TELEPHONY_ID_ALPHABET) for _ in range(10))
+        account.dialled.append(
+            {
+                "at": at.isoformat(),
+                "local_time": at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
+                "zone": zone.key,
+                "identifier": identifier,
+                "phone": str(contact["phone"]),
+                "list_id": list_id,
+                "campaign_id": campaign["id"],
+                "status": status,
+            }
+        )
+        del account.dialled[:-5000]  # bounded: the page and the tests read the recent calls
+        bodies = []
+        if status == 7:
+            account.completed.add(f"{identifier}|{contact['phone']}")
+            bodies.append(
+                {
+                    "call-was-connected": {
+                        "call": {
+                            "id": f"call:{account.company_id}:{campaign['id']}:{telephony_id}",
+                            "telephony_id": telephony_id,
+                            "phone": str(contact["phone"]),
+                            "identifier": identifier,
+                            "mailing_id": list_id,
+                            "campaign_id": campaign["id"],
+                            "call_mode": "dialer",
+                            "status": "3",
+                            "agent": "1001",
+                        },
+                        "mailing": {"identifier": identifier, "phone": str(contact["phone"]), "data": data},
+                    }
+                }
+            )
+        bodies.append(
+            {
+                "call-history-was-created": {
+                    "callHistory": {
+                        "_id": f"{self._random.getrandbits(96):024x}",
+                        "telephony_id": telephony_id,
+                        "number": str(contact["phone"]),
+                        "status": status,
+                        "call_mode": "dialer",
+                        "company": {"id": account.company_id, "name": account.name},
+                        "qualification": {"id": None, "name": None, "behavior": None, "conversion": None},
+                        "mailing_data": {
+                            "identifier": identifier,
+                            "data": data,
+                            "list_id": list_id,
+                            "phone": str(contact["phone"]),
+                        },
+                        "agent": {"id": 1001, "name": _agent_name(1001)} if status == 7 else None,
+                        "campaign": {"id": campaign["id"], "name": campaign.get("name", "")},
+                        "speaking_time": "00:01:00" if status == 7 else "00:00:00",
+                    }
+                }
+            }
+        )
+        return bodies
 
     # Simulated calls ("simular ligação") ---------------------------------------------------------
     def find_contact(self, account: Account, identifier: str = "", phone: str = "") -> dict | None:
@@ -898,8 +1040,17 @@ def account_state(account: Account) -> dict:
     """The account as JSON: sets become lists (keys become strings; account_from_state turns them back)."""
     state = {
         field: getattr(account, field)
-        for field in (*INT_KEYED, "qualifications_received", "calls", "company_id", "qualification_shape")
+        for field in (
+            *INT_KEYED,
+            "qualifications_received",
+            "calls",
+            "company_id",
+            "qualification_shape",
+            "dialled",
+            "last_dialled",
+        )
     }
+    state["completed"] = sorted(account.completed)
     state["seen"] = {list_id: sorted(map(list, keys)) for list_id, keys in account.seen.items()}
     return json.loads(json.dumps(state))
 
@@ -912,6 +1063,9 @@ def account_from_state(name: str, state: dict) -> Account:
     account.qualifications_received = list(state.get("qualifications_received") or [])
     account.calls = dict(state.get("calls") or {})
     account.company_id = _int(state.get("company_id")) or 0
+    account.dialled = list(state.get("dialled") or [])
+    account.last_dialled = dict(state.get("last_dialled") or {})
+    account.completed = set(state.get("completed") or [])
     if state.get("qualification_shape") in QUALIFICATION_SHAPES:
         account.qualification_shape = state["qualification_shape"]
     return account

@@ -7,5 +7,6 @@ urlpatterns = [
     path("sandbox/3cplus/", views.page, name="sandbox"),
     path("sandbox/3cplus/simular-ligacao/", views.simulate_call, name="sandbox_simulate"),
     path("sandbox/3cplus/desligar/", views.hang_up, name="sandbox_hang_up"),
+    path("sandbox/3cplus/relogio/", views.advance_clock, name="sandbox_advance"),
     path("sandbox/3cplus/api/v1/<path:path>", views.api, name="sandbox_api"),
 ]

@@ -1,5 +1,7 @@
 """The sandbox 3C Plus mounted in the app (DIALER_SANDBOX): the API and a page to see what arrived."""
 
+import datetime
+
 import httpx
 from django.contrib import admin, messages
 from django.contrib.auth.decorators import login_required
@@ -176,6 +178,33 @@ def hang_up(request):
 
 
 @login_required
+@require_POST
+def advance_clock(request):
+    """Avançar relógio: the sandbox's dialler calls who is on its active lists, each call's history to the webhook."""
+    if not is_back_office(request.user):
+        raise PermissionDenied
+    account = _account_for_post(request)
+    minutes = request.POST.get("minutes", "").strip()
+    if not (minutes.isascii() and minutes.isdigit() and 1 <= int(minutes) <= 1440):
+        messages.error(request, "Informe de 1 a 1440 minutos.")
+        return redirect("sandbox")
+    bodies = SANDBOX.advance(account.name, SANDBOX.now() + datetime.timedelta(minutes=int(minutes)))
+    failed = 0
+    for tenant in tenants_of(account.name):
+        url = request.build_absolute_uri(reverse("threecplus_webhook", args=[tenant.webhook_secret]))
+        for _at, body in bodies:
+            try:
+                failed += httpx.post(url, json=body, timeout=5).status_code >= 400
+            except httpx.HTTPError:
+                failed += 1
+    if failed:
+        messages.error(request, f"Relógio avançado; {failed} evento(s) não chegaram ao webhook.")
+    else:
+        messages.success(request, f"Relógio avançado {minutes} minutos: {len(bodies)} evento(s) enviados ao webhook.")
+    return redirect("sandbox")
+
+
+@login_required
 def page(request):
     if not is_back_office(request.user):
         raise PermissionDenied
@@ -203,12 +232,14 @@ def page(request):
                 ],
                 "calls": [record for record in reversed(list(account.calls.values()))][:20],
                 "contacts": _contacts_to_call(account),
+                "dialled": account.dialled[-30:][::-1],
             }
         )
     context = {
         **admin.site.each_context(request),
         "accounts": accounts,
         "agents": sorted(AGENT_IDS),
+        "clock": SANDBOX.now(),
         "title": "Sandbox 3C Plus",
     }
     return render(request, "sandbox/sandbox.html", context)

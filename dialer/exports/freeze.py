@@ -61,10 +61,14 @@ def freeze(export, queryset) -> DialerExport:
         with transaction.atomic():
             counts = freeze_chunk(export, chunk, among)
             totals["selected_count"] += counts["selected"]
-            totals["to_send_count"] += counts["to_send"]
-            totals["phones_count"] += counts["phones"]
-            totals["open_balance"] += counts["balance"]
+            # Held clients (window closed, a cap, a callback, the re-work rule) are accepted: the projection
+            # (dialer/projection.py) puts them on the list when nothing holds them.
+            totals["to_send_count"] += counts["to_send"] + counts["held_total"]
+            totals["phones_count"] += counts["phones"] + counts["held_phones"]
+            totals["open_balance"] += counts["balance"] + counts["held_balance"]
             for reason, n in counts["skipped"].items():
+                if reason in counts["held"]:
+                    continue
                 totals["skipped"][reason] = totals["skipped"].get(reason, 0) + n
             done = upper == bounds[-1]
             totals["prepare_done"] = totals["prepare_total"] if done else totals["prepare_done"] + counts["selected"]
@@ -88,6 +92,11 @@ def freeze_chunk(export, queryset, among: Q) -> dict:
     return freeze_chunk_portable(export, classified)
 
 
+# The reasons whose clients become items: sent now, or held until nothing holds them (the window's reason carries
+# its opening time after "@", matched by prefix).
+ACCEPTED = sorted({eligibility.SEND, *eligibility.HOLD_REASONS} - {eligibility.OUTSIDE_HOURS})
+
+
 def _item_values(export) -> list:
     """tenant_id, export_id, campaign_id, status, phones: the columns every frozen item shares."""
     return [export.tenant_id, export.pk, export.campaign_id, DialerExportItem.Status.PENDING, "[]"]
@@ -96,6 +105,7 @@ def _item_values(export) -> list:
 def freeze_chunk_postgresql(export, classified) -> dict:
     """The chunk classified once: its clients to send inserted and every client counted, in one statement."""
     table = DialerExportItem._meta.db_table
+    accepted = ", ".join(["%s"] * len(ACCEPTED))
     sql, params = (
         classified.annotate(c_id=F("pk"), c_balance=F("open_balance"), c_phones=F("active_phones"))
         .values("c_id", "skip_reason", "c_balance", "c_phones")
@@ -105,10 +115,11 @@ def freeze_chunk_postgresql(export, classified) -> dict:
         cursor.execute(
             f"WITH classified AS MATERIALIZED ({sql}), frozen AS ("
             f"INSERT INTO {table} (tenant_id, export_id, client_id, campaign_id, status, phones, error) "
-            f"SELECT %s, %s, c_id, %s, %s, %s, '' FROM classified WHERE skip_reason = %s "
+            f"SELECT %s, %s, c_id, %s, %s, %s, '' FROM classified WHERE skip_reason IN ({accepted}) "
+            f"OR skip_reason LIKE %s "
             f"ON CONFLICT (export_id, client_id) DO NOTHING) "
             f"SELECT skip_reason, COUNT(*), SUM(c_balance), SUM(c_phones) FROM classified GROUP BY skip_reason",
-            [*params, *_item_values(export), eligibility.SEND],
+            [*params, *_item_values(export), *ACCEPTED, f"{eligibility.OUTSIDE_HOURS}@%"],
         )
         groups = [
             {"skip_reason": reason, "n": n, "balance": balance or Decimal("0"), "phones": phones or 0}
@@ -125,7 +136,7 @@ def freeze_chunk_portable(export, classified) -> dict:
         n=Count("pk"), balance=Sum("open_balance"), phones=Sum("active_phones")
     )
     client_sql, params = (
-        classified.filter(skip_reason=eligibility.SEND)
+        classified.filter(Q(skip_reason__in=ACCEPTED) | Q(skip_reason__startswith=f"{eligibility.OUTSIDE_HOURS}@"))
         .annotate(frozen_client_id=F("pk"))
         .values("frozen_client_id")
         .query.sql_with_params()

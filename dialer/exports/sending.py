@@ -2,10 +2,12 @@
 rounds, checked against the rule again, and posted to 3C Plus in batches (dialer.exports.uploads); paused on a
 transient failure, resumed after a crash (dialer.exports.recovery)."""
 
+import functools
 import json
 import logging
 from collections import defaultdict
 from datetime import timedelta
+from types import SimpleNamespace
 
 from django.conf import settings
 from django.db.models import Q
@@ -58,10 +60,15 @@ def _prepare(export) -> DialerExport:
 
 
 # The client columns a mailing contact carries, in the order contact_data takes them.
-CONTACT_FIELDS = ("pk", "name", "cpf", "open_balance", "external_id", "creditor__name")
+CONTACT_FIELDS = ("pk", "name", "cpf", "open_balance", "external_id", "creditor__name", "state", "postal_code", "city")
 
 
-def contact_data(client_id, name, cpf, open_balance, external_id, creditor, client_url) -> dict:
+def contact_data(
+    client_id, name, cpf, open_balance, external_id, creditor, state, postal_code, city, client_url
+) -> dict:
+    """The contact's free `data`; `uf` and `fuso` (the debtor's time zone) let an agent, and the sandbox's dialler,
+    read the debtor's local time."""
+    region = eligibility.client_region(SimpleNamespace(state=state, postal_code=postal_code, city=city))
     return {
         "nome": name,
         "cpf": cpf,
@@ -69,7 +76,14 @@ def contact_data(client_id, name, cpf, open_balance, external_id, creditor, clie
         "credor": creditor,
         "external_id": external_id,
         "url_atendimento": client_url(client_id),
+        "uf": state,
+        "fuso": _zone_name(region),
     }
+
+
+@functools.lru_cache(maxsize=64)
+def _zone_name(region: str) -> str:
+    return eligibility.region_time_zone(region).key
 
 
 def run_export(export_id: int, *, api_factory=None, progress=None) -> DialerExport:
@@ -243,8 +257,16 @@ def _sendable(export, client_ids) -> list[tuple]:
         .values_list("skip_reason", *CONTACT_FIELDS)
     )
     blocked = defaultdict(list)
+    held = []
     for row in rows:
-        if row[0] != SEND:
+        if row[0] != SEND and eligibility.is_held(row[0]):
+            held.append(row[1])
+        elif row[0] != SEND:
             blocked[eligibility.base_reason(row[0])].append(row[1])
     skip(export, blocked)
+    if held:
+        # Accepted, held off the list for now: the projection's sweep adds them when nothing holds them.
+        DialerExportItem.objects.filter(client_in(held), export=export).update(
+            status=DialerExportItem.Status.HELD, error=""
+        )
     return [row[1:] for row in rows if row[0] == SEND]

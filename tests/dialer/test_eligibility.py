@@ -143,11 +143,13 @@ def test_cli_preview_lists_each_reason(dialer_tenant, campaign_id, make_client):
         ("acordo ativo ou aguardando aprovação", 2),
         ("não ligar (telefone)", 1),
         ("sem telefone discável", 1),
-        ("limite de tentativas", 1),
         ("enviado recentemente a esta campanha", 1),
-        ("fora do horário permitido no estado do devedor", 1),
     ]:
         assert f"ignorados — {label}: {count}" in text
+    # Held, not skipped: accepted now, on the list once the cap resets and the window opens.
+    for label, count in [("limite de tentativas", 1), ("fora do horário permitido no estado do devedor", 1)]:
+        assert f"aguardando — {label}: {count}" in text
+    assert "agora: 0; quando a janela abrir: 1 (primeiro às " in text
     assert "fora do horário abrem:" in text
     assert not DialerExport.objects.exclude(list_name="antes").exists(), "a preview creates no export"
 
@@ -157,9 +159,13 @@ def test_cli_export_skips_and_sends_only_the_callable(dialer_tenant, campaign_id
     out = StringIO()
     call_command("send_to_dialer", "--tenant", "alfa", "--campaign", str(campaign_id), "--wait", stdout=out)
     export = DialerExport.objects.exclude(list_name="antes").get()
-    assert export.to_send_count == 1 and export.sent_count == 1
+    # The capped client is accepted and held (the projection adds it when the cap resets); only the callable one
+    # reached the list.
+    assert export.to_send_count == 2 and export.sent_count == 1
     assert {c["identifier"] for c in sandbox.account("alfa").contacts[export.list_id]} == {str(made["ok"].pk)}
-    assert "ignorados — limite de tentativas: 1" in out.getvalue()
+    assert "2 clientes (2 telefones)" in out.getvalue() and "ignorados — limite" not in out.getvalue()
+    held = DialerExportItem.objects.get(export=export, status=DialerExportItem.Status.HELD)
+    assert held.client_id != made["ok"].pk
 
 
 def test_worker_rechecks_the_rule_when_sending(dialer_tenant, campaign_id, make_client, sandbox):

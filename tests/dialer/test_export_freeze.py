@@ -38,7 +38,14 @@ def test_each_implementation_freezes_what_the_rule_lets_be_dialled(implementatio
     export = DialerExport.objects.create(tenant=tenant, campaign_id=campaign_id, list_name="L", selection_frozen=False)
     clients = Client.objects.filter(tenant=tenant)
     expected = eligibility.preview(clients, tenant, campaign_id, export.created_at)
-    to_send = eligibility.eligible(clients, tenant, campaign_id, export.created_at).values_list("pk", flat=True)
+    # Sent now or held (window, cap, callback, re-work): both become items.
+    to_send = [
+        pk
+        for pk, reason in eligibility.classify(clients, tenant, campaign_id, export.created_at).values_list(
+            "pk", "skip_reason"
+        )
+        if reason == eligibility.SEND or eligibility.is_held(reason)
+    ]
 
     counts, items = frozen(implementation, export, clients)
 

@@ -40,6 +40,8 @@ def test_payload_shape_and_several_phones(dialer_tenant, campaign_id, make_clien
         "credor": "Banco Horizonte",
         "external_id": client.external_id,
         "url_atendimento": f"https://cobranca.exemplo.com.br/atendimento/{client.pk}/",
+        "uf": "",
+        "fuso": "America/Sao_Paulo",
     }
     item = DialerExportItem.objects.get(export=export)
     assert item.status == "enviado" and item.phones == ["11987654321", "1133334444"]

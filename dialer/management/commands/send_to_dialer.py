@@ -115,6 +115,10 @@ class Command(BaseCommand):
             f"{preview['selected']} selecionados; {preview['to_send']} seriam enviados "
             f"({preview['phones']} telefones, saldo {format_brl(preview['balance'])})."
         )
+        if preview.get("window_text"):
+            self.stdout.write(f"  {preview['window_text']}")
+        for label, count in preview["held_labels"]:
+            self.stdout.write(f"  aguardando — {label}: {count}")
         for label, count in preview["skipped_labels"]:
             self.stdout.write(f"  ignorados — {label}: {count}")
         if preview["opens"]:
