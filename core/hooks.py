@@ -42,3 +42,7 @@ call_qualified = Hooks()
 # (tenant, client, *, call_id, at): a call qualified inside the dialer with a "retornar" qualification asks for a
 # callback. The atendimento registers the callback it schedules.
 callback_requested = Hooks()
+
+# (tenant, installments) -> {installment id: {"code": copia e cola, "amount": Decimal, "boleto_line": str}}: charges a
+# payments provider holds for agreement installments. The atendimento shows them instead of its static PIX code.
+installment_charges = Hooks()
