@@ -35,7 +35,7 @@ import re
 import string
 import threading
 from decimal import Decimal
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, unquote
 
 TXID_RE = re.compile(r"^[a-zA-Z0-9]{26,35}$")
 SEU_NUMERO_RE = re.compile(r"^[A-Za-z0-9]{1,15}$")
@@ -120,7 +120,7 @@ class PixSandbox:
                 payload = json.loads(body) if body else {}
             except ValueError:
                 return self._problem(400, "JsonInvalido", "O corpo não é JSON.")
-            parts = [p for p in path.split("/") if p]
+            parts = [unquote(p) for p in path.split("/") if p]
             if parts[:1] == ["v2"] and len(parts) == 3 and parts[1] in ("cob", "cobv"):
                 return self._charge(account, method, parts[1], parts[2], payload)
             if parts == ["v2", "pix"] and method == "GET":
