@@ -61,7 +61,7 @@ def configure_provider(tenant, url, **extra):
 
 
 @pytest.fixture
-def pay_tenant(dialer_tenant, psp_server, psp):
+def pay_tenant(dialer_tenant, psp_server, psp):  # noqa: F811
     return configure_provider(dialer_tenant, psp_server.url)
 
 

@@ -202,8 +202,8 @@ def test_without_a_provider_no_charge_and_the_static_code_stays(
     tenant, operator, make_client, django_capture_on_commit_callbacks
 ):
     from attendance import pix
-    from tests.payments.conftest import PIX_SETTINGS
     from tenants.settings_schema import clean_settings
+    from tests.payments.conftest import PIX_SETTINGS
 
     tenant.settings = clean_settings(PIX_SETTINGS)
     tenant.save()
@@ -255,8 +255,8 @@ def test_a_pix_matching_nothing_waits_until_a_supervisor_links_it(
 
 
 def test_an_operator_cannot_open_the_queue_and_another_tenant_sees_nothing(client, operator, pay_tenant, other_tenant):
-    from tests.conftest import make_user
     from tenants.models import Role
+    from tests.conftest import make_user
 
     received = ReceivedPayment.objects.create(
         tenant=pay_tenant,
