@@ -60,7 +60,10 @@ def _local_date(horario) -> datetime.date | None:
         return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=SAO_PAULO)
-    day = moment.astimezone(SAO_PAULO).date()
+    try:
+        day = moment.astimezone(SAO_PAULO).date()
+    except OverflowError:  # 0001-01-01T00:00Z is the day before year 1 in Brazil
+        return None
     return day if in_date_window(day) and day <= timezone.localdate() + datetime.timedelta(days=1) else None
 
 
@@ -107,7 +110,7 @@ def parse_pix_item(item) -> tuple[dict | None, str]:
 def parse_webhook(body: bytes) -> list:
     try:
         data = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as error:
+    except (ValueError, UnicodeDecodeError, RecursionError) as error:
         raise BadPayload("corpo não é JSON") from error
     if not isinstance(data, dict) or not isinstance(data.get("pix"), list):
         raise BadPayload('esperado {"pix": [...]}')
