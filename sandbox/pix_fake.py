@@ -191,7 +191,9 @@ class PixSandbox:
                 charge["revisao"] += 1
             return self._json(200, charge)
         loc_id = len(account.charges) + 1
-        location = f"{self.base_url.split('//')[-1].split('/')[0] or 'pix.sandbox'}/qr/v2/{kind}/{txid}"
+        # [API] the location is the PSP's own opaque URL of the payload, not the txid
+        opaque = "".join(self.random.choices("0123456789abcdef", k=32))
+        location = f"{self.base_url.split('//')[-1].split('/')[0] or 'pix.sandbox'}/qr/v2/{opaque}"
         charge = {
             **payload,
             "txid": txid,
