@@ -4,7 +4,10 @@ the pull recovers a lost webhook, the CNAB retorno posts boletos, what matches n
 import json
 from decimal import Decimal
 
+from urllib.parse import urlencode
+
 import pytest
+from django.test import Client as HttpClient
 
 from attendance.models import Agreement, AgreementInstallment, Payment
 from attendance.negotiation import Proposal
@@ -13,6 +16,7 @@ from core.models import Client
 from dialer.models import DialerExport, DialerRemoval
 from payments import charges, provider, receiving
 from payments.models import Charge, ReceivedPayment
+from tenants.models import Tenant
 from tests.payments.conftest import configure_provider, first_due
 
 D = Decimal
@@ -271,3 +275,74 @@ def test_an_operator_cannot_open_the_queue_and_another_tenant_sees_nothing(clien
     client.force_login(make_user(other_tenant, Role.SUPERVISOR))
     assert client.get(f"/admin/payments/unmatchedpayment/{received.pk}/vincular/").status_code == 404
     assert "E1" not in client.get("/admin/payments/unmatchedpayment/").content.decode()
+
+
+def test_the_sandbox_page_pays_a_charge_and_hands_out_the_cnab_retorno(
+    client, supervisor, tenant, operator, make_client, django_capture_on_commit_callbacks, settings
+):
+    """The in-app sandbox PSP (the demo's): the tenant's charges at /sandbox/psp/, "Pagar" as the debtor, and the
+    pull posts it (the webhook of this page leaves on a thread of its own)."""
+    from sandbox import pix_views
+
+    pix_views.PIX_SANDBOX.accounts.clear()
+    configure_provider(
+        tenant,
+        "http://testserver/sandbox/psp/api",
+        payments_client_id="sandbox-alfa",
+        payments_client_secret="segredo-alfa",
+        payments_boleto="true",
+    )
+    in_app = HttpClient()
+
+    def api_over_test_client(method, url, **kwargs):  # the fake mounted in the app, reached through Django
+        import httpx
+
+        path = url.removeprefix("http://testserver")
+        headers = {f"HTTP_{k.upper().replace('-', '_')}": v for k, v in (kwargs.get("headers") or {}).items()}
+        if kwargs.get("auth"):
+            import base64
+
+            headers["HTTP_AUTHORIZATION"] = "Basic " + base64.b64encode(":".join(kwargs["auth"]).encode()).decode()
+        if "json" in kwargs:
+            body, ctype = json.dumps(kwargs["json"]), "application/json"
+        else:
+            body, ctype = (
+                "&".join(f"{k}={v}" for k, v in (kwargs.get("data") or {}).items()),
+                "application/x-www-form-urlencoded",
+            )
+        if kwargs.get("params"):
+            path += "?" + urlencode(kwargs["params"])
+        answer = in_app.generic(method, path, body, content_type=ctype, **headers)
+        return httpx.Response(answer.status_code, content=answer.content, headers=dict(answer.headers))
+
+    import httpx
+
+    original = httpx.Client.request
+    httpx.Client.request = lambda self, method, url, **kwargs: api_over_test_client(method, str(url), **kwargs)
+    try:
+        debtor = make_client(debts=((D("300.00"), 30),))
+        agreement = agreement_of_three(tenant, operator, debtor, django_capture_on_commit_callbacks)
+        charge = Charge.objects.filter(installment__agreement=agreement, kind="pix").order_by("installment__number")[0]
+        boleto = Charge.objects.filter(installment__agreement=agreement, kind="boleto").order_by("installment__number")[
+            0
+        ]
+        client.force_login(supervisor)
+        assert charge.txid in client.get("/sandbox/psp/").content.decode()
+        response = client.post("/sandbox/psp/pagar/", {"txid": charge.txid, "lose_webhook": "1"}, follow=True)
+        assert "sem webhook" in response.content.decode()
+        client.post("/sandbox/psp/pagar/", {"txid": boleto.txid, "kind": "boleto"})
+        retorno = client.get("/sandbox/psp/retorno-cnab/").content
+        assert retorno.splitlines()[0].startswith(b"001") and len(retorno.splitlines()[0]) == 240
+        with django_capture_on_commit_callbacks(execute=True):
+            assert receiving.pull_received(tenant) == 1
+    finally:
+        httpx.Client.request = original
+    charge.installment.refresh_from_db()
+    assert charge.installment.status == AgreementInstallment.Status.PAID
+    # Another tenant's back office cannot open this account's page.
+    from tenants.models import Role
+    from tests.conftest import make_user
+
+    other = make_user(Tenant.objects.create(name="Outra", slug="outra"), Role.SUPERVISOR)
+    client.force_login(other)
+    assert client.get("/sandbox/psp/").status_code == 403
