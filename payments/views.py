@@ -15,7 +15,7 @@ def _declared_length(request) -> int:
 
 @csrf_exempt
 @require_POST
-def pix_webhook(request, token):
+def pix_webhook(request, secret):
     """The PSP's webhook of received PIX ({"pix": [...]}, POSTed to the registered URL + "/pix").
 
     Checked before the body is read: the URL's token (an HMAC of the tenant, compared in constant time) and, where the
@@ -24,7 +24,7 @@ def pix_webhook(request, token):
     refused items are counted in the answer.
     """
     try:
-        tenant = provider.tenant_for_webhook(token)
+        tenant = provider.tenant_for_webhook(secret)
         if tenant is None:
             raise Http404
         if tenant.setting(REQUIRE_MTLS) and request.META.get(settings.PAYMENTS_MTLS_HEADER, "") != "SUCCESS":
