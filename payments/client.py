@@ -24,6 +24,7 @@ from decimal import Decimal
 from urllib.parse import quote
 
 import httpx
+from django.utils.translation import gettext as _
 
 from payments.errors import (
     AuthenticationError,
@@ -62,7 +63,7 @@ def ssl_context(certificate: str, private_key: str) -> ssl.SSLContext:
         try:
             context.load_cert_chain(cert_path, key_path)
         except (ssl.SSLError, ValueError) as error:
-            raise AuthenticationError("O certificado ou a chave do PSP não puderam ser lidos.") from error
+            raise AuthenticationError(_("O certificado ou a chave do PSP não puderam ser lidos.")) from error
     return context
 
 
@@ -106,7 +107,7 @@ class PixAPI:
         )
         token = answer.get("access_token") if isinstance(answer, dict) else None
         if not isinstance(token, str) or not token or len(token) > 4096:
-            raise MalformedResponseError("O PSP não devolveu um token de acesso.")
+            raise MalformedResponseError(_("O PSP não devolveu um token de acesso."))
         expires = answer.get("expires_in")
         expires = expires if isinstance(expires, int) and 0 < expires < 86400 * 30 else 300
         self._token, self._token_expires = token, time.monotonic() + expires - 30
@@ -122,7 +123,7 @@ class PixAPI:
                 response = self.http.request(method, url, headers=headers, **kwargs)
             except httpx.TransportError as error:
                 failure = UnavailableError(
-                    f"O PSP não respondeu ({type(error).__name__}).", detail=type(error).__name__
+                    _("O PSP não respondeu (%(e)s).") % {"e": type(error).__name__}, detail=type(error).__name__
                 )
             else:
                 if response.status_code == 401 and authenticated and attempt == 1:
@@ -131,7 +132,7 @@ class PixAPI:
                 if response.status_code < 500 and response.status_code != 429:
                     return self._read(response)
                 failure = UnavailableError(
-                    f"O PSP respondeu com o erro {response.status_code}.", status=response.status_code
+                    _("O PSP respondeu com o erro %(s)s.") % {"s": response.status_code}, status=response.status_code
                 )
             if attempt < self.attempts:
                 self.sleep(min(8.0, self.base_delay * 2 ** (attempt - 1)) * (0.5 + random.random() / 2))
@@ -139,7 +140,7 @@ class PixAPI:
 
     def _read(self, response: httpx.Response):
         if len(response.content) > MAX_ANSWER_BYTES:
-            raise MalformedResponseError("Resposta do PSP grande demais.", status=response.status_code)
+            raise MalformedResponseError(_("Resposta do PSP grande demais."), status=response.status_code)
         try:
             data = response.json() if response.content else {}
         except ValueError:
@@ -147,7 +148,7 @@ class PixAPI:
         status = response.status_code
         if status < 300:
             if data is None:
-                raise MalformedResponseError("O PSP respondeu algo que não é JSON.", status=status)
+                raise MalformedResponseError(_("O PSP respondeu algo que não é JSON."), status=status)
             return data
         problem = data if isinstance(data, dict) else {}
         detail = str(problem.get("detail") or problem.get("title") or problem.get("error") or "")[:300]
@@ -159,7 +160,8 @@ class PixAPI:
         reasons = "; ".join(str(v.get("razao", ""))[:100] for v in violations[:5] if isinstance(v, dict))
         kind = NotFoundError if status == 404 else RefusedError
         raise kind(
-            f"O PSP recusou a operação ({status}): {reasons or detail or 'sem detalhe'}",
+            _("O PSP recusou a operação (%(s)s): %(why)s")
+            % {"s": status, "why": reasons or detail or _("sem detalhe")},
             status=status,
             detail=detail,
             violations=violations,
@@ -219,10 +221,10 @@ class PixAPI:
 
     def _charge_answer(self, data) -> dict:
         if not isinstance(data, dict) or not isinstance(data.get("status"), str):
-            raise MalformedResponseError("A resposta não é uma cobrança da API Pix.")
+            raise MalformedResponseError(_("A resposta não é uma cobrança da API Pix."))
         code = data.get("pixCopiaECola")
         if code is not None and (not isinstance(code, str) or len(code) > 512 or not code.isascii()):
-            raise MalformedResponseError("pixCopiaECola inválido na resposta do PSP.")
+            raise MalformedResponseError(_("pixCopiaECola inválido na resposta do PSP."))
         return data
 
     def received_pix(self, start: datetime.datetime, end: datetime.datetime) -> list[dict]:
@@ -238,7 +240,7 @@ class PixAPI:
             data = self._api("GET", "/pix", params=params)
             items = data.get("pix") if isinstance(data, dict) else None
             if not isinstance(items, list):
-                raise MalformedResponseError("A resposta não é uma lista de PIX recebidos.")
+                raise MalformedResponseError(_("A resposta não é uma lista de PIX recebidos."))
             found.extend(items)
             pages = (((data.get("parametros") or {}).get("paginacao")) or {}).get("quantidadeDePaginas")
             if not isinstance(pages, int) or page + 1 >= pages:
@@ -262,7 +264,7 @@ class PixAPI:
             isinstance(data.get(k), str) and data[k].isascii() and len(data[k]) <= 60
             for k in ("nossoNumero", "linhaDigitavel")
         ):
-            raise MalformedResponseError("A resposta não é um boleto registrado.")
+            raise MalformedResponseError(_("A resposta não é um boleto registrado."))
         return data
 
     def cancel_boleto(self, our_number: str) -> dict:

@@ -13,6 +13,8 @@ import dataclasses
 import datetime
 from decimal import Decimal
 
+from django.utils.translation import gettext as _
+
 from common.parsing import in_date_window
 
 MAX_BYTES = 10 * 1024 * 1024
@@ -53,26 +55,26 @@ def _money(text: str) -> Decimal | None:
 def parse_retorno(content: bytes) -> Retorno:
     result = Retorno()
     if len(content) > MAX_BYTES:
-        result.errors.append((0, "Arquivo grande demais (máximo de 10 MB)."))
+        result.errors.append((0, _("Arquivo grande demais (máximo de 10 MB).")))
         return result
     try:
         text = content.decode("ascii")
     except UnicodeDecodeError:
-        result.errors.append((0, "O arquivo não é texto ASCII: não é um retorno CNAB 240."))
+        result.errors.append((0, _("O arquivo não é texto ASCII: não é um retorno CNAB 240.")))
         return result
     lines = text.splitlines()
     if len(lines) > MAX_LINES:
-        result.errors.append((0, "Linhas demais."))
+        result.errors.append((0, _("Linhas demais.")))
         return result
     if not lines or len(lines[0]) != 240 or lines[0][7] != "0":
-        result.errors.append((1, "A primeira linha não é o header de arquivo de um CNAB 240."))
+        result.errors.append((1, _("A primeira linha não é o header de arquivo de um CNAB 240.")))
         return result
     pending_t: tuple[int, str, str] | None = None  # (line, movement, nosso número)
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
         if len(line) != 240 or "\x00" in line:
-            result.errors.append((number, "Registro sem 240 caracteres."))
+            result.errors.append((number, _("Registro sem 240 caracteres.")))
             pending_t = None
             continue
         if line[7] != "3":
@@ -82,7 +84,7 @@ def parse_retorno(content: bytes) -> Retorno:
             pending_t = (number, line[15:17], line[37:57].strip())
         elif segment == "U":
             if pending_t is None:
-                result.errors.append((number, "Segmento U sem o segmento T antes dele."))
+                result.errors.append((number, _("Segmento U sem o segmento T antes dele.")))
                 continue
             t_line, movement, bank_number = pending_t
             pending_t = None
@@ -90,11 +92,11 @@ def parse_retorno(content: bytes) -> Retorno:
                 continue
             amount, paid_on = _money(line[77:92]), _date(line[137:145])
             if not bank_number or not bank_number.isalnum() or not bank_number.isascii():
-                result.errors.append((t_line, "Nosso número vazio ou inválido."))
+                result.errors.append((t_line, _("Nosso número vazio ou inválido.")))
             elif amount is None or amount <= 0:
-                result.errors.append((number, "Valor pago inválido."))
+                result.errors.append((number, _("Valor pago inválido.")))
             elif paid_on is None:
-                result.errors.append((number, "Data da ocorrência inválida."))
+                result.errors.append((number, _("Data da ocorrência inválida.")))
             else:
                 result.payments.append(PaidBoleto(bank_number.lstrip("0") or "0", amount, paid_on, t_line))
     return result

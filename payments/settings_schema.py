@@ -10,6 +10,7 @@ from urllib.parse import urlparse
 
 from django.conf import settings as django_settings
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from tenants import secrets
 from tenants.settings_schema import PIX_KEY
@@ -29,8 +30,8 @@ SECRET_KEYS = (CLIENT_SECRET, CERTIFICATE, PRIVATE_KEY)
 API_PIX = "api_pix"  # any PSP that follows the Banco Central's standard
 EFI = "efi"  # Efí (ex-Gerencianet): the standard, with its hosts and its OAuth path
 PROVIDERS = {
-    API_PIX: "API Pix (padrão do Banco Central)",
-    EFI: "Efí (Gerencianet)",
+    API_PIX: gettext_lazy("API Pix (padrão do Banco Central)"),
+    EFI: gettext_lazy("Efí (Gerencianet)"),
 }
 EFI_PRODUCTION = "https://pix.api.efipay.com.br"
 EFI_HOMOLOGATION = "https://pix-h.api.efipay.com.br"

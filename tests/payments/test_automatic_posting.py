@@ -3,7 +3,6 @@ the pull recovers a lost webhook, the CNAB retorno posts boletos, what matches n
 
 import json
 from decimal import Decimal
-
 from urllib.parse import urlencode
 
 import pytest
