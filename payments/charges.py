@@ -10,6 +10,7 @@ import logging
 import secrets
 import uuid
 
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -22,6 +23,8 @@ from payments.models import Charge
 logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
+# The sweep joins every open charge with its agreement: once a minute per cache is plenty (the heartbeat is 10 s).
+SWEEP_EVERY_SECONDS = 60
 DAYS_PAYABLE_AFTER_DUE = 30
 
 
@@ -176,6 +179,8 @@ def sweep_charges() -> list[int]:
     """Periodic (every worker's heartbeat): queue what is left to do at the PSP. Safe from several workers."""
     from payments.tasks import cancel_charge, register_charge
 
+    if not cache.add("payments:sweep_charges", True, SWEEP_EVERY_SECONDS):
+        return []
     queued = []
     with transaction.atomic():
         stale = list(stale_open_charges().values_list("pk", flat=True)[:200])
