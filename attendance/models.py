@@ -284,6 +284,7 @@ class Payment(TenantOwned):
     class Source(models.TextChoices):
         MANUAL = "manual", _("Baixa manual")
         IMPORT = "arquivo", _("Arquivo")
+        PROVIDER = "provedor", _("Provedor de pagamentos")
 
     client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="payments", verbose_name=_("cliente"))
     installment = models.ForeignKey(

@@ -16,6 +16,7 @@ import segno
 from django.core.exceptions import ValidationError
 
 from common import pix_fields
+from core import hooks
 from tenants import settings_schema
 
 logger = logging.getLogger(__name__)
@@ -119,17 +120,40 @@ class InstallmentCharge:
     amount: Decimal
     code: str
     svg: str
+    boleto_line: str = ""
+    dynamic: bool = False  # a charge a payments provider holds (with due date), not the static code
+
+
+def provider_charges(tenant, installments) -> dict:
+    """{installment id: {"code", "amount", "boleto_line"}} from the payments providers registered in core.hooks."""
+    found = {}
+    for source in hooks.installment_charges:
+        found.update(source(tenant, installments) or {})
+    return found
 
 
 def charges(tenant, installments) -> list[InstallmentCharge]:
-    """A copia-e-cola code and QR image for each open installment (what is still open on it)."""
-    receiver = receiver_for(tenant)
-    if receiver is None:
-        return []
+    """A copia-e-cola code and QR image for each open installment: the provider's charge where one exists,
+    else the static code on what is still open (the fallback when no provider is configured)."""
+    installments = [i for i in installments if i.status == i.Status.OPEN]
+    dynamic = provider_charges(tenant, installments) if installments else {}
+    receiver = receiver_for(tenant) if len(dynamic) < len(installments) else None
     result = []
     for installment in installments:
-        if installment.status != installment.Status.OPEN:
-            continue
-        code = brcode(receiver, installment.open_amount, installment_txid(installment))
-        result.append(InstallmentCharge(installment, installment.open_amount, code, qr_svg(code)))
+        charge = dynamic.get(installment.pk)
+        if charge and (charge.get("code") or charge.get("boleto_line")):
+            code = charge.get("code") or ""
+            result.append(
+                InstallmentCharge(
+                    installment,
+                    charge.get("amount") or installment.open_amount,
+                    code,
+                    qr_svg(code) if code else "",
+                    charge.get("boleto_line") or "",
+                    True,
+                )
+            )
+        elif receiver is not None:
+            code = brcode(receiver, installment.open_amount, installment_txid(installment))
+            result.append(InstallmentCharge(installment, installment.open_amount, code, qr_svg(code)))
     return result

@@ -37,7 +37,7 @@ def agreement_panel(tenant, client, open_agreement=None) -> dict:
         ],
         "next_installment": next_installment,
         "next_installment_overdue": bool(next_installment and next_installment.is_overdue(today)),
-        "pix_configured": pix.receiver_for(tenant) is not None,
+        "pix_configured": bool(charges) or pix.receiver_for(tenant) is not None,
         "past_agreements": [
             {"agreement": a, "paid": sum((i.paid_amount for i in a.installments.all()), 0)} for a in past
         ],

@@ -86,6 +86,7 @@ INSTALLED_APPS = [
     "core",
     "attendance",
     "dialer",
+    "payments",
     "dashboard",
     "config",  # the project's own commands (demo), above every app
     "benchmarks",  # the bench* commands (manage.py bench and its steps), above every app
@@ -273,6 +274,8 @@ WORKER_PERIODIC = [
     "core.daily.queue_daily_tasks",
     "core.import_jobs.sweep_imports",
     "attendance.services.sweep_qualifications",
+    "payments.charges.sweep_charges",
+    "payments.receiving.pull_due_tenants",
 ]
 # /healthz: a removal, qualification or import with no progress for this long is stuck.
 WORKER_STUCK_SECONDS = int(os.environ.get("WORKER_STUCK_SECONDS", "300"))
@@ -340,6 +343,11 @@ SECURE_REFERRER_POLICY = "same-origin"
 
 # The fake 3C Plus under /sandbox/3cplus/ (the demo's dialer); never on in production by default.
 DIALER_SANDBOX = env_bool("DIALER_SANDBOX", DEBUG)
+# Payments provider (payments/): the pull of received PIX runs this often per tenant; the webhook's body limit; the
+# header the TLS proxy sets to SUCCESS when the PSP's client certificate verified (nginx: $ssl_client_verify).
+PAYMENTS_PULL_EVERY_SECONDS = int(os.environ.get("PAYMENTS_PULL_EVERY_SECONDS", "300"))
+PAYMENTS_WEBHOOK_MAX_BYTES = int(os.environ.get("PAYMENTS_WEBHOOK_MAX_BYTES", str(256 * 1024)))
+PAYMENTS_MTLS_HEADER = os.environ.get("PAYMENTS_MTLS_HEADER", "HTTP_X_SSL_CLIENT_VERIFY")
 if DIALER_SANDBOX:
     # Its app (and so its state table) only where the sandbox runs: never in a production schema.
     INSTALLED_APPS.insert(INSTALLED_APPS.index("config"), "sandbox")

@@ -24,6 +24,7 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("favicon.ico", favicon, name="favicon"),
     path(dialer_views.WEBHOOK_ROUTE, dialer_views.threecplus_webhook, name="threecplus_webhook"),
+    path("", include("payments.urls")),
 ]
 
 if settings.DIALER_SANDBOX:

@@ -46,3 +46,7 @@ callback_requested = Hooks()
 # (tenant, now, among: Q on client_id) -> Q of clients | None: clients held off the dialer's lists for now (a
 # callback scheduled for later). The atendimento registers its pending callbacks; dialer.holds reads them.
 dial_holds = Hooks()
+
+# (tenant, installments) -> {installment id: {"code": copia e cola, "amount": Decimal, "boleto_line": str}}: charges a
+# payments provider holds for agreement installments. The atendimento shows them instead of its static PIX code.
+installment_charges = Hooks()

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from sandbox import views
+from sandbox import pix_views, views
 
 # Mounted by config/urls.py only when DIALER_SANDBOX is on (the app is installed only then).
 urlpatterns = [
@@ -9,4 +9,8 @@ urlpatterns = [
     path("sandbox/3cplus/desligar/", views.hang_up, name="sandbox_hang_up"),
     path("sandbox/3cplus/relogio/", views.advance_clock, name="sandbox_advance"),
     path("sandbox/3cplus/api/v1/<path:path>", views.api, name="sandbox_api"),
+    path("sandbox/psp/", pix_views.page, name="sandbox_psp"),
+    path("sandbox/psp/pagar/", pix_views.pay, name="sandbox_psp_pay"),
+    path("sandbox/psp/retorno-cnab/", pix_views.cnab, name="sandbox_psp_cnab"),
+    path("sandbox/psp/api/<path:path>", pix_views.api, name="sandbox_psp_api"),
 ]

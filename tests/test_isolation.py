@@ -40,6 +40,7 @@ from dialer.models import (
     WebhookDelivery,
 )
 from dialer.types import DispositionBehavior
+from payments.models import Charge, ReceivedPayment
 from tenants.models import AuditEvent, Membership, Role, Tenant
 from tests.conftest import PASSWORD, valid_cpf
 from tests.urlconf import walk
@@ -50,6 +51,8 @@ User = get_user_model()
 ROLES = (Role.ADMIN, Role.SUPERVISOR, Role.OPERATOR)
 # Reachable without logging in, by design.
 PUBLIC = {"login", "logout", "healthz", "threecplus_webhook", "sandbox_api", "admin:login", "admin:logout"}
+# The PSP reaches these: the sandbox PSP's API (its own OAuth2) and the PIX webhook (an HMAC in its URL).
+PUBLIC |= {"sandbox_psp_api", "pix_webhook", "pix_webhook_pix"}
 PUBLIC |= {"admin_login"}  # the admin's login page, answered first by core.views.admin_login
 PUBLIC |= {"favicon"}  # the icon every page links, error pages included
 # Pages only a tenant admin (or a superuser) may open in the admin.
@@ -142,6 +145,26 @@ def populate(tenant: Tenant, marker: str, n: int) -> dict:
     QualificationMapping.objects.create(
         tenant=tenant, list_id=n, behavior=DispositionBehavior.OTHER, qualification=qualification
     )
+    charge = Charge.objects.create(
+        tenant=tenant,
+        installment=installment,
+        kind=Charge.Kind.PIX,
+        txid=f"{marker.lower()}{n:026d}"[:35],
+        amount=Decimal("250"),
+        due_date=agreement.first_due_date,
+        error=f"Cobrança {marker}",
+    )
+    received = ReceivedPayment.objects.create(
+        tenant=tenant,
+        source=ReceivedPayment.Source.WEBHOOK,
+        external_id=f"E{marker}",
+        amount=Decimal("5.00"),
+        paid_on=datetime.date.today(),
+        status=ReceivedPayment.Status.UNMATCHED,
+        charge=charge,
+        payment=payment,
+        error=f"Sem vínculo {marker}",
+    )
     audit = AuditEvent.objects.create(tenant=tenant, action="configuracoes", object_repr=f"Auditoria {marker}")
     delivery = WebhookDelivery.objects.create(
         tenant=tenant, event=f"evento-{marker}", result=WebhookDelivery.Result.UNUSED, body=f'{{"x": "{marker}"}}'
@@ -173,6 +196,9 @@ def populate(tenant: Tenant, marker: str, n: int) -> dict:
         "dialer.qualification": qualification,
         "tenants.auditevent": audit,
         "dialer.webhookdelivery": delivery,
+        "payments.charge": charge,
+        "payments.receivedpayment": received,
+        "payments.unmatchedpayment": received,
         "core.walletimport": wallet_import,
         "users": users,
         "marker": marker,

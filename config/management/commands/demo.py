@@ -45,6 +45,7 @@ class Command(BaseCommand):
             return
         self.stdout.write(f"Acesse http://127.0.0.1:{options['port']}/  (Ctrl+C para parar)")
         self.stdout.write(f"Sandbox do 3C Plus: http://127.0.0.1:{options['port']}/sandbox/3cplus/")
+        self.stdout.write(f"Sandbox do PSP (PIX e boleto): http://127.0.0.1:{options['port']}/sandbox/psp/")
         # The worker sends exports to the dialer in the background, as in production.
         worker = subprocess.Popen(
             [sys.executable, "manage.py", "db_worker"],
@@ -83,6 +84,7 @@ class Command(BaseCommand):
             )
             users[role] = user
         self.point_at_sandbox(tenant)
+        self.point_payments_at_sandbox(tenant)
         missing = DEMO_CLIENTS - Client.objects.filter(tenant=tenant).count()
         if missing > 0:
             seed_wallet(tenant, missing, seed=2026)
@@ -118,6 +120,34 @@ class Command(BaseCommand):
             }
         )
         tenant.save(update_fields=["settings"])
+
+    def point_payments_at_sandbox(self, tenant):
+        """The demo charges through the built-in sandbox PSP (dynamic PIX and boletos per installment) unless someone
+        configured a real provider; the webhook is registered at the fake, which runs in this very process."""
+        from payments import provider
+        from payments.settings_schema import BASE_URL, BOLETO_ENABLED, CLIENT_ID, CLIENT_SECRET, PROVIDER
+        from sandbox.pix_views import PIX_SANDBOX
+        from tenants.settings_schema import PIX_CITY, PIX_KEY, PIX_NAME, clean_settings
+
+        current = tenant.stored_settings
+        if not settings.DIALER_SANDBOX or current.get(CLIENT_ID) not in (None, "sandbox-" + tenant.slug):
+            return
+        tenant.settings = clean_settings(
+            {
+                PIX_KEY: "financeiro@demo.com.br",
+                PIX_NAME: "Cobranca Demonstracao",
+                PIX_CITY: "Sao Paulo",
+                **current,
+                PROVIDER: "api_pix",
+                BASE_URL: f"{settings.PUBLIC_BASE_URL}/sandbox/psp/api",
+                CLIENT_ID: "sandbox-" + tenant.slug,
+                CLIENT_SECRET: "segredo-" + tenant.slug,
+                BOLETO_ENABLED: True,
+            },
+            current,
+        )
+        tenant.save(update_fields=["settings"])
+        PIX_SANDBOX.account(tenant.slug).webhooks[tenant.setting(PIX_KEY)] = provider.webhook_url(tenant)
 
     def seed_messages(self, tenant, client_ids):
         """A short WhatsApp history for the operator's clients, so the tab has something to show."""
