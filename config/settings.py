@@ -86,6 +86,7 @@ INSTALLED_APPS = [
     "core",
     "attendance",
     "dialer",
+    "messaging",
     "dashboard",
     "config",  # the project's own commands (demo), above every app
     "benchmarks",  # the bench* commands (manage.py bench and its steps), above every app
@@ -325,6 +326,9 @@ if DIALER_SANDBOX:
 # The 3C Plus API URL of a tenant must be https://<company>.3c.plus; these hosts are allowed besides
 # (a staging stand-in), in ALLOWED_HOSTS syntax (".exemplo.com.br" takes its subdomains). The sandbox allows any.
 THREECPLUS_ALLOWED_HOSTS = env_list("THREECPLUS_ALLOWED_HOSTS", [])
+# The WhatsApp access token goes only to graph.facebook.com, or to these hosts (a stand-in; the sandbox allows any).
+WHATSAPP_ALLOWED_HOSTS = env_list("WHATSAPP_ALLOWED_HOSTS", [])
+MESSAGING_WEBHOOK_MAX_BYTES = int(os.environ.get("MESSAGING_WEBHOOK_MAX_BYTES", str(1024 * 1024)))
 
 # Enviar para discador: contacts per mailing.json request, and how long a client sent to a
 # campaign is skipped by the next export to the same campaign.

@@ -7,6 +7,7 @@ from config.health import healthz
 from config.pages import favicon
 from core import two_factor_views, views
 from dialer import views as dialer_views
+from messaging import views as messaging_views
 
 handler500 = "core.views.server_error"
 
@@ -21,6 +22,8 @@ urlpatterns = [
     path("admin/login/", views.admin_login, name="admin_login"),
     path("admin/", admin.site.urls),
     path("atendimento/", include("attendance.urls")),
+    path("mensagens/", include("messaging.urls")),
+    path("mensagens/webhooks/whatsapp/<int:tenant_id>/", messaging_views.whatsapp_webhook, name="whatsapp_webhook"),
     path("healthz", healthz, name="healthz"),
     path("favicon.ico", favicon, name="favicon"),
     path(dialer_views.WEBHOOK_ROUTE, dialer_views.threecplus_webhook, name="threecplus_webhook"),
