@@ -147,5 +147,5 @@ def test_the_page_runs_as_many_queries_for_a_long_history_as_for_a_short_one(cli
 
     # Whether older messages exist comes from reading one more than the chat shows, not from counting them.
     notice = "Mostrando as mensagens mais recentes."
-    assert notice in client.get(f"/atendimento/{long_.pk}/").content.decode()
-    assert notice not in client.get(f"/atendimento/{short.pk}/").content.decode()
+    assert notice in client.get(f"/mensagens/{long_.pk}/chat/").content.decode()
+    assert notice not in client.get(f"/mensagens/{short.pk}/chat/").content.decode()
