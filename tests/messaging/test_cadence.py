@@ -55,7 +55,7 @@ def wallet(tenant, creditor, n=1000):
 @pytest.mark.real_calling_hours
 def test_a_thousand_debtors_each_due_message_once_and_only_in_legal_hours(tenant, creditor, operator):
     clients = wallet(tenant, creditor)
-    step = Step.objects.create(
+    Step.objects.create(
         tenant=tenant,
         creditor=creditor,
         name="D+1 WhatsApp",
