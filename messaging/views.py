@@ -170,11 +170,15 @@ def chat_new(request, tenant, client, after: int):
     )
     if fresh:
         services.mark_seen(client)
-    return render(
+    response = render(
         request,
         "messaging/_chat_new.html",
         {"fresh": fresh, "recent": recent, "last_id": max([after, *(m.pk for m in fresh)]), "client": client},
     )
+    if any(m.direction == Message.Direction.INBOUND for m in fresh):
+        # The debtor wrote: the window (and so the free-text box) may have just opened; the panel reloads.
+        response["HX-Trigger-After-Settle"] = "chat-inbound"
+    return response
 
 
 def chat_send(request, tenant, client):
