@@ -84,7 +84,7 @@ def _tenant_number(request) -> tuple:
 
 @login_required
 def page(request):
-    tenant, pnid = _tenant_number(request)
+    _tenant, pnid = _tenant_number(request)
     context = {
         **admin.site.each_context(request),
         "title": "Sandbox WhatsApp",
