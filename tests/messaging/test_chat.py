@@ -161,3 +161,23 @@ def test_testar_conexao_lists_approved_templates(client, tenant_admin, wa_tenant
     page = client.get(f"/admin/tenants/tenant/{wa_tenant.pk}/testar-whatsapp/", headers={"HX-Request": "true"})
     html = page.content.decode()
     assert 'data-testid="whatsapp-ok"' in html and "cobranca_lembrete" in html and "promocao_pendente" not in html
+
+
+def test_console_unread_counts_until_the_chat_is_opened(
+    client, operator, supervisor, wa_tenant, wa_sandbox, outbox, make_client
+):
+    mine = make_client(name="Cliente Meu", assigned_operator=operator)
+    make_client(name="Cliente Outro", phones=("+5511955554444",))
+    wa_sandbox.reply(PHONE_NUMBER_ID, "5511987654321", "oi")
+    wa_sandbox.reply(PHONE_NUMBER_ID, "5511987654321", "tem alguém?")
+    wa_sandbox.reply(PHONE_NUMBER_ID, "5511955554444", "bom dia")
+    outbox.flush()
+    client.force_login(operator)
+    assert 'hx-get="/mensagens/nao-lidas/"' in client.get("/atendimento/").content.decode()
+    html = client.get("/mensagens/nao-lidas/").content.decode()
+    assert "Cliente Meu" in html and ">2<" in html and "Cliente Outro" not in html  # only the operator's clients
+    client.force_login(supervisor)
+    assert "Cliente Outro" in client.get("/mensagens/nao-lidas/").content.decode()
+    client.force_login(operator)
+    client.get(chat_url(mine))
+    assert "Cliente Meu" not in client.get("/mensagens/nao-lidas/").content.decode()
