@@ -87,6 +87,7 @@ INSTALLED_APPS = [
     "attendance",
     "dialer",
     "messaging",
+    "anymail",
     "dashboard",
     "config",  # the project's own commands (demo), above every app
     "benchmarks",  # the bench* commands (manage.py bench and its steps), above every app
@@ -328,6 +329,11 @@ if DIALER_SANDBOX:
 THREECPLUS_ALLOWED_HOSTS = env_list("THREECPLUS_ALLOWED_HOSTS", [])
 # The WhatsApp access token goes only to graph.facebook.com, or to these hosts (a stand-in; the sandbox allows any).
 WHATSAPP_ALLOWED_HOSTS = env_list("WHATSAPP_ALLOWED_HOSTS", [])
+# E-mail to debtors goes through django-anymail: set EMAIL_BACKEND to an ESP's backend (for example
+# "anymail.backends.amazon_ses.EmailBackend") and its ANYMAIL keys; locally the console shows them.
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "cobranca@localhost")
+ANYMAIL = {"WEBHOOK_SECRET": os.environ.get("ANYMAIL_WEBHOOK_SECRET", "")}
 MESSAGING_WEBHOOK_MAX_BYTES = int(os.environ.get("MESSAGING_WEBHOOK_MAX_BYTES", str(1024 * 1024)))
 
 # Enviar para discador: contacts per mailing.json request, and how long a client sent to a

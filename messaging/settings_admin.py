@@ -1,7 +1,10 @@
 """The WhatsApp section of the tenant's settings page: its fields, "Testar conexão" and the webhook address."""
 
+from urllib.parse import urlparse
+
 from django import forms
 from django.conf import settings
+from django.conf import settings as django_settings
 from django.contrib.admin import display
 from django.http import Http404
 from django.template.response import TemplateResponse
@@ -10,8 +13,11 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from unfold.widgets import UnfoldAdminPasswordWidget, UnfoldAdminTextInputWidget
 
+from common.parsing import try_parse_phone
 from messaging import settings_schema
+from messaging.channels import SMS_ACCOUNT, SMS_BASE_URL, SMS_FROM, SMS_TOKEN
 from messaging.settings_schema import ACCESS_TOKEN, APP_SECRET, BASE_URL, PHONE_NUMBER_ID, VERIFY_TOKEN, WABA_ID
+from tenants import secrets
 from tenants.secrets import mask
 from tenants.settings_schema import SettingsSection
 
@@ -137,3 +143,71 @@ class WhatsAppSection(SettingsSection):
                 name="tenants_tenant_test_whatsapp",
             )
         ]
+
+
+class SmsSection(SettingsSection):
+    """SMS through Twilio (messaging/channels.py): the account SID, the auth token (encrypted) and the sender."""
+
+    title = _("SMS (Twilio)")
+    secret_keys = (SMS_TOKEN,)
+    schema = {
+        SMS_ACCOUNT: {"type": "string", "title": "SID da conta Twilio"},
+        SMS_TOKEN: {"type": "string", "title": "Token de autenticação Twilio (mascarado)"},
+        SMS_FROM: {"type": "string", "title": "Número remetente do SMS"},
+        SMS_BASE_URL: {"type": "string", "title": "URL da API de SMS (opcional)"},
+    }
+
+    def clean(self, result, stored):
+        errors = {}
+        token = result.get(SMS_TOKEN)
+        if token in (None, "") or secrets.is_mask(token):
+            if stored.get(SMS_TOKEN):
+                result[SMS_TOKEN] = stored[SMS_TOKEN]
+            else:
+                result.pop(SMS_TOKEN, None)
+        elif secrets.is_encrypted(token):
+            if token != stored.get(SMS_TOKEN):
+                errors[SMS_TOKEN] = _("Cole o valor em texto; o valor criptografado não pode ser editado.")
+        elif not isinstance(token, str) or not 8 <= len(token.strip()) <= 200 or not token.strip().isascii():
+            errors[SMS_TOKEN] = _("Token inválido: cole o token de autenticação da Twilio.")
+        else:
+            result[SMS_TOKEN] = secrets.encrypt(token.strip())
+        account = result.get(SMS_ACCOUNT)
+        if account in (None, ""):
+            result.pop(SMS_ACCOUNT, None)
+        elif not (isinstance(account, str) and account.isascii() and account.isalnum() and len(account) <= 64):
+            errors[SMS_ACCOUNT] = _("O SID da conta tem só letras e dígitos (AC…).")
+        sender = result.get(SMS_FROM)
+        if sender in (None, ""):
+            result.pop(SMS_FROM, None)
+        else:
+            parsed = try_parse_phone(str(sender))
+            if parsed is None:
+                errors[SMS_FROM] = _("Número remetente inválido: use DDD e número.")
+            result[SMS_FROM] = parsed or sender
+        base_url = result.get(SMS_BASE_URL)
+        if base_url in (None, ""):
+            result.pop(SMS_BASE_URL, None)
+        else:
+            base_url = str(base_url).strip().rstrip("/")
+            parsed_url = urlparse(base_url)
+            allowed = django_settings.DIALER_SANDBOX or (
+                parsed_url.scheme == "https" and parsed_url.hostname == "api.twilio.com"
+            )
+            if parsed_url.scheme not in ("http", "https") or not parsed_url.netloc or not allowed:
+                errors[SMS_BASE_URL] = _("Use o endereço da API da Twilio, https://api.twilio.com/2010-04-01.")
+            result[SMS_BASE_URL] = base_url
+        return errors
+
+    def form_fields(self):
+        text = {"required": False, "widget": UnfoldAdminTextInputWidget}
+        return {
+            SMS_ACCOUNT: forms.CharField(label=_("SID da conta"), **text),
+            SMS_TOKEN: forms.CharField(
+                label=_("Token de autenticação"),
+                required=False,
+                widget=UnfoldAdminPasswordWidget(render_value=False, attrs={"autocomplete": "new-password"}),
+            ),
+            SMS_FROM: forms.CharField(label=_("Número remetente"), **text),
+            SMS_BASE_URL: forms.CharField(label=_("URL da API (opcional)"), **text),
+        }

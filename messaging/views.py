@@ -251,3 +251,28 @@ def media(request, client_id, message_id):
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Security-Policy"] = "sandbox"
     return response
+
+
+@csrf_exempt
+@require_http_methods(["POST"])
+def sms_status(request, tenant_id):
+    """Twilio's StatusCallback: MessageSid and MessageStatus, signed with the tenant's auth token."""
+    from messaging import channels, services
+    from messaging.errors import NotConfiguredError
+
+    tenant = Tenant.objects.filter(pk=tenant_id, active=True).first()
+    if tenant is None:
+        raise Http404
+    try:
+        config = channels.sms_config(tenant)
+    except NotConfiguredError:
+        raise Http404 from None
+    params = {key: request.POST.get(key, "")[:200] for key in list(request.POST.keys())[:50]}
+    url = settings.PUBLIC_BASE_URL + request.path
+    expected = channels.twilio_signature(config["token"], url, params)
+    if not webhooks.hmac.compare_digest(expected, request.headers.get("X-Twilio-Signature", "")):
+        return JsonResponse({"erro": "Assinatura inválida."}, status=403)
+    sid, state = params.get("MessageSid", ""), channels.SMS_STATUSES.get(params.get("MessageStatus", ""))
+    if sid and state and sid.isascii() and sid.isalnum():
+        services.apply_status(tenant, f"sms:{sid}", state, params.get("ErrorMessage", ""))
+    return JsonResponse({"ok": True})
