@@ -1,5 +1,6 @@
-"""The régua's results per step and channel: sent, delivered, read, replied (on any channel, to the last touch), and the agreements and payments of the
-following N days attributed to the last touch (the newest régua message the client got before them, within N days).
+"""The régua's results per step and channel: sent, delivered, read, replied (on any channel, to the last touch),
+and the agreements and payments of the following N days attributed to the last touch (the newest régua message the
+client got before them, within N days).
 """
 
 import datetime
