@@ -25,11 +25,14 @@ urlpatterns = [
     path("mensagens/", include("messaging.urls")),
     path("mensagens/webhooks/whatsapp/<int:tenant_id>/", messaging_views.whatsapp_webhook, name="whatsapp_webhook"),
     path("mensagens/webhooks/sms/<int:tenant_id>/", messaging_views.sms_status, name="sms_status"),
-    path("mensagens/anymail/", include("anymail.urls")),
     path("healthz", healthz, name="healthz"),
     path("favicon.ico", favicon, name="favicon"),
     path(dialer_views.WEBHOOK_ROUTE, dialer_views.threecplus_webhook, name="threecplus_webhook"),
 ]
+
+if settings.ANYMAIL.get("WEBHOOK_SECRET"):
+    # The ESP's tracking webhook (/mensagens/anymail/<esp>/tracking/): only once its shared secret is set.
+    urlpatterns += [path("mensagens/anymail/", include("anymail.urls"))]
 
 if settings.DIALER_SANDBOX:
     urlpatterns += [path("", include("sandbox.urls"))]

@@ -236,7 +236,7 @@ def cadence_results(request):
     _require_back_office(request)
     tenant = user_tenant(request.user)
     days = request.GET.get("dias", "7")
-    days = int(days) if days.isascii() and days.isdigit() and 1 <= int(days) <= 90 else 7
+    days = int(days) if days.isascii() and days.isdigit() and len(days) <= 2 and 1 <= int(days) <= 90 else 7
     context = {
         **admin.site.each_context(request),
         "title": _("Régua: resultados"),

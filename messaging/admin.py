@@ -1,3 +1,4 @@
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count, Q
 from django.template.response import TemplateResponse
@@ -5,10 +6,42 @@ from django.urls import path
 from django.utils.translation import gettext_lazy as _
 from unfold.decorators import action, display
 
+from core.models import ClientStatus
 from messaging import cadence
 from messaging.models import OptOut, Step
 from tenants.admin_base import ReadOnlyMixin, TenantScopedAdmin
 from tenants.roles import Role, user_tenant
+
+
+class StepForm(forms.ModelForm):
+    statuses = forms.MultipleChoiceField(
+        label=_("Situações"),
+        choices=ClientStatus.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("Vazio: em aberto, em negociação e sem contato."),
+    )
+
+    class Meta:
+        model = Step
+        fields = "__all__"
+
+    def clean(self):
+        data = super().clean()
+        low, high = data.get("min_balance"), data.get("max_balance")
+        if low is not None and high is not None and low > high:
+            self.add_error("max_balance", _("O saldo máximo é menor que o mínimo."))
+        low, high = data.get("min_days_overdue"), data.get("max_days_overdue")
+        if low is not None and high is not None and low > high:
+            self.add_error("max_days_overdue", _("O atraso máximo é menor que o mínimo."))
+        if data.get("channel") == "whatsapp" and not data.get("template_name"):
+            self.add_error("template_name", _("Escolha o modelo aprovado do WhatsApp."))
+        if data.get("channel") in ("email", "sms") and not (data.get("text") or "").strip():
+            self.add_error("text", _("Escreva o texto do e-mail ou do SMS."))
+        offset = data.get("offset_days")
+        if offset is not None and not -365 <= offset <= 365:
+            self.add_error("offset_days", _("Use de -365 a 365 dias."))
+        return data
 
 
 @admin.register(Step)
@@ -29,6 +62,7 @@ class StepAdmin(TenantScopedAdmin):
     )
     list_filter = ("creditor", "channel", "active", "paused")
     edit_roles = frozenset({Role.ADMIN, Role.SUPERVISOR})
+    form = StepForm
     actions = ("pause", "resume")
     change_list_template = "admin/messaging/step_change_list.html"
 
