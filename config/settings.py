@@ -263,6 +263,7 @@ WORKER_DAILY = [
     "attendance.tasks.break_overdue_agreements",
     "dialer.tasks.prune_webhook_deliveries",
     "core.tasks.prune_import_reports",
+    "messaging.tasks.run_cadence",
 ]
 # A daily task whose run failed (the database restarted under it) is queued again after this long; /healthz
 # reports one with no successful run today once a worker has been up this long since midnight.
@@ -334,6 +335,8 @@ WHATSAPP_ALLOWED_HOSTS = env_list("WHATSAPP_ALLOWED_HOSTS", [])
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "cobranca@localhost")
 ANYMAIL = {"WEBHOOK_SECRET": os.environ.get("ANYMAIL_WEBHOOK_SECRET", "")}
+# The régua runs again this often during the day (messaging.tasks.run_cadence), reaching each debtor inside their hours.
+MESSAGING_CADENCE_EVERY_MINUTES = int(os.environ.get("MESSAGING_CADENCE_EVERY_MINUTES", "30"))
 MESSAGING_WEBHOOK_MAX_BYTES = int(os.environ.get("MESSAGING_WEBHOOK_MAX_BYTES", str(1024 * 1024)))
 
 # Enviar para discador: contacts per mailing.json request, and how long a client sent to a

@@ -131,3 +131,18 @@ def test_a_paused_step_sends_nothing_and_an_opt_out_stops_every_later_step(tenan
         sent = cadence.run(tenant)
     assert sent == {"whatsapp": 3}
     assert not Send.objects.filter(client=clients[0]).exists() and Send.objects.filter(step=later).count() == 3
+
+
+def test_the_daily_task_runs_again_later_the_same_day_only(tenant, creditor):
+    from django_tasks_db.models import DBTaskResult
+
+    from messaging.tasks import run_cadence
+
+    with freeze_time(MORNING):
+        run_cadence.call()
+        [again] = DBTaskResult.objects.filter(task_path="messaging.tasks.run_cadence")
+        assert again.run_after == MORNING + datetime.timedelta(minutes=30)
+    DBTaskResult.objects.all().delete()
+    with freeze_time(datetime.datetime(2026, 3, 10, 2, 50, tzinfo=datetime.UTC)):  # 23:50 in São Paulo
+        run_cadence.call()
+    assert not DBTaskResult.objects.exists()
