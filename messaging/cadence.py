@@ -26,6 +26,7 @@ from messaging.models import OptOut, Send, Step
 logger = logging.getLogger(__name__)
 
 SEND = "enviar"
+CHUNK = 1000  # clients read per query by the run (bounded IN lists)
 REASONS = {
     "quitado": _("quitado ou sem saldo"),
     "nao_ligar": _("não ligar"),
@@ -162,21 +163,37 @@ def run(tenant, now: datetime.datetime | None = None) -> dict:
     now = now or timezone.now()
     day = timezone.localdate(now)
     totals = defaultdict(int)
-    for step in Step.objects.filter(tenant=tenant, active=True, paused=False).select_related("tenant", "creditor"):
+    steps = list(Step.objects.filter(tenant=tenant, active=True, paused=False).select_related("tenant", "creditor"))
+    templates = whatsapp_templates(tenant) if any(s.channel == Message.Channel.WHATSAPP for s in steps) else {}
+    for step in steps:
         ids = list(classify(step, day, now).filter(reason=SEND).values_list("pk", flat=True))
-        for client in Client.objects.filter(pk__in=ids).select_related("tenant"):
-            if send_one(step, client, day, now):
-                totals[step.channel] += 1
+        for start in range(0, len(ids), CHUNK):
+            for client in Client.objects.filter(pk__in=ids[start : start + CHUNK]).select_related("tenant"):
+                if send_one(step, client, day, now, templates):
+                    totals[step.channel] += 1
     return dict(totals)
 
 
-def send_one(step: Step, client, day, now) -> bool:
+def whatsapp_templates(tenant) -> dict:
+    """{(name, language): body} of the approved templates, read once per run before any transaction; empty when
+    WhatsApp cannot be read now (the messages still go: Meta checks the template when it receives them)."""
+    from messaging.errors import MessagingError
+
+    try:
+        with services.whatsapp_api(tenant) as api:
+            return {(t.name, t.language): t.body for t in api.approved_templates()}
+    except MessagingError as error:
+        logger.info("Modelos do WhatsApp da empresa %s indisponíveis: %s", tenant.pk, error.message)
+        return {}
+
+
+def send_one(step: Step, client, day, now, templates=None) -> bool:
     try:
         with transaction.atomic():
             send = Send.objects.create(
                 tenant_id=step.tenant_id, step=step, client=client, day=day, channel=step.channel
             )
-            message = build_message(step, client, now)
+            message = build_message(step, client, now, templates or {})
             if message is None:
                 return False
             message.save()
@@ -194,7 +211,7 @@ def enqueue(message_id: int) -> None:
     tasks.deliver.enqueue(message_id)
 
 
-def build_message(step: Step, client, now) -> Message | None:
+def build_message(step: Step, client, now, templates: dict) -> Message | None:
     values = services.variables_for(client)
     common = {
         "tenant_id": client.tenant_id,
@@ -209,10 +226,14 @@ def build_message(step: Step, client, now) -> Message | None:
         if not phone:
             return None
         parameters = services.template_parameters(step.text, client)
+        body = templates.get((step.template_name, step.template_language))
+        if body:
+            for index, value in enumerate(parameters, 1):
+                body = body.replace("{{" + str(index) + "}}", value)
         return Message(
             **common,
             phone=phone,
-            body=f"[{step.template_name}] " + " · ".join(parameters),
+            body=body or f"[{step.template_name}] " + " · ".join(parameters),
             template={"name": step.template_name, "language": step.template_language, "parameters": parameters},
         )
     if step.channel == Message.Channel.EMAIL:

@@ -5,6 +5,7 @@ import datetime
 import hashlib
 import hmac
 import json
+from decimal import Decimal
 
 from django.utils import timezone
 from freezegun import freeze_time
@@ -181,3 +182,29 @@ def test_console_unread_counts_until_the_chat_is_opened(
     client.force_login(operator)
     client.get(chat_url(mine))
     assert "Cliente Meu" not in client.get("/mensagens/nao-lidas/").content.decode()
+
+
+def test_a_cadence_step_sends_the_approved_template_as_the_debtor_reads_it(
+    wa_tenant, wa_sandbox, creditor, make_client, run_worker, django_capture_on_commit_callbacks
+):
+    from messaging import cadence
+    from messaging.models import Step
+
+    make_client(name="Carla Dias", debts=((Decimal("80.00"), 2),))
+    Step.objects.create(
+        tenant=wa_tenant,
+        creditor=creditor,
+        name="D+2",
+        offset_days=2,
+        template_name="cobranca_lembrete",
+        text="{nome}\n{valor}",
+        active=True,
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        assert cadence.run(wa_tenant) == {"whatsapp": 1}
+    run_worker()
+    message = Message.objects.get(direction="enviada")
+    assert message.body == "Olá Carla, consta um saldo de R$ 80,00 em aberto. Responda esta mensagem para negociar."
+    assert message.status == "enviada"
+    [conversation] = wa_sandbox.conversation_list(PHONE_NUMBER_ID)
+    assert conversation["messages"][0]["body"] == message.body
