@@ -16,6 +16,7 @@ import logging
 import random
 import time
 from dataclasses import dataclass
+from urllib.parse import urlparse
 
 import httpx
 
@@ -38,6 +39,7 @@ TIMEOUT = httpx.Timeout(connect=5.0, read=20.0, write=20.0, pool=5.0)
 MAX_ANSWER_BYTES = 2 * 1024 * 1024
 MAX_TEMPLATE_PAGES = 20
 READ_ATTEMPTS = 3
+MAX_MEDIA_BYTES = 16 * 1024 * 1024  # WhatsApp's own limit for images and audio is 5-16 MB
 
 # Graph API error codes (Meta's "Cloud API error codes" page) → our types.
 AUTH_CODES = {0, 3, 10, 190, 200, 131005}
@@ -220,13 +222,29 @@ class WhatsAppAPI:
         return {"url": str(body.get("url") or ""), "mime_type": clean_text(body.get("mime_type") or "", 100)}
 
     def download(self, url: str) -> tuple[bytes, str]:
-        response = self._http.get(url)
-        if not response.is_success:
-            raise error_from(response.status_code, None)
-        content = response.content[: 16 * 1024 * 1024 + 1]
-        if len(content) > 16 * 1024 * 1024:
-            raise UnavailableError("Arquivo de mídia grande demais.")
-        return content, response.headers.get("content-type", "application/octet-stream")
+        """The file at a media URL Meta answered (its CDN, lookaside.fbsbx.com), with the token: only to Meta's hosts
+        or the API's own origin (the sandbox), never to wherever an answer points."""
+        parsed, base = urlparse(url), urlparse(str(self._http.base_url))
+        same_origin = (parsed.scheme, parsed.netloc) == (base.scheme, base.netloc)
+        meta_host = parsed.scheme == "https" and (
+            parsed.hostname == "graph.facebook.com" or (parsed.hostname or "").endswith(".fbsbx.com")
+        )
+        if not (same_origin or meta_host) or parsed.username is not None:
+            raise InvalidRequestError("Endereço de mídia fora da Meta.")
+        try:
+            with self._http.stream("GET", url) as response:
+                if not response.is_success:
+                    raise error_from(response.status_code, None)
+                chunks, size = [], 0
+                for chunk in response.iter_bytes(64 * 1024):
+                    size += len(chunk)
+                    if size > MAX_MEDIA_BYTES:
+                        raise UnavailableError("Arquivo de mídia grande demais.")
+                    chunks.append(chunk)
+                content_type = response.headers.get("content-type", "application/octet-stream")
+        except httpx.HTTPError as error:
+            raise UnavailableError("Não foi possível baixar a mídia.", detail=type(error).__name__) from None
+        return b"".join(chunks), content_type
 
 
 def parse_template(item) -> Template | None:

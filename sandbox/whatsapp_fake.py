@@ -9,6 +9,8 @@ What it reproduces, and from where:
   131047 ("Re-engagement message"): Meta's "Error codes" page and its "Conversations/customer service windows" guide.
 - GET /{waba-id}/message_templates answers {"data": [{"name", "language", "status", "category", "components"}],
   "paging": {"cursors": {...}}}: Meta's "Message templates" reference.
+- GET /{media-id} answers {"url", "mime_type", "sha256", "file_size", "id"}, and the URL, fetched with the same bearer
+  token, the file: Meta's "Media" reference (retrieve media URL, download media).
 - GET /{phone-number-id} answers {"display_phone_number", "verified_name", "quality_rating", "id"}: "Phone numbers".
 - Webhooks: {"object": "whatsapp_business_account", "entry": [{"id", "changes": [{"field": "messages", "value":
   {"messaging_product", "metadata": {"display_phone_number", "phone_number_id"}, "contacts"|"messages"|"statuses"}}]}]},
@@ -61,6 +63,10 @@ TEMPLATES = [
     },
 ]
 ID_RE = re.compile(r"^[0-9]{5,20}$")
+TINY_PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082"
+)
 
 
 def graph_error(status: int, code: int, message: str, kind: str = "OAuthException"):
@@ -87,6 +93,8 @@ class WhatsAppSandbox:
         self.sent: dict[str, dict] = {}  # wamid -> the outbound message
         self.deliveries: list[dict] = []  # every webhook posted, with the answer's status
         self._ids = itertools.count(1)
+        self.media: dict[str, dict] = {}  # media id -> {"mime_type", "content"}
+        self.base_url = ""  # the API root as the app reaches it (set by the server)
 
     # -- set-up ----------------------------------------------------------------------------------------------------
 
@@ -118,6 +126,19 @@ class WhatsAppSandbox:
                 {"Content-Type": "application/json"},
                 json.dumps({"data": TEMPLATES, "paging": {"cursors": {"before": "MAZDZD", "after": "MjQZD"}}}).encode(),
             )
+        if method == "GET" and len(parts) == 2 and parts[0] == "download" and parts[1] in self.media:
+            media = self.media[parts[1]]
+            return 200, {"Content-Type": media["mime_type"]}, media["content"]
+        if method == "GET" and len(parts) == 1 and parts[0] in self.media:
+            media = self.media[parts[0]]
+            answer = {
+                "url": f"{self.base_url}/download/{parts[0]}",
+                "mime_type": media["mime_type"],
+                "sha256": hashlib.sha256(media["content"]).hexdigest(),
+                "file_size": len(media["content"]),
+                "id": parts[0],
+            }
+            return 200, {"Content-Type": "application/json"}, json.dumps(answer).encode()
         if method == "GET" and len(parts) == 1 and ID_RE.match(parts[0]):
             return (
                 200,
@@ -209,12 +230,11 @@ class WhatsAppSandbox:
         now = self.clock()
         item = {"from": wa_id, "id": wamid, "timestamp": str(int(now))}
         if media:
+            media_id = str(700000 + next(self._ids))
+            mime_type = media.get("mime_type", "image/png")
+            self.media[media_id] = {"mime_type": mime_type, "content": media.get("content", TINY_PNG)}
             item["type"] = media["type"]
-            item[media["type"]] = {
-                "id": str(700000 + next(self._ids)),
-                "mime_type": media.get("mime_type", "image/jpeg"),
-                "caption": media.get("caption", ""),
-            }
+            item[media["type"]] = {"id": media_id, "mime_type": mime_type, "caption": media.get("caption", "")}
         else:
             item.update(type="text", text={"body": text})
         with self.lock:

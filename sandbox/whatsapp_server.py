@@ -50,6 +50,7 @@ class WhatsAppSandboxServer:
         return f"http://{host}:{port}/v21.0"
 
     def start(self) -> "WhatsAppSandboxServer":
+        self.sandbox.base_url = self.url
         self.thread.start()
         return self
 

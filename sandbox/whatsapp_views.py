@@ -67,6 +67,7 @@ def api(request, path):
     pnid = parts[1] if len(parts) > 1 else ""
     for tenant in Tenant.objects.filter(active=True, **{f"settings__{PHONE_NUMBER_ID}": pnid})[:5]:
         connect(request, tenant)
+    SANDBOX.base_url = request.build_absolute_uri(reverse("sandbox_whatsapp_api", args=["v21.0"])).rstrip("/")
     headers = {key.lower(): value for key, value in request.headers.items()}
     status, response_headers, body = SANDBOX.handle(request.method, path, {}, headers, request.body)
     response = HttpResponse(body, status=status)
@@ -108,7 +109,7 @@ def reply(request):
     if phone is None or not (text or request.POST.get("media")):
         messages.error(request, "Informe o telefone do devedor e a mensagem.")
         return redirect("sandbox_whatsapp")
-    media = {"type": "image", "mime_type": "image/jpeg", "caption": text} if request.POST.get("media") else None
+    media = {"type": "image", "caption": text} if request.POST.get("media") else None
     SANDBOX.reply(pnid, phone.lstrip("+"), text, media=media)
     messages.success(request, "Mensagem do devedor enviada ao webhook.")
     return redirect("sandbox_whatsapp")

@@ -208,3 +208,19 @@ def test_a_cadence_step_sends_the_approved_template_as_the_debtor_reads_it(
     assert message.status == "enviada"
     [conversation] = wa_sandbox.conversation_list(PHONE_NUMBER_ID)
     assert conversation["messages"][0]["body"] == message.body
+
+
+def test_media_from_the_debtor_is_linked_and_served_through_us(
+    client, operator, wa_tenant, wa_sandbox, outbox, make_client
+):
+    debtor = make_client()
+    wa_sandbox.reply(PHONE_NUMBER_ID, "5511987654321", "", media={"type": "image", "caption": "comprovante"})
+    outbox.flush()
+    message = Message.objects.get(client=debtor)
+    assert message.media_type == "image" and message.body == "comprovante"
+    client.force_login(operator)
+    html = client.get(chat_url(debtor)).content.decode()
+    link = f"/mensagens/{debtor.pk}/midia/{message.pk}/"
+    assert link in html
+    image = client.get(link)
+    assert image.status_code == 200 and image["Content-Type"] == "image/png" and image.content.startswith(b"\x89PNG")
