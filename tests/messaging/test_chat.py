@@ -88,6 +88,22 @@ def test_opt_out_blocks_the_channel(client, operator, wa_tenant, wa_sandbox, out
     client.force_login(operator)
     answer = client.post(chat_url(debtor), {"kind": "text", "text": "Oi"})
     assert "pediu para não receber" in answer.content.decode()
+    # Every later step of the régua leaves the channel alone.
+    from messaging import cadence
+    from messaging.models import Step
+
+    Step.objects.create(
+        tenant=wa_tenant,
+        creditor=debtor.creditor,
+        name="D+40",
+        offset_days=40,
+        template_name="cobranca_lembrete",
+        active=True,
+    )
+    assert cadence.run(wa_tenant) == {}
+    assert dict(cadence.preview(wa_tenant, timezone.localdate())[0]["skipped"]) == {
+        "pediu para não receber neste canal": 1
+    }
     assert not Message.objects.filter(direction="enviada").exists()
 
 
