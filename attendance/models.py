@@ -355,13 +355,20 @@ class Payment(TenantOwned):
 
 
 class Message(TenantOwned):
-    """A WhatsApp message with the client (history only, for now)."""
+    """A message with the client on one channel: WhatsApp (imported history, the atendimento's chat, the régua),
+    e-mail or SMS. Sending and receiving live in the messaging app; this is the conversation both read."""
+
+    class Channel(models.TextChoices):
+        WHATSAPP = "whatsapp", _("WhatsApp")
+        EMAIL = "email", _("E-mail")
+        SMS = "sms", _("SMS")
 
     class Direction(models.TextChoices):
         INBOUND = "recebida", _("Recebida")
         OUTBOUND = "enviada", _("Enviada")
 
     class Status(models.TextChoices):
+        QUEUED = "na_fila", _("Enviando")
         RECEIVED = "recebida", _("Recebida")
         SENT = "enviada", _("Enviada")
         DELIVERED = "entregue", _("Entregue")
@@ -369,6 +376,9 @@ class Message(TenantOwned):
         FAILED = "falhou", _("Falhou")
 
     client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="messages", verbose_name=_("cliente"))
+    channel = models.CharField(
+        _("canal"), max_length=10, choices=Channel.choices, default=Channel.WHATSAPP, db_default=Channel.WHATSAPP
+    )
     direction = models.CharField(_("direção"), max_length=10, choices=Direction.choices)
     body = models.TextField(_("mensagem"))
     sent_at = models.DateTimeField(_("data e hora"))
@@ -382,13 +392,35 @@ class Message(TenantOwned):
         related_name="+",
         verbose_name=_("autor"),
     )
+    # The provider's id (WhatsApp's wamid, the ESP's or the SMS gateway's): statuses and replies find it by this.
+    external_id = models.CharField(_("identificador no canal"), max_length=200, blank=True, default="", db_default="")
+    # A WhatsApp template as sent: {"name", "language", "parameters"} (None: free text).
+    template = models.JSONField(_("modelo"), null=True, blank=True)
+    media_type = models.CharField(_("tipo de mídia"), max_length=20, blank=True, default="", db_default="")
+    media_id = models.CharField(_("mídia no canal"), max_length=200, blank=True, default="", db_default="")
+    error = models.CharField(_("erro"), max_length=300, blank=True, default="", db_default="")
+    seen_at = models.DateTimeField(_("vista pelo operador em"), null=True, blank=True)
 
     class Meta:
-        verbose_name = _("mensagem de WhatsApp")
-        verbose_name_plural = _("mensagens de WhatsApp")
+        verbose_name = _("mensagem")
+        verbose_name_plural = _("mensagens")
         ordering = ["sent_at", "id"]
-        # The chat and the timeline read the client's newest messages.
-        indexes = [models.Index(fields=["client", "-sent_at", "-id"], name="message_client_recent")]
+        indexes = [
+            # The chat and the timeline read the client's newest messages.
+            models.Index(fields=["client", "-sent_at", "-id"], name="message_client_recent"),
+            # A delivery status or a reply finds its message by the provider's id.
+            models.Index(
+                fields=["tenant", "external_id"], name="message_external_id", condition=~models.Q(external_id="")
+            ),
+            # The console's unread counts: the few inbound messages nobody has seen yet.
+            models.Index(
+                fields=["tenant", "client"],
+                name="message_unseen",
+                condition=models.Q(direction="recebida", seen_at__isnull=True),
+            ),
+            # The régua's "already contacted today on this channel", for the whole tenant at once.
+            models.Index(fields=["tenant", "sent_at"], name="message_tenant_sent"),
+        ]
 
     def __str__(self):
         return f"{self.get_direction_display()} {self.sent_at:%d/%m/%Y %H:%M}"

@@ -135,9 +135,19 @@ def messages(client, before, limit):
     rows = older(Message.objects.filter(client=client), "sent_at", before, limit)
     return [
         Entry(
-            m.sent_at, "mensagem", "chat", _("WhatsApp %(d)s") % {"d": m.get_direction_display().lower()}, m.body[:140]
+            m.sent_at,
+            "mensagem",
+            "chat",
+            _("%(channel)s %(d)s · %(status)s")
+            % {
+                "channel": m.get_channel_display(),
+                "d": m.get_direction_display().lower(),
+                "status": m.get_status_display().lower(),
+            },
+            m.body[:140],
+            user_name(m.author),
         )
-        for m in rows
+        for m in rows.select_related("author")
     ]
 
 

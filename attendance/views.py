@@ -23,7 +23,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from attendance import presence, selectors, services
 from attendance.forms import NegotiationForm, TabulationForm
-from attendance.models import Agreement, CallDisposition, ClientAccessLog, DispositionType, Message
+from attendance.models import Agreement, CallDisposition, ClientAccessLog, DispositionType
 from attendance.negotiation import NegotiationError
 from common import async_db
 from common.call_ids import call_id_or_blank
@@ -39,7 +39,6 @@ from tenants import two_factor
 from tenants.roles import user_tenant
 
 logger = logging.getLogger(__name__)
-WHATSAPP_LIMIT = 200
 
 
 def workspace_context(request, **extra):
@@ -293,7 +292,8 @@ def page_context(
     request, tenant, client, *, tabulation_form=None, negotiation_form=None, simulation=None, debts=None, types=None
 ):
     """Everything the workspace shows. Its reads are bounded whatever the client's history: the timeline and
-    the chat read their newest rows through an index, and nothing counts the whole history."""
+    the chat (loaded by htmx from messaging) read their newest rows through an index, and nothing counts the whole
+    history."""
     phones = list(client.phones.all())
     debts = client_debts(client) if debts is None else debts
     types = list(DispositionType.available_to(tenant)) if types is None else types
@@ -301,9 +301,6 @@ def page_context(
         Agreement.objects.filter(client=client, status__in=Agreement.OPEN_STATUSES).order_by("-created_at").first()
     )
     entries, has_more = timeline.page(client)
-    # One more than shown tells whether older messages exist, without counting them all.
-    newest = list(Message.objects.filter(client=client).order_by("-sent_at", "-id")[: WHATSAPP_LIMIT + 1])
-    chat = newest[:WHATSAPP_LIMIT][::-1]
     call_id = call_id_of(request)
     panel = selectors.agreement_panel(tenant, client, open_agreement)
     on_line = dialer_selectors.call_on_line(tenant, call_id) if call_id else None
@@ -328,8 +325,6 @@ def page_context(
         simulation=simulation,
         entries=entries,
         has_more=has_more,
-        chat=chat,
-        chat_truncated=len(newest) > WHATSAPP_LIMIT,
         call_id=call_id,
         # The call's tabulação once recorded: the form then changes it ("Alterar") instead of adding a second.
         call_disposition=services.call_disposition(tenant, client, call_id),

@@ -87,6 +87,8 @@ INSTALLED_APPS = [
     "attendance",
     "dialer",
     "payments",
+    "messaging",
+    "anymail",
     "dashboard",
     "config",  # the project's own commands (demo), above every app
     "benchmarks",  # the bench* commands (manage.py bench and its steps), above every app
@@ -285,6 +287,7 @@ WORKER_DAILY = [
     "attendance.tasks.break_overdue_agreements",
     "dialer.tasks.prune_webhook_deliveries",
     "core.tasks.prune_import_reports",
+    "messaging.tasks.run_cadence",
 ]
 # A daily task whose run failed (the database restarted under it) is queued again after this long; /healthz
 # reports one with no successful run today once a worker has been up this long since midnight.
@@ -354,6 +357,16 @@ if DIALER_SANDBOX:
 # The 3C Plus API URL of a tenant must be https://<company>.3c.plus; these hosts are allowed besides
 # (a staging stand-in), in ALLOWED_HOSTS syntax (".exemplo.com.br" takes its subdomains). The sandbox allows any.
 THREECPLUS_ALLOWED_HOSTS = env_list("THREECPLUS_ALLOWED_HOSTS", [])
+# The WhatsApp access token goes only to graph.facebook.com, or to these hosts (a stand-in; the sandbox allows any).
+WHATSAPP_ALLOWED_HOSTS = env_list("WHATSAPP_ALLOWED_HOSTS", [])
+# E-mail to debtors goes through django-anymail: set EMAIL_BACKEND to an ESP's backend (for example
+# "anymail.backends.amazon_ses.EmailBackend") and its ANYMAIL keys; locally the console shows them.
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "cobranca@localhost")
+ANYMAIL = {"WEBHOOK_SECRET": os.environ.get("ANYMAIL_WEBHOOK_SECRET", "")}
+# The régua runs again this often during the day (messaging.tasks.run_cadence), reaching each debtor inside their hours.
+MESSAGING_CADENCE_EVERY_MINUTES = int(os.environ.get("MESSAGING_CADENCE_EVERY_MINUTES", "30"))
+MESSAGING_WEBHOOK_MAX_BYTES = int(os.environ.get("MESSAGING_WEBHOOK_MAX_BYTES", str(1024 * 1024)))
 
 # Enviar para discador: contacts per mailing.json request, and how long a client sent to a
 # campaign is skipped by the next export to the same campaign.

@@ -7,6 +7,7 @@ from dashboard import views
 
 urlpatterns = [
     path("admin/painel/operadores.csv", admin.site.admin_view(views.operators_csv), name="dashboard_operators_csv"),
+    path("admin/painel/regua/", admin.site.admin_view(views.cadence_results), name="dashboard_cadence"),
     path("admin/painel/ao-vivo/", admin.site.admin_view(views.live_panel), name="dashboard_live"),
     # Beside the export's own admin URL: it is a page of that export.
     path(

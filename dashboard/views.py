@@ -233,3 +233,20 @@ def export_funnel(request, object_id):
         "export_url": reverse("admin:dialer_dialerexport_change", args=[export.pk]),
     }
     return render(request, "admin/dashboard/export_funnel.html", context)
+
+
+def cadence_results(request):
+    """The régua's results per step and channel (messaging.results), for the back office."""
+    from messaging.results import results
+
+    _require_back_office(request)
+    tenant = user_tenant(request.user)
+    days = request.GET.get("dias", "7")
+    days = int(days) if days.isascii() and days.isdigit() and len(days) <= 2 and 1 <= int(days) <= 90 else 7
+    context = {
+        **admin.site.each_context(request),
+        "title": _("Régua: resultados"),
+        "rows": results(tenant, days=days) if tenant is not None else [],
+        "days": days,
+    }
+    return render(request, "admin/dashboard/cadence_results.html", context)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from sandbox import pix_views, views
+from sandbox import pix_views, views, whatsapp_views
 
 # Mounted by config/urls.py only when DIALER_SANDBOX is on (the app is installed only then).
 urlpatterns = [
@@ -13,4 +13,8 @@ urlpatterns = [
     path("sandbox/psp/pagar/", pix_views.pay, name="sandbox_psp_pay"),
     path("sandbox/psp/retorno-cnab/", pix_views.cnab, name="sandbox_psp_cnab"),
     path("sandbox/psp/api/<path:path>", pix_views.api, name="sandbox_psp_api"),
+    path("sandbox/whatsapp/", whatsapp_views.page, name="sandbox_whatsapp"),
+    path("sandbox/whatsapp/responder/", whatsapp_views.reply, name="sandbox_whatsapp_reply"),
+    path("sandbox/whatsapp/situacao/", whatsapp_views.advance, name="sandbox_whatsapp_advance"),
+    path("sandbox/whatsapp/graph/<path:path>", whatsapp_views.api, name="sandbox_whatsapp_api"),
 ]

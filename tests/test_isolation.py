@@ -41,6 +41,7 @@ from dialer.models import (
 )
 from dialer.types import DispositionBehavior
 from payments.models import Charge, ReceivedPayment
+from messaging.models import OptOut, Step
 from tenants.models import AuditEvent, Membership, Role, Tenant
 from tests.conftest import PASSWORD, valid_cpf
 from tests.urlconf import walk
@@ -175,7 +176,18 @@ def populate(tenant: Tenant, marker: str, n: int) -> dict:
     WalletImportError.objects.create(
         tenant=tenant, wallet_import=wallet_import, line=2, external_id=f"EXT-{marker}", message=f"Erro {marker}."
     )
+    step = Step.objects.create(
+        tenant=tenant,
+        creditor=creditor,
+        name=f"Passo {marker}",
+        offset_days=1,
+        template_name="cobranca_lembrete",
+        text=f"Olá {marker}",
+    )
+    opt_out = OptOut.objects.create(tenant=tenant, client=client, channel="whatsapp", reason=f"PARAR {marker}")
     return {
+        "messaging.step": step,
+        "messaging.optout": opt_out,
         "tenants.tenant": tenant,
         "core.creditor": creditor,
         "core.client": client,
@@ -248,6 +260,10 @@ def fill(route: str, name: str, world: dict) -> str:
             return str(world["attendance.calldisposition"].pk)
         if param == "call":
             return str(world["recorded_call"].pk)
+        if param == "message_id":
+            return str(world["attendance.message"].pk)
+        if param == "tenant_id":  # the WhatsApp and SMS webhooks: signed, never a page of the tenant
+            return str(world["tenants.tenant"].pk)
         if param == "phone_id":
             return str(world["core.clientphone"].pk)
         if param == "secret":

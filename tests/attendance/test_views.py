@@ -226,23 +226,23 @@ def test_operator_cannot_approve(client, operator, wallet_client):
     assert Agreement.objects.get().status == Agreement.Status.PENDING_APPROVAL
 
 
-def test_whatsapp_tab_lists_messages_oldest_first_with_disabled_input(client, operator, wallet_client):
+def test_whatsapp_tab_loads_the_chat_oldest_first_with_free_text_closed(client, operator, wallet_client):
+    """The tab is messaging's chat, loaded by htmx; without a reply in the last 24 hours free text is closed."""
     now = timezone.now()
     for i, text in enumerate(["primeira", "segunda", "terceira"]):
         Message.objects.create(
             tenant=wallet_client.tenant,
             client=wallet_client,
-            direction="recebida" if i % 2 else "enviada",
+            direction="enviada" if i % 2 else "recebida",
             body=text,
-            sent_at=now - datetime.timedelta(minutes=10 - i),
+            sent_at=now - datetime.timedelta(days=2, minutes=10 - i),
         )
     client.force_login(operator)
-    html = client.get(f"/atendimento/{wallet_client.pk}/").content.decode()
+    page = client.get(f"/atendimento/{wallet_client.pk}/").content.decode()
+    assert f'hx-get="/mensagens/{wallet_client.pk}/chat/"' in page
+    html = client.get(f"/mensagens/{wallet_client.pk}/chat/").content.decode()
     chat = html[html.index('id="chat-log"') :]
     assert chat.index("primeira") < chat.index("segunda") < chat.index("terceira")
-    assert 'id="whatsapp-input"' in html and "Integração futura" in html
-    input_tag = html[html.rindex("<input", 0, html.index('id="whatsapp-input"')) : html.index('id="whatsapp-input"')]
-    assert " disabled " in input_tag
 
 
 def test_timeline_pages_and_the_query_count_is_bounded(client, operator, wallet_client, django_assert_max_num_queries):

@@ -72,11 +72,12 @@ def test_operator_works_a_call_from_the_deep_link(page, live_server, operator, m
     agreement = Agreement.objects.get()
     assert agreement.status == Agreement.Status.ACTIVE and agreement.installments_count == 6
 
-    # WhatsApp: the history and a disabled input.
+    # WhatsApp: the history, and no input while the tenant has no WhatsApp configured (tests/browser/test_chat.py
+    # drives the chat itself).
     page.get_by_role("tab", name="WhatsApp").click()
     expect(page.locator("#chat-log")).to_contain_text("Bom dia, recebi a cobrança")
-    expect(page.locator("#whatsapp-input")).to_be_disabled()
-    expect(page.locator("#whatsapp-input")).to_have_attribute("placeholder", "Integração futura")
+    expect(page.get_by_test_id("chat")).to_contain_text("O WhatsApp da empresa não está configurado")
+    expect(page.locator("#whatsapp-input")).to_have_count(0)
     screenshot(page, "atendimento-whatsapp")
 
 

@@ -18,7 +18,9 @@ def test_each_daily_task_is_queued_once_a_day_and_the_worker_runs_it(tenant, run
     run_worker()
     yesterday = timezone.localdate() - datetime.timedelta(days=1)
     assert RolledUpDay.objects.filter(tenant=tenant, day=yesterday).exists()
-    assert set(DBTaskResult.objects.values_list("status", flat=True)) == {"SUCCESSFUL"}
+    # The régua queues its own next run of the day (run_after: later): not a daily task left undone.
+    ran = DBTaskResult.objects.exclude(status="READY", run_after__gt=timezone.now())
+    assert set(ran.values_list("status", flat=True)) == {"SUCCESSFUL"}
     assert queue_daily_tasks() == []  # done today: nothing again until midnight
 
     DBTaskResult.objects.update(enqueued_at=datetime.datetime.now(datetime.UTC) - datetime.timedelta(days=1))

@@ -85,6 +85,7 @@ class Command(BaseCommand):
             users[role] = user
         self.point_at_sandbox(tenant)
         self.point_payments_at_sandbox(tenant)
+        self.point_whatsapp_at_sandbox(tenant)
         missing = DEMO_CLIENTS - Client.objects.filter(tenant=tenant).count()
         if missing > 0:
             seed_wallet(tenant, missing, seed=2026)
@@ -149,6 +150,29 @@ class Command(BaseCommand):
         tenant.save(update_fields=["settings"])
         PIX_SANDBOX.account(tenant.slug).webhooks[tenant.setting(PIX_KEY)] = provider.webhook_url(tenant)
 
+    def point_whatsapp_at_sandbox(self, tenant):
+        """The demo's WhatsApp is the built-in sandbox (/sandbox/whatsapp/) unless someone configured Meta's."""
+        from messaging import settings_schema as wa
+        from tenants.settings_schema import clean_settings
+
+        current = tenant.stored_settings
+        base = current.get(wa.BASE_URL) or ""
+        if not settings.DIALER_SANDBOX or (current.get(wa.ACCESS_TOKEN) and "/sandbox/whatsapp/" not in base):
+            return
+        tenant.settings = clean_settings(
+            {
+                **current,
+                wa.BASE_URL: f"{settings.PUBLIC_BASE_URL}/sandbox/whatsapp/graph/v21.0",
+                wa.PHONE_NUMBER_ID: current.get(wa.PHONE_NUMBER_ID) or "1000000000001",
+                wa.WABA_ID: current.get(wa.WABA_ID) or "2000000000001",
+                wa.ACCESS_TOKEN: "sandbox-wa-demo",
+                wa.APP_SECRET: "sandbox-app-secret-demo",
+                wa.VERIFY_TOKEN: current.get(wa.VERIFY_TOKEN) or "sandbox-verify-demo",
+            },
+            current,
+        )
+        tenant.save(update_fields=["settings"])
+
     def seed_messages(self, tenant, client_ids):
         """A short WhatsApp history for the operator's clients, so the tab has something to show."""
         from datetime import timedelta
@@ -167,6 +191,7 @@ class Command(BaseCommand):
             Message(
                 tenant=tenant,
                 client_id=client_id,
+                channel=Message.Channel.WHATSAPP,
                 direction=direction,
                 body=body,
                 status=status,
