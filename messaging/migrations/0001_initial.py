@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('attendance', '0016_message_channels'),
+        ('attendance', '0017_message_channels'),
         ('core', '0013_client_do_not_call_index'),
         ('tenants', '0016_auditevent_actions_merged'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('dialer', '0022_sandbox_account_leaves'),
+        ('dialer', '0023_calling_windows_and_municipal_holidays'),
     ]
 
     operations = [

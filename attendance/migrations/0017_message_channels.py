@@ -11,7 +11,7 @@ class Migration(migrations.Migration):
 
 
     dependencies = [
-        ('attendance', '0015_calldisposition_qualification_claimed_at'),
+        ('attendance', '0016_payment_source_provider'),
         ('core', '0013_client_do_not_call_index'),
         ('tenants', '0016_auditevent_actions_merged'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
