@@ -319,13 +319,13 @@ def _region_q(region: str) -> Q:
     return Q(state=region)
 
 
-def _closed_regions(policy: CallingPolicy, now) -> list[tuple[datetime.datetime, Q]]:
+def _closed_regions(policy: CallingPolicy, now, *, channel: str = VOICE) -> list[tuple[datetime.datetime, Q]]:
     """(when it opens, Q of the clients whose window is closed now), one entry per opening time; first the cities
     whose municipal holiday puts them apart from their region (the Case takes the first match), then the regions."""
     by_opening: dict[datetime.datetime, list[str]] = defaultdict(list)
     region_openings = {}
     for region in [*UF_TIME_ZONES, NORONHA, UNKNOWN_UF]:
-        opening = region_openings[region] = policy.next_opening(region, now)
+        opening = region_openings[region] = policy.next_opening(region, now, channel=channel)
         if opening is not None:
             by_opening[opening.astimezone(datetime.UTC)].append(region)
     cities: dict[datetime.datetime, Q] = {}
@@ -333,7 +333,7 @@ def _closed_regions(policy: CallingPolicy, now) -> list[tuple[datetime.datetime,
         for region in [uf, NORONHA] if uf == "PE" else [uf]:
             if region not in region_openings:
                 continue
-            opening = policy.next_opening(region, now, city=key)
+            opening = policy.next_opening(region, now, city=key, channel=channel)
             if opening is None or opening == region_openings[region]:
                 continue
             q = _region_q(region) & Q(city__regex=city_regex(key))
@@ -347,6 +347,15 @@ def _closed_regions(policy: CallingPolicy, now) -> list[tuple[datetime.datetime,
             q |= _region_q(special)
         result.append((opening, q))
     return result
+
+
+def closed_now(policy: CallingPolicy, now, *, channel: str = VOICE) -> Q:
+    """The clients outside their legal window for this channel now (their state's law, the agency's hours, national,
+    state and municipal holidays): what the régua must not message yet."""
+    q = Q(pk__in=[])
+    for _opening, closed in _closed_regions(policy, now, channel=channel):
+        q |= closed
+    return q
 
 
 def _capped(tenant, policy: CallingPolicy, now, among: Q) -> Q | None:

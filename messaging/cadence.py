@@ -4,8 +4,8 @@ run that queues what is due.
 One classification for the preview and the run (like dialer.eligibility): every candidate of a step gets a reason,
 from one SQL expression, so the preview counts groups without loading rows and the run reads only the ones to send.
 Each send is keyed by (step, client, day): a second run of the same day finds the key and sends nothing again.
-Legal hours: the debtor's calling window by UF (dialer.eligibility.CallingPolicy; when it grows a `channel=`
-keyword, pass step.channel at the two calls marked below).
+Legal hours: the debtor's window for the step's channel (dialer.eligibility: the state's law where it names SMS or
+WhatsApp, else the national baseline; the agency's hours; national, state and municipal holidays).
 """
 
 import datetime
@@ -19,7 +19,7 @@ from django.utils.translation import gettext_lazy as _
 
 from attendance.models import Agreement, AgreementInstallment, Message
 from core.models import Client, ClientStatus, Debt
-from dialer.eligibility import NORONHA, UF_TIME_ZONES, UNKNOWN_UF, CallingPolicy, _region_q
+from dialer.eligibility import NORONHA, UF_TIME_ZONES, UNKNOWN_UF, CallingPolicy, _region_q, closed_now
 from messaging import services
 from messaging.models import OptOut, Send, Step
 
@@ -81,20 +81,16 @@ def candidates(step: Step, day: datetime.date):
     return clients
 
 
-def closed_regions_q(policy: CallingPolicy, now: datetime.datetime | None, day: datetime.date) -> Q:
-    """The clients outside their legal hours: at `now` (the run), or with no window at all on `day` (the preview of
-    tomorrow)."""
-    closed = []
-    for region in REGIONS:
-        if now is not None:
-            is_closed = policy.next_opening(region, now) is not None  # channel=step.channel, when it exists
-        else:
-            is_closed = not policy.window(region, day)  # channel=step.channel, when it exists
-        if is_closed:
-            closed.append(region)
+def closed_regions_q(policy: CallingPolicy, now: datetime.datetime | None, day: datetime.date, channel: str) -> Q:
+    """The clients outside their legal hours for this channel: at `now` (the run: their state's law for the channel,
+    the agency's hours, national, state and municipal holidays), or with no window at all on `day` (the preview of
+    tomorrow, by state). E-mail, which no state law names, follows the national baseline."""
+    if now is not None:
+        return closed_now(policy, now, channel=channel)
     q = Q(pk__in=[])
-    for region in closed:
-        q |= _region_q(region)
+    for region in REGIONS:
+        if not policy.window(region, day, channel=channel):
+            q |= _region_q(region)
     return q
 
 
@@ -131,7 +127,7 @@ def classify(step: Step, day: datetime.date, now: datetime.datetime | None = Non
         When(no_contact, then=Value("sem_contato")),
         When(Exists(Send.objects.filter(client=OuterRef("pk"), step=step, day=day)), then=Value("ja_enviado")),
         When(Exists(contacted) | Exists(other_sends), then=Value("contatado_hoje")),
-        When(closed_regions_q(CallingPolicy.for_tenant(tenant), now, day), then=Value("fora_do_horario")),
+        When(closed_regions_q(CallingPolicy.for_tenant(tenant), now, day, step.channel), then=Value("fora_do_horario")),
     ]
     return candidates(step, day).annotate(reason=Case(*rules, default=Value(SEND), output_field=CharField()))
 

@@ -117,8 +117,8 @@ def next_installment(client):
 
 
 def pix_code(client) -> str:
-    """The copia-e-cola code of the next open installment (the static BR Code of attendance/pix.py for now; the
-    payments app's dynamic charge replaces it at merge)."""
+    """The copia-e-cola code of the next open installment: the payments provider's dynamic charge where there is one
+    (through attendance.pix.charges and its hook), else the tenant's static BR Code."""
     installment = next_installment(client)
     if installment is None:
         return ""

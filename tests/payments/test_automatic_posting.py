@@ -345,3 +345,20 @@ def test_the_sandbox_page_pays_a_charge_and_hands_out_the_cnab_retorno(
     other = make_user(Tenant.objects.create(name="Outra", slug="outra"), Role.SUPERVISOR)
     client.force_login(other)
     assert client.get("/sandbox/psp/").status_code == 403
+
+
+def test_the_regua_and_the_chat_offer_the_dynamic_pix_of_the_next_installment(
+    pay_tenant, operator, psp, make_client, django_capture_on_commit_callbacks
+):
+    """The template variable {pix} (messaging) reads the same charge the atendimento shows: the provider's dynamic
+    code of the next open installment, not the tenant's static one."""
+    from messaging.services import variables_for
+
+    debtor = make_client(name="Lê no WhatsApp", debts=((D("600.00"), 30),))
+    agreement = agreement_of_three(pay_tenant, operator, debtor, django_capture_on_commit_callbacks)
+    first = Charge.objects.get(installment__agreement=agreement, installment__number=1, kind="pix")
+    assert (
+        variables_for(Client.objects.get(pk=debtor.pk))["pix"]
+        == first.pix_code
+        == psp.account("alfa").charges[first.txid]["pixCopiaECola"]
+    )
