@@ -8,7 +8,9 @@ Rules, stated once:
 - an agreement whose installments are all paid is quitado, and so are its títulos;
 - an active agreement with an installment open for more than the creditor's tolerance (days) after its due
   date is quebrado: what was paid on it is credited to its títulos oldest first, and the rest reopens;
-- a client with no open título left is quitado and leaves the dialer lists.
+- a client with no open título left is quitado and leaves the dialer lists;
+- a reversed payment (estorno) is kept, marked reversed, and undoes what it settled (see reverse_payment);
+  reports and sums of money received leave reversed payments out.
 """
 
 import dataclasses
@@ -17,18 +19,19 @@ import uuid
 from collections import defaultdict
 from decimal import Decimal
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from attendance.models import Agreement, AgreementInstallment, Payment
-from common.parsing import DATE_WINDOW, format_brl
+from common.parsing import DATE_WINDOW, clean_text, format_brl
 from core import services as core_services
 from core.models import Client, Creditor, Debt
 from tenants import audit
 from tenants.models import AuditEvent
+from tenants.roles import is_back_office
 
 Installment = AgreementInstallment
 ZERO = Decimal("0")
@@ -415,3 +418,114 @@ def _return_debts(agreements, paid: dict) -> None:
             debt.status = Debt.Status.PAID if debt.paid_amount >= debt.original_amount else Debt.Status.OPEN
             changed.append(debt)
     _bulk_set(Debt, changed, ["paid_amount", "status"])
+
+
+# Reversals ------------------------------------------------------------------
+
+REVERSAL_REASON_MAX = 2000
+
+
+def reverse_payment(tenant, user, payment: Payment, *, kind: str, reason: str) -> tuple[Payment, bool]:
+    """Estorno: the payment stays, marked reversed, and everything it settled opens again; (payment, reversed now).
+
+    What it paid comes off its installment or título; a quitado agreement goes back to active (the daily breakage
+    judges it again), a broken one gives back, from its títulos newest first, what the breakage had credited them;
+    the client's balance and situation follow, so a quitado client is back in the wallet and may be dialled.
+    Reversing a reversed payment changes nothing.
+    """
+    if not is_back_office(user):
+        raise PermissionDenied(_("Só supervisores e administradores estornam pagamentos."))
+    if kind not in Payment.ReversalKind.values:
+        raise ValidationError({"kind": _("Escolha o tipo de estorno.")})
+    reason = clean_text(reason or "", REVERSAL_REASON_MAX).strip()
+    if not reason:
+        raise ValidationError({"reason": _("Informe o motivo do estorno.")})
+    with transaction.atomic():
+        payment = Payment.objects.select_for_update().get(pk=payment.pk, tenant=tenant)
+        if payment.reversed_at is not None:
+            return payment, False
+        applied = payment.applied_amount
+        if payment.installment_id is not None:
+            _unpay_installment(tenant, user, payment, applied)
+        else:
+            debt = Debt.objects.select_for_update().get(pk=payment.debt_id)
+            _take_back([debt], applied)
+        payment.reversed_at = timezone.now()
+        payment.reversal_kind = kind
+        payment.reversal_reason = reason
+        payment.reversed_by = user if getattr(user, "is_authenticated", False) else None
+        payment.save(update_fields=["reversed_at", "reversal_kind", "reversal_reason", "reversed_by"])
+        audit.record(
+            tenant,
+            user,
+            audit.Action.PAYMENT_REVERSED,
+            payment,
+            changes={
+                "estorno": ["", str(payment.get_reversal_kind_display())],
+                "valor": [str(payment.amount), ""],
+                "motivo": ["", reason],
+            },
+        )
+        refresh_clients([payment.client_id])
+    return payment, True
+
+
+def _unpay_installment(tenant, user, payment: Payment, applied: Decimal) -> None:
+    agreement = Agreement.objects.select_for_update().get(pk=payment.installment.agreement_id, tenant=tenant)
+    installment = Installment.objects.select_for_update().get(pk=payment.installment_id)
+    installment.paid_amount = max(installment.paid_amount - applied, ZERO)
+    if installment.paid_amount < installment.amount:
+        installment.status = Installment.Status.OPEN
+        installment.paid_on = None
+        installment.payment_method = ""
+    installment.save(update_fields=["paid_amount", "status", "paid_on", "payment_method"])
+    if agreement.status == Agreement.Status.COMPLETED:
+        _reopen(agreement, user)
+    elif agreement.status == Agreement.Status.BROKEN:
+        # The breakage credited what was paid on the agreement to its títulos: that credit goes back.
+        debts = list(agreement.debts.select_for_update().order_by("-due_date", "-installment_number", "-id"))
+        _take_back(debts, applied)
+
+
+def _reopen(agreement: Agreement, user) -> None:
+    """A quitado agreement that lost a payment is active again, its títulos back in it, its client in agreement."""
+    if (
+        Agreement.objects.filter(client_id=agreement.client_id, status__in=Agreement.OPEN_STATUSES)
+        .exclude(pk=agreement.pk)
+        .exists()
+    ):
+        raise ValidationError(
+            _("O cliente já tem outro acordo em aberto: cancele-o antes de estornar um pagamento do acordo #%(id)s.")
+            % {"id": agreement.pk}
+        )
+    agreement.status = Agreement.Status.ACTIVE
+    agreement.closed_at = None
+    agreement.close_reason = ""
+    agreement.save(update_fields=["status", "closed_at", "close_reason"])
+    agreement.debts.filter(status=Debt.Status.PAID).update(status=Debt.Status.IN_AGREEMENT)
+    Client.objects.filter(pk=agreement.client_id).update(status=Client.Status.AGREEMENT)
+    audit.record(
+        agreement.tenant,
+        user,
+        audit.Action.PAYMENT_REVERSED,
+        agreement,
+        changes={"situação": [str(Agreement.Status.COMPLETED.label), str(Agreement.Status.ACTIVE.label)]},
+    )
+
+
+def _take_back(debts: list[Debt], amount: Decimal) -> None:
+    """Remove `amount` from what the (locked) títulos have paid, in the order given; paid ones reopen."""
+    changed = []
+    for debt in debts:
+        if amount <= 0:
+            break
+        taken = min(amount, debt.paid_amount)
+        if not taken:
+            continue
+        amount -= taken
+        debt.paid_amount -= taken
+        if debt.status == Debt.Status.PAID and debt.paid_amount < debt.original_amount:
+            debt.status = Debt.Status.OPEN
+        changed.append(debt)
+    for debt in changed:
+        debt.save(update_fields=["paid_amount", "status"])
