@@ -86,6 +86,7 @@ INSTALLED_APPS = [
     "core",
     "attendance",
     "dialer",
+    "statements",
     "dashboard",
     "config",  # the project's own commands (demo), above every app
     "benchmarks",  # the bench* commands (manage.py bench and its steps), above every app
