@@ -306,11 +306,12 @@ class AgreementAdmin(TenantScopedAdmin):
         "created_at",
         "display_justification",
         "display_reject",
+        "display_receipt",
         "display_call",
         "display_history",
     )
     fieldsets = (
-        (None, {"fields": ("client", "creditor", "operator", "status", "created_at")}),
+        (None, {"fields": ("client", "creditor", "operator", "status", "created_at", "display_receipt")}),
         (
             _("Valores"),
             {
@@ -392,6 +393,16 @@ class AgreementAdmin(TenantScopedAdmin):
             '<a class="text-red-600 underline" data-testid="reject-link" href="{}">{}</a>',
             reverse("admin:attendance_agreement_reject", args=[obj.pk]),
             _("Rejeitar acordo…"),
+        )
+
+    @display(description=_("termo de quitação"))
+    def display_receipt(self, obj):
+        if obj.status != Agreement.Status.COMPLETED:
+            return "—"
+        return format_html(
+            '<a class="underline" data-testid="receipt-link" href="{}">{}</a>',
+            reverse("attendance:termo_de_quitacao", args=[obj.client_id, obj.pk]),
+            _("Baixar o termo de quitação (PDF)"),
         )
 
     @display(description=_("eventos da ligação"))
