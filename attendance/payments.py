@@ -324,10 +324,12 @@ def overdue_agreement_ids(today: datetime.date, tenant=None) -> list[int]:
     return sorted(ids)
 
 
-def break_overdue_agreements(today: datetime.date | None = None, *, tenant=None, batch_size: int = 1000) -> int:
+def break_overdue_agreements(today: datetime.date | None = None, *, tenant=None, batch_size: int | None = None) -> int:
     """The daily job: break every active agreement overdue beyond tolerance; returns how many broke."""
     today = today or timezone.localdate()
     ids = overdue_agreement_ids(today, tenant)
+    # On PostgreSQL a batch is a few set-based statements whatever its size: fewer, larger transactions.
+    batch_size = batch_size or (10_000 if connection.vendor == "postgresql" else 1000)
     broken = 0
     for start in range(0, len(ids), batch_size):
         broken += _break_batch(ids[start : start + batch_size], today)
@@ -335,6 +337,13 @@ def break_overdue_agreements(today: datetime.date | None = None, *, tenant=None,
 
 
 def _break_batch(ids: list[int], today: datetime.date) -> int:
+    if connection.vendor == "postgresql":
+        return _break_batch_sql(ids, today)
+    return _break_batch_orm(ids, today)
+
+
+def _break_batch_orm(ids: list[int], today: datetime.date) -> int:
+    """The breakage through the ORM (SQLite; _break_batch_sql does the same in set-based SQL on PostgreSQL)."""
     now = timezone.now()
     with transaction.atomic():
         # A payment being posted holds its agreement's lock: skip it now, the next run sees it paid or still late.
@@ -397,6 +406,146 @@ def _break_batch(ids: list[int], today: datetime.date) -> int:
         Client.objects.filter(pk__in=client_ids).update(status=Client.Status.OPEN)
         refresh_clients(client_ids)
     return len(agreements)
+
+
+def _pg_format(message: str, names: list[str]) -> str:
+    """A translated "%(name)s" message as a template for PostgreSQL's format(): %1$s, %2$s… in `names` order."""
+    message = message.replace("%", "%%")
+    for position, name in enumerate(names, 1):
+        message = message.replace(f"%%({name})s", f"%{position}$s")
+    return message
+
+
+def _break_batch_sql(ids: list[int], today: datetime.date) -> int:
+    """_break_batch in a few statements over the whole batch (PostgreSQL): the same rows, texts and audit events.
+
+    The agreements are locked SKIP LOCKED (a payment being posted holds its agreement: the next run judges it);
+    what they break on is read under the lock into a temporary table the other statements join.
+    """
+    params = {
+        "ids": ids,
+        "today": today,
+        "now": timezone.now(),
+        "reason": _pg_format(
+            _("%(i)s vencida em %(d)s sem pagamento além da tolerância de %(t)s dia(s); pago no acordo: %(p)s."),
+            ["i", "d", "t", "p"],
+        ),
+        "entry": _("Entrada"),
+        "installment": _("Parcela %(n)s").replace("%(n)s", "{n}"),
+        "object_type": str(Agreement._meta.verbose_name),
+        "object_repr": _("Acordo #%(id)s").replace("%(id)s", "{id}"),
+        "active": str(Agreement.Status.ACTIVE.label),
+        "broken": str(Agreement.Status.BROKEN.label),
+        "status_key": "situação",
+        "reason_key": "motivo",
+    }
+    with transaction.atomic(), connection.cursor() as cursor:
+        # Inside an outer transaction (a test, a caller's atomic block) the previous batch's table is still there.
+        cursor.execute("DROP TABLE IF EXISTS pg_temp.breaking")
+        cursor.execute(
+            """
+            CREATE TEMPORARY TABLE breaking ON COMMIT DROP AS
+            WITH locked AS (
+                SELECT a.id, a.client_id, c.late_tolerance_days AS tolerance
+                FROM attendance_agreement a JOIN core_creditor c ON c.id = a.creditor_id
+                WHERE a.id = ANY(%(ids)s) AND a.status = 'ativo'
+                FOR UPDATE OF a SKIP LOCKED
+            ), first_open AS (
+                SELECT DISTINCT ON (i.agreement_id) i.agreement_id, i.number, i.due_date
+                FROM attendance_agreementinstallment i JOIN locked l ON l.id = i.agreement_id
+                WHERE i.status = 'em_aberto'
+                ORDER BY i.agreement_id, i.due_date
+            ), paid AS (
+                SELECT i.agreement_id, SUM(i.paid_amount) AS paid
+                FROM attendance_agreementinstallment i JOIN locked l ON l.id = i.agreement_id
+                GROUP BY i.agreement_id
+            )
+            SELECT l.id, l.client_id, l.tolerance, f.number, f.due_date, COALESCE(p.paid, 0) AS paid
+            FROM locked l JOIN first_open f ON f.agreement_id = l.id LEFT JOIN paid p ON p.agreement_id = l.id
+            WHERE f.due_date < %(today)s::date - l.tolerance
+            """,
+            params,
+        )
+        cursor.execute("ANALYZE breaking")  # the joins below are planned on what it holds, not on a guess
+        cursor.execute(
+            """
+            UPDATE attendance_agreement a SET status = 'quebrado', closed_at = %(now)s, close_reason = format(
+                %(reason)s,
+                CASE WHEN b.number = 0 THEN %(entry)s ELSE replace(%(installment)s, '{n}', b.number::text) END,
+                to_char(b.due_date, 'DD/MM/YYYY'),
+                b.tolerance,
+                'R$ ' || translate(to_char(b.paid, 'FM999,999,999,999,990.00'), ',.', '.,')
+            )
+            FROM breaking b WHERE a.id = b.id
+            """,
+            params,
+        )
+        broken = cursor.rowcount
+        if not broken:
+            return 0
+        cursor.execute(
+            """
+            INSERT INTO tenants_auditevent
+                (tenant_id, user_id, action, object_type, object_id, object_repr, changes, at)
+            SELECT a.tenant_id, NULL, 'acordo_quebrado', %(object_type)s, a.id::text,
+                   replace(%(object_repr)s, '{id}', a.id::text),
+                   jsonb_build_object(%(status_key)s, jsonb_build_array(%(active)s, %(broken)s),
+                                      %(reason_key)s, jsonb_build_array('', a.close_reason)),
+                   %(now)s
+            FROM attendance_agreement a JOIN breaking b ON b.id = a.id
+            ORDER BY a.id
+            """,
+            params,
+        )
+        # What was paid on the agreement goes to its títulos oldest first; the rest of each reopens.
+        cursor.execute(
+            """
+            WITH credited AS (
+                SELECT d.id, b.paid,
+                       d.original_amount - d.paid_amount AS open,
+                       SUM(d.original_amount - d.paid_amount) OVER (
+                           PARTITION BY l.agreement_id ORDER BY d.due_date, d.installment_number, d.id
+                       ) - (d.original_amount - d.paid_amount) AS before
+                FROM attendance_agreement_debts l
+                JOIN breaking b ON b.id = l.agreement_id
+                JOIN core_debt d ON d.id = l.debt_id
+                WHERE d.status = 'em_acordo'
+            ), applied AS (
+                SELECT id, LEAST(GREATEST(paid - before, 0), open) AS amount FROM credited
+            )
+            UPDATE core_debt t
+            SET paid_amount = t.paid_amount + applied.amount,
+                status = CASE WHEN t.paid_amount + applied.amount >= t.original_amount THEN 'pago' ELSE 'aberto' END
+            FROM applied WHERE t.id = applied.id
+            """
+        )
+        # The clients leave "em acordo": balance, oldest due date and situation (refresh_clients' rules: quitado
+        # when nothing is open and something was paid) in one write of each client row.
+        cursor.execute(
+            """
+            WITH sums AS (
+                SELECT d.client_id,
+                       SUM(d.original_amount - d.paid_amount) FILTER (WHERE d.status = 'aberto') AS balance,
+                       MIN(d.due_date) FILTER (WHERE d.status = 'aberto') AS oldest,
+                       bool_or(d.status IN ('aberto', 'em_acordo')) AS has_open,
+                       bool_or(d.status = 'pago') AS has_paid
+                FROM core_debt d
+                WHERE d.client_id IN (SELECT client_id FROM breaking)
+                GROUP BY d.client_id
+            )
+            UPDATE core_client c
+            SET open_balance = COALESCE(s.balance, 0),
+                oldest_due_date = s.oldest,
+                status = CASE WHEN s.has_paid AND NOT s.has_open THEN 'quitado' ELSE 'em_aberto' END
+            FROM (SELECT DISTINCT client_id FROM breaking) b LEFT JOIN sums s ON s.client_id = b.client_id
+            WHERE c.id = b.client_id
+            RETURNING c.id, c.status
+            """
+        )
+        paid_off = [pk for pk, status in cursor.fetchall() if status == Client.Status.PAID]
+        for client in Client.objects.filter(pk__in=paid_off):
+            core_services.stop_calling(client, reason="quitado")
+    return broken
 
 
 def _return_debts(agreements, paid: dict) -> None:
