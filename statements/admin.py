@@ -19,7 +19,7 @@ from common.parsing import EARLIEST_DATE, format_brl, parse_id
 from core.models import Creditor
 from statements import exports, services
 from statements.models import Statement
-from tenants.admin_base import ReadOnlyMixin, TenantScopedAdmin, scope_queryset
+from tenants.admin_base import ReadOnlyMixin, TenantRelatedFilter, TenantScopedAdmin, scope_queryset
 
 MONTH = re.compile(r"([0-9]{4})-([0-9]{2})")
 
@@ -54,7 +54,7 @@ class MonthForm(forms.Form):
 class StatementAdmin(ReadOnlyMixin, TenantScopedAdmin):
     list_display = ("month_display", "creditor", "display_received", "display_fees", "display_repasse", "closed_at")
     list_select_related = ("creditor",)
-    list_filter = ("creditor",)
+    list_filter = (("creditor", TenantRelatedFilter),)
     change_list_template = "admin/statements/statement/change_list.html"
     show_full_result_count = False
 
