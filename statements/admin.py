@@ -11,11 +11,12 @@ from django.http import HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 from unfold.decorators import display
 
-from common.parsing import EARLIEST_DATE, format_brl, parse_id
+from common.parsing import EARLIEST_DATE, format_brl
 from core.models import Creditor
 from statements import exports, services
 from statements.models import Statement
@@ -52,7 +53,31 @@ class MonthForm(forms.Form):
 
 @admin.register(Statement)
 class StatementAdmin(ReadOnlyMixin, TenantScopedAdmin):
-    list_display = ("month_display", "creditor", "display_received", "display_fees", "display_repasse", "closed_at")
+    list_display = (
+        "month_display",
+        "creditor",
+        "display_received",
+        "display_fees",
+        "display_repasse",
+        "closed_at",
+        "display_open",
+    )
+    fields = (
+        "creditor",
+        "month",
+        "received",
+        "reversed_amount",
+        "principal",
+        "interest",
+        "fine",
+        "fees",
+        "credit",
+        "repasse",
+        "closed_at",
+        "closed_by",
+        "display_open",
+    )
+    readonly_fields = ("display_open",)
     list_select_related = ("creditor",)
     list_filter = (("creditor", TenantRelatedFilter),)
     change_list_template = "admin/statements/statement/change_list.html"
@@ -74,6 +99,16 @@ class StatementAdmin(ReadOnlyMixin, TenantScopedAdmin):
     def display_repasse(self, obj):
         return format_brl(obj.repasse)
 
+    @display(description=_("lançamentos e arquivos"))
+    def display_open(self, obj):
+        query = urlencode({"creditor": obj.creditor_id, "month": obj.month.strftime("%Y-%m")})
+        return format_html(
+            '<a class="underline" href="{}?{}">{}</a>',
+            reverse("admin:statements_statement_month"),
+            query,
+            _("Ver o mês, baixar XLSX ou PDF"),
+        )
+
     def get_urls(self):
         return [
             path("mes/", self.admin_site.admin_view(self.month_view), name="statements_statement_month"),
@@ -83,14 +118,6 @@ class StatementAdmin(ReadOnlyMixin, TenantScopedAdmin):
     def changelist_view(self, request, extra_context=None):
         extra_context = {**(extra_context or {}), "month_url": reverse("admin:statements_statement_month")}
         return super().changelist_view(request, extra_context)
-
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        """A closed statement opens as its month's page, with its files."""
-        statement = self.get_queryset(request).filter(pk=parse_id(object_id)).first()
-        if statement is None:
-            return super().change_view(request, object_id, form_url, extra_context)
-        query = urlencode({"creditor": statement.creditor_id, "month": statement.month.strftime("%Y-%m")})
-        return HttpResponseRedirect(f"{reverse('admin:statements_statement_month')}?{query}")
 
     def month_view(self, request):
         if not self.has_view_permission(request):
