@@ -51,7 +51,7 @@ from tenants.admin_base import (
     nowrap_moment,
 )
 from tenants.models import Role
-from tenants.roles import is_tenant_admin, user_tenant
+from tenants.roles import is_back_office, is_tenant_admin, user_tenant
 
 
 @admin.register(DispositionType)
@@ -166,6 +166,7 @@ class InstallmentInline(TabularInline):
         "paid_on",
         "payment_method",
         "display_pay",
+        "display_payments",
         "display_pix",
     )
     readonly_fields = fields
@@ -192,6 +193,12 @@ class InstallmentInline(TabularInline):
     @display(description=_("valor pago"))
     def display_paid_amount(self, obj):
         return format_brl(obj.paid_amount)
+
+    @display(description=_("pagamentos"))
+    def display_payments(self, obj):
+        return render_to_string(
+            "admin/attendance/payment/_payments.html", {"payments": obj.payments.order_by("paid_on", "id")}
+        )
 
     @display(description=_("PIX copia e cola"))
     def display_pix(self, obj):
@@ -299,11 +306,12 @@ class AgreementAdmin(TenantScopedAdmin):
         "created_at",
         "display_justification",
         "display_reject",
+        "display_receipt",
         "display_call",
         "display_history",
     )
     fieldsets = (
-        (None, {"fields": ("client", "creditor", "operator", "status", "created_at")}),
+        (None, {"fields": ("client", "creditor", "operator", "status", "created_at", "display_receipt")}),
         (
             _("Valores"),
             {
@@ -385,6 +393,16 @@ class AgreementAdmin(TenantScopedAdmin):
             '<a class="text-red-600 underline" data-testid="reject-link" href="{}">{}</a>',
             reverse("admin:attendance_agreement_reject", args=[obj.pk]),
             _("Rejeitar acordo…"),
+        )
+
+    @display(description=_("termo de quitação"))
+    def display_receipt(self, obj):
+        if obj.status != Agreement.Status.COMPLETED:
+            return "—"
+        return format_html(
+            '<a class="underline" data-testid="receipt-link" href="{}">{}</a>',
+            reverse("attendance:termo_de_quitacao", args=[obj.client_id, obj.pk]),
+            _("Baixar o termo de quitação (PDF)"),
         )
 
     @display(description=_("eventos da ligação"))
@@ -513,6 +531,23 @@ class RejectForm(forms.Form):
         return reason
 
 
+class ReversalForm(forms.Form):
+    kind = forms.ChoiceField(label=_("Tipo de estorno"), choices=Payment.ReversalKind.choices)
+    reason = forms.CharField(
+        label=_("Motivo do estorno"),
+        max_length=payments.REVERSAL_REASON_MAX,
+        widget=UnfoldAdminTextareaWidget(attrs={"rows": 3}),
+        help_text=_("Fica no histórico do cliente e na auditoria."),
+        error_messages={"required": _("Informe o motivo do estorno.")},
+    )
+
+    def clean_reason(self):
+        reason = clean_text(self.cleaned_data["reason"]).strip()
+        if not reason:
+            raise ValidationError(self.fields["reason"].error_messages["required"])
+        return reason
+
+
 class PaymentForm(forms.ModelForm):
     """Baixa by hand: the service validates and posts; its refusal (an overpayment…) shows on the form.
 
@@ -580,7 +615,9 @@ class PaymentAdmin(PartialImportMixin, TenantScopedAdmin, ImportExportModelAdmin
         "source",
         "external_id",
         "created_by",
+        "display_reversed",
     )
+    readonly_fields = ("display_reversal",)
     list_filter = (
         ("method", ChoicesDropdownFilter),
         ("source", ChoicesDropdownFilter),
@@ -604,7 +641,69 @@ class PaymentAdmin(PartialImportMixin, TenantScopedAdmin, ImportExportModelAdmin
     def get_fields(self, request, obj=None):
         fields = super().get_fields(request, obj)
         # The token belongs to the form being submitted; a recorded payment's page has nothing to show for it.
-        return fields if obj is None else [name for name in fields if name != "token"]
+        if obj is None:
+            return [name for name in fields if name != "display_reversal"]
+        return [name for name in fields if name not in ("token", "display_reversal")] + ["display_reversal"]
+
+    @display(description=_("estorno"))
+    def display_reversed(self, obj):
+        return obj.get_reversal_kind_display() if obj.reversed_at else "—"
+
+    @display(description=_("estorno"))
+    def display_reversal(self, obj):
+        return render_to_string("admin/attendance/payment/_reversal.html", {"payment": obj})
+
+    def get_urls(self):
+        return [
+            path(
+                "<path:object_id>/estornar/",
+                self.admin_site.admin_view(self.reverse_view),
+                name="attendance_payment_reverse",
+            ),
+            *super().get_urls(),
+        ]
+
+    def reverse_view(self, request, object_id):
+        """Estorno: the kind and the reason, on a page of its own; supervisors and administrators only."""
+        payment = (
+            self.get_queryset(request)
+            .select_related("client", "installment", "debt")
+            .filter(pk=parse_id(object_id))
+            .first()
+        )
+        if payment is None:
+            raise Http404
+        if not is_back_office(request.user) or not self.has_view_permission(request, payment):
+            raise PermissionDenied
+        change_url = reverse("admin:attendance_payment_change", args=[payment.pk])
+        if payment.reversed_at is not None:
+            messages.info(request, _("Este pagamento já foi estornado: nada mudou."))
+            return HttpResponseRedirect(change_url)
+        form = ReversalForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            tenant = user_tenant(request.user) or payment.tenant
+            try:
+                payments.reverse_payment(
+                    tenant, request.user, payment, kind=form.cleaned_data["kind"], reason=form.cleaned_data["reason"]
+                )
+            except ValidationError as error:
+                form.add_error(None, error.messages)
+            else:
+                messages.success(request, _("Pagamento estornado: %(p)s.") % {"p": payment})
+                if payment.installment_id:
+                    return HttpResponseRedirect(
+                        reverse("admin:attendance_agreement_change", args=[payment.installment.agreement_id])
+                    )
+                return HttpResponseRedirect(change_url)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Estornar %(p)s") % {"p": payment},
+            "opts": self.model._meta,
+            "payment": payment,
+            "form": form,
+            "change_url": change_url,
+        }
+        return TemplateResponse(request, "admin/attendance/payment/reverse.html", context)
 
     def has_add_permission(self, request, *args):
         return user_tenant(request.user) is not None and super().has_add_permission(request, *args)

@@ -272,6 +272,12 @@ class AgreementInstallment(models.Model):
         return self.get_status_display()
 
 
+class ReversalKind(models.TextChoices):
+    PIX_REFUND = "devolucao_pix", _("Devolução PIX")
+    CHARGEBACK = "chargeback", _("Chargeback")
+    MANUAL_ERROR = "erro_manual", _("Erro manual")
+
+
 class Payment(TenantOwned):
     """Money received from the client, against one agreement installment or one título.
 
@@ -280,6 +286,7 @@ class Payment(TenantOwned):
     """
 
     Method = PaymentMethod
+    ReversalKind = ReversalKind
 
     class Source(models.TextChoices):
         MANUAL = "manual", _("Baixa manual")
@@ -326,6 +333,21 @@ class Payment(TenantOwned):
         verbose_name=_("registrado por"),
     )
     created_at = models.DateTimeField(_("registrado em"), auto_now_add=True)
+    # An estorno keeps the payment (the money did arrive, then left): these say when, why and by whom.
+    reversed_at = models.DateTimeField(_("estornado em"), null=True, blank=True)
+    reversal_kind = models.CharField(
+        _("tipo de estorno"), max_length=15, choices=ReversalKind.choices, blank=True, default="", db_default=""
+    )
+    reversal_reason = models.TextField(_("motivo do estorno"), blank=True, default="", db_default="")
+    reversed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("estornado por"),
+        db_index=False,  # never looked up by who reversed: no index to build over a million payments
+    )
 
     class Meta:
         verbose_name = _("pagamento")
@@ -349,6 +371,15 @@ class Payment(TenantOwned):
             # The client's timeline shows payments by when they were recorded.
             models.Index(fields=["client", "-created_at", "-id"], name="payment_client_created"),
         ]
+
+    @property
+    def is_reversed(self) -> bool:
+        return self.reversed_at is not None
+
+    @property
+    def applied_amount(self) -> Decimal:
+        """What the payment settled on its target (the rest is the client's credit)."""
+        return self.amount - self.credit_amount
 
     def __str__(self):
         return _("Pagamento de %(v)s em %(d)s") % {"v": format_brl(self.amount), "d": self.paid_on.strftime("%d/%m/%Y")}

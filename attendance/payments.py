@@ -8,27 +8,31 @@ Rules, stated once:
 - an agreement whose installments are all paid is quitado, and so are its títulos;
 - an active agreement with an installment open for more than the creditor's tolerance (days) after its due
   date is quebrado: what was paid on it is credited to its títulos oldest first, and the rest reopens;
-- a client with no open título left is quitado and leaves the dialer lists.
+- a client with no open título left is quitado and leaves the dialer lists;
+- a reversed payment (estorno) is kept, marked reversed, and undoes what it settled (see reverse_payment);
+  reports and sums of money received leave reversed payments out.
 """
 
 import dataclasses
 import datetime
+import json
 import uuid
 from collections import defaultdict
 from decimal import Decimal
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from attendance.models import Agreement, AgreementInstallment, Payment
-from common.parsing import DATE_WINDOW, format_brl
+from common.parsing import DATE_WINDOW, clean_text, format_brl
 from core import services as core_services
 from core.models import Client, Creditor, Debt
 from tenants import audit
 from tenants.models import AuditEvent
+from tenants.roles import is_back_office
 
 Installment = AgreementInstallment
 ZERO = Decimal("0")
@@ -87,9 +91,9 @@ def _already_posted(tenant, data: PaymentInput) -> Payment | None:
     return None
 
 
-def check_paid_on(paid_on: datetime.date) -> None:
+def check_paid_on(paid_on: datetime.date, today: datetime.date | None = None) -> None:
     """ValidationError (on paid_on) for a payment date outside 01/01/1990 to today: the form's and the file's."""
-    if paid_on > timezone.localdate():
+    if paid_on > (today or timezone.localdate()):
         raise ValidationError({"paid_on": _("A data do pagamento não pode estar no futuro.")})
     if paid_on < PAID_ON_EARLIEST:
         raise ValidationError(
@@ -100,10 +104,10 @@ def check_paid_on(paid_on: datetime.date) -> None:
         )
 
 
-def _check_input(data: PaymentInput) -> None:
+def _check_input(data: PaymentInput, today: datetime.date | None = None) -> None:
     if data.amount is None or data.amount <= 0:
         raise ValidationError({"amount": _("O valor pago deve ser maior que zero.")})
-    check_paid_on(data.paid_on)
+    check_paid_on(data.paid_on, today)
 
 
 def _split(data: PaymentInput, open_amount: Decimal, what: str) -> tuple[Decimal, Decimal]:
@@ -185,8 +189,15 @@ def post_debt_payments(tenant, user, items: list[tuple[PaymentInput, int]]) -> l
     """Many título payments at once (a file import): [(data, debt id)] -> [(index, error or None)].
 
     The same rules as post_payment, with one lock, one insert and one update for the lot. Payment ids are
-    expected to be new (the import filters the ones already recorded). Call inside a transaction.
+    expected to be new (the import filters the ones already recorded). Call inside a transaction. On PostgreSQL the
+    payments and their audit events are written with COPY (_post_debt_payments_copy), elsewhere by the ORM.
     """
+    if connection.vendor == "postgresql":
+        return _post_debt_payments_copy(tenant, user, items)
+    return _post_debt_payments_orm(tenant, user, items)
+
+
+def _post_debt_payments_orm(tenant, user, items):
     debts = {
         d.pk: d
         for d in Debt.objects.select_for_update()
@@ -215,6 +226,178 @@ def post_debt_payments(tenant, user, items: list[tuple[PaymentInput, int]]) -> l
     )
     refresh_clients({d.client_id for d in changed.values()})
     return results
+
+
+DEBT_STATE = ["id", "client_id", "contract_code", "installment_number", "installment_total", "original_amount"]
+
+
+def _post_debt_payments_copy(tenant, user, items):
+    """post_debt_payments on PostgreSQL: the títulos locked and read in one query, the rules applied in memory, the
+    payments and audit events COPied in (their ids drawn from the payments' sequence first, so that each event
+    names its payment), the títulos written by one UPDATE and the clients refreshed by one more."""
+    debt_ids = sorted({debt_id for _data, debt_id in items})
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {', '.join(DEBT_STATE)}, paid_amount, status FROM core_debt "
+            "WHERE tenant_id = %s AND id = ANY(%s) ORDER BY id FOR UPDATE",
+            [tenant.pk, debt_ids],
+        )
+        debts = {
+            row[0]: Debt(**dict(zip(DEBT_STATE, row, strict=False)), paid_amount=row[-2], status=row[-1])
+            for row in cursor.fetchall()
+        }
+    results, accepted, changed = [], [], {}
+    today = timezone.localdate()
+    for index, (data, debt_id) in enumerate(items):
+        debt = debts[debt_id]
+        before = (debt.paid_amount, debt.status)
+        try:
+            _check_input(data, today)
+            credit = _apply_to_debt(data, debt)
+        except ValidationError as error:
+            debt.paid_amount, debt.status = before
+            results.append((index, error))
+            continue
+        changed[debt.pk] = debt
+        accepted.append((data, debt, credit))
+        results.append((index, None))
+    if accepted:
+        _copy_payments(tenant, user, accepted)
+    _bulk_set(Debt, list(changed.values()), ["paid_amount", "status"])
+    refresh_clients_sql({d.client_id for d in changed.values()})
+    return results
+
+
+def _copy_columns(model, given: list[str]) -> tuple[list[str], list]:
+    """The columns a COPY into `model`'s table writes: `given` (field names, in order), then every other column
+    without a database default, filled as the ORM would fill it (a column added to the model later included)."""
+    fields = {f.name: f for f in model._meta.concrete_fields}
+    columns = [fields[name].column for name in given]
+    constants = []
+    for field in model._meta.concrete_fields:
+        if field.primary_key or field.name in given or field.has_db_default():
+            continue
+        columns.append(field.column)
+        constants.append(field.get_db_prep_save(field.get_default(), connection))
+    return columns, constants
+
+
+def _copy_payments(tenant, user, accepted: list[tuple[PaymentInput, Debt, Decimal]]) -> None:
+    now = timezone.now()
+    user_id = user.pk if getattr(user, "is_authenticated", False) else None
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence('attendance_payment', 'id')) FROM generate_series(1, %s)",
+            [len(accepted)],
+        )
+        ids = [row[0] for row in cursor.fetchall()]
+        given = [
+            "id",
+            "tenant",
+            "client",
+            "debt",
+            "paid_on",
+            "amount",
+            "credit_amount",
+            "method",
+            "source",
+            "external_id",
+            "submission_token",
+            "notes",
+            "created_by",
+            "created_at",
+        ]
+        columns, constants = _copy_columns(Payment, given)
+        raw = cursor.cursor
+        with raw.copy(f"COPY attendance_payment ({', '.join(columns)}) FROM STDIN") as copy:
+            for pk, (data, debt, credit) in zip(ids, accepted, strict=True):
+                copy.write_row(
+                    (
+                        pk,
+                        tenant.pk,
+                        debt.client_id,
+                        debt.pk,
+                        data.paid_on,
+                        data.amount,
+                        credit,
+                        data.method,
+                        data.source,
+                        data.external_id,
+                        data.submission_token,
+                        data.notes,
+                        user_id,
+                        now,
+                        *constants,
+                    )
+                )
+        given = ["tenant", "user", "action", "object_type", "object_id", "object_repr", "changes", "at"]
+        columns, constants = _copy_columns(AuditEvent, given)
+        object_type = str(Payment._meta.verbose_name)
+        source_labels = {value: str(label) for value, label in Payment.Source.choices}
+        repr_template = _("Pagamento de %(v)s em %(d)s")
+        with raw.copy(f"COPY tenants_auditevent ({', '.join(columns)}) FROM STDIN") as copy:
+            for pk, (data, _debt, credit) in zip(ids, accepted, strict=True):
+                changes = _changes_of(data.amount, data.paid_on, credit, data.source, data.external_id, source_labels)
+                copy.write_row(
+                    (
+                        tenant.pk,
+                        user_id,
+                        audit.Action.PAYMENT_POSTED.value,
+                        object_type,
+                        str(pk),
+                        (repr_template % {"v": format_brl(data.amount), "d": data.paid_on.strftime("%d/%m/%Y")})[:200],
+                        json.dumps(changes, ensure_ascii=False),
+                        now,
+                        *constants,
+                    )
+                )
+
+
+def refresh_clients_sql(client_ids) -> None:
+    """refresh_clients in one UPDATE on PostgreSQL, for what a payment moves: open balance, oldest open due date
+    and situation (quitado when nothing is open and something was paid, em aberto again when something reopens;
+    other situations are the agreement's). Rows that would not change are not written."""
+    client_ids = sorted(client_ids)
+    if not client_ids:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            WITH sums AS (
+                SELECT d.client_id,
+                       SUM(d.original_amount - d.paid_amount) FILTER (WHERE d.status = %(open)s) AS balance,
+                       MIN(d.due_date) FILTER (WHERE d.status = %(open)s) AS oldest,
+                       bool_or(d.status IN (%(open)s, %(in_agreement)s)) AS has_open,
+                       bool_or(d.status = %(paid)s) AS has_paid
+                FROM core_debt d
+                WHERE d.client_id = ANY(%(ids)s)
+                GROUP BY d.client_id
+            ), new AS (
+                SELECT c.id, COALESCE(s.balance, 0) AS balance, s.oldest,
+                       CASE WHEN c.status = %(client_open)s AND s.has_paid AND NOT s.has_open THEN %(client_paid)s
+                            WHEN c.status = %(client_paid)s AND s.has_open THEN %(client_open)s
+                            ELSE c.status END AS status
+                FROM core_client c LEFT JOIN sums s ON s.client_id = c.id
+                WHERE c.id = ANY(%(ids)s)
+            )
+            UPDATE core_client c SET open_balance = new.balance, oldest_due_date = new.oldest, status = new.status
+            FROM new
+            WHERE c.id = new.id
+              AND (c.open_balance, c.oldest_due_date, c.status) IS DISTINCT FROM (new.balance, new.oldest, new.status)
+            RETURNING c.id, c.status
+            """,
+            {
+                "ids": client_ids,
+                "open": Debt.Status.OPEN,
+                "in_agreement": Debt.Status.IN_AGREEMENT,
+                "paid": Debt.Status.PAID,
+                "client_open": Client.Status.OPEN,
+                "client_paid": Client.Status.PAID,
+            },
+        )
+        paid_off = [pk for pk, status in cursor.fetchall() if status == Client.Status.PAID]
+    for client in Client.objects.filter(pk__in=paid_off):
+        core_services.stop_calling(client, reason="quitado")
 
 
 def _bulk_set(model, objects: list, fields: list[str]) -> None:
@@ -265,13 +448,18 @@ def _create(tenant, user, data, client_id, credit, **target) -> Payment:
 
 def _audit_changes(payment: Payment) -> dict:
     """By hand or from a file, every payment is audited: money that lands is whose and where it came from."""
-    changes = {"valor": ["", str(payment.amount)], "data": ["", payment.paid_on.isoformat()]}
-    if payment.credit_amount:
-        changes["crédito"] = ["", str(payment.credit_amount)]
-    if payment.source != Payment.Source.MANUAL:
-        changes["origem"] = ["", str(payment.get_source_display())]
-        if payment.external_id:
-            changes["ID do pagamento"] = ["", payment.external_id]
+    return _changes_of(payment.amount, payment.paid_on, payment.credit_amount, payment.source, payment.external_id)
+
+
+def _changes_of(amount, paid_on, credit, source, external_id, source_labels=None) -> dict:
+    changes = {"valor": ["", str(amount)], "data": ["", paid_on.isoformat()]}
+    if credit:
+        changes["crédito"] = ["", str(credit)]
+    if source != Payment.Source.MANUAL:
+        label = source_labels[source] if source_labels else str(Payment.Source(source).label)
+        changes["origem"] = ["", label]
+        if external_id:
+            changes["ID do pagamento"] = ["", external_id]
     return changes
 
 
@@ -321,10 +509,12 @@ def overdue_agreement_ids(today: datetime.date, tenant=None) -> list[int]:
     return sorted(ids)
 
 
-def break_overdue_agreements(today: datetime.date | None = None, *, tenant=None, batch_size: int = 1000) -> int:
+def break_overdue_agreements(today: datetime.date | None = None, *, tenant=None, batch_size: int | None = None) -> int:
     """The daily job: break every active agreement overdue beyond tolerance; returns how many broke."""
     today = today or timezone.localdate()
     ids = overdue_agreement_ids(today, tenant)
+    # On PostgreSQL a batch is a few set-based statements whatever its size: fewer, larger transactions.
+    batch_size = batch_size or (10_000 if connection.vendor == "postgresql" else 1000)
     broken = 0
     for start in range(0, len(ids), batch_size):
         broken += _break_batch(ids[start : start + batch_size], today)
@@ -332,6 +522,13 @@ def break_overdue_agreements(today: datetime.date | None = None, *, tenant=None,
 
 
 def _break_batch(ids: list[int], today: datetime.date) -> int:
+    if connection.vendor == "postgresql":
+        return _break_batch_sql(ids, today)
+    return _break_batch_orm(ids, today)
+
+
+def _break_batch_orm(ids: list[int], today: datetime.date) -> int:
+    """The breakage through the ORM (SQLite; _break_batch_sql does the same in set-based SQL on PostgreSQL)."""
     now = timezone.now()
     with transaction.atomic():
         # A payment being posted holds its agreement's lock: skip it now, the next run sees it paid or still late.
@@ -396,6 +593,146 @@ def _break_batch(ids: list[int], today: datetime.date) -> int:
     return len(agreements)
 
 
+def _pg_format(message: str, names: list[str]) -> str:
+    """A translated "%(name)s" message as a template for PostgreSQL's format(): %1$s, %2$s… in `names` order."""
+    message = message.replace("%", "%%")
+    for position, name in enumerate(names, 1):
+        message = message.replace(f"%%({name})s", f"%{position}$s")
+    return message
+
+
+def _break_batch_sql(ids: list[int], today: datetime.date) -> int:
+    """_break_batch in a few statements over the whole batch (PostgreSQL): the same rows, texts and audit events.
+
+    The agreements are locked SKIP LOCKED (a payment being posted holds its agreement: the next run judges it);
+    what they break on is read under the lock into a temporary table the other statements join.
+    """
+    params = {
+        "ids": ids,
+        "today": today,
+        "now": timezone.now(),
+        "reason": _pg_format(
+            _("%(i)s vencida em %(d)s sem pagamento além da tolerância de %(t)s dia(s); pago no acordo: %(p)s."),
+            ["i", "d", "t", "p"],
+        ),
+        "entry": _("Entrada"),
+        "installment": _("Parcela %(n)s").replace("%(n)s", "{n}"),
+        "object_type": str(Agreement._meta.verbose_name),
+        "object_repr": _("Acordo #%(id)s").replace("%(id)s", "{id}"),
+        "active": str(Agreement.Status.ACTIVE.label),
+        "broken": str(Agreement.Status.BROKEN.label),
+        "status_key": "situação",
+        "reason_key": "motivo",
+    }
+    with transaction.atomic(), connection.cursor() as cursor:
+        # Inside an outer transaction (a test, a caller's atomic block) the previous batch's table is still there.
+        cursor.execute("DROP TABLE IF EXISTS pg_temp.breaking")
+        cursor.execute(
+            """
+            CREATE TEMPORARY TABLE breaking ON COMMIT DROP AS
+            WITH locked AS (
+                SELECT a.id, a.client_id, c.late_tolerance_days AS tolerance
+                FROM attendance_agreement a JOIN core_creditor c ON c.id = a.creditor_id
+                WHERE a.id = ANY(%(ids)s) AND a.status = 'ativo'
+                FOR UPDATE OF a SKIP LOCKED
+            ), first_open AS (
+                SELECT DISTINCT ON (i.agreement_id) i.agreement_id, i.number, i.due_date
+                FROM attendance_agreementinstallment i JOIN locked l ON l.id = i.agreement_id
+                WHERE i.status = 'em_aberto'
+                ORDER BY i.agreement_id, i.due_date
+            ), paid AS (
+                SELECT i.agreement_id, SUM(i.paid_amount) AS paid
+                FROM attendance_agreementinstallment i JOIN locked l ON l.id = i.agreement_id
+                GROUP BY i.agreement_id
+            )
+            SELECT l.id, l.client_id, l.tolerance, f.number, f.due_date, COALESCE(p.paid, 0) AS paid
+            FROM locked l JOIN first_open f ON f.agreement_id = l.id LEFT JOIN paid p ON p.agreement_id = l.id
+            WHERE f.due_date < %(today)s::date - l.tolerance
+            """,
+            params,
+        )
+        cursor.execute("ANALYZE breaking")  # the joins below are planned on what it holds, not on a guess
+        cursor.execute(
+            """
+            UPDATE attendance_agreement a SET status = 'quebrado', closed_at = %(now)s, close_reason = format(
+                %(reason)s,
+                CASE WHEN b.number = 0 THEN %(entry)s ELSE replace(%(installment)s, '{n}', b.number::text) END,
+                to_char(b.due_date, 'DD/MM/YYYY'),
+                b.tolerance,
+                'R$ ' || translate(to_char(b.paid, 'FM999,999,999,999,990.00'), ',.', '.,')
+            )
+            FROM breaking b WHERE a.id = b.id
+            """,
+            params,
+        )
+        broken = cursor.rowcount
+        if not broken:
+            return 0
+        cursor.execute(
+            """
+            INSERT INTO tenants_auditevent
+                (tenant_id, user_id, action, object_type, object_id, object_repr, changes, at)
+            SELECT a.tenant_id, NULL, 'acordo_quebrado', %(object_type)s, a.id::text,
+                   replace(%(object_repr)s, '{id}', a.id::text),
+                   jsonb_build_object(%(status_key)s, jsonb_build_array(%(active)s, %(broken)s),
+                                      %(reason_key)s, jsonb_build_array('', a.close_reason)),
+                   %(now)s
+            FROM attendance_agreement a JOIN breaking b ON b.id = a.id
+            ORDER BY a.id
+            """,
+            params,
+        )
+        # What was paid on the agreement goes to its títulos oldest first; the rest of each reopens.
+        cursor.execute(
+            """
+            WITH credited AS (
+                SELECT d.id, b.paid,
+                       d.original_amount - d.paid_amount AS open,
+                       SUM(d.original_amount - d.paid_amount) OVER (
+                           PARTITION BY l.agreement_id ORDER BY d.due_date, d.installment_number, d.id
+                       ) - (d.original_amount - d.paid_amount) AS before
+                FROM attendance_agreement_debts l
+                JOIN breaking b ON b.id = l.agreement_id
+                JOIN core_debt d ON d.id = l.debt_id
+                WHERE d.status = 'em_acordo'
+            ), applied AS (
+                SELECT id, LEAST(GREATEST(paid - before, 0), open) AS amount FROM credited
+            )
+            UPDATE core_debt t
+            SET paid_amount = t.paid_amount + applied.amount,
+                status = CASE WHEN t.paid_amount + applied.amount >= t.original_amount THEN 'pago' ELSE 'aberto' END
+            FROM applied WHERE t.id = applied.id
+            """
+        )
+        # The clients leave "em acordo": balance, oldest due date and situation (refresh_clients' rules: quitado
+        # when nothing is open and something was paid) in one write of each client row.
+        cursor.execute(
+            """
+            WITH sums AS (
+                SELECT d.client_id,
+                       SUM(d.original_amount - d.paid_amount) FILTER (WHERE d.status = 'aberto') AS balance,
+                       MIN(d.due_date) FILTER (WHERE d.status = 'aberto') AS oldest,
+                       bool_or(d.status IN ('aberto', 'em_acordo')) AS has_open,
+                       bool_or(d.status = 'pago') AS has_paid
+                FROM core_debt d
+                WHERE d.client_id IN (SELECT client_id FROM breaking)
+                GROUP BY d.client_id
+            )
+            UPDATE core_client c
+            SET open_balance = COALESCE(s.balance, 0),
+                oldest_due_date = s.oldest,
+                status = CASE WHEN s.has_paid AND NOT s.has_open THEN 'quitado' ELSE 'em_aberto' END
+            FROM (SELECT DISTINCT client_id FROM breaking) b LEFT JOIN sums s ON s.client_id = b.client_id
+            WHERE c.id = b.client_id
+            RETURNING c.id, c.status
+            """
+        )
+        paid_off = [pk for pk, status in cursor.fetchall() if status == Client.Status.PAID]
+        for client in Client.objects.filter(pk__in=paid_off):
+            core_services.stop_calling(client, reason="quitado")
+    return broken
+
+
 def _return_debts(agreements, paid: dict) -> None:
     """The client goes back to its títulos minus what was paid on the agreement, oldest título first."""
     through = Agreement.debts.through
@@ -415,3 +752,114 @@ def _return_debts(agreements, paid: dict) -> None:
             debt.status = Debt.Status.PAID if debt.paid_amount >= debt.original_amount else Debt.Status.OPEN
             changed.append(debt)
     _bulk_set(Debt, changed, ["paid_amount", "status"])
+
+
+# Reversals ------------------------------------------------------------------
+
+REVERSAL_REASON_MAX = 2000
+
+
+def reverse_payment(tenant, user, payment: Payment, *, kind: str, reason: str) -> tuple[Payment, bool]:
+    """Estorno: the payment stays, marked reversed, and everything it settled opens again; (payment, reversed now).
+
+    What it paid comes off its installment or título; a quitado agreement goes back to active (the daily breakage
+    judges it again), a broken one gives back, from its títulos newest first, what the breakage had credited them;
+    the client's balance and situation follow, so a quitado client is back in the wallet and may be dialled.
+    Reversing a reversed payment changes nothing.
+    """
+    if not is_back_office(user):
+        raise PermissionDenied(_("Só supervisores e administradores estornam pagamentos."))
+    if kind not in Payment.ReversalKind.values:
+        raise ValidationError({"kind": _("Escolha o tipo de estorno.")})
+    reason = clean_text(reason or "", REVERSAL_REASON_MAX).strip()
+    if not reason:
+        raise ValidationError({"reason": _("Informe o motivo do estorno.")})
+    with transaction.atomic():
+        payment = Payment.objects.select_for_update().get(pk=payment.pk, tenant=tenant)
+        if payment.reversed_at is not None:
+            return payment, False
+        applied = payment.applied_amount
+        if payment.installment_id is not None:
+            _unpay_installment(tenant, user, payment, applied)
+        else:
+            debt = Debt.objects.select_for_update().get(pk=payment.debt_id)
+            _take_back([debt], applied)
+        payment.reversed_at = timezone.now()
+        payment.reversal_kind = kind
+        payment.reversal_reason = reason
+        payment.reversed_by = user if getattr(user, "is_authenticated", False) else None
+        payment.save(update_fields=["reversed_at", "reversal_kind", "reversal_reason", "reversed_by"])
+        audit.record(
+            tenant,
+            user,
+            audit.Action.PAYMENT_REVERSED,
+            payment,
+            changes={
+                "estorno": ["", str(payment.get_reversal_kind_display())],
+                "valor": [str(payment.amount), ""],
+                "motivo": ["", reason],
+            },
+        )
+        refresh_clients([payment.client_id])
+    return payment, True
+
+
+def _unpay_installment(tenant, user, payment: Payment, applied: Decimal) -> None:
+    agreement = Agreement.objects.select_for_update().get(pk=payment.installment.agreement_id, tenant=tenant)
+    installment = Installment.objects.select_for_update().get(pk=payment.installment_id)
+    installment.paid_amount = max(installment.paid_amount - applied, ZERO)
+    if installment.paid_amount < installment.amount:
+        installment.status = Installment.Status.OPEN
+        installment.paid_on = None
+        installment.payment_method = ""
+    installment.save(update_fields=["paid_amount", "status", "paid_on", "payment_method"])
+    if agreement.status == Agreement.Status.COMPLETED:
+        _reopen(agreement, user)
+    elif agreement.status == Agreement.Status.BROKEN:
+        # The breakage credited what was paid on the agreement to its títulos: that credit goes back.
+        debts = list(agreement.debts.select_for_update().order_by("-due_date", "-installment_number", "-id"))
+        _take_back(debts, applied)
+
+
+def _reopen(agreement: Agreement, user) -> None:
+    """A quitado agreement that lost a payment is active again, its títulos back in it, its client in agreement."""
+    if (
+        Agreement.objects.filter(client_id=agreement.client_id, status__in=Agreement.OPEN_STATUSES)
+        .exclude(pk=agreement.pk)
+        .exists()
+    ):
+        raise ValidationError(
+            _("O cliente já tem outro acordo em aberto: cancele-o antes de estornar um pagamento do acordo #%(id)s.")
+            % {"id": agreement.pk}
+        )
+    agreement.status = Agreement.Status.ACTIVE
+    agreement.closed_at = None
+    agreement.close_reason = ""
+    agreement.save(update_fields=["status", "closed_at", "close_reason"])
+    agreement.debts.filter(status=Debt.Status.PAID).update(status=Debt.Status.IN_AGREEMENT)
+    Client.objects.filter(pk=agreement.client_id).update(status=Client.Status.AGREEMENT)
+    audit.record(
+        agreement.tenant,
+        user,
+        audit.Action.PAYMENT_REVERSED,
+        agreement,
+        changes={"situação": [str(Agreement.Status.COMPLETED.label), str(Agreement.Status.ACTIVE.label)]},
+    )
+
+
+def _take_back(debts: list[Debt], amount: Decimal) -> None:
+    """Remove `amount` from what the (locked) títulos have paid, in the order given; paid ones reopen."""
+    changed = []
+    for debt in debts:
+        if amount <= 0:
+            break
+        taken = min(amount, debt.paid_amount)
+        if not taken:
+            continue
+        amount -= taken
+        debt.paid_amount -= taken
+        if debt.status == Debt.Status.PAID and debt.paid_amount < debt.original_amount:
+            debt.status = Debt.Status.OPEN
+        changed.append(debt)
+    for debt in changed:
+        debt.save(update_fields=["paid_amount", "status"])

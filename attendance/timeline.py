@@ -118,6 +118,8 @@ def payments(client, before, limit):
             parts.append(_("%(v)s em crédito") % {"v": format_brl(p.credit_amount)})
         if p.external_id:
             parts.append(_("ID %(id)s") % {"id": p.external_id})
+        if p.reversed_at:
+            parts.append(_("estornado em %(d)s") % {"d": p.reversed_at.astimezone().strftime("%d/%m/%Y")})
         entries.append(
             Entry(
                 p.created_at,
@@ -129,6 +131,27 @@ def payments(client, before, limit):
             )
         )
     return entries
+
+
+def reversals(client, before, limit):
+    """An estorno is an event of its own: the payment's entry stays where it was recorded."""
+    rows = older(
+        Payment.objects.filter(client=client, reversed_at__isnull=False).select_related("reversed_by"),
+        "reversed_at",
+        before,
+        limit,
+    )
+    return [
+        Entry(
+            p.reversed_at,
+            "pagamento",
+            "undo",
+            _("Estorno de %(v)s (%(k)s)") % {"v": format_brl(p.amount), "k": p.get_reversal_kind_display()},
+            _("Pagamento de %(d)s · motivo: %(r)s") % {"d": p.paid_on.strftime("%d/%m/%Y"), "r": p.reversal_reason},
+            user_name(p.reversed_by),
+        )
+        for p in rows
+    ]
 
 
 def messages(client, before, limit):
@@ -151,4 +174,4 @@ def messages(client, before, limit):
     ]
 
 
-SOURCES = [dispositions, agreements, agreement_decisions, agreement_endings, payments, messages]
+SOURCES = [dispositions, agreements, agreement_decisions, agreement_endings, payments, reversals, messages]

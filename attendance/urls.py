@@ -16,6 +16,11 @@ urlpatterns = [
     path("<int:client_id>/nao-ligar/", views.do_not_call, name="do_not_call"),
     path("<int:client_id>/simular/", views.simulate, name="simulate"),
     path("<int:client_id>/acordo/", views.create_agreement, name="agreement"),
+    path(
+        "<int:client_id>/acordos/<int:agreement_id>/termo-de-quitacao/",
+        views.termo_de_quitacao,
+        name="termo_de_quitacao",
+    ),
     path("<int:client_id>/historico/", views.timeline_more, name="timeline"),
     path("<int:client_id>/gravacoes/<int:call>/", views.call_recording, name="recording"),
 ]

@@ -21,7 +21,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from attendance import presence, selectors, services
+from attendance import presence, receipts, selectors, services
 from attendance.forms import NegotiationForm, TabulationForm
 from attendance.models import Agreement, CallDisposition, ClientAccessLog, DispositionType
 from attendance.negotiation import NegotiationError
@@ -587,6 +587,24 @@ def timeline_more(request, client_id):
     return render(
         request, "attendance/_timeline_items.html", {"client": client, "entries": entries, "has_more": has_more}
     )
+
+
+@login_required
+@require_GET
+def termo_de_quitacao(request, client_id, agreement_id):
+    """The debtor's termo de quitação of a quitado agreement (PDF); anything else, or another tenant's: 404."""
+    tenant, client = client_or_404(request, client_id)
+    agreement = get_object_or_404(
+        Agreement.objects.select_related("client", "creditor", "tenant"),
+        pk=agreement_id,
+        tenant=tenant,
+        client=client,
+        status=Agreement.Status.COMPLETED,
+    )
+    response = HttpResponse(receipts.termo_de_quitacao(agreement), content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="termo-de-quitacao-acordo-{agreement.pk}.pdf"'
+    response["Cache-Control"] = "private, no-store"
+    return response
 
 
 @require_GET

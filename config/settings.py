@@ -89,6 +89,7 @@ INSTALLED_APPS = [
     "payments",
     "messaging",
     "anymail",
+    "statements",
     "dashboard",
     "config",  # the project's own commands (demo), above every app
     "benchmarks",  # the bench* commands (manage.py bench and its steps), above every app

@@ -191,7 +191,8 @@ def pending_approvals(f: Filters) -> int:
 
 
 def payments(f: Filters):
-    rows = _tenant(Payment.objects.all(), f).filter(paid_on__gte=f.start, paid_on__lte=f.end)
+    # An estorno takes the money back: a reversed payment was never received, for the panel.
+    rows = _tenant(Payment.objects.filter(reversed_at__isnull=True), f).filter(paid_on__gte=f.start, paid_on__lte=f.end)
     if f.creditor_id is not None:
         rows = rows.filter(client__creditor_id=f.creditor_id)
     if f.campaign_id is not None or f.export_id is not None:

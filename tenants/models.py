@@ -142,6 +142,7 @@ class AuditEvent(TenantOwned):
         AGREEMENT_BROKEN = "acordo_quebrado", _("Acordo quebrado")
         AGREEMENT_SETTLED = "acordo_quitado", _("Acordo quitado")
         PAYMENT_POSTED = "pagamento", _("Pagamento registrado")
+        PAYMENT_REVERSED = "estorno", _("Pagamento estornado")
         DIALER_EXPORT = "envio_discador", _("Envio ao discador")
         QUALIFICATIONS_CHANGED = "qualificacoes", _("Mapeamento de qualificações alterado")
         DO_NOT_CALL = "nao_ligar", _("Não ligar alterado")

@@ -40,8 +40,9 @@ from dialer.models import (
     WebhookDelivery,
 )
 from dialer.types import DispositionBehavior
-from payments.models import Charge, ReceivedPayment
 from messaging.models import OptOut, Step
+from payments.models import Charge, ReceivedPayment
+from statements.models import Statement, StatementLine
 from tenants.models import AuditEvent, Membership, Role, Tenant
 from tests.conftest import PASSWORD, valid_cpf
 from tests.urlconf import walk
@@ -185,10 +186,26 @@ def populate(tenant: Tenant, marker: str, n: int) -> dict:
         text=f"Olá {marker}",
     )
     opt_out = OptOut.objects.create(tenant=tenant, client=client, channel="whatsapp", reason=f"PARAR {marker}")
+    statement = Statement.objects.create(
+        tenant=tenant, creditor=creditor, month=datetime.date(2026, 1, 1), received=Decimal("10.00")
+    )
+    StatementLine.objects.create(
+        statement=statement,
+        payment=payment,
+        kind=StatementLine.Kind.RECEIVED,
+        day=payment.paid_on,
+        amount=payment.amount,
+        principal=payment.amount,
+        interest=0,
+        fine=0,
+        fees=0,
+        credit=0,
+    )
     return {
         "messaging.step": step,
         "messaging.optout": opt_out,
         "tenants.tenant": tenant,
+        "statements.statement": statement,
         "core.creditor": creditor,
         "core.client": client,
         "core.clientphone": phone,
@@ -256,6 +273,8 @@ def fill(route: str, name: str, world: dict) -> str:
             return str(record.pk) if record is not None else "999999"
         if param == "client_id":
             return str(world["core.client"].pk)
+        if param == "agreement_id":
+            return str(world["attendance.agreement"].pk)
         if param == "disposition_id":
             return str(world["attendance.calldisposition"].pk)
         if param == "call":

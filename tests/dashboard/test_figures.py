@@ -264,3 +264,12 @@ def test_roll_up_command_and_rerun(alfa):
     assert CallRollup.objects.get(tenant=alfa["tenant"], day=two_days_ago).dialled == 1
     with pytest.raises(ValueError):
         roll_up(alfa["tenant"].pk, TODAY)
+
+
+def test_a_reversed_payment_is_not_received(alfa, tenant_admin):
+    from attendance.models import Payment
+    from attendance.payments import reverse_payment
+
+    payment = Payment.objects.filter(tenant=alfa["tenant"]).order_by("pk").first()
+    reverse_payment(alfa["tenant"], tenant_admin, payment, kind="chargeback", reason="contestado")
+    assert services.summary(today(alfa))["received"] == D("150.00") - payment.amount

@@ -2,6 +2,7 @@
 
 import csv
 import datetime
+import resource
 import tempfile
 import time
 from decimal import Decimal
@@ -26,7 +27,7 @@ class Command(BaseCommand):
     help = "Mede a importação de N pagamentos e a quebra diária sobre M acordos ativos (use um banco descartável)."
 
     def add_arguments(self, parser):
-        parser.add_argument("--payments", type=int, default=100_000)
+        parser.add_argument("--rows", "--payments", dest="payments", type=int, default=100_000)
         parser.add_argument("--agreements", type=int, default=200_000)
         parser.add_argument("--overdue-percent", type=int, default=10)
         parser.add_argument("--skip-import", action="store_true")
@@ -61,12 +62,13 @@ class Command(BaseCommand):
                 writer = csv.DictWriter(handle, fieldnames=TEMPLATE_HEADERS, delimiter=";")
                 writer.writeheader()
                 rows = 0
+                run = int(time.time())  # a new payment id per run: each run imports, on the títulos still open
                 for debt in debts.iterator(chunk_size=5000):
                     # Half pay the título in full, half in part: both update paths are measured.
                     amount = debt.open_amount if rows % 2 else (debt.open_amount / 2).quantize(Decimal("0.01"))
                     writer.writerow(
                         {
-                            "id_pagamento": f"B{debt.pk}",
+                            "id_pagamento": f"B{run}-{debt.pk}",
                             "external_id": debt.client.external_id,
                             "contrato": debt.contract_code,
                             "parcela": debt.installment_number,
@@ -77,12 +79,15 @@ class Command(BaseCommand):
                     )
                     rows += 1
             for label in ("primeira importação", "reimportação (nada muda)"):
+                before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
                 started = time.perf_counter()
                 report = import_payment_rows(tenant, None, read_rows(path))
                 elapsed = time.perf_counter() - started
+                peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
                 self.stdout.write(
                     f"  {label}: {report.rows} linhas, {report.imported} registrados, {report.already} já importados, "
-                    f"{len(report.errors)} erros em {elapsed:.1f}s ({report.rows / elapsed:,.0f} linhas/s)"
+                    f"{len(report.errors)} erros em {elapsed:.1f}s ({report.rows / elapsed:,.0f} linhas/s); "
+                    f"pico de memória do processo {peak / 1024:,.0f} MB (antes {before / 1024:,.0f} MB)"
                 )
         paid_off = Client.objects.filter(tenant=tenant, status=Client.Status.PAID).count()
         self.stdout.write(f"  clientes quitados: {paid_off}")
