@@ -679,7 +679,9 @@ class PaymentAdmin(PartialImportMixin, TenantScopedAdmin, ImportExportModelAdmin
         if payment.reversed_at is not None:
             messages.info(request, _("Este pagamento já foi estornado: nada mudou."))
             return HttpResponseRedirect(change_url)
-        form = ReversalForm(request.POST or None)
+        # The queue of pagamentos sem vínculo links a PIX devolução here with its kind and reason filled in.
+        initial = {"kind": request.GET.get("kind", "")[:20], "reason": clean_text(request.GET.get("reason", ""))[:200]}
+        form = ReversalForm(request.POST or None, initial=initial)
         if request.method == "POST" and form.is_valid():
             tenant = user_tenant(request.user) or payment.tenant
             try:

@@ -1,7 +1,10 @@
+from urllib.parse import urlencode
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import display
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import OuterRef, Subquery
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -10,7 +13,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from unfold.widgets import UnfoldAdminIntegerFieldWidget
 
-from attendance.models import AgreementInstallment
+from attendance.models import AgreementInstallment, Payment
 from common.parsing import format_brl
 from payments import cnab, receiving
 from payments.models import Charge, ReceivedPayment, UnmatchedPayment
@@ -135,6 +138,14 @@ class UnmatchedPaymentAdmin(TenantScopedAdmin):
         return (
             super()
             .get_queryset(request)
+            # A devolução names the PIX it returns (txid holds its endToEndId): the payment that PIX posted.
+            .annotate(
+                refunded_payment=Subquery(
+                    ReceivedPayment.objects.filter(
+                        tenant_id=OuterRef("tenant_id"), external_id=OuterRef("txid"), payment__isnull=False
+                    ).values("payment_id")[:1]
+                )
+            )
             .filter(
                 status__in=[
                     ReceivedPayment.Status.UNMATCHED,
@@ -160,7 +171,13 @@ class UnmatchedPaymentAdmin(TenantScopedAdmin):
     @display(description=gettext_lazy("vincular"))
     def resolve(self, obj):
         if obj.status == ReceivedPayment.Status.REFUND:
-            return _("Devolução: estorne o pagamento")
+            if obj.refunded_payment is None:
+                return _("Devolução: estorne o pagamento")
+            query = urlencode(
+                {"kind": Payment.ReversalKind.PIX_REFUND, "reason": _("Devolução PIX %(id)s") % {"id": obj.external_id}}
+            )
+            url = reverse("admin:attendance_payment_reverse", args=[obj.refunded_payment])
+            return format_html('<a class="text-primary-600" href="{}?{}">{}</a>', url, query, _("Estornar o pagamento"))
         url = reverse("admin:payments_unmatchedpayment_resolve", args=[obj.pk])
         return format_html('<a class="text-primary-600" href="{}">{}</a>', url, _("Vincular a uma parcela"))
 

@@ -1,7 +1,9 @@
 """Money arrives by itself, against the sandbox PSP over loopback HTTP: a charge per installment, the webhook posts,
 the pull recovers a lost webhook, the CNAB retorno posts boletos, what matches nothing waits for a supervisor."""
 
+import html
 import json
+import re
 from decimal import Decimal
 from urllib.parse import urlencode
 
@@ -362,3 +364,37 @@ def test_the_regua_and_the_chat_offer_the_dynamic_pix_of_the_next_installment(
         == first.pix_code
         == psp.account("alfa").charges[first.txid]["pixCopiaECola"]
     )
+
+
+def test_a_pix_devolucao_links_the_supervisor_to_the_reversal_of_the_payment_it_returns(
+    client, supervisor, operator, pay_tenant, psp, make_client, django_capture_on_commit_callbacks
+):
+    """The PSP reports a devolução of a PIX we posted: the queue offers "Estornar o pagamento" on that very payment,
+    the form comes filled (Devolução PIX and its id), and posting it reopens the installment."""
+    provider.test_connection(pay_tenant)
+    debtor = make_client(debts=((D("600.00"), 30),))
+    agreement = agreement_of_three(pay_tenant, operator, debtor, django_capture_on_commit_callbacks)
+    charge = Charge.objects.filter(installment__agreement=agreement).order_by("installment__number").first()
+    with django_capture_on_commit_callbacks(execute=True):
+        pix = psp.pay("alfa", charge.txid)
+    payment = Payment.objects.get(client=debtor)
+    refunded = {**pix, "devolucoes": [{"id": "D77", "rtrId": "D77x", "valor": pix["valor"], "status": "DEVOLVIDO"}]}
+    with django_capture_on_commit_callbacks(execute=True):
+        psp.notify(psp.account("alfa"), psp.account("alfa").webhooks["financeiro@alfa.com.br"], [refunded])
+    assert Payment.objects.get(client=debtor).reversed_at is None  # money never leaves without a person
+
+    client.force_login(supervisor)
+    listing = client.get("/admin/payments/unmatchedpayment/").content.decode()
+    link = re.search(r'href="(/admin/attendance/payment/(\d+)/estornar/\?[^"]+)"', listing)
+    assert link and int(link.group(2)) == payment.pk, listing
+    form = client.get(html.unescape(link.group(1))).content.decode()
+    assert 'value="devolucao_pix" selected' in form and "Devolução PIX DEV:D77" in form
+    response = client.post(
+        f"/admin/attendance/payment/{payment.pk}/estornar/",
+        {"kind": "devolucao_pix", "reason": "Devolução PIX DEV:D77"},
+    )
+    assert response.status_code == 302
+    payment.refresh_from_db()
+    charge.installment.refresh_from_db()
+    assert payment.reversal_kind == "devolucao_pix" and payment.reversed_by == supervisor
+    assert charge.installment.status == AgreementInstallment.Status.OPEN
