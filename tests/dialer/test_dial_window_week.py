@@ -3,11 +3,11 @@
 Lists loaded on a Sunday at 21:00 (Brasília); then every 30 minutes the worker's sweep runs (dialer/projection.py)
 and the sandbox's clock advances, its dialler calling whoever is on an active list every 5 minutes and sending the
 call-history webhooks to the tenant, as a real account would. The week of 20–26 April 2026 has every weekday,
-Saturday, Sunday, a national holiday (Tiradentes, Tuesday 21) and a state one (São Jorge, Thursday 23, RJ only).
+Saturday, Sunday, a national holiday (Tiradentes, Tuesday 21), a state one (São Jorge, Thursday 23, RJ only) and a
+municipal one the tenant entered (Wednesday 22, Santos only: São Paulo city is called that day).
 
-Municipal holidays are not modelled in this branch (the per-UF rules and city holidays are another branch's): the
-windows are the current CallingPolicy's, read through its for_tenant/window/next_opening, so the same assertions
-check the law table once it replaces them.
+The windows are the law's per state (dialer/calling_rules.py) with the agency's hours, read through
+CallingPolicy.window/next_opening with the debtor's city.
 """
 
 import datetime
@@ -21,7 +21,8 @@ from freezegun import freeze_time
 
 from core.models import Client
 from dialer import eligibility, exports, projection
-from dialer.models import DialerCallEvent, DialerExportItem
+from dialer.calling_rules import city_key
+from dialer.models import DialerCallEvent, DialerExportItem, MunicipalHoliday
 
 SAO_PAULO = ZoneInfo("America/Sao_Paulo")
 LOADED_AT = datetime.datetime(2026, 4, 19, 21, 0, tzinfo=SAO_PAULO)  # Sunday night
@@ -30,14 +31,21 @@ TICK = datetime.timedelta(minutes=30)
 PER_DAY = 3
 REWORK_HOURS = 2
 
-DEBTORS = [
-    ("SP", {"state": "SP", "city": "São Paulo"}),
-    ("RJ", {"state": "RJ", "city": "Rio de Janeiro"}),
-    ("ES", {"state": "ES", "city": "Vitória"}),
-    ("AM", {"state": "AM", "city": "Manaus"}),
-    ("AC", {"state": "AC", "city": "Rio Branco"}),
-    (eligibility.NORONHA, {"state": "PE", "city": "Fernando de Noronha", "postal_code": "53990-000"}),
+DEBTORS = [  # (who, region, address)
+    ("SP", "SP", {"state": "SP", "city": "São Paulo"}),
+    ("Santos", "SP", {"state": "SP", "city": "Santos"}),
+    ("RJ", "RJ", {"state": "RJ", "city": "Rio de Janeiro"}),
+    ("ES", "ES", {"state": "ES", "city": "Vitória"}),
+    ("AM", "AM", {"state": "AM", "city": "Manaus"}),
+    ("AC", "AC", {"state": "AC", "city": "Rio Branco"}),
+    (
+        eligibility.NORONHA,
+        eligibility.NORONHA,
+        {"state": "PE", "city": "Fernando de Noronha", "postal_code": "53990-000"},
+    ),
 ]
+REGION = {who: region for who, region, _fields in DEBTORS}
+CITY_HOLIDAY = datetime.date(2026, 4, 22)
 
 
 def deliver(client, tenant, body):
@@ -74,13 +82,17 @@ def week(dialer_tenant, campaign_id, make_client, sandbox, settings):
     sandbox.redial_minutes = 30  # the dialler's own retries come back faster than the re-work rule allows
     phones = {
         "SP": "+5511987650001",
+        "Santos": "+5513987650007",
         "RJ": "+5521987650002",
         "ES": "+5527987650003",
         "AM": "+5592987650004",
         "AC": "+5568987650005",
         eligibility.NORONHA: "+5581987650006",
     }
-    debtors = {region: make_client(phones=(phones[region],), **fields) for region, fields in DEBTORS}
+    debtors = {who: make_client(phones=(phones[who],), **fields) for who, _region, fields in DEBTORS}
+    MunicipalHoliday.objects.create(
+        tenant=dialer_tenant, state="SP", city="Santos", date=CITY_HOLIDAY, name="Feriado municipal (teste)"
+    )
     sandbox.set_clock(LOADED_AT)
     with freeze_time(LOADED_AT):
         export = exports.create_export(
@@ -100,8 +112,10 @@ def test_a_week_dials_only_inside_each_window_up_to_the_caps(client, dialer_tena
 
     run_week(client, dialer_tenant, sandbox)
 
-    policy = eligibility.CallingPolicy.for_tenant(dialer_tenant)
-    region_of = {str(c.pk): region for region, c in debtors.items()}
+    with freeze_time(LOADED_AT):  # the municipal holidays around the simulated week
+        policy = eligibility.CallingPolicy.for_tenant(dialer_tenant)
+    region_of = {str(c.pk): REGION[who] for who, c in debtors.items()}
+    city_of = {str(c.pk): city_key(c.city) for c in debtors.values()}
     calls = defaultdict(list)
     for call in sandbox.account("alfa").dialled:
         calls[call["identifier"]].append(datetime.datetime.fromisoformat(call["at"]))
@@ -110,7 +124,7 @@ def test_a_week_dials_only_inside_each_window_up_to_the_caps(client, dialer_tena
         (region_of[identifier], at.astimezone(eligibility.region_time_zone(region_of[identifier])))
         for identifier, ats in calls.items()
         for at in ats
-        if policy.next_opening(region_of[identifier], at) is not None
+        if policy.next_opening(region_of[identifier], at, city=city_of[identifier]) is not None
     ]
     assert outside == []
     # The sandbox recorded the debtor's local time (its UF's, Noronha's for the island).
@@ -120,7 +134,8 @@ def test_a_week_dials_only_inside_each_window_up_to_the_caps(client, dialer_tena
         ZoneInfo("America/Noronha")
     ).strftime("%Y-%m-%d %H:%M")
 
-    for region, debtor in debtors.items():
+    for who, debtor in debtors.items():
+        region, city = REGION[who], city_key(debtor.city)
         ats = sorted(calls[str(debtor.pk)])
         zone = eligibility.region_time_zone(region)
         by_day = defaultdict(int)
@@ -129,21 +144,22 @@ def test_a_week_dials_only_inside_each_window_up_to_the_caps(client, dialer_tena
         open_days = {
             day
             for offset in range(8)
-            if policy.window(region, day := LOADED_AT.date() + datetime.timedelta(days=offset))
-            and datetime.datetime.combine(day, policy.window(region, day)[-1][1], tzinfo=zone) > LOADED_AT
+            if policy.window(region, day := LOADED_AT.date() + datetime.timedelta(days=offset), city=city)
+            and datetime.datetime.combine(day, policy.window(region, day, city=city)[-1][1], tzinfo=zone) > LOADED_AT
         }
         # Every eligible debtor is dialled on each day its window opens, and on no other day: the holidays
-        # (Tiradentes for all, São Jorge for RJ) and Sunday are closed.
-        assert {at.astimezone(zone).date() for at in ats} == open_days, region
+        # (Tiradentes for all, São Jorge for RJ, Santos's own) and Sunday are closed.
+        assert {at.astimezone(zone).date() for at in ats} == open_days, who
         assert datetime.date(2026, 4, 21) not in open_days
         assert (datetime.date(2026, 4, 23) in open_days) == (region != "RJ")
+        assert (CITY_HOLIDAY in open_days) == (who != "Santos"), who
         # The daily cap stops it, and the reset (midnight) brings it back the next open day.
-        assert max(by_day.values()) == PER_DAY, region
-        assert all(n <= PER_DAY for n in by_day.values()), region
+        assert max(by_day.values()) == PER_DAY, who
+        assert all(n <= PER_DAY for n in by_day.values()), who
         # Re-work: a number that did not answer leaves the list and comes back only after REWORK_HOURS.
         gaps = [later - earlier for earlier, later in itertools.pairwise(ats)]
-        assert min(gaps) >= datetime.timedelta(hours=REWORK_HOURS), region
-        assert any(gap < datetime.timedelta(hours=REWORK_HOURS + 1) for gap in gaps), region
+        assert min(gaps) >= datetime.timedelta(hours=REWORK_HOURS), who
+        assert any(gap < datetime.timedelta(hours=REWORK_HOURS + 1) for gap in gaps), who
 
     # The calls were recorded as call events (the caps and the re-work rule read them).
     assert DialerCallEvent.objects.filter(event=DialerCallEvent.Event.HISTORY).count() == sum(map(len, calls.values()))
@@ -179,8 +195,14 @@ def test_the_sweep_repairs_a_missed_tick(client, dialer_tenant, sandbox, week):
     wednesday = datetime.datetime(2026, 4, 22, 10, 0, tzinfo=SAO_PAULO)
     with freeze_time(wednesday):
         result = projection.project_tenant(dialer_tenant, wednesday, lead=TICK)
-    policy = eligibility.CallingPolicy.for_tenant(dialer_tenant)
-    open_now = {str(c.pk) for region, c in debtors.items() if policy.next_opening(region, wednesday) is None}
+        policy = eligibility.CallingPolicy.for_tenant(dialer_tenant)
+    # Santos's own holiday keeps its debtor off; São Paulo city, same state, is back.
+    open_now = {
+        str(c.pk)
+        for who, c in debtors.items()
+        if policy.next_opening(REGION[who], wednesday, city=city_key(c.city)) is None
+    }
+    assert str(debtors["SP"].pk) in open_now and str(debtors["Santos"].pk) not in open_now
     assert {c["identifier"] for c in sandbox.account("alfa").contacts[export.list_id]} == open_now
     assert result.added == len(open_now)
     # Swept again at once: nothing moves, nothing is posted twice.
