@@ -6,12 +6,12 @@ Credentials: client_id `sandbox-<name>`, client_secret `segredo-<name>`. Webhook
 """
 
 import argparse
-import threading
 import urllib.error
 import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlsplit
 
+from sandbox.loopback import LoopbackServer
 from sandbox.pix_fake import PixSandbox
 
 MAX_BODY = 1 << 20
@@ -58,28 +58,12 @@ def make_handler(sandbox: PixSandbox):
     return Handler
 
 
-class PixSandboxServer:
+class PixSandboxServer(LoopbackServer):
     """A running sandbox PSP on 127.0.0.1; `url` is the API root (`/v2/cob`, `/oauth/token` below it)."""
 
     def __init__(self, sandbox: PixSandbox | None = None, port: int = 0):
-        self.sandbox = sandbox or PixSandbox(deliver=post_webhook)
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), make_handler(self.sandbox))
-        self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self.httpd.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> "PixSandboxServer":
-        self.sandbox.base_url = self.url
-        self.thread.start()
-        return self
-
-    def stop(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        sandbox = sandbox or PixSandbox(deliver=post_webhook)
+        super().__init__(sandbox, make_handler(sandbox), port)
 
 
 def main():
@@ -87,12 +71,7 @@ def main():
     parser.add_argument("--port", type=int, default=8766)
     args = parser.parse_args()
     server = PixSandboxServer(port=args.port)
-    server.sandbox.base_url = server.url
-    print(f"Sandbox PSP em {server.url} (client_id sandbox-<empresa>, secret segredo-<empresa>)", flush=True)
-    try:
-        server.httpd.serve_forever()
-    except KeyboardInterrupt:
-        pass
+    server.run("Sandbox PSP em {url} (client_id sandbox-<empresa>, secret segredo-<empresa>)")
 
 
 if __name__ == "__main__":

@@ -5,11 +5,11 @@ uv run python -m sandbox.server --port 8765 [--count-only] [--latency-ms 20]
 
 import argparse
 import socket
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlsplit
 
 from sandbox.fake import AnswerLost, Sandbox
+from sandbox.loopback import LoopbackServer
 
 API_ROOT = "/api/v1"
 
@@ -59,29 +59,15 @@ def make_handler(sandbox: Sandbox, connections: list):
     return Handler
 
 
-class SandboxServer:
+class SandboxServer(LoopbackServer):
     """A running sandbox on 127.0.0.1; `url` is the API root to give ThreeCPlusAPI."""
 
+    api_root = API_ROOT
+
     def __init__(self, sandbox: Sandbox | None = None, port: int = 0):
-        self.sandbox = sandbox or Sandbox()
+        sandbox = sandbox or Sandbox()
         self.connections: list = []
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), make_handler(self.sandbox, self.connections))
-        self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self.httpd.server_address[:2]
-        return f"http://{host}:{port}{API_ROOT}"
-
-    def start(self) -> "SandboxServer":
-        self.sandbox.base_url = self.url
-        self.thread.start()
-        return self
-
-    def stop(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        super().__init__(sandbox, make_handler(sandbox, self.connections), port)
 
 
 def main():
@@ -92,11 +78,7 @@ def main():
     args = parser.parse_args()
     server = SandboxServer(Sandbox(store_contacts=not args.count_only), port=args.port)
     server.sandbox.set_faults(latency_ms=args.latency_ms)
-    print(f"Sandbox 3C Plus em {server.url} (token: sandbox-<empresa>)", flush=True)
-    try:
-        server.httpd.serve_forever()
-    except KeyboardInterrupt:
-        pass
+    server.run("Sandbox 3C Plus em {url} (token: sandbox-<empresa>)")
 
 
 if __name__ == "__main__":

@@ -4,10 +4,10 @@ uv run python -m sandbox.whatsapp_server --port 8766
 """
 
 import argparse
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlsplit
 
+from sandbox.loopback import LoopbackServer
 from sandbox.whatsapp_fake import WhatsAppSandbox
 
 
@@ -37,38 +37,22 @@ def make_handler(sandbox: WhatsAppSandbox):
     return Handler
 
 
-class WhatsAppSandboxServer:
+class WhatsAppSandboxServer(LoopbackServer):
+    """A running WhatsApp sandbox on 127.0.0.1; `url` is the Graph API root (`/<phone number id>/messages` below)."""
+
+    api_root = "/v21.0"
+
     def __init__(self, sandbox: WhatsAppSandbox | None = None, port: int = 0):
-        self.sandbox = sandbox or WhatsAppSandbox()
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), make_handler(self.sandbox))
-        self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self.httpd.server_address[:2]
-        return f"http://{host}:{port}/v21.0"
-
-    def start(self) -> "WhatsAppSandboxServer":
-        self.sandbox.base_url = self.url
-        self.thread.start()
-        return self
-
-    def stop(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        sandbox = sandbox or WhatsAppSandbox()
+        super().__init__(sandbox, make_handler(sandbox), port)
 
 
 def main():
     parser = argparse.ArgumentParser(description="Sandbox WhatsApp Cloud API em 127.0.0.1")
-    parser.add_argument("--port", type=int, default=8766)
+    parser.add_argument("--port", type=int, default=8767)
     args = parser.parse_args()
     server = WhatsAppSandboxServer(port=args.port)
-    print(f"Sandbox WhatsApp em {server.url} (token: sandbox-wa-<qualquer>)", flush=True)
-    try:
-        server.httpd.serve_forever()
-    except KeyboardInterrupt:
-        pass
+    server.run("Sandbox WhatsApp em {url} (token: sandbox-wa-<qualquer>)")
 
 
 if __name__ == "__main__":
