@@ -61,25 +61,20 @@ def _validate_url(value: str, field: str) -> str:
     return value.rstrip("/")
 
 
+def _token_problem(token: str) -> str:
+    if len(token) < 8 or any(c.isspace() for c in token):
+        return _("Token inválido: cole o token de serviço do 3C Plus (sem espaços).")
+    return ""
+
+
 def clean(result: dict, stored: dict) -> dict:
     """Normalize the 3C Plus keys of `result` in place: encrypt a new token, keep the stored one when the token
     is blank or masked. Returns {key: message} for the invalid ones."""
     errors = {}
 
     for key in SECRET_KEYS:
-        token = result.get(key)
-        if token in (None, "") or secrets.is_mask(token):
-            if stored.get(key):
-                result[key] = stored[key]
-            else:
-                result.pop(key, None)
-        elif secrets.is_encrypted(token):
-            if token != stored.get(key):
-                errors[key] = _("Cole o token em texto; o valor criptografado não pode ser editado.")
-        elif not isinstance(token, str) or len(token.strip()) < 8 or any(c.isspace() for c in token.strip()):
-            errors[key] = _("Token inválido: cole o token de serviço do 3C Plus (sem espaços).")
-        else:
-            result[key] = secrets.encrypt(token.strip())
+        if error := secrets.clean_secret(result, stored, key, _token_problem, what=_("o token")):
+            errors[key] = error
 
     domain = result.get(DOMAIN)
     if domain not in (None, ""):

@@ -50,25 +50,18 @@ def url_allowed(url: str) -> bool:
     return parsed.scheme in ("http", "https") and validate_host(host, django_settings.WHATSAPP_ALLOWED_HOSTS)
 
 
+def _secret_problem(value: str) -> str:
+    if not 8 <= len(value) <= 1024 or any(c.isspace() for c in value):
+        return _("Valor inválido: cole o valor gerado no painel da Meta (sem espaços).")
+    return ""
+
+
 def clean(result: dict, stored: dict) -> dict:
     """Normalize the WhatsApp keys of `result` in place; returns {key: message} for the invalid ones."""
     errors = {}
     for key in SECRET_KEYS:
-        value = result.get(key)
-        if value in (None, "") or secrets.is_mask(value):
-            if stored.get(key):
-                result[key] = stored[key]
-            else:
-                result.pop(key, None)
-        elif secrets.is_encrypted(value):
-            if value != stored.get(key):
-                errors[key] = _("Cole o valor em texto; o valor criptografado não pode ser editado.")
-        elif (
-            not isinstance(value, str) or not 8 <= len(value.strip()) <= 1024 or any(c.isspace() for c in value.strip())
-        ):
-            errors[key] = _("Valor inválido: cole o valor gerado no painel da Meta (sem espaços).")
-        else:
-            result[key] = secrets.encrypt(value.strip())
+        if error := secrets.clean_secret(result, stored, key, _secret_problem):
+            errors[key] = error
 
     for key, label in ((PHONE_NUMBER_ID, _("O ID do número")), (WABA_ID, _("O ID da conta WhatsApp Business"))):
         value = result.get(key)

@@ -65,6 +65,14 @@ def _url(value, field: str, errors: dict) -> str | None:
     return value
 
 
+def _secret_problem(key: str, value: str) -> str:
+    if not value or len(value) > PEM_MAX:
+        return _("Valor inválido (texto de até %(n)s caracteres).") % {"n": PEM_MAX}
+    if key != CLIENT_SECRET and "-----BEGIN" not in value:
+        return _("Cole o conteúdo PEM (começa com -----BEGIN).")
+    return ""
+
+
 def clean(result: dict, stored: dict) -> dict:
     """Normalize the provider keys of `result` in place; {key: message} for the invalid ones."""
     errors = {}
@@ -74,21 +82,8 @@ def clean(result: dict, stored: dict) -> dict:
     elif provider not in PROVIDERS:
         errors[PROVIDER] = _("Provedor desconhecido.")
     for key in SECRET_KEYS:
-        value = result.get(key)
-        if value in (None, "") or secrets.is_mask(value):
-            if stored.get(key):
-                result[key] = stored[key]
-            else:
-                result.pop(key, None)
-        elif secrets.is_encrypted(value):
-            if value != stored.get(key):
-                errors[key] = _("Cole o valor em texto; o valor criptografado não pode ser editado.")
-        elif not isinstance(value, str) or len(value) > PEM_MAX or "\x00" in value:
-            errors[key] = _("Valor inválido (texto de até %(n)s caracteres).") % {"n": PEM_MAX}
-        elif key != CLIENT_SECRET and "-----BEGIN" not in value:
-            errors[key] = _("Cole o conteúdo PEM (começa com -----BEGIN).")
-        else:
-            result[key] = secrets.encrypt(value.strip())
+        if error := secrets.clean_secret(result, stored, key, lambda value, key=key: _secret_problem(key, value)):
+            errors[key] = error
     for key in (BASE_URL, BOLETO_BASE_URL):
         if result.get(key) in (None, ""):
             result.pop(key, None)

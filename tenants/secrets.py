@@ -6,6 +6,7 @@ so a key can be rotated (see the README) without losing the stored tokens.
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
+from django.utils.translation import gettext as _
 
 PREFIX = "fernet:"
 MASK = "••••"
@@ -55,3 +56,25 @@ def mask(stored: str | None) -> str:
 
 def is_mask(value) -> bool:
     return isinstance(value, str) and value.startswith(MASK)
+
+
+def clean_secret(result: dict, stored: dict, key: str, invalid, what: str = "o valor") -> str | None:
+    """One secret key of a settings object being saved, in place: blank or masked keeps the stored secret (the form
+    never shows it back), the stored ciphertext passes as is, plain text is checked by `invalid(text) -> message or
+    ""` and encrypted. Returns the error message, or None."""
+    value = result.get(key)
+    if value in (None, "") or is_mask(value):
+        if stored.get(key):
+            result[key] = stored[key]
+        else:
+            result.pop(key, None)
+    elif is_encrypted(value):
+        if value != stored.get(key):
+            return _("Cole %(what)s em texto; o valor criptografado não pode ser editado.") % {"what": what}
+    elif not isinstance(value, str) or "\x00" in value:
+        return invalid("") or _("Valor inválido.")
+    elif message := invalid(value.strip()):
+        return message
+    else:
+        result[key] = encrypt(value.strip())
+    return None
