@@ -854,6 +854,8 @@ class MessageAdmin(PartialImportMixin, TenantScopedAdmin, ImportExportModelAdmin
     list_select_related = ("client",)
     search_fields = ("client__name", "client__external_id", "body")
     raw_id_fields = ("client", "author")
+    # What the channel reported (its id, the template sent, media, error, when it was read): a record, not an input.
+    readonly_fields = ("external_id", "template", "media_type", "media_id", "error", "seen_at")
     show_full_result_count = False
 
     def get_resource_kwargs(self, request, *args, **kwargs):

@@ -9,7 +9,7 @@ from unfold.decorators import action, display
 from core.models import ClientStatus
 from messaging import cadence
 from messaging.models import OptOut, Step
-from tenants.admin_base import ReadOnlyMixin, TenantScopedAdmin
+from tenants.admin_base import ReadOnlyMixin, TenantRelatedFilter, TenantScopedAdmin
 from tenants.roles import Role, user_tenant
 
 
@@ -60,7 +60,8 @@ class StepAdmin(TenantScopedAdmin):
         "delivered",
         "read",
     )
-    list_filter = ("creditor", "channel", "active", "paused")
+    list_filter = (("creditor", TenantRelatedFilter), "channel", "active", "paused")
+    list_filter_submit = True
     edit_roles = frozenset({Role.ADMIN, Role.SUPERVISOR})
     form = StepForm
     actions = ("pause", "resume")

@@ -55,6 +55,8 @@ ROLES = (Role.ADMIN, Role.SUPERVISOR, Role.OPERATOR)
 PUBLIC = {"login", "logout", "healthz", "threecplus_webhook", "sandbox_api", "admin:login", "admin:logout"}
 # The PSP reaches these: the sandbox PSP's API (its own OAuth2) and the PIX webhook (an HMAC in its URL).
 PUBLIC |= {"sandbox_psp_api", "pix_webhook", "pix_webhook_pix"}
+# Meta and Twilio reach these (signed bodies), and the WhatsApp sandbox's Graph API its own token.
+PUBLIC |= {"whatsapp_webhook", "sms_status", "sandbox_whatsapp_api"}
 PUBLIC |= {"admin_login"}  # the admin's login page, answered first by core.views.admin_login
 PUBLIC |= {"favicon"}  # the icon every page links, error pages included
 # Pages only a tenant admin (or a superuser) may open in the admin.

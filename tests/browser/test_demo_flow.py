@@ -24,11 +24,13 @@ from common.processes import stop, wait_until_answering
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 # Run in the demo's database before it serves: the dialer's calling window open at any hour (the test runs at
-# night and on Sundays too), and one client the rule lets be dialled, to filter the Carteira by.
+# night and on Sundays too: the agency's hours and every state's window widened), and one client the rule lets be
+# dialled, to filter the Carteira by.
 PREPARE = """
 import json
 from core.models import Client
-from dialer.eligibility import HOURS_KEY, eligible
+from dialer.eligibility import HOURS_KEY, UF_TIME_ZONES, eligible
+from dialer.models import CallingWindowOverride
 from tenants.models import Tenant
 from tenants.settings_schema import clean_settings
 
@@ -36,8 +38,12 @@ tenant = Tenant.objects.get(slug="demo")
 always = "00:00-24:00"
 hours = {"weekdays": always, "saturday": always, "sunday": always, "holidays": always}
 tokens = {"threecplus_api_key": "sandbox-demo", "threecplus_agent_token": "sandbox-agent-demo"}  # as the demo's
-tenant.settings = clean_settings({**tenant.stored_settings, **tokens, HOURS_KEY: hours})
+tenant.settings = clean_settings({**tenant.stored_settings, **tokens, HOURS_KEY: hours}, tenant.stored_settings)
 tenant.save(update_fields=["settings"])
+for uf in [*UF_TIME_ZONES, "NORONHA"]:  # the law's window per UF, widened as a tenant may (with a reason)
+    CallingWindowOverride.objects.update_or_create(
+        tenant=tenant, state=uf, defaults={**hours, "reason": "Teste de ponta a ponta: discar a qualquer hora."}
+    )
 campaign = tenant.stored_settings["threecplus_campaign_id"]
 client = eligible(Client.objects.filter(tenant=tenant), tenant, campaign).order_by("pk").first()
 print(json.dumps({"id": client.pk, "name": client.name, "cpf": client.cpf}))

@@ -28,7 +28,7 @@ def test_the_pix_receiver_has_its_own_section_and_the_key_is_saved_as_the_dict_h
     page, live_server, tenant_admin, tenant, screenshot
 ):
     login(page, live_server, tenant_admin, next_url=tenant_page(tenant))
-    expect(page.get_by_role("heading", name="PIX")).to_be_visible()
+    expect(page.get_by_role("heading", name="PIX", exact=True)).to_be_visible()
     expect(page.locator("label[for=id_pix_key]")).to_have_text("Chave PIX")
     field(page, "pix_key").fill("529.982.247-25")
     field(page, "pix_nome_recebedor").fill("Agência Alfa")

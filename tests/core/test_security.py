@@ -83,7 +83,18 @@ def test_behind_one_proxy_each_client_is_throttled_by_its_own_address(settings, 
     assert locked == {"177.10.0.1", "177.30.0.3"}
 
 
-CSRF_EXEMPT = {"threecplus_webhook", "sandbox_api"}  # called by 3C Plus (or its fake) with a secret or a token
+# Called by an outside system, each proving itself otherwise: 3C Plus (secret in the URL), the PSP (secret in the URL,
+# mTLS where required), Meta (X-Hub-Signature-256), Twilio (X-Twilio-Signature); and the sandboxes' fake APIs (token).
+CSRF_EXEMPT = {
+    "threecplus_webhook",
+    "pix_webhook",
+    "pix_webhook_pix",
+    "whatsapp_webhook",
+    "sms_status",
+    "sandbox_api",
+    "sandbox_psp_api",
+    "sandbox_whatsapp_api",
+}
 
 
 def test_only_the_webhooks_skip_csrf():

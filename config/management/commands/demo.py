@@ -118,7 +118,8 @@ class Command(BaseCommand):
                 API_KEY: "sandbox-demo",
                 AGENT_TOKEN: "sandbox-agent-demo",
                 CAMPAIGN: campaign_id if campaign_id in ids else campaigns[0]["id"],
-            }
+            },
+            current,  # the other sections' secrets, already encrypted, stay as they are
         )
         tenant.save(update_fields=["settings"])
 
