@@ -19,7 +19,7 @@ def test_an_edit_in_the_json_editor_is_saved(page, live_server, tenant_admin, te
     expect(editor).to_be_visible()
     expect(editor).to_contain_text("Adicionar propriedade")
     expect(editor).not_to_contain_text(re.compile("Add property|Properties"))
-    label = editor.locator("label[for=\"root-threecplus_base_url-activator\"]")  # "URL da API (opcional)"
+    label = editor.locator('label[for="root-threecplus_base_url-activator"]')  # "URL da API (opcional)"
     expect(label).to_have_css("text-transform", "none")
     screenshot(page, "configuracoes-json")
 
