@@ -11,6 +11,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -63,7 +64,10 @@ def pop_through(stream_base: str, webhook_base: str, tenant, cookie) -> dict:
                 assert event[0] == "chamada" and event[2]["chamada"]["id"] == call_id
                 return event[2]
 
-    return asyncio.run(scenario())
+    # On a thread of its own: a browser test earlier in this xdist worker leaves Playwright's event loop running on
+    # the main thread, where asyncio.run refuses to start another.
+    with ThreadPoolExecutor(max_workers=1) as thread:
+        return thread.submit(asyncio.run, scenario()).result()
 
 
 def test_a_webhook_on_node_b_pops_the_console_on_node_a_and_workers_share_the_queue(two_nodes, tenant):
