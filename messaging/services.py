@@ -11,6 +11,7 @@ import re
 import unicodedata
 
 from django.db import IntegrityError, transaction
+from django.db.models import Count, Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -22,6 +23,7 @@ from messaging import errors
 from messaging.models import OptOut, WebhookReceipt
 from messaging.settings_schema import whatsapp_config
 from messaging.whatsapp import WhatsAppAPI
+from tenants.roles import is_back_office
 from tenants.secrets import SecretError
 
 logger = logging.getLogger(__name__)
@@ -339,12 +341,8 @@ def unread_counts(tenant, user) -> list[dict]:
     """The clients with unseen inbound messages, for the console: those assigned to the user, or any for the back
     office; newest first, bounded."""
     rows = Message.objects.filter(tenant=tenant, direction=Message.Direction.INBOUND, seen_at__isnull=True)
-    from tenants.roles import is_back_office
-
     if not is_back_office(user):
         rows = rows.filter(client__assigned_operator=user)
-    from django.db.models import Count, Max
-
     return list(
         rows.values("client_id", "client__name")
         .annotate(unread=Count("id"), last=Max("sent_at"))
