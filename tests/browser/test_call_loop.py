@@ -48,7 +48,7 @@ def test_simulated_call_tabulation_and_hang_up(
     simulate.get_by_role("button", name="Simular ligação").click()
     expect(admin_page.locator("body")).to_contain_text("conectada ao agente 1004")
 
-    page.wait_for_url(f"**/atendimento/{debtor.pk}/?call_id=*", timeout=3000)
+    page.wait_for_url(f"**/atendimento/{debtor.pk}/?call_id=*", timeout=15_000)  # the 3 s pop: bench_screen_pop
     expect(page.locator("h1")).to_have_text("Rita Retorno")
     page.get_by_role("radio", name="Caixa Postal").check()
     page.get_by_role("button", name="Registrar tabulação").click()

@@ -41,7 +41,7 @@ def test_the_recording_plays_and_seeks_on_the_timeline(
 
     # Muted, so that Chromium lets a script start it (as a click on the player's own button would).
     player.evaluate("audio => { audio.muted = true; return audio.play(); }")
-    page.wait_for_function("audio => audio.currentTime > 0.2", arg=player.element_handle(), timeout=10000)
+    page.wait_for_function("audio => audio.currentTime > 0.2", arg=player.element_handle(), timeout=15_000)
     duration = player.evaluate("audio => audio.duration")
     assert 1.9 < duration < 2.1, duration  # the sandbox's two-second recording, read to the end of its header
 

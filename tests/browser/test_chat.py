@@ -62,7 +62,7 @@ def test_chat_template_live_reply_and_answer(page, live_server, operator, tenant
     # The debtor replies: it pops in the open tab, and the free-text box opens.
     wa_sandbox.advance(sent["id"], "read")
     wa_sandbox.reply(PNID, "5511987654321", "Quero negociar, pode ser em 3x?")
-    expect(page.get_by_test_id("chat-log")).to_contain_text("Quero negociar, pode ser em 3x?", timeout=10_000)
+    expect(page.get_by_test_id("chat-log")).to_contain_text("Quero negociar, pode ser em 3x?")
     expect(page.get_by_test_id("chat-window-open")).to_be_visible(timeout=10_000)
     first = Message.objects.get(direction="enviada")
     expect(page.locator(f"#status-{first.pk}")).to_have_text("Lida")
@@ -73,4 +73,4 @@ def test_chat_template_live_reply_and_answer(page, live_server, operator, tenant
     deliver_queued()
     answer = Message.objects.get(body="Pode sim, vou simular para você.")
     assert answer.status == "enviada" and answer.author == operator
-    expect(page.locator(f"#status-{answer.pk}")).to_have_text("Enviada", timeout=10_000)
+    expect(page.locator(f"#status-{answer.pk}")).to_have_text("Enviada")

@@ -60,7 +60,7 @@ def test_unknown_number_shows_the_phone_and_a_search(page, live_server, operator
     expect(page.locator("#call-watch[data-ready]")).to_have_count(1)
     post_webhook(live_server, tenant, {"call": {"id": "c-x", "phone": "5511900001111", "agent": "1002"}})
     watch = page.locator("#call-watch")
-    expect(watch).to_be_visible(timeout=2000)
+    expect(watch).to_be_visible()
     expect(watch).to_contain_text("(11) 90000-1111")
     expect(watch).to_contain_text("Cliente não encontrado")
     expect(watch.locator("form[data-search] input[name=q]")).to_have_value("(11) 90000-1111")
