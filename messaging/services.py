@@ -19,6 +19,7 @@ from attendance import pix
 from attendance.models import Agreement, AgreementInstallment, Message
 from common.parsing import clean_text, format_brl
 from core.models import Client
+from dialer import live
 from messaging import errors
 from messaging.models import OptOut, WebhookReceipt
 from messaging.settings_schema import whatsapp_config
@@ -241,10 +242,12 @@ def deliver(message_id: int) -> str:
         Message.objects.filter(pk=message.pk).update(
             status=Message.Status.FAILED, error=clean_text(error.message, 300), external_id=""
         )
+        publish(message.tenant_id, message.client_id, "status")
         return Message.Status.FAILED
-    Message.objects.filter(pk=message.pk, status=Message.Status.QUEUED).update(
+    if Message.objects.filter(pk=message.pk, status=Message.Status.QUEUED).update(
         status=Message.Status.SENT, external_id=external_id[:200]
-    )
+    ):
+        publish(message.tenant_id, message.client_id, "status")
     return Message.Status.SENT
 
 
@@ -275,7 +278,7 @@ def first_time(tenant, key: str) -> bool:
 
 def apply_status(tenant, external_id: str, status: str, error: str = "") -> bool:
     """Move a message forward (sent → delivered → read); a late "delivered" never undoes a "read"."""
-    message = Message.objects.filter(tenant=tenant, external_id=external_id).only("pk", "status").first()
+    message = Message.objects.filter(tenant=tenant, external_id=external_id).only("pk", "status", "client_id").first()
     if message is None:
         return False
     if status == Message.Status.FAILED:
@@ -285,6 +288,7 @@ def apply_status(tenant, external_id: str, status: str, error: str = "") -> bool
     if not forward:
         return False
     Message.objects.filter(pk=message.pk).update(status=status, error=clean_text(error, 300))
+    publish(tenant.pk, message.client_id, "status")
     return True
 
 
@@ -310,7 +314,18 @@ def receive(tenant, client, *, channel, phone, body, external_id, at, media_type
             channel=channel,
             defaults={"reason": _("O devedor respondeu “%(text)s”.") % {"text": body[:50]}, "message": message},
         )
+    publish(tenant.pk, client.pk, "recebida", operator_id=client.assigned_operator_id)
     return message
+
+
+def publish(tenant_id: int, client_id: int, kind: str, operator_id: int | None = None) -> None:
+    """Tell the open chats and consoles of this tenant that a client's messages changed (dialer.live): sent when
+    the caller's transaction commits. `kind` is "recebida" (the debtor wrote) or "status"."""
+    if not live.available():  # no stream listens (the SQLite demo): the pages poll instead
+        return
+    if operator_id is None:
+        operator_id = Client.objects.filter(pk=client_id).values_list("assigned_operator_id", flat=True).first()
+    live.publish(live.message_payload(tenant_id, client_id, operator_id, kind))
 
 
 def client_for_phone(tenant, e164: str):
