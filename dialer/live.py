@@ -29,7 +29,8 @@ logger = logging.getLogger(__name__)
 CHANNEL = "dialer_connected_calls"
 RECONNECT_DELAYS = (0.2, 0.5, 1, 2, 5)  # seconds, then 5 s between tries
 MESSAGE = "m"  # a message note's first field; a call's is its tenant's id, always digits
-MESSAGE_KINDS = ("recebida", "status")  # a message arrived from the debtor; a message's status changed
+# A message arrived from the debtor; a message's status changed; a client's unread messages were seen.
+MESSAGE_KINDS = ("recebida", "status", "vista")
 NOTES_KEPT = 50  # a waiter's unsent notes; beyond that the oldest go (the page reads everything on the next one)
 
 

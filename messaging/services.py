@@ -320,7 +320,8 @@ def receive(tenant, client, *, channel, phone, body, external_id, at, media_type
 
 def publish(tenant_id: int, client_id: int, kind: str, operator_id: int | None = None) -> None:
     """Tell the open chats and consoles of this tenant that a client's messages changed (dialer.live): sent when
-    the caller's transaction commits. `kind` is "recebida" (the debtor wrote) or "status"."""
+    the caller's transaction commits. `kind` is "recebida" (the debtor wrote), "status" (a message's status
+    changed) or "vista" (its unread messages were seen)."""
     if not live.available():  # no stream listens (the SQLite demo): the pages poll instead
         return
     if operator_id is None:
@@ -347,9 +348,12 @@ def client_for_phone(tenant, e164: str):
 
 
 def mark_seen(client, now=None) -> int:
-    return Message.objects.filter(
+    seen = Message.objects.filter(
         tenant_id=client.tenant_id, client=client, direction=Message.Direction.INBOUND, seen_at__isnull=True
     ).update(seen_at=now or timezone.now())
+    if seen:  # the console's counts drop, wherever they are open
+        publish(client.tenant_id, client.pk, "vista", operator_id=client.assigned_operator_id)
+    return seen
 
 
 def unread_counts(tenant, user) -> list[dict]:
