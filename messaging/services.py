@@ -144,6 +144,42 @@ def fill(text: str, values: dict[str, str]) -> str:
     return re.sub(r"\{(\w+)\}", lambda m: values.get(m.group(1), m.group(0)), text)
 
 
+MAX_TEMPLATE_VARIABLE = 1024  # characters of one variable as sent: Meta refuses longer body parameters
+SPACES_IN_A_ROW = 4  # Meta refuses a parameter with more (error 132018), as it does new lines and tabs
+
+
+def operator_parameters(specs: list[str], client) -> list[str]:
+    """A template's variables as the operator left them in the chat (filled from the client, maybe edited; a
+    {nome}, {valor} or {pix} typed in is filled too): each one required, at most MAX_TEMPLATE_VARIABLE characters,
+    on one line. Only the variables: the template's own text is Meta's, never the operator's."""
+    values = variables_for(client) if any("{" in spec for spec in specs) else {}
+    parameters = []
+    for index, spec in enumerate(specs, 1):
+        if len(spec) > MAX_TEMPLATE_VARIABLE:
+            raise errors.InvalidRequestError(
+                _("A variável %(n)s passa de %(max)s caracteres.") % {"n": index, "max": MAX_TEMPLATE_VARIABLE}
+            )
+        value = fill(spec, values).strip() if values else spec.strip()
+        if not value:
+            raise errors.InvalidRequestError(_("Preencha a variável %(n)s do modelo.") % {"n": index})
+        if len(value) > MAX_TEMPLATE_VARIABLE:
+            raise errors.InvalidRequestError(
+                _("A variável %(n)s passa de %(max)s caracteres.") % {"n": index, "max": MAX_TEMPLATE_VARIABLE}
+            )
+        if value != clean_text(value) or any(character in value for character in "\n\r\t"):
+            raise errors.InvalidRequestError(
+                _("A variável %(n)s não pode ter quebras de linha, tabulações nem caracteres de controle.")
+                % {"n": index}
+            )
+        if " " * (SPACES_IN_A_ROW + 1) in value:
+            raise errors.InvalidRequestError(
+                _("A variável %(n)s não pode ter mais de %(spaces)s espaços seguidos.")
+                % {"n": index, "spaces": SPACES_IN_A_ROW}
+            )
+        parameters.append(value)
+    return parameters
+
+
 def template_parameters(spec: str, client) -> list[str]:
     """A step's or the operator's variables (one per line, {nome}…) filled from the client."""
     values = variables_for(client)

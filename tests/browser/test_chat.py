@@ -54,14 +54,18 @@ def test_chat_template_live_reply_and_answer(page, live_server, operator, tenant
     expect(chat.get_by_test_id("chat-window-closed")).to_be_visible()
     expect(page.locator("#whatsapp-input")).to_be_disabled()
 
-    # Outside the window: a template, filled from the client.
+    # Outside the window: a template, filled from the client; its variables editable, its text not.
     template = chat.get_by_test_id("template-cobranca_lembrete")
     expect(template).to_contain_text("Maria")
+    expect(template.get_by_test_id("template-variable-1")).to_have_value("Maria")
+    expect(template.get_by_test_id("template-variable-2")).to_have_value("R$ 100,00")
+    template.get_by_test_id("template-variable-1").fill("Dona Maria")
+    expect(template.locator("[data-preview]")).to_contain_text("Olá Dona Maria, consta um saldo de R$ 100,00")
     template.get_by_role("button", name="Enviar modelo").click()
     expect(page.get_by_test_id("chat-notice")).to_contain_text("Mensagem na fila")
     deliver_queued()
     [sent] = wa_sandbox.sent.values()
-    assert sent["to"] == "5511987654321" and "Maria" in sent["body"]
+    assert sent["to"] == "5511987654321" and "Olá Dona Maria" in sent["body"]
     expect(page.locator(f"#status-{Message.objects.get(direction='enviada').pk}")).to_have_text("Enviada")
 
     # The debtor replies: it pops in the open tab, and the free-text box opens.
@@ -165,7 +169,7 @@ def test_the_console_unread_counts_arrive_on_the_stream_without_polling(
 ):
     operator.membership.threecplus_agent_id = "1001"
     operator.membership.save()
-    make_client(name="Joana Contada", assigned_operator=operator)
+    debtor = make_client(name="Joana Contada", assigned_operator=operator)
     asked = []
     page.on("request", lambda request: asked.append((time.monotonic(), request.url)))
     sign_in_by_session(page, asgi_server.url, operator)
@@ -180,3 +184,9 @@ def test_the_console_unread_counts_arrive_on_the_stream_without_polling(
     expect(page.get_by_test_id("unread-count")).to_have_text("1")
     wa_sandbox_asgi.reply(PNID, "5511987654321", "Podemos conversar?")
     expect(page.get_by_test_id("unread-count")).to_have_text("2")
+    # Read in another tab: the console's count goes.
+    other = page.context.new_page()
+    other.goto(f"{asgi_server.url}/atendimento/{debtor.pk}/")
+    expect(other.get_by_test_id("chat-log")).to_contain_text("Podemos conversar?")
+    expect(page.get_by_test_id("unread-count")).to_have_count(0)
+    other.close()

@@ -99,6 +99,19 @@ document.addEventListener("htmx:afterSettle", () => {
   });
 })();
 
+// A WhatsApp template's variables edited by hand: its preview shows the text as it will go (the text itself is
+// the approved template's, never edited).
+document.addEventListener("input", (event) => {
+  const form = event.target.form;
+  if (!form || form.dataset.templateBody === undefined) return;
+  const preview = form.querySelector("[data-preview]");
+  if (!preview) return;
+  preview.textContent = form.dataset.templateBody.replace(/\{\{(\d+)\}\}/g, (whole, number) => {
+    const input = form.querySelector(`[name="var${number}"]`);
+    return input ? input.value : whole;
+  });
+});
+
 // A chat refresh that overlapped another appends the same messages twice: the later copy goes.
 document.addEventListener("htmx:afterSwap", (event) => {
   const log = document.getElementById("chat-log");
