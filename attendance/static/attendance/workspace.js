@@ -129,14 +129,14 @@ document.addEventListener("htmx:afterSwap", (event) => {
 // is refused, the page asks every second.
 //
 // The same stream carries the WhatsApp notes ("mensagem": {cliente, tipo}) of the clients this operator may see;
-// each becomes a "ws-messages" event on the body, which the chat and the console's unread counts refresh on (htmx
+// each becomes a "ws-whatsapp" event on the body, which the chat and the console's unread counts refresh on (htmx
 // triggers). Whenever the stream (re)opens ("pronto") they refresh whatever the note ({todos: true}): nothing
 // said while it was down is lost. Without a stream (the SQLite demo, WSGI, no agent ID, a replaced page) they
 // refresh every few seconds instead, as the call is polled.
 (function () {
   const box = document.getElementById("call-watch");
   if (!box) return;
-  const messages = (detail) => document.body.dispatchEvent(new CustomEvent("ws-messages", { detail: detail }));
+  const messages = (detail) => document.body.dispatchEvent(new CustomEvent("ws-whatsapp", { detail: detail }));
   let polling = null;
   function pollMessages() {
     if (polling === null) polling = setInterval(() => messages({ todos: true }), 3000);
