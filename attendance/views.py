@@ -36,7 +36,7 @@ from dialer import live, recordings, rule_text
 from dialer import selectors as dialer_selectors
 from dialer.errors import DialerError
 from tenants import two_factor
-from tenants.roles import user_tenant
+from tenants.roles import is_back_office, user_tenant
 
 logger = logging.getLogger(__name__)
 
@@ -172,8 +172,10 @@ async def call_stream(request):
     connected since is sent first, oldest first (the dialer's next_connected_call bounds how far back); without it
     only calls from now on count. Each event's id is the call's, so a reconnection misses none. While waiting
     the stream costs a socket: a webhook's NOTIFY wakes it (dialer.live), and presence checks every few seconds
-    that its access still holds. 204 when this server cannot stream (WSGI, SQLite, no agent ID): the browser's
-    EventSource then stops and the console polls next_call; 503 while the database is away, which the console
+    that its access still holds. The same stream carries the WhatsApp notes ("mensagem", no id) of the clients
+    its user may see in its tenant (dialer.live.Audience; `cliente`: the client whose page holds the stream).
+    204 when this server cannot stream (WSGI, SQLite, no agent ID): the browser's EventSource then stops and the
+    console polls next_call; 503 while the database is away, which the console
     retries. Signed in as with login_required, but the session is read on a database thread (common.async_db),
     not the request's.
     """
@@ -199,8 +201,9 @@ LOGIN = object()
 
 
 def _stream_start(request):
-    """(tenant, access, the last call seen), on a database thread; None: no stream here; LOGIN: nobody signed in.
-    Without a last call seen (a new console) it is the newest call so far: only calls from now on count."""
+    """(tenant, access, the last call seen, whose message notes it gets), on a database thread; None: no stream
+    here; LOGIN: nobody signed in. Without a last call seen (a new console) it is the newest call so far: only
+    calls from now on count."""
     if not request.user.is_authenticated or two_factor.pending_step(request.user, request.session) is not None:
         return LOGIN  # TwoFactorMiddleware leaves this view to check the code the session may still owe
     if not call_stream_url(request):
@@ -214,6 +217,12 @@ def _stream_start(request):
         after = seen_call(request.GET.get("depois", "")[:100])
     if after is None:
         after = dialer_selectors.last_connected_call(tenant, agent_id)
+    audience = live.Audience(
+        tenant_id=tenant.pk,
+        user_id=request.user.pk,
+        sees_all=is_back_office(request.user),
+        client_id=open_client(request, tenant),
+    )
     access = presence.Access(
         session_key=request.session.session_key or "",
         # What the user was authenticated with: AuthenticationMiddleware has just checked it is current.
@@ -223,7 +232,16 @@ def _stream_start(request):
         tenant_id=tenant.pk,
         agent_id=agent_id,
     )
-    return tenant, access, after
+    return tenant, access, after, audience
+
+
+def open_client(request, tenant) -> int | None:
+    """The client whose page holds the stream (`cliente`), when it is one of the tenant's: its chat's notes reach
+    the stream even when the client is not assigned to the user, as the page itself shows them."""
+    client_id = parse_id(request.GET.get("cliente", "")[:30])
+    if client_id is None or not Client.objects.for_tenant(tenant).filter(pk=client_id).exists():
+        return None
+    return client_id
 
 
 def _next_call(tenant, access: presence.Access, after: int):
@@ -239,10 +257,15 @@ def _sse(event: str, answer: dict) -> str:
     return f"id: {answer['ultimo']}\nevent: {event}\ndata: {json.dumps(answer)}\n\n"
 
 
-async def _call_events(tenant, access: presence.Access, after: int):
+def _note(note: dict) -> str:
+    # No id: the stream's Last-Event-ID stays the last call's, which is what a reconnection resumes from.
+    return f"event: mensagem\ndata: {json.dumps(note)}\n\n"
+
+
+async def _call_events(tenant, access: presence.Access, after: int, audience: live.Audience):
     # Waiting (and counted as waiting) before the first read: a call connecting from then on wakes the waiter.
     with (
-        live.waiter(tenant.pk, access.agent_id) as waiter,
+        live.waiter(tenant.pk, access.agent_id, audience) as waiter,
         presence.waiting(access, on_end=waiter.wake) as seat,
     ):
         # Reconnect within 1 to 5 s: after a restart the consoles come back spread out, not all at once.
@@ -253,6 +276,8 @@ async def _call_events(tenant, access: presence.Access, after: int):
             if seat.ended:  # revoked, signed out, or replaced: no call reaches this stream any more
                 yield _sse(seat.ended, {"chamada": None, "ultimo": after})
                 return
+            for note in waiter.take_notes():  # a WhatsApp message arrived or changed, for the chat and the counts
+                yield _note(note)
             if unread:
                 try:
                     connected = await async_db.run(_next_call, tenant, access, after)
@@ -271,8 +296,9 @@ async def _call_events(tenant, access: presence.Access, after: int):
                     after = connected.id
                     yield _sse("chamada", call_answer(connected))
                     continue
-            unread = await waiter.wait(HEARTBEAT_SECONDS)
-            if not unread:
+            woken = await waiter.wait(HEARTBEAT_SECONDS)
+            unread = waiter.take_calls()
+            if not woken:
                 yield ": aguardando\n\n"
 
 

@@ -19,6 +19,7 @@ from attendance import pix
 from attendance.models import Agreement, AgreementInstallment, Message
 from common.parsing import clean_text, format_brl
 from core.models import Client
+from dialer import live
 from messaging import errors
 from messaging.models import OptOut, WebhookReceipt
 from messaging.settings_schema import whatsapp_config
@@ -143,6 +144,42 @@ def fill(text: str, values: dict[str, str]) -> str:
     return re.sub(r"\{(\w+)\}", lambda m: values.get(m.group(1), m.group(0)), text)
 
 
+MAX_TEMPLATE_VARIABLE = 1024  # characters of one variable as sent: Meta refuses longer body parameters
+SPACES_IN_A_ROW = 4  # Meta refuses a parameter with more (error 132018), as it does new lines and tabs
+
+
+def operator_parameters(specs: list[str], client) -> list[str]:
+    """A template's variables as the operator left them in the chat (filled from the client, maybe edited; a
+    {nome}, {valor} or {pix} typed in is filled too): each one required, at most MAX_TEMPLATE_VARIABLE characters,
+    on one line. Only the variables: the template's own text is Meta's, never the operator's."""
+    values = variables_for(client) if any("{" in spec for spec in specs) else {}
+    parameters = []
+    for index, spec in enumerate(specs, 1):
+        if len(spec) > MAX_TEMPLATE_VARIABLE:
+            raise errors.InvalidRequestError(
+                _("A variável %(n)s passa de %(max)s caracteres.") % {"n": index, "max": MAX_TEMPLATE_VARIABLE}
+            )
+        value = fill(spec, values).strip() if values else spec.strip()
+        if not value:
+            raise errors.InvalidRequestError(_("Preencha a variável %(n)s do modelo.") % {"n": index})
+        if len(value) > MAX_TEMPLATE_VARIABLE:
+            raise errors.InvalidRequestError(
+                _("A variável %(n)s passa de %(max)s caracteres.") % {"n": index, "max": MAX_TEMPLATE_VARIABLE}
+            )
+        if value != clean_text(value) or any(character in value for character in "\n\r\t"):
+            raise errors.InvalidRequestError(
+                _("A variável %(n)s não pode ter quebras de linha, tabulações nem caracteres de controle.")
+                % {"n": index}
+            )
+        if " " * (SPACES_IN_A_ROW + 1) in value:
+            raise errors.InvalidRequestError(
+                _("A variável %(n)s não pode ter mais de %(spaces)s espaços seguidos.")
+                % {"n": index, "spaces": SPACES_IN_A_ROW}
+            )
+        parameters.append(value)
+    return parameters
+
+
 def template_parameters(spec: str, client) -> list[str]:
     """A step's or the operator's variables (one per line, {nome}…) filled from the client."""
     values = variables_for(client)
@@ -241,10 +278,12 @@ def deliver(message_id: int) -> str:
         Message.objects.filter(pk=message.pk).update(
             status=Message.Status.FAILED, error=clean_text(error.message, 300), external_id=""
         )
+        publish(message.tenant_id, message.client_id, "status")
         return Message.Status.FAILED
-    Message.objects.filter(pk=message.pk, status=Message.Status.QUEUED).update(
+    if Message.objects.filter(pk=message.pk, status=Message.Status.QUEUED).update(
         status=Message.Status.SENT, external_id=external_id[:200]
-    )
+    ):
+        publish(message.tenant_id, message.client_id, "status")
     return Message.Status.SENT
 
 
@@ -275,7 +314,7 @@ def first_time(tenant, key: str) -> bool:
 
 def apply_status(tenant, external_id: str, status: str, error: str = "") -> bool:
     """Move a message forward (sent → delivered → read); a late "delivered" never undoes a "read"."""
-    message = Message.objects.filter(tenant=tenant, external_id=external_id).only("pk", "status").first()
+    message = Message.objects.filter(tenant=tenant, external_id=external_id).only("pk", "status", "client_id").first()
     if message is None:
         return False
     if status == Message.Status.FAILED:
@@ -285,6 +324,7 @@ def apply_status(tenant, external_id: str, status: str, error: str = "") -> bool
     if not forward:
         return False
     Message.objects.filter(pk=message.pk).update(status=status, error=clean_text(error, 300))
+    publish(tenant.pk, message.client_id, "status")
     return True
 
 
@@ -310,7 +350,19 @@ def receive(tenant, client, *, channel, phone, body, external_id, at, media_type
             channel=channel,
             defaults={"reason": _("O devedor respondeu “%(text)s”.") % {"text": body[:50]}, "message": message},
         )
+    publish(tenant.pk, client.pk, "recebida", operator_id=client.assigned_operator_id)
     return message
+
+
+def publish(tenant_id: int, client_id: int, kind: str, operator_id: int | None = None) -> None:
+    """Tell the open chats and consoles of this tenant that a client's messages changed (dialer.live): sent when
+    the caller's transaction commits. `kind` is "recebida" (the debtor wrote), "status" (a message's status
+    changed) or "vista" (its unread messages were seen)."""
+    if not live.available():  # no stream listens (the SQLite demo): the pages poll instead
+        return
+    if operator_id is None:
+        operator_id = Client.objects.filter(pk=client_id).values_list("assigned_operator_id", flat=True).first()
+    live.publish(live.message_payload(tenant_id, client_id, operator_id, kind))
 
 
 def client_for_phone(tenant, e164: str):
@@ -332,9 +384,12 @@ def client_for_phone(tenant, e164: str):
 
 
 def mark_seen(client, now=None) -> int:
-    return Message.objects.filter(
+    seen = Message.objects.filter(
         tenant_id=client.tenant_id, client=client, direction=Message.Direction.INBOUND, seen_at__isnull=True
     ).update(seen_at=now or timezone.now())
+    if seen:  # the console's counts drop, wherever they are open
+        publish(client.tenant_id, client.pk, "vista", operator_id=client.assigned_operator_id)
+    return seen
 
 
 def unread_counts(tenant, user) -> list[dict]:

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import DatabaseError
 from django.http import Http404, HttpResponse, HttpResponseForbidden, JsonResponse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
@@ -85,7 +86,8 @@ def approved_templates(tenant) -> tuple[list, str]:
     return found, ""
 
 
-def chat_context(request, tenant, client, *, error="", notice=""):
+def chat_context(request, tenant, client, *, error="", notice="", typed=None):
+    """The chat panel. `typed`: (template key, values) the operator sent back with an error, shown again as typed."""
     from django.utils import timezone
 
     from attendance.models import Message
@@ -108,18 +110,9 @@ def chat_context(request, tenant, client, *, error="", notice=""):
         "now": timezone.now(),
         "configured": configured,
         "opted_out": services.opted_out(client, Message.Channel.WHATSAPP),
-        "templates": [
-            {
-                "key": f"{t.name}|{t.language}",
-                "name": t.name,
-                "language": t.language,
-                "body": t.body,
-                "variables": t.variables,
-                "defaults": DEFAULT_VARIABLES[: t.variables],
-                "preview": fill_template(t.body, [services.fill(v, values) for v in DEFAULT_VARIABLES[: t.variables]]),
-            }
-            for t in templates
-        ],
+        "templates": [template_form(t, values, typed) for t in templates],
+        "suggestions": [{"label": label, "value": values[name]} for name, label in SUGGESTIONS if values.get(name)],
+        "max_variable": services.MAX_TEMPLATE_VARIABLE,
         "templates_error": templates_error,
         "error": error,
         "notice": notice,
@@ -127,6 +120,34 @@ def chat_context(request, tenant, client, *, error="", notice=""):
 
 
 DEFAULT_VARIABLES = ["{nome}", "{valor}", "{pix}"]
+# What the operator may pick for any variable (a datalist): the client's values, by what they are.
+SUGGESTIONS = [
+    ("nome", gettext_lazy("Nome")),
+    ("nome_completo", gettext_lazy("Nome completo")),
+    ("valor", gettext_lazy("Valor em aberto")),
+    ("pix", gettext_lazy("PIX da próxima parcela")),
+]
+
+
+def template_form(template, values: dict[str, str], typed=None) -> dict:
+    """One approved template as the chat offers it: its text (never editable) and one input per variable, filled
+    from the client ({nome}, {valor}, {pix} in that order, the rest empty) or as the operator typed them."""
+    key = f"{template.name}|{template.language}"
+    if typed is not None and typed[0] == key:
+        filled = list(typed[1])
+    else:
+        from messaging import services
+
+        filled = [services.fill(spec, values) for spec in DEFAULT_VARIABLES[: template.variables]]
+    filled += [""] * (template.variables - len(filled))
+    return {
+        "key": key,
+        "name": template.name,
+        "language": template.language,
+        "body": template.body,
+        "variables": [{"number": number, "value": value} for number, value in enumerate(filled, 1)],
+        "preview": fill_template(template.body, filled),
+    }
 
 
 def fill_template(body: str, values: list[str]) -> str:
@@ -188,6 +209,7 @@ def chat_send(request, tenant, client):
     from messaging.whatsapp import Template
 
     kind = request.POST.get("kind", "text")
+    typed = None
     try:
         if kind == "template":
             key = request.POST.get("template", "")
@@ -195,13 +217,16 @@ def chat_send(request, tenant, client):
             template: Template | None = next((t for t in templates if f"{t.name}|{t.language}" == key), None)
             if template is None:
                 raise errors.TemplateError(problem or str(_("Escolha um modelo aprovado.")))
-            specs = [request.POST.get(f"var{i}", "")[:1024] for i in range(1, template.variables + 1)]
-            values = services.variables_for(client)
-            services.send_template(tenant, client, request.user, template, [services.fill(s, values) for s in specs])
+            typed = (key, [request.POST.get(f"var{i}", "") for i in range(1, template.variables + 1)])
+            parameters = services.operator_parameters(typed[1], client)
+            services.send_template(tenant, client, request.user, template, parameters)
         else:
             services.send_text(tenant, client, request.user, request.POST.get("text", ""))
     except errors.MessagingError as error:
-        response = render(request, "messaging/chat.html", chat_context(request, tenant, client, error=error.message))
+        if typed is not None:  # shown again as typed, cut to what an input holds
+            typed = (typed[0], [value[: services.MAX_TEMPLATE_VARIABLE] for value in typed[1]])
+        context = chat_context(request, tenant, client, error=error.message, typed=typed)
+        response = render(request, "messaging/chat.html", context)
         response.status_code = 422 if not request.htmx else 200
         return response
     return render(

@@ -7,10 +7,13 @@ import hmac
 import json
 from decimal import Decimal
 
+import pytest
 from django.utils import timezone
+from django.utils.html import escape
 from freezegun import freeze_time
 
 from attendance.models import Message
+from messaging import services
 from messaging.models import OptOut
 from tests.messaging.conftest import APP_SECRET, PHONE_NUMBER_ID
 
@@ -240,3 +243,83 @@ def test_media_from_the_debtor_is_linked_and_served_through_us(
     assert link in html
     image = client.get(link)
     assert image.status_code == 200 and image["Content-Type"] == "image/png" and image.content.startswith(b"\x89PNG")
+
+
+# -- a template's variables, editable; its text, never --------------------------------------------------------------
+
+
+TEMPLATE = "cobranca_pix|pt_BR"  # "Olá {{1}}, o PIX da sua próxima parcela: {{2}}"
+
+
+def test_the_chat_offers_each_variable_filled_from_the_client_in_an_input(client, operator, wa_tenant, make_client):
+    debtor = make_client(name="maria souza")
+    client.force_login(operator)
+    page = client.get(chat_url(debtor)).content.decode()
+    assert 'name="var1" value="Maria"' in page
+    assert 'name="var2" value="R$ 100,00"' in page  # {valor} by default: the operator may put the PIX in its place
+    assert f'maxlength="{services.MAX_TEMPLATE_VARIABLE}" required' in page
+    assert '<option value="maria souza" label="Nome completo">' in page  # and the others, to pick from
+    assert '<option value="R$ 100,00" label="Valor em aberto">' in page
+    assert "<textarea" not in page  # the template's text is shown, not editable
+
+
+def test_an_edited_variable_goes_as_edited_and_the_template_text_as_approved(
+    client, operator, wa_tenant, make_client, django_capture_on_commit_callbacks, run_worker
+):
+    debtor = make_client(name="Maria Souza")
+    client.force_login(operator)
+    with django_capture_on_commit_callbacks(execute=True):
+        answer = client.post(
+            chat_url(debtor),
+            {
+                "kind": "template",
+                "template": TEMPLATE,
+                "var1": "  Dona Maria ",
+                "var2": "00020126-codigo-pix",
+                "body": "Pague agora ou {{1}}!",  # not a field: the text is the approved template's
+            },
+        )
+    assert "Mensagem na fila" in answer.content.decode()
+    run_worker()
+    sent = Message.objects.get(direction="enviada")
+    assert sent.body == "Olá Dona Maria, o PIX da sua próxima parcela: 00020126-codigo-pix"
+    assert sent.template["parameters"] == ["Dona Maria", "00020126-codigo-pix"]
+    assert sent.status == "enviada"
+
+
+@pytest.mark.parametrize(
+    ("var2", "error"),
+    [
+        ("", "Preencha a variável 2 do modelo."),
+        ("   ", "Preencha a variável 2 do modelo."),
+        ("x" * 1025, "A variável 2 passa de 1024 caracteres."),
+        ("linha um\nlinha dois", "A variável 2 não pode ter quebras de linha, tabulações nem caracteres de controle."),
+        ("com\ttab", "A variável 2 não pode ter quebras de linha, tabulações nem caracteres de controle."),
+        ("nulo\x00aqui", "A variável 2 não pode ter quebras de linha, tabulações nem caracteres de controle."),
+        ("muitos     espaços", "A variável 2 não pode ter mais de 4 espaços seguidos."),
+        ("{pix}", "Preencha a variável 2 do modelo."),  # no agreement: no PIX to fill it with
+    ],
+)
+def test_a_bad_variable_is_refused_in_portuguese_and_kept_as_typed(
+    client, operator, wa_tenant, make_client, var2, error
+):
+    debtor = make_client(name="Maria Souza")
+    client.force_login(operator)
+    answer = client.post(
+        chat_url(debtor), {"kind": "template", "template": TEMPLATE, "var1": "Dona Maria", "var2": var2}
+    )
+    page = answer.content.decode()
+    assert answer.status_code == 422
+    assert f'data-testid="chat-error">{escape(error)}</div>' in page
+    assert 'name="var1" value="Dona Maria"' in page  # what the operator typed stays
+    assert not Message.objects.filter(direction="enviada").exists()
+
+
+def test_a_template_not_approved_is_refused_whatever_its_variables(client, operator, wa_tenant, make_client):
+    debtor = make_client(name="Maria Souza")
+    client.force_login(operator)
+    answer = client.post(
+        chat_url(debtor), {"kind": "template", "template": "promocao_pendente|pt_BR", "var1": "x", "var2": "y"}
+    )
+    assert "Escolha um modelo aprovado." in answer.content.decode()
+    assert not Message.objects.filter(direction="enviada").exists()

@@ -99,13 +99,48 @@ document.addEventListener("htmx:afterSettle", () => {
   });
 })();
 
+// A WhatsApp template's variables edited by hand: its preview shows the text as it will go (the text itself is
+// the approved template's, never edited).
+document.addEventListener("input", (event) => {
+  const form = event.target.form;
+  if (!form || form.dataset.templateBody === undefined) return;
+  const preview = form.querySelector("[data-preview]");
+  if (!preview) return;
+  preview.textContent = form.dataset.templateBody.replace(/\{\{(\d+)\}\}/g, (whole, number) => {
+    const input = form.querySelector(`[name="var${number}"]`);
+    return input ? input.value : whole;
+  });
+});
+
+// A chat refresh that overlapped another appends the same messages twice: the later copy goes.
+document.addEventListener("htmx:afterSwap", (event) => {
+  const log = document.getElementById("chat-log");
+  if (!log || !log.contains(event.detail.target)) return;
+  const seen = new Set();
+  log.querySelectorAll("[data-message-id]").forEach((bubble) => {
+    if (seen.has(bubble.dataset.messageId)) bubble.remove();
+    else seen.add(bubble.dataset.messageId);
+  });
+});
+
 // The screen pop: wait for the next call connected to this operator. On the console it opens the client at
 // once; on a client's page it offers the next call without leaving the current one. Where the server streams
 // (data-stream: ASGI with PostgreSQL) the call is pushed as a server-sent event; elsewhere, or when the stream
 // is refused, the page asks every second.
+//
+// The same stream carries the WhatsApp notes ("mensagem": {cliente, tipo}) of the clients this operator may see;
+// each becomes a "ws-whatsapp" event on the body, which the chat and the console's unread counts refresh on (htmx
+// triggers). Whenever the stream (re)opens ("pronto") they refresh whatever the note ({todos: true}): nothing
+// said while it was down is lost. Without a stream (the SQLite demo, WSGI, no agent ID, a replaced page) they
+// refresh every few seconds instead, as the call is polled.
 (function () {
   const box = document.getElementById("call-watch");
   if (!box) return;
+  const messages = (detail) => document.body.dispatchEvent(new CustomEvent("ws-whatsapp", { detail: detail }));
+  let polling = null;
+  function pollMessages() {
+    if (polling === null) polling = setInterval(() => messages({ todos: true }), 3000);
+  }
   const HANDED = "call-watch-last"; // the last call the console saw, for the page it opens
   let last = null;
   const handed = JSON.parse(sessionStorage.getItem(HANDED) || "null");
@@ -139,6 +174,14 @@ document.addEventListener("htmx:afterSettle", () => {
     return false;
   }
   const after = () => (last === null ? "" : "?depois=" + last);
+  // The stream's address: the last call seen, and the client whose page this is (its chat's notes come too).
+  function streamUrl() {
+    const query = new URLSearchParams();
+    if (last !== null) query.set("depois", last);
+    if (box.dataset.client) query.set("cliente", box.dataset.client);
+    const text = query.toString();
+    return box.dataset.stream + (text ? "?" + text : "");
+  }
   async function poll() {
     try {
       const response = await fetch(box.dataset.url + after(), { headers: { Accept: "application/json" } });
@@ -152,15 +195,17 @@ document.addEventListener("htmx:afterSettle", () => {
   let refused = 0; // streams refused while the server answered: this server does not stream (204)
   const backoff = () => Math.min(30000, 1000 * 2 ** Math.min(failures++, 5)) * (0.5 + Math.random() / 2);
   function listen() {
-    const source = new EventSource(box.dataset.stream + after());
+    const source = new EventSource(streamUrl());
     const receive = (message) => {
       if (show(JSON.parse(message.data))) source.close();
     };
     source.addEventListener("pronto", (message) => {
       failures = refused = 0;
       receive(message);
+      messages({ todos: true });
     });
     source.addEventListener("chamada", receive);
+    source.addEventListener("mensagem", (message) => messages(JSON.parse(message.data)));
     // Access ended (signed out, password reset, deactivated, agent ID moved): the page reloads into the
     // sign-in page or "sem permissão".
     source.addEventListener("encerrado", () => {
@@ -171,6 +216,7 @@ document.addEventListener("htmx:afterSettle", () => {
     source.addEventListener("substituido", () => {
       source.close();
       box.dataset.replaced = "1";
+      pollMessages();
     });
     source.onerror = () => {
       // While the server is away the browser reconnects by itself, resuming after the last event's id. A
@@ -199,9 +245,13 @@ document.addEventListener("htmx:afterSettle", () => {
     }
     if (show(await response.json())) return;
     refused += 1;
-    if (refused >= 3) poll();
+    if (refused >= 3) fallBack();
     else listen();
   }
+  function fallBack() {
+    pollMessages();
+    poll();
+  }
   if (box.dataset.stream && window.EventSource) listen();
-  else poll();
+  else fallBack();
 })();
