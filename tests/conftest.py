@@ -1,3 +1,4 @@
+import asyncio
 import dataclasses
 import datetime
 import io
@@ -24,6 +25,24 @@ freezegun.configure(extend_ignore_list=["_pytest", "pluggy", "xdist", "execnet"]
 
 
 ALWAYS_OPEN = {"weekdays": "00:00-24:00", "saturday": "00:00-24:00", "sunday": "00:00-24:00", "holidays": "00:00-24:00"}
+
+
+@pytest.fixture(autouse=True)
+def no_event_loop_left_by_playwright(request):
+    """After a browser test, Playwright's sync API leaves its event loop marked as running on the xdist worker's
+    main thread for the rest of the session. A later test there that calls asyncio.run, or makes the test client
+    call the async stream view (async_to_sync), then failed: which tests ran after a browser test depended on
+    worksteal's timing, so CI failed now and then. The loop is not running while a non-browser test runs; it is
+    unmarked for that test and marked again after it, so the next browser test finds Playwright as it left it."""
+    left = asyncio._get_running_loop()
+    if left is None or request.node.get_closest_marker("browser") is not None:
+        yield
+        return
+    asyncio._set_running_loop(None)
+    try:
+        yield
+    finally:
+        asyncio._set_running_loop(left)
 
 
 @pytest.fixture(autouse=True)

@@ -4,14 +4,12 @@ A webhook received by node B pops the console waiting on node A (PostgreSQL's NO
 the two workers drain one queue with each task run once, and, where nginx is installed, the repository's proxy
 config (deploy/nginx/cobranca.conf) in front of both nodes carries the stream and the webhook."""
 
-import asyncio
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -23,6 +21,7 @@ from django_tasks_db.models import DBTaskResult
 from common.processes import database_url, stop
 from core.tasks import prune_import_reports
 from tenants.models import Role
+from tests.apart import run_apart
 from tests.attendance.test_call_stream import Stream, agent, connected, post, session_cookie
 from tests.conftest import free_port, make_user, start_asgi_server
 
@@ -64,10 +63,7 @@ def pop_through(stream_base: str, webhook_base: str, tenant, cookie) -> dict:
                 assert event[0] == "chamada" and event[2]["chamada"]["id"] == call_id
                 return event[2]
 
-    # On a thread of its own: a browser test earlier in this xdist worker leaves Playwright's event loop running on
-    # the main thread, where asyncio.run refuses to start another.
-    with ThreadPoolExecutor(max_workers=1) as thread:
-        return thread.submit(asyncio.run, scenario()).result()
+    return run_apart(scenario())  # tests/apart.py: not on the main thread
 
 
 def test_a_webhook_on_node_b_pops_the_console_on_node_a_and_workers_share_the_queue(two_nodes, tenant):

@@ -20,6 +20,7 @@ from common.processes import database_url, stop
 from dialer import live
 from dialer.models import DialerCallEvent, WebhookDelivery
 from tenants.models import Membership, Role
+from tests.apart import run_apart
 from tests.conftest import free_port, make_user, start_asgi_server
 from tests.db_proxy import DatabaseProxy
 
@@ -124,7 +125,7 @@ def test_a_connected_call_reaches_its_operator_only(asgi_server, tenant, other_t
                 assert await ana.next(timeout=1.5) is None
                 return delay
 
-    delay = asyncio.run(scenario())
+    delay = run_apart(scenario())
     print(f"webhook -> stream do operador em {delay * 1000:.0f} ms")  # a figure, not an assertion
 
 
@@ -148,7 +149,7 @@ def test_a_reconnection_gets_the_call_it_missed(asgi_server, tenant, operator, m
                 later = (await post(http, tenant, connected("later", "1001"))).json()["id"]
                 assert (await stream.next())[1] == later
 
-    asyncio.run(scenario())
+    run_apart(scenario())
 
 
 def test_a_lost_listening_connection_misses_no_call(asgi_server, tenant, operator):
@@ -173,7 +174,7 @@ def test_a_lost_listening_connection_misses_no_call(asgi_server, tenant, operato
             call = (await post(http, tenant, connected("during-the-cut", "1001"))).json()["id"]
             assert (await stream.next())[1] == call
 
-    asyncio.run(scenario())
+    run_apart(scenario())
 
 
 def test_a_waiting_stream_counts_for_the_live_panel(asgi_server, operator):
@@ -185,7 +186,7 @@ def test_a_waiting_stream_counts_for_the_live_panel(asgi_server, operator):
             assert (await stream.next())[0] == "pronto"
             await asyncio.sleep(2)  # a new stream is written within about a second
 
-    asyncio.run(scenario())
+    run_apart(scenario())
     assert Membership.objects.get(user=operator).console_seen_at is not None
 
 
@@ -201,7 +202,7 @@ def test_the_webhook_answers_alike_through_the_asgi_endpoint(asgi_server, tenant
             get = await http.get(url)
             return first, again, broken, unused, unknown, get
 
-    first, again, broken, unused, unknown, get = asyncio.run(scenario())
+    first, again, broken, unused, unknown, get = run_apart(scenario())
     assert (first.status_code, again.status_code) == (201, 200)
     assert again.json() == {"id": first.json()["id"], "repetido": True}
     assert broken.status_code == 400 and broken.json()["erro"] == "JSON inválido."
@@ -225,7 +226,7 @@ def test_where_the_server_cannot_stream_the_console_polls(client, operator, sett
         settings.ATTENDANCE_CALL_STREAM = False
     asgi = AsyncClient()
     asgi.force_login(operator)
-    assert asyncio.run(asgi.get(STREAM)).status_code == 204
+    assert run_apart(asgi.get(STREAM)).status_code == 204
 
 
 def test_the_listener_routes_by_tenant_and_agent():
@@ -265,7 +266,7 @@ def test_signing_out_closes_the_open_stream(asgi_server, operator):
             assert await stream.next(timeout=1) is None  # and nothing after it
             assert await elsewhere.next(timeout=1) is None  # still open, waiting
 
-    asyncio.run(scenario())
+    run_apart(scenario())
     assert not Session.objects.filter(session_key=key).exists()
 
 
@@ -289,7 +290,7 @@ def test_a_reconnection_replays_every_call_it_missed_oldest_first(asgi_server, t
                 burst = [(await post(http, tenant, connected(f"burst-{n}", "1001"))).json()["id"] for n in range(3)]
                 assert [(await stream.next(timeout=3) or (None, None))[1] for _ in burst] == burst
 
-    asyncio.run(scenario())
+    run_apart(scenario())
 
 
 REVOCATIONS = {
@@ -330,7 +331,7 @@ def test_revoked_access_ends_the_open_stream_within_seconds(asgi_server, tenant)
                     for stream in streams.values():
                         await stream.__aexit__(None, None, None)
 
-    asyncio.run(scenario())
+    run_apart(scenario())
 
 
 def test_an_agent_id_moved_to_someone_else_takes_its_calls_along(asgi_server, tenant, make_client):
@@ -357,7 +358,7 @@ def test_an_agent_id_moved_to_someone_else_takes_its_calls_along(asgi_server, te
                     assert event is not None and event[0] == "encerrado" and event[2]["chamada"] is None
                     assert await before.next(timeout=1) is None
 
-    asyncio.run(scenario())
+    run_apart(scenario())
 
 
 def test_a_session_holds_a_few_streams_and_a_new_one_closes_the_oldest(asgi_server, operator, settings):
@@ -390,7 +391,7 @@ def test_a_session_holds_a_few_streams_and_a_new_one_closes_the_oldest(asgi_serv
                     await stream.__aexit__(None, None, None)
 
     assert settings.ATTENDANCE_STREAMS_PER_SESSION == limit
-    asyncio.run(scenario())
+    run_apart(scenario())
 
 
 HOSTILE_IDS = ["²", "①", "9" * 5000, "9" * 30, "-1", "1\x00", " 7"]
@@ -421,7 +422,7 @@ def test_a_hostile_last_event_id_is_ignored_not_a_500(asgi_server, operator):
             async with Stream(http, cookie, query={"depois": "²"}) as stream:
                 assert (await stream.next())[0] == "pronto"
 
-    asyncio.run(scenario())
+    run_apart(scenario())
 
 
 @pytest.fixture
@@ -473,5 +474,5 @@ def test_a_stream_holds_through_a_database_outage_and_a_reconnection_during_it_i
                 assert (await again.next())[0] == "pronto"
                 assert (await again.next())[:2] == ("chamada", call)
 
-    asyncio.run(scenario())
+    run_apart(scenario())
     assert not DialerCallEvent.objects.filter(call_id="during-the-outage").exists()

@@ -10,6 +10,7 @@ import pytest
 
 from common.processes import database_url, stop
 from tenants.models import Role
+from tests.apart import run_apart
 from tests.attendance.test_call_stream import Stream, agent, connected, post, session_cookie
 from tests.conftest import free_port, make_user, start_asgi_server
 
@@ -72,6 +73,6 @@ def test_forty_waiting_consoles_add_no_thread_and_each_call_reaches_its_own(one_
                         await stream.__aexit__(None, None, None)
         return with_one, with_all
 
-    with_one, with_all = asyncio.run(scenario())
+    with_one, with_all = run_apart(scenario())
     print(f"threads do servidor: {with_one} com 1 console, {with_all} com {CONSOLES}")
     assert with_all - with_one <= 2, f"{with_all - with_one} threads a mais para {CONSOLES - 1} consoles"

@@ -1,9 +1,7 @@
 """Recordings play in the product: the timeline's player asks our endpoint, which streams GET /calls/{id}/recording
 from the sandbox 3C Plus (real HTTP on loopback) with the tenant's token, byte ranges included."""
 
-import asyncio
 import json
-import threading
 
 import httpx
 import pytest
@@ -14,6 +12,7 @@ from django.test import AsyncClient
 from attendance.models import ClientAccessLog
 from dialer.models import DialerCallEvent
 from sandbox.fake import _sample_recording
+from tests.apart import run_apart
 from tests.conftest import make_user
 from tests.dialer.conftest import TOKEN
 
@@ -117,24 +116,6 @@ def test_the_sandbox_recording_needs_the_token_and_honours_ranges(sandbox_server
     assert beyond.status_code == 416
 
 
-def run_apart(coroutine_function):
-    """asyncio.run in a thread of its own: after a Playwright test the main thread already has a running loop."""
-    outcome = {}
-
-    def run():
-        try:
-            outcome["value"] = asyncio.run(coroutine_function())
-        except BaseException as error:  # raised again in the test's thread
-            outcome["error"] = error
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    thread.join()
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["value"]
-
-
 @pytest.mark.django_db(transaction=True)
 def test_under_uvicorn_the_recording_is_streamed_not_read_whole_first(call, operator):
     asgi = AsyncClient()
@@ -149,6 +130,6 @@ def test_under_uvicorn_the_recording_is_streamed_not_read_whole_first(call, oper
         await sync_to_async(connections.close_all)()  # the view's thread's own connection
         return played
 
-    response, data = run_apart(play_and_close)
+    response, data = run_apart(play_and_close())
     assert response.status_code == 206 and data == WAV
     assert response.is_async, "an async iterator: Django would otherwise read the whole recording into memory"

@@ -19,6 +19,7 @@ from django.db import connection
 from common.processes import database_url, stop
 from dialer import group_commit
 from dialer.models import DialerCallEvent
+from tests.apart import run_apart
 from tests.conftest import free_port, start_asgi_server
 from tests.private_postgres import private_cluster
 
@@ -121,7 +122,7 @@ def test_every_delivery_answered_2xx_survives_a_database_crash(crashable_databas
         return before, crashed_at, restarted
 
     try:
-        before, crashed_at, restarted = asyncio.run(flow())
+        before, crashed_at, restarted = run_apart(flow())
     finally:
         stop(server)
     with psycopg.connect(url) as conn:
@@ -172,13 +173,13 @@ def test_a_group_is_answered_only_after_its_commit(monkeypatch, settings):
             events.append(("answered", results[-1]))
         return results
 
-    answers = asyncio.run(three())
+    answers = run_apart(three())
     assert answers == [(201, {"id": 1}), (201, {"id": 2}), (201, {"id": 3})]
     assert events[:5] == ["begin", 1, 2, 3, "commit"]  # one transaction, then the answers
 
     events.clear()
     fail["commit"], fail["alone"] = True, group_commit.DatabaseError("the database system is in recovery mode")
-    answers = asyncio.run(three())
+    answers = run_apart(three())
     assert all(isinstance(answer, group_commit.DatabaseError) for answer in answers)
     assert not [e for e in events if isinstance(e, tuple) and not isinstance(e[1], Exception)]
 

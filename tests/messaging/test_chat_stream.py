@@ -6,7 +6,6 @@ import asyncio
 import datetime
 import json
 import types
-from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -17,6 +16,7 @@ from attendance.models import Message
 from dialer import live
 from messaging import services
 from tenants.models import Membership, Role
+from tests.apart import run_apart
 from tests.conftest import make_user
 
 STREAM = "/atendimento/ligacoes/"
@@ -275,7 +275,4 @@ def test_an_inbound_message_reaches_the_streams_that_may_see_it_and_no_other_ten
                 for stream in (ana_stream, bia_console, bia_page, boss_stream):
                     assert await stream.next(timeout=0.5) is None
 
-    # On a thread of its own: a browser test earlier in this process leaves Playwright's event loop running on the
-    # main thread, where asyncio.run refuses to start another.
-    with ThreadPoolExecutor(max_workers=1) as thread:
-        thread.submit(asyncio.run, scenario()).result()
+    run_apart(scenario())  # tests/apart.py: not on the main thread
