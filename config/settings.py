@@ -198,6 +198,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # The test database is a file (pytest-xdist gives each worker its own: test-db.sqlite3_gw0, ...), as the demo's
+    # is: an in-memory one is a single connection that the live server's request threads share, and two requests
+    # a page makes at once (htmx loads) then met on it ("bad parameter or other API misuse").
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "test-db.sqlite3")}
     # The Carteira's covering indexes carry extra columns on PostgreSQL; SQLite builds them without, as it should.
     SILENCED_SYSTEM_CHECKS = ["models.W040"]
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_bool("DATABASE_POOL", False):
