@@ -57,7 +57,7 @@ def test_a_stream_resumed_from_a_hostile_last_event_id_starts_from_now(rf, agent
     request.membership = Membership.objects.get(user=agent)
     request.session = type("Session", (), {"session_key": "k", "get": lambda self, key, default="": default})()
     newest = views.dialer_selectors.last_connected_call(request.membership.tenant, "1001")
-    *_, after = views._stream_start(request)
+    _tenant, _access, after, _audience = views._stream_start(request)
     assert after == newest  # no last call seen: only calls from now on
 
 
