@@ -18,7 +18,17 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from attendance.models import Agreement, AgreementInstallment, Payment
-from attendance.payments import DebtState, PaymentInput, check_paid_on, post_debt_payments, post_payment
+from attendance.payments import (
+    INSTALLMENT_STATE,
+    DebtState,
+    InstallmentState,
+    PaymentInput,
+    among,
+    check_paid_on,
+    post_debt_payments,
+    post_installment_payments,
+    post_payment,
+)
 from common.parsing import CONTROL_CHARACTERS, format_cpf, parse_ascii_int, parse_cpf, parse_date, parse_id, parse_money
 from core.importing import _cell, clean_cells, normalize_header
 from core.models import Client, Debt
@@ -54,7 +64,7 @@ class PaymentRow:
     line: int
     payment_id: str
     data: PaymentInput
-    installment: AgreementInstallment | None = None
+    installment: InstallmentState | None = None
     debt: DebtState | None = None
 
 
@@ -204,12 +214,17 @@ class _Targets:
             debts = among(among(Debt.objects.all(), "client_id", client_ids), "contract_code", contracts)
             for row in debts.values_list("pk", "client_id", "contract_code", "installment_number", "installment_total"):
                 self.debts[(row[2], row[3])].append(row)
-        self.agreements = {
-            a.pk: a
-            for a in Agreement.objects.filter(
-                tenant=tenant, pk__in={c.agreement_id for c in cells if c.agreement_id}
-            ).prefetch_related("installments")
-        }
+        # {agreement id: (client id, its installments by number)}, read as values: a chunk may name 5,000 agreements.
+        self.agreements = {}
+        agreement_ids = {c.agreement_id for c in cells if c.agreement_id}
+        if agreement_ids:
+            for pk, client_id in among(Agreement.objects.filter(tenant=tenant), "pk", agreement_ids).values_list(
+                "pk", "client_id"
+            ):
+                self.agreements[pk] = (client_id, [])
+            installments = among(AgreementInstallment.objects.all(), "agreement_id", list(self.agreements))
+            for values in installments.order_by("agreement_id", "number").values_list(*INSTALLMENT_STATE):
+                self.agreements[values[1]][1].append(InstallmentState(*values))
 
     def find(self, cell: _Cells) -> dict:
         if cell.external_id:
@@ -221,19 +236,18 @@ class _Targets:
             if not clients:
                 raise ValidationError(_("Nenhum cliente com o CPF %(cpf)s.") % {"cpf": format_cpf(cell.cpf)})
         if cell.agreement_id is not None:
-            agreement = self.agreements.get(cell.agreement_id)
-            if agreement is None or agreement.client_id not in clients:
+            client_id, installments = self.agreements.get(cell.agreement_id, (None, ()))
+            if client_id is None or client_id not in clients:
                 raise ValidationError(_("Acordo #%(a)s não encontrado para este cliente.") % {"a": cell.agreement_id})
-            installments = sorted(agreement.installments.all(), key=lambda i: i.number)
             if cell.number is None:
                 installment = next((i for i in installments if i.status == AgreementInstallment.Status.OPEN), None)
                 if installment is None:
-                    raise ValidationError(_("O acordo #%(a)s não tem parcela em aberto.") % {"a": agreement.pk})
+                    raise ValidationError(_("O acordo #%(a)s não tem parcela em aberto.") % {"a": cell.agreement_id})
             else:
                 installment = next((i for i in installments if i.number == cell.number), None)
                 if installment is None:
                     raise ValidationError(
-                        _("O acordo #%(a)s não tem a parcela %(n)s.") % {"a": agreement.pk, "n": cell.number}
+                        _("O acordo #%(a)s não tem a parcela %(n)s.") % {"a": cell.agreement_id, "n": cell.number}
                     )
             return {"installment": installment}
         number = cell.number or 1
@@ -265,8 +279,8 @@ class ImportReport:
 def import_payment_rows(tenant, user, rows, *, dry_run: bool = False, chunk_size: int | None = None, progress=None):
     """Import (line, dict) rows: each good row is posted, each bad row reported; a dry run writes nothing.
 
-    Rows are parsed and written a chunk at a time (títulos in one batch per chunk, COPied on PostgreSQL,
-    agreement installments one by one, as they may settle their agreement), each chunk committed on its own so a
+    Rows are parsed and written a chunk at a time (agreement installments, then títulos, each in one batch per
+    chunk, COPied on PostgreSQL; the agreements they pay off settled together), each chunk committed on its own so a
     long file never holds its locks to the end. A dry run is one transaction rolled back at the end: later rows see
     earlier ones as in the real run.
     """
@@ -308,35 +322,23 @@ def _import_chunk(tenant, user, parser, chunk, report) -> None:
             report.already += 1
         else:
             fresh.append((line, raw))
-    by_debt = []
+    by_debt, by_installment = [], []
     for (line, _raw), row in zip(fresh, parser.parse_chunk(fresh), strict=True):
         if isinstance(row, ValidationError):
             report.errors.append((line, ids[line], " ".join(row.messages)))
         elif row.debt is not None:
             by_debt.append(row)
         else:
-            try:
-                with transaction.atomic():
-                    write_row(tenant, user, row, refresh=False)
+            by_installment.append(row)
+    for rows, posted in (
+        (by_installment, post_installment_payments(tenant, user, [(r.data, r.installment.pk) for r in by_installment])),
+        (by_debt, post_debt_payments(tenant, user, [(r.data, r.debt.pk) for r in by_debt])),
+    ):
+        for index, error in posted:
+            if error is None:
                 report.imported += 1
-            except ValidationError as error:
-                report.errors.append((row.line, row.payment_id, " ".join(error.messages)))
-    for index, error in post_debt_payments(tenant, user, [(row.data, row.debt.pk) for row in by_debt]):
-        if error is None:
-            report.imported += 1
-        else:
-            report.errors.append((by_debt[index].line, by_debt[index].payment_id, " ".join(error.messages)))
-
-
-def among(queryset, field: str, values):
-    """`queryset` filtered on `field` in `values`. On PostgreSQL as `= ANY(one array)`: a chunk's 5,000-value IN list
-    costs more to quote on the client and to parse on the server than the query costs to run."""
-    values = list(values)
-    if connection.vendor != "postgresql" or not values:
-        return queryset.filter(**{f"{field}__in": values})
-    model = queryset.model
-    column = f'"{model._meta.db_table}"."{model._meta.get_field(field).column}"'
-    return queryset.extra(where=[f"{column} = ANY(%s)"], params=[values])
+            else:
+                report.errors.append((rows[index].line, rows[index].payment_id, " ".join(error.messages)))
 
 
 def payment_id_of(raw: dict) -> str:

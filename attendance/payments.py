@@ -23,6 +23,7 @@ from decimal import Decimal
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Sum
+from django.db.models.signals import post_save
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -201,6 +202,138 @@ def post_debt_payments(tenant, user, items: list[tuple[PaymentInput, int]]) -> l
     return _post_debt_payments_orm(tenant, user, items)
 
 
+def post_installment_payments(
+    tenant, user, items: list[tuple[PaymentInput, int]]
+) -> list[tuple[int, Exception | None]]:
+    """Many agreement installment payments at once (a file import): [(data, installment id)] -> [(index, error or
+    None)], in order, as post_payment would post them one after another.
+
+    The agreements, then the installments, locked in one query each (the order _pay_installment locks them in);
+    the rules applied in memory; the payments written at once (COPY on PostgreSQL) with their audit events, the
+    installments by one UPDATE; the agreements left with no open installment are quitados together (_settle_many).
+    Payment ids are expected to be new (the import filters the ones already recorded). Call inside a transaction.
+    """
+    if not items:
+        return []
+    agreement_of = dict(
+        Installment.objects.filter(agreement__tenant=tenant, pk__in={pk for _data, pk in items}).values_list(
+            "pk", "agreement_id"
+        )
+    )
+    agreements = {
+        pk: (status, client_id)
+        for pk, status, client_id in Agreement.objects.select_for_update()
+        .filter(tenant=tenant, pk__in=set(agreement_of.values()))
+        .order_by("pk")
+        .values_list("pk", "status", "client_id")
+    }
+    # Every installment of those agreements: the one paid last settles its agreement, and a later row of the file
+    # finds the agreement quitado, as one post_payment after another would.
+    installments, open_count = {}, defaultdict(int)
+    locked = among(Installment.objects.select_for_update(), "agreement_id", list(agreements)).order_by("pk")
+    for values in locked.values_list(*INSTALLMENT_STATE):
+        i = InstallmentState(*values)
+        installments[i.pk] = i
+        open_count[i.agreement_id] += i.status == Installment.Status.OPEN
+    results, accepted, changed, settled = [], [], {}, []
+    today = timezone.localdate()
+    for index, (data, installment_id) in enumerate(items):
+        installment = installments.get(installment_id)
+        try:
+            if installment is None:
+                raise ValidationError(_("Parcela do acordo não encontrada."))
+            _check_input(data, today)
+            agreement_id = installment.agreement_id
+            status, client_id = agreements[agreement_id]
+            if status != Agreement.Status.ACTIVE:
+                raise ValidationError(
+                    _("O acordo #%(id)s está %(status)s: não recebe pagamentos nas parcelas.")
+                    % {"id": agreement_id, "status": str(Agreement.Status(status).label).lower()}
+                )
+            if installment.status == Installment.Status.PAID:
+                raise ValidationError(
+                    _("%(i)s do acordo #%(id)s já está paga.") % {"i": installment, "id": agreement_id}
+                )
+            applied, credit = _split(data, installment.open_amount, OF_INSTALLMENT)
+        except ValidationError as error:
+            results.append((index, error))
+            continue
+        installment.paid_amount += applied
+        if installment.paid_amount >= installment.amount:
+            installment.status = Installment.Status.PAID
+            installment.paid_on = data.paid_on
+            installment.payment_method = data.method
+            open_count[agreement_id] -= 1
+            if not open_count[agreement_id]:
+                agreements[agreement_id] = (Agreement.Status.COMPLETED, client_id)
+                settled.append(agreement_id)
+        changed[installment.pk] = installment
+        accepted.append((data, client_id, installment.pk, credit))
+        results.append((index, None))
+    if not accepted:
+        return results
+    if connection.vendor == "postgresql":
+        _copy_payments(tenant, user, accepted, target="installment")
+    else:
+        new_payments = [
+            _build(tenant, user, data, client_id, credit, installment_id=installment_id)
+            for data, client_id, installment_id, credit in accepted
+        ]
+        Payment.objects.bulk_create(new_payments, batch_size=1000)
+        AuditEvent.objects.bulk_create(
+            (
+                audit.build(tenant, user, audit.Action.PAYMENT_POSTED, p, changes=_audit_changes(p))
+                for p in new_payments
+            ),
+            batch_size=1000,
+        )
+    _bulk_set(Installment, list(changed.values()), ["paid_amount", "status", "paid_on", "payment_method"])
+    _settle_many(tenant, user, sorted(settled))
+    return results
+
+
+def _settle_many(tenant, user, agreement_ids: list[int]) -> None:
+    """_settle for many (locked, active) agreements whose installments are all paid: a few statements for the lot,
+    the same rows, audit events and post_save (the payments app cancels their charges) as one _settle each."""
+    if not agreement_ids:
+        return
+    now = timezone.now()
+    reason = _("Todas as parcelas pagas.")
+    Agreement.objects.filter(pk__in=agreement_ids).update(
+        status=Agreement.Status.COMPLETED, closed_at=now, close_reason=reason
+    )
+    through = Agreement.debts.through
+    Debt.objects.filter(
+        pk__in=through.objects.filter(agreement_id__in=agreement_ids).values("debt_id"),
+        status=Debt.Status.IN_AGREEMENT,
+    ).update(status=Debt.Status.PAID)
+    # The client with it: the audit event names the agreement by its client ("Acordo #12 — Maria").
+    agreements = list(Agreement.objects.filter(pk__in=agreement_ids).select_related("client").order_by("pk"))
+    client_ids = sorted({a.client_id for a in agreements})
+    if connection.vendor != "postgresql":  # on PostgreSQL, in refresh_clients_sql's write of each client
+        Client.objects.filter(pk__in=client_ids).update(status=Client.Status.OPEN)
+    changes = {"situação": [str(Agreement.Status.ACTIVE.label), str(Agreement.Status.COMPLETED.label)]}
+    AuditEvent.objects.bulk_create(
+        (audit.build(tenant, user, audit.Action.AGREEMENT_SETTLED, a, changes=changes) for a in agreements),
+        batch_size=1000,
+    )
+    update_fields = frozenset(["status", "closed_at", "close_reason"])
+    for agreement in agreements:
+        agreement.tenant = tenant  # the receivers read it: one object, not a query per agreement
+        post_save.send(
+            sender=Agreement,
+            instance=agreement,
+            created=False,
+            update_fields=update_fields,
+            raw=False,
+            using=agreement._state.db,
+        )
+    if connection.vendor == "postgresql":
+        refresh_clients_sql(client_ids, reopen=True)
+    else:
+        refresh_clients(client_ids)
+
+
 def _post_debt_payments_orm(tenant, user, items):
     debts = {
         d.pk: d
@@ -233,6 +366,28 @@ def _post_debt_payments_orm(tenant, user, items):
 
 
 DEBT_STATE = ["id", "client_id", "contract_code", "installment_number", "installment_total", "original_amount"]
+
+
+INSTALLMENT_STATE = ["pk", "agreement_id", "number", "amount", "paid_amount", "status", "paid_on", "payment_method"]
+
+
+class InstallmentState:
+    """An agreement installment as the payment rules read and write it, without a model instance (see DebtState)."""
+
+    __slots__ = tuple(INSTALLMENT_STATE)
+
+    def __init__(self, pk, agreement_id, number, amount, paid_amount, status, paid_on, payment_method):
+        self.pk = pk
+        self.agreement_id = agreement_id
+        self.number = number
+        self.amount = amount
+        self.paid_amount = paid_amount
+        self.status = status
+        self.paid_on = paid_on
+        self.payment_method = payment_method
+
+    __str__ = Installment.__str__
+    open_amount = Installment.open_amount
 
 
 class DebtState:
@@ -302,13 +457,25 @@ def _post_debt_payments_copy(tenant, user, items):
             results.append((index, error))
             continue
         changed[debt.pk] = debt
-        accepted.append((data, debt, credit))
+        accepted.append((data, debt.client_id, debt.pk, credit))
         results.append((index, None))
     if accepted:
         _copy_payments(tenant, user, accepted)
     _bulk_set(Debt, list(changed.values()), ["paid_amount", "status"])
     refresh_clients_sql({d.client_id for d in changed.values()})
     return results
+
+
+def among(queryset, field: str, values):
+    """`queryset` filtered on `field` in `values`. On PostgreSQL as `= ANY(one array)`: a chunk's 5,000-value IN list
+    costs more to quote on the client and to parse on the server than the query costs to run."""
+    values = list(values)
+    if connection.vendor != "postgresql" or not values:
+        return queryset.filter(**{f"{field}__in": values})
+    model = queryset.model
+    column = model._meta.pk.column if field == "pk" else model._meta.get_field(field).column
+    column = f'"{model._meta.db_table}"."{column}"'
+    return queryset.extra(where=[f"{column} = ANY(%s)"], params=[values])
 
 
 def _copy_columns(model, given: list[str]) -> tuple[list[str], list]:
@@ -325,7 +492,9 @@ def _copy_columns(model, given: list[str]) -> tuple[list[str], list]:
     return columns, constants
 
 
-def _copy_payments(tenant, user, accepted: list[tuple[PaymentInput, Debt, Decimal]]) -> None:
+def _copy_payments(tenant, user, accepted: list[tuple[PaymentInput, int, int, Decimal]], target: str = "debt") -> None:
+    """COPY the payments [(data, client id, target id, credit)] against `target` ("debt" or "installment") and their
+    audit events."""
     now = timezone.now()
     user_id = user.pk if getattr(user, "is_authenticated", False) else None
     with connection.cursor() as cursor:
@@ -338,7 +507,7 @@ def _copy_payments(tenant, user, accepted: list[tuple[PaymentInput, Debt, Decima
             "id",
             "tenant",
             "client",
-            "debt",
+            target,
             "paid_on",
             "amount",
             "credit_amount",
@@ -353,13 +522,13 @@ def _copy_payments(tenant, user, accepted: list[tuple[PaymentInput, Debt, Decima
         columns, constants = _copy_columns(Payment, given)
         raw = cursor.cursor
         with raw.copy(f"COPY attendance_payment ({', '.join(columns)}) FROM STDIN") as copy:
-            for pk, (data, debt, credit) in zip(ids, accepted, strict=True):
+            for pk, (data, client_id, target_id, credit) in zip(ids, accepted, strict=True):
                 copy.write_row(
                     (
                         pk,
                         tenant.pk,
-                        debt.client_id,
-                        debt.pk,
+                        client_id,
+                        target_id,
                         data.paid_on,
                         data.amount,
                         credit,
@@ -379,7 +548,7 @@ def _copy_payments(tenant, user, accepted: list[tuple[PaymentInput, Debt, Decima
         source_labels = {value: str(label) for value, label in Payment.Source.choices}
         repr_template = _("Pagamento de %(v)s em %(d)s")
         with raw.copy(f"COPY tenants_auditevent ({', '.join(columns)}) FROM STDIN") as copy:
-            for pk, (data, _debt, credit) in zip(ids, accepted, strict=True):
+            for pk, (data, _client_id, _target_id, credit) in zip(ids, accepted, strict=True):
                 changes = _changes_of(data.amount, data.paid_on, credit, data.source, data.external_id, source_labels)
                 copy.write_row(
                     (
@@ -396,10 +565,11 @@ def _copy_payments(tenant, user, accepted: list[tuple[PaymentInput, Debt, Decima
                 )
 
 
-def refresh_clients_sql(client_ids) -> None:
+def refresh_clients_sql(client_ids, *, reopen: bool = False) -> None:
     """refresh_clients in one UPDATE on PostgreSQL, for what a payment moves: open balance, oldest open due date
     and situation (quitado when nothing is open and something was paid, em aberto again when something reopens;
-    other situations are the agreement's). Rows that would not change are not written."""
+    other situations are the agreement's). Rows that would not change are not written. reopen: the clients' agreement
+    just ended (quitado), their situation is em aberto before the rules apply, in the same write of each row."""
     client_ids = sorted(client_ids)
     if not client_ids:
         return
@@ -418,13 +588,16 @@ def refresh_clients_sql(client_ids) -> None:
                     FROM core_debt d
                     WHERE d.client_id = ids.id
                 ) s
+            ), base AS (
+                SELECT c.id, CASE WHEN %(reopen)s THEN %(client_open)s ELSE c.status END AS status
+                FROM core_client c
+                WHERE c.id = ANY(%(ids)s)
             ), new AS (
                 SELECT c.id, COALESCE(s.balance, 0) AS balance, s.oldest,
                        CASE WHEN c.status = %(client_open)s AND s.has_paid AND NOT s.has_open THEN %(client_paid)s
                             WHEN c.status = %(client_paid)s AND s.has_open THEN %(client_open)s
                             ELSE c.status END AS status
-                FROM core_client c LEFT JOIN sums s ON s.client_id = c.id
-                WHERE c.id = ANY(%(ids)s)
+                FROM base c LEFT JOIN sums s ON s.client_id = c.id
             )
             UPDATE core_client c SET open_balance = new.balance, oldest_due_date = new.oldest, status = new.status
             FROM new
@@ -439,6 +612,7 @@ def refresh_clients_sql(client_ids) -> None:
                 "paid": Debt.Status.PAID,
                 "client_open": Client.Status.OPEN,
                 "client_paid": Client.Status.PAID,
+                "reopen": reopen,
             },
         )
         paid_off = [pk for pk, status in cursor.fetchall() if status == Client.Status.PAID]
@@ -459,6 +633,11 @@ def _bulk_set(model, objects: list, fields: list[str]) -> None:
     if not objects:
         return
     if connection.vendor != "postgresql":
+        # bulk_update takes model instances: a DebtState or InstallmentState becomes one with the fields it writes.
+        objects = [
+            o if isinstance(o, model) else model(pk=o.pk, **{name: getattr(o, name) for name in fields})
+            for o in objects
+        ]
         model.objects.bulk_update(objects, fields, batch_size=1000)
         return
     columns = [model._meta.get_field(name) for name in fields]
@@ -469,7 +648,7 @@ def _bulk_set(model, objects: list, fields: list[str]) -> None:
         f"AS v(pk, {names}) WHERE t.{model._meta.pk.column} = v.pk AND t.{model._meta.pk.column} = ANY(%s::bigint[])"
     )
     # Each column goes as one array literal: quoting 5,000 values one by one on the client costs more than the UPDATE.
-    # The ids twice: joined to an unnest alone, the planner hashes the whole table (250 ms per 5,000 títulos of 500,000).
+    # The ids twice: joined to an unnest alone, the planner hashes the whole table (250 ms per 5,000 of 500,000 rows).
     ids = _array_literal(o.pk for o in objects)
     params = (
         [ids]
