@@ -215,11 +215,8 @@ def post_installment_payments(
     """
     if not items:
         return []
-    agreement_of = dict(
-        Installment.objects.filter(agreement__tenant=tenant, pk__in={pk for _data, pk in items}).values_list(
-            "pk", "agreement_id"
-        )
-    )
+    named = among(Installment.objects.filter(agreement__tenant=tenant), "pk", {pk for _data, pk in items})
+    agreement_of = dict(named.values_list("pk", "agreement_id"))
     agreements = {
         pk: (status, client_id)
         for pk, status, client_id in Agreement.objects.select_for_update()
@@ -303,10 +300,21 @@ def _settle_many(tenant, user, agreement_ids: list[int]) -> None:
         status=Agreement.Status.COMPLETED, closed_at=now, close_reason=reason
     )
     through = Agreement.debts.through
-    Debt.objects.filter(
-        pk__in=through.objects.filter(agreement_id__in=agreement_ids).values("debt_id"),
-        status=Debt.Status.IN_AGREEMENT,
-    ).update(status=Debt.Status.PAID)
+    if connection.vendor == "postgresql":
+        # The títulos' ids first (an init plan), then each by its primary key: joined or IN (subquery), the planner
+        # read every título of the table.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {Debt._meta.db_table} d SET status = %s WHERE d.id = ANY(ARRAY("
+                f"SELECT l.debt_id FROM {through._meta.db_table} l WHERE l.agreement_id = ANY(%s::bigint[])"
+                ")) AND d.status = %s",
+                [Debt.Status.PAID, _array_literal(agreement_ids), Debt.Status.IN_AGREEMENT],
+            )
+    else:
+        Debt.objects.filter(
+            pk__in=through.objects.filter(agreement_id__in=agreement_ids).values("debt_id"),
+            status=Debt.Status.IN_AGREEMENT,
+        ).update(status=Debt.Status.PAID)
     # The client with it: the audit event names the agreement by its client ("Acordo #12 — Maria").
     agreements = list(Agreement.objects.filter(pk__in=agreement_ids).select_related("client").order_by("pk"))
     client_ids = sorted({a.client_id for a in agreements})
@@ -473,9 +481,10 @@ def among(queryset, field: str, values):
     if connection.vendor != "postgresql" or not values:
         return queryset.filter(**{f"{field}__in": values})
     model = queryset.model
-    column = model._meta.pk.column if field == "pk" else model._meta.get_field(field).column
-    column = f'"{model._meta.db_table}"."{column}"'
-    return queryset.extra(where=[f"{column} = ANY(%s)"], params=[values])
+    target = model._meta.pk if field == "pk" else model._meta.get_field(field)
+    # Cast to the column's type: a list of ints alone may travel as numeric[], and bigint = numeric skips the index.
+    column = f'"{model._meta.db_table}"."{target.column}"'
+    return queryset.extra(where=[f"{column} = ANY(%s::{target.db_type(connection)}[])"], params=[values])
 
 
 def _copy_columns(model, given: list[str]) -> tuple[list[str], list]:
@@ -650,13 +659,20 @@ def _bulk_set(model, objects: list, fields: list[str]) -> None:
     # Each column goes as one array literal: quoting 5,000 values one by one on the client costs more than the UPDATE.
     # The ids twice: joined to an unnest alone, the planner hashes the whole table (250 ms per 5,000 of 500,000 rows).
     ids = _array_literal(o.pk for o in objects)
-    params = (
-        [ids]
-        + [_array_literal(c.get_db_prep_save(getattr(o, c.attname), connection) for o in objects) for c in columns]
-        + [ids]
-    )
+    params = [ids] + [_array_literal(_prepared(c, getattr(o, c.attname)) for o in objects) for c in columns] + [ids]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
+
+
+_AS_TEXT = (str, int, Decimal, type(None))
+
+
+def _prepared(field, value):
+    """The value as the database takes it: text, numbers, None and dates as they are (their text is what the
+    column reads), anything else through the field."""
+    if value.__class__ in _AS_TEXT or value.__class__ is datetime.date:
+        return value
+    return field.get_db_prep_save(value, connection)
 
 
 def _array_literal(values) -> str:
