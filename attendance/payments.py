@@ -29,7 +29,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from attendance.models import Agreement, AgreementInstallment, Payment
-from common.parsing import DATE_WINDOW, clean_text, format_brl
+from common.parsing import DATE_WINDOW, clean_text, format_brl, format_cpf
 from core import services as core_services
 from core.models import Client, Creditor, Debt
 from tenants import audit
@@ -315,31 +315,88 @@ def _settle_many(tenant, user, agreement_ids: list[int]) -> None:
             pk__in=through.objects.filter(agreement_id__in=agreement_ids).values("debt_id"),
             status=Debt.Status.IN_AGREEMENT,
         ).update(status=Debt.Status.PAID)
-    # The client with it: the audit event names the agreement by its client ("Acordo #12 — Maria").
-    agreements = list(Agreement.objects.filter(pk__in=agreement_ids).select_related("client").order_by("pk"))
-    client_ids = sorted({a.client_id for a in agreements})
+    # Each one's client: the audit event names the agreement by it ("Acordo #12 — Maria (123.456.789-09)"), as
+    # str(agreement) does.
+    rows = list(
+        Agreement.objects.filter(pk__in=agreement_ids)
+        .order_by("pk")
+        .values_list("pk", "client_id", "client__name", "client__cpf")
+    )
+    client_ids = sorted({client_id for _pk, client_id, _name, _cpf in rows})
     if connection.vendor != "postgresql":  # on PostgreSQL, in refresh_clients_sql's write of each client
         Client.objects.filter(pk__in=client_ids).update(status=Client.Status.OPEN)
     changes = {"situação": [str(Agreement.Status.ACTIVE.label), str(Agreement.Status.COMPLETED.label)]}
-    AuditEvent.objects.bulk_create(
-        (audit.build(tenant, user, audit.Action.AGREEMENT_SETTLED, a, changes=changes) for a in agreements),
-        batch_size=1000,
-    )
+    template = _("Acordo #%(id)s — %(client)s")
+    events = [
+        (pk, template % {"id": pk, "client": f"{name} ({format_cpf(cpf)})"}, changes) for pk, _c, name, cpf in rows
+    ]
+    _write_audit_events(tenant, user, audit.Action.AGREEMENT_SETTLED, Agreement, events, now)
+    # What Agreement.save would have sent: the payments app cancels the charges of an agreement that ended.
     update_fields = frozenset(["status", "closed_at", "close_reason"])
-    for agreement in agreements:
-        agreement.tenant = tenant  # the receivers read it: one object, not a query per agreement
+    for pk, client_id, _name, _cpf in rows:
+        agreement = Agreement(
+            pk=pk,
+            tenant=tenant,
+            client_id=client_id,
+            status=Agreement.Status.COMPLETED,
+            closed_at=now,
+            close_reason=reason,
+        )
+        agreement._state.adding = False
         post_save.send(
-            sender=Agreement,
-            instance=agreement,
-            created=False,
-            update_fields=update_fields,
-            raw=False,
-            using=agreement._state.db,
+            sender=Agreement, instance=agreement, created=False, update_fields=update_fields, raw=False, using="default"
         )
     if connection.vendor == "postgresql":
         refresh_clients_sql(client_ids, reopen=True)
     else:
         refresh_clients(client_ids)
+
+
+def _write_audit_events(tenant, user, action, model, events: list[tuple[int, str, dict]], at) -> None:
+    """Audit events [(object id, object repr, changes)] of one action on `model`'s rows: COPied on PostgreSQL, one
+    bulk insert elsewhere; the same rows as audit.build for each object."""
+    if not events:
+        return
+    object_type = str(model._meta.verbose_name)
+    user_id = user.pk if getattr(user, "is_authenticated", False) else None
+    if connection.vendor != "postgresql":
+        AuditEvent.objects.bulk_create(
+            (
+                AuditEvent(
+                    tenant=tenant,
+                    user_id=user_id,
+                    action=action,
+                    object_type=object_type,
+                    object_id=str(pk),
+                    object_repr=text[:200],
+                    changes=changes,
+                    at=at,
+                )
+                for pk, text, changes in events
+            ),
+            batch_size=1000,
+        )
+        return
+    given = ["tenant", "user", "action", "object_type", "object_id", "object_repr", "changes", "at"]
+    columns, constants = _copy_columns(AuditEvent, given)
+    with (
+        connection.cursor() as cursor,
+        cursor.cursor.copy(f"COPY tenants_auditevent ({', '.join(columns)}) FROM STDIN") as copy,
+    ):
+        for pk, text, changes in events:
+            copy.write_row(
+                (
+                    tenant.pk,
+                    user_id,
+                    audit.Action(action).value,
+                    object_type,
+                    str(pk),
+                    text[:200],
+                    json.dumps(changes, ensure_ascii=False),
+                    at,
+                    *constants,
+                )
+            )
 
 
 def _post_debt_payments_orm(tenant, user, items):
@@ -484,7 +541,9 @@ def among(queryset, field: str, values):
     target = model._meta.pk if field == "pk" else model._meta.get_field(field)
     # Cast to the column's type: a list of ints alone may travel as numeric[], and bigint = numeric skips the index.
     column = f'"{model._meta.db_table}"."{target.column}"'
-    return queryset.extra(where=[f"{column} = ANY(%s::{target.db_type(connection)}[])"], params=[values])
+    return queryset.extra(
+        where=[f"{column} = ANY(%s::{target.db_type(connection)}[])"], params=[_array_literal(values)]
+    )
 
 
 def _copy_columns(model, given: list[str]) -> tuple[list[str], list]:

@@ -283,7 +283,8 @@ def test_installment_rows_of_one_file_apply_in_order_as_payments_one_after_anoth
     ]
     events = AuditEvent.objects.filter(object_id__in=[str(p.pk) for p in Payment.objects.all()], action="pagamento")
     assert events.count() == Payment.objects.count()
-    assert AuditEvent.objects.filter(object_id=str(agreement.pk), action="acordo_quitado").count() == 1
+    settled = AuditEvent.objects.get(object_id=str(agreement.pk), action="acordo_quitado")
+    assert (settled.object_repr, settled.object_type) == (str(agreement), "acordo")
     assert stopped == [in_agreement.pk]
     # Again: every id already recorded, nothing changes.
     assert "0 pagamentos registrados" in run_command(path)

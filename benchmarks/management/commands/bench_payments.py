@@ -102,6 +102,14 @@ class Command(BaseCommand):
         )
         existing = open_agreements.count()
         if existing < agreements_needed:
+            # A run before quitou its agreements and their clients: the new agreements need clients still open.
+            eligible = (
+                Client.objects.filter(tenant=tenant, status=Client.Status.OPEN, open_balance__gt=0)
+                .exclude(agreements__status__in=Agreement.OPEN_STATUSES)
+                .count()
+            )
+            if eligible < agreements_needed - existing:
+                seed_wallet(tenant, agreements_needed - existing - eligible, seed=7)
             started = time.perf_counter()
             self.make_agreements(tenant, operator, agreements_needed - existing, 0, timezone.localdate())
             self.stdout.write(f"  acordos criados em {time.perf_counter() - started:.1f}s")
