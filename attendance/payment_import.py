@@ -8,6 +8,7 @@ The admin's import (django-import-export) and `manage.py import_payments` share 
 """
 
 import dataclasses
+import functools
 import itertools
 from collections import defaultdict
 
@@ -17,7 +18,17 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from attendance.models import Agreement, AgreementInstallment, Payment
-from attendance.payments import PaymentInput, check_paid_on, post_debt_payments, post_payment
+from attendance.payments import (
+    INSTALLMENT_STATE,
+    DebtState,
+    InstallmentState,
+    PaymentInput,
+    among,
+    check_paid_on,
+    post_debt_payments,
+    post_installment_payments,
+    post_payment,
+)
 from common.parsing import CONTROL_CHARACTERS, format_cpf, parse_ascii_int, parse_cpf, parse_date, parse_id, parse_money
 from core.importing import _cell, clean_cells, normalize_header
 from core.models import Client, Debt
@@ -53,8 +64,8 @@ class PaymentRow:
     line: int
     payment_id: str
     data: PaymentInput
-    installment: AgreementInstallment | None = None
-    debt: Debt | None = None
+    installment: InstallmentState | None = None
+    debt: DebtState | None = None
 
 
 @dataclasses.dataclass
@@ -115,12 +126,12 @@ class PaymentRowParser:
 
     @staticmethod
     def _cells(raw: dict, line: int, today) -> _Cells:
-        row = {normalize_header(k): v for k, v in raw.items()}
+        row = _normalized(raw)
+        payment_id = _payment_id(row)  # read before clean_cells strips the row's control characters in place
         errors = clean_cells(row)
         if errors:  # a NUL or a huge cell: nothing else of the row is read
-            return _Cells(line, payment_id_of(raw), None, errors)
+            return _Cells(line, payment_id, None, errors)
 
-        payment_id = payment_id_of(raw)
         if not payment_id:
             errors.append(_("id_pagamento não informado."))
         elif len(payment_id) > 80:
@@ -189,27 +200,31 @@ class _Targets:
         self.by_external = defaultdict(list)
         self.by_cpf = defaultdict(list)
         clients = Client.objects.filter(tenant=tenant)
-        for external_id, pk in clients.filter(
-            external_id__in={c.external_id for c in cells if c.external_id}
+        for external_id, pk in among(
+            clients, "external_id", {c.external_id for c in cells if c.external_id}
         ).values_list("external_id", "pk"):
             self.by_external[external_id].append(pk)
-        for cpf, pk in clients.filter(cpf__in={c.cpf for c in cells if c.cpf}).values_list("cpf", "pk"):
+        for cpf, pk in among(clients, "cpf", {c.cpf for c in cells if c.cpf}).values_list("cpf", "pk"):
             self.by_cpf[cpf].append(pk)
         client_ids = {pk for pks in (*self.by_external.values(), *self.by_cpf.values()) for pk in pks}
         self.debts = defaultdict(list)
         contracts = {c.contract for c in cells if c.contract and c.agreement_id is None}
         if contracts:
             # Only what finding them takes: the payment reads and locks its título again.
-            for row in Debt.objects.filter(client_id__in=client_ids, contract_code__in=contracts).values_list(
-                "pk", "client_id", "contract_code", "installment_number", "installment_total"
-            ):
+            debts = among(among(Debt.objects.all(), "client_id", client_ids), "contract_code", contracts)
+            for row in debts.values_list("pk", "client_id", "contract_code", "installment_number", "installment_total"):
                 self.debts[(row[2], row[3])].append(row)
-        self.agreements = {
-            a.pk: a
-            for a in Agreement.objects.filter(
-                tenant=tenant, pk__in={c.agreement_id for c in cells if c.agreement_id}
-            ).prefetch_related("installments")
-        }
+        # {agreement id: (client id, its installments by number)}, read as values: a chunk may name 5,000 agreements.
+        self.agreements = {}
+        agreement_ids = {c.agreement_id for c in cells if c.agreement_id}
+        if agreement_ids:
+            for pk, client_id in among(Agreement.objects.filter(tenant=tenant), "pk", agreement_ids).values_list(
+                "pk", "client_id"
+            ):
+                self.agreements[pk] = (client_id, [])
+            installments = among(AgreementInstallment.objects.all(), "agreement_id", list(self.agreements))
+            for values in installments.order_by("agreement_id", "number").values_list(*INSTALLMENT_STATE):
+                self.agreements[values[1]][1].append(InstallmentState(*values))
 
     def find(self, cell: _Cells) -> dict:
         if cell.external_id:
@@ -221,19 +236,18 @@ class _Targets:
             if not clients:
                 raise ValidationError(_("Nenhum cliente com o CPF %(cpf)s.") % {"cpf": format_cpf(cell.cpf)})
         if cell.agreement_id is not None:
-            agreement = self.agreements.get(cell.agreement_id)
-            if agreement is None or agreement.client_id not in clients:
+            client_id, installments = self.agreements.get(cell.agreement_id, (None, ()))
+            if client_id is None or client_id not in clients:
                 raise ValidationError(_("Acordo #%(a)s não encontrado para este cliente.") % {"a": cell.agreement_id})
-            installments = sorted(agreement.installments.all(), key=lambda i: i.number)
             if cell.number is None:
                 installment = next((i for i in installments if i.status == AgreementInstallment.Status.OPEN), None)
                 if installment is None:
-                    raise ValidationError(_("O acordo #%(a)s não tem parcela em aberto.") % {"a": agreement.pk})
+                    raise ValidationError(_("O acordo #%(a)s não tem parcela em aberto.") % {"a": cell.agreement_id})
             else:
                 installment = next((i for i in installments if i.number == cell.number), None)
                 if installment is None:
                     raise ValidationError(
-                        _("O acordo #%(a)s não tem a parcela %(n)s.") % {"a": agreement.pk, "n": cell.number}
+                        _("O acordo #%(a)s não tem a parcela %(n)s.") % {"a": cell.agreement_id, "n": cell.number}
                     )
             return {"installment": installment}
         number = cell.number or 1
@@ -246,12 +260,8 @@ class _Targets:
             raise ValidationError(
                 _("Contrato %(c)s em mais de um cliente com este CPF: informe o external_id.") % {"c": cell.contract}
             )
-        pk, client_id, contract, number, total = debts[0]
-        return {
-            "debt": Debt(
-                pk=pk, client_id=client_id, contract_code=contract, installment_number=number, installment_total=total
-            )
-        }
+        # What finding it read, not a model instance (a file builds 100,000): the payment reads and locks it again.
+        return {"debt": DebtState(*debts[0])}
 
 
 def write_row(tenant, user, row: PaymentRow, refresh: bool = True) -> tuple[Payment, bool]:
@@ -269,8 +279,8 @@ class ImportReport:
 def import_payment_rows(tenant, user, rows, *, dry_run: bool = False, chunk_size: int | None = None, progress=None):
     """Import (line, dict) rows: each good row is posted, each bad row reported; a dry run writes nothing.
 
-    Rows are parsed and written a chunk at a time (títulos in one batch per chunk, COPied on PostgreSQL,
-    agreement installments one by one, as they may settle their agreement), each chunk committed on its own so a
+    Rows are parsed and written a chunk at a time (agreement installments, then títulos, each in one batch per
+    chunk, COPied on PostgreSQL; the agreements they pay off settled together), each chunk committed on its own so a
     long file never holds its locks to the end. A dry run is one transaction rolled back at the end: later rows see
     earlier ones as in the real run.
     """
@@ -301,8 +311,8 @@ def _import_chunk(tenant, user, parser, chunk, report) -> None:
     report.rows += len(chunk)
     ids = {line: payment_id_of(raw) for line, raw in chunk}
     recorded = set(
-        Payment.objects.filter(
-            tenant=tenant, external_id__in={i for i in ids.values() if i and storable(i)}
+        among(
+            Payment.objects.filter(tenant=tenant), "external_id", {i for i in ids.values() if i and storable(i)}
         ).values_list("external_id", flat=True)
     )
     fresh = []
@@ -312,31 +322,43 @@ def _import_chunk(tenant, user, parser, chunk, report) -> None:
             report.already += 1
         else:
             fresh.append((line, raw))
-    by_debt = []
+    by_debt, by_installment = [], []
     for (line, _raw), row in zip(fresh, parser.parse_chunk(fresh), strict=True):
         if isinstance(row, ValidationError):
             report.errors.append((line, ids[line], " ".join(row.messages)))
         elif row.debt is not None:
             by_debt.append(row)
         else:
-            try:
-                with transaction.atomic():
-                    write_row(tenant, user, row, refresh=False)
+            by_installment.append(row)
+    for rows, posted in (
+        (by_installment, post_installment_payments(tenant, user, [(r.data, r.installment.pk) for r in by_installment])),
+        (by_debt, post_debt_payments(tenant, user, [(r.data, r.debt.pk) for r in by_debt])),
+    ):
+        for index, error in posted:
+            if error is None:
                 report.imported += 1
-            except ValidationError as error:
-                report.errors.append((row.line, row.payment_id, " ".join(error.messages)))
-    for index, error in post_debt_payments(tenant, user, [(row.data, row.debt.pk) for row in by_debt]):
-        if error is None:
-            report.imported += 1
-        else:
-            report.errors.append((by_debt[index].line, by_debt[index].payment_id, " ".join(error.messages)))
+            else:
+                report.errors.append((rows[index].line, rows[index].payment_id, " ".join(error.messages)))
 
 
 def payment_id_of(raw: dict) -> str:
     """The row's payment id as its parsing sees it: control characters removed, a NUL kept for the row's error."""
-    row = {normalize_header(k): v for k, v in raw.items()}
+    return _payment_id(_normalized(raw))
+
+
+def _payment_id(row: dict) -> str:
     text = _cell(row.get("id_pagamento") or row.get("payment_id"))
     return text if "\x00" in text else CONTROL_CHARACTERS.sub("", text)
+
+
+@functools.lru_cache(maxsize=1024)
+def _header(key) -> str:
+    # A file repeats its few headers on every row: normalized once each (bounded: a hostile file's many columns).
+    return normalize_header(key)
+
+
+def _normalized(raw: dict) -> dict:
+    return {_header(k): v for k, v in raw.items()}
 
 
 def storable(payment_id: str) -> bool:

@@ -49,6 +49,25 @@ def stop_calling(client, *, phones=None, reason: str = "", user=None) -> None:
     transaction.on_commit(lambda: hooks.stop_calling_hooks(client, phones=phones, reason=reason, user=user))
 
 
+def stop_calling_clients(clients, *, reason: str = "", user=None) -> None:
+    """stop_calling for many whole clients (a payment file, the daily breakage): after the commit, each hook hears
+    them in one call when it has a batch variant, one by one otherwise."""
+    clients = list(clients)
+    if not clients:
+        return
+
+    def run():
+        registry = hooks.stop_calling_hooks
+        many = getattr(registry, "many", None)
+        if many is not None:
+            many(clients, phones=None, reason=reason, user=user)
+        else:  # a plain callable in its place (a test's stand-in)
+            for client in clients:
+                registry(client, phones=None, reason=reason, user=user)
+
+    transaction.on_commit(run)
+
+
 def set_do_not_call(client: Client, reason: str, user=None) -> Client:
     """Mark the client "não ligar" (who and when are kept), audit it and take it out of the dialer."""
     reason = DoNotCallReason(reason)

@@ -48,6 +48,48 @@ def remove_client_from_lists(client, *, phones=None, reason: str = "", user=None
     return removals
 
 
+def remove_clients_from_lists(clients, *, phones=None, reason: str = "", user=None) -> list[DialerRemoval]:
+    """remove_client_from_lists for many whole clients at once (a payment file paid off thousands): their sent items
+    read a slice of clients per query, the removals written in one insert per slice; the same rows as one call per
+    client."""
+    if phones is not None:
+        return [
+            r for client in clients for r in remove_client_from_lists(client, phones=phones, reason=reason, user=user)
+        ]
+    requested_by = user if getattr(user, "is_authenticated", False) else None
+    removals = []
+    clients = list(clients)
+    for start in range(0, len(clients), REMOVAL_SLICE):
+        part = {client.pk: client for client in clients[start : start + REMOVAL_SLICE]}
+        by_pair: dict[tuple[int, int], set[str]] = defaultdict(set)
+        for client_id, campaign_id, numbers in DialerExportItem.objects.filter(
+            client_id__in=part, status__in=[DialerExportItem.Status.SENT, DialerExportItem.Status.SENDING]
+        ).values_list("client_id", "campaign_id", "phones"):
+            by_pair[(client_id, campaign_id)].update(numbers)
+        if not by_pair:
+            continue
+        with transaction.atomic():
+            created = DialerRemoval.objects.bulk_create(
+                DialerRemoval(
+                    tenant_id=part[client_id].tenant_id,
+                    client_id=client_id,
+                    campaign_id=campaign_id,
+                    contacts=mailing_keys([(client_id, sorted(numbers))]),
+                    reason=str(reason)[:40],
+                    requested_by=requested_by,
+                )
+                for (client_id, campaign_id), numbers in sorted(by_pair.items())
+                if numbers
+            )
+            for removal in created:
+                transaction.on_commit(lambda r=removal: enqueue_removal(r))
+        removals.extend(created)
+    return removals
+
+
+REMOVAL_SLICE = 2000
+
+
 def enqueue_removal(removal):
     from dialer.tasks import remove_from_lists
 

@@ -240,3 +240,52 @@ def test_the_command_reports_a_nul_payment_id_as_a_row_error(setup, tmp_path):
     )  # fmt: skip
     run_command(path)
     assert list(Payment.objects.values_list("external_id", flat=True)) == ["P9"]
+
+
+def test_installment_rows_of_one_file_apply_in_order_as_payments_one_after_another(
+    setup, tmp_path, monkeypatch, django_capture_on_commit_callbacks
+):
+    """A chunk's installment rows are posted together (post_installment_payments): each row sees the ones before it,
+    as post_payment one row after another would (partial, then the rest, the agreement quitado by its last
+    installment, a later row refused on the quitado agreement), with audit events and the client paid off."""
+    stopped = []
+    monkeypatch.setattr("core.hooks.stop_calling_hooks", lambda client, **_: stopped.append(client.pk))
+    _by_titulo, in_agreement, agreement = setup
+    first, second = agreement.installments.order_by("number")
+    row = {"external_id": "A1", "acordo": str(agreement.pk), "data": YESTERDAY}
+    rows = [
+        {**row, "id_pagamento": "S1", "parcela": first.number, "valor": "10,00"},
+        {**row, "id_pagamento": "S2", "parcela": first.number, "valor": str(first.amount).replace(".", ",")},
+        {**row, "id_pagamento": "S3", "parcela": first.number, "valor": str(first.amount - 10).replace(".", ",")},
+        {**row, "id_pagamento": "S4", "parcela": second.number, "valor": str(second.amount).replace(".", ",")},
+        {**row, "id_pagamento": "S5", "parcela": second.number, "valor": "1,00"},
+    ]
+    path = tmp_path / "p.csv"
+    path.write_bytes(csv_file(rows))
+    with django_capture_on_commit_callbacks(execute=True):
+        output = run_command(path)
+    assert "3 pagamentos registrados, 0 já importados antes, 2 com erro" in output
+    errors = (tmp_path / "p.csv.erros.csv").read_text(encoding="utf-8-sig")
+    assert "maior que o saldo" in errors  # S2: 10,00 already paid on it
+    assert f"O acordo #{agreement.pk} está quitado" in errors  # S5, after S4 settled it
+    first.refresh_from_db()
+    second.refresh_from_db()
+    agreement.refresh_from_db()
+    in_agreement.refresh_from_db()
+    assert (first.status, first.paid_amount, second.status) == ("paga", first.amount, "paga")
+    assert (agreement.status, agreement.close_reason) == ("quitado", "Todas as parcelas pagas.")
+    assert in_agreement.status == Client.Status.PAID and in_agreement.open_balance == 0
+    assert set(agreement.debts.values_list("status", flat=True)) == {Debt.Status.PAID}
+    assert sorted(Payment.objects.filter(installment__agreement=agreement).values_list("external_id", flat=True)) == [
+        "S1",
+        "S3",
+        "S4",
+    ]
+    events = AuditEvent.objects.filter(object_id__in=[str(p.pk) for p in Payment.objects.all()], action="pagamento")
+    assert events.count() == Payment.objects.count()
+    settled = AuditEvent.objects.get(object_id=str(agreement.pk), action="acordo_quitado")
+    assert (settled.object_repr, settled.object_type) == (str(agreement), "acordo")
+    assert stopped == [in_agreement.pk]
+    # Again: every id already recorded, nothing changes.
+    assert "0 pagamentos registrados" in run_command(path)
+    assert Payment.objects.filter(installment__agreement=agreement).count() == 3

@@ -32,11 +32,19 @@ class Command(BaseCommand):
         parser.add_argument("--overdue-percent", type=int, default=10)
         parser.add_argument("--skip-import", action="store_true")
         parser.add_argument("--skip-breakage", action="store_true")
+        parser.add_argument(
+            "--installment-rows",
+            type=int,
+            default=0,
+            help="também mede um arquivo de N pagamentos de parcelas de acordo (3 por acordo: cada um é quitado)",
+        )
 
     def handle(self, *args, **options):
         self.stdout.write(f"Banco: {connection.vendor} {connection.settings_dict.get('NAME')}")
         if not options["skip_import"]:
             self.bench_import(options["payments"])
+        if options["installment_rows"]:
+            self.bench_installments(options["installment_rows"])
         if not options["skip_breakage"]:
             self.bench_breakage(options["agreements"], options["overdue_percent"])
 
@@ -78,19 +86,76 @@ class Command(BaseCommand):
                         }
                     )
                     rows += 1
-            for label in ("primeira importação", "reimportação (nada muda)"):
-                before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-                started = time.perf_counter()
-                report = import_payment_rows(tenant, None, read_rows(path))
-                elapsed = time.perf_counter() - started
-                peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-                self.stdout.write(
-                    f"  {label}: {report.rows} linhas, {report.imported} registrados, {report.already} já importados, "
-                    f"{len(report.errors)} erros em {elapsed:.1f}s ({report.rows / elapsed:,.0f} linhas/s); "
-                    f"pico de memória do processo {peak / 1024:,.0f} MB (antes {before / 1024:,.0f} MB)"
-                )
+            self.import_twice(tenant, path)
         paid_off = Client.objects.filter(tenant=tenant, status=Client.Status.PAID).count()
         self.stdout.write(f"  clientes quitados: {paid_off}")
+
+    def bench_installments(self, count):
+        """A file that pays agreement installments: every installment of count/3 active agreements, which all end
+        quitados (the heaviest case: each agreement, its títulos and its client settle)."""
+        agreements_needed = -(-count // 3)
+        self.stdout.write(f"Importação de {count} pagamentos de parcelas ({agreements_needed} acordos quitados)")
+        tenant = self.tenant("bench-parcelas", agreements_needed)
+        operator, _ = get_user_model().objects.get_or_create(username="bench-parcelas")
+        open_agreements = Agreement.objects.filter(tenant=tenant, status=Agreement.Status.ACTIVE).exclude(
+            installments__status=AgreementInstallment.Status.PAID
+        )
+        existing = open_agreements.count()
+        if existing < agreements_needed:
+            # A run before quitou its agreements and their clients: the new agreements need clients still open.
+            eligible = (
+                Client.objects.filter(tenant=tenant, status=Client.Status.OPEN, open_balance__gt=0)
+                .exclude(agreements__status__in=Agreement.OPEN_STATUSES)
+                .count()
+            )
+            if eligible < agreements_needed - existing:
+                seed_wallet(tenant, agreements_needed - existing - eligible, seed=7)
+            started = time.perf_counter()
+            self.make_agreements(tenant, operator, agreements_needed - existing, 0, timezone.localdate())
+            self.stdout.write(f"  acordos criados em {time.perf_counter() - started:.1f}s")
+        picked = list(open_agreements.order_by("id").values_list("id", flat=True)[:agreements_needed])
+        paid_on = (timezone.localdate() - datetime.timedelta(days=1)).strftime("%d/%m/%Y")
+        run = int(time.time())
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "parcelas.csv"
+            with open(path, "w", newline="", encoding="utf-8") as handle:
+                writer = csv.DictWriter(handle, fieldnames=TEMPLATE_HEADERS, delimiter=";")
+                writer.writeheader()
+                installments = (
+                    AgreementInstallment.objects.filter(agreement_id__in=picked)
+                    .order_by("agreement_id", "number")
+                    .values_list("agreement_id", "number", "amount", "agreement__client__external_id")
+                )
+                for agreement_id, number, amount, external_id in installments.iterator(chunk_size=5000):
+                    writer.writerow(
+                        {
+                            "id_pagamento": f"P{run}-{agreement_id}-{number}",
+                            "external_id": external_id,
+                            "acordo": agreement_id,
+                            "parcela": number,
+                            "data": paid_on,
+                            "valor": str(amount),
+                            "forma": "boleto",
+                        }
+                    )
+            self.import_twice(tenant, path)
+        settled = Agreement.objects.filter(pk__in=picked, status=Agreement.Status.COMPLETED).count()
+        self.stdout.write(f"  acordos quitados: {settled}")
+
+    def import_twice(self, tenant, path):
+        for label in ("primeira importação", "reimportação (nada muda)"):
+            before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            started = time.perf_counter()
+            report = import_payment_rows(tenant, None, read_rows(path))
+            elapsed = time.perf_counter() - started
+            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            self.stdout.write(
+                f"  {label}: {report.rows} linhas, {report.imported} registrados, {report.already} já importados, "
+                f"{len(report.errors)} erros em {elapsed:.1f}s ({report.rows / elapsed:,.0f} linhas/s); "
+                f"pico de memória do processo {peak / 1024:,.0f} MB (antes {before / 1024:,.0f} MB)"
+            )
+            if report.errors:
+                self.stdout.write(f"    primeiro erro: {report.errors[0]}")
 
     def bench_breakage(self, count, overdue_percent):
         self.stdout.write(f"Quebra diária sobre {count} acordos ativos ({overdue_percent}% atrasados)")
