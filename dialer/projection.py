@@ -404,8 +404,8 @@ def _mark_sent_sql(rows, now) -> list[tuple[int, int, str, str]]:
 
     Set based, and costed with EXPLAIN ANALYZE: a client's data is built once and spliced between its phones' heads
     (array_to_string); the phones are aggregated from one sorted subquery (an ORDER BY inside each aggregate sorted
-    every client's phones three times, PostgreSQL 15); the phones are read by the range of client ids, joined to the list (with the
-    list alone, PostgreSQL read every phone of every tenant for each chunk)."""
+    every client's phones three times, PostgreSQL 15); the phones are read by the range of client ids, joined to the
+    list (with the list alone, PostgreSQL read every phone of every tenant for each chunk)."""
     head, tail = url_with_id("attendance:client", base=settings.PUBLIC_BASE_URL)(_URL_PROBE).split(str(_URL_PROBE))
     zone, zone_params = _zone_sql()
     pair = """'{"phone":' || to_json(phone.dial)::text || ',"identifier":"' || phone.client_id::text || '"'"""
@@ -421,7 +421,7 @@ def _mark_sent_sql(rows, now) -> list[tuple[int, int, str, str]]:
         " GROUP BY phone.client_id"
         "), moved AS ("
         f" UPDATE {DialerExportItem._meta.db_table} AS item SET status = %s, sent_at = %s, phones = numbers.phones"
-        " FROM numbers WHERE item.id = ANY(%s::bigint[]) AND item.client_id = numbers.client_id AND item.status = %s"
+        " FROM numbers WHERE item.id = ANY(%s::bigint[]) AND item.client_id = numbers.client_id"
         " RETURNING item.id, item.client_id"
         ") SELECT moved.id, moved.client_id, array_to_string(numbers.heads, data.value || '},') || data.value || '}',"
         " numbers.pairs FROM moved JOIN numbers ON numbers.client_id = moved.client_id"
@@ -433,21 +433,31 @@ def _mark_sent_sql(rows, now) -> list[tuple[int, int, str, str]]:
         f" FROM {Client._meta.db_table} AS client JOIN {Creditor._meta.db_table} AS creditor"
         " ON creditor.id = client.creditor_id WHERE client.id = moved.client_id) AS data ON true"
     )
-    client_ids = [client_id for _pk, client_id in rows]
-    params = [
-        "{" + ",".join(map(str, client_ids)) + "}",
-        min(client_ids),
-        max(client_ids),
-        DialerExportItem.Status.SENT,
-        now,
-        "{" + ",".join(str(pk) for pk, _client_id in rows) + "}",
-        DialerExportItem.Status.HELD,
-        head,
-        tail,
-        *zone_params,
-    ]
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SET LOCAL jit = off")  # costed as big, compiled for longer than it runs
+        # The items still HELD, locked until the statement below commits (no request is made meanwhile). Apart, so
+        # that no join depends on the status's statistics: right after a closing they still say "all SENT", and
+        # the update joined to its phones as if no item were HELD ran for minutes (a nested loop over the phones).
+        cursor.execute(
+            f"SELECT id, client_id FROM {DialerExportItem._meta.db_table} WHERE id = ANY(%s::bigint[]) AND status = %s "
+            "FOR UPDATE",
+            ["{" + ",".join(str(pk) for pk, _client_id in rows) + "}", DialerExportItem.Status.HELD],
+        )
+        held = cursor.fetchall()
+        if not held:
+            return []
+        client_ids = [client_id for _pk, client_id in held]
+        params = [
+            "{" + ",".join(map(str, client_ids)) + "}",
+            min(client_ids),
+            max(client_ids),
+            DialerExportItem.Status.SENT,
+            now,
+            "{" + ",".join(str(pk) for pk, _client_id in held) + "}",
+            head,
+            tail,
+            *zone_params,
+        ]
         cursor.execute(sql, params)
         return sorted(cursor.fetchall(), key=lambda row: (row[1], row[0]))
 
