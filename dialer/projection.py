@@ -19,7 +19,11 @@ the live removal already works (dialer/removals.py), and it serves the caps, cal
 way. Because the sweep reads the state from our database and the clock each time, a tick that never ran is repaired
 by the next one: it removes whatever was left on a closed window and adds whatever was left out of an open one.
 
-No transaction is held across HTTP: the rows are read, the request is made, then the rows are updated.
+No transaction is held across HTTP: the rows are read, the request is made, then the rows are updated. The sweep
+works a range of clients at a time (one statement classifies the range and joins its items; on PostgreSQL another
+marks the opening's items SENT and builds their contacts); the range's requests go to a small pool of threads while
+the next range's statements run, and their outcomes are written by the sweep's thread afterwards: a statement never
+waits on a request, and a request never waits on an open transaction.
 """
 
 import dataclasses
@@ -27,7 +31,7 @@ import datetime
 import json
 import logging
 from collections import defaultdict
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -146,11 +150,13 @@ def project_tenant(tenant, now=None, *, api_factory=None, lead: datetime.timedel
             return result
         policy = eligibility.CallingPolicy.for_tenant(tenant)
         closing_q = _regions_q(closing_regions(policy, now, lead))
-        with _LazyApi(api_factory or tenant_api.api_for, tenant) as api:
+        with _LazyApi(api_factory or tenant_api.api_for, tenant) as api, _Requests(api, result) as requests:
             for low, high in _client_ranges(tenant):
                 moves = _moves(tenant, now, closing_q, low, high)
                 if moves:
-                    _project_chunk(api, tenant, moves, now, result)
+                    _project_chunk(requests, tenant, moves, now)
+                requests.settle(requests.PENDING)
+                requests.flush()
     result.seconds = (timezone.now() - started).total_seconds()
     return result
 
@@ -251,7 +257,7 @@ def _keys_json(client_id, phones) -> str:
     return ",".join(json.dumps(pair, ensure_ascii=False, separators=(",", ":")) for pair in pairs)
 
 
-def _project_chunk(api, tenant, moves, now, result: Sweep):
+def _project_chunk(requests: "_Requests", tenant, moves, now):
     to_remove: dict[int, list] = defaultdict(list)  # campaign -> [(item pk, keys, next reason or None)]
     to_add: dict[tuple[int, int], list] = defaultdict(list)  # (campaign, list) -> [(item pk, client id)]
     drop_held: dict[str, list[int]] = defaultdict(list)
@@ -271,100 +277,135 @@ def _project_chunk(api, tenant, moves, now, result: Sweep):
         DialerExportItem.objects.filter(client_in(pks, "pk")).update(
             status=DialerExportItem.Status.SKIPPED, error=eligibility.reason_label(reason)
         )
-        result.dropped += len(pks)
+        requests.result.dropped += len(pks)
     for campaign_id, rows in to_remove.items():
-        _remove(api, campaign_id, rows, result)
+        _remove(requests, campaign_id, rows)
     for (campaign_id, list_id), rows in to_add.items():
-        _add(tenant, api, campaign_id, list_id, rows, now, result)
+        _add(requests, campaign_id, list_id, rows, now)
 
 
-def _in_flight(api, calls):
-    """Run each (key, function) with up to IN_FLIGHT requests at once over the API's kept-alive connections; yield
-    (key, error or None) in the order they finish. The database is touched only by the caller, in its thread."""
-    calls = list(calls)
-    if not calls:
-        return
-    getattr(api, "delete_mailing")  # noqa: B009 — the lazy client opens here, in this thread, not in the pool's
-    with ThreadPoolExecutor(max_workers=IN_FLIGHT, thread_name_prefix="projecao") as pool:
-        futures = {pool.submit(function): key for key, function in calls}
-        for future in as_completed(futures):
-            try:
-                future.result()
-            except DialerError as error:
-                yield futures[future], error
-            else:
-                yield futures[future], None
+class _Requests:
+    """The sweep's requests to 3C Plus: up to IN_FLIGHT at once over the API's kept-alive connections, on a pool kept
+    for the whole sweep, so that the next range's statements run while this range's requests are in flight (the
+    database and 3C Plus work at the same time). Their outcomes are written by the sweep's thread only (flush), one
+    statement per outcome; no transaction is open while a request is."""
+
+    PENDING = IN_FLIGHT * 16  # requests queued at most before the sweep waits (each up to ~1 MB of contacts)
+
+    def __init__(self, api, result: Sweep):
+        self.api, self.result = api, result
+        self.pool: ThreadPoolExecutor | None = None
+        self.pending: dict = {}  # future -> its outcome's handler
+        self.held: list[int] = []  # removed from the list: SENT -> HELD
+        self.skipped: dict[str, list[int]] = defaultdict(list)  # removed for good: reason -> items
+        self.not_added: list[int] = []  # marked SENT, their POST failed: back to HELD
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        try:
+            if exc[0] is None:
+                self.settle(0)
+        finally:
+            if self.pool is not None:
+                self.pool.shutdown(wait=True, cancel_futures=True)
+            if exc[0] is None:
+                self.flush()
+
+    def submit(self, function, done) -> None:
+        if self.pool is None:
+            getattr(self.api, "delete_mailing")  # noqa: B009 — the lazy client opens here, in this thread
+            self.pool = ThreadPoolExecutor(max_workers=IN_FLIGHT, thread_name_prefix="projecao")
+        self.pending[self.pool.submit(function)] = done
+        if len(self.pending) > self.PENDING:
+            self.settle(self.PENDING // 2)
+
+    def settle(self, keep: int) -> None:
+        """Handle the finished requests, waiting until at most `keep` are pending."""
+        while self.pending:
+            finished, _ = wait(
+                self.pending, timeout=None if len(self.pending) > keep else 0, return_when=FIRST_COMPLETED
+            )
+            if not finished:
+                return
+            for future in finished:
+                done = self.pending.pop(future)
+                try:
+                    future.result()
+                except DialerError as error:
+                    done(error)
+                else:
+                    done(None)
+
+    def flush(self) -> None:
+        """Writes the outcomes so far: after a crash before it, the next tick repeats the idempotent deletes."""
+        sent, held = DialerExportItem.Status.SENT, DialerExportItem.Status.HELD
+        if self.held:
+            DialerExportItem.objects.filter(client_in(self.held, "pk"), status=sent).update(status=held)
+        for reason, pks in self.skipped.items():
+            DialerExportItem.objects.filter(client_in(pks, "pk")).update(
+                status=DialerExportItem.Status.SKIPPED, error=eligibility.reason_label(reason)
+            )
+        if self.not_added:
+            DialerExportItem.objects.filter(client_in(self.not_added, "pk"), status=sent).update(status=held)
+        self.held, self.skipped, self.not_added = [], defaultdict(list), []
 
 
 def _json_array(parts) -> bytes:
     return f"[{','.join(part for part in parts if part)}]".encode()
 
 
-def _remove(api, campaign_id, rows, result: Sweep):
-    parts = [rows[start : start + BATCH] for start in range(0, len(rows), BATCH)]
-
-    def delete(part):
+def _remove(requests: _Requests, campaign_id, rows):
+    api, result = requests.api, requests.result
+    for start in range(0, len(rows), BATCH):
+        part = rows[start : start + BATCH]
         body = _json_array(keys for _pk, keys, _r in part)
-        return lambda: api.delete_mailing(campaign_id, body) if body != b"[]" else None
 
-    removed = []
-    for index, error in _in_flight(api, ((index, delete(part)) for index, part in enumerate(parts))):
-        part = parts[index]
-        if error is not None:
-            # Still SENT: the next tick removes them again (the delete is idempotent).
-            logger.warning("Projeção: remoção na campanha %s falhou: %s", campaign_id, error.message)
-            result.failed += len(part)
-            continue
-        removed.extend(part)
-    # Written once the requests are done, one statement per outcome: a crash before it leaves them SENT, and the
-    # next tick deletes them again.
-    held = [pk for pk, _k, stop in removed if stop is None]
-    if held:
-        DialerExportItem.objects.filter(client_in(held, "pk"), status=DialerExportItem.Status.SENT).update(
-            status=DialerExportItem.Status.HELD
-        )
-    by_reason = defaultdict(list)
-    for pk, _k, stop in removed:
-        if stop is not None:
-            by_reason[stop].append(pk)
-    for reason, pks in by_reason.items():
-        DialerExportItem.objects.filter(client_in(pks, "pk")).update(
-            status=DialerExportItem.Status.SKIPPED, error=eligibility.reason_label(reason)
-        )
-    result.removed += len(removed)
+        def delete(body=body):
+            if body != b"[]":
+                api.delete_mailing(campaign_id, body)
+
+        def done(error, part=part):
+            if error is not None:
+                # Still SENT: the next tick removes them again (the delete is idempotent).
+                logger.warning("Projeção: remoção na campanha %s falhou: %s", campaign_id, error.message)
+                result.failed += len(part)
+                return
+            for pk, _keys, stop in part:
+                if stop is None:
+                    requests.held.append(pk)
+                else:
+                    requests.skipped[stop].append(pk)
+            result.removed += len(part)
+
+        requests.submit(delete, done)
 
 
-def _add(tenant, api, campaign_id, list_id, rows, now, result: Sweep):
+def _add(requests: _Requests, campaign_id, list_id, rows, now):
+    api, result = requests.api, requests.result
     # Written first: a crash after the POST then leaves them SENT, and the next closing takes them out, where a
     # HELD one on the list would stay there past the window.
     marked = _mark_sent(rows, now)
-    ready = []
     for start in range(0, len(marked), BATCH):
         part = marked[start : start + BATCH]
         contacts = _json_array(contacts for _pk, _c, contacts, _k in part)
         keys = _json_array(keys for _pk, _c, _contacts, keys in part)
-        ready.append(([pk for pk, *_rest in part], contacts, keys))
+        pks = [pk for pk, *_rest in part]
 
-    def post(contacts, keys):
-        def run():
+        def post(contacts=contacts, keys=keys):
             api.delete_mailing(campaign_id, keys)  # never twice on the list, whatever a lost answer did before
             api.add_mailing(campaign_id, list_id, contacts)
 
-        return run
+        def done(error, pks=pks):
+            if error is not None:
+                logger.warning("Projeção: inclusão na lista %s falhou: %s", list_id, error.message)
+                requests.not_added.extend(pks)
+                result.failed += len(pks)
+                return
+            result.added += len(pks)
 
-    failed = []
-    for index, error in _in_flight(api, ((i, post(contacts, keys)) for i, (_p, contacts, keys) in enumerate(ready))):
-        pks = ready[index][0]
-        if error is not None:
-            logger.warning("Projeção: inclusão na lista %s falhou: %s", list_id, error.message)
-            failed.extend(pks)
-            result.failed += len(pks)
-            continue
-        result.added += len(pks)
-    if failed:
-        DialerExportItem.objects.filter(client_in(failed, "pk"), status=DialerExportItem.Status.SENT).update(
-            status=DialerExportItem.Status.HELD
-        )
+        requests.submit(post, done)
 
 
 def _mark_sent(rows, now) -> list[tuple[int, int, str, str]]:
@@ -506,32 +547,38 @@ def _mark_sent_orm(rows, now) -> list[tuple[int, int, str, str]]:
 REGION_NAMES = {eligibility.NORONHA: "Fernando de Noronha", eligibility.UNKNOWN_UF: "UF desconhecida"}
 
 
-def first_opening(queryset, tenant, now, opens) -> tuple[datetime.datetime, list[str]] | None:
+def first_opening(queryset, tenant, now, opens, regions=None) -> tuple[datetime.datetime, list[str]] | None:
     """When the first held window opens, in the debtor's local time, and the regions of the selection it opens
-    for: (local time, ["AC"]). One small query, only when some of the selection waits for its window."""
+    for: (local time, ["AC"]). `regions`: those the selection holds, when the caller knows (the preview groups by
+    region); otherwise a small query per region, only when some of the selection waits for its window."""
     if not opens:
         return None
     policy = eligibility.CallingPolicy.for_tenant(tenant)
     at = opens[0][0]
-    regions = [
+    present_regions = regions
+    opening = [
         region
         for region in [*eligibility.UF_TIME_ZONES, eligibility.NORONHA, eligibility.UNKNOWN_UF]
-        if (opening := policy.next_opening(region, now)) is not None and opening == at
+        if (next_opening := policy.next_opening(region, now)) is not None and next_opening == at
     ]
-    present = [r for r in regions if queryset.filter(eligibility._region_q(r)).exists()][:3] or regions[:3]
+    if present_regions is None:
+        present = [r for r in opening if queryset.filter(eligibility._region_q(r)).exists()]
+    else:
+        present = [r for r in opening if r in present_regions]
+    present = present[:3] or opening[:3]
     if not present:
         return None
     return at.astimezone(eligibility.region_time_zone(present[0])), present
 
 
-def window_text(preview: dict, queryset, tenant, now=None) -> str:
+def window_text(preview: dict, queryset, tenant, now=None, *, regions=None) -> str:
     """ "agora: 12; quando a janela abrir: 30 (primeiro às 08:00 em AC)" for the preview."""
     from django.utils.translation import gettext as _
 
     now = now or timezone.now()
     waiting = preview["held"].get(eligibility.OUTSIDE_HOURS, 0)
     text = _("agora: %(now)s; quando a janela abrir: %(later)s") % {"now": preview["to_send"], "later": waiting}
-    first = first_opening(queryset, tenant, now, preview["opens"]) if waiting else None
+    first = first_opening(queryset, tenant, now, preview["opens"], regions) if waiting else None
     if first is not None:
         at, regions = first
         names = ", ".join(REGION_NAMES.get(r, r) for r in regions)
