@@ -304,14 +304,15 @@ class _Requests:
         return self
 
     def __exit__(self, *exc):
+        # Every queued request still goes out, even when the sweep failed: the opening's items are already marked
+        # SENT, and a request dropped here would leave them off the list until the next closing.
         try:
-            if exc[0] is None:
-                self.settle(0)
+            self.settle(0)
         finally:
             if self.pool is not None:
-                self.pool.shutdown(wait=True, cancel_futures=True)
-            if exc[0] is None:
-                self.flush()
+                self.pool.shutdown(wait=True)
+        if exc[0] is None:
+            self.flush()  # after a failure the next tick repeats the deletes, which are idempotent
 
     def submit(self, function, done) -> None:
         if self.pool is None:
