@@ -240,17 +240,25 @@ class ThreeCPlusAPI:
             raise self._malformed("a lista criada", "sem um ID de lista válido", body)
         return {**created, "id": list_id}
 
-    def add_mailing(self, campaign_id: int, list_id: int, contacts: list[dict] | MailingBatch) -> None:
-        """POST mailing.json: a JSON array of {phone, identifier, data}; 204 on success."""
+    def add_mailing(self, campaign_id: int, list_id: int, contacts: list[dict] | MailingBatch | bytes) -> None:
+        """POST mailing.json: a JSON array of {phone, identifier, data} (or that array already encoded); 204 on
+        success."""
         path = f"campaigns/{campaign_id}/lists/{list_id}/mailing.json"
         if isinstance(contacts, MailingBatch):
             self._request("POST", path, content=contacts.encode())
+        elif isinstance(contacts, bytes):
+            self._request("POST", path, content=contacts)
         else:
             self._request("POST", path, json=contacts)
 
-    def delete_mailing(self, campaign_id: int, contacts: list[dict]) -> None:
-        """DELETE mailing/delete: a JSON array of {phone, identifier}; removes them from the campaign's lists."""
-        self._request("DELETE", f"campaigns/{campaign_id}/mailing/delete", json=contacts)
+    def delete_mailing(self, campaign_id: int, contacts: list[dict] | bytes) -> None:
+        """DELETE mailing/delete: a JSON array of {phone, identifier} (or that array already encoded); removes them
+        from the campaign's lists."""
+        path = f"campaigns/{campaign_id}/mailing/delete"
+        if isinstance(contacts, bytes):
+            self._request("DELETE", path, content=contacts)
+        else:
+            self._request("DELETE", path, json=contacts)
 
     def update_list_weight(self, campaign_id: int, list_id: int, weight: int) -> dict:
         """A 2xx applied the weight: whatever its body holds, nothing of it is needed."""

@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 
 import holidays
 from django.conf import settings
-from django.db.models import Case, CharField, Count, Exists, OuterRef, Q, Sum, Value, When
+from django.db.models import Case, CharField, Count, Exists, F, OuterRef, Q, Sum, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -476,15 +476,37 @@ def preview(queryset, tenant, campaign_id, now=None) -> dict:
     now = now or timezone.now()
     groups = (
         classify(queryset, tenant, campaign_id, now)
-        .values("skip_reason")
+        .annotate(region=region_case())
+        .values("skip_reason", "region")
         .annotate(n=Count("pk"), balance=Sum("open_balance"), phones=Sum("active_phones"))
     )
-    result = summarize(groups)
+    # Grouped by region too, so that the window's text knows which regions the selection holds without a query per
+    # region (one of them, the unknown UF, read the whole selection when it had none).
+    merged: dict[str, dict] = {}
+    regions = set()
+    for row in groups:
+        regions.add(row["region"])
+        into = merged.setdefault(row["skip_reason"], {"skip_reason": row["skip_reason"], "n": 0})
+        into["n"] += row["n"]
+        for key in ("balance", "phones"):
+            if row[key] is not None:
+                into[key] = into.get(key, 0) + row[key]
+    result = summarize(merged.values())
     if tenant is not None:
         from dialer.projection import window_text
 
-        result["window_text"] = window_text(result, queryset, tenant, now)
+        result["window_text"] = window_text(result, queryset, tenant, now, regions=regions)
     return result
+
+
+def region_case() -> Case:
+    """The client's region (client_region) as a column: a UF, NORONHA or UNKNOWN_UF, as _region_q selects them."""
+    return Case(
+        When(NORONHA_Q, then=Value(NORONHA)),
+        When(state__in=list(UF_TIME_ZONES), then=F("state")),
+        default=Value(UNKNOWN_UF),
+        output_field=CharField(),
+    )
 
 
 def summarize(groups) -> dict:

@@ -150,3 +150,28 @@ def test_a_client_marked_do_not_call_leaves_and_does_not_come_back(dialer_tenant
     assert on_list(sandbox, export) == {str(bia.pk)}
     item = DialerExportItem.objects.get(client=ana)
     assert item.status == DialerExportItem.Status.SKIPPED and item.error == "não ligar (cliente)"
+
+
+@pytest.mark.real_calling_hours
+def test_an_opening_whose_answers_are_lost_puts_them_back_once(dialer_tenant, campaign_id, make_client, sandbox):
+    """The POSTs of an opening stored by 3C Plus but answered with a gateway error: the items go back to HELD, and the
+    next sweep deletes before posting again, so nobody is on the list twice."""
+    ana, bia = make_client(name="Ana", state="SP"), make_client(name="Bia", state="SP")
+    export = loaded(dialer_tenant, campaign_id, ana, bia)
+    closed = datetime.datetime(2026, 4, 20, 20, 30, tzinfo=SAO_PAULO)
+    with freeze_time(closed):
+        assert projection.project_tenant(dialer_tenant, closed).removed == 2
+    assert on_list(sandbox, export) == set()
+    wednesday = datetime.datetime(2026, 4, 22, 11, 0, tzinfo=SAO_PAULO)  # Tuesday is Tiradentes
+    sandbox.set_faults(lost_answer_rate=1.0, lost_answer_status=502)
+    with freeze_time(wednesday):
+        result = projection.project_tenant(dialer_tenant, wednesday)
+    assert (result.added, result.failed) == (0, 2)
+    assert set(DialerExportItem.objects.values_list("status", flat=True)) == {DialerExportItem.Status.HELD}
+    assert on_list(sandbox, export) == {str(ana.pk), str(bia.pk)}  # stored all the same
+    sandbox.set_faults(lost_answer_rate=0.0, lost_answer_status=None)
+    with freeze_time(wednesday):
+        assert projection.project_tenant(dialer_tenant, wednesday).added == 2
+    contacts = sandbox.account("alfa").contacts[export.list_id]
+    assert sorted(c["identifier"] for c in contacts) == sorted([str(ana.pk), str(bia.pk)])
+    assert set(DialerExportItem.objects.values_list("status", flat=True)) == {DialerExportItem.Status.SENT}
