@@ -15,8 +15,9 @@ from django.utils import timezone
 from attendance.models import Message
 from dialer import live
 from messaging import services
-from tenants.models import Membership, Role
+from tenants.models import Role
 from tests.apart import run_apart
+from tests.attendance.test_call_stream import agent, session_cookie
 from tests.conftest import make_user
 
 STREAM = "/atendimento/ligacoes/"
@@ -162,19 +163,6 @@ def test_another_tenants_status_changes_nothing_and_publishes_nothing(published,
 
 
 # -- end to end: uvicorn on PostgreSQL, the note through NOTIFY ------------------------------------------------------
-
-
-def agent(user, agent_id):
-    Membership.objects.filter(user=user).update(threecplus_agent_id=agent_id)
-    return user
-
-
-def session_cookie(user) -> dict:
-    from django.test import Client as DjangoClient
-
-    browser = DjangoClient()
-    browser.force_login(user)
-    return {"Cookie": f"sessionid={browser.cookies['sessionid'].value}"}
 
 
 class Events:
