@@ -1,40 +1,12 @@
 """The WhatsApp sandbox (sandbox/whatsapp_fake.py) as its own HTTP server on loopback: the tests, or by hand:
 
-uv run python -m sandbox.whatsapp_server --port 8766
+uv run python -m sandbox.whatsapp_server --port 8767
 """
 
 import argparse
-from http.server import BaseHTTPRequestHandler
-from urllib.parse import parse_qs, urlsplit
 
-from sandbox.loopback import LoopbackServer
+from sandbox.loopback import LoopbackServer, handler_for
 from sandbox.whatsapp_fake import WhatsAppSandbox
-
-
-def make_handler(sandbox: WhatsAppSandbox):
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def _serve(self):
-            url = urlsplit(self.path)
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length) if length else b""
-            status, headers, payload = sandbox.handle(
-                self.command, url.path, parse_qs(url.query), {k.lower(): v for k, v in self.headers.items()}, body
-            )
-            self.send_response(status)
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        do_GET = do_POST = _serve
-
-        def log_message(self, *args):
-            pass
-
-    return Handler
 
 
 class WhatsAppSandboxServer(LoopbackServer):
@@ -44,7 +16,7 @@ class WhatsAppSandboxServer(LoopbackServer):
 
     def __init__(self, sandbox: WhatsAppSandbox | None = None, port: int = 0):
         sandbox = sandbox or WhatsAppSandbox()
-        super().__init__(sandbox, make_handler(sandbox), port)
+        super().__init__(sandbox, handler_for(sandbox), port)
 
 
 def main():
