@@ -17,11 +17,12 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import DataError, IntegrityError, transaction
-from django.db.models import F, Max, Q, Value
+from django.db.models import F, Max, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from common import periodic
 from common.parsing import clamp_datetime, clean_text, parse_id
 from core import hooks
 from core.models import Client
@@ -499,16 +500,9 @@ def reconcile_due_tenants() -> list[int]:
     from dialer.tasks import reconcile_tenant_calls
 
     now = timezone.now()
-    due_before = now - datetime.timedelta(seconds=settings.DIALER_RECONCILE_EVERY_SECONDS)
     queued = []
     for tenant in tenant_api.configured_tenants().only("pk"):
-        sync, _created = CallSync.objects.get_or_create(tenant=tenant)
-        claimed = (
-            CallSync.objects.filter(pk=sync.pk)
-            .filter(Q(last_run_at__isnull=True) | Q(last_run_at__lt=due_before))
-            .update(last_run_at=now)
-        )
-        if claimed:
+        if periodic.claim_due(CallSync, tenant, settings.DIALER_RECONCILE_EVERY_SECONDS, now):
             reconcile_tenant_calls.enqueue(tenant.pk)
             queued.append(tenant.pk)
     return queued

@@ -17,12 +17,12 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from attendance import payments as attendance_payments
 from attendance.models import AgreementInstallment, Payment
+from common import periodic
 from common.parsing import in_date_window
 from payments import cnab, provider
 from payments.errors import ProviderError
@@ -298,18 +298,11 @@ def pull_due_tenants() -> list[int]:
     from payments.tasks import pull_tenant
 
     now = timezone.now()
-    due_before = now - datetime.timedelta(seconds=settings.PAYMENTS_PULL_EVERY_SECONDS)
     queued = []
     for tenant in provider.configured_tenants().only("pk", "settings"):
         if not provider.is_configured(tenant):
             continue
-        sync, _created = PixSync.objects.get_or_create(tenant=tenant)
-        claimed = (
-            PixSync.objects.filter(pk=sync.pk)
-            .filter(Q(last_run_at__isnull=True) | Q(last_run_at__lt=due_before))
-            .update(last_run_at=now)
-        )
-        if claimed:
+        if periodic.claim_due(PixSync, tenant, settings.PAYMENTS_PULL_EVERY_SECONDS, now):
             pull_tenant.enqueue(tenant.pk)
             queued.append(tenant.pk)
     return queued

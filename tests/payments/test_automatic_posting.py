@@ -1,6 +1,7 @@
 """Money arrives by itself, against the sandbox PSP over loopback HTTP: a charge per installment, the webhook posts,
 the pull recovers a lost webhook, the CNAB retorno posts boletos, what matches nothing waits for a supervisor."""
 
+import datetime
 import html
 import json
 import re
@@ -9,6 +10,7 @@ from urllib.parse import urlencode
 
 import pytest
 from django.test import Client as HttpClient
+from django.utils import timezone
 
 from attendance.models import Agreement, AgreementInstallment, Payment
 from attendance.negotiation import Proposal
@@ -16,7 +18,7 @@ from attendance.services import cancel_agreement, create_agreement
 from core.models import Client
 from dialer.models import DialerExport, DialerRemoval
 from payments import charges, provider, receiving
-from payments.models import Charge, ReceivedPayment
+from payments.models import Charge, PixSync, ReceivedPayment
 from tenants.models import Tenant
 from tests.payments.conftest import configure_provider, first_due
 
@@ -398,3 +400,14 @@ def test_a_pix_devolucao_links_the_supervisor_to_the_reversal_of_the_payment_it_
     charge.installment.refresh_from_db()
     assert payment.reversal_kind == "devolucao_pix" and payment.reversed_by == supervisor
     assert charge.installment.status == AgreementInstallment.Status.OPEN
+
+
+def test_the_pull_is_queued_once_per_interval_for_each_tenant_with_a_provider(pay_tenant, other_tenant, settings):
+    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}
+    assert receiving.pull_due_tenants() == [pay_tenant.pk], "only tenants with a PSP configured"
+    assert receiving.pull_due_tenants() == [], "not due again yet"
+    PixSync.objects.filter(tenant=pay_tenant).update(
+        last_run_at=timezone.now() - datetime.timedelta(seconds=settings.PAYMENTS_PULL_EVERY_SECONDS + 1)
+    )
+    assert receiving.pull_due_tenants() == [pay_tenant.pk], "due again after the interval"
+    assert not PixSync.objects.filter(tenant=other_tenant).exists()
