@@ -22,8 +22,8 @@ PNID = "1234567890123"
 SECRET = "app-secret-browser"
 
 
-@pytest.fixture
-def wa_sandbox(live_server, tenant):
+def sandbox_posting_to(app_url, tenant):
+    """A WhatsApp sandbox on loopback, the tenant's settings pointing at it, its webhooks posted to `app_url`."""
     server = WhatsAppSandboxServer(WhatsAppSandbox()).start()
     tenant.settings = clean_settings(
         {
@@ -35,7 +35,13 @@ def wa_sandbox(live_server, tenant):
         }
     )
     tenant.save()
-    server.sandbox.connect(PNID, f"{live_server.url}/mensagens/webhooks/whatsapp/{tenant.pk}/", SECRET)
+    server.sandbox.connect(PNID, f"{app_url}/mensagens/webhooks/whatsapp/{tenant.pk}/", SECRET)
+    return server
+
+
+@pytest.fixture
+def wa_sandbox(live_server, tenant):
+    server = sandbox_posting_to(live_server.url, tenant)
     yield server.sandbox
     server.stop()
 
@@ -91,18 +97,7 @@ def test_chat_template_live_reply_and_answer(page, live_server, operator, tenant
 @pytest.fixture
 def wa_sandbox_asgi(asgi_server, tenant):
     """The sandbox posting its webhooks to uvicorn, where the streams are."""
-    server = WhatsAppSandboxServer(WhatsAppSandbox()).start()
-    tenant.settings = clean_settings(
-        {
-            "whatsapp_phone_number_id": PNID,
-            "whatsapp_waba_id": "2223334445556",
-            "whatsapp_access_token": "sandbox-wa-alfa",
-            "whatsapp_app_secret": SECRET,
-            "whatsapp_base_url": server.url,
-        }
-    )
-    tenant.save()
-    server.sandbox.connect(PNID, f"{asgi_server.url}/mensagens/webhooks/whatsapp/{tenant.pk}/", SECRET)
+    server = sandbox_posting_to(asgi_server.url, tenant)
     yield server.sandbox
     server.stop()
 
