@@ -433,62 +433,39 @@ def _post_debt_payments_orm(tenant, user, items):
 DEBT_STATE = ["id", "client_id", "contract_code", "installment_number", "installment_total", "original_amount"]
 
 
-INSTALLMENT_STATE = ["pk", "agreement_id", "number", "amount", "paid_amount", "status", "paid_on", "payment_method"]
-
-
+@dataclasses.dataclass(slots=True, eq=False)
 class InstallmentState:
     """An agreement installment as the payment rules read and write it, without a model instance (see DebtState)."""
 
-    __slots__ = tuple(INSTALLMENT_STATE)
-
-    def __init__(self, pk, agreement_id, number, amount, paid_amount, status, paid_on, payment_method):
-        self.pk = pk
-        self.agreement_id = agreement_id
-        self.number = number
-        self.amount = amount
-        self.paid_amount = paid_amount
-        self.status = status
-        self.paid_on = paid_on
-        self.payment_method = payment_method
+    pk: int
+    agreement_id: int
+    number: int
+    amount: Decimal
+    paid_amount: Decimal
+    status: str
+    paid_on: datetime.date | None
+    payment_method: str
 
     __str__ = Installment.__str__
     open_amount = Installment.open_amount
 
 
+INSTALLMENT_STATE = [field.name for field in dataclasses.fields(InstallmentState)]  # its values_list, in order
+
+
+@dataclasses.dataclass(slots=True, eq=False)
 class DebtState:
     """What the payment rules read and write of a título, without a model instance's cost (a file builds 100,000):
     the fields _apply_to_debt, _bulk_set and the messages use, under the model's names."""
 
-    __slots__ = (
-        "client_id",
-        "contract_code",
-        "installment_number",
-        "installment_total",
-        "original_amount",
-        "paid_amount",
-        "pk",
-        "status",
-    )
-
-    def __init__(
-        self,
-        pk,
-        client_id,
-        contract_code,
-        installment_number,
-        installment_total,
-        original_amount=None,
-        paid_amount=None,
-        status=None,
-    ):
-        self.pk = pk
-        self.client_id = client_id
-        self.contract_code = contract_code
-        self.installment_number = installment_number
-        self.installment_total = installment_total
-        self.original_amount = original_amount
-        self.paid_amount = paid_amount
-        self.status = status
+    pk: int
+    client_id: int
+    contract_code: str
+    installment_number: int
+    installment_total: int
+    original_amount: Decimal | None = None
+    paid_amount: Decimal | None = None
+    status: str | None = None
 
     __str__ = Debt.__str__
     open_amount = Debt.open_amount
