@@ -27,6 +27,24 @@ freezegun.configure(extend_ignore_list=["_pytest", "pluggy", "xdist", "execnet"]
 ALWAYS_OPEN = {"weekdays": "00:00-24:00", "saturday": "00:00-24:00", "sunday": "00:00-24:00", "holidays": "00:00-24:00"}
 
 
+def open_at_any_hour(tenant, **dialer_settings):
+    """A tenant whose dialer work runs in another process (a real worker), where calling_hours_always_open does not
+    reach: its own hours and every UF's legal window (dialer/calling_rules.py) widened, as a tenant may with a
+    reason. Without the second, clients of a state whose law had closed for the day (CE after 18:00, RJ after
+    19:00) were held, and such a test failed by the clock."""
+    from dialer.eligibility import HOURS_KEY, UF_TIME_ZONES
+    from dialer.models import CallingWindowOverride
+    from tenants.settings_schema import clean_settings
+
+    tenant.settings = clean_settings({**dialer_settings, HOURS_KEY: ALWAYS_OPEN})
+    tenant.save()
+    for uf in [*UF_TIME_ZONES, "NORONHA"]:
+        CallingWindowOverride.objects.update_or_create(
+            tenant=tenant, state=uf, defaults={**ALWAYS_OPEN, "reason": "Teste com worker: discar a qualquer hora."}
+        )
+    return tenant
+
+
 @pytest.fixture(autouse=True)
 def no_event_loop_left_by_playwright(request):
     """After a browser test, Playwright's sync API leaves its event loop marked as running on the xdist worker's

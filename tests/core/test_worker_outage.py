@@ -26,14 +26,12 @@ from common.processes import database_url, stop
 from core import import_jobs
 from core.models import Client, ClientPhone, Creditor, Debt, WalletImport, WorkerHeartbeat
 from dialer import exports
-from dialer.eligibility import HOURS_KEY
 from dialer.models import DialerExport, DialerRemoval
 from dialer.tasks import remove_from_lists
 from sandbox.fake import Sandbox
 from sandbox.server import SandboxServer
 from tenants.models import Tenant
-from tenants.settings_schema import clean_settings
-from tests.conftest import ALWAYS_OPEN, valid_cpf
+from tests.conftest import open_at_any_hour, valid_cpf
 from tests.core.test_import import GOOD, csv_bytes
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -160,10 +158,7 @@ def test_postgresql_restarted_under_the_workers_loses_no_work(private_database, 
     sandbox.handle = slow
     server = SandboxServer(sandbox).start()
     tenant = Tenant.objects.create(name="Queda", slug="queda")
-    tenant.settings = clean_settings(
-        {"threecplus_base_url": server.url, "threecplus_api_key": "sandbox-queda", HOURS_KEY: ALWAYS_OPEN}
-    )
-    tenant.save()
+    open_at_any_hour(tenant, threecplus_base_url=server.url, threecplus_api_key="sandbox-queda")
     make_wallet(tenant, CLIENTS)
     campaign = next(c["id"] for c in sandbox.account("queda").campaigns.values() if not c["paused"])
     export = exports.create_export(

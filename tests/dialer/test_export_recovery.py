@@ -16,13 +16,11 @@ from django_tasks_db.models import DBTaskResult
 from core.models import Client, WorkerHeartbeat
 from dialer import exports
 from dialer.client import dial_number
-from dialer.eligibility import HOURS_KEY
 from dialer.models import DialerExport, DialerExportItem
 from sandbox.fake import Sandbox
 from sandbox.server import SandboxServer
 from tenants.models import Role
-from tenants.settings_schema import clean_settings
-from tests.conftest import ALWAYS_OPEN, make_user
+from tests.conftest import make_user, open_at_any_hour
 
 
 def fast_api(tenant):
@@ -205,11 +203,7 @@ def test_a_worker_killed_mid_export_is_replaced_and_every_contact_arrives_once(s
 
     try:
         tenant = Tenant.objects.create(name="Morte Súbita", slug="morte")
-        tenant.settings = clean_settings(
-            # The worker is another process: the tests' always-open calling window must be the tenant's own.
-            {"threecplus_base_url": server.url, "threecplus_api_key": "sandbox-morte", HOURS_KEY: ALWAYS_OPEN}
-        )
-        tenant.save()
+        open_at_any_hour(tenant, threecplus_base_url=server.url, threecplus_api_key="sandbox-morte")
         seed_wallet(tenant, 400, seed=3)
         campaign = next(c["id"] for c in server.sandbox.account("morte").campaigns.values() if not c["paused"])
         export = exports.create_export(  # committed: the task is in the queue

@@ -15,13 +15,11 @@ from core import services as core_services
 from core.models import Client
 from core.timeline import page as timeline_page
 from dialer import exports, removals
-from dialer.eligibility import HOURS_KEY
 from dialer.models import DialerRemoval
 from sandbox.fake import Sandbox
 from sandbox.server import SandboxServer
-from tenants.settings_schema import clean_settings
 from tests.attendance.test_views import negotiate
-from tests.conftest import ALWAYS_OPEN
+from tests.conftest import open_at_any_hour
 
 
 @pytest.fixture
@@ -153,10 +151,7 @@ def test_removal_latency_with_the_worker_running(settings, tmp_path):
     )
     try:
         tenant = Tenant.objects.create(name="Remoção", slug="remocao")
-        tenant.settings = clean_settings(
-            {"threecplus_base_url": server.url, "threecplus_api_key": "sandbox-remocao", HOURS_KEY: ALWAYS_OPEN}
-        )
-        tenant.save()
+        open_at_any_hour(tenant, threecplus_base_url=server.url, threecplus_api_key="sandbox-remocao")
         creditor = Creditor.objects.create(tenant=tenant, name="Credor")
         debtor = Client.objects.create(
             tenant=tenant, creditor=creditor, name="Devedor", cpf="52998224725", external_id="R1"
