@@ -445,11 +445,14 @@ def tabulate_delivered_history(event_id: int, parsed: webhooks.ParsedEvent) -> N
     if parsed.event != DialerCallEvent.Event.HISTORY or not parsed.qualification:
         return
     try:
+        # The catalogue first, in one query: most histories name no qualification of it (or there is none yet), and
+        # this runs for every history the webhook stores.
+        qualification = qualifications.find_event_qualification(event_id, parsed.qualification)
+        if qualification is None:
+            return
+        parsed.qualification = {"id": qualification.remote_id, "name": qualification.name}
         event = DialerCallEvent.objects.select_related("tenant", "client").filter(pk=event_id).first()
         if event is None:
-            return
-        qualification = _known_qualification(event.tenant, parsed)
-        if qualification is None:
             return
         if event.qualification != parsed.qualification:  # the catalogue's {id, name}, for the timeline
             DialerCallEvent.objects.filter(pk=event.pk).update(qualification=parsed.qualification)

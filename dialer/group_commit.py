@@ -16,6 +16,7 @@ PostgreSQL only: SQLite (the demo) has one writer and no group to gain; there ea
 """
 
 import asyncio
+import logging
 import weakref
 
 from django.conf import settings
@@ -24,6 +25,8 @@ from django.db import DatabaseError, connections, transaction
 from common import async_db
 from dialer import calls
 
+logger = logging.getLogger(__name__)
+
 
 def available() -> bool:
     return settings.DIALER_WEBHOOK_GROUP_COMMIT and connections["default"].vendor == "postgresql"
@@ -31,22 +34,38 @@ def available() -> bool:
 
 def store_group(deliveries: list[tuple[str, bytes]]) -> list:
     """Each delivery's receive_webhook answer (or the exception it raised), the group stored in one transaction."""
+    answers, follow_ups = commit_group(deliveries)
+    follow_up(follow_ups)
+    return answers
+
+
+def commit_group(deliveries: list[tuple[str, bytes]]) -> tuple[list, list]:
+    """(each delivery's answer or the exception it raised, the follow-ups still to do): the group stored in one
+    transaction and committed. The follow-ups (calls.after_commit) are left to the caller, who answers first."""
     try:
         with transaction.atomic():
             stored = [calls.store_webhook(secret, raw) for secret, raw in deliveries]
     except Exception:  # a database error, or a bug one delivery brought: each again alone, in its own transaction
         if len(deliveries) == 1:
             raise
-        return [alone(secret, raw) for secret, raw in deliveries]
-    answers = []
-    for item in stored:  # committed: the follow-ups, each in its own transactions
+        return [alone(secret, raw) for secret, raw in deliveries], []
+    answers, follow_ups = [], []
+    for item in stored:
         if item is None:
             answers.append(None)
             continue
         answer, after = item
-        calls.after_commit(after)
         answers.append(answer)
-    return answers
+        if after is not None:
+            follow_ups.append(after)
+    return answers, follow_ups
+
+
+def follow_up(follow_ups: list) -> None:
+    """The committed deliveries' follow-ups (a history qualified inside 3C Plus becomes a tabulação), each in its
+    own transactions."""
+    for after in follow_ups:
+        calls.after_commit(after)
 
 
 def alone(secret: str, raw: bytes):
@@ -98,7 +117,7 @@ class Group:
 
     async def flush(self, group) -> None:
         try:
-            answers = await async_db.run(store_group, [(secret, raw) for secret, raw, _future in group])
+            answers, follow_ups = await async_db.run(commit_group, [(secret, raw) for secret, raw, _future in group])
         except BaseException as error:
             for _secret, _raw, future in group:
                 if not future.done():
@@ -113,6 +132,14 @@ class Group:
                     future.set_exception(answer)
                 else:
                     future.set_result(answer)
+            # Answered, then the follow-ups: a group's tabulações never delay its 2xx (they are not what the 2xx
+            # promises; a crash before them loses them as a crash between the commit and the answer always did).
+            # The group's slot is held until they are done, so they cannot pile up behind a flow of deliveries.
+            if follow_ups:
+                try:
+                    await async_db.run(follow_up, follow_ups)
+                except Exception:
+                    logger.exception("Seguimento das entregas do webhook não concluído")
         finally:
             self.slots.release()
 

@@ -57,6 +57,24 @@ def find_qualification(tenant, read: dict):
     return None
 
 
+def find_event_qualification(event_id: int, read: dict):
+    """find_qualification in the catalogue of the tenant holding this call event, in one query when nothing is
+    found (a qualification the catalogue lacks, or no catalogue yet): the catalogue's ids and names are read together
+    (a few dozen rows) and compared here, the Qualification itself loaded only once found. The webhook asks this for
+    every history it stores."""
+    if not read.get("id") and not read.get("name"):
+        return None
+    tenant = DialerCallEvent.objects.filter(pk=event_id).values("tenant_id")
+    catalogue = list(Qualification.objects.filter(tenant__in=tenant).values_list("pk", "remote_id", "name"))
+    found = None
+    if read.get("id"):
+        found = next((pk for pk, remote_id, _name in catalogue if remote_id == read["id"]), None)
+    if found is None and read.get("name"):
+        wanted = _name_key(read["name"])
+        found = next((pk for pk, _remote_id, name in catalogue if _name_key(name) == wanted), None)
+    return None if found is None else Qualification.objects.filter(pk=found).first()
+
+
 def sync_qualifications(tenant) -> dict:
     """Read the qualification lists and their qualifications; keep the mapping of those that still exist.
 
