@@ -4,10 +4,12 @@ a steady flow of deliveries to a real uvicorn, restarted, and every delivery ans
 The database is a private cluster of the test (tests/private_postgres.py), never the machine's server."""
 
 import asyncio
+import contextlib
 import json
 import os
 import subprocess
 import sys
+import threading
 import time
 
 import httpx
@@ -204,3 +206,29 @@ def test_one_bad_delivery_costs_only_itself_not_its_group(tenant, monkeypatch):
     assert answers[0][0] == 201 and answers[2][0] == 201
     assert isinstance(answers[1], group_commit.DatabaseError)
     assert sorted(DialerCallEvent.objects.values_list("call_id", flat=True)) == ["good-1", "good-2"]
+
+
+def test_a_group_is_answered_before_its_follow_ups_run(monkeypatch, settings):
+    """A qualified history's follow-up (its tabulação, several queries) runs after its group is answered: the 2xx
+    promises the delivery stored, and a group of 64 must not wait for every history's follow-up before any answer
+    leaves. The follow-up here holds until all three answers arrived; had they waited for it, it would hold in vain."""
+    settings.DIALER_WEBHOOK_GROUP_COMMIT_MS = 5
+    answered = threading.Event()
+    followed = []
+
+    def follow(after):
+        followed.append((after, answered.wait(10)))  # True: the answers had all left before this ran
+
+    monkeypatch.setattr(group_commit.transaction, "atomic", contextlib.nullcontext)
+    monkeypatch.setattr(group_commit.calls, "store_webhook", lambda s, r: ((201, {"id": r}), ("after", r)))
+    monkeypatch.setattr(group_commit.calls, "after_commit", follow)
+
+    async def three():
+        answers = await asyncio.gather(*(group_commit.receive("s", n) for n in (1, 2, 3)))
+        answered.set()
+        while len(followed) < 3:  # the follow-ups finish on the database threads
+            await asyncio.sleep(0.01)
+        return answers
+
+    assert run_apart(three()) == [(201, {"id": 1}), (201, {"id": 2}), (201, {"id": 3})]
+    assert followed == [(("after", 1), True), (("after", 2), True), (("after", 3), True)]

@@ -241,3 +241,29 @@ def test_call_history_is_on_the_timeline(client, tenant, operator, make_client):
     # Played through our endpoint (tests/dialer/test_call_recordings.py): 3C Plus's own link needs the token.
     assert f'<audio controls preload="none" src="/atendimento/{wallet_client.pk}/gravacoes/{event.pk}/"' in page
     assert "· Maria" in page
+
+
+def test_a_delivered_history_finds_its_qualification_in_its_own_tenants_catalogue(tenant, other_tenant):
+    """dialer.qualifications.find_event_qualification (the webhook's follow-up, one query): by id, else by name
+    without accents or case, only in the catalogue of the tenant holding the event; nothing when it lacks both."""
+    from dialer.qualifications import find_event_qualification
+
+    def qualification(owner, remote_id, name):
+        return Qualification.objects.create(
+            tenant=owner, remote_id=remote_id, name=name, list_id=1, list_name="Lista", synced_at=timezone.now()
+        )
+
+    foreign = qualification(other_tenant, 5, "Negociar")
+    qualification(other_tenant, 6, "Caixa postal")
+    mine = qualification(tenant, 7, "Negociação")
+    event = DialerCallEvent.objects.create(tenant=tenant, event=DialerCallEvent.Event.HISTORY, call_id="h-9")
+    assert find_event_qualification(event.pk, {"id": 7, "name": "Outra"}) == mine
+    assert find_event_qualification(event.pk, {"id": 99, "name": " NEGOCIACAO "}) == mine
+    assert find_event_qualification(event.pk, {"id": 5, "name": "Negociar"}) is None  # the other tenant's
+    assert find_event_qualification(event.pk, {"name": "caixa postal"}) is None
+    assert find_event_qualification(event.pk, {}) is None
+    assert find_event_qualification(event.pk + 1000, {"id": 7}) is None  # no such event
+    foreign_event = DialerCallEvent.objects.create(
+        tenant=other_tenant, event=DialerCallEvent.Event.HISTORY, call_id="h-9"
+    )
+    assert find_event_qualification(foreign_event.pk, {"id": 5}) == foreign
