@@ -53,7 +53,7 @@ def checkbox_cell(model_admin):
 
 
 def value_drawer(cl, field_name, empty_value_display):
-    """(extra classes, a function of the row returning the cell's content and whether it is a date), drawn as
+    """A function of the row returning (the cell's content, whether it is a date), drawn as
     unfold's items_for_result does: a model field through display_for_field, a ModelAdmin callable through
     display_for_label (each distinct badge rendered once) or display_for_value."""
     model_admin = cl.model_admin
