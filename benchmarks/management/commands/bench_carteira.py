@@ -50,16 +50,19 @@ class PlainClientAdmin(ModelAdmin):
 
 
 @contextlib.contextmanager
-def timed_rendering(into: list):
-    """The time the response's template takes to render (the rows drawn), appended to `into`."""
+def timed_rendering(into: list, cpu_into: list | None = None):
+    """The time the response's template takes to render (the rows drawn), appended to `into`; its CPU time (this
+    process's, less sensitive to the machine's load) to `cpu_into`."""
     original = SimpleTemplateResponse.rendered_content
 
     def rendered_content(self):
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), time.process_time()
         try:
             return original.fget(self)
         finally:
             into.append((time.perf_counter() - started) * 1000)
+            if cpu_into is not None:
+                cpu_into.append((time.process_time() - started_cpu) * 1000)
 
     SimpleTemplateResponse.rendered_content = property(rendered_content)
     try:
@@ -69,18 +72,20 @@ def timed_rendering(into: list):
 
 
 def interleaved(run, other, repeat):
-    """(median, worst, last result) of `run` and of `other` (None without it), run in turns."""
-    mine, theirs, result = [], [], None
+    """(median, worst, last result) of `run` and (median, worst, median CPU) of `other` (None without it), run in
+    turns."""
+    mine, theirs, theirs_cpu, result = [], [], [], None
     for _ in range(repeat):
         started = time.perf_counter()
         result = run()
         mine.append((time.perf_counter() - started) * 1000)
         if other is not None:
-            started = time.perf_counter()
+            started, started_cpu = time.perf_counter(), time.process_time()
             other()
             theirs.append((time.perf_counter() - started) * 1000)
+            theirs_cpu.append((time.process_time() - started_cpu) * 1000)
     ours = (statistics.median(mine), max(mine), result)
-    return ours, ((statistics.median(theirs), max(theirs)) if theirs else None)
+    return ours, ((statistics.median(theirs), max(theirs), statistics.median(theirs_cpu)) if theirs else None)
 
 
 class Command(BaseCommand):
@@ -119,20 +124,20 @@ class Command(BaseCommand):
             f"mediana de {options['repeat']}."
         )
         header = f"{'caso':46s} {'mediana':>9s} {'máx':>9s} {'SQL':>9s} {'CPU':>9s} {'cons.':>5s}  {'resultados':>22s}"
-        header += f"  {'render':>8s}"
+        header += f"  {'render':>8s} {'CPU':>7s}"
         if plain:
-            header += f"  {'padrão':>9s}  {'razão':>6s}"
+            header += f"  {'padrão':>9s}  {'razão':>6s}  {'CPU':>7s}  {'razão':>6s}"
         self.stdout.write(header)
         figures = {"clients": total, "cases": []}
         for label, params, plain_params in self.cases(tenant, http, total):
             if options["only"] and options["only"].lower() not in label.lower():
                 continue
 
-            sql_ms, cpu_ms, render_ms = [], [], []
+            sql_ms, cpu_ms, render_ms, render_cpu_ms = [], [], [], []
 
-            def get(params=params, sql_ms=sql_ms, cpu_ms=cpu_ms, render_ms=render_ms):
+            def get(params=params, sql_ms=sql_ms, cpu_ms=cpu_ms, render_ms=render_ms, render_cpu_ms=render_cpu_ms):
                 started = time.process_time()
-                with CaptureQueriesContext(connection) as queries, timed_rendering(render_ms):
+                with CaptureQueriesContext(connection) as queries, timed_rendering(render_ms, render_cpu_ms):
                     response = http.get(CHANGELIST, params)
                 cpu_ms.append((time.process_time() - started) * 1000)
                 sql_ms.append(sum(float(q["time"]) for q in queries) * 1000)
@@ -152,6 +157,11 @@ class Command(BaseCommand):
             median, worst, (response, queries) = ours
             case = {"label": label, "median_ms": median, "status": response.status_code, "plain_ms": None}
             case.update(queries=queries, render_ms=statistics.median(render_ms) if render_ms else None)
+            case.update(
+                cpu_ms=statistics.median(cpu_ms),
+                render_worst_ms=max(render_ms) if render_ms else None,
+                render_cpu_ms=statistics.median(render_cpu_ms) if render_cpu_ms else None,
+            )
             figures["cases"].append(case)
             if response.status_code != 200:
                 self.stdout.write(f"{label:46s} HTTP {response.status_code} {response.get('Location', '')}")
@@ -163,15 +173,37 @@ class Command(BaseCommand):
                 f"{statistics.median(cpu_ms):7.1f}ms {queries:5d}  "
                 f"{getattr(cl.paginator, 'count_label', f'{cl.result_count:,}'):>22s}"
             )
-            line += f"  {case['render_ms'] or 0:6.1f}ms"
+            line += f"  {case['render_ms'] or 0:6.1f}ms {case['render_cpu_ms'] or 0:5.1f}ms"
             if theirs is not None:
-                plain_median = theirs[0]
+                plain_median, _plain_worst, plain_cpu = theirs
                 line += f"  {plain_median:7.1f}ms  {plain_median / median:5.2f}×"
-                case["plain_ms"] = plain_median
+                line += f"  {plain_cpu:5.1f}ms  {plain_cpu / case['cpu_ms']:5.2f}×"
+                case.update(plain_ms=plain_median, plain_cpu_ms=plain_cpu)
             if not case["count_ok"]:
                 line += f"  CONTAGEM ERRADA: {case['true_count']:,} de fato"
             self.stdout.write(line)
+        self.summary(figures["cases"])
         bench_figures.save(options, figures)
+
+    def summary(self, cases):
+        """One line over the cases served: the render (wall and CPU), the queries and the ratios against stock."""
+        served = [c for c in cases if c["status"] == 200 and c["render_ms"] is not None]
+        if not served:
+            return
+        renders = [c["render_ms"] for c in served]
+        cpus = [c["render_cpu_ms"] for c in served]
+        line = (
+            f"Resumo de {len(served)} casos: renderização mediana {statistics.median(renders):.1f} ms, pior "
+            f"{max(renders):.1f} ms (CPU: mediana {statistics.median(cpus):.1f} ms, pior {max(cpus):.1f} ms); "
+            f"até {max(c['queries'] for c in served)} consultas"
+        )
+        against = [c for c in served if c.get("plain_ms")]
+        if against:
+            wall = min(c["plain_ms"] / c["median_ms"] for c in against)
+            cpu = min(c["plain_cpu_ms"] / c["cpu_ms"] for c in against)
+            line += f"; razão pior {wall:.2f}× (CPU: {cpu:.2f}×), {len(against)} casos"
+        load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+        self.stdout.write(f"{line}; load average {load}")
 
     @staticmethod
     def count_check(cl) -> dict:
