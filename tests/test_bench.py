@@ -30,6 +30,9 @@ ROWS = [
     "disco,",
     "Carteira / ModelAdmin padrão",
     "Carteira, consultas e renderização",
+    "prévia do envio",
+    "painel, 30 dias",
+    "leituras na réplica",
 ]
 
 
@@ -51,7 +54,18 @@ def test_the_quick_bench_prints_every_row_and_the_correctness_holds():
     assert "0 erros" in lines["ingestão durável"]
     assert "0 perdidas, 0 no agente errado" in lines["dois nós"]
     assert "resposta em" in lines["“Enviar” de"]
+    # The whole wallet (seeded and imported) selected in the preview; the dashboard's history seeded and read.
+    assert re.search(r"prévia do envio, 3\.\d{3} clientes selecionados", lines["prévia do envio"]), lines[
+        "prévia do envio"
+    ]
+    assert "30 dias: mediana" in lines["painel, 30 dias"]
+    # The replica served the pages' reads, and the primary read less for it.
+    served = re.search(
+        r"(\d+) consultas na réplica, (\d+) no primário; linhas lidas no primário −(\d+)%", lines["leituras na réplica"]
+    )
+    assert served and int(served.group(1)) > 0 and int(served.group(3)) >= 50, lines["leituras na réplica"]
     # Every row of the quick run: last round's, the durable ingest, the consoles and two nodes, the export end to end
-    # (one loopback size and at latency), the Carteira against stock and its queries, and the disk.
+    # (one loopback size and at latency), the Carteira against stock and its queries, the preview, the dashboard,
+    # the replica's reads, and the disk.
     total = re.search(r"\d+ de (\d+) linhas na meta", table)
-    assert total and total.group(1) == "15", total and total.group(0)
+    assert total and total.group(1) == "18", total and total.group(0)

@@ -3,14 +3,7 @@ dir on free ports, `pg_basebackup -R`), started for this module and stopped afte
 server is never touched. Reads in a `replica_reads` block go to the standby; above the lag limit they fall back to
 the primary; a user who just wrote reads the primary."""
 
-import contextlib
-import glob
-import os
-import pwd
-import shutil
-import socket
 import subprocess
-import tempfile
 import time
 import uuid
 
@@ -19,68 +12,18 @@ from django.db import connection, connections, router
 from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 
+from benchmarks import replica_pair
 from common import replica
 from tenants.models import Tenant
 
 PRIMARY, STANDBY = "pair_primary", "pair_replica"
 
 
-def _binaries() -> str | None:
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(p.split("/")[4]))
-    found = found or [p for p in [shutil.which("initdb")] if p]
-    return os.path.dirname(found[-1]) if found else None
-
-
-BIN = _binaries()
+BIN = replica_pair.binaries()
 pytestmark = [
     pytest.mark.skipif(connection.vendor != "postgresql", reason="a streaming replica is a PostgreSQL feature"),
     pytest.mark.skipif(BIN is None, reason="the PostgreSQL server binaries (initdb, pg_basebackup) are not installed"),
 ]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Pair:
-    """A primary and its streaming standby, private to the test: as `nobody` when run as root (initdb refuses
-    root), in a temp dir, on free ports, sockets in the temp dir."""
-
-    def __init__(self):
-        self.dir = tempfile.mkdtemp(prefix="replica-pair-")
-        os.chmod(self.dir, 0o755)
-        self.user = "nobody" if os.geteuid() == 0 else None
-        if self.user:
-            entry = pwd.getpwnam(self.user)
-            os.chown(self.dir, entry.pw_uid, entry.pw_gid)
-        self.primary_port, self.standby_port = _free_port(), _free_port()
-        self.primary, self.standby = f"{self.dir}/primary", f"{self.dir}/standby"
-
-    def run(self, *args):
-        command = [f"{BIN}/{args[0]}", *args[1:]]
-        if self.user:
-            command = ["runuser", "-u", self.user, "--", *command]
-        subprocess.run(command, check=True, capture_output=True, cwd=self.dir, timeout=120)
-
-    def options(self, port: int) -> str:
-        return f"-p {port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off"
-
-    def start(self):
-        self.run("initdb", "-D", self.primary, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync")
-        self.run("pg_ctl", "-D", self.primary, "-o", self.options(self.primary_port), "-l", f"{self.dir}/p.log", "-w",
-                 "start")  # fmt: skip
-        self.run("pg_basebackup", "-h", "127.0.0.1", "-p", str(self.primary_port), "-U", "postgres", "-D",
-                 self.standby, "-R", "-X", "stream", "--no-sync")  # fmt: skip
-        self.run("pg_ctl", "-D", self.standby, "-o", self.options(self.standby_port), "-l", f"{self.dir}/s.log", "-w",
-                 "start")  # fmt: skip
-
-    def stop(self):
-        for data in (self.standby, self.primary):
-            with contextlib.suppress(Exception):
-                self.run("pg_ctl", "-D", data, "-m", "immediate", "-w", "stop")
-        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def _alias(port: int) -> dict:
@@ -92,7 +35,7 @@ def _alias(port: int) -> dict:
 
 @pytest.fixture(scope="module")
 def pair(django_db_blocker):
-    pair = Pair()
+    pair = replica_pair.Pair(BIN)
     try:
         pair.start()
     except (subprocess.CalledProcessError, FileNotFoundError, subprocess.TimeoutExpired) as error:
@@ -229,7 +172,7 @@ def test_read_your_writes(routed, monkeypatch):
 def test_an_unreachable_standby_falls_back_to_the_primary(routed, monkeypatch):
     tenant = _new_tenant()
     monkeypatch.setattr(router, "routers", [replica.ReplicaRouter(primary=PRIMARY, replica="pair_gone")])
-    connections.settings["pair_gone"] = _alias(_free_port())
+    connections.settings["pair_gone"] = _alias(replica_pair.free_port())
     try:
         with replica.replica_reads(_get()):
             assert Tenant.objects.filter(slug=tenant.slug).exists()

@@ -16,10 +16,12 @@ import time
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
+import psycopg
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
+from benchmarks import replica_pair
 from common.processes import database_url
 
 TENANT = "bench"
@@ -39,6 +41,10 @@ FULL = {
     "repeat": 5,
     "latency_ms": 20,
     "history": {},
+    # The dashboard's history for the benchmark's tenant (bench_dashboard's defaults) and the replica's own wallet
+    # when no DATABASE_REPLICA_URL is given (a private primary and standby are seeded for it).
+    "dashboard": {"--events": "5000000", "--dispositions": "2000000", "--agreements": "200000", "--runs": "5"},
+    "replica_clients": 100_000,
 }
 # Small enough for the test suite: every step and every row of the table, no figure meaningful.
 QUICK = {
@@ -66,6 +72,14 @@ QUICK = {
         "--removals": "5",
         "--repeat": "1",
     },
+    "dashboard": {
+        "--events": "3000",
+        "--dispositions": "1000",
+        "--agreements": "100",
+        "--runs": "1",
+        "--operators": "5",
+    },
+    "replica_clients": 2000,
 }
 
 
@@ -119,7 +133,10 @@ class Command(BaseCommand):
             self.run_all(name, sizes, options)
 
     def run_all(self, name, sizes, options):
+        self.name = name
+        # Every step reads the primary; the replica step alone is given DATABASE_REPLICA_URL (step_replica).
         self.env = {**os.environ, "DATABASE_URL": self.database_url(name)}
+        self.env.pop("DATABASE_REPLICA_URL", None)
         self.quick = options["quick"]
         started = time.perf_counter()
         self.say(
@@ -185,8 +202,9 @@ class Command(BaseCommand):
         self.stdout.write(text)
         self.stdout.flush()
 
-    def manage(self, args: list[str], figures: str | None = None) -> dict:
-        """Run `manage.py args` on the benchmark database, echoing its output; its --figures, if asked."""
+    def manage(self, args: list[str], figures: str | None = None, env: dict | None = None) -> dict:
+        """Run `manage.py args` on the benchmark database (or `env`'s), echoing its output; its --figures, if
+        asked."""
         command = [sys.executable, str(settings.BASE_DIR / "manage.py"), *args]
         path = None
         if figures:
@@ -196,7 +214,7 @@ class Command(BaseCommand):
         errors = self.workdir / "stderr.txt"
         with open(errors, "w") as stderr:
             process = subprocess.Popen(
-                command, cwd=settings.BASE_DIR, env=self.env, stdout=subprocess.PIPE, stderr=stderr, text=True
+                command, cwd=settings.BASE_DIR, env=env or self.env, stdout=subprocess.PIPE, stderr=stderr, text=True
             )
             for line in process.stdout:
                 self.say(f"    {line.rstrip()}")
@@ -253,6 +271,63 @@ class Command(BaseCommand):
         self.say("\n[carteira] bench_carteira: cada filtro, ordem, busca e página, ao lado de um ModelAdmin padrão")
         args = ["bench_carteira", "--tenant", TENANT, "--repeat", str(sizes["repeat"]), "--baseline"]
         self.figures["carteira"] = self.manage(args, "carteira")
+
+    def step_preview(self, sizes):
+        self.say("\n[prévia] bench_preview: a confirmação do “Enviar para discador” com a carteira inteira")
+        args = ["bench_preview", "--tenant", TENANT, "--runs", str(sizes["repeat"])]
+        self.figures["preview"] = self.manage(args, "preview")
+
+    def step_dashboard(self, sizes):
+        """The dashboard of the benchmark's tenant, with a history of calls, dispositions and agreements added
+        once (a rerun with --keep measures the history already there)."""
+        self.say("\n[painel] bench_dashboard: o painel da empresa do benchmark, hoje, 7 e 30 dias, com filtros")
+        args = [
+            "bench_dashboard",
+            "--tenant",
+            TENANT,
+            "--clients",
+            str(wallet_split(sizes["clients"], sizes["tenants"])[0][1]),
+        ]
+        for key, value in sizes["dashboard"].items():
+            args += [key, value]
+        if self.manage_capture(["shell", "-c", HAS_HISTORY.format(tenant=TENANT)]) == "True":
+            self.say("    histórico do painel já existe (--keep): só a medida")
+            args.append("--skip-seed")
+        self.figures["dashboard"] = self.manage(args, "dashboard")
+
+    def step_replica(self, sizes):
+        """The Carteira's and the dashboard's reads through a streaming replica. With DATABASE_REPLICA_URL (a standby
+        of the configured server) on the benchmark's own database and wallet; without it, on a private primary and
+        its standby started here (initdb + pg_basebackup -R in a temporary folder, as tests/test_replica.py does)
+        with a wallet of their own: a standby of the shared server would copy every database on it."""
+        configured = os.environ.get("DATABASE_REPLICA_URL")
+        args = ["bench_replica", "--tenant", TENANT, "--repeat", str(sizes["repeat"])]
+        if configured:
+            self.say("\n[réplica] bench_replica: a réplica de DATABASE_REPLICA_URL, no banco do benchmark")
+            standby = urlunsplit(urlsplit(configured)._replace(path="/" + quote(self.name, safe="")))
+            figures = self.manage(args, "replica", env={**self.env, "DATABASE_REPLICA_URL": standby})
+            self.figures["replica"] = {**figures, "where": "DATABASE_REPLICA_URL"}
+            return
+        bin_dir = replica_pair.binaries()
+        if bin_dir is None:
+            self.say("\n[réplica] sem DATABASE_REPLICA_URL e sem os binários do PostgreSQL (initdb): não medida")
+            return
+        clients = sizes["replica_clients"]
+        self.say(f"\n[réplica] bench_replica: primário e réplica próprios (pg_basebackup -R), {fmt(clients)} clientes")
+        pair = replica_pair.Pair(bin_dir, extra=("shared_buffers=256MB", "max_wal_size=4GB"))
+        try:
+            pair.start()
+            with psycopg.connect(pair.url(pair.primary_port), autocommit=True) as primary:
+                primary.execute("CREATE DATABASE bench_replica")
+            env = {**self.env, "DATABASE_URL": pair.url(pair.primary_port, "bench_replica")}
+            self.manage(["migrate", "-v0"], env=env)
+            seed = ["seed_wallet", "--tenant", TENANT, "--clients", str(clients), "--seed", "1", "--no-progress"]
+            self.manage(seed, env=env)
+            env["DATABASE_REPLICA_URL"] = pair.url(pair.standby_port, "bench_replica")
+            figures = self.manage([*args, "--primary-pid", str(pair.primary_pid())], "replica", env=env)
+            self.figures["replica"] = {**figures, "where": "par próprio"}
+        finally:
+            pair.stop()
 
     def step_export(self, sizes):
         self.say("\n[export] bench_dialer_export: envio ao sandbox 3C Plus ao lado do script ingênuo; a confirmação")
@@ -327,8 +402,23 @@ with connection.cursor() as cursor:
         })
 print(json.dumps({"database_mb": total / 2**20, "tables": tables}))
 """
+HAS_HISTORY = (
+    "from dialer.models import DialerCallEvent; print(DialerCallEvent.objects.filter(tenant__slug='{tenant}').exists())"
+)
 CLIENT_COUNT = "from core.models import Client; print(Client.objects.filter(tenant__slug='{tenant}').count())"
-STEPS = ["seed", "import", "carteira", "export", "screen_pop", "two_nodes", "atendimento", "sizes"]
+STEPS = [
+    "seed",
+    "import",
+    "carteira",
+    "preview",
+    "export",
+    "screen_pop",
+    "two_nodes",
+    "atendimento",
+    "dashboard",
+    "replica",
+    "sizes",
+]
 
 
 def wallet_split(clients: int, tenants: int) -> list[tuple[str, int]]:
@@ -509,6 +599,73 @@ def carteira_against_stock(carteira, served):
     return rows
 
 
+def row_preview(figures, sizes):
+    preview = figures.get("preview")
+    if not preview:
+        return None
+    measured = (
+        f"página em {fmt(preview['median_seconds'], 2)} s (mediana; pior {fmt(preview['worst_seconds'], 2)} s), "
+        f"{preview['queries']} consultas; {fmt(preview['to_send'])} a enviar agora"
+    )
+    what = f"prévia do envio, {fmt(preview['selected'])} clientes selecionados"
+    return (what, "—", measured, "≤ 3 s", mark(preview["median_seconds"] <= 3))
+
+
+def row_dashboard(figures, sizes):
+    cases = figures.get("dashboard", {}).get("cases")
+    if not cases:
+        return None
+    by_label = {case["label"]: case for case in cases}
+    thirty = [case for case in cases if case["label"].startswith("30 dias")]
+    worst = max(thirty, key=lambda case: case["median_ms"])
+    today = by_label.get("hoje")
+    base = f"hoje: {fmt(today['median_ms'])} ms" if today else "—"
+    measured = (
+        f"30 dias: mediana {fmt(by_label['30 dias']['median_ms'])} ms (p95 {fmt(by_label['30 dias']['p95_ms'])} ms); "
+        f"pior com filtro {fmt(worst['median_ms'])} ms ({worst['label']})"
+    )
+    what = f"painel, 30 dias, {fmt(figures['dashboard']['clients'])} clientes"
+    return (what, base, measured, "≤ 500 ms (mediana) com e sem filtro", mark(worst["median_ms"] <= 500))
+
+
+def row_replica(figures, sizes):
+    """The same pages through the replica and, in turns, on the primary alone: the pages' speed, what the primary
+    still read (rows, and its CPU-seconds when it is a private cluster), and the lag the guard saw."""
+    report = figures.get("replica")
+    if not report:
+        return None
+    cases = report["cases"]
+    carteira = [case for case in cases if case["label"].startswith("Carteira")]
+    worst = max(carteira, key=lambda case: case["replica_ms"])
+    dashboard = next(case for case in cases if case["label"] == "painel, 30 dias")
+    through, alone = report["modes"]["replica"], report["modes"]["primary"]
+    drop = 1 - through["primary_rows"] / alone["primary_rows"] if alone["primary_rows"] else 0
+    base = (
+        f"só o primário: Carteira pior {fmt(max(c['primary_ms'] for c in carteira))} ms, painel 30 dias "
+        f"{fmt(dashboard['primary_ms'])} ms; {fmt(alone['primary_rows'])} linhas lidas no primário"
+    )
+    cpu = ""
+    if through["primary_cpu"] is not None and alone["primary_cpu"] is not None:
+        cpu = f", CPU do primário {fmt(alone['primary_cpu'], 2)} → {fmt(through['primary_cpu'], 2)} CPU-s"
+    lag = report["lag_max"]
+    measured = (
+        f"Carteira pior {fmt(worst['replica_ms'])} ms, painel 30 dias {fmt(dashboard['replica_ms'])} ms; "
+        f"{through['queries']['replica']} consultas na réplica, {through['queries']['default']} no primário; "
+        f"linhas lidas no primário −{fmt(drop * 100)}%{cpu}; atraso máximo visto "
+        f"{'—' if lag is None else fmt(lag, 2) + ' s'}"
+    )
+    ok = (
+        worst["replica_ms"] <= 300
+        and drop >= 0.9
+        and lag is not None
+        and lag <= report["max_lag_setting"]
+        and through["queries"]["replica"] > 0
+    )
+    what = f"leituras na réplica ({report['where']}, {fmt(report['clients'])} clientes)"
+    target = f"Carteira ≤ 300 ms; primário lê ≥ 90% menos; atraso ≤ {fmt(report['max_lag_setting'])} s"
+    return (what, base, measured, target, mark(ok))
+
+
 def row_import(figures, sizes):
     report = figures.get("import")
     if not report:
@@ -573,6 +730,9 @@ ROWS_BUILDERS = [
     single(row_two_nodes),
     export_rows,
     carteira_rows,
+    single(row_preview),
+    single(row_dashboard),
+    single(row_replica),
     single(row_import),
     single(row_seed),
     single(row_atendimento),

@@ -13,6 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from attendance.models import DispositionType
+from common import bench_figures
 from core.models import Client, Creditor
 from core.seeding import seed_wallet
 from dashboard.rollups import ensure_rolled_up, roll_up_today
@@ -37,6 +38,7 @@ class Command(BaseCommand):
         parser.add_argument("--runs", type=int, default=15)
         parser.add_argument("--skip-seed", action="store_true", help="mede os dados já existentes")
         parser.add_argument("--slowest", type=int, default=0, help="lista as N consultas mais lentas de cada caso")
+        bench_figures.add_argument(parser)
 
     def handle(self, *args, **options):
         if connection.vendor != "postgresql":
@@ -57,7 +59,8 @@ class Command(BaseCommand):
             # lets index-only scans skip the heap, as they do in production.
             cursor.execute("VACUUM (ANALYZE)")
         self.say("VACUUM ANALYZE", started)
-        self.measure(tenant, options["runs"], options["slowest"])
+        cases = self.measure(tenant, options["runs"], options["slowest"])
+        bench_figures.save(options, {"clients": Client.objects.filter(tenant=tenant).count(), "cases": cases})
 
     def say(self, what, started):
         self.stdout.write(f"{what} em {time.perf_counter() - started:.1f}s")
@@ -198,6 +201,7 @@ class Command(BaseCommand):
             ("painel ao vivo", "/admin/painel/ao-vivo/", {}),
         ]
         self.stdout.write(f"\nPainel (GET renderizado), {runs} execuções cada; carga {self.load()}:")
+        measured = []
         for name, url, query in cases:
             roll_up_today(tenant.pk)  # as the worker does while a dashboard is open: the raw part is minutes
             timings = []
@@ -210,9 +214,11 @@ class Command(BaseCommand):
             timings = sorted(timings[1:])  # the first warms the caches
             p95 = timings[max(0, round(0.95 * len(timings)) - 1)]
             self.stdout.write(f"  {name:<24} mediana {statistics.median(timings):7.0f} ms   p95 {p95:7.0f} ms")
+            measured.append({"label": name, "median_ms": statistics.median(timings), "p95_ms": p95})
             if slowest:
                 self.slowest_queries(http, url, query, slowest)
         self.stdout.write(f"carga ao final {self.load()}")
+        return measured
 
     def load(self) -> str:
         return " ".join(f"{n:.2f}" for n in os.getloadavg())
