@@ -18,8 +18,8 @@ from core.models import Client, ClientPhone
 from core.seeding import seed_wallet
 from dialer import exports, tenant_api
 from dialer.client import ThreeCPlusAPI, dial_number
-from dialer.eligibility import HOURS_KEY
-from dialer.models import DialerExport, DialerExportItem
+from dialer.eligibility import HOURS_KEY, UF_TIME_ZONES
+from dialer.models import CallingWindowOverride, DialerExport, DialerExportItem
 from tenants.models import Tenant
 from tenants.settings_schema import clean_settings
 
@@ -39,6 +39,43 @@ def peak_rss_mb() -> float:
 
 def load() -> str:
     return "carga " + " ".join(f"{n:.2f}" for n in os.getloadavg())
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process (or thread group) on this machine has used so far: what the sending costs
+    whatever else the machine runs (unlike wall time). Linux's /proc; 0 where it is absent."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuMeter:
+    """CPU seconds of the three parties of a send: this process (the export or the naive script, every thread), the
+    sandbox process and this connection's PostgreSQL backend."""
+
+    def __init__(self, sandbox_pid: int):
+        self.pids = {"python": os.getpid(), "sandbox": sandbox_pid}
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_backend_pid()")
+                self.pids["postgresql"] = cursor.fetchone()[0]
+        self.started = self._now()
+
+    def _now(self) -> dict:
+        return {name: process_cpu_seconds(pid) for name, pid in self.pids.items()}
+
+    def spent(self) -> dict:
+        now = self._now()
+        return {name: now[name] - self.started[name] for name in now}
+
+    @staticmethod
+    def text(spent: dict, clients: int) -> str:
+        total = sum(spent.values())
+        parts = ", ".join(f"{name} {seconds:.1f}" for name, seconds in spent.items())
+        return f"CPU {total:.1f}s ({parts}) = {clients / max(total, 1e-9):,.0f} clientes por CPU-segundo"
 
 
 @contextmanager
@@ -62,7 +99,7 @@ def sandbox_process(latency_ms: int):
     )
     try:
         process.stdout.readline()  # "Sandbox 3C Plus em …": it is listening
-        yield f"http://127.0.0.1:{port}/api/v1"
+        yield f"http://127.0.0.1:{port}/api/v1", process.pid
     finally:
         process.terminate()
         process.wait(timeout=10)
@@ -79,22 +116,25 @@ def settle():
 
 
 def point_at(tenant, base_url):
-    """The tenant sends to this sandbox, at any hour: the bench measures the sending, not the calling window."""
+    """The tenant sends to this sandbox, at any hour: the bench measures the sending, not the calling window. Its
+    own hours and every UF's legal window are widened (as tests.conftest.open_at_any_hour does): without the second,
+    a run after 18:00 in Brasília held the clients of the states whose law had closed, and after 20:00 sent none."""
     always = "00:00-24:00"
+    hours = {"weekdays": always, "saturday": always, "sunday": always, "holidays": always}
     tenant.settings = clean_settings(
-        {
-            "threecplus_base_url": base_url,
-            "threecplus_api_key": SANDBOX_TOKEN,
-            HOURS_KEY: {"weekdays": always, "saturday": always, "sunday": always, "holidays": always},
-        }
+        {"threecplus_base_url": base_url, "threecplus_api_key": SANDBOX_TOKEN, HOURS_KEY: hours}
     )
     tenant.save()
+    for uf in [*UF_TIME_ZONES, "NORONHA"]:
+        CallingWindowOverride.objects.update_or_create(
+            tenant=tenant, state=uf, defaults={**hours, "reason": "Benchmark: discar a qualquer hora."}
+        )
 
 
-def naive_send(tenant, base_url, campaign_id, up_to=None) -> tuple[int, float]:
+def naive_send(tenant, base_url, sandbox_pid, campaign_id, up_to=None) -> tuple[int, float, dict]:
     """What a short script would do: read every client (up to id `up_to`) with its active phones in one pass and
     POST 50 contacts per request, each on a new TCP connection (nothing kept alive); no eligibility, no bookkeeping.
-    Returns (clients, seconds)."""
+    Returns (clients, seconds, CPU seconds spent by each party)."""
     with ThreeCPlusAPI(base_url, SANDBOX_TOKEN) as api:
         list_id = api.create_list(campaign_id, "bench ingênuo")["id"]
     url = f"{base_url}/campaigns/{campaign_id}/lists/{list_id}/mailing.json"
@@ -112,6 +152,7 @@ def naive_send(tenant, base_url, campaign_id, up_to=None) -> tuple[int, float]:
         "client__creditor__name",
         "client__external_id",
     )
+    meter = CpuMeter(sandbox_pid)
     started = time.perf_counter()
     clients = set()
     batch = []
@@ -146,7 +187,7 @@ def naive_send(tenant, base_url, campaign_id, up_to=None) -> tuple[int, float]:
         post()
     elapsed = time.perf_counter() - started
     fresh.close()
-    return len(clients), elapsed
+    return len(clients), elapsed, meter.spent()
 
 
 class Command(BaseCommand):
@@ -201,25 +242,31 @@ class Command(BaseCommand):
             # the selection, not the tenant); with latency the whole tenant.
             sizes = sorted({min(n, options["clients"]) for n in options["sizes"]}) if not latency else []
             sizes = sizes or [options["clients"]]
-            with sandbox_process(latency) as base_url:
+            with sandbox_process(latency) as (base_url, sandbox_pid):
                 point_at(tenant, base_url)
                 campaigns = [c["id"] for c in tenant_api.campaigns(tenant) if not c["paused"]]
                 for size in sizes:
                     up_to = ids[size - 1] if size < options["clients"] else None
                     label = f"{title}, {size:,} de {options['clients']:,} clientes"
-                    ours = self._ours(tenant, up_to, campaigns[0], options["batch_size"], label)
+                    ours = self._ours(tenant, up_to, campaigns[0], options["batch_size"], label, sandbox_pid)
                     run = self.figures["runs"][f"{latency}:{size}"] = {**self.last_run, "naive": None}
                     if options["no_naive"]:
                         continue
                     settle()
-                    clients, elapsed = naive_send(tenant, base_url, campaigns[1], up_to)
+                    clients, elapsed, spent = naive_send(tenant, base_url, sandbox_pid, campaigns[1], up_to)
                     naive = clients / elapsed
+                    naive_cpu = sum(spent.values())
                     self.stdout.write(
                         f"[{label}] script ingênuo: {clients:,} clientes em {elapsed:.1f}s = {naive:,.0f} "
-                        f"clientes/s; {load()}"
+                        f"clientes/s; {CpuMeter.text(spent, clients)}; {load()}"
                     )
-                    self.stdout.write(f"[{label}] de ponta a ponta / script ingênuo = {ours / naive:.2f}×")
+                    per_cpu = (run["sent"] / max(run["cpu_seconds"], 1e-9)) / (clients / max(naive_cpu, 1e-9))
+                    self.stdout.write(
+                        f"[{label}] de ponta a ponta / script ingênuo = {ours / naive:.2f}× "
+                        f"(por CPU-segundo: {per_cpu:.2f}×)"
+                    )
                     run["naive"] = naive
+                    run["naive_cpu_seconds"] = naive_cpu
         if options["confirm_tenant"]:
             self._confirm(options["confirm_tenant"])
         bench_figures.save(options, self.figures)
@@ -234,11 +281,12 @@ class Command(BaseCommand):
         Membership.objects.update_or_create(user=user, defaults={"tenant": tenant, "role": Role.SUPERVISOR})
         return user
 
-    def _ours(self, tenant, up_to, campaign_id, batch_size, title) -> float:
+    def _ours(self, tenant, up_to, campaign_id, batch_size, title, sandbox_pid) -> float:
         """End to end, as "Enviar" does it: the export queued with the Carteira's filter (the clients up to `up_to`),
         then the worker's run: the freeze of the selection, the list, the batches, the last contact stored."""
         settle()
         baseline = peak_rss_mb()
+        meter = CpuMeter(sandbox_pid)
         started = time.perf_counter()
         export = exports.queue_export(
             tenant,
@@ -253,13 +301,19 @@ class Command(BaseCommand):
         frozen = time.perf_counter() - started
         export = exports.run_export(export.pk)
         elapsed = time.perf_counter() - started
+        spent = meter.spent()
         assert export.status == DialerExport.Status.DONE, export.error_summary
+        if not export.sent_count or export.sent_count != export.to_send_count:
+            raise CommandError(
+                f"o envio mandou {export.sent_count} de {export.to_send_count} clientes aceitos: algo os segurou"
+            )
         rate = export.sent_count / elapsed
         self.stdout.write(
             f"[{title}] de ponta a ponta (lote {export.batch_size}): {export.sent_count:,} clientes / "
             f"{export.sent_phones:,} telefones em {elapsed:.1f}s = {rate:,.0f} clientes/s, congelamento da seleção "
             f"incluído ({frozen:.1f}s, {export.selected_count / max(frozen, 1e-9):,.0f} clientes/s); pico de memória "
-            f"{peak_rss_mb():.0f} MB (+{peak_rss_mb() - baseline:.0f} MB); {load()}"
+            f"{peak_rss_mb():.0f} MB (+{peak_rss_mb() - baseline:.0f} MB); {CpuMeter.text(spent, export.sent_count)}; "
+            f"{load()}"
         )
         DialerExportItem.objects.filter(export=export)._raw_delete(DialerExportItem.objects.db)
         DialerExport.objects.filter(pk=export.pk).delete()  # the next run must not skip "recently sent"
@@ -270,6 +324,7 @@ class Command(BaseCommand):
             "freeze_seconds": frozen,
             "seconds": elapsed,
             "memory_mb": peak_rss_mb() - baseline,
+            "cpu_seconds": sum(spent.values()),
         }
         return rate
 
@@ -294,7 +349,7 @@ class Command(BaseCommand):
         Membership.objects.get_or_create(user=user, defaults={"tenant": tenant, "role": Role.ADMIN})
         browser = HttpClient(SERVER_NAME="127.0.0.1")
         browser.force_login(user)
-        with sandbox_process(0) as base_url:
+        with sandbox_process(0) as (base_url, _sandbox_pid):
             point_at(tenant, base_url)
             campaign = next(c["id"] for c in tenant_api.campaigns(tenant) if not c["paused"])
             form = {
