@@ -9,9 +9,15 @@ import pytest
 from attendance.models import Payment
 from core.models import Debt, WalletImport, WalletImportChunk
 from tenants.models import AuditEvent
-from tests.attendance.test_payment_import import EXPECTED_ERRORS, csv_file, rows_for, setup  # noqa: F401
+from tests.attendance import test_payment_import
+from tests.attendance.test_payment_import import EXPECTED_ERRORS, csv_file, rows_for
 from tests.conftest import make_user, post_csv_import
-from tests.core.test_wallet_import_jobs import queue_above, queued  # noqa: F401
+from tests.core import test_wallet_import_jobs
+
+# The fixtures of the payment import's and the Carteira job's tests, shared.
+setup = test_payment_import.setup
+queue_above = test_wallet_import_jobs.queue_above
+queued = test_wallet_import_jobs.queued
 
 pytestmark = pytest.mark.django_db
 
@@ -29,7 +35,7 @@ def test_a_large_payment_file_is_posted_by_the_worker_and_each_bad_row_is_report
     setup,
     queue_above,
     queued,
-    run_worker,  # noqa: F811
+    run_worker,
 ):
     by_titulo, _in_agreement, agreement = setup
     client.force_login(supervisor)
@@ -93,7 +99,7 @@ def test_a_file_without_the_payment_columns_is_refused_at_the_upload(
     client,
     supervisor,
     setup,
-    queue_above,  # noqa: F811
+    queue_above,
 ):
     client.force_login(supervisor)
     response = upload(client, b"external_id;nome;cpf;credor\nE1;Ana;;Banco\nE2;Bia;;Banco\nE3;Caio;;Banco\n")
@@ -110,7 +116,7 @@ def test_a_payment_import_is_seen_only_by_its_tenant_and_only_under_pagamentos(
     operator,
     setup,
     queue_above,
-    queued,  # noqa: F811
+    queued,
 ):
     client.force_login(supervisor)
     with queued():
@@ -133,7 +139,7 @@ def test_a_payment_import_is_seen_only_by_its_tenant_and_only_under_pagamentos(
     assert all(b"Na fila" not in client.get(url).content for url in urls)
 
 
-def test_a_small_payment_file_keeps_the_preview(client, supervisor, setup):  # noqa: F811
+def test_a_small_payment_file_keeps_the_preview(client, supervisor, setup):
     client.force_login(supervisor)
     response = upload(client, csv_file(rows_for(*setup)))
     assert response.status_code == 200 and "confirm_form" in response.context
