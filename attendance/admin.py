@@ -6,7 +6,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Exists, OuterRef
-from django.http import Http404, HttpResponseRedirect
+from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -32,12 +32,14 @@ from attendance.models import (
     Payment,
 )
 from attendance.resources import PaymentResource
+from common import uploads
 from common.formats import WALLET_FORMATS
 from common.money_fields import BRLDecimalField, MoneyInput
 from common.parsing import check_date_window, clean_text, format_brl, parse_id
 from common.reversing import admin_add_url
+from core import import_jobs
 from core.importing import clean_cells
-from core.models import Client, Debt
+from core.models import Client, Debt, WalletImport
 from dialer.timeline import call_entries
 from tenants.admin_base import (
     BoundedImportForm,
@@ -598,13 +600,51 @@ class PaymentForm(forms.ModelForm):
         return cleaned
 
 
+class PaymentImportForm(BoundedImportForm):
+    """The payment file's form: a bank's file is as large as the Carteira's (the worker imports it), refused at once
+    (in Portuguese) when it cannot be read, and its rows counted to choose between the preview and the worker."""
+
+    def __init__(self, formats, resources, **kwargs):
+        super().__init__(formats, resources, **kwargs)
+        self.formats = formats
+        self.file_rows = None
+        self.file_format = None
+
+    def limits(self) -> uploads.Limits:
+        return uploads.queued_limits()
+
+    def clean(self):
+        cleaned = super().clean()
+        upload, index = cleaned.get("import_file"), cleaned.get("format")
+        if upload is None or index in (None, ""):
+            return cleaned
+        self.file_format = self.formats[int(index)]().get_extension()
+        try:
+            self.file_rows = import_jobs.inspect_upload(
+                upload, self.file_format, read_rows=not self.too_large_inline(), kind=WalletImport.Kind.PAYMENTS
+            )
+        except import_jobs.UnreadableFile as error:
+            self.add_error("import_file", error.message)
+        return cleaned
+
+    def too_large_inline(self) -> bool:
+        inline = uploads.inline_limits()
+        size = self.cleaned_data["import_file"].size or 0
+        return size > inline.upload or (self.content_size or 0) > inline.uncompressed
+
+    def goes_to_worker(self) -> bool:
+        return self.too_large_inline() or self.file_rows is None or self.file_rows > import_jobs.inline_max_rows()
+
+
 @admin.register(Payment)
 class PaymentAdmin(PartialImportMixin, TenantScopedAdmin, ImportExportModelAdmin):
-    """Pagamentos: baixa by hand (from a título or an installment) and by file; recorded, never edited."""
+    """Pagamentos: baixa by hand (from a título or an installment) and by file; recorded, never edited. A file of
+    more than import_jobs.inline_max_rows() rows (a bank's) is imported by the worker, with its own progress page."""
 
     form = PaymentForm
     resource_classes = [PaymentResource]
-    import_form_class = BoundedImportForm
+    import_form_class = PaymentImportForm
+    import_template_name = "admin/attendance/payment/import.html"
     import_formats = WALLET_FORMATS
     list_display = (
         "paid_on",
@@ -660,8 +700,89 @@ class PaymentAdmin(PartialImportMixin, TenantScopedAdmin, ImportExportModelAdmin
                 self.admin_site.admin_view(self.reverse_view),
                 name="attendance_payment_reverse",
             ),
+            path(
+                "importacao/<int:pk>/",
+                self.admin_site.admin_view(self.import_job_view),
+                name="attendance_payment_import_job",
+            ),
+            path(
+                "importacao/<int:pk>/progresso/",
+                self.admin_site.admin_view(self.import_progress_view),
+                name="attendance_payment_import_progress",
+            ),
+            path(
+                "importacao/<int:pk>/erros.csv",
+                self.admin_site.admin_view(self.import_errors_view),
+                name="attendance_payment_import_errors",
+            ),
             *super().get_urls(),
         ]
+
+    def create_import_form(self, request):
+        # import_action builds the form again after import_action below looked at it: one reading of the file.
+        if not hasattr(request, "_payment_import_form"):
+            request._payment_import_form = super().create_import_form(request)
+        return request._payment_import_form
+
+    def import_action(self, request, **kwargs):
+        tenant = user_tenant(request.user)
+        if request.method == "POST" and tenant is not None and self.has_import_permission(request):
+            form = self.create_import_form(request)
+            if form.is_valid() and form.goes_to_worker():
+                job = import_jobs.queue_import(
+                    tenant,
+                    request.user,
+                    form.cleaned_data["import_file"],
+                    form.file_format,
+                    form.file_rows,
+                    kind=WalletImport.Kind.PAYMENTS,
+                )
+                messages.success(request, _("Importação #%(id)s na fila: acompanhe aqui.") % {"id": job.pk})
+                return HttpResponseRedirect(reverse("admin:attendance_payment_import_job", args=[job.pk]))
+        return super().import_action(request, **kwargs)
+
+    def get_import_context_data(self, **kwargs):
+        return {**super().get_import_context_data(**kwargs), "inline_max_rows": import_jobs.inline_max_rows()}
+
+    def _import_job_or_404(self, request, pk):
+        """The tenant's own payment file import, to whoever may import payment files; 404 otherwise."""
+        tenant = user_tenant(request.user)
+        if tenant is None or not self.has_import_permission(request):
+            raise Http404
+        job = WalletImport.objects.filter(tenant=tenant, kind=WalletImport.Kind.PAYMENTS, pk=pk).first()
+        if job is None:
+            raise Http404
+        return job
+
+    def _import_progress_context(self, job) -> dict:
+        return import_jobs.progress_context(
+            job,
+            progress_url=reverse("admin:attendance_payment_import_progress", args=[job.pk]),
+            errors_url=reverse("admin:attendance_payment_import_errors", args=[job.pk]),
+            back_url=reverse("admin:attendance_payment_changelist"),
+            back_label=_("ver os pagamentos"),
+        )
+
+    def import_job_view(self, request, pk):
+        job = self._import_job_or_404(request, pk)
+        context = {
+            **self.admin_site.each_context(request),
+            **self._import_progress_context(job),
+            "title": str(job),
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/attendance/payment/import_job.html", context)
+
+    def import_progress_view(self, request, pk):
+        job = self._import_job_or_404(request, pk)
+        return TemplateResponse(request, "admin/core/walletimport/_progress.html", self._import_progress_context(job))
+
+    def import_errors_view(self, request, pk):
+        job = self._import_job_or_404(request, pk)
+        response = HttpResponse(content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="importacao-pagamentos-{job.pk}-erros.csv"'
+        import_jobs.write_error_report(job, response)
+        return response
 
     def reverse_view(self, request, object_id):
         """Estorno: the kind and the reason, on a page of its own; supervisors and administrators only."""

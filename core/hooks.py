@@ -78,3 +78,7 @@ dial_holds = Hooks()
 # (tenant, installments) -> {installment id: {"code": copia e cola, "amount": Decimal, "boleto_line": str}}: charges a
 # payments provider holds for agreement installments. The atendimento shows them instead of its static PIX code.
 installment_charges = Hooks()
+
+# kind -> core.import_jobs.FileKind: the files the worker imports in the background from an admin upload, with a
+# progress page (WalletImport.kind). core registers the Carteira's; attendance registers its payment files.
+file_kinds: dict = {}

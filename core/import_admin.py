@@ -1,6 +1,5 @@
 """The admin side of Carteira imports: a large file goes to the worker and its page shows the progress."""
 
-from django.conf import settings
 from django.contrib import admin, messages
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
@@ -149,6 +148,10 @@ class WalletImportAdmin(ReadOnlyMixin, TenantScopedAdmin):
             *super().get_urls(),
         ]
 
+    def get_queryset(self, request):
+        # A payment file's import has its page under Pagamentos, with the payment import's permissions.
+        return super().get_queryset(request).filter(kind=WalletImport.Kind.WALLET)
+
     def _job_or_404(self, request, pk):
         job = self.get_queryset(request).filter(pk=pk).first()
         if job is None or not self.has_view_permission(request, job):
@@ -168,15 +171,10 @@ class WalletImportAdmin(ReadOnlyMixin, TenantScopedAdmin):
 
 
 def progress_context(job: WalletImport) -> dict:
-    return {
-        "job": job,
-        "summary": import_jobs.summary(job),
-        "errors_url": (
-            reverse("admin:core_walletimport_errors", args=[job.pk])
-            if import_jobs.has_report(job) and not import_jobs.report_expired(job)
-            else ""
-        ),
-        "report_expired": import_jobs.report_expired(job),
-        "report_days": settings.WALLET_IMPORT_REPORT_DAYS,
-        "carteira_url": reverse("admin:core_client_changelist"),
-    }
+    return import_jobs.progress_context(
+        job,
+        progress_url=reverse("admin:core_walletimport_progress", args=[job.pk]),
+        errors_url=reverse("admin:core_walletimport_errors", args=[job.pk]),
+        back_url=reverse("admin:core_client_changelist"),
+        back_label=_("ver a carteira"),
+    )

@@ -11,11 +11,13 @@ spreadsheet) and otherwise by the worker's first pass over the whole file, befor
 
 import contextlib
 import csv
+import dataclasses
 import itertools
 import logging
 import tempfile
 import time
 import zipfile
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -29,6 +31,7 @@ from django.utils.translation import gettext as _
 from common import advisory_locks, uploads
 from common.formats import SNIFF_SIZE, csv_encoding_and_dialect, read_rows, sniff_dialect, spreadsheet_encoding
 from common.spreadsheets import neutralize_row
+from core import hooks
 from core.importing import import_wallet_rows, normalize_header
 from core.models import WalletImport, WalletImportChunk, WalletImportError
 
@@ -41,6 +44,21 @@ LOCK_NAMESPACE = 7301  # pg advisory locks: (namespace, import id); the dialer's
 # Columns without which no row can import: such a file is refused at the upload, not row by row.
 REQUIRED_COLUMNS = (("external_id", "codigo"), ("nome",), ("cpf",), ("credor",))
 XLSX_FORMATS = ("xlsx", "xlsm")
+
+
+@dataclasses.dataclass(frozen=True)
+class FileKind:
+    """A kind of file the worker imports in the background: the Carteira's (here) or another app's, registered in
+    core.hooks.file_kinds. `run(job, path, progress)` imports the file's rows, calling progress.rows_done and
+    progress.error as it goes, and returns (rows read, rows imported, rows refused)."""
+
+    required_columns: tuple[tuple[str, ...], ...]
+    run: Callable
+    key_column: str  # the second column of the error report: what names a row
+
+
+def file_kind(kind: str) -> FileKind:
+    return hooks.file_kinds[kind]
 
 
 # SQLite has one writer, and the preview imports the whole file in one transaction (a savepoint per row, ~50 ms a
@@ -68,19 +86,21 @@ class UnreadableFile(Exception):
         self.message = message
 
 
-def inspect_upload(upload, file_format: str, read_rows: bool = True) -> int | None:
+def inspect_upload(
+    upload, file_format: str, read_rows: bool = True, kind: str = WalletImport.Kind.WALLET
+) -> int | None:
     """How many rows the uploaded file has (CSV: counted by lines, so an estimate; XLSX: counted, and None past
     inline_max_rows(), or unread with `read_rows` false), or UnreadableFile with a Portuguese message. The caller
     has bounded the file (common/uploads.py). Leaves the file rewound."""
     try:
         if file_format in XLSX_FORMATS:
-            return _inspect_xlsx(upload) if read_rows else None
-        return _inspect_csv(upload)
+            return _inspect_xlsx(upload, kind) if read_rows else None
+        return _inspect_csv(upload, kind)
     finally:
         upload.seek(0)
 
 
-def _inspect_csv(upload) -> int:
+def _inspect_csv(upload, kind: str) -> int:
     upload.seek(0)
     sample = upload.read(SNIFF_SIZE)
     text = sample.decode(spreadsheet_encoding(sample), errors="ignore").lstrip("\ufeff")
@@ -89,7 +109,7 @@ def _inspect_csv(upload) -> int:
         header = next(csv.reader(text.splitlines()[:1], dialect=dialect), [])
     except csv.Error:
         header = []
-    _check_header(header, _("CSV"))
+    _check_header(header, _("CSV"), kind)
     upload.seek(0)
     lines, last = 0, b"\n"
     for piece in upload.chunks():
@@ -97,7 +117,7 @@ def _inspect_csv(upload) -> int:
     return max(lines + (last != b"\n") - 1, 0)  # the header is not a row; the last line may lack its newline
 
 
-def _inspect_xlsx(upload) -> int | None:
+def _inspect_xlsx(upload, kind: str) -> int | None:
     """The rows of the sheet, counted as they are read (the dimension a sheet declares can be anything), up to
     one past what the preview takes: a larger file goes to the worker, whatever its length."""
     upload.seek(0)
@@ -114,13 +134,13 @@ def _inspect_xlsx(upload) -> int | None:
         raise UnreadableFile(
             _("Não foi possível ler o arquivo como planilha XLSX. Confira o formato escolhido.")
         ) from None
-    _check_header(header, _("XLSX"))
+    _check_header(header, _("XLSX"), kind)
     return counted if counted <= inline_max_rows() else None
 
 
-def _check_header(header: list, format_name: str) -> None:
+def _check_header(header: list, format_name: str, kind: str = WalletImport.Kind.WALLET) -> None:
     columns = {normalize_header(cell) for cell in header}
-    missing = [names[0] for names in REQUIRED_COLUMNS if not columns.intersection(names)]
+    missing = [names[0] for names in file_kind(kind).required_columns if not columns.intersection(names)]
     if missing:
         raise UnreadableFile(
             _(
@@ -131,11 +151,14 @@ def _check_header(header: list, format_name: str) -> None:
         )
 
 
-def queue_import(tenant, user, upload, file_format: str, total_rows: int | None = None) -> WalletImport:
+def queue_import(
+    tenant, user, upload, file_format: str, total_rows: int | None = None, kind: str = WalletImport.Kind.WALLET
+) -> WalletImport:
     """Store the upload and queue its import; the task starts once this transaction commits."""
     with transaction.atomic():
         job = WalletImport.objects.create(
             tenant=tenant,
+            kind=kind,
             requested_by=user,
             file_name=Path(upload.name or "carteira").name[:255],
             file_format="xlsx" if file_format in XLSX_FORMATS else "csv",
@@ -237,34 +260,39 @@ def _run(job: WalletImport) -> None:
             for sequence in pieces.values_list("sequence", flat=True):
                 handle.write(pieces.filter(sequence=sequence).values_list("data", flat=True).get())
         try:
-            total = count_rows(path)  # a whole first pass: a file that cannot be read stops here, before writing
+            # A whole first pass: a file that cannot be read stops here, before writing.
+            total = count_rows(path, job.kind)
         except UnreadableFile as error:
             _finish(job, WalletImport.Status.FAILED, error.message)
             return
         WalletImport.objects.filter(pk=job.pk).update(total_rows=total, heartbeat_at=timezone.now())
         progress = JobProgress(job)
-        report = import_wallet_rows(
-            job.tenant,
-            read_rows(path),
-            progress=progress.rows_done,
-            on_error=progress.error,
-            on_warning=progress.warning,
-            user=job.requested_by,
-        )
+        rows, imported, failed = file_kind(job.kind).run(job, path, progress)
         progress.flush()
-    WalletImport.objects.filter(pk=job.pk).update(
-        processed_rows=report.rows, imported_rows=report.imported, error_rows=report.failed, warning_rows=report.warned
-    )
+    WalletImport.objects.filter(pk=job.pk).update(processed_rows=rows, imported_rows=imported, error_rows=failed)
     _finish(job, WalletImport.Status.DONE, "")
 
 
-def count_rows(path: Path) -> int:
+def _run_wallet(job: WalletImport, path: Path, progress: "JobProgress") -> tuple[int, int, int]:
+    report = import_wallet_rows(
+        job.tenant,
+        read_rows(path),
+        progress=progress.rows_done,
+        on_error=progress.error,
+        on_warning=progress.warning,
+        user=job.requested_by,
+    )
+    WalletImport.objects.filter(pk=job.pk).update(warning_rows=report.warned)
+    return report.rows, report.imported, report.failed
+
+
+def count_rows(path: Path, kind: str = WalletImport.Kind.WALLET) -> int:
     """The rows read_rows will give, reading the whole file; UnreadableFile if some of it cannot be read."""
     try:
         if path.suffix in (".xlsx", ".xlsm"):
             workbook, rows = uploads.open_xlsx(path, uploads.queued_limits())
             try:  # the upload did not read the header of a file too large for the request
-                _check_header([str(h or "") for h in next(rows, [])], _("XLSX"))
+                _check_header([str(h or "") for h in next(rows, [])], _("XLSX"), kind)
             finally:
                 workbook.close()
             return sum(1 for _row in read_rows(path))
@@ -362,6 +390,15 @@ def summary(job: WalletImport) -> str:
         "rows": f"{job.processed_rows:,}".replace(",", "."),
         "warnings": f"{job.warning_rows:,}".replace(",", "."),
     }
+    if job.kind == WalletImport.Kind.PAYMENTS:
+        figures["already"] = f"{job.processed_rows - job.imported_rows - job.error_rows:,}".replace(",", ".")
+        return (
+            _(
+                "Importação concluída: %(imported)s pagamento(s) registrado(s), %(already)s já importado(s) antes, "
+                "%(errors)s com erro, de %(rows)s linha(s) lida(s)."
+            )
+            % figures
+        )
     if job.warning_rows:
         return (
             _(
@@ -374,6 +411,20 @@ def summary(job: WalletImport) -> str:
         _("Importação concluída: %(imported)s linha(s) importada(s), %(errors)s com erro, de %(rows)s lida(s).")
         % figures
     )
+
+
+def progress_context(job: WalletImport, *, progress_url: str, errors_url: str, back_url: str, back_label) -> dict:
+    """What the progress template (admin/core/walletimport/_progress.html) shows of a job, on whichever page."""
+    return {
+        "job": job,
+        "summary": summary(job),
+        "progress_url": progress_url,
+        "errors_url": errors_url if has_report(job) and not report_expired(job) else "",
+        "report_expired": report_expired(job),
+        "report_days": settings.WALLET_IMPORT_REPORT_DAYS,
+        "back_url": back_url,
+        "back_label": back_label,
+    }
 
 
 def report_cutoff(now=None):
@@ -407,10 +458,11 @@ def prune_error_reports(now=None, batch_size: int = 5000) -> int:
 
 
 def write_error_report(job: WalletImport, response) -> None:
-    """The refused rows as CSV (linha;external_id;erro), streamed from the database in line order."""
+    """The refused rows as CSV (linha;external_id;erro, or the key column of the file's kind), streamed from the
+    database in line order."""
     writer = csv.writer(response, delimiter=";")
     response.write("\ufeff")  # Excel in Brazil reads the accents right with a BOM
-    writer.writerow(["linha", "external_id", "erro"])
+    writer.writerow(["linha", file_kind(job.kind).key_column, "erro"])
     errors = WalletImportError.objects.filter(wallet_import=job).order_by("line", "id")
     for line, external_id, message in errors.values_list("line", "external_id", "message").iterator(2000):
         writer.writerow(neutralize_row([line, external_id, message]))
@@ -446,3 +498,6 @@ def sweep_imports() -> list[int]:
 def import_lock(job_id: int):
     """Held by the worker running an import; PostgreSQL releases it if the worker dies."""
     return advisory_locks.try_lock(LOCK_NAMESPACE, job_id)
+
+
+hooks.file_kinds[WalletImport.Kind.WALLET] = FileKind(REQUIRED_COLUMNS, _run_wallet, "external_id")

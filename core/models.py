@@ -491,8 +491,14 @@ class WalletImport(TenantOwned):
         DONE = "concluida", _("Concluída")
         FAILED = "falhou", _("Falhou")
 
+    class Kind(models.TextChoices):
+        WALLET = "carteira", _("Carteira")
+        PAYMENTS = "pagamentos", _("Pagamentos")
+
     FINISHED = (Status.DONE, Status.FAILED)
 
+    # What the file holds: the Carteira's clients or a bank's payments (core.hooks.file_kinds imports each).
+    kind = models.CharField(_("tipo"), max_length=20, choices=Kind.choices, default=Kind.WALLET, db_default="carteira")
     file_name = models.CharField(_("arquivo"), max_length=255)
     file_format = models.CharField(_("formato"), max_length=10, default="csv")
     file_size = models.PositiveBigIntegerField(_("tamanho (bytes)"), default=0)

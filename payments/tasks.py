@@ -1,4 +1,8 @@
+import logging
+
 from django.tasks import task
+
+logger = logging.getLogger(__name__)
 
 
 @task
@@ -7,6 +11,20 @@ def sync_agreement_charges(agreement_id: int) -> int:
     from payments.charges import sync_agreement
 
     return sync_agreement(agreement_id)
+
+
+@task
+def sync_agreements_charges(agreement_ids: list[int]) -> int:
+    """sync_agreement_charges for the agreements one transaction saved (a payment file pays off thousands)."""
+    from payments.charges import sync_agreement
+
+    changed = 0
+    for agreement_id in agreement_ids:
+        try:
+            changed += sync_agreement(agreement_id)
+        except Exception:  # one agreement's failure does not hold the others; the sweep comes back to it
+            logger.exception("Cobranças do acordo %s não sincronizadas", agreement_id)
+    return changed
 
 
 @task

@@ -66,14 +66,17 @@ def test_every_import_page_states_its_limit_and_refuses_a_larger_file_in_portugu
 
 
 def test_the_carteira_takes_a_larger_file_than_the_pages_read_in_the_request(client, tenant_admin, creditor, settings):
-    """Above the request's limit the Carteira file goes to the worker, unread; the payment page refuses it."""
+    """Above the request's limit the Carteira file goes to the worker, unread, and so does a bank's payment file."""
     settings.IMPORT_INLINE_MAX_UPLOAD_MB = 1
     client.force_login(tenant_admin)
     data = csv_bytes([GOOD]) + b"\n" * (1024 * 1024)
     response = post_upload(client, "core.Client", data, "csv")
     job = WalletImport.objects.get()
     assert response.status_code == 302 and response["Location"] == f"/admin/core/walletimport/{job.pk}/change/"
-    assert "o limite é 1 MB" in file_errors(post_upload(client, "attendance.Payment", data, "csv"))
+    payments = b"id_pagamento;external_id;contrato;data;valor\nP1;E1;C1;01/01/2026;1,00\n" + b"\n" * (1024 * 1024)
+    response = post_upload(client, "attendance.Payment", payments, "csv")
+    job = WalletImport.objects.get(kind=WalletImport.Kind.PAYMENTS)
+    assert response.status_code == 302 and response["Location"] == f"/admin/attendance/payment/importacao/{job.pk}/"
 
 
 @pytest.fixture

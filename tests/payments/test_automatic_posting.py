@@ -411,3 +411,39 @@ def test_the_pull_is_queued_once_per_interval_for_each_tenant_with_a_provider(pa
     )
     assert receiving.pull_due_tenants() == [pay_tenant.pk], "due again after the interval"
     assert not PixSync.objects.filter(tenant=other_tenant).exists()
+
+
+def test_a_file_paying_off_many_agreements_cancels_their_charges_in_one_task(
+    pay_tenant, psp, operator, make_client, django_capture_on_commit_callbacks, monkeypatch
+):
+    from django.tasks.backends.immediate import ImmediateBackend
+
+    from attendance.payment_import import import_payment_rows
+
+    debtors = [make_client(debts=((D("300.00"), 30),)) for _ in range(3)]
+    agreements = [agreement_of_three(pay_tenant, operator, d, django_capture_on_commit_callbacks) for d in debtors]
+    assert Charge.objects.filter(status=Charge.Status.ACTIVE).count() == 9
+    queued = []
+    enqueue = ImmediateBackend.enqueue
+
+    def spy(self, task, args, kwargs):
+        queued.append((task.name, args))
+        return enqueue(self, task, args, kwargs)
+
+    monkeypatch.setattr(ImmediateBackend, "enqueue", spy)
+    yesterday = (timezone.localdate() - datetime.timedelta(days=1)).strftime("%d/%m/%Y")
+    rows = [
+        (n, {"id_pagamento": f"F{i.pk}", "external_id": a.client.external_id, "acordo": str(a.pk),
+             "parcela": str(i.number), "data": yesterday, "valor": str(i.amount)})
+        for n, (a, i) in enumerate(((a, i) for a in agreements for i in a.installments.order_by("number")), 2)
+    ]  # fmt: skip
+    with django_capture_on_commit_callbacks(execute=True):
+        report = import_payment_rows(pay_tenant, None, rows)
+
+    assert (report.imported, report.errors) == (9, [])
+    assert {a.status for a in Agreement.objects.filter(pk__in=[a.pk for a in agreements])} == {"quitado"}
+    syncs = [args for name, args in queued if name.endswith("sync_agreements_charges")]
+    assert syncs == [([a.pk for a in agreements],)], "one task for the agreements the file paid off"
+    assert not [name for name, _args in queued if name.endswith("sync_agreement_charges")]
+    assert set(Charge.objects.values_list("status", flat=True)) == {"cancelada"}
+    assert {c["status"] for c in psp.account("alfa").charges.values()} == {"REMOVIDA_PELO_USUARIO_RECEBEDOR"}
