@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import dataclasses
 import functools
+import hashlib
 import json
 import logging
 import weakref
@@ -64,10 +65,10 @@ class Access:
 
     @functools.cached_property
     def row(self) -> str:
-        """This access as a JSON array, for the round's check (revoked_in_postgresql): made once per stream."""
-        return json.dumps(
-            [self.membership_id, self.user_id, self.tenant_id, self.agent_id, self.password, self.session_key]
-        )
+        """This access as a JSON array, for the round's check (revoked_in_postgresql): made once per stream. The
+        password goes as its SHA-256, never as it is: the statement's text may reach pg_stat_activity and logs."""
+        digest = hashlib.sha256(self.password.encode()).hexdigest()
+        return json.dumps([self.membership_id, self.user_id, self.tenant_id, self.agent_id, digest, self.session_key])
 
 
 def touch(membership_ids) -> int:
@@ -141,7 +142,8 @@ def revoked_in_postgresql(accesses: list[Access]) -> list[Access]:
         LEFT JOIN {User._meta.db_table} u ON u.{user["id"]} = m.user_id
         WHERE NOT COALESCE(
             t.active AND m.user_id = (e.a->>1)::bigint AND m.tenant_id = (e.a->>2)::bigint
-            AND m.threecplus_agent_id = e.a->>3 AND u.{user["is_active"]} AND u.{user["password"]} = e.a->>4
+            AND m.threecplus_agent_id = e.a->>3 AND u.{user["is_active"]}
+            AND encode(sha256(convert_to(u.{user["password"]}, 'UTF8')), 'hex') = e.a->>4
             AND {session_alive},
             FALSE
         )

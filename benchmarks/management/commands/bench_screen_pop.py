@@ -203,7 +203,8 @@ class Command(BaseCommand):
         command = [sys.executable, "-m", *command]
         process = subprocess.Popen(command, cwd=directory, env=env)
         try:
-            if not wait_until_answering(f"http://127.0.0.1:{options['port']}/healthz", process):
+            # Minutes, not the default minute: on a shared machine under load uvicorn alone can take that long.
+            if not wait_until_answering(f"http://127.0.0.1:{options['port']}/healthz", process, timeout=300):
                 raise CommandError("O uvicorn não subiu.")
             time.sleep(1)  # every worker up
             yield process
