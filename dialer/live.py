@@ -76,16 +76,19 @@ class Waiter:
 
     def __init__(self, audience: Audience | None = None):
         self._woken = asyncio.Event()
+        self._told = False  # woken by a call or a note, not by the end of a wait's timeout
         self.audience = audience
         self.calls = False  # a call may have connected since the caller last took this
         self.notes: deque[dict] = deque(maxlen=NOTES_KEPT)
 
     def wake(self) -> None:
         self.calls = True
+        self._told = True
         self._woken.set()
 
     def tell(self, note: dict) -> None:
         self.notes.append(note)
+        self._told = True
         self._woken.set()
 
     def take_notes(self) -> list[dict]:
@@ -98,14 +101,21 @@ class Waiter:
         return calls
 
     async def wait(self, timeout: float) -> bool:
-        """True when woken (read the calls again), False after `timeout` seconds of nothing."""
-        try:
-            await asyncio.wait_for(self._woken.wait(), timeout)
-        except TimeoutError:
-            return False
+        """True when woken (read the calls again), False after `timeout` seconds of nothing.
+
+        The timeout is a plain timer that sets the same event, not asyncio.wait_for: thousands of idle streams each
+        end a wait every heartbeat, and wait_for ends one by cancelling, raising and catching in the stream's task.
+        """
+        if not self._woken.is_set():
+            timer = asyncio.get_running_loop().call_later(timeout, self._woken.set)
+            try:
+                await self._woken.wait()
+            finally:
+                timer.cancel()
         # Cleared before the caller reads: a wake-up during that read is kept for the next wait.
+        told, self._told = self._told, False
         self._woken.clear()
-        return True
+        return told
 
 
 class Listener:

@@ -71,6 +71,9 @@ class Command(BaseCommand):
         parser.add_argument("--ingest-seconds", type=float, default=10)
         parser.add_argument("--connections", type=int, default=64, help="conexões keep-alive da ingestão")
         parser.add_argument("--idle-seconds", type=float, default=10, help="janela da medida de CPU ociosa")
+        parser.add_argument(
+            "--open-seconds", type=float, default=180, help="espera máxima até todos os streams abrirem"
+        )
         parser.add_argument("--workers", type=int, default=2, help="processos do uvicorn")
         parser.add_argument(
             "--nodes",
@@ -200,7 +203,8 @@ class Command(BaseCommand):
         command = [sys.executable, "-m", *command]
         process = subprocess.Popen(command, cwd=directory, env=env)
         try:
-            if not wait_until_answering(f"http://127.0.0.1:{options['port']}/healthz", process):
+            # Minutes, not the default minute: on a shared machine under load uvicorn alone can take that long.
+            if not wait_until_answering(f"http://127.0.0.1:{options['port']}/healthz", process, timeout=300):
                 raise CommandError("O uvicorn não subiu.")
             time.sleep(1)  # every worker up
             yield process
@@ -418,7 +422,7 @@ class Bench:
             opened, cpu_before = time.perf_counter(), cpu_seconds(self.pids())
             tasks = [asyncio.create_task(operator(http, agent, key, gate)) for agent, key in self.agents[:count]]
             try:
-                await asyncio.wait_for(ready.wait(), 180)
+                await asyncio.wait_for(ready.wait(), self.options["open_seconds"])
             except TimeoutError:
                 pass
             connecting = cpu_seconds(self.pids()) - cpu_before
