@@ -136,7 +136,12 @@ def _pay(tenant, user, installment, today, rng):
         user,
         payments.PaymentInput(
             amount=installment.amount,
-            paid_on=max(today - datetime.timedelta(days=rng.randint(0, 5)), installment.agreement.created_at.date()),
+            paid_on=max(
+                today - datetime.timedelta(days=rng.randint(0, 5)),
+                # In Brasília's calendar, as `today` and the payment rules: created_at.date() is UTC's, tomorrow there
+                # from 21:00 on, and the demo then posted a payment dated in the future (refused).
+                min(today, timezone.localdate(installment.agreement.created_at)),
+            ),
             method=Payment.Method.PIX,
             submission_token=uuid.uuid4(),
         ),

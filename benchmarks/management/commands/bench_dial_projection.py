@@ -53,7 +53,7 @@ class Command(BaseCommand):
         wallet = Client.objects.filter(tenant=tenant)
         figures = {"clients": options["clients"], "engine": engine}
         self.stdout.write(f"{options['clients']:,} clientes ({engine})")
-        with sandbox_process(0) as base_url:
+        with sandbox_process(0) as (base_url, _sandbox_pid):
             tenant.settings = clean_settings(
                 {
                     "threecplus_base_url": base_url,

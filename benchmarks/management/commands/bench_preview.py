@@ -63,7 +63,7 @@ class Command(BaseCommand):
         settings_before = tenant.settings
         settle()
         try:
-            with sandbox_process(0) as base_url:
+            with sandbox_process(0) as (base_url, _sandbox_pid):
                 point_at(tenant, base_url)
                 campaign = next(c["id"] for c in tenant_api.campaigns(tenant) if not c["paused"])
                 form = {
