@@ -136,7 +136,14 @@ def make_wallet(tenant, count):
     creditor = Creditor.objects.create(tenant=tenant, name="Banco Horizonte")
     for n in range(count):
         debtor = Client.objects.create(
-            tenant=tenant, creditor=creditor, name=f"Devedor {n}", cpf=valid_cpf(n + 10), external_id=f"D{n}"
+            tenant=tenant,
+            creditor=creditor,
+            name=f"Devedor {n}",
+            cpf=valid_cpf(n + 10),
+            external_id=f"D{n}",
+            # A state, so open_at_any_hour's window reaches them: a client without one follows the national baseline
+            # (08-20 on weekdays), which no tenant override widens; after 20:00 the export held every client.
+            state="SP",
         )
         ClientPhone.objects.create(tenant=tenant, client=debtor, number=f"+55119{n + 10000000:08d}", kind="celular")
         Debt.objects.create(
